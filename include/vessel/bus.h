@@ -1,0 +1,103 @@
+/* bus.h — the guest-physical address space: RAM, port I/O and memory-mapped I/O.
+ *
+ * All guest RAM is one host mapping. RAM below `low_ram_end` sits at the same guest-physical
+ * address; the rest starts at 4 GiB (the PC's MMIO hole lies between). Devices register ranges
+ * with an ops table; the CPU engine and DMA-capable devices reach memory only through here, so
+ * bounds checks, MMIO dispatch, dirty tracking and self-modifying-code notification have one home.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define BUS_PAGE_SHIFT  12
+#define BUS_PAGE_SIZE   (1ull << BUS_PAGE_SHIFT)
+#define BUS_HIGH_RAM    0x100000000ull /* RAM above the hole starts at 4 GiB */
+#define BUS_MAX_LOW_RAM 0xC0000000ull  /* at most 3 GiB below the hole */
+#define BUS_MAX_RANGES  64
+
+/* page_flags bits, one byte per 4 KiB RAM page (indexed by RAM offset >> 12). */
+#define BUS_PAGE_CODE  0x01 /* the CPU engine holds decoded blocks from this page */
+#define BUS_PAGE_DIRTY 0x02 /* written since the last dirty-log reset */
+
+struct io_ops {
+    /* size is 1, 2, 4 or 8; offset is relative to the range base. */
+    uint64_t (*read)(void *opaque, uint64_t offset, unsigned size);
+    void (*write)(void *opaque, uint64_t offset, uint64_t value, unsigned size);
+};
+
+struct io_range {
+    uint64_t base, len;
+    const struct io_ops *ops;
+    void *opaque;
+    const char *name;
+};
+
+struct bus {
+    uint8_t *ram;         /* host mapping of all guest RAM */
+    uint64_t ram_size;    /* bytes of RAM */
+    uint64_t low_ram_end; /* RAM in [0, low_ram_end) is identity; the rest is at BUS_HIGH_RAM */
+    uint8_t *page_flags;  /* ram_size >> 12 bytes */
+
+    struct io_range pio[BUS_MAX_RANGES];
+    unsigned npio;
+    struct io_range mmio[BUS_MAX_RANGES];
+    unsigned nmmio;
+
+    /* Called when a write touches a page with BUS_PAGE_CODE (the CPU engine drops blocks). */
+    void (*code_write)(void *opaque, uint64_t gpa, uint64_t len);
+    void *code_write_opaque;
+
+    uint64_t unassigned_accesses; /* statistics: I/O to nowhere */
+};
+
+/* Allocate RAM (zeroed, not yet touched). Returns 0 or -errno. */
+int bus_init(struct bus *b, uint64_t ram_size);
+void bus_destroy(struct bus *b);
+
+/* Register a range; returns 0, or -1 if it overlaps another or the table is full. */
+int bus_add_pio(struct bus *b, uint16_t base, uint16_t len, const struct io_ops *ops, void *opaque,
+                const char *name);
+int bus_add_mmio(struct bus *b, uint64_t base, uint64_t len, const struct io_ops *ops,
+                 void *opaque, const char *name);
+/* Move or remove (len 0) an MMIO range previously registered with this opaque+ops (PCI BARs). */
+int bus_move_mmio(struct bus *b, const struct io_ops *ops, void *opaque, uint64_t new_base,
+                  uint64_t new_len);
+
+/* Port and MMIO access. Unassigned reads return all ones, unassigned writes are dropped. */
+uint64_t bus_pio_read(struct bus *b, uint16_t port, unsigned size);
+void bus_pio_write(struct bus *b, uint16_t port, uint64_t value, unsigned size);
+uint64_t bus_mmio_read(struct bus *b, uint64_t gpa, unsigned size);
+void bus_mmio_write(struct bus *b, uint64_t gpa, uint64_t value, unsigned size);
+
+/* RAM offset of a guest-physical address, or UINT64_MAX if gpa is not RAM. */
+static inline uint64_t bus_ram_offset(const struct bus *b, uint64_t gpa)
+{
+    if (gpa < b->low_ram_end)
+        return gpa;
+    if (gpa >= BUS_HIGH_RAM && gpa - BUS_HIGH_RAM < b->ram_size - b->low_ram_end)
+        return gpa - BUS_HIGH_RAM + b->low_ram_end;
+    return UINT64_MAX;
+}
+
+/* Host pointer to [gpa, gpa+len) if that whole range is RAM, else NULL. len may be 0. */
+static inline uint8_t *bus_ram_ptr(const struct bus *b, uint64_t gpa, uint64_t len)
+{
+    uint64_t off = bus_ram_offset(b, gpa);
+    if (off == UINT64_MAX)
+        return NULL;
+    uint64_t seg_end = gpa < b->low_ram_end ? b->low_ram_end : b->ram_size;
+    if (len > seg_end - off)
+        return NULL;
+    return b->ram + off;
+}
+
+/* Device DMA: copy to/from guest RAM with bounds checks. Returns false (and copies nothing)
+ * if any byte lies outside RAM. Writes mark pages dirty and notify the engine of code writes. */
+bool bus_dma_read(struct bus *b, uint64_t gpa, void *dst, uint64_t len);
+bool bus_dma_write(struct bus *b, uint64_t gpa, const void *src, uint64_t len);
+
+/* Mark [gpa, gpa+len) written: dirty bits, and code_write for code pages. The CPU engine's
+ * slow write path and bus_dma_write call this. */
+void bus_note_write(struct bus *b, uint64_t gpa, uint64_t len);

@@ -1,0 +1,102 @@
+/* cpu.h — the execution-engine API. The machine creates a vCPU over a bus, gives it an
+ * interrupt controller to ask for pending vectors, and runs it for a budget of instructions.
+ * Nothing outside src/cpu/ sees the engine's internals; a KVM back-end would implement the
+ * same functions (src/accel/). */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct bus;
+struct vcpu;
+struct state_writer;
+struct state_reader;
+
+enum vcpu_exit {
+    VCPU_EXIT_BUDGET,   /* ran the requested number of instructions */
+    VCPU_EXIT_HLT,      /* halted with nothing pending: sleep until an event, then run again */
+    VCPU_EXIT_REQUEST,  /* vcpu_request_exit() was called */
+    VCPU_EXIT_SHUTDOWN, /* triple fault: the VM is dead; vcpu_dump() says why */
+    VCPU_EXIT_INTERNAL, /* engine error (a bug, not guest behaviour); vcpu_dump() says why */
+};
+
+/* The local interrupt controller as the CPU sees it (the LAPIC in a PC). */
+struct vcpu_intc_ops {
+    /* Highest-priority deliverable vector (already masked by TPR/PPR), or -1. */
+    int (*pending)(void *opaque);
+    /* The CPU is taking `vector` now (moves it from IRR to ISR). */
+    void (*ack)(void *opaque, int vector);
+    /* CR8 is TPR[7:4]. */
+    void (*set_tpr)(void *opaque, uint8_t tpr);
+    uint8_t (*get_tpr)(void *opaque);
+};
+
+/* MSRs the engine does not implement itself (APIC base, kvmclock, ...) are offered to the
+ * platform; return true if handled, false to make the guest take #GP. */
+struct vcpu_msr_ops {
+    bool (*read)(void *opaque, uint32_t msr, uint64_t *value);
+    bool (*write)(void *opaque, uint32_t msr, uint64_t value);
+};
+
+struct vcpu_regs {
+    uint64_t gpr[16]; /* rax rcx rdx rbx rsp rbp rsi rdi r8..r15 */
+    uint64_t rip, rflags;
+};
+
+struct vcpu_segment {
+    uint16_t selector;
+    uint64_t base;
+    uint32_t limit; /* byte granular, already scaled */
+    uint16_t attr;  /* descriptor bits 40..55: type(4) s dpl(2) p | limit19:16(ignored) avl l db g */
+};
+
+enum vcpu_seg { VSEG_ES, VSEG_CS, VSEG_SS, VSEG_DS, VSEG_FS, VSEG_GS, VSEG_LDTR, VSEG_TR };
+
+struct vcpu_sregs {
+    struct vcpu_segment seg[8]; /* indexed by enum vcpu_seg */
+    uint64_t gdt_base, idt_base;
+    uint16_t gdt_limit, idt_limit;
+    uint64_t cr0, cr2, cr3, cr4, efer;
+};
+
+struct vcpu_stats {
+    uint64_t insns;         /* guest instructions retired */
+    uint64_t blocks_built;  /* decoded blocks created */
+    uint64_t blocks_flushed;/* blocks dropped by self-modifying code or flushes */
+    uint64_t exceptions;    /* exceptions delivered */
+    uint64_t interrupts;    /* external interrupts delivered */
+    uint64_t ud;            /* #UD raised for undecodable/unsupported instructions */
+    uint64_t tlb_misses;
+};
+
+struct vcpu *vcpu_create(struct bus *bus, unsigned id);
+void vcpu_destroy(struct vcpu *v);
+void vcpu_set_intc(struct vcpu *v, const struct vcpu_intc_ops *ops, void *opaque);
+void vcpu_set_msr_ops(struct vcpu *v, const struct vcpu_msr_ops *ops, void *opaque);
+
+/* Run until `budget` instructions retired, HLT, shutdown, or an exit request. */
+enum vcpu_exit vcpu_run(struct vcpu *v, uint64_t budget);
+/* Thread-safe: make vcpu_run return soon (also wakes nothing; the caller owns sleeping). */
+void vcpu_request_exit(struct vcpu *v);
+/* Whether the vCPU is halted (HLT executed, waiting for an interrupt). */
+bool vcpu_halted(const struct vcpu *v);
+
+void vcpu_get_regs(const struct vcpu *v, struct vcpu_regs *r);
+void vcpu_set_regs(struct vcpu *v, const struct vcpu_regs *r);
+void vcpu_get_sregs(const struct vcpu *v, struct vcpu_sregs *s);
+void vcpu_set_sregs(struct vcpu *v, const struct vcpu_sregs *s);
+/* Engine-implemented MSRs only; returns false for unknown ones. */
+bool vcpu_get_msr(const struct vcpu *v, uint32_t msr, uint64_t *value);
+bool vcpu_set_msr(struct vcpu *v, uint32_t msr, uint64_t value);
+/* Guest TSC frequency in Hz (what kvmclock and CPUID report). */
+uint64_t vcpu_tsc_hz(const struct vcpu *v);
+uint64_t vcpu_read_tsc(const struct vcpu *v);
+
+void vcpu_get_stats(const struct vcpu *v, struct vcpu_stats *s);
+/* Registers, control state, last instructions, exit reason: for crash diagnostics. */
+void vcpu_dump(const struct vcpu *v, FILE *out);
+const char *vcpu_exit_reason(const struct vcpu *v);
+
+/* Versioned state, section "cpu". Load returns 0 or -1 with a logged reason. */
+void vcpu_save(const struct vcpu *v, struct state_writer *w);
+int vcpu_load(struct vcpu *v, struct state_reader *r);

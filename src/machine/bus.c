@@ -1,0 +1,181 @@
+/* bus.c — guest-physical RAM plus the port and MMIO range tables of bus.h. Ranges are few
+ * (tens), so lookup is a linear scan with a one-entry cache of the last hit. */
+#include "vessel/bus.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "vessel/log.h"
+
+int bus_init(struct bus *b, uint64_t ram_size)
+{
+    memset(b, 0, sizeof(*b));
+    if (ram_size == 0 || (ram_size & (BUS_PAGE_SIZE - 1)))
+        return -EINVAL;
+    void *p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    b->ram = p;
+    b->ram_size = ram_size;
+    b->low_ram_end = ram_size < BUS_MAX_LOW_RAM ? ram_size : BUS_MAX_LOW_RAM;
+    b->page_flags = calloc(ram_size >> BUS_PAGE_SHIFT, 1);
+    if (!b->page_flags) {
+        munmap(p, ram_size);
+        b->ram = NULL;
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void bus_destroy(struct bus *b)
+{
+    if (b->ram)
+        munmap(b->ram, b->ram_size);
+    free(b->page_flags);
+    memset(b, 0, sizeof(*b));
+}
+
+static bool overlaps(const struct io_range *t, unsigned n, uint64_t base, uint64_t len)
+{
+    for (unsigned k = 0; k < n; k++)
+        if (t[k].len && base < t[k].base + t[k].len && t[k].base < base + len)
+            return true;
+    return false;
+}
+
+static int add_range(struct io_range *t, unsigned *n, uint64_t base, uint64_t len,
+                     const struct io_ops *ops, void *opaque, const char *name)
+{
+    if (*n >= BUS_MAX_RANGES || len == 0 || base + len < base || overlaps(t, *n, base, len)) {
+        log_error("bus: cannot register %s at %#llx+%#llx", name, (unsigned long long)base,
+                  (unsigned long long)len);
+        return -1;
+    }
+    t[(*n)++] = (struct io_range){base, len, ops, opaque, name};
+    return 0;
+}
+
+int bus_add_pio(struct bus *b, uint16_t base, uint16_t len, const struct io_ops *ops, void *opaque,
+                const char *name)
+{
+    if ((uint32_t)base + len > 0x10000)
+        return -1;
+    return add_range(b->pio, &b->npio, base, len, ops, opaque, name);
+}
+
+int bus_add_mmio(struct bus *b, uint64_t base, uint64_t len, const struct io_ops *ops,
+                 void *opaque, const char *name)
+{
+    return add_range(b->mmio, &b->nmmio, base, len, ops, opaque, name);
+}
+
+int bus_move_mmio(struct bus *b, const struct io_ops *ops, void *opaque, uint64_t new_base,
+                  uint64_t new_len)
+{
+    for (unsigned k = 0; k < b->nmmio; k++) {
+        struct io_range *r = &b->mmio[k];
+        if (r->ops != ops || r->opaque != opaque)
+            continue;
+        uint64_t old_len = r->len;
+        r->len = 0; /* exclude itself from the overlap check */
+        if (new_len && (new_base + new_len < new_base ||
+                        overlaps(b->mmio, b->nmmio, new_base, new_len))) {
+            r->len = old_len;
+            return -1;
+        }
+        r->base = new_base;
+        r->len = new_len;
+        return 0;
+    }
+    return -1;
+}
+
+static struct io_range *find(struct io_range *t, unsigned n, uint64_t addr, unsigned size)
+{
+    for (unsigned k = 0; k < n; k++)
+        if (addr >= t[k].base && addr - t[k].base < t[k].len) {
+            if (addr - t[k].base + size > t[k].len)
+                return NULL; /* straddles the end: treat as unassigned */
+            return &t[k];
+        }
+    return NULL;
+}
+
+uint64_t bus_pio_read(struct bus *b, uint16_t port, unsigned size)
+{
+    struct io_range *r = find(b->pio, b->npio, port, size);
+    if (!r || !r->ops->read) {
+        b->unassigned_accesses++;
+        return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
+    }
+    return r->ops->read(r->opaque, port - r->base, size);
+}
+
+void bus_pio_write(struct bus *b, uint16_t port, uint64_t value, unsigned size)
+{
+    struct io_range *r = find(b->pio, b->npio, port, size);
+    if (!r || !r->ops->write) {
+        b->unassigned_accesses++;
+        return;
+    }
+    r->ops->write(r->opaque, port - r->base, value, size);
+}
+
+uint64_t bus_mmio_read(struct bus *b, uint64_t gpa, unsigned size)
+{
+    struct io_range *r = find(b->mmio, b->nmmio, gpa, size);
+    if (!r || !r->ops->read) {
+        b->unassigned_accesses++;
+        return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
+    }
+    return r->ops->read(r->opaque, gpa - r->base, size);
+}
+
+void bus_mmio_write(struct bus *b, uint64_t gpa, uint64_t value, unsigned size)
+{
+    struct io_range *r = find(b->mmio, b->nmmio, gpa, size);
+    if (!r || !r->ops->write) {
+        b->unassigned_accesses++;
+        return;
+    }
+    r->ops->write(r->opaque, gpa - r->base, value, size);
+}
+
+void bus_note_write(struct bus *b, uint64_t gpa, uint64_t len)
+{
+    if (len == 0)
+        return;
+    uint64_t off = bus_ram_offset(b, gpa);
+    if (off == UINT64_MAX)
+        return;
+    uint64_t first = off >> BUS_PAGE_SHIFT, last = (off + len - 1) >> BUS_PAGE_SHIFT;
+    uint64_t npages = b->ram_size >> BUS_PAGE_SHIFT;
+    bool code = false;
+    for (uint64_t p = first; p <= last && p < npages; p++) {
+        b->page_flags[p] |= BUS_PAGE_DIRTY;
+        code |= (b->page_flags[p] & BUS_PAGE_CODE) != 0;
+    }
+    if (code && b->code_write)
+        b->code_write(b->code_write_opaque, gpa, len);
+}
+
+bool bus_dma_read(struct bus *b, uint64_t gpa, void *dst, uint64_t len)
+{
+    uint8_t *p = bus_ram_ptr(b, gpa, len);
+    if (!p)
+        return false;
+    memcpy(dst, p, len);
+    return true;
+}
+
+bool bus_dma_write(struct bus *b, uint64_t gpa, const void *src, uint64_t len)
+{
+    uint8_t *p = bus_ram_ptr(b, gpa, len);
+    if (!p)
+        return false;
+    memcpy(p, src, len);
+    bus_note_write(b, gpa, len);
+    return true;
+}
