@@ -65,6 +65,10 @@ int bus_add_mmio(struct bus *b, uint64_t base, uint64_t len, const struct io_ops
 int bus_move_mmio(struct bus *b, const struct io_ops *ops, void *opaque, uint64_t new_base,
                   uint64_t new_len);
 
+/* The same for a port range registered with bus_add_pio (PCI I/O BARs). */
+int bus_move_pio(struct bus *b, const struct io_ops *ops, void *opaque, uint16_t new_base,
+                 uint16_t new_len);
+
 /* Port and MMIO access. Unassigned reads return all ones, unassigned writes are dropped. */
 uint64_t bus_pio_read(struct bus *b, uint16_t port, unsigned size);
 void bus_pio_write(struct bus *b, uint16_t port, uint64_t value, unsigned size);

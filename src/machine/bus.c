@@ -71,17 +71,17 @@ int bus_add_mmio(struct bus *b, uint64_t base, uint64_t len, const struct io_ops
     return add_range(b->mmio, &b->nmmio, base, len, ops, opaque, name);
 }
 
-int bus_move_mmio(struct bus *b, const struct io_ops *ops, void *opaque, uint64_t new_base,
-                  uint64_t new_len)
+static int move_range(struct io_range *t, unsigned n, const struct io_ops *ops, void *opaque,
+                      uint64_t new_base, uint64_t new_len)
 {
-    for (unsigned k = 0; k < b->nmmio; k++) {
-        struct io_range *r = &b->mmio[k];
+    for (unsigned k = 0; k < n; k++) {
+        struct io_range *r = &t[k];
         if (r->ops != ops || r->opaque != opaque)
             continue;
         uint64_t old_len = r->len;
         r->len = 0; /* exclude itself from the overlap check */
         if (new_len && (new_base + new_len < new_base ||
-                        overlaps(b->mmio, b->nmmio, new_base, new_len))) {
+                        overlaps(t, n, new_base, new_len))) {
             r->len = old_len;
             return -1;
         }
@@ -90,6 +90,20 @@ int bus_move_mmio(struct bus *b, const struct io_ops *ops, void *opaque, uint64_
         return 0;
     }
     return -1;
+}
+
+int bus_move_mmio(struct bus *b, const struct io_ops *ops, void *opaque, uint64_t new_base,
+                  uint64_t new_len)
+{
+    return move_range(b->mmio, b->nmmio, ops, opaque, new_base, new_len);
+}
+
+int bus_move_pio(struct bus *b, const struct io_ops *ops, void *opaque, uint16_t new_base,
+                 uint16_t new_len)
+{
+    if ((uint32_t)new_base + new_len > 0x10000)
+        return -1;
+    return move_range(b->pio, b->npio, ops, opaque, new_base, new_len);
 }
 
 static struct io_range *find(struct io_range *t, unsigned n, uint64_t addr, unsigned size)
