@@ -1,0 +1,33 @@
+#!/bin/bash
+# setup.sh — install the Debian packages vessel's build, tests and default guest need.
+# Idempotent: installs only what is missing; works as root on a fresh Debian 12 (or via sudo).
+# Usage: scripts/setup.sh [--bench]   (--bench adds QEMU, the side-by-side reference)
+set -euo pipefail
+
+PKGS=(
+    # build
+    gcc make meson ninja-build pkg-config clang-format
+    libglib2.0-dev libslirp-dev liblz4-dev zlib1g-dev liblzma-dev libzstd-dev libbz2-dev
+    # tests: decoder cross-check, fuzzing and sanitizers, integration drivers
+    libzydis-dev clang libclang-rt-14-dev python3 busybox-static e2fsprogs acpica-tools
+    # default guest image builder
+    apt-utils dpkg cpio gzip lz4 kmod binutils
+)
+if [ "${1:-}" = "--bench" ]; then
+    PKGS+=(qemu-system-x86 hyperfine valgrind)
+fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "setup: all ${#PKGS[@]} packages present"
+    exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "setup: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done"
