@@ -1,0 +1,11 @@
+#!/bin/bash
+# run-all.sh — every benchmark, side by side with QEMU TCG where the workload allows.
+# Results go to stdout as markdown tables for docs/BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD="${BUILD:-build}"
+echo "## CPU engine loops ($BUILD/cpu_loops)"
+"$BUILD/cpu_loops"
+echo
+echo "## Boot (bench/boot.py --runs 5)"
+bench/boot.py --runs 5 --vessel "$BUILD/vessel"
