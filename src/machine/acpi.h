@@ -1,0 +1,53 @@
+/* acpi.h — the firmware tables Linux reads at boot: RSDP (v2), RSDT, XSDT, FADT (revision 6,
+ * hardware-reduced ACPI), MADT (local APICs, the IOAPIC, IRQ0->GSI2 override) and a DSDT in AML
+ * describing \_SB.PCI0 (windows, _PRT), COM1, the RTC, pvpanic and \_S5.
+ *
+ * They are written into the reserved BIOS area at ACPI_TABLES_BASE, where the kernel's RSDP scan
+ * of 0xE0000-0xFFFFF also finds them; boot_params.acpi_rsdp_addr points straight at the RSDP.
+ *
+ * PCI INTx routing (agreed with src/hw/pci.h and the board): slot s, pin p (0 = INTA) drives host
+ * line PCI_INTX_SWIZZLE(s, p) = (s + p) & 3, and host line L is IOAPIC input / GSI
+ * cfg->pci_gsi[L] (default 16 + L), level-triggered, active low, as _PRT entries with a GSI. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct bus;
+struct aml;
+
+#define ACPI_TABLES_BASE 0xE0000ull
+#define ACPI_TABLES_SIZE 0x10000ull /* 0xE0000-0xEFFFF; the e820 map reserves 0xE0000-0xFFFFF */
+
+#define ACPI_OEM_ID       "VESSEL"
+#define ACPI_OEM_TABLE_ID "VESSELVM"
+#define ACPI_MAX_CPUS     64
+
+#define ACPI_PCI_DEFAULT_GSI_BASE 16
+
+struct acpi_config {
+    unsigned ncpus;                       /* processor local APIC entries, APIC ids 0..ncpus-1 */
+    uint32_t lapic_addr;                  /* 0xFEE00000 */
+    uint32_t ioapic_addr;                 /* 0xFEC00000 */
+    uint8_t ioapic_id;                    /* 1 */
+    uint16_t pm_port;                     /* base of the acpi_pm registers (src/hw/acpi_pm.h) */
+    uint32_t pci_mmio_base, pci_mmio_end; /* 32-bit window, inclusive end */
+    uint64_t pci_mmio64_base, pci_mmio64_size; /* 64-bit window; size 0: none */
+    uint32_t pci_gsi[4];                       /* GSI of host INTx line 0..3 */
+    bool com1, rtc, pvpanic;                   /* which legacy devices the DSDT describes */
+};
+
+/* Defaults for the vessel PC: 1 CPU, the addresses above, all devices present. */
+void acpi_config_default(struct acpi_config *cfg);
+
+/* Build all tables into ACPI_TABLES_BASE of guest RAM. 0, or -1 (logged) on failure. */
+int acpi_build(struct bus *bus, const struct acpi_config *cfg, uint64_t *rsdp_addr);
+
+/* The same into a caller buffer that will live at guest-physical `base` (tests). Returns the
+ * bytes used, or 0 if `size` is too small or cfg is invalid. */
+size_t acpi_build_tables(uint8_t *mem, size_t size, uint64_t base, const struct acpi_config *cfg,
+                         uint64_t *rsdp_addr);
+/* The DSDT's AML body (no table header), appended to `a`. */
+void acpi_build_dsdt_body(struct aml *a, const struct acpi_config *cfg);
+/* Sum of bytes mod 256 (0 for a valid table). */
+uint8_t acpi_checksum(const uint8_t *p, size_t len);
