@@ -1,0 +1,259 @@
+/* cli.c — parsing of the `vessel` command line. Every mistake becomes one line naming the
+ * problem (the caller prints it and exits with status 2), never a crash or a half-started VM.
+ * The default guest lives in ${VESSEL_CACHE:-$HOME/.cache/vessel}/guest/, as built by
+ * scripts/build-guest.sh. */
+#include "vm/cli.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char cli_kernel_buf[4096], cli_initrd_buf[4096], cli_cmdline_buf[8192];
+
+bool cli_parse_size(const char *s, uint64_t *out)
+{
+    if (!s || !isdigit((unsigned char)*s)) return false;
+    uint64_t v = 0;
+    const char *p = s;
+    for (; isdigit((unsigned char)*p); p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10) return false;
+        v = v * 10 + d;
+    }
+    unsigned shift = 0;
+    switch (toupper((unsigned char)*p)) {
+    case 0: break;
+    case 'K':
+        shift = 10;
+        p++;
+        break;
+    case 'M':
+        shift = 20;
+        p++;
+        break;
+    case 'G':
+        shift = 30;
+        p++;
+        break;
+    case 'T':
+        shift = 40;
+        p++;
+        break;
+    default: return false;
+    }
+    if (shift) {
+        /* Accept "M", "MB", "MiB". */
+        if (*p == 'i' || *p == 'I') p++;
+        if (*p == 'b' || *p == 'B') p++;
+    }
+    if (*p) return false;
+    if (shift && v > (UINT64_MAX >> shift)) return false;
+    v <<= shift;
+    if (v == 0) return false;
+    *out = v;
+    return true;
+}
+
+static int cli_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* The value of option `name`: either "--name=value" in arg, or the next argv element. */
+static const char *cli_value(const char *name, int argc, char **argv, int *i, bool *ok)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    *ok = false;
+    if (strncmp(a, name, n) != 0) return NULL;
+    if (a[n] == '=') {
+        *ok = true;
+        return a + n + 1;
+    }
+    if (a[n] != 0) return NULL;
+    *ok = true;
+    if (*i + 1 >= argc) return NULL; /* matched, but the value is missing */
+    return argv[++*i];
+}
+
+static const char *cli_cache_dir(char *buf, size_t len)
+{
+    const char *c = getenv("VESSEL_CACHE");
+    if (c && *c) {
+        snprintf(buf, len, "%s", c);
+        return buf;
+    }
+    const char *home = getenv("HOME");
+    snprintf(buf, len, "%s/.cache/vessel", home && *home ? home : ".");
+    return buf;
+}
+
+enum cli_opt { OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MEMORY, OPT_CPUS, OPT_CONSOLE, OPT_REBOOT };
+static const char *const cli_opt_names[] = {"--kernel", "--initrd",  "--append", "--memory",
+                                            "--cpus",   "--console", "--reboot"};
+
+static int cli_run_option(enum cli_opt o, const char *v, struct vm_config *cfg, const char **append,
+                          char *err, size_t errlen)
+{
+    uint64_t m;
+    switch (o) {
+    case OPT_KERNEL: cfg->kernel = v; break;
+    case OPT_INITRD: cfg->initrd = v; break;
+    case OPT_APPEND: *append = v; break;
+    case OPT_MEMORY:
+        if (!cli_parse_size(v, &m))
+            return cli_err(err, errlen,
+                           "--memory: '%s' is not a size (use bytes or a K/M/G suffix)", v);
+        if (m < VM_MEM_MIN || m > VM_MEM_MAX)
+            return cli_err(err, errlen, "--memory: %s is out of range (64M to 64G)", v);
+        if (m & 0xfff) return cli_err(err, errlen, "--memory: %s is not a multiple of 4K", v);
+        cfg->mem_size = m;
+        break;
+    case OPT_CPUS:
+        if (strcmp(v, "1") != 0)
+            return cli_err(err, errlen, "--cpus: '%s' is not supported (only 1 vCPU for now)", v);
+        cfg->cpus = 1;
+        break;
+    case OPT_CONSOLE:
+        if (strcmp(v, "stdio") != 0 && (strncmp(v, "file:", 5) != 0 || !v[5]))
+            return cli_err(err, errlen, "--console: '%s' is not stdio or file:PATH", v);
+        cfg->console = v;
+        break;
+    case OPT_REBOOT:
+        if (!strcmp(v, "exit"))
+            cfg->reboot = VM_REBOOT_EXIT;
+        else if (!strcmp(v, "restart"))
+            cfg->reboot = VM_REBOOT_RESTART;
+        else
+            return cli_err(err, errlen, "--reboot: '%s' is not exit or restart", v);
+        break;
+    }
+    return 0;
+}
+
+static int cli_parse_run(int argc, char **argv, int i, enum cli_command *cmd, struct vm_config *cfg,
+                         char *err, size_t errlen)
+{
+    const char *append = NULL;
+    bool kernel_given = false, initrd_given = false;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            *cmd = CLI_RUN_HELP;
+            return 0;
+        }
+        bool ok = false;
+        const char *v = NULL;
+        unsigned o;
+        for (o = 0; o < sizeof(cli_opt_names) / sizeof(cli_opt_names[0]); o++) {
+            v = cli_value(cli_opt_names[o], argc, argv, &i, &ok);
+            if (ok) break;
+        }
+        if (!ok) {
+            if (a[0] == '-')
+                return cli_err(err, errlen, "run: unknown option '%s' (see vessel run --help)", a);
+            return cli_err(err, errlen, "run: unexpected argument '%s' (see vessel run --help)", a);
+        }
+        if (!v) return cli_err(err, errlen, "option %s needs a value", cli_opt_names[o]);
+        if (cli_run_option((enum cli_opt)o, v, cfg, &append, err, errlen) < 0) return -1;
+        kernel_given |= o == OPT_KERNEL;
+        initrd_given |= o == OPT_INITRD;
+    }
+
+    if (!kernel_given) {
+        char dir[2048];
+        cli_cache_dir(dir, sizeof(dir));
+        if (!kernel_given) {
+            snprintf(cli_kernel_buf, sizeof(cli_kernel_buf), "%s/guest/vmlinuz", dir);
+            cfg->kernel = cli_kernel_buf;
+        }
+        if (!initrd_given && !kernel_given) {
+            snprintf(cli_initrd_buf, sizeof(cli_initrd_buf), "%s/guest/initrd.img", dir);
+            cfg->initrd = cli_initrd_buf;
+        }
+    }
+    if (append && *append) {
+        int n =
+            snprintf(cli_cmdline_buf, sizeof(cli_cmdline_buf), "%s %s", VM_CMDLINE_DEFAULT, append);
+        if (n < 0 || (size_t)n >= sizeof(cli_cmdline_buf))
+            return cli_err(err, errlen, "--append: command line too long");
+        cfg->cmdline = cli_cmdline_buf;
+    }
+    *cmd = CLI_RUN;
+    return 0;
+}
+
+int cli_parse(int argc, char **argv, enum cli_command *cmd, struct vm_config *cfg, char *err,
+              size_t errlen)
+{
+    *cfg = (struct vm_config){
+        .cmdline = VM_CMDLINE_DEFAULT,
+        .mem_size = VM_MEM_DEFAULT,
+        .cpus = 1,
+        .console = "stdio",
+        .reboot = VM_REBOOT_EXIT,
+    };
+    if (errlen) err[0] = 0;
+    if (argc < 2) return cli_err(err, errlen, "no command given (try vessel --help)");
+    const char *c = argv[1];
+    if (!strcmp(c, "--help") || !strcmp(c, "-h") || !strcmp(c, "help")) {
+        *cmd = CLI_HELP;
+        return 0;
+    }
+    if (!strcmp(c, "--version") || !strcmp(c, "-V") || !strcmp(c, "version")) {
+        *cmd = CLI_VERSION;
+        return 0;
+    }
+    if (!strcmp(c, "run")) return cli_parse_run(argc, argv, 2, cmd, cfg, err, errlen);
+    if (c[0] == '-') return cli_err(err, errlen, "unknown option '%s' (try vessel --help)", c);
+    return cli_err(err, errlen, "unknown command '%s' (try vessel --help)", c);
+}
+
+void cli_print_help(void)
+{
+    fputs("usage: vessel <command> [options]\n"
+          "\n"
+          "A virtual machine monitor with its own x86-64 engine.\n"
+          "\n"
+          "commands:\n"
+          "  run        boot a Linux kernel (see vessel run --help)\n"
+          "\n"
+          "  --help     show this help\n"
+          "  --version  show the version\n",
+          stdout);
+}
+
+void cli_print_run_help(void)
+{
+    fputs("usage: vessel run [options]\n"
+          "\n"
+          "Boot a Linux bzImage with its console on the serial port.\n"
+          "\n"
+          "  --kernel PATH        bzImage (default: $VESSEL_CACHE/guest/vmlinuz,\n"
+          "                       VESSEL_CACHE defaults to ~/.cache/vessel)\n"
+          "  --initrd PATH        initramfs (default with the default kernel:\n"
+          "                       $VESSEL_CACHE/guest/initrd.img)\n"
+          "  --append STR         add STR to the kernel command line (default:\n"
+          "                       \"" VM_CMDLINE_DEFAULT "\")\n"
+          "  --memory SIZE        guest RAM, bytes or K/M/G suffix, 64M..64G (default 256M)\n"
+          "  --cpus N             number of vCPUs (only 1 for now)\n"
+          "  --console stdio|file:PATH\n"
+          "                       where the serial console goes (default stdio; file:PATH\n"
+          "                       writes guest output to PATH and gives the guest no input)\n"
+          "  --reboot exit|restart\n"
+          "                       what a guest reboot does (default exit)\n"
+          "\n"
+          "On a terminal the console is in raw mode: Ctrl-A x quits, Ctrl-A h shows help,\n"
+          "Ctrl-A Ctrl-A sends Ctrl-A.\n"
+          "\n"
+          "exit status: 0 guest powered off or rebooted (--reboot=exit), or Ctrl-A x;\n"
+          "  1 host error; 2 bad command line or input files; 3 guest kernel panic;\n"
+          "  4 triple fault or internal engine error (registers on stderr)\n",
+          stdout);
+}

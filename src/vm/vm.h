@@ -1,0 +1,34 @@
+/* vm.h — one virtual machine's lifecycle: build the PC from a vm_config, run the vCPU loop
+ * (timers, console, idle sleep), and turn how the guest ended into a process exit status. */
+#pragma once
+#include <stdint.h>
+
+#define VM_MEM_MIN         (64ull << 20)
+#define VM_MEM_MAX         (64ull << 30)
+#define VM_MEM_DEFAULT     (256ull << 20)
+#define VM_CMDLINE_DEFAULT "console=ttyS0 earlyprintk=serial,ttyS0,115200 panic=-1"
+
+/* Process exit statuses (documented in `vessel run --help`). */
+enum vm_status {
+    VM_STATUS_OK = 0,    /* guest powered off, rebooted (--reboot=exit), or Ctrl-A x */
+    VM_STATUS_ERROR = 1, /* host-side failure while running (I/O error, out of memory) */
+    VM_STATUS_USAGE = 2, /* bad command line or bad input files */
+    VM_STATUS_PANIC = 3, /* the guest kernel panicked */
+    VM_STATUS_CRASH = 4, /* triple fault or engine internal error (registers on stderr) */
+};
+
+enum vm_reboot { VM_REBOOT_EXIT, VM_REBOOT_RESTART };
+
+struct vm_config {
+    const char *kernel;  /* bzImage path */
+    const char *initrd;  /* initramfs path, or NULL */
+    const char *cmdline; /* full kernel command line */
+    uint64_t mem_size;   /* bytes of guest RAM */
+    unsigned cpus;
+    const char *console; /* "stdio" or "file:PATH" */
+    enum vm_reboot reboot;
+};
+
+/* Build, run and tear down the machine. Returns an enum vm_status; every exit path restores
+ * the terminal. */
+int vm_main(const struct vm_config *cfg);

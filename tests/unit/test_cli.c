@@ -1,0 +1,133 @@
+/* test_cli.c — the command-line parser: sizes, defaults, every usage error. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "vm/cli.h"
+
+static int parse(enum cli_command *cmd, struct vm_config *cfg, char *err, ...)
+{
+    char *argv[32];
+    int argc = 0;
+    va_list ap;
+    va_start(ap, err);
+    argv[argc++] = "vessel";
+    for (char *a; (a = va_arg(ap, char *)) != NULL && argc < 31;)
+        argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+    return cli_parse(argc, argv, cmd, cfg, err, 256);
+}
+
+static void test_sizes(void)
+{
+    uint64_t v = 0;
+    CHECK(cli_parse_size("4096", &v));
+    CHECK_EQ(v, 4096);
+    CHECK(cli_parse_size("256M", &v));
+    CHECK_EQ(v, 256ull << 20);
+    CHECK(cli_parse_size("2g", &v));
+    CHECK_EQ(v, 2ull << 30);
+    CHECK(cli_parse_size("64K", &v));
+    CHECK_EQ(v, 64ull << 10);
+    CHECK(cli_parse_size("1GiB", &v));
+    CHECK_EQ(v, 1ull << 30);
+    CHECK(cli_parse_size("512MB", &v));
+    CHECK_EQ(v, 512ull << 20);
+    CHECK(!cli_parse_size("12Q", &v));
+    CHECK(!cli_parse_size("0", &v));
+    CHECK(!cli_parse_size("0M", &v));
+    CHECK(!cli_parse_size("", &v));
+    CHECK(!cli_parse_size("M", &v));
+    CHECK(!cli_parse_size("-1", &v));
+    CHECK(!cli_parse_size("1.5G", &v));
+    CHECK(!cli_parse_size("16Gx", &v));
+    CHECK(!cli_parse_size("99999999999999999999", &v));
+    CHECK(!cli_parse_size("17179869184G", &v)); /* 2^34 G overflows */
+    CHECK(cli_parse_size("16777215T", &v));
+}
+
+static void test_defaults(void)
+{
+    enum cli_command cmd;
+    struct vm_config cfg;
+    char err[256];
+    setenv("VESSEL_CACHE", "/tmp/vc", 1);
+    CHECK_EQ(parse(&cmd, &cfg, err, "run", NULL), 0);
+    CHECK_EQ(cmd, CLI_RUN);
+    CHECK(!strcmp(cfg.kernel, "/tmp/vc/guest/vmlinuz"));
+    CHECK(cfg.initrd && !strcmp(cfg.initrd, "/tmp/vc/guest/initrd.img"));
+    CHECK(!strcmp(cfg.cmdline, VM_CMDLINE_DEFAULT));
+    CHECK_EQ(cfg.mem_size, VM_MEM_DEFAULT);
+    CHECK_EQ(cfg.cpus, 1);
+    CHECK(!strcmp(cfg.console, "stdio"));
+    CHECK_EQ(cfg.reboot, VM_REBOOT_EXIT);
+}
+
+static void test_options(void)
+{
+    enum cli_command cmd;
+    struct vm_config cfg;
+    char err[256];
+    CHECK_EQ(parse(&cmd, &cfg, err, "run", "--kernel", "/k", "--memory=1G", "--append", "x=1",
+                   "--console", "file:/tmp/out", "--reboot=restart", "--cpus", "1", NULL),
+             0);
+    CHECK(!strcmp(cfg.kernel, "/k"));
+    CHECK(cfg.initrd == NULL); /* an explicit kernel does not pull in the default initrd */
+    CHECK_EQ(cfg.mem_size, 1ull << 30);
+    CHECK(!strcmp(cfg.cmdline, VM_CMDLINE_DEFAULT " x=1"));
+    CHECK(!strcmp(cfg.console, "file:/tmp/out"));
+    CHECK_EQ(cfg.reboot, VM_REBOOT_RESTART);
+
+    CHECK_EQ(parse(&cmd, &cfg, err, "--help", NULL), 0);
+    CHECK_EQ(cmd, CLI_HELP);
+    CHECK_EQ(parse(&cmd, &cfg, err, "--version", NULL), 0);
+    CHECK_EQ(cmd, CLI_VERSION);
+    CHECK_EQ(parse(&cmd, &cfg, err, "run", "--memory", "1G", "--help", NULL), 0);
+    CHECK_EQ(cmd, CLI_RUN_HELP);
+}
+
+static void expect_error(const char *what, int rc, const char *err)
+{
+    CHECK_EQ(rc, -1);
+    CHECK(err[0] != 0);
+    CHECK(strchr(err, '\n') == NULL);
+    if (!strstr(err, what)) {
+        fprintf(stderr, "# message '%s' does not mention '%s'\n", err, what);
+        CHECK(0);
+    }
+}
+
+static void test_errors(void)
+{
+    enum cli_command cmd;
+    struct vm_config cfg;
+    char err[256];
+    expect_error("no command", parse(&cmd, &cfg, err, NULL), err);
+    expect_error("frobnicate", parse(&cmd, &cfg, err, "frobnicate", NULL), err);
+    expect_error("--bogus", parse(&cmd, &cfg, err, "--bogus", NULL), err);
+    expect_error("--bogus", parse(&cmd, &cfg, err, "run", "--bogus", NULL), err);
+    expect_error("--kernel", parse(&cmd, &cfg, err, "run", "--kernel", NULL), err);
+    expect_error("12Q", parse(&cmd, &cfg, err, "run", "--memory", "12Q", NULL), err);
+    expect_error("--memory", parse(&cmd, &cfg, err, "run", "--memory", "0", NULL), err);
+    expect_error("1K", parse(&cmd, &cfg, err, "run", "--memory", "1K", NULL), err);
+    expect_error("1T", parse(&cmd, &cfg, err, "run", "--memory", "1T", NULL), err);
+    expect_error("--cpus", parse(&cmd, &cfg, err, "run", "--cpus", "2", NULL), err);
+    expect_error("serial", parse(&cmd, &cfg, err, "run", "--console", "serial", NULL), err);
+    expect_error("--console", parse(&cmd, &cfg, err, "run", "--console", "file:", NULL), err);
+    expect_error("never", parse(&cmd, &cfg, err, "run", "--reboot=never", NULL), err);
+    expect_error("stray", parse(&cmd, &cfg, err, "run", "stray", NULL), err);
+    /* A prefix of an option is not that option. */
+    expect_error("--kern", parse(&cmd, &cfg, err, "run", "--kern", "x", NULL), err);
+    expect_error("--kernelx", parse(&cmd, &cfg, err, "run", "--kernelx=1", NULL), err);
+}
+
+int main(void)
+{
+    RUN(test_sizes);
+    RUN(test_defaults);
+    RUN(test_options);
+    RUN(test_errors);
+    return check_done();
+}
