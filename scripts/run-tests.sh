@@ -1,7 +1,8 @@
 #!/bin/bash
 # run-tests.sh — the whole test suite: a normal build runs every tier; an AddressSanitizer +
 # UndefinedBehaviorSanitizer build runs every tier but the real-kernel boots (which are the same
-# code paths, only longer). Ends with one line "N passed, N failed, N skipped" over both builds.
+# code paths, only longer); a clang build runs the libFuzzer harnesses for FUZZ_SECONDS each
+# under ASan/UBSan. Ends with one line "N passed, N failed, N skipped" over all three.
 # Usage: scripts/run-tests.sh [meson test args...]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,8 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 
 BUILD="${BUILD:-build}"
 ASAN_BUILD="${ASAN_BUILD:-build-asan}"
+FUZZ_BUILD="${FUZZ_BUILD:-build-fuzz}"
+FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
 jobs="$(nproc)"
 
 configure() { # dir [meson options]
@@ -27,13 +30,23 @@ configure() { # dir [meson options]
 
 configure "$BUILD"
 configure "$ASAN_BUILD" -Db_sanitize=address,undefined -Db_lundef=false
+# libFuzzer needs clang; warnings are gcc's business in the two builds above.
+if [ ! -f "$FUZZ_BUILD/build.ninja" ]; then
+    CC=clang meson setup "$FUZZ_BUILD" -Dfuzzing=true -Dfuzz_seconds="$FUZZ_SECONDS" \
+        -Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link \
+        -Dwerror=false >/dev/null || { echo "run-tests: meson setup $FUZZ_BUILD failed" >&2; exit 1; }
+fi
+fuzz_targets=$(cd tests/fuzz && ls fuzz_*.c | sed 's|^|tests/fuzz/|; s|\.c$||')
+ninja -C "$FUZZ_BUILD" $fuzz_targets >/dev/null || { ninja -C "$FUZZ_BUILD" $fuzz_targets; exit 1; }
 
 status=0
 meson test -C "$BUILD" --num-processes "$jobs" --print-errorlogs "$@" || status=1
 meson test -C "$ASAN_BUILD" --num-processes "$jobs" --print-errorlogs --no-suite integration \
     --no-suite bench "$@" || status=1
+meson test -C "$FUZZ_BUILD" --no-rebuild --num-processes "$jobs" --print-errorlogs --suite fuzz \
+    || status=1
 
-python3 - "$BUILD" "$ASAN_BUILD" <<'PY'
+python3 - "$BUILD" "$ASAN_BUILD" "$FUZZ_BUILD" <<'PY'
 import json, sys
 passed = failed = skipped = 0
 for d in sys.argv[1:]:
