@@ -1,8 +1,33 @@
-/* main.c — placeholder command line until the machine lands. */
+/* main.c — the `vessel` command: parse the command line (src/vm/cli.c) and run the machine
+ * (src/vm/vm.c). Usage errors and unusable input files print one line on stderr and exit with
+ * status 2. */
 #include <stdio.h>
 
-int main(void)
+#include "vm/cli.h"
+#include "vm/vm.h"
+
+#define VESSEL_VERSION "0.1.0"
+
+int main(int argc, char **argv)
 {
-    puts("vessel 0.1.0");
-    return 0;
+    enum cli_command cmd;
+    struct vm_config cfg;
+    char err[512];
+    if (cli_parse(argc, argv, &cmd, &cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vessel: %s\n", err);
+        return CLI_USAGE_EXIT;
+    }
+    switch (cmd) {
+    case CLI_HELP: cli_print_help(); return 0;
+    case CLI_RUN_HELP: cli_print_run_help(); return 0;
+    case CLI_VERSION: puts("vessel " VESSEL_VERSION); return 0;
+    case CLI_RUN: break;
+    }
+    if (cli_check_files(&cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vessel: %s\n", err);
+        return CLI_USAGE_EXIT;
+    }
+    /* Until the CPU engine and devices link (vm_main needs them), running is refused. */
+    fputs("vessel: run: the machine is not assembled yet in this build\n", stderr);
+    return 1;
 }

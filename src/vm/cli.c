@@ -5,11 +5,15 @@
 #include "vm/cli.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+static bool cli_default_guest;
 static char cli_kernel_buf[4096], cli_initrd_buf[4096], cli_cmdline_buf[8192];
 
 bool cli_parse_size(const char *s, uint64_t *out)
@@ -172,6 +176,7 @@ static int cli_parse_run(int argc, char **argv, int i, enum cli_command *cmd, st
         if (!kernel_given) {
             snprintf(cli_kernel_buf, sizeof(cli_kernel_buf), "%s/guest/vmlinuz", dir);
             cfg->kernel = cli_kernel_buf;
+            cli_default_guest = true;
         }
         if (!initrd_given && !kernel_given) {
             snprintf(cli_initrd_buf, sizeof(cli_initrd_buf), "%s/guest/initrd.img", dir);
@@ -192,6 +197,7 @@ static int cli_parse_run(int argc, char **argv, int i, enum cli_command *cmd, st
 int cli_parse(int argc, char **argv, enum cli_command *cmd, struct vm_config *cfg, char *err,
               size_t errlen)
 {
+    cli_default_guest = false;
     *cfg = (struct vm_config){
         .cmdline = VM_CMDLINE_DEFAULT,
         .mem_size = VM_MEM_DEFAULT,
@@ -213,6 +219,33 @@ int cli_parse(int argc, char **argv, enum cli_command *cmd, struct vm_config *cf
     if (!strcmp(c, "run")) return cli_parse_run(argc, argv, 2, cmd, cfg, err, errlen);
     if (c[0] == '-') return cli_err(err, errlen, "unknown option '%s' (try vessel --help)", c);
     return cli_err(err, errlen, "unknown command '%s' (try vessel --help)", c);
+}
+
+static const char *cli_file_problem(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) < 0) return strerror(errno);
+    if (!S_ISREG(st.st_mode)) return "not a regular file";
+    if (access(path, R_OK) < 0) return strerror(errno);
+    return NULL;
+}
+
+int cli_check_files(const struct vm_config *cfg, char *err, size_t errlen)
+{
+    const char *what = "kernel", *path = cfg->kernel;
+    const char *why = cli_file_problem(path);
+    if (!why && cfg->initrd) {
+        what = "initrd";
+        path = cfg->initrd;
+        why = cli_file_problem(path);
+    }
+    if (!why) return 0;
+    if (cli_default_guest)
+        return cli_err(err, errlen,
+                       "default guest %s '%s' is missing (%s); build it with "
+                       "scripts/build-guest.sh or pass --kernel",
+                       what, path, why);
+    return cli_err(err, errlen, "%s '%s': %s", what, path, why);
 }
 
 void cli_print_help(void)

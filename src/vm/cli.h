@@ -21,5 +21,9 @@ bool cli_parse_size(const char *s, uint64_t *out);
 int cli_parse(int argc, char **argv, enum cli_command *cmd, struct vm_config *cfg, char *err,
               size_t errlen);
 
+/* Check that the kernel and initrd named in cfg are readable regular files, before anything is
+ * built. 0, or -1 with a one-line message (for the default guest: how to build it). */
+int cli_check_files(const struct vm_config *cfg, char *err, size_t errlen);
+
 void cli_print_help(void);
 void cli_print_run_help(void);

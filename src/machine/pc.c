@@ -1,0 +1,207 @@
+/* pc.c — assembling the vessel PC: RAM, vCPU, LAPIC (the CPU's interrupt controller, MSI sink
+ * and timer), IOAPIC with the legacy devices on their ISA pins, PCI host bridge with INTx on
+ * GSIs 16-19, ACPI tables plus the hardware-reduced power registers, pvpanic, then the kernel
+ * loaded for direct 64-bit entry. The wiring here must match what the firmware tables announce
+ * (src/machine/acpi.h: MADT override IRQ0->GSI2, _PRT GSIs 16+L, pvpanic at 0x505).
+ *
+ * Platform MSRs the engine leaves to the board (APIC base, TSC deadline) go to the LAPIC. */
+#include "machine/pc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hw/ioapic.h"
+#include "hw/lapic.h"
+#include "hw/pci.h"
+#include "hw/pvpanic.h"
+#include "hw/uart8250.h"
+#include "machine/acpi.h"
+#include "machine/boot_params.h"
+#include "vessel/cpu.h"
+#include "vessel/log.h"
+
+static uint64_t pc_read_tsc(void *opaque)
+{
+    return vcpu_read_tsc(opaque);
+}
+
+static void pc_kick(void *opaque)
+{
+    struct pc *pc = opaque;
+    if (pc->events.kick) pc->events.kick(pc->events.opaque);
+}
+
+static void pc_lapic_eoi(void *opaque, uint8_t vector)
+{
+    struct pc *pc = opaque;
+    if (pc->ioapic) ioapic_eoi(pc->ioapic, vector);
+}
+
+static bool pc_msr_read(void *opaque, uint32_t msr, uint64_t *value)
+{
+    struct pc *pc = opaque;
+    return lapic_msr_read(pc->lapic, msr, value);
+}
+
+static bool pc_msr_write(void *opaque, uint32_t msr, uint64_t value)
+{
+    struct pc *pc = opaque;
+    return lapic_msr_write(pc->lapic, msr, value);
+}
+
+static const struct vcpu_msr_ops pc_msr_ops = {.read = pc_msr_read, .write = pc_msr_write};
+
+static void pc_serial_write(void *opaque, const uint8_t *buf, size_t len)
+{
+    struct pc *pc = opaque;
+    if (pc->events.serial_out) pc->events.serial_out(pc->events.opaque, buf, len);
+}
+
+static void pc_pvpanic_event(void *opaque, unsigned events)
+{
+    struct pc *pc = opaque;
+    if (pc->events.panic) pc->events.panic(pc->events.opaque, events);
+}
+
+static void pc_poweroff(void *opaque)
+{
+    struct pc *pc = opaque;
+    if (pc->events.poweroff) pc->events.poweroff(pc->events.opaque);
+}
+
+static void pc_reset(void *opaque)
+{
+    struct pc *pc = opaque;
+    if (pc->events.reset) pc->events.reset(pc->events.opaque);
+}
+
+static int pc_create_devices(struct pc *pc, char *err, size_t errlen)
+{
+    struct lapic_config lc = {
+        .id = 0,
+        .read_tsc = pc_read_tsc,
+        .tsc_opaque = pc->vcpu,
+        .tsc_hz = vcpu_tsc_hz(pc->vcpu),
+        .kick = pc_kick,
+        .kick_opaque = pc,
+        .eoi = pc_lapic_eoi,
+        .eoi_opaque = pc,
+    };
+    pc->lapic = lapic_create(&pc->bus, &lc);
+    if (!pc->lapic) return snprintf(err, errlen, "cannot create the local APIC"), -1;
+    vcpu_set_intc(pc->vcpu, &lapic_intc_ops, pc->lapic);
+    vcpu_set_msr_ops(pc->vcpu, &pc_msr_ops, pc);
+
+    struct msi_sink msi = lapic_msi_sink(pc->lapic);
+    pc->ioapic = ioapic_create(&pc->bus, IOAPIC_BASE, msi);
+    if (!pc->ioapic) return snprintf(err, errlen, "cannot create the IOAPIC"), -1;
+
+    struct uart8250_sink sink = {.write = pc_serial_write, .opaque = pc};
+    pc->com1 = uart8250_create(&pc->bus, PC_COM1_PORT, ioapic_irq_line(pc->ioapic, PC_COM1_GSI),
+                               sink, "com1");
+    if (!pc->com1) return snprintf(err, errlen, "cannot create COM1"), -1;
+
+    struct pvpanic_config pv = {.event = pc_pvpanic_event, .opaque = pc};
+    pc->pvpanic = pvpanic_create(&pc->bus, PC_PVPANIC_PORT, &pv);
+    if (!pc->pvpanic) return snprintf(err, errlen, "cannot create pvpanic"), -1;
+
+    acpi_pm_init(&pc->pm, pc_poweroff, pc_reset, pc);
+    if (acpi_pm_attach(&pc->pm, &pc->bus, ACPI_PM_PORT_BASE) < 0)
+        return snprintf(err, errlen, "cannot attach the ACPI power registers"), -1;
+
+    struct irq_line intx[PCI_INTX_LINES];
+    uint8_t gsi[PCI_INTX_LINES];
+    for (unsigned l = 0; l < PCI_INTX_LINES; l++) {
+        gsi[l] = (uint8_t)(PC_PCI_GSI + l);
+        intx[l] = ioapic_irq_line(pc->ioapic, gsi[l]);
+    }
+    pc->pci = pci_host_create(&pc->bus, msi, intx, gsi);
+    if (!pc->pci) return snprintf(err, errlen, "cannot create the PCI host bridge"), -1;
+    return 0;
+}
+
+static int pc_build_firmware(struct pc *pc, char *err, size_t errlen)
+{
+    struct acpi_config ac;
+    acpi_config_default(&ac);
+    ac.ncpus = 1;
+    ac.lapic_addr = (uint32_t)LAPIC_BASE;
+    ac.ioapic_addr = (uint32_t)IOAPIC_BASE;
+    ac.pm_port = ACPI_PM_PORT_BASE;
+    ac.pci_mmio_base = (uint32_t)PCI_MMIO_WINDOW_BASE;
+    ac.pci_mmio_end = (uint32_t)PCI_MMIO_WINDOW_END;
+    for (unsigned l = 0; l < 4; l++)
+        ac.pci_gsi[l] = PC_PCI_GSI + l;
+    ac.com1 = ac.rtc = ac.pvpanic = true;
+    if (acpi_build(&pc->bus, &ac, &pc->rsdp_addr) < 0)
+        return snprintf(err, errlen, "cannot build the ACPI tables"), -1;
+    return 0;
+}
+
+struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen, int *usage)
+{
+    *usage = 0;
+    struct pc *pc = calloc(1, sizeof(*pc));
+    if (!pc) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pc->events = cfg->events;
+    int rc = bus_init(&pc->bus, cfg->ram_size);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot allocate %llu MiB of guest RAM: %s",
+                 (unsigned long long)(cfg->ram_size >> 20), strerror(-rc));
+        free(pc);
+        return NULL;
+    }
+    pc->vcpu = vcpu_create(&pc->bus, 0);
+    if (!pc->vcpu) {
+        snprintf(err, errlen, "cannot create the vCPU");
+        goto fail;
+    }
+    if (pc_create_devices(pc, err, errlen) < 0 || pc_build_firmware(pc, err, errlen) < 0) goto fail;
+
+    struct linux_boot_config bc = {
+        .kernel_path = cfg->kernel,
+        .initrd_path = cfg->initrd,
+        .cmdline = cfg->cmdline,
+        .rsdp_addr = pc->rsdp_addr,
+    };
+    struct linux_boot_state bs;
+    if (linux_boot_load(&pc->bus, &bc, &bs, err, errlen) < 0) {
+        *usage = 1;
+        goto fail;
+    }
+    vcpu_set_sregs(pc->vcpu, &bs.sregs);
+    vcpu_set_regs(pc->vcpu, &bs.regs);
+    return pc;
+fail:
+    pc_destroy(pc);
+    return NULL;
+}
+
+void pc_destroy(struct pc *pc)
+{
+    if (!pc) return;
+    if (pc->pci) pci_host_destroy(pc->pci);
+    if (pc->pvpanic) pvpanic_destroy(pc->pvpanic);
+    if (pc->com1) uart8250_destroy(pc->com1);
+    if (pc->ioapic) ioapic_destroy(pc->ioapic);
+    if (pc->vcpu) vcpu_destroy(pc->vcpu);
+    if (pc->lapic) lapic_destroy(pc->lapic);
+    bus_destroy(&pc->bus);
+    free(pc);
+}
+
+uint64_t pc_update_timers(struct pc *pc, uint64_t now_ns)
+{
+    lapic_update(pc->lapic, now_ns);
+    uint64_t next = lapic_next_deadline(pc->lapic);
+    return next;
+}
+
+size_t pc_serial_input(struct pc *pc, const uint8_t *buf, size_t len)
+{
+    return uart8250_receive(pc->com1, buf, len);
+}

@@ -1,0 +1,69 @@
+/* pc.h — the vessel PC board: guest RAM and the memory map, one vCPU with its LAPIC, the IOAPIC
+ * and the legacy devices wired to its pins, the PCI host bridge, the ACPI tables and power
+ * registers, pvpanic, and the Linux kernel loaded for direct 64-bit boot.
+ *
+ * The board owns wiring, not policy: what a power-off, reset or panic means for the process is
+ * decided by the caller (src/vm/) through the event callbacks. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hw/acpi_pm.h"
+#include "vessel/bus.h"
+
+/* Legacy ISA devices and their IOAPIC inputs (GSIs). The MADT's interrupt source override
+ * maps ISA IRQ0 (the PIT) to GSI 2; the others are identity-mapped. */
+#define PC_COM1_PORT    0x3F8
+#define PC_COM1_GSI     4
+#define PC_PIT_GSI      2
+#define PC_RTC_GSI      8
+#define PC_KBD_GSI      1
+#define PC_PCI_GSI      16 /* host INTx lines 0..3 -> GSIs 16..19 (level, active low) */
+#define PC_PVPANIC_PORT 0x505
+
+struct vcpu;
+struct lapic;
+struct ioapic;
+struct uart8250;
+struct pvpanic;
+struct pci_host;
+
+struct pc_events {
+    void (*poweroff)(void *opaque);               /* ACPI S5 */
+    void (*reset)(void *opaque);                  /* ACPI reset register, keyboard reset */
+    void (*panic)(void *opaque, unsigned events); /* pvpanic events */
+    void (*serial_out)(void *opaque, const uint8_t *buf, size_t len); /* COM1 transmit */
+    void (*kick)(void *opaque); /* an interrupt became pending (any thread) */
+    void *opaque;
+};
+
+struct pc_config {
+    uint64_t ram_size;
+    const char *kernel, *initrd, *cmdline;
+    struct pc_events events;
+};
+
+struct pc {
+    struct bus bus;
+    struct pc_events events;
+    struct vcpu *vcpu;
+    struct lapic *lapic;
+    struct ioapic *ioapic;
+    struct uart8250 *com1;
+    struct pvpanic *pvpanic;
+    struct pci_host *pci;
+    struct acpi_pm pm;
+    uint64_t rsdp_addr;
+};
+
+/* Build the machine and load the kernel. Returns NULL with a one-line reason in err; `usage`
+ * is set when the reason is the operator's input (missing or malformed kernel/initrd) rather
+ * than a host failure. */
+struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen, int *usage);
+void pc_destroy(struct pc *pc);
+
+/* Fire every device timer due at host time now_ns; returns the earliest next deadline (host
+ * ns, UINT64_MAX if none). */
+uint64_t pc_update_timers(struct pc *pc, uint64_t now_ns);
+/* Host input for COM1; returns how many bytes the UART took. */
+size_t pc_serial_input(struct pc *pc, const uint8_t *buf, size_t len);

@@ -1,0 +1,225 @@
+/* vm.c — the single-vCPU main loop. The vCPU runs in slices; between slices the loop fires due
+ * device timers, moves console bytes both ways and acts on machine events (power-off, reset,
+ * panic). When the guest halts the loop sleeps in ppoll() on the console and a wake eventfd until
+ * the earliest timer deadline, so an idle guest costs the host almost nothing. Other threads
+ * (future virtio I/O) reach the loop through the kick: vcpu_request_exit plus the eventfd.
+ *
+ * Exit statuses are enum vm_status; the terminal is restored before anything is printed on the
+ * way out (a raw terminal would mangle the register dump). */
+#include "vm/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "backend/console.h"
+#include "machine/pc.h"
+#include "vessel/clock.h"
+#include "vessel/cpu.h"
+#include "vessel/log.h"
+
+/* Instructions per slice: large enough that the loop's bookkeeping is noise, small enough that
+ * timers and console input are served within a few milliseconds while the guest is busy. */
+#define VM_SLICE 100000
+
+enum vm_outcome { VM_RUNNING, VM_POWEROFF, VM_RESET, VM_PANIC, VM_QUIT, VM_CRASH };
+
+struct vm {
+    const struct vm_config *cfg;
+    struct console con;
+    struct pc *pc;
+    int wake_fd;
+    pthread_t loop_thread;
+    atomic_bool poweroff, reset;
+    atomic_uint panic_events;
+};
+
+static void vm_on_poweroff(void *opaque)
+{
+    struct vm *vm = opaque;
+    atomic_store(&vm->poweroff, true);
+    if (vm->pc) vcpu_request_exit(vm->pc->vcpu);
+}
+
+static void vm_on_reset(void *opaque)
+{
+    struct vm *vm = opaque;
+    atomic_store(&vm->reset, true);
+    if (vm->pc) vcpu_request_exit(vm->pc->vcpu);
+}
+
+static void vm_on_panic(void *opaque, unsigned events)
+{
+    struct vm *vm = opaque;
+    atomic_fetch_or(&vm->panic_events, events);
+    if (vm->pc) vcpu_request_exit(vm->pc->vcpu);
+}
+
+static void vm_on_serial(void *opaque, const uint8_t *buf, size_t len)
+{
+    struct vm *vm = opaque;
+    for (size_t i = 0; i < len; i++)
+        console_put(&vm->con, buf[i]);
+}
+
+/* On the loop's own thread nothing is needed: the engine looks for pending interrupts at
+ * block boundaries and the loop runs it again after every slice. */
+static void vm_kick(void *opaque)
+{
+    struct vm *vm = opaque;
+    if (pthread_equal(pthread_self(), vm->loop_thread)) return;
+    if (vm->pc) vcpu_request_exit(vm->pc->vcpu);
+    uint64_t one = 1;
+    ssize_t n = write(vm->wake_fd, &one, sizeof(one));
+    (void)n; /* EAGAIN: the counter is already non-zero, the loop will wake */
+}
+
+static void vm_feed_console(struct vm *vm)
+{
+    const uint8_t *p;
+    size_t n = console_pending(&vm->con, &p);
+    if (n) console_consume(&vm->con, pc_serial_input(vm->pc, p, n));
+}
+
+/* Sleep until the next timer deadline, console input, or a kick. */
+static void vm_idle(struct vm *vm, uint64_t deadline)
+{
+    struct pollfd fds[2] = {{.fd = vm->wake_fd, .events = POLLIN}, {.fd = -1}};
+    const uint8_t *p;
+    /* Only wait for host input if there is room to put it: otherwise the fd stays readable and
+     * the sleep would spin. */
+    if (console_pending(&vm->con, &p) == 0)
+        fds[1] = (struct pollfd){.fd = console_input_fd(&vm->con), .events = POLLIN};
+    struct timespec ts, *tsp = NULL;
+    if (deadline != UINT64_MAX) {
+        uint64_t now = clock_ns();
+        uint64_t d = deadline > now ? deadline - now : 0;
+        ts.tv_sec = (time_t)(d / 1000000000ull);
+        ts.tv_nsec = (long)(d % 1000000000ull);
+        tsp = &ts;
+    }
+    if (ppoll(fds, 2, tsp, NULL) > 0 && (fds[0].revents & POLLIN)) {
+        uint64_t v;
+        ssize_t n = read(vm->wake_fd, &v, sizeof(v));
+        (void)n;
+    }
+}
+
+static enum vm_outcome vm_check_events(struct vm *vm)
+{
+    if (atomic_load(&vm->panic_events)) return VM_PANIC;
+    if (vm->con.quit) return VM_QUIT;
+    if (atomic_load(&vm->poweroff)) return VM_POWEROFF;
+    if (atomic_load(&vm->reset)) return vm->con.panic_seen ? VM_PANIC : VM_RESET;
+    return VM_RUNNING;
+}
+
+static enum vm_outcome vm_loop(struct vm *vm)
+{
+    struct vcpu *v = vm->pc->vcpu;
+    for (;;) {
+        enum vcpu_exit e = vcpu_run(v, VM_SLICE);
+        uint64_t deadline = pc_update_timers(vm->pc, clock_ns());
+        console_flush(&vm->con);
+        vm_feed_console(vm);
+        enum vm_outcome o = vm_check_events(vm);
+        if (o != VM_RUNNING) return o;
+        switch (e) {
+        case VCPU_EXIT_SHUTDOWN:
+        case VCPU_EXIT_INTERNAL: return VM_CRASH;
+        case VCPU_EXIT_HLT: vm_idle(vm, deadline); break;
+        case VCPU_EXIT_BUDGET:
+        case VCPU_EXIT_REQUEST: break;
+        }
+    }
+}
+
+static void vm_report(struct vm *vm, enum vm_outcome o)
+{
+    switch (o) {
+    case VM_PANIC:
+        fprintf(stderr, "vessel: guest kernel panicked (%s)\n",
+                atomic_load(&vm->panic_events) ? "pvpanic event"
+                                               : "panic banner on the console, then reset");
+        break;
+    case VM_CRASH:
+        fprintf(stderr, "vessel: guest stopped: %s\n", vcpu_exit_reason(vm->pc->vcpu));
+        vcpu_dump(vm->pc->vcpu, stderr);
+        break;
+    case VM_RESET: log_info("guest rebooted"); break;
+    case VM_POWEROFF: log_info("guest powered off"); break;
+    default: break;
+    }
+}
+
+static int vm_status_of(enum vm_outcome o)
+{
+    switch (o) {
+    case VM_PANIC: return VM_STATUS_PANIC;
+    case VM_CRASH: return VM_STATUS_CRASH;
+    default: return VM_STATUS_OK;
+    }
+}
+
+int vm_main(const struct vm_config *cfg)
+{
+    struct vm vm = {.cfg = cfg, .loop_thread = pthread_self()};
+    char err[512];
+    if (console_open(&vm.con, cfg->console, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vessel: %s\n", err);
+        return VM_STATUS_USAGE;
+    }
+    vm.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (vm.wake_fd < 0) {
+        console_close(&vm.con);
+        fprintf(stderr, "vessel: eventfd: %s\n", strerror(errno));
+        return VM_STATUS_ERROR;
+    }
+    signal(SIGPIPE, SIG_IGN); /* a closed stdout must not kill the monitor */
+
+    int status;
+    for (;;) {
+        struct pc_config pcfg = {
+            .ram_size = cfg->mem_size,
+            .kernel = cfg->kernel,
+            .initrd = cfg->initrd,
+            .cmdline = cfg->cmdline,
+            .events = {.poweroff = vm_on_poweroff,
+                       .reset = vm_on_reset,
+                       .panic = vm_on_panic,
+                       .serial_out = vm_on_serial,
+                       .kick = vm_kick,
+                       .opaque = &vm},
+        };
+        int usage = 0;
+        vm.pc = pc_create(&pcfg, err, sizeof(err), &usage);
+        if (!vm.pc) {
+            console_close(&vm.con);
+            fprintf(stderr, "vessel: %s\n", err);
+            status = usage ? VM_STATUS_USAGE : VM_STATUS_ERROR;
+            break;
+        }
+        enum vm_outcome o = vm_loop(&vm);
+        if (o == VM_RESET && cfg->reboot == VM_REBOOT_RESTART) {
+            pc_destroy(vm.pc);
+            vm.pc = NULL;
+            atomic_store(&vm.reset, false);
+            vm.con.panic_seen = false;
+            continue;
+        }
+        console_close(&vm.con); /* flushes and restores the terminal before we report */
+        vm_report(&vm, o);
+        status = vm_status_of(o);
+        pc_destroy(vm.pc);
+        break;
+    }
+    close(vm.wake_fd);
+    return status;
+}
