@@ -8,8 +8,17 @@
 /* Which operation produced the pending flags. FL_NONE: rflags already holds them. */
 enum flags_op {
     FL_NONE,
-    FL_ADD, FL_ADC, FL_SUB, FL_SBB, FL_LOGIC, FL_INC, FL_DEC, FL_NEG,
-    FL_SHL, FL_SHR, FL_SAR,
+    FL_ADD,
+    FL_ADC,
+    FL_SUB,
+    FL_SBB,
+    FL_LOGIC,
+    FL_INC,
+    FL_DEC,
+    FL_NEG,
+    FL_SHL,
+    FL_SHR,
+    FL_SAR,
     FL_COUNT
 };
 
@@ -26,5 +35,7 @@ struct cpu;
 uint64_t flags_read(struct cpu *c);
 /* Set all of RFLAGS (arithmetic bits included); clears the pending lazy op. */
 void flags_write(struct cpu *c, uint64_t rflags);
+/* CF alone, without materialising the other flags (ADC/SBB/INC/DEC/RCL/RCR need it). */
+bool flags_cf(struct cpu *c);
 /* Condition code cc (0..15, as in Jcc/SETcc/CMOVcc) against the current flags. */
 bool cond_test(struct cpu *c, unsigned cc);

@@ -1,8 +1,13 @@
-/* int_table.c — placeholder until the int family lands: claims no opcode. */
-#include "core.h"
+/* int_table.c — the integer families' entry in exec_lookup: route an opcode to the family
+ * that owns it (see int_impl.h). Called when a block is built, not per execution. */
+#include "int_impl.h"
 
 insn_fn int_lookup(const struct insn *i)
 {
-    (void)i;
+    insn_fn f;
+    if ((f = int_alu_lookup(i)) || (f = int_move_lookup(i)) || (f = int_flow_lookup(i)) ||
+        (f = int_shift_lookup(i)) || (f = int_muldiv_lookup(i)) || (f = int_bit_lookup(i)) ||
+        (f = int_string_lookup(i)))
+        return f;
     return NULL;
 }

@@ -59,7 +59,8 @@ struct diff_state {
     uint64_t gpr[16]; /* rax rcx rdx rbx rsp rbp rsi rdi r8..r15 */
     uint64_t rip;     /* output: address of the next instruction (or of the faulting one) */
     uint64_t rflags;
-    int vector; /* output: -1 if the instruction retired, else the exception vector */
+    int vector;     /* output: -1 if the instruction retired, else the exception vector */
+    uint32_t undef; /* input, set by prep hooks: extra RFLAGS bits undefined for this case */
     struct diff_fx fx;
 };
 

@@ -1,0 +1,124 @@
+/* int_string.c — string instructions movs/cmps/stos/lods/scas with rep/repe/repne, both
+ * directions, 64- and 32-bit address sizes. Registers are committed after every iteration, so
+ * a fault midway leaves rCX/rSI/rDI at the faulting iteration and the instruction restarts
+ * from there. A rep instruction runs at most STRING_CHUNK iterations per call and then
+ * re-executes itself (next_rip = rip), which lets interrupts in during long copies. */
+#include "int_impl.h"
+
+#define STRING_CHUNK 4096
+
+enum { S_MOVS, S_CMPS, S_STOS, S_LODS, S_SCAS };
+
+static void string_exec(struct cpu *c, const struct insn *i, unsigned kind, unsigned size)
+{
+    bool a32 = i->addrsize == 4;
+    uint64_t am = a32 ? 0xffffffffull : ~0ull;
+    int64_t delta = (c->rflags & F_DF) ? -(int64_t)size : (int64_t)size;
+    bool rep = i->flags & (INSN_REP | INSN_REPNE);
+    bool repne = i->flags & INSN_REPNE; /* meaningful for cmps/scas only */
+    uint64_t m = size_mask(size);
+    unsigned seg = i->seg;
+    if (!rep) {
+        uint64_t si = c->gpr[R_RSI] & am, di = c->gpr[R_RDI] & am, v, w;
+        switch (kind) {
+        case S_MOVS:
+            v = mem_read_n(c, seg, si, size);
+            mem_write_n(c, SEG_ES, di, v, size);
+            c->gpr[R_RSI] = (si + delta) & am;
+            c->gpr[R_RDI] = (di + delta) & am;
+            break;
+        case S_CMPS:
+            v = mem_read_n(c, seg, si, size);
+            w = mem_read_n(c, SEG_ES, di, size);
+            c->gpr[R_RSI] = (si + delta) & am;
+            c->gpr[R_RDI] = (di + delta) & am;
+            int_alu(c, ALU_CMP, size, v, w);
+            break;
+        case S_STOS:
+            mem_write_n(c, SEG_ES, di, c->gpr[R_RAX] & m, size);
+            c->gpr[R_RDI] = (di + delta) & am;
+            break;
+        case S_LODS:
+            v = mem_read_n(c, seg, si, size);
+            reg_write(c, i, R_RAX, size, v);
+            c->gpr[R_RSI] = (si + delta) & am;
+            break;
+        default:
+            w = mem_read_n(c, SEG_ES, di, size);
+            c->gpr[R_RDI] = (di + delta) & am;
+            int_alu(c, ALU_CMP, size, c->gpr[R_RAX] & m, w);
+            break;
+        }
+        return;
+    }
+    for (unsigned n = 0; n < STRING_CHUNK; n++) {
+        uint64_t cx = c->gpr[R_RCX] & am;
+        if (cx == 0) return;
+        uint64_t si = c->gpr[R_RSI] & am, di = c->gpr[R_RDI] & am, v, w;
+        switch (kind) {
+        case S_MOVS:
+            v = mem_read_n(c, seg, si, size);
+            mem_write_n(c, SEG_ES, di, v, size);
+            c->gpr[R_RSI] = (si + delta) & am;
+            c->gpr[R_RDI] = (di + delta) & am;
+            break;
+        case S_CMPS:
+            v = mem_read_n(c, seg, si, size);
+            w = mem_read_n(c, SEG_ES, di, size);
+            c->gpr[R_RSI] = (si + delta) & am;
+            c->gpr[R_RDI] = (di + delta) & am;
+            int_alu(c, ALU_CMP, size, v, w);
+            break;
+        case S_STOS:
+            mem_write_n(c, SEG_ES, di, c->gpr[R_RAX] & m, size);
+            c->gpr[R_RDI] = (di + delta) & am;
+            break;
+        case S_LODS:
+            v = mem_read_n(c, seg, si, size);
+            reg_write(c, i, R_RAX, size, v);
+            c->gpr[R_RSI] = (si + delta) & am;
+            break;
+        default:
+            w = mem_read_n(c, SEG_ES, di, size);
+            c->gpr[R_RDI] = (di + delta) & am;
+            int_alu(c, ALU_CMP, size, c->gpr[R_RAX] & m, w);
+            break;
+        }
+        cx = (cx - 1) & am;
+        c->gpr[R_RCX] = cx;
+        if (cx == 0) return;
+        if (kind == S_CMPS || kind == S_SCAS) {
+            bool zf = c->lf.res == 0;
+            if (repne ? zf : !zf) return;
+        }
+    }
+    c->next_rip = c->rip; /* more to do: run again (interrupts may come first) */
+}
+
+#define STRING_HANDLER(name, kind, byteop)                                                         \
+    static void name(struct cpu *c, const struct insn *i)                                          \
+    {                                                                                              \
+        string_exec(c, i, kind, int_size(i, i->op == byteop));                                     \
+    }
+STRING_HANDLER(movs, S_MOVS, 0xa4)
+STRING_HANDLER(cmps, S_CMPS, 0xa6)
+STRING_HANDLER(stos, S_STOS, 0xaa)
+STRING_HANDLER(lods, S_LODS, 0xac)
+STRING_HANDLER(scas, S_SCAS, 0xae)
+
+insn_fn int_string_lookup(const struct insn *i)
+{
+    switch (i->op) {
+    case 0xa4:
+    case 0xa5: return movs;
+    case 0xa6:
+    case 0xa7: return cmps;
+    case 0xaa:
+    case 0xab: return stos;
+    case 0xac:
+    case 0xad: return lods;
+    case 0xae:
+    case 0xaf: return scas;
+    }
+    return NULL;
+}
