@@ -1,0 +1,356 @@
+/* decode_tables.c — opcode attributes of the one-byte, 0F, 0F 38 and 0F 3A maps in 64-bit mode,
+ * the group rows selected by ModRM.reg, and the x87 / 0F 01 register-form validity bitmaps.
+ * Sources: Intel SDM vol. 2 appendix A (opcode maps). An absent entry is #UD; the semantic
+ * families decide which of the decodable instructions they execute. */
+#include "decode_tables.h"
+
+/* shorthands for the tables below */
+#define O    DA_OK
+#define E    (DA_OK | DA_MODRM)
+#define EB   (E | DA_BYTE)
+#define LK   DA_LOCK
+#define BR   DA_BRANCH
+#define D64  DA_D64
+#define F64  DA_F64
+#define MEM  DA_MEMONLY
+#define REG  DA_REGONLY
+#define IB   DA_I(DI_B)
+#define IBZ  DA_I(DI_BZ)
+#define IW   DA_I(DI_W)
+#define IZ   DA_I(DI_Z)
+#define IZ32 DA_I(DI_Z32)
+/* mandatory-prefix sets: which of none/66/F3/F2 are legal */
+#define P_N      (DA_NO_66 | DA_NO_F3 | DA_NO_F2)
+#define P_66     (DA_NO_NONE | DA_NO_F3 | DA_NO_F2)
+#define P_F3     (DA_NO_NONE | DA_NO_66 | DA_NO_F2)
+#define P_F2     (DA_NO_NONE | DA_NO_66 | DA_NO_F3)
+#define P_N66    (DA_NO_F3 | DA_NO_F2)
+#define P_N66_F3 DA_NO_F2
+#define P_66F2   (DA_NO_NONE | DA_NO_F3)
+#define P_NF3    (DA_NO_66 | DA_NO_F2)
+#define P_NO_N   DA_NO_NONE
+
+/* the eight classic ALU opcodes at b..b+5: r/m,reg / reg,r/m / accumulator,imm */
+#define ALU(b, lk)                                                                                 \
+    [(b) + 0] = EB | (lk), [(b) + 1] = E | (lk), [(b) + 2] = EB, [(b) + 3] = E,                    \
+           [(b) + 4] = O | DA_BYTE | IB, [(b) + 5] = O | IZ
+
+// clang-format off
+/* one-byte map */
+static const uint32_t map0[256] = {
+    ALU(0x00, LK),
+    ALU(0x08, LK),
+    ALU(0x10, LK),
+    ALU(0x18, LK),
+    ALU(0x20, LK),
+    ALU(0x28, LK),
+    ALU(0x30, LK),
+    ALU(0x38, 0),
+    [0x50 ... 0x5f] = O | D64 | DA_PLUSR,
+    [0x63] = E, /* movsxd */
+    [0x68] = O | D64 | IZ,
+    [0x69] = E | IZ,
+    [0x6a] = O | D64 | IB,
+    [0x6b] = E | IB,
+    [0x6c] = O | DA_BYTE | BR,
+    [0x6d] = O | DA_DW | BR, /* ins */
+    [0x6e] = O | DA_BYTE | BR,
+    [0x6f] = O | DA_DW | BR, /* outs */
+    [0x70 ... 0x7f] = O | F64 | BR | IB,
+    [0x80] = EB | IB | DA_G(DG_1),
+    [0x81] = E | IZ | DA_G(DG_1),
+    [0x83] = E | IB | DA_G(DG_1),
+    [0x84] = EB,
+    [0x85] = E, /* test */
+    [0x86] = EB | LK,
+    [0x87] = E | LK, /* xchg */
+    [0x88] = EB,
+    [0x89] = E,
+    [0x8a] = EB,
+    [0x8b] = E,
+    [0x8c] = E | DA_G(DG_SEG),
+    [0x8d] = E | MEM, /* lea */
+    [0x8e] = E | BR | DA_G(DG_MOVS),
+    [0x8f] = E | DA_G(DG_1A),
+    [0x90 ... 0x97] = O | DA_PLUSR, /* nop / pause / xchg */
+    [0x98 ... 0x99] = O,
+    [0x9b] = O, /* fwait */
+    [0x9c] = O | D64,
+    [0x9d] = O | D64 | BR,
+    [0x9e ... 0x9f] = O,
+    [0xa0] = O | DA_BYTE | DA_I(DI_MOFFS),
+    [0xa1] = O | DA_I(DI_MOFFS),
+    [0xa2] = O | DA_BYTE | DA_I(DI_MOFFS),
+    [0xa3] = O | DA_I(DI_MOFFS),
+    [0xa4] = O | DA_BYTE,
+    [0xa5] = O,
+    [0xa6] = O | DA_BYTE,
+    [0xa7] = O,
+    [0xa8] = O | DA_BYTE | IB,
+    [0xa9] = O | IZ,
+    [0xaa] = O | DA_BYTE,
+    [0xab] = O,
+    [0xac] = O | DA_BYTE,
+    [0xad] = O,
+    [0xae] = O | DA_BYTE,
+    [0xaf] = O,
+    [0xb0 ... 0xb7] = O | DA_BYTE | DA_PLUSR | IB,
+    [0xb8 ... 0xbf] = O | DA_PLUSR | DA_I(DI_V),
+    [0xc0] = EB | IBZ | DA_G(DG_2),
+    [0xc1] = E | IBZ | DA_G(DG_2),
+    [0xc2] = O | F64 | BR | IW,
+    [0xc3] = O | F64 | BR,
+    [0xc6] = EB | IB | DA_G(DG_11),
+    [0xc7] = E | IZ | DA_G(DG_11),
+    [0xc8] = O | D64 | DA_I(DI_WB),
+    [0xc9] = O | D64,
+    [0xca] = O | BR | IW,
+    [0xcb] = O | BR,
+    [0xcc] = O | BR,
+    [0xcd] = O | BR | IBZ,
+    [0xcf] = O | BR,
+    [0xd0] = EB | DA_G(DG_2),
+    [0xd1] = E | DA_G(DG_2),
+    [0xd2] = EB | DA_G(DG_2),
+    [0xd3] = E | DA_G(DG_2),
+    [0xd7] = O, /* xlat */
+    [0xd8 ... 0xdf] = E | DA_X87,
+    [0xe0 ... 0xe3] = O | F64 | BR | IB, /* loop*, jrcxz */
+    [0xe4] = O | DA_BYTE | BR | IBZ,
+    [0xe5] = O | DA_DW | BR | IBZ,
+    [0xe6] = O | DA_BYTE | BR | IBZ,
+    [0xe7] = O | DA_DW | BR | IBZ,
+    [0xe8 ... 0xe9] = O | F64 | BR | IZ32,
+    [0xeb] = O | F64 | BR | IB,
+    [0xec] = O | DA_BYTE | BR,
+    [0xed] = O | DA_DW | BR,
+    [0xee] = O | DA_BYTE | BR,
+    [0xef] = O | DA_DW | BR,
+    [0xf1] = O | BR, /* int1 */
+    [0xf4] = O | BR, /* hlt */
+    [0xf5] = O,
+    [0xf6] = EB | DA_G(DG_3B),
+    [0xf7] = E | DA_G(DG_3V),
+    [0xf8 ... 0xfa] = O,
+    [0xfb] = O | BR,
+    [0xfc ... 0xfd] = O,
+    [0xfe] = EB | DA_G(DG_4),
+    [0xff] = E | DA_G(DG_5),
+};
+
+/* 0F map */
+static const uint32_t map1[256] = {
+    [0x00] = E | BR | DA_G(DG_6),
+    [0x01] = E | BR | DA_G(DG_7),
+    [0x02 ... 0x03] = E, /* lar, lsl */
+    [0x05] = O | BR,
+    [0x06] = O | BR,
+    [0x07] = O | BR, /* syscall clts sysret */
+    [0x08 ... 0x09] = O | BR, /* invd wbinvd */
+    [0x0b] = O | BR, /* ud2 */
+    [0x0d] = E, /* prefetch(w), nop */
+    [0x10 ... 0x12] = E,
+    [0x13] = E | P_N66 | MEM,
+    [0x14 ... 0x15] = E | P_N66,
+    [0x16] = E | P_N66_F3,
+    [0x17] = E | P_N66 | MEM,
+    [0x18 ... 0x1f] = E, /* prefetch hints, reserved nops, endbr */
+    [0x20 ... 0x21] = E | F64 | DA_CRDR,
+    [0x22 ... 0x23] = E | F64 | DA_CRDR | BR,
+    [0x28 ... 0x29] = E | P_N66,
+    [0x2a] = E,
+    [0x2b] = E | P_N66 | MEM,
+    [0x2c ... 0x2d] = E,
+    [0x2e ... 0x2f] = E | P_N66,
+    [0x30] = O | BR,
+    [0x31] = O,
+    [0x32] = O,
+    [0x33] = O, /* wrmsr rdtsc rdmsr rdpmc */
+    [0x34 ... 0x35] = O | BR, /* sysenter sysexit */
+    [0x37] = O | BR | P_N, /* getsec */
+    [0x40 ... 0x4f] = E, /* cmovcc */
+    [0x50] = E | P_N66 | REG,
+    [0x51] = E,
+    [0x52 ... 0x53] = E | P_NF3,
+    [0x54 ... 0x57] = E | P_N66,
+    [0x58 ... 0x5a] = E,
+    [0x5b] = E | P_N66_F3,
+    [0x5c ... 0x5f] = E,
+    [0x60 ... 0x6b] = E | P_N66,
+    [0x6c ... 0x6d] = E | P_66,
+    [0x6e] = E | P_N66,
+    [0x6f] = E | P_N66_F3,
+    [0x70] = E | IBZ,
+    [0x71] = E | IBZ | P_N66 | REG | DA_G(DG_12),
+    [0x72] = E | IBZ | P_N66 | REG | DA_G(DG_13),
+    [0x73] = E | IBZ | P_N66 | REG | DA_G(DG_14),
+    [0x74 ... 0x76] = E | P_N66,
+    [0x77] = O | P_N, /* emms */
+    [0x78 ... 0x79] = E | P_N, /* vmread vmwrite */
+    [0x7c ... 0x7d] = E | P_66F2,
+    [0x7e ... 0x7f] = E | P_N66_F3,
+    [0x80 ... 0x8f] = O | F64 | BR | IZ32,
+    [0x90 ... 0x9f] = EB, /* setcc */
+    [0xa0] = O | D64,
+    [0xa1] = O | D64, /* push/pop fs */
+    [0xa2] = O | BR, /* cpuid */
+    [0xa3] = E,
+    [0xa4] = E | IBZ,
+    [0xa5] = E, /* shld */
+    [0xa8] = O | D64,
+    [0xa9] = O | D64,
+    [0xaa] = O | BR, /* rsm */
+    [0xab] = E | LK,
+    [0xac] = E | IBZ,
+    [0xad] = E, /* shrd */
+    [0xae] = E | DA_G(DG_15),
+    [0xaf] = E,
+    [0xb0] = EB | LK,
+    [0xb1] = E | LK, /* cmpxchg */
+    [0xb2] = E | MEM,
+    [0xb3] = E | LK,
+    [0xb4 ... 0xb5] = E | MEM,
+    [0xb6] = E,
+    [0xb7] = E, /* movzx */
+    [0xb8] = E | P_F3, /* popcnt */
+    [0xb9] = E | BR, /* ud1 */
+    [0xba] = E | IBZ | DA_G(DG_8),
+    [0xbb] = E | LK,
+    [0xbc ... 0xbf] = E, /* bsf/tzcnt bsr/lzcnt movsx */
+    [0xc0] = EB | LK,
+    [0xc1] = E | LK, /* xadd */
+    [0xc2] = E | IBZ,
+    [0xc3] = E | P_N | MEM, /* movnti */
+    [0xc4] = E | IBZ | P_N66,
+    [0xc5] = E | IBZ | P_N66 | REG,
+    [0xc6] = E | IBZ | P_N66,
+    [0xc7] = E | DA_G(DG_9),
+    [0xc8 ... 0xcf] = O | DA_PLUSR, /* bswap */
+    [0xd0] = E | P_66F2,
+    [0xd1 ... 0xd5] = E | P_N66,
+    [0xd6] = E | P_NO_N, /* movq / movq2dq / movdq2q (register forms checked in code) */
+    [0xd7] = E | P_N66 | REG,
+    [0xd8 ... 0xe5] = E | P_N66,
+    [0xe6] = E | P_NO_N,
+    [0xe7] = E | P_N66 | MEM,
+    [0xe8 ... 0xef] = E | P_N66,
+    [0xf0] = E | P_F2 | MEM, /* lddqu */
+    [0xf1 ... 0xf6] = E | P_N66,
+    [0xf7] = E | P_N66 | REG,
+    [0xf8 ... 0xfe] = E | P_N66,
+    [0xff] = E | BR, /* ud0 */
+};
+
+/* 0F 38 map */
+static const uint32_t map2[256] = {
+    [0x00 ... 0x0b] = E | P_N66,
+    [0x10] = E | P_66,
+    [0x14 ... 0x15] = E | P_66,
+    [0x17] = E | P_66,
+    [0x1c ... 0x1e] = E | P_N66,
+    [0x20 ... 0x25] = E | P_66,
+    [0x28 ... 0x29] = E | P_66,
+    [0x2a] = E | P_66 | MEM, /* movntdqa */
+    [0x2b] = E | P_66,
+    [0x30 ... 0x35] = E | P_66,
+    [0x37 ... 0x41] = E | P_66,
+    [0x80 ... 0x82] = E | P_66 | MEM, /* invept invvpid invpcid */
+    [0xc8 ... 0xcd] = E | P_N, /* sha */
+    [0xcf] = E | P_66, /* gf2p8mulb */
+    [0xdb ... 0xdf] = E | P_66, /* aes */
+    /* movbe (none/66, memory only) or crc32 (F2): checked in decode.c */
+    [0xf0 ... 0xf1] = E | DA_NO_F3,
+    [0xf6] = E | DA_NO_NONE | DA_NO_F2, /* adcx (66) adox (F3) */
+};
+
+/* 0F 3A map */
+static const uint32_t map3[256] = {
+    [0x08 ... 0x0e] = E | IBZ | P_66,
+    [0x0f] = E | IBZ | P_N66, /* palignr */
+    [0x14 ... 0x17] = E | IBZ | P_66,
+    [0x20 ... 0x22] = E | IBZ | P_66,
+    [0x40 ... 0x42] = E | IBZ | P_66,
+    [0x44] = E | IBZ | P_66, /* pclmulqdq */
+    [0x60 ... 0x63] = E | IBZ | P_66,
+    [0xcc] = E | IBZ | P_N,
+    [0xce ... 0xcf] = E | IBZ | P_66,
+    [0xdf] = E | IBZ | P_66,
+};
+
+const uint32_t *const decode_map[4] = {map0, map1, map2, map3};
+// clang-format on
+
+#define ROW8(x)                                                                                    \
+    {                                                                                              \
+        x, x, x, x, x, x, x, x                                                                     \
+    }
+
+const uint32_t decode_group[DG_COUNT][2][8] = {
+    /* add or adc sbb and sub xor: lockable; cmp is not */
+    [DG_1] = {{O | LK, O | LK, O | LK, O | LK, O | LK, O | LK, O | LK, O}, ROW8(O)},
+    [DG_1A] = {{O | D64}, {O | D64}}, /* pop r/m; /1../7 are XOP on AMD */
+    /* rol ror rcl rcr shl shr sal(alias) sar */
+    [DG_2] = {ROW8(O), ROW8(O)},
+    /* test test(alias) not neg mul imul div idiv */
+    [DG_3B] = {{O | IB, O | IB, O | LK, O | LK, O, O, O, O}, {O | IB, O | IB, O, O, O, O, O, O}},
+    [DG_3V] = {{O | IZ, O | IZ, O | LK, O | LK, O, O, O, O}, {O | IZ, O | IZ, O, O, O, O, O, O}},
+    [DG_4] = {{O | LK, O | LK}, {O, O}},
+    /* inc dec call callf jmp jmpf push */
+    [DG_5] = {{O | LK, O | LK, O | F64 | BR, O | BR, O | F64 | BR, O | BR, O | D64},
+              {O, O, O | F64 | BR, 0, O | F64 | BR, 0, O | D64}},
+    [DG_11] = {{O}, {O}}, /* mov r/m, imm; C6/C7 F8 xabort/xbegin unsupported */
+    /* sldt str lldt ltr verr verw */
+    [DG_6] = {{O, O, O, O, O, O}, {O, O, O, O, O, O}},
+    /* memory: sgdt sidt lgdt lidt smsw - lmsw invlpg; registers: see decode_0f01_reg */
+    [DG_7] = {{O | P_N66, O | P_N66, O | P_N66, O | P_N66, O | P_N66, 0, O | P_N66, O | P_N66},
+              ROW8(O)},
+    /* bt bts btr btc */
+    [DG_8] = {{0, 0, 0, 0, O, O | LK, O | LK, O | LK}, {0, 0, 0, 0, O, O, O, O}},
+    /* memory: - cmpxchg8b/16b - xrstors xsavec xsaves vmptrld/vmclear/vmxon vmptrst;
+     * registers: rdrand, rdseed / rdpid (F3) */
+    [DG_9] = {{0, O | LK, 0, O | P_N, O | P_N, O | P_N, O | DA_NO_F2, O | P_N},
+              {0, 0, 0, 0, 0, 0, O | P_N66, O | DA_NO_F2}},
+    /* psrlw psraw psllw (and psrld.. psrlq psrldq psllq pslldq): register forms only */
+    [DG_12] = {{0}, {0, 0, O, 0, O, 0, O, 0}},
+    [DG_13] = {{0}, {0, 0, O, 0, O, 0, O, 0}},
+    [DG_14] = {{0}, {0, 0, O, O | P_66, 0, 0, O, O | P_66}},
+    /* memory: fxsave fxrstor ldmxcsr stmxcsr xsave xrstor xsaveopt/clwb clflush/clflushopt;
+     * registers: rd/wr fs/gs base (F3), lfence mfence sfence */
+    [DG_15] = {{O | P_N, O | P_N, O | P_N, O | P_N, O | P_N, O | P_N, O | P_N66, O | P_N66},
+               {O | P_F3, O | P_F3, O | P_F3, O | P_F3, 0, O | P_N, O | P_N, O | P_N}},
+    /* mov r/m, sreg: es cs ss ds fs gs */
+    [DG_SEG] = {{O, O, O, O, O, O}, {O, O, O, O, O, O}},
+    /* mov sreg, r/m: cs is not a destination */
+    [DG_MOVS] = {{O, 0, O, O, O, O}, {O, 0, O, O, O, O}},
+};
+
+/* x87 memory forms by ModRM.reg: D9 /1, DB /4 /6 and DD /5 are undefined. */
+const uint8_t decode_x87_mem[8] = {0xff, 0xfd, 0xff, 0xaf, 0xff, 0xdf, 0xff, 0xff};
+
+/* bit n set: ModRM 0xC0 + n is defined for opcode D8 + index */
+/* bits lo..hi set */
+#define BITS(lo, hi) ((((hi) - (lo) == 63) ? ~0ull : ((1ull << ((hi) - (lo) + 1)) - 1)) << (lo))
+const uint64_t decode_x87_reg[8] = {
+    [0] = ~0ull,
+    /* fld fxch fnop fstp1 fchs fabs ftst fxam constants, F0..FF */
+    [1] = BITS(0x00, 0x10) | BITS(0x18, 0x1f) | BITS(0x20, 0x21) | BITS(0x24, 0x25) |
+          BITS(0x28, 0x2e) | BITS(0x30, 0x3f),
+    /* fcmov*, fucompp */
+    [2] = BITS(0x00, 0x1f) | BITS(0x29, 0x29),
+    /* fcmovn*, fneni fndisi fclex finit fsetpm, fucomi fcomi */
+    [3] = BITS(0x00, 0x1f) | BITS(0x20, 0x24) | BITS(0x28, 0x37),
+    [4] = ~0ull,
+    /* ffree fxch4 fst fstp fucom fucomp */
+    [5] = BITS(0x00, 0x2f),
+    /* faddp fmulp fcomp5 fcompp fsubrp fsubp fdivrp fdivp */
+    [6] = BITS(0x00, 0x0f) | BITS(0x10, 0x17) | BITS(0x19, 0x19) | BITS(0x20, 0x3f),
+    /* ffreep fxch7 fstp8 fstp9 fnstsw ax, fucomip fcomip */
+    [7] = BITS(0x00, 0x1f) | BITS(0x20, 0x20) | BITS(0x28, 0x37),
+};
+
+/* 0F 01 register forms: vmcall vmlaunch vmresume vmxoff, monitor mwait clac stac, xgetbv
+ * xsetbv vmfunc xend xtest, SVM D8..DF, smsw E0..E7, serialize, rdpkru wrpkru, lmsw F0..F7, swapgs
+ * rdtscp monitorx mwaitx clzero. */
+const uint64_t decode_0f01_reg = BITS(0x01, 0x04) | BITS(0x08, 0x0b) | BITS(0x10, 0x11) |
+                                 BITS(0x14, 0x16) | BITS(0x18, 0x1f) | BITS(0x20, 0x28) |
+                                 BITS(0x2e, 0x2f) | BITS(0x30, 0x3c);

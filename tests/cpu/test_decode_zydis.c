@@ -1,0 +1,300 @@
+/* test_decode_zydis.c — cross-checks the decoder against libzydis, an independent decoder.
+ * (a) a million deterministic pseudo-random byte strings, biased toward prefixes, REX and the
+ *     escape maps: every string we decode must be valid for zydis with the same length, ModRM,
+ *     displacement, immediates and address size; a decoded prefix of it must be DECODE_SHORT.
+ * (b) strings zydis accepts but we reject are counted per opcode and reported as TAP comments
+ *     (#UD for what vessel does not implement, e.g. VEX/EVEX, is allowed).
+ * (c) with VESSEL_VMLINUX naming an uncompressed vmlinux, its executable sections are walked
+ *     with zydis marking the instruction boundaries; every instruction we decode must match
+ *     zydis in length, and where zydis sees no valid instruction we must reject too. */
+#include <elf.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <Zydis/Zydis.h>
+
+#include "check.h"
+#include "cpu/decode.h"
+
+static ZydisDecoder zdec;
+
+/* xorshift64*: deterministic, so a failure reproduces */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 0x2545f4914f6cdd1dull;
+}
+
+/* Rejections by zydis's view of the opcode: legacy maps 0..3 by byte, then one bucket per
+ * non-legacy encoding (VEX, EVEX, XOP, 3DNow!). */
+enum { REJ_VEX = 4 * 256, REJ_EVEX, REJ_XOP, REJ_3DNOW, REJ_OTHER, REJ_COUNT };
+struct rejects {
+    uint64_t n[REJ_COUNT];
+    uint8_t sample[REJ_COUNT][15]; /* first example seen, for the report */
+    uint8_t sample_len[REJ_COUNT];
+};
+
+static void rejects_add(struct rejects *r, const ZydisDecodedInstruction *zi, const uint8_t *b)
+{
+    unsigned k;
+    switch (zi->encoding) {
+    case ZYDIS_INSTRUCTION_ENCODING_LEGACY:
+        k = zi->opcode_map <= ZYDIS_OPCODE_MAP_0F3A ? zi->opcode_map * 256u + zi->opcode
+                                                    : REJ_OTHER;
+        break;
+    case ZYDIS_INSTRUCTION_ENCODING_VEX: k = REJ_VEX; break;
+    case ZYDIS_INSTRUCTION_ENCODING_EVEX: k = REJ_EVEX; break;
+    case ZYDIS_INSTRUCTION_ENCODING_XOP: k = REJ_XOP; break;
+    case ZYDIS_INSTRUCTION_ENCODING_3DNOW: k = REJ_3DNOW; break;
+    default: k = REJ_OTHER; break;
+    }
+    if (!r->n[k]++) {
+        memcpy(r->sample[k], b, zi->length);
+        r->sample_len[k] = zi->length;
+    }
+}
+
+static void rejects_report(const char *what, const struct rejects *r)
+{
+    static const char *const names[] = {"VEX", "EVEX", "XOP", "3DNow!", "other"};
+    uint64_t total = 0;
+    for (unsigned k = 0; k < REJ_COUNT; k++)
+        total += r->n[k];
+    printf("# %s: %" PRIu64 " encodings zydis accepts and vessel rejects (#UD)\n", what, total);
+    for (unsigned k = 0; k < REJ_COUNT; k++) {
+        if (!r->n[k]) continue;
+        char hex[64] = "";
+        for (unsigned j = 0; j < r->sample_len[k]; j++)
+            snprintf(hex + 3 * j, sizeof hex - 3 * j, "%02x ", r->sample[k][j]);
+        if (k < REJ_VEX)
+            printf("#   %s%02x: %8" PRIu64 "  e.g. %s\n",
+                   (const char *[]){"", "0f ", "0f38 ", "0f3a "}[k >> 8], k & 0xff, r->n[k], hex);
+        else
+            printf("#   %s: %8" PRIu64 "  e.g. %s\n", names[k - REJ_VEX], r->n[k], hex);
+    }
+}
+
+static void hexdump(const char *why, const uint8_t *b, unsigned n)
+{
+    fprintf(stderr, "# %s:", why);
+    for (unsigned j = 0; j < n; j++)
+        fprintf(stderr, " %02x", b[j]);
+    fprintf(stderr, "\n");
+}
+
+/* Compare our record with zydis's raw fields for an instruction both decoded. Returns 0 if they
+ * agree. */
+static int compare_fields(const struct insn *in, const ZydisDecodedInstruction *zi)
+{
+    const ZydisDecodedInstructionRaw *raw = &zi->raw;
+    if (zi->attributes & ZYDIS_ATTRIB_HAS_MODRM) {
+        unsigned m = raw->modrm.mod << 6 | raw->modrm.reg << 3 | raw->modrm.rm;
+        if (m != in->modrm) return 1;
+    }
+    /* (MPX 0F 1A/1B: zydis reports 64-bit addressing despite 67; vessel decodes hint NOPs) */
+    if (zi->address_width != in->addrsize * 8 && in->op != 0x11a && in->op != 0x11b) return 2;
+    uint64_t disp = raw->disp.size ? (uint64_t)raw->disp.value : 0;
+    const bool moffs = in->op >= 0xa0 && in->op <= 0xa3;
+    if (moffs) {
+        /* zydis keeps the absolute address of mov moffs as a displacement; we keep it in imm */
+        /* zydis sign-extends a 32-bit (67-prefixed) address; it is an address-size value */
+        const uint64_t amask = in->addrsize == 8 ? ~0ull : 0xffffffffull;
+        if ((disp & amask) != in->imm || in->disp != 0 || (in->flags & INSN_MEM)) return 3;
+    } else if ((uint64_t)(int64_t)in->disp != disp) {
+        return 3;
+    }
+    if (raw->imm[0].size && !moffs) {
+        uint64_t mask = raw->imm[0].size >= 64 ? ~0ull : (1ull << raw->imm[0].size) - 1;
+        if ((raw->imm[0].value.u & mask) != (in->imm & mask)) return 4;
+        if (raw->imm[1].size && raw->imm[1].value.u != in->imm2) return 5;
+    }
+    return 0;
+}
+
+/* Zydis quirks tolerated when we decode something it rejects. Each entry says why. */
+static bool zydis_quirk(const struct insn *in)
+{
+    switch (in->op) {
+    case 0x11a:
+    case 0x11b:
+        /* 0F 1A / 0F 1B: zydis decodes these as MPX (bndldx, bndcl, ...) and rejects bound
+         * register numbers above 3 and forms MPX leaves undefined. CPUs without MPX (all
+         * current ones, and the CPU vessel models) execute every 0F 1A/1B /r as a hint NOP,
+         * so vessel decodes them all. */
+        return true;
+    default: return false;
+    }
+}
+
+static void test_random(void)
+{
+    static const uint8_t pfx[] = {0x66, 0x67, 0xf2, 0xf3, 0xf0, 0x2e, 0x3e,
+                                  0x26, 0x64, 0x65, 0x36, 0x66, 0xf3, 0xf2};
+    static struct rejects rej;
+    uint64_t ours = 0, agree = 0, bad = 0, shown = 0, fields_bad = 0;
+    const unsigned count = 1000000;
+    for (unsigned n = 0; n < count; n++) {
+        uint8_t b[15];
+        for (unsigned j = 0; j < 15; j += 8) {
+            uint64_t r = rng();
+            memcpy(b + j, &r, 15 - j < 8 ? 15 - j : 8);
+        }
+        uint64_t r = rng();
+        if (r & 7) { /* 1 in 8 stays fully random */
+            unsigned p = 0, npfx = (r >> 3) % 5;
+            if (npfx == 4) npfx = 1;
+            for (unsigned j = 0; j < npfx; j++)
+                b[p++] = pfx[(r >> (8 + 4 * j)) % sizeof pfx];
+            if ((r >> 30) & 1) b[p++] = 0x40 | ((r >> 31) & 15);
+            switch ((r >> 36) % 6) {
+            case 0:
+            case 1: break; /* one-byte opcode */
+            case 2:
+            case 3: b[p] = 0x0f; break;
+            case 4:
+                b[p] = 0x0f;
+                b[p + 1] = 0x38;
+                break;
+            default:
+                b[p] = 0x0f;
+                b[p + 1] = 0x3a;
+                break;
+            }
+            /* register-form ModRM is rare in random bytes for mod==3 groups; nudge half */
+            if ((r >> 40) & 1) b[p + 3] |= 0xc0;
+        }
+
+        struct insn in;
+        int len = decode_insn(&in, b, sizeof b, MODE_LONG64);
+        ZydisDecodedInstruction zi;
+        bool zok = ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&zdec, NULL, b, sizeof b, &zi));
+        if (len > 0) {
+            ours++;
+            int why = 0;
+            if (!zok) {
+                if (zydis_quirk(&in)) continue;
+                why = 100;
+            } else if (zi.length != len) {
+                why = 101;
+            } else if ((why = compare_fields(&in, &zi)) != 0) {
+                fields_bad++;
+            }
+            if (why) {
+                bad++;
+                if (shown++ < 40) {
+                    char w[64];
+                    snprintf(w, sizeof w, "mismatch %d (ours len %d, zydis %s len %d)", why, len,
+                             zok ? "ok" : "invalid", zok ? zi.length : 0);
+                    hexdump(w, b, sizeof b);
+                }
+                continue;
+            }
+            agree++;
+            struct insn tmp;
+            if (decode_insn(&tmp, b, (unsigned)len - 1, MODE_LONG64) != DECODE_SHORT) {
+                bad++;
+                if (shown++ < 40) hexdump("truncated copy is not DECODE_SHORT", b, (unsigned)len);
+            }
+        } else if (zok) {
+            rejects_add(&rej, &zi, b);
+        }
+    }
+    printf("# random: %u strings, %" PRIu64 " decoded by vessel, %" PRIu64 " agree, %" PRIu64
+           " disagree (%" PRIu64 " in fields)\n",
+           count, ours, agree, bad, fields_bad);
+    rejects_report("random", &rej);
+    CHECK_EQ(bad, 0);
+    CHECK(ours > count / 4); /* the generator must exercise the decoder, not just #UD paths */
+}
+
+static void test_vmlinux(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    struct stat st;
+    CHECK(fstat(fd, &st) == 0);
+    const uint8_t *img = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    CHECK(img != MAP_FAILED);
+    if (img == MAP_FAILED) return;
+    const size_t size = (size_t)st.st_size;
+    const Elf64_Ehdr *eh = (const void *)img;
+    CHECK(size >= sizeof *eh && !memcmp(eh->e_ident, ELFMAG, SELFMAG) &&
+          eh->e_ident[EI_CLASS] == ELFCLASS64 && eh->e_shentsize == sizeof(Elf64_Shdr) &&
+          eh->e_shoff + (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr) <= size);
+    if (check_failed_now) goto out;
+
+    static struct rejects rej;
+    uint64_t zinsns = 0, ours = 0, bad = 0, shown = 0, sections = 0;
+    const Elf64_Shdr *sh = (const void *)(img + eh->e_shoff);
+    for (unsigned s = 0; s < eh->e_shnum; s++) {
+        if (sh[s].sh_type != SHT_PROGBITS || !(sh[s].sh_flags & SHF_EXECINSTR)) continue;
+        if (sh[s].sh_offset > size || sh[s].sh_size > size - sh[s].sh_offset) continue;
+        sections++;
+        const uint8_t *text = img + sh[s].sh_offset;
+        const size_t n = sh[s].sh_size;
+        for (size_t off = 0; off < n;) {
+            const size_t left = n - off;
+            const unsigned avail = left > 15 ? 15 : (unsigned)left;
+            ZydisDecodedInstruction zi;
+            bool zok =
+                ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&zdec, NULL, text + off, avail, &zi));
+            struct insn in;
+            int len = decode_insn(&in, text + off, avail, MODE_LONG64);
+            if (zok) zinsns++;
+            if (len > 0) {
+                ours++;
+                if (!zok || zi.length != len || compare_fields(&in, &zi)) {
+                    bad++;
+                    if (shown++ < 40) {
+                        char w[96];
+                        snprintf(w, sizeof w, "vmlinux section %u +%#zx: ours %d zydis %d", s, off,
+                                 len, zok ? zi.length : -1);
+                        hexdump(w, text + off, avail);
+                    }
+                }
+            } else if (zok) {
+                rejects_add(&rej, &zi, text + off);
+            }
+            off += zok ? zi.length : 1;
+        }
+    }
+    printf("# vmlinux: %" PRIu64 " executable sections, %" PRIu64 " zydis instructions, %" PRIu64
+           " decoded by vessel, %" PRIu64 " disagree\n",
+           sections, zinsns, ours, bad);
+    rejects_report("vmlinux", &rej);
+    CHECK(sections > 0);
+    CHECK(zinsns > 100000);
+    CHECK_EQ(bad, 0);
+out:
+    munmap((void *)img, size);
+}
+
+int main(void)
+{
+    if (!ZYAN_SUCCESS(ZydisDecoderInit(&zdec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64))) {
+        printf("Bail out! ZydisDecoderInit failed\n");
+        return 1;
+    }
+    RUN(test_random);
+    const char *vmlinux = getenv("VESSEL_VMLINUX");
+    if (vmlinux && *vmlinux) {
+        check_failed_now = 0;
+        test_vmlinux(vmlinux);
+        check_count++;
+        printf("%s %d - test_vmlinux\n", check_failed_now ? "not ok" : "ok", check_count);
+        if (check_failed_now) check_failed_total++;
+    } else {
+        check_count++;
+        printf("ok %d - test_vmlinux # SKIP VESSEL_VMLINUX not set\n", check_count);
+    }
+    return check_done();
+}
