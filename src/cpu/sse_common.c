@@ -5,8 +5,7 @@
 
 void sse_unavail(struct cpu *c)
 {
-    if ((c->cr0 & CR0_EM) || !(c->cr4 & CR4_OSFXSR))
-        cpu_fault(c, EXC_UD);
+    if ((c->cr0 & CR0_EM) || !(c->cr4 & CR4_OSFXSR)) cpu_fault(c, EXC_UD);
     cpu_fault(c, EXC_NM);
 }
 
@@ -21,6 +20,5 @@ void x87_check_pending(struct cpu *c)
 {
     /* FSW.ES: an unmasked x87 exception is waiting for the next waiting instruction. With
      * CR0.NE clear the PC would signal FERR# to the PIC instead; vessel's guests set NE. */
-    if ((c->fpu.fsw & 0x80) && (c->cr0 & CR0_NE))
-        cpu_fault(c, EXC_MF);
+    if ((c->fpu.fsw & 0x80) && (c->cr0 & CR0_NE)) cpu_fault(c, EXC_MF);
 }

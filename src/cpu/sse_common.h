@@ -16,10 +16,10 @@
 enum { SF_MOD_ANY, SF_MOD_MEM, SF_MOD_REG };
 
 struct sse_form {
-    uint16_t op;  /* map << 8 | byte, as struct insn */
-    uint8_t mp;   /* MP_* or MP_ANY */
-    uint8_t reg;  /* ModRM.reg digit (0..7) or SF_ANY */
-    uint8_t mod;  /* SF_MOD_* */
+    uint16_t op; /* map << 8 | byte, as struct insn */
+    uint8_t mp;  /* MP_* or MP_ANY */
+    uint8_t reg; /* ModRM.reg digit (0..7) or SF_ANY */
+    uint8_t mod; /* SF_MOD_* */
     insn_fn fn;
 };
 
@@ -36,16 +36,11 @@ SSE_FORMS(sse_fx_forms);
 /* Match one form against a decoded instruction. */
 static inline bool sse_form_match(const struct sse_form *f, const struct insn *i)
 {
-    if (f->op != i->op)
-        return false;
-    if (f->mp != MP_ANY && f->mp != i->mp)
-        return false;
-    if (f->reg != SF_ANY && f->reg != ((i->modrm >> 3) & 7))
-        return false;
-    if (f->mod == SF_MOD_MEM && !(i->flags & INSN_MEM))
-        return false;
-    if (f->mod == SF_MOD_REG && (i->flags & INSN_MEM))
-        return false;
+    if (f->op != i->op) return false;
+    if (f->mp != MP_ANY && f->mp != i->mp) return false;
+    if (f->reg != SF_ANY && f->reg != ((i->modrm >> 3) & 7)) return false;
+    if (f->mod == SF_MOD_MEM && !(i->flags & INSN_MEM)) return false;
+    if (f->mod == SF_MOD_REG && (i->flags & INSN_MEM)) return false;
     return true;
 }
 
@@ -58,17 +53,14 @@ void x87_check_pending(struct cpu *c);
 /* SSE instructions: #UD if CR0.EM or !CR4.OSFXSR, #NM if CR0.TS. */
 static inline void sse_avail(struct cpu *c)
 {
-    if (__builtin_expect((c->cr0 & (CR0_EM | CR0_TS)) || !(c->cr4 & CR4_OSFXSR), 0))
-        sse_unavail(c);
+    if (__builtin_expect((c->cr0 & (CR0_EM | CR0_TS)) || !(c->cr4 & CR4_OSFXSR), 0)) sse_unavail(c);
 }
 
 /* MMX instructions: #UD if CR0.EM, #NM if CR0.TS, #MF for a pending x87 error. */
 static inline void mmx_check(struct cpu *c)
 {
-    if (c->cr0 & CR0_EM)
-        cpu_fault(c, EXC_UD);
-    if (c->cr0 & CR0_TS)
-        cpu_fault(c, EXC_NM);
+    if (c->cr0 & CR0_EM) cpu_fault(c, EXC_UD);
+    if (c->cr0 & CR0_TS) cpu_fault(c, EXC_NM);
     x87_check_pending(c);
 }
 
@@ -110,8 +102,7 @@ static inline uint64_t sse_lin(const struct cpu *c, const struct insn *i, uint64
 static inline uint64_t sse_ea_aligned(struct cpu *c, const struct insn *i)
 {
     uint64_t ea = insn_ea(c, i);
-    if (sse_lin(c, i, ea) & 15)
-        cpu_fault_err(c, EXC_GP, 0);
+    if (sse_lin(c, i, ea) & 15) cpu_fault_err(c, EXC_GP, 0);
     return ea;
 }
 
@@ -132,16 +123,15 @@ static inline void sse_src(struct cpu *c, const struct insn *i, union xmm *out, 
 /* Source operand mm/mem (n = 4 or 8 bytes). */
 static inline uint64_t mmx_src(struct cpu *c, const struct insn *i, unsigned n)
 {
-    if (!(i->flags & INSN_MEM))
-        return mm_get(c, i->rm);
+    if (!(i->flags & INSN_MEM)) return mm_get(c, i->rm);
     uint64_t v = 0;
     mem_read(c, i->seg, insn_ea(c, i), &v, n);
     return v;
 }
 
 /* ---- MXCSR ---- */
-#define MXCSR_FLAGS 0x3fu
-#define MXCSR_MASKS 0x1f80u
+#define MXCSR_FLAGS    0x3fu
+#define MXCSR_MASKS    0x1f80u
 #define MXCSR_WRITABLE 0xffffu /* MXCSR_MASK as fxsave reports it */
 
 /* The MXCSR the host runs a guest operation under: guest rounding/DAZ/FTZ, flags cleared,
@@ -155,8 +145,7 @@ static inline uint32_t sse_mx_in(const struct cpu *c)
 static inline void sse_mx_commit(struct cpu *c, uint32_t mx_out)
 {
     uint32_t raised = mx_out & MXCSR_FLAGS;
-    if (raised & ~(c->mxcsr >> 7))
-        sse_mx_fault(c, raised);
+    if (raised & ~(c->mxcsr >> 7)) sse_mx_fault(c, raised);
     c->mxcsr |= raised;
 }
 
@@ -166,7 +155,7 @@ typedef long long sse_v2 __attribute__((vector_size(16), may_alias));
 /* uint32_t fn(union xmm *d, const union xmm *s, uint32_t mx): d = d OP s under MXCSR mx;
  * returns the MXCSR after the operation. */
 #define SSE_HOST_FP(fname, mn)                                                                     \
-    static uint32_t fname(union xmm *d, const union xmm *s, uint32_t mx)                          \
+    static uint32_t fname(union xmm *d, const union xmm *s, uint32_t mx)                           \
     {                                                                                              \
         sse_v2 a, b;                                                                               \
         uint32_t host = 0;                                                                         \
@@ -182,7 +171,7 @@ typedef long long sse_v2 __attribute__((vector_size(16), may_alias));
 
 /* void fn(union xmm *d, const union xmm *s): integer operation, no MXCSR involvement. */
 #define SSE_HOST_INT(fname, mn)                                                                    \
-    static void fname(union xmm *d, const union xmm *s)                                           \
+    static void fname(union xmm *d, const union xmm *s)                                            \
     {                                                                                              \
         sse_v2 a, b;                                                                               \
         memcpy(&a, d, 16);                                                                         \
@@ -194,7 +183,7 @@ typedef long long sse_v2 __attribute__((vector_size(16), may_alias));
 /* uint64_t fn(uint64_t d, uint64_t s): MMX operation on the host's mm0 (then EMMS, so the
  * host's x87 stack is left empty as the ABI expects). */
 #define MMX_HOST(fname, mn)                                                                        \
-    static uint64_t fname(uint64_t d, uint64_t s)                                                 \
+    static uint64_t fname(uint64_t d, uint64_t s)                                                  \
     {                                                                                              \
         __asm__("movq %[d], %%mm0\n\t" mn " %[s], %%mm0\n\tmovq %%mm0, %[d]\n\temms"               \
                 : [d] "+m"(d)                                                                      \

@@ -71,7 +71,7 @@ static inline __attribute__((always_inline)) void fp_run(struct cpu *c, const st
 
 #define GEN_FP(name, mn, op, mp, n, align)                                                         \
     SSE_HOST_FP(hf_##name, mn)                                                                     \
-    static void f_##name(struct cpu *c, const struct insn *i)                                     \
+    static void f_##name(struct cpu *c, const struct insn *i)                                      \
     {                                                                                              \
         fp_run(c, i, hf_##name, n, align);                                                         \
     }
@@ -87,7 +87,7 @@ FP_OPS(GEN_FP)
         break;
 
 #define GEN_CMP(name, mn, mp, n, align)                                                            \
-    static void f_##name(struct cpu *c, const struct insn *i)                                     \
+    static void f_##name(struct cpu *c, const struct insn *i)                                      \
     {                                                                                              \
         sse_avail(c);                                                                              \
         union xmm s;                                                                               \
@@ -119,7 +119,7 @@ CMP_OPS(GEN_CMP)
 
 /* ---- [u]comiss / [u]comisd: ZF PF CF from the compare, OF SF AF cleared ---- */
 #define GEN_COMI(name, mn, n)                                                                      \
-    static void f_##name(struct cpu *c, const struct insn *i)                                     \
+    static void f_##name(struct cpu *c, const struct insn *i)                                      \
     {                                                                                              \
         sse_avail(c);                                                                              \
         union xmm s;                                                                               \
@@ -135,7 +135,7 @@ CMP_OPS(GEN_CMP)
                          : [a] "x"(a), [b] "x"(b)                                                  \
                          : "cc");                                                                  \
         sse_mx_commit(c, mx);                                                                      \
-        flags_write(c, (flags_read(c) & ~(uint64_t)F_ARITH) | (fl & (F_ZF | F_PF | F_CF)));       \
+        flags_write(c, (flags_read(c) & ~(uint64_t)F_ARITH) | (fl & (F_ZF | F_PF | F_CF)));        \
     }
 GEN_COMI(ucomiss, "ucomiss", 4)
 GEN_COMI(comiss, "comiss", 4)
@@ -143,7 +143,7 @@ GEN_COMI(ucomisd, "ucomisd", 8)
 GEN_COMI(comisd, "comisd", 8)
 
 #define ROW_FP(name, mn, op, mp, n, align) {op, mp, SF_ANY, SF_MOD_ANY, f_##name},
-#define ROW_CMP(name, mn, mp, n, align) {0x1c2, mp, SF_ANY, SF_MOD_ANY, f_##name},
+#define ROW_CMP(name, mn, mp, n, align)    {0x1c2, mp, SF_ANY, SF_MOD_ANY, f_##name},
 
 const struct sse_form sse_fp_forms[] = {
     FP_OPS(ROW_FP) CMP_OPS(ROW_CMP){0x12e, MP_NONE, SF_ANY, SF_MOD_ANY, f_ucomiss},

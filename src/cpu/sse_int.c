@@ -147,11 +147,11 @@ static inline __attribute__((always_inline)) void mmx_run(struct cpu *c, const s
 #define GEN_BOTH(name, mn, op, mmxn)                                                               \
     SSE_HOST_INT(hx_##name, mn)                                                                    \
     MMX_HOST(mx_##name, mn)                                                                        \
-    static void x_##name(struct cpu *c, const struct insn *i)                                     \
+    static void x_##name(struct cpu *c, const struct insn *i)                                      \
     {                                                                                              \
         sse_run(c, i, hx_##name, 16, true);                                                        \
     }                                                                                              \
-    static void m_##name(struct cpu *c, const struct insn *i)                                     \
+    static void m_##name(struct cpu *c, const struct insn *i)                                      \
     {                                                                                              \
         mmx_run(c, i, mx_##name, mmxn);                                                            \
     }
@@ -159,7 +159,7 @@ INT_BOTH(GEN_BOTH)
 
 #define GEN_XMM(name, mn, op, mp, n, align)                                                        \
     SSE_HOST_INT(hx_##name, mn)                                                                    \
-    static void x_##name(struct cpu *c, const struct insn *i)                                     \
+    static void x_##name(struct cpu *c, const struct insn *i)                                      \
     {                                                                                              \
         sse_run(c, i, hx_##name, n, align);                                                        \
     }
@@ -178,13 +178,13 @@ INT_XMM(GEN_XMM)
     X(psllq, 0x173, 6)
 
 #define GEN_SHIFT(name, op, digit)                                                                 \
-    static void xi_##name(struct cpu *c, const struct insn *i)                                    \
+    static void xi_##name(struct cpu *c, const struct insn *i)                                     \
     {                                                                                              \
         sse_avail(c);                                                                              \
         union xmm cnt = {.q = {(uint8_t)i->imm, 0}};                                               \
         hx_##name(&c->xmm[i->rm], &cnt);                                                           \
     }                                                                                              \
-    static void mi_##name(struct cpu *c, const struct insn *i)                                    \
+    static void mi_##name(struct cpu *c, const struct insn *i)                                     \
     {                                                                                              \
         mmx_check(c);                                                                              \
         mmx_mode(c);                                                                               \
@@ -220,7 +220,8 @@ static void xi_pslldq(struct cpu *c, const struct insn *i)
     {op, MP_66, digit, SF_MOD_REG, xi_##name}, {op, MP_NONE, digit, SF_MOD_REG, mi_##name},
 
 const struct sse_form sse_int_forms[] = {
-    INT_BOTH(ROW_BOTH) INT_XMM(ROW_XMM) SHIFT_IMM(ROW_SHIFT){0x173, MP_66, 3, SF_MOD_REG, xi_psrldq},
+    INT_BOTH(ROW_BOTH) INT_XMM(ROW_XMM)
+        SHIFT_IMM(ROW_SHIFT){0x173, MP_66, 3, SF_MOD_REG, xi_psrldq},
     {0x173, MP_66, 7, SF_MOD_REG, xi_pslldq},
 };
 const unsigned sse_int_forms_count = sizeof sse_int_forms / sizeof sse_int_forms[0];

@@ -87,8 +87,7 @@ static void h_movsd_store(struct cpu *c, const struct insn *i)
 
 static uint64_t src_q(struct cpu *c, const struct insn *i, unsigned half)
 {
-    if (i->flags & INSN_MEM)
-        return mem_read_n(c, i->seg, insn_ea(c, i), 8);
+    if (i->flags & INSN_MEM) return mem_read_n(c, i->seg, insn_ea(c, i), 8);
     return c->xmm[i->rm].q[half];
 }
 
@@ -292,8 +291,7 @@ static void maskmov(struct cpu *c, const struct insn *i, const uint8_t *v, const
     uint64_t base = c->gpr[R_RDI] & size_mask(i->addrsize);
     unsigned seg = (i->flags & INSN_SEGOVR) ? i->seg : SEG_DS;
     for (unsigned k = 0; k < n; k++)
-        if (m[k] & 0x80)
-            mem_write_n(c, seg, (base + k) & size_mask(i->addrsize), v[k], 1);
+        if (m[k] & 0x80) mem_write_n(c, seg, (base + k) & size_mask(i->addrsize), v[k], 1);
 }
 
 static void h_maskmovdqu(struct cpu *c, const struct insn *i)
