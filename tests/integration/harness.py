@@ -1,0 +1,174 @@
+"""harness.py — shared pieces of vessel's integration tests: a TAP reporter and a driver that
+runs `vessel run` with pipes, waits for the guest's ready line and runs shell commands in the
+guest, separating each command's output with markers the shell's own echo can't fake."""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+READY_LINE = b"vessel-guest: ready"
+
+
+class Tap:
+    """Minimal TAP producer: ok/not ok lines, diagnostics as '#' comments, plan at the end."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, name, diag=None):
+        self.n += 1
+        print(f"{'ok' if cond else 'not ok'} {self.n} - {name}", flush=True)
+        if not cond:
+            self.failed += 1
+            if diag:
+                self.comment(diag)
+        return cond
+
+    def skip(self, name, reason):
+        self.n += 1
+        print(f"ok {self.n} - {name} # SKIP {reason}", flush=True)
+
+    def comment(self, text):
+        for line in str(text).splitlines() or [""]:
+            print(f"# {line}", flush=True)
+
+    def done(self):
+        print(f"1..{self.n}", flush=True)
+        return 1 if self.failed else 0
+
+
+def cache_dir():
+    c = os.environ.get("VESSEL_CACHE")
+    return c if c else os.path.join(os.path.expanduser("~"), ".cache", "vessel")
+
+
+def guest_files():
+    g = os.path.join(cache_dir(), "guest")
+    return {k: os.path.join(g, k) for k in ("vmlinuz", "initrd.img", "manifest")}
+
+
+def guest_present():
+    return all(os.path.isfile(p) for p in guest_files().values())
+
+
+def manifest():
+    out = {}
+    with open(guest_files()["manifest"]) as f:
+        for line in f:
+            if "=" in line:
+                k, v = line.rstrip("\n").split("=", 1)
+                out[k] = v
+    return out
+
+
+class Guest:
+    """A running `vessel run` on the default guest, driven through its serial console."""
+
+    def __init__(self, vessel, args=(), log_path=None):
+        self.proc = subprocess.Popen([vessel, "run", *args], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.out = bytearray()
+        self.err = bytearray()
+        self.cond = threading.Condition()
+        self.log = open(log_path, "wb") if log_path else None
+        self.seq = 0
+        # Host arrival time of each chunk, to time guest events (sleep test).
+        self.stamps = []
+        threading.Thread(target=self._pump, args=(self.proc.stdout, self.out, True),
+                         daemon=True).start()
+        threading.Thread(target=self._pump, args=(self.proc.stderr, self.err, False),
+                         daemon=True).start()
+
+    def _pump(self, f, buf, stamp):
+        while True:
+            chunk = os.read(f.fileno(), 65536)
+            with self.cond:
+                if not chunk:
+                    self.cond.notify_all()
+                    return
+                if stamp:
+                    self.stamps.append((len(buf), time.monotonic()))
+                buf += chunk
+                if self.log and stamp:
+                    self.log.write(chunk)
+                    self.log.flush()
+                self.cond.notify_all()
+
+    def wait_for(self, pattern, timeout, start=0):
+        """Offset just after `pattern` in stdout (searching from `start`), or None on timeout
+        or exit."""
+        end = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                i = self.out.find(pattern, start)
+                if i >= 0:
+                    return i + len(pattern)
+                left = end - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    i = self.out.find(pattern, start)
+                    return i + len(pattern) if i >= 0 else None
+                self.cond.wait(min(left, 0.5))
+
+    def arrival(self, offset):
+        """Host time at which the byte at `offset` of stdout arrived."""
+        with self.cond:
+            t = None
+            for off, ts in self.stamps:
+                if off > offset:
+                    break
+                t = ts
+            return t
+
+    def send(self, text):
+        try:
+            self.proc.stdin.write(text.encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass
+
+    def run(self, cmd, timeout=120):
+        """Run a shell command in the guest; returns (output, exit status) or (None, None)."""
+        self.seq += 1
+        tag = f"VSL{self.seq}"
+        # The quotes keep the echoed command line from matching the markers.
+        self.send(f"echo '{tag}''B'; {cmd}; echo \"{tag}E $?\"\n")
+        start_len = len(self.out)
+        b = self.wait_for(f"{tag}B".encode(), timeout, start_len)
+        if b is None:
+            return None, None
+        e = self.wait_for(f"{tag}E ".encode(), timeout, b)
+        if e is None:
+            return None, None
+        nl = self.wait_for(b"\n", 10, e)
+        status = int(self.out[e:nl].strip() or b"-1") if nl else -1
+        body = bytes(self.out[b:e - len(f"{tag}E ")])
+        return body.replace(b"\r\n", b"\n").strip(b"\n").decode(errors="replace"), status
+
+    def wait_exit(self, timeout):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.log:
+            self.log.close()
+            self.log = None
+
+    def tail(self, n=30):
+        with self.cond:
+            lines = bytes(self.out).replace(b"\r", b"").decode(errors="replace").splitlines()
+            err = bytes(self.err).decode(errors="replace")
+        return "\n".join(["--- last console lines:"] + lines[-n:] + ["--- stderr:", err[-4000:]])
+
+
+def vessel_path():
+    if len(sys.argv) < 2:
+        sys.exit("usage: test.py PATH-TO-VESSEL")
+    return sys.argv[1]
