@@ -201,6 +201,11 @@ uint64_t pc_update_timers(struct pc *pc, uint64_t now_ns)
     return next;
 }
 
+bool pc_irq_pending(struct pc *pc)
+{
+    return lapic_intc_ops.pending(pc->lapic) >= 0;
+}
+
 size_t pc_serial_input(struct pc *pc, const uint8_t *buf, size_t len)
 {
     return uart8250_receive(pc->com1, buf, len);

@@ -5,6 +5,7 @@
  * The board owns wiring, not policy: what a power-off, reset or panic means for the process is
  * decided by the caller (src/vm/) through the event callbacks. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,5 +66,7 @@ void pc_destroy(struct pc *pc);
 /* Fire every device timer due at host time now_ns; returns the earliest next deadline (host
  * ns, UINT64_MAX if none). */
 uint64_t pc_update_timers(struct pc *pc, uint64_t now_ns);
+/* Whether the LAPIC has an interrupt the CPU could take now (a halted vCPU will wake). */
+bool pc_irq_pending(struct pc *pc);
 /* Host input for COM1; returns how many bytes the UART took. */
 size_t pc_serial_input(struct pc *pc, const uint8_t *buf, size_t len);

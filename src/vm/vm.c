@@ -134,7 +134,10 @@ static enum vm_outcome vm_loop(struct vm *vm)
         switch (e) {
         case VCPU_EXIT_SHUTDOWN:
         case VCPU_EXIT_INTERNAL: return VM_CRASH;
-        case VCPU_EXIT_HLT: vm_idle(vm, deadline); break;
+        case VCPU_EXIT_HLT:
+            /* A timer that just fired or input just fed may already have woken it. */
+            if (!pc_irq_pending(vm->pc)) vm_idle(vm, deadline);
+            break;
         case VCPU_EXIT_BUDGET:
         case VCPU_EXIT_REQUEST: break;
         }

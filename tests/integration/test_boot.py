@@ -53,7 +53,7 @@ def interrupts(text):
 
 def main_tests(vessel, t, timeout):
     names = ["uname -r is the kernel package's version", "cpuinfo shows the vessel CPU",
-             "timer and ttyS0 interrupts through the IO-APIC, counts rising",
+             "timer (LOC) and ttyS0 (IO-APIC) interrupt counts rising",
              "dmesg is clean", "sha256 of 16 MiB matches the host",
              "busybox awk floating point matches the host", "guest clock within 2 s of host",
              "sleep 2 takes 2 +- 0.3 s", "poweroff exits 0 within 5 s"]
@@ -77,15 +77,16 @@ def main_tests(vessel, t, timeout):
         ia, ib = interrupts(a or ""), interrupts(b or "")
         good = True
         diag = f"before:\n{a}\nafter:\n{b}"
-        for name in ("timer", "ttyS0"):
-            if name not in ib or "IO-APIC" not in ib[name][1]:
-                good = False
-        # After boot Linux ticks on the LAPIC timer (LOC); the IO-APIC pin 2 "timer" only counts
-        # during calibration, so the rising timer count is LOC's.
+        # ttyS0 is wired to IOAPIC pin 4. On the hardware-reduced ACPI platform Linux ticks on
+        # the LAPIC timer (LOC) and has no IRQ0 "timer" line; if one exists it must be IO-APIC.
+        if "ttyS0" not in ib or "IO-APIC" not in ib["ttyS0"][1]:
+            good = False
+        if "timer" in ib and "IO-APIC" not in ib["timer"][1]:
+            good = False
         for name in ("LOC", "ttyS0"):
             if name not in ia or name not in ib or ib[name][0] <= ia[name][0]:
                 good = False
-        t.ok(good and ib.get("timer", (0,))[0] > 0, names[2], diag)
+        t.ok(good, names[2], diag)
 
         out, st = g.run("dmesg", 120)
         bad = [line for line in (out or "").splitlines() if BAD_DMESG.search(line)]
