@@ -50,7 +50,7 @@ static void sys_write_cr3(struct cpu *c, uint64_t v)
     /* Bits above MAXPHYADDR (and bit 63, PCID no-flush, as PCIDE is never set) are reserved. */
     if (v >> CPUID_PHYS_ADDR_BITS) cpu_fault_err(c, EXC_GP, 0);
     c->cr3 = v;
-    tlb_flush_all(c); /* global pages are re-walked: correct, if slower than a selective flush */
+    tlb_flush_nonglobal(c);
 }
 
 void sys_mov_to_cr(struct cpu *c, const struct insn *i)

@@ -3,18 +3,9 @@
  * (host getrandom). */
 #include <sys/random.h>
 
-#include "vessel/clock.h"
-
 #include "cpuid.h"
-#include "sys.h"
-#if __has_include("msr.h")
 #include "msr.h"
-#else /* until exec's msr.h lands: the agreed prototypes */
-bool msr_read(struct cpu *c, uint32_t msr, uint64_t *value);
-bool msr_write(struct cpu *c, uint32_t msr, uint64_t value);
-#endif
-
-#define SYS_MSR_TSC 0x10u /* IA32_TSC: msr.c owns the one TSC formula */
+#include "sys.h"
 
 void sys_int3(struct cpu *c, const struct insn *i)
 {
@@ -51,13 +42,6 @@ static void sys_tsc_check(struct cpu *c)
     if ((c->cr4 & CR4_TSD) && c->cpl != 0) cpu_fault_err(c, EXC_GP, 0);
 }
 
-static uint64_t sys_tsc(struct cpu *c)
-{
-    uint64_t tsc;
-    if (msr_read(c, SYS_MSR_TSC, &tsc)) return tsc;
-    return (uint64_t)((unsigned __int128)clock_ns() * c->tsc_hz / 1000000000u) + c->tsc_offset;
-}
-
 static void sys_put_edx_eax(struct cpu *c, uint64_t v)
 {
     c->gpr[R_RAX] = (uint32_t)v;
@@ -67,13 +51,13 @@ static void sys_put_edx_eax(struct cpu *c, uint64_t v)
 void sys_rdtsc(struct cpu *c, const struct insn *i)
 {
     sys_tsc_check(c);
-    sys_put_edx_eax(c, sys_tsc(c));
+    sys_put_edx_eax(c, cpu_read_tsc(c));
 }
 
 void sys_rdtscp(struct cpu *c, const struct insn *i)
 {
     sys_tsc_check(c);
-    sys_put_edx_eax(c, sys_tsc(c));
+    sys_put_edx_eax(c, cpu_read_tsc(c));
     c->gpr[R_RCX] = (uint32_t)c->tsc_aux;
 }
 
