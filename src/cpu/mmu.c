@@ -308,6 +308,10 @@ static void mmu_mmio_write(struct cpu *c, uint64_t gpa, const uint8_t *src, unsi
 static void mmu_access_slow(struct cpu *c, unsigned seg, uint64_t lin, uint8_t *buf, unsigned n,
                             unsigned kind, bool sys)
 {
+    /* The whole access must be canonical before any page is looked at. */
+    if (c->mode == MODE_LONG64 && (c->efer & EFER_LMA) &&
+        (!mmu_canonical(lin) || !mmu_canonical(lin + n - 1)))
+        mmu_raise(c, XLAT_NONCANON, seg, lin);
     while (n) {
         struct xlat x[MMU_MAX_PAGES];
         unsigned len[MMU_MAX_PAGES], np = 0, total = 0;
