@@ -1,0 +1,83 @@
+/* net.c — the back-end-independent part of net.h: spec parsing, the wake eventfd, the thread. */
+#include "net.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+struct net_backend *net_backend_create(const char *spec, char *err, size_t errlen)
+{
+    struct net_backend *nb = calloc(1, sizeof(*nb));
+    if (!nb) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    nb->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (nb->wake_fd < 0) {
+        snprintf(err, errlen, "eventfd: %s", strerror(errno));
+        free(nb);
+        return NULL;
+    }
+    size_t n = strcspn(spec, ",");
+    const char *opts = spec[n] ? spec + n + 1 : "";
+    int rc;
+    if (n == 4 && strncmp(spec, "user", 4) == 0)
+        rc = net_slirp_init(nb, opts, err, errlen);
+    else if (n == 3 && strncmp(spec, "tap", 3) == 0)
+        rc = net_tap_init(nb, opts, err, errlen);
+    else {
+        snprintf(err, errlen, "unknown network back-end '%.*s' (use user or tap)", (int)n, spec);
+        rc = -1;
+    }
+    if (rc) {
+        close(nb->wake_fd);
+        free(nb);
+        return NULL;
+    }
+    return nb;
+}
+
+int net_backend_start(struct net_backend *nb, const struct net_client *client)
+{
+    nb->client = *client;
+    pthread_t t;
+    if (pthread_create(&t, NULL, nb->impl->thread, nb) != 0) return -1;
+    nb->thread = (uint64_t)t;
+    nb->started = true;
+    return 0;
+}
+
+void net_backend_kick(struct net_backend *nb)
+{
+    uint64_t one = 1;
+    ssize_t k = write(nb->wake_fd, &one, sizeof(one));
+    (void)k; /* a full counter means a wake-up is already pending */
+}
+
+bool net_backend_take_wake(struct net_backend *nb)
+{
+    uint64_t v;
+    return read(nb->wake_fd, &v, sizeof(v)) == (ssize_t)sizeof(v);
+}
+
+void net_backend_send(struct net_backend *nb, const uint8_t *frame, size_t len)
+{
+    nb->impl->send(nb, frame, len);
+}
+
+void net_backend_destroy(struct net_backend *nb)
+{
+    if (!nb) return;
+    if (nb->started) {
+        nb->stop = 1;
+        net_backend_kick(nb);
+        pthread_join((pthread_t)nb->thread, NULL);
+    }
+    nb->impl->destroy(nb);
+    close(nb->wake_fd);
+    free(nb);
+}

@@ -1,0 +1,56 @@
+/* net.h — network back-ends: where the guest's Ethernet frames go. "user" is user-mode NAT
+ * through libslirp (DHCP, DNS forwarding, host port forwards; no privileges needed), "tap" a
+ * host tap device. Each back-end runs one thread of its own; the NIC front-end (virtio-net) is
+ * called back only on that thread, so it needs no locking against the back-end.
+ *
+ * Spec strings (the --net option):
+ *   user[,hostfwd=tcp::HOSTPORT-:GUESTPORT]...[,hostfwd=udp::HOSTPORT-:GUESTPORT]
+ *   tap,ifname=NAME */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct net_backend;
+
+struct net_client {
+    /* A frame for the guest. Return false if the guest has no room (the back-end drops it;
+     * TCP retransmits). Called on the back-end thread. */
+    bool (*receive)(void *opaque, const uint8_t *frame, size_t len);
+    /* After net_backend_kick: pull the guest's pending frames and net_backend_send each. */
+    void (*tx_ready)(void *opaque);
+    void *opaque;
+};
+
+/* Parse `spec` and create the back-end (not yet running). NULL with a message on error. */
+struct net_backend *net_backend_create(const char *spec, char *err, size_t errlen);
+/* Attach the front-end and start the thread. */
+int net_backend_start(struct net_backend *nb, const struct net_client *client);
+/* Thread-safe: wake the back-end thread to call tx_ready. */
+void net_backend_kick(struct net_backend *nb);
+/* Only on the back-end thread (inside tx_ready): send one frame to the network. */
+void net_backend_send(struct net_backend *nb, const uint8_t *frame, size_t len);
+void net_backend_destroy(struct net_backend *nb);
+
+/* ---- for the back-end implementations (net_slirp.c, net_tap.c) ---- */
+struct net_backend_impl {
+    void (*send)(struct net_backend *nb, const uint8_t *frame, size_t len);
+    void *(*thread)(void *nb); /* the back-end's loop; returns when nb->stop */
+    void (*destroy)(struct net_backend *nb);
+};
+
+struct net_backend {
+    const struct net_backend_impl *impl;
+    void *priv;
+    struct net_client client;
+    int wake_fd; /* eventfd: kicks and stop */
+    volatile int stop;
+    bool started;
+    uint64_t thread; /* pthread_t */
+};
+
+/* Each returns 0 or -1 with a message; `opts` is the spec after the back-end name. */
+int net_slirp_init(struct net_backend *nb, const char *opts, char *err, size_t errlen);
+int net_tap_init(struct net_backend *nb, const char *opts, char *err, size_t errlen);
+/* Drain the wake eventfd; true if it was signalled. */
+bool net_backend_take_wake(struct net_backend *nb);

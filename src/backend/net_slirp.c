@@ -1,0 +1,307 @@
+/* net_slirp.c — user-mode networking through libslirp, QEMU's "-net user": the guest sees a
+ * 10.0.2.0/24 network with a gateway at .2 (which NATs TCP/UDP to the host's sockets), a DNS
+ * forwarder at .3 and DHCP handing out .15. libslirp is not thread-safe, so every call into it
+ * after creation happens on this back-end's own thread. */
+#include "net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <slirp/libslirp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vessel/clock.h"
+#include "vessel/log.h"
+
+#define SLIRP_MAX_TIMERS 16
+
+struct slirp_timer {
+    bool used;
+    bool opaque_kind; /* created by timer_new_opaque: fire with slirp_handle_timer */
+    SlirpTimerCb cb;
+    SlirpTimerId id;
+    void *cb_opaque;
+    int64_t expire_ms; /* -1: not armed */
+};
+
+struct slirp_net {
+    Slirp *slirp;
+    struct slirp_timer timers[SLIRP_MAX_TIMERS];
+    struct pollfd *pfd;
+    unsigned npfd, cap;
+};
+
+static int64_t now_ms(void)
+{
+    return (int64_t)(clock_ns() / 1000000);
+}
+
+static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
+{
+    struct net_backend *nb = opaque;
+    if (nb->client.receive) nb->client.receive(nb->client.opaque, buf, len);
+    return (ssize_t)len;
+}
+
+static void cb_guest_error(const char *msg, void *opaque)
+{
+    log_warn("slirp: guest error: %s", msg);
+}
+
+static int64_t cb_clock_get_ns(void *opaque)
+{
+    return (int64_t)clock_ns();
+}
+
+static struct slirp_timer *timer_alloc(struct net_backend *nb)
+{
+    struct slirp_net *s = nb->priv;
+    for (unsigned k = 0; k < SLIRP_MAX_TIMERS; k++)
+        if (!s->timers[k].used) {
+            memset(&s->timers[k], 0, sizeof(s->timers[k]));
+            s->timers[k].used = true;
+            s->timers[k].expire_ms = -1;
+            return &s->timers[k];
+        }
+    log_error("slirp: out of timers");
+    return NULL;
+}
+
+static void *cb_timer_new(SlirpTimerCb cb, void *cb_opaque, void *opaque)
+{
+    struct slirp_timer *t = timer_alloc(opaque);
+    if (t) {
+        t->cb = cb;
+        t->cb_opaque = cb_opaque;
+    }
+    return t;
+}
+
+static void *cb_timer_new_opaque(SlirpTimerId id, void *cb_opaque, void *opaque)
+{
+    struct slirp_timer *t = timer_alloc(opaque);
+    if (t) {
+        t->opaque_kind = true;
+        t->id = id;
+        t->cb_opaque = cb_opaque;
+    }
+    return t;
+}
+
+static void cb_timer_free(void *timer, void *opaque)
+{
+    struct slirp_timer *t = timer;
+    if (t) t->used = false;
+}
+
+static void cb_timer_mod(void *timer, int64_t expire_ms, void *opaque)
+{
+    struct slirp_timer *t = timer;
+    if (t) t->expire_ms = expire_ms;
+}
+
+static void cb_register_poll_fd(int fd, void *opaque) {}
+
+static void cb_unregister_poll_fd(int fd, void *opaque) {}
+
+static void cb_notify(void *opaque)
+{
+    net_backend_kick(opaque);
+}
+
+static const SlirpCb slirp_callbacks = {
+    .send_packet = cb_send_packet,
+    .guest_error = cb_guest_error,
+    .clock_get_ns = cb_clock_get_ns,
+    .timer_new = cb_timer_new,
+    .timer_free = cb_timer_free,
+    .timer_mod = cb_timer_mod,
+    .register_poll_fd = cb_register_poll_fd,
+    .unregister_poll_fd = cb_unregister_poll_fd,
+    .notify = cb_notify,
+    .timer_new_opaque = cb_timer_new_opaque,
+};
+
+static int add_poll(int fd, int events, void *opaque)
+{
+    struct slirp_net *s = ((struct net_backend *)opaque)->priv;
+    if (s->npfd == s->cap) {
+        unsigned cap = s->cap ? s->cap * 2 : 32;
+        struct pollfd *p = realloc(s->pfd, cap * sizeof(*p));
+        if (!p) return -1;
+        s->pfd = p;
+        s->cap = cap;
+    }
+    short ev = 0;
+    if (events & SLIRP_POLL_IN) ev |= POLLIN;
+    if (events & SLIRP_POLL_OUT) ev |= POLLOUT;
+    if (events & SLIRP_POLL_PRI) ev |= POLLPRI;
+    s->pfd[s->npfd] = (struct pollfd){fd, ev, 0};
+    return (int)s->npfd++;
+}
+
+static int get_revents(int idx, void *opaque)
+{
+    struct slirp_net *s = ((struct net_backend *)opaque)->priv;
+    if (idx < 0 || (unsigned)idx >= s->npfd) return 0;
+    short r = s->pfd[idx].revents;
+    int ev = 0;
+    if (r & POLLIN) ev |= SLIRP_POLL_IN;
+    if (r & POLLOUT) ev |= SLIRP_POLL_OUT;
+    if (r & POLLPRI) ev |= SLIRP_POLL_PRI;
+    if (r & POLLERR) ev |= SLIRP_POLL_ERR;
+    if (r & POLLHUP) ev |= SLIRP_POLL_HUP;
+    return ev;
+}
+
+static void fire_timers(struct net_backend *nb)
+{
+    struct slirp_net *s = nb->priv;
+    int64_t now = now_ms();
+    for (unsigned k = 0; k < SLIRP_MAX_TIMERS; k++) {
+        struct slirp_timer *t = &s->timers[k];
+        if (!t->used || t->expire_ms < 0 || t->expire_ms > now) continue;
+        t->expire_ms = -1;
+        if (t->opaque_kind)
+            slirp_handle_timer(s->slirp, t->id, t->cb_opaque);
+        else if (t->cb)
+            t->cb(t->cb_opaque);
+    }
+}
+
+static void *slirp_thread(void *opaque)
+{
+    struct net_backend *nb = opaque;
+    struct slirp_net *s = nb->priv;
+    while (!nb->stop) {
+        uint32_t timeout = 1000;
+        s->npfd = 0;
+        add_poll(nb->wake_fd, SLIRP_POLL_IN, nb);
+        slirp_pollfds_fill(s->slirp, &timeout, add_poll, nb);
+        int64_t now = now_ms();
+        for (unsigned k = 0; k < SLIRP_MAX_TIMERS; k++) {
+            const struct slirp_timer *t = &s->timers[k];
+            if (t->used && t->expire_ms >= 0)
+                timeout = t->expire_ms <= now ? 0
+                          : (uint64_t)(t->expire_ms - now) < timeout
+                              ? (uint32_t)(t->expire_ms - now)
+                              : timeout;
+        }
+        int rc = poll(s->pfd, s->npfd, (int)timeout);
+        if (rc < 0 && errno != EINTR) break;
+        bool woken = rc > 0 && (s->pfd[0].revents & POLLIN);
+        slirp_pollfds_poll(s->slirp, rc < 0, get_revents, nb);
+        fire_timers(nb);
+        if (woken) {
+            net_backend_take_wake(nb);
+            if (!nb->stop && nb->client.tx_ready) nb->client.tx_ready(nb->client.opaque);
+        }
+    }
+    return NULL;
+}
+
+static void slirp_send(struct net_backend *nb, const uint8_t *frame, size_t len)
+{
+    struct slirp_net *s = nb->priv;
+    if (len <= 65536 + 14) slirp_input(s->slirp, frame, (int)len);
+}
+
+static void slirp_destroy(struct net_backend *nb)
+{
+    struct slirp_net *s = nb->priv;
+    slirp_cleanup(s->slirp);
+    free(s->pfd);
+    free(s);
+}
+
+static const struct net_backend_impl slirp_impl = {slirp_send, slirp_thread, slirp_destroy};
+
+/* hostfwd=PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT */
+static int parse_hostfwd(const char *v, size_t n, bool *udp, struct in_addr *haddr, int *hport,
+                         struct in_addr *gaddr, int *gport)
+{
+    char buf[128], hs[64] = "", gs[64] = "";
+    if (n >= sizeof(buf)) return -1;
+    memcpy(buf, v, n);
+    buf[n] = 0;
+    char *p = buf;
+    if (strncmp(p, "tcp:", 4) == 0)
+        *udp = false;
+    else if (strncmp(p, "udp:", 4) == 0)
+        *udp = true;
+    else
+        return -1;
+    p += 4;
+    char *colon = strchr(p, ':'), *dash = strchr(p, '-');
+    if (!colon || !dash || colon > dash || (size_t)(colon - p) >= sizeof(hs)) return -1;
+    memcpy(hs, p, (size_t)(colon - p));
+    char *end;
+    long hp = strtol(colon + 1, &end, 10);
+    if (end != dash || hp < 0 || hp > 65535) return -1;
+    char *g = dash + 1, *gcolon = strrchr(g, ':');
+    if (!gcolon || (size_t)(gcolon - g) >= sizeof(gs)) return -1;
+    memcpy(gs, g, (size_t)(gcolon - g));
+    long gp = strtol(gcolon + 1, &end, 10);
+    if (*end || gp <= 0 || gp > 65535) return -1;
+    haddr->s_addr = htonl(INADDR_ANY);
+    if (hs[0] && inet_pton(AF_INET, hs, haddr) != 1) return -1;
+    inet_pton(AF_INET, "10.0.2.15", gaddr);
+    if (gs[0] && inet_pton(AF_INET, gs, gaddr) != 1) return -1;
+    *hport = (int)hp;
+    *gport = (int)gp;
+    return 0;
+}
+
+int net_slirp_init(struct net_backend *nb, const char *opts, char *err, size_t errlen)
+{
+    struct slirp_net *s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    SlirpConfig cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.version = 4;
+    cfg.in_enabled = true;
+    inet_pton(AF_INET, "10.0.2.0", &cfg.vnetwork);
+    inet_pton(AF_INET, "255.255.255.0", &cfg.vnetmask);
+    inet_pton(AF_INET, "10.0.2.2", &cfg.vhost);
+    inet_pton(AF_INET, "10.0.2.15", &cfg.vdhcp_start);
+    inet_pton(AF_INET, "10.0.2.3", &cfg.vnameserver);
+    cfg.vhostname = "vessel";
+    cfg.if_mtu = 1500;
+    cfg.if_mru = 1500;
+    nb->priv = s;
+    nb->impl = &slirp_impl;
+    s->slirp = slirp_new(&cfg, &slirp_callbacks, nb);
+    if (!s->slirp) {
+        snprintf(err, errlen, "slirp: initialisation failed");
+        free(s);
+        return -1;
+    }
+    while (*opts) {
+        size_t n = strcspn(opts, ",");
+        bool udp;
+        struct in_addr ha, ga;
+        int hp, gp;
+        if (n > 8 && strncmp(opts, "hostfwd=", 8) == 0 &&
+            parse_hostfwd(opts + 8, n - 8, &udp, &ha, &hp, &ga, &gp) == 0) {
+            if (slirp_add_hostfwd(s->slirp, udp, ha, hp, ga, gp) < 0) {
+                snprintf(err, errlen, "slirp: cannot forward host port %d: %s", hp,
+                         strerror(errno));
+                slirp_destroy(nb);
+                return -1;
+            }
+        } else {
+            snprintf(err, errlen,
+                     "user network: bad option '%.*s' (expected hostfwd=tcp::HOSTPORT-:GUESTPORT)",
+                     (int)n, opts);
+            slirp_destroy(nb);
+            return -1;
+        }
+        opts += n + (opts[n] == ',');
+    }
+    return 0;
+}

@@ -1,0 +1,250 @@
+/* virtio_net.c — the network device. All queue work happens on the back-end's thread: frames
+ * from the network are written into receive buffers there, and a guest kick on either queue
+ * just wakes that thread, which drains the transmit queue and retries frames that found no
+ * receive buffer. A short FIFO holds those until the guest posts buffers. */
+#include "virtio_net.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/net.h"
+#include "vessel/log.h"
+#include "vessel/state.h"
+#include "virtio/virtio_pci.h"
+
+#define NET_QUEUE_SIZE 256
+#define NET_HDR_LEN    12 /* struct virtio_net_hdr_v1 */
+#define NET_MAX_FRAME  (65536 + 14)
+#define NET_PENDING    64
+#define RXQ            0
+#define TXQ            1
+
+#define VIRTIO_NET_F_MAC     (1ull << 5)
+#define VIRTIO_NET_F_STATUS  (1ull << 16)
+#define VIRTIO_NET_S_LINK_UP 1
+
+struct pending_frame {
+    size_t len;
+    uint8_t *data;
+};
+
+struct virtio_net {
+    struct virtio_dev vd;
+    struct net_backend *nb;
+    uint8_t config[12];
+    pthread_mutex_t lock; /* queues vs. reset from the vCPU thread */
+    bool paused;
+    struct pending_frame pending[NET_PENDING];
+    unsigned phead, pcount;
+    struct virtq_elem elem;
+    uint8_t txbuf[NET_HDR_LEN + NET_MAX_FRAME];
+    uint64_t rx_dropped, tx_dropped;
+};
+
+/* Put one frame into a receive buffer; false if the guest has none available. */
+static bool deliver(struct virtio_net *n, const uint8_t *frame, size_t len)
+{
+    struct virtq *q = &n->vd.vq[RXQ];
+    int got = virtq_pop(q, &n->elem);
+    if (got < 0) virtio_set_needs_reset(&n->vd);
+    if (got != 1) return false;
+    uint8_t hdr[NET_HDR_LEN] = {0};
+    hdr[10] = 1; /* num_buffers */
+    uint32_t written = 0;
+    if (n->elem.in_len >= NET_HDR_LEN + len) {
+        virtq_copy_to_in(&n->elem, 0, hdr, NET_HDR_LEN);
+        virtq_copy_to_in(&n->elem, NET_HDR_LEN, frame, len);
+        written = (uint32_t)(NET_HDR_LEN + len);
+    } else {
+        n->rx_dropped++; /* buffer smaller than the frame: the driver broke its promise */
+    }
+    virtq_push(q, &n->elem, written);
+    virtio_queue_notify(&n->vd, RXQ);
+    return true;
+}
+
+static void flush_pending(struct virtio_net *n)
+{
+    while (n->pcount) {
+        struct pending_frame *f = &n->pending[n->phead];
+        if (!deliver(n, f->data, f->len)) return;
+        free(f->data);
+        n->phead = (n->phead + 1) % NET_PENDING;
+        n->pcount--;
+    }
+}
+
+static void drop_pending(struct virtio_net *n)
+{
+    while (n->pcount) {
+        free(n->pending[n->phead].data);
+        n->phead = (n->phead + 1) % NET_PENDING;
+        n->pcount--;
+    }
+}
+
+static bool net_receive(void *opaque, const uint8_t *frame, size_t len)
+{
+    struct virtio_net *n = opaque;
+    bool ok = true;
+    pthread_mutex_lock(&n->lock);
+    if (n->paused || !virtio_driver_ok(&n->vd)) {
+        ok = false;
+    } else {
+        flush_pending(n);
+        if (n->pcount || !deliver(n, frame, len)) {
+            uint8_t *copy = n->pcount < NET_PENDING ? malloc(len) : NULL;
+            if (copy) {
+                memcpy(copy, frame, len);
+                n->pending[(n->phead + n->pcount) % NET_PENDING] =
+                    (struct pending_frame){len, copy};
+                n->pcount++;
+            } else {
+                n->rx_dropped++;
+                ok = false;
+            }
+        }
+    }
+    pthread_mutex_unlock(&n->lock);
+    return ok;
+}
+
+static void net_tx_ready(void *opaque)
+{
+    struct virtio_net *n = opaque;
+    pthread_mutex_lock(&n->lock);
+    if (!n->paused && virtio_driver_ok(&n->vd)) {
+        struct virtq *q = &n->vd.vq[TXQ];
+        int got;
+        while ((got = virtq_pop(q, &n->elem)) == 1) {
+            uint64_t len = virtq_copy_from_out(&n->elem, 0, n->txbuf, sizeof(n->txbuf));
+            if (len > NET_HDR_LEN && n->elem.out_len <= sizeof(n->txbuf))
+                net_backend_send(n->nb, n->txbuf + NET_HDR_LEN, len - NET_HDR_LEN);
+            else
+                n->tx_dropped++;
+            virtq_push(q, &n->elem, 0);
+        }
+        if (got < 0) virtio_set_needs_reset(&n->vd);
+        virtio_queue_notify(&n->vd, TXQ);
+        flush_pending(n);
+    }
+    pthread_mutex_unlock(&n->lock);
+}
+
+static void net_notify(struct virtio_dev *vd, unsigned q)
+{
+    struct virtio_net *n = vd->opaque;
+    net_backend_kick(n->nb);
+}
+
+static void net_reset(struct virtio_dev *vd)
+{
+    struct virtio_net *n = vd->opaque;
+    pthread_mutex_lock(&n->lock);
+    n->paused = true;
+    drop_pending(n);
+    pthread_mutex_unlock(&n->lock);
+}
+
+static void net_driver_ok(struct virtio_dev *vd)
+{
+    struct virtio_net *n = vd->opaque;
+    pthread_mutex_lock(&n->lock);
+    n->paused = false;
+    pthread_mutex_unlock(&n->lock);
+    net_backend_kick(n->nb);
+}
+
+static uint64_t net_config_read(struct virtio_dev *vd, uint64_t off, unsigned size)
+{
+    struct virtio_net *n = vd->opaque;
+    uint64_t v = 0;
+    for (unsigned k = 0; k < size; k++)
+        if (off + k < sizeof(n->config)) v |= (uint64_t)n->config[off + k] << (8 * k);
+    return v;
+}
+
+static const struct virtio_dev_ops net_ops = {
+    .queue_notify = net_notify,
+    .config_read = net_config_read,
+    .reset = net_reset,
+    .driver_ok = net_driver_ok,
+};
+
+int virtio_net_parse_mac(const char *s, uint8_t mac[6])
+{
+    unsigned b[6];
+    char tail;
+    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) !=
+        6)
+        return -1;
+    if (b[0] & 1) return -1; /* multicast addresses cannot be a NIC's own */
+    for (int k = 0; k < 6; k++)
+        mac[k] = (uint8_t)b[k];
+    return 0;
+}
+
+struct virtio_net *virtio_net_create(struct pci_host *host, struct bus *bus, struct net_backend *nb,
+                                     const uint8_t mac[6])
+{
+    struct virtio_net *n = calloc(1, sizeof(*n));
+    if (!n) return NULL;
+    n->nb = nb;
+    n->paused = true;
+    memcpy(n->config, mac, 6);
+    n->config[6] = VIRTIO_NET_S_LINK_UP;
+    n->config[8] = 1; /* max_virtqueue_pairs */
+    n->config[10] = 1500 & 0xff;
+    n->config[11] = 1500 >> 8;
+    pthread_mutex_init(&n->lock, NULL);
+    uint64_t features =
+        VIRTIO_F_INDIRECT_DESC | VIRTIO_F_EVENT_IDX | VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS;
+    if (virtio_pci_init(&n->vd, host, bus, "virtio-net", VIRTIO_ID_NET, 0x020000, 2, NET_QUEUE_SIZE,
+                        features, &net_ops, n, -1) != 0) {
+        free(n);
+        return NULL;
+    }
+    struct net_client client = {net_receive, net_tx_ready, n};
+    if (net_backend_start(nb, &client) != 0) {
+        log_error("virtio-net: cannot start the network back-end");
+        virtio_pci_destroy(&n->vd);
+        free(n);
+        return NULL;
+    }
+    return n;
+}
+
+void virtio_net_destroy(struct virtio_net *n)
+{
+    if (!n) return;
+    drop_pending(n);
+    virtio_pci_destroy(&n->vd);
+    pthread_mutex_destroy(&n->lock);
+    free(n);
+}
+
+void virtio_net_save(struct virtio_net *n, struct state_writer *w, const char *name)
+{
+    pthread_mutex_lock(&n->lock);
+    state_section_begin(w, name, 1);
+    state_put_bytes(w, n->config, 6);
+    virtio_pci_save(&n->vd, w);
+    state_section_end(w);
+    pthread_mutex_unlock(&n->lock);
+}
+
+int virtio_net_load(struct virtio_net *n, struct state_reader *r, const char *name)
+{
+    uint32_t version;
+    if (!state_section_find(r, name, &version) || version != 1) return -1;
+    pthread_mutex_lock(&n->lock);
+    state_get_bytes(r, n->config, 6);
+    drop_pending(n);
+    int rc = virtio_pci_load(&n->vd, r);
+    n->paused = !virtio_driver_ok(&n->vd);
+    pthread_mutex_unlock(&n->lock);
+    net_backend_kick(n->nb);
+    return rc;
+}
