@@ -208,7 +208,11 @@ int pci_host_register(struct pci_host *h, struct pci_device *d, int slot);
 struct bus *pci_host_bus(struct pci_host *h);
 /* Send an MSI through the host (what MSI-X uses). */
 void pci_host_msi(struct pci_host *h, uint64_t addr, uint32_t data);
+/* Reset the config space of every registered function (their own state is theirs to reset). */
 void pci_host_reset(struct pci_host *h);
+/* Firmware's job before boot: give every BAR an address in the PCI windows and enable
+ * decoding and bus mastering, so a guest that trusts firmware finds working devices. */
+void pci_host_assign_bars(struct pci_host *h);
 /* Section "pci-host": the address latch and host bridge config; functions save themselves. */
 void pci_host_save(struct pci_host *h, struct state_writer *w);
 int pci_host_load(struct pci_host *h, struct state_reader *r);
