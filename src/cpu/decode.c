@@ -223,10 +223,10 @@ opcode:;
         opsize = 8;
     else if (a & DA_D64)
         opsize = (flags & (INSN_OPSZ | INSN_REXW)) == INSN_OPSZ ? 2 : 8;
-    else if ((flags & INSN_REXW) && !(a & DA_DW))
-        opsize = 8;
+    else if (flags & INSN_REXW)
+        opsize = (a & DA_DW) ? 4 : 8; /* REX.W beats 66; in/out stop at 32 bits */
     else
-        opsize = (flags & INSN_OPSZ) ? 2 : 4;
+        opsize = (flags & INSN_OPSZ) && !(a & DA_SSE) ? 2 : 4;
     out->opsize = opsize;
 
     if (seg != SEG_NONE) {

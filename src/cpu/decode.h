@@ -14,7 +14,10 @@
  *   66 and no REX.W. Near branches (jcc, jmp, call incl. FF /2 /4, ret, loop/jrcxz) and mov
  *   to/from CR/DR are always 8: like Intel CPUs we ignore 66 on them, so rel32 stays 4 bytes.
  *   Where source and destination sizes differ (movzx/movsx/movsxd) opsize is the destination's;
- *   for in/out/ins/outs it is the data size (1, 2 or 4: REX.W is ignored). For crc32
+ *   for in/out/ins/outs it is the data size (1, 2 or 4: REX.W means 4). On SSE/MMX opcodes
+ *   66 is a mandatory prefix, not a size override: opsize is 4, or 8 with REX.W (the general
+ *   register of movd/movq, pextrw, cvtsi2sd...). Where the size is fixed by the instruction
+ *   (cmpxchg8b/16b, xsave, fences...) handlers look at INSN_REXW instead. For crc32
  *   (F2 0F 38 F0/F1) opsize follows the usual rule (the source size for F1; F0's is 1).
  * - addrsize: 8, or 4 with 67.
  * - Memory operands (flags & INSN_MEM): base (REG_RIP for RIP-relative, REG_NONE for the

@@ -8,6 +8,7 @@
 #define O    DA_OK
 #define E    (DA_OK | DA_MODRM)
 #define EB   (E | DA_BYTE)
+#define S    (E | DA_SSE) /* SSE/MMX: 66 selects the form, not the operand size */
 #define LK   DA_LOCK
 #define BR   DA_BRANCH
 #define D64  DA_D64
@@ -149,19 +150,19 @@ static const uint32_t map1[256] = {
     [0x08 ... 0x09] = O | BR, /* invd wbinvd */
     [0x0b] = O | BR, /* ud2 */
     [0x0d] = E, /* prefetch(w), nop */
-    [0x10 ... 0x12] = E,
-    [0x13] = E | P_N66 | MEM,
-    [0x14 ... 0x15] = E | P_N66,
-    [0x16] = E | P_N66_F3,
-    [0x17] = E | P_N66 | MEM,
+    [0x10 ... 0x12] = S,
+    [0x13] = S | P_N66 | MEM,
+    [0x14 ... 0x15] = S | P_N66,
+    [0x16] = S | P_N66_F3,
+    [0x17] = S | P_N66 | MEM,
     [0x18 ... 0x1f] = E, /* prefetch hints, reserved nops, endbr */
     [0x20 ... 0x21] = E | F64 | DA_CRDR,
     [0x22 ... 0x23] = E | F64 | DA_CRDR | BR,
-    [0x28 ... 0x29] = E | P_N66,
-    [0x2a] = E,
-    [0x2b] = E | P_N66 | MEM,
-    [0x2c ... 0x2d] = E,
-    [0x2e ... 0x2f] = E | P_N66,
+    [0x28 ... 0x29] = S | P_N66,
+    [0x2a] = S,
+    [0x2b] = S | P_N66 | MEM,
+    [0x2c ... 0x2d] = S,
+    [0x2e ... 0x2f] = S | P_N66,
     [0x30] = O | BR,
     [0x31] = O,
     [0x32] = O,
@@ -169,26 +170,26 @@ static const uint32_t map1[256] = {
     [0x34 ... 0x35] = O | BR, /* sysenter sysexit */
     [0x37] = O | BR | P_N, /* getsec */
     [0x40 ... 0x4f] = E, /* cmovcc */
-    [0x50] = E | P_N66 | REG,
-    [0x51] = E,
-    [0x52 ... 0x53] = E | P_NF3,
-    [0x54 ... 0x57] = E | P_N66,
-    [0x58 ... 0x5a] = E,
-    [0x5b] = E | P_N66_F3,
-    [0x5c ... 0x5f] = E,
-    [0x60 ... 0x6b] = E | P_N66,
-    [0x6c ... 0x6d] = E | P_66,
-    [0x6e] = E | P_N66,
-    [0x6f] = E | P_N66_F3,
-    [0x70] = E | IBZ,
-    [0x71] = E | IBZ | P_N66 | REG | DA_G(DG_12),
-    [0x72] = E | IBZ | P_N66 | REG | DA_G(DG_13),
-    [0x73] = E | IBZ | P_N66 | REG | DA_G(DG_14),
-    [0x74 ... 0x76] = E | P_N66,
+    [0x50] = S | P_N66 | REG,
+    [0x51] = S,
+    [0x52 ... 0x53] = S | P_NF3,
+    [0x54 ... 0x57] = S | P_N66,
+    [0x58 ... 0x5a] = S,
+    [0x5b] = S | P_N66_F3,
+    [0x5c ... 0x5f] = S,
+    [0x60 ... 0x6b] = S | P_N66,
+    [0x6c ... 0x6d] = S | P_66,
+    [0x6e] = S | P_N66,
+    [0x6f] = S | P_N66_F3,
+    [0x70] = S | IBZ,
+    [0x71] = S | IBZ | P_N66 | REG | DA_G(DG_12),
+    [0x72] = S | IBZ | P_N66 | REG | DA_G(DG_13),
+    [0x73] = S | IBZ | P_N66 | REG | DA_G(DG_14),
+    [0x74 ... 0x76] = S | P_N66,
     [0x77] = O | P_N, /* emms */
-    [0x78 ... 0x79] = E | P_N, /* vmread vmwrite */
-    [0x7c ... 0x7d] = E | P_66F2,
-    [0x7e ... 0x7f] = E | P_N66_F3,
+    [0x78 ... 0x79] = E | F64 | P_N, /* vmread vmwrite */
+    [0x7c ... 0x7d] = S | P_66F2,
+    [0x7e ... 0x7f] = S | P_N66_F3,
     [0x80 ... 0x8f] = O | F64 | BR | IZ32,
     [0x90 ... 0x9f] = EB, /* setcc */
     [0xa0] = O | D64,
@@ -219,62 +220,62 @@ static const uint32_t map1[256] = {
     [0xbc ... 0xbf] = E, /* bsf/tzcnt bsr/lzcnt movsx */
     [0xc0] = EB | LK,
     [0xc1] = E | LK, /* xadd */
-    [0xc2] = E | IBZ,
+    [0xc2] = S | IBZ,
     [0xc3] = E | P_N | MEM, /* movnti */
-    [0xc4] = E | IBZ | P_N66,
-    [0xc5] = E | IBZ | P_N66 | REG,
-    [0xc6] = E | IBZ | P_N66,
+    [0xc4] = S | IBZ | P_N66,
+    [0xc5] = S | IBZ | P_N66 | REG,
+    [0xc6] = S | IBZ | P_N66,
     [0xc7] = E | DA_G(DG_9),
     [0xc8 ... 0xcf] = O | DA_PLUSR, /* bswap */
-    [0xd0] = E | P_66F2,
-    [0xd1 ... 0xd5] = E | P_N66,
-    [0xd6] = E | P_NO_N, /* movq / movq2dq / movdq2q (register forms checked in code) */
-    [0xd7] = E | P_N66 | REG,
-    [0xd8 ... 0xe5] = E | P_N66,
-    [0xe6] = E | P_NO_N,
-    [0xe7] = E | P_N66 | MEM,
-    [0xe8 ... 0xef] = E | P_N66,
-    [0xf0] = E | P_F2 | MEM, /* lddqu */
-    [0xf1 ... 0xf6] = E | P_N66,
-    [0xf7] = E | P_N66 | REG,
-    [0xf8 ... 0xfe] = E | P_N66,
+    [0xd0] = S | P_66F2,
+    [0xd1 ... 0xd5] = S | P_N66,
+    [0xd6] = S | P_NO_N, /* movq / movq2dq / movdq2q (register forms checked in code) */
+    [0xd7] = S | P_N66 | REG,
+    [0xd8 ... 0xe5] = S | P_N66,
+    [0xe6] = S | P_NO_N,
+    [0xe7] = S | P_N66 | MEM,
+    [0xe8 ... 0xef] = S | P_N66,
+    [0xf0] = S | P_F2 | MEM, /* lddqu */
+    [0xf1 ... 0xf6] = S | P_N66,
+    [0xf7] = S | P_N66 | REG,
+    [0xf8 ... 0xfe] = S | P_N66,
     [0xff] = E | BR, /* ud0 */
 };
 
 /* 0F 38 map */
 static const uint32_t map2[256] = {
-    [0x00 ... 0x0b] = E | P_N66,
-    [0x10] = E | P_66,
-    [0x14 ... 0x15] = E | P_66,
-    [0x17] = E | P_66,
-    [0x1c ... 0x1e] = E | P_N66,
-    [0x20 ... 0x25] = E | P_66,
-    [0x28 ... 0x29] = E | P_66,
-    [0x2a] = E | P_66 | MEM, /* movntdqa */
-    [0x2b] = E | P_66,
-    [0x30 ... 0x35] = E | P_66,
-    [0x37 ... 0x41] = E | P_66,
-    [0x80 ... 0x82] = E | P_66 | MEM, /* invept invvpid invpcid */
-    [0xc8 ... 0xcd] = E | P_N, /* sha */
-    [0xcf] = E | P_66, /* gf2p8mulb */
-    [0xdb ... 0xdf] = E | P_66, /* aes */
+    [0x00 ... 0x0b] = S | P_N66,
+    [0x10] = S | P_66,
+    [0x14 ... 0x15] = S | P_66,
+    [0x17] = S | P_66,
+    [0x1c ... 0x1e] = S | P_N66,
+    [0x20 ... 0x25] = S | P_66,
+    [0x28 ... 0x29] = S | P_66,
+    [0x2a] = S | P_66 | MEM, /* movntdqa */
+    [0x2b] = S | P_66,
+    [0x30 ... 0x35] = S | P_66,
+    [0x37 ... 0x41] = S | P_66,
+    [0x80 ... 0x82] = E | F64 | P_66 | MEM, /* invept invvpid invpcid */
+    [0xc8 ... 0xcd] = S | P_N, /* sha */
+    [0xcf] = S | P_66, /* gf2p8mulb */
+    [0xdb ... 0xdf] = S | P_66, /* aes */
     /* movbe (none/66, memory only) or crc32 (F2): checked in decode.c */
     [0xf0 ... 0xf1] = E | DA_NO_F3,
-    [0xf6] = E | DA_NO_NONE | DA_NO_F2, /* adcx (66) adox (F3) */
+    [0xf6] = S | DA_NO_NONE | DA_NO_F2, /* adcx (66) adox (F3) */
 };
 
 /* 0F 3A map */
 static const uint32_t map3[256] = {
-    [0x08 ... 0x0e] = E | IBZ | P_66,
-    [0x0f] = E | IBZ | P_N66, /* palignr */
-    [0x14 ... 0x17] = E | IBZ | P_66,
-    [0x20 ... 0x22] = E | IBZ | P_66,
-    [0x40 ... 0x42] = E | IBZ | P_66,
-    [0x44] = E | IBZ | P_66, /* pclmulqdq */
-    [0x60 ... 0x63] = E | IBZ | P_66,
-    [0xcc] = E | IBZ | P_N,
-    [0xce ... 0xcf] = E | IBZ | P_66,
-    [0xdf] = E | IBZ | P_66,
+    [0x08 ... 0x0e] = S | IBZ | P_66,
+    [0x0f] = S | IBZ | P_N66, /* palignr */
+    [0x14 ... 0x17] = S | IBZ | P_66,
+    [0x20 ... 0x22] = S | IBZ | P_66,
+    [0x40 ... 0x42] = S | IBZ | P_66,
+    [0x44] = S | IBZ | P_66, /* pclmulqdq */
+    [0x60 ... 0x63] = S | IBZ | P_66,
+    [0xcc] = S | IBZ | P_N,
+    [0xce ... 0xcf] = S | IBZ | P_66,
+    [0xdf] = S | IBZ | P_66,
 };
 
 const uint32_t *const decode_map[4] = {map0, map1, map2, map3};
@@ -302,7 +303,8 @@ const uint32_t decode_group[DG_COUNT][2][8] = {
     /* sldt str lldt ltr verr verw */
     [DG_6] = {{O, O, O, O, O, O}, {O, O, O, O, O, O}},
     /* memory: sgdt sidt lgdt lidt smsw - lmsw invlpg; registers: see decode_0f01_reg */
-    [DG_7] = {{O | P_N66, O | P_N66, O | P_N66, O | P_N66, O | P_N66, 0, O | P_N66, O | P_N66},
+    [DG_7] = {{O | F64 | P_N66, O | F64 | P_N66, O | F64 | P_N66, O | F64 | P_N66, O | P_N66, 0,
+               O | P_N66, O | P_N66},
               ROW8(O)},
     /* bt bts btr btc */
     [DG_8] = {{0, 0, 0, 0, O, O | LK, O | LK, O | LK}, {0, 0, 0, 0, O, O, O, O}},

@@ -45,6 +45,10 @@ enum {
 #define DA_NO_F3      (1u << (DA_NOMP_SHIFT + 2))
 #define DA_NO_F2      (1u << (DA_NOMP_SHIFT + 3))
 
+/* SSE/MMX opcode: 66 is a mandatory prefix, not an operand-size override (opsize 4, or 8
+ * with REX.W, for the general-register operand of movd/movq/pextrw/cvtsi2ss...) */
+#define DA_SSE (1u << 22)
+
 /* group row, bits 24..31 (0 = not a group) */
 #define DA_GRP_SHIFT 24
 #define DA_G(n)      ((uint32_t)(n) << DA_GRP_SHIFT)

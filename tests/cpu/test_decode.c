@@ -358,7 +358,17 @@ static void test_mandatory_prefixes(void)
     CHECK_EQ(i.mp, MP_F3);
     CHECK_EQ(dec(&i, "66 f3 0f 6f c1"), 5);
     CHECK_EQ(i.mp, MP_F3);
+    CHECK_EQ(i.opsize, 4); /* 66 is never an operand-size prefix on SSE opcodes */
+    CHECK(i.flags & INSN_OPSZ);
+    CHECK_EQ(dec(&i, "66 0f 7e c0"), 4); /* movd eax, xmm0: 32-bit despite 66 */
+    CHECK_EQ(i.opsize, 4);
+    CHECK_EQ(i.mp, MP_66);
+    CHECK_EQ(dec(&i, "66 48 0f 7e c0"), 5); /* movq rax, xmm0 */
+    CHECK_EQ(i.opsize, 8);
+    CHECK_EQ(dec(&i, "66 0f 38 f1 00"), 5); /* movbe [rax], ax: here 66 is the size */
     CHECK_EQ(i.opsize, 2);
+    CHECK_EQ(dec(&i, "66 0f 38 82 04 24"), 6); /* invpcid rax, [rsp]: always 64 */
+    CHECK_EQ(i.opsize, 8);
     CHECK_EQ(dec(&i, "f3 f2 0f 10 c1"), 5); /* last of F2/F3 wins: movsd */
     CHECK_EQ(i.mp, MP_F2);
     CHECK_EQ(i.flags & (INSN_REP | INSN_REPNE), INSN_REP | INSN_REPNE);

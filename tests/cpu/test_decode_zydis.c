@@ -89,6 +89,30 @@ static void hexdump(const char *why, const uint8_t *b, unsigned n)
     fprintf(stderr, "\n");
 }
 
+/* Opcodes whose operand size zydis reports differently, for reasons that do not matter:
+ * - ins/outs (6C..6F) with REX.W: zydis gives the effective operand size 64; vessel's opsize
+ *   is the data size moved, which stops at 32 bits (REX.W is ignored, as for in/out).
+ * - 0F 01 (invlpg and friends), 0F 05/07 (syscall/sysret), 0F 0D and 0F 18..1F (prefetch and
+ *   hint NOPs), 0F AE (fences, clflush, xsave), 0F C7 (cmpxchg8b/16b, rdrand, vmptrld...):
+ *   their operand size is fixed by the instruction or selected by REX.W alone, never by 66;
+ *   handlers look at INSN_REXW. */
+static bool opsize_exempt(const struct insn *in)
+{
+    switch (in->op) {
+    case 0x06c:
+    case 0x06d:
+    case 0x06e:
+    case 0x06f:
+    case 0x101:
+    case 0x105:
+    case 0x107:
+    case 0x10d:
+    case 0x1ae:
+    case 0x1c7: return true;
+    default: return in->op >= 0x118 && in->op <= 0x11f;
+    }
+}
+
 /* Compare our record with zydis's raw fields for an instruction both decoded. Returns 0 if they
  * agree. */
 static int compare_fields(const struct insn *in, const ZydisDecodedInstruction *zi)
@@ -110,11 +134,75 @@ static int compare_fields(const struct insn *in, const ZydisDecodedInstruction *
     } else if ((uint64_t)(int64_t)in->disp != disp) {
         return 3;
     }
+    if (zi->operand_width != in->opsize * 8 && !opsize_exempt(in)) return 6;
     if (raw->imm[0].size && !moffs) {
         uint64_t mask = raw->imm[0].size >= 64 ? ~0ull : (1ull << raw->imm[0].size) - 1;
         if ((raw->imm[0].value.u & mask) != (in->imm & mask)) return 4;
         if (raw->imm[1].size && raw->imm[1].value.u != in->imm2) return 5;
     }
+    return 0;
+}
+
+/* Our register number for a zydis register operand: 0..15 for general, XMM and MMX
+ * registers, 4..7 for AH..BH, REG_RIP, REG_NONE; -1 for classes we do not compare. */
+static int zreg(ZydisRegister r)
+{
+    if (r == ZYDIS_REGISTER_NONE) return REG_NONE;
+    if (r == ZYDIS_REGISTER_RIP || r == ZYDIS_REGISTER_EIP) return REG_RIP;
+    if (r >= ZYDIS_REGISTER_AH && r <= ZYDIS_REGISTER_BH) return 4 + (r - ZYDIS_REGISTER_AH);
+    switch (ZydisRegisterGetClass(r)) {
+    case ZYDIS_REGCLASS_GPR8:
+    case ZYDIS_REGCLASS_GPR16:
+    case ZYDIS_REGCLASS_GPR32:
+    case ZYDIS_REGCLASS_GPR64:
+        return ZydisRegisterGetId(ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, r));
+    case ZYDIS_REGCLASS_XMM: return ZydisRegisterGetId(r);
+    default: return -1;
+    }
+}
+
+/* Compare the explicit operands zydis found with ours: the ModRM memory operand (base, index,
+ * scale, segment), the ModRM register operands and +r registers. Returns 0 if they agree. */
+static int compare_operands(const struct insn *in, const ZydisDecodedInstruction *zi,
+                            const ZydisDecodedOperand *ops)
+{
+    bool zmem = false;
+    for (unsigned k = 0; k < zi->operand_count_visible; k++) {
+        const ZydisDecodedOperand *o = &ops[k];
+        if (o->type == ZYDIS_OPERAND_TYPE_MEMORY &&
+            o->encoding == ZYDIS_OPERAND_ENCODING_MODRM_RM) {
+            zmem = true;
+            if (!(in->flags & INSN_MEM)) return 10;
+            if (in->op == 0x11a || in->op == 0x11b)
+                continue; /* MPX: vessel decodes hint NOPs (see zydis_quirk) */
+            /* Zydis quirk: with 67 and REX.B, the SIB no-base form (mod 00, base 101) is
+             * reported as base r13d although zydis does consume the disp32 that replaces the
+             * base (Intel SDM Table 2-5: REX.B does not matter for this encoding). */
+            const bool r13d_quirk =
+                in->addrsize == 4 && in->base == REG_NONE && o->mem.base == ZYDIS_REGISTER_R13D;
+            if (zreg(o->mem.base) != in->base && !r13d_quirk) return 11;
+            if (zreg(o->mem.index) != in->index) return 12;
+            if (in->index != REG_NONE && o->mem.scale != 1u << in->scale) return 13;
+            /* zydis names an ignored CS/DS/ES/SS override as the segment; only FS/GS and the
+             * default matter in 64-bit mode */
+            if (o->mem.type != ZYDIS_MEMOP_TYPE_MEM)
+                continue; /* lea computes an address: no segment */
+            const ZydisRegister zs = o->mem.segment;
+            const unsigned want = zs == ZYDIS_REGISTER_FS   ? SEG_FS
+                                  : zs == ZYDIS_REGISTER_GS ? SEG_GS
+                                  : zs == ZYDIS_REGISTER_SS ? SEG_SS
+                                                            : SEG_DS;
+            if (want != in->seg && (zi->attributes & ZYDIS_ATTRIB_HAS_SEGMENT) == 0) return 14;
+            if ((zs == ZYDIS_REGISTER_FS || zs == ZYDIS_REGISTER_GS) && want != in->seg) return 14;
+        } else if (o->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+            const int r = zreg(o->reg.value);
+            if (r < 0) continue;
+            if (o->encoding == ZYDIS_OPERAND_ENCODING_MODRM_REG && r != in->reg) return 15;
+            if (o->encoding == ZYDIS_OPERAND_ENCODING_MODRM_RM && r != in->rm) return 16;
+            if (o->encoding == ZYDIS_OPERAND_ENCODING_OPCODE && r != in->reg) return 17;
+        }
+    }
+    if ((in->flags & INSN_MEM) && !zmem) return 18;
     return 0;
 }
 
@@ -174,7 +262,8 @@ static void test_random(void)
         struct insn in;
         int len = decode_insn(&in, b, sizeof b, MODE_LONG64);
         ZydisDecodedInstruction zi;
-        bool zok = ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&zdec, NULL, b, sizeof b, &zi));
+        ZydisDecoderContext zctx;
+        bool zok = ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&zdec, &zctx, b, sizeof b, &zi));
         if (len > 0) {
             ours++;
             int why = 0;
@@ -185,6 +274,14 @@ static void test_random(void)
                 why = 101;
             } else if ((why = compare_fields(&in, &zi)) != 0) {
                 fields_bad++;
+            } else {
+                ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+                if (!ZYAN_SUCCESS(ZydisDecoderDecodeOperands(&zdec, &zctx, &zi, ops,
+                                                             ZYDIS_MAX_OPERAND_COUNT)))
+                    why = 102;
+                else
+                    why = compare_operands(&in, &zi, ops);
+                if (why) fields_bad++;
             }
             if (why) {
                 bad++;
@@ -245,14 +342,19 @@ static void test_vmlinux(const char *path)
             const size_t left = n - off;
             const unsigned avail = left > 15 ? 15 : (unsigned)left;
             ZydisDecodedInstruction zi;
+            ZydisDecoderContext zctx;
             bool zok =
-                ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&zdec, NULL, text + off, avail, &zi));
+                ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&zdec, &zctx, text + off, avail, &zi));
             struct insn in;
             int len = decode_insn(&in, text + off, avail, MODE_LONG64);
             if (zok) zinsns++;
             if (len > 0) {
                 ours++;
-                if (!zok || zi.length != len || compare_fields(&in, &zi)) {
+                ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+                if (!zok || zi.length != len || compare_fields(&in, &zi) ||
+                    !ZYAN_SUCCESS(ZydisDecoderDecodeOperands(&zdec, &zctx, &zi, ops,
+                                                             ZYDIS_MAX_OPERAND_COUNT)) ||
+                    compare_operands(&in, &zi, ops)) {
                     bad++;
                     if (shown++ < 40) {
                         char w[96];
