@@ -27,7 +27,5 @@ int main(int argc, char **argv)
         fprintf(stderr, "vessel: %s\n", err);
         return CLI_USAGE_EXIT;
     }
-    /* Until the CPU engine and devices link (vm_main needs them), running is refused. */
-    fputs("vessel: run: the machine is not assembled yet in this build\n", stderr);
-    return 1;
+    return vm_main(&cfg);
 }
