@@ -39,6 +39,7 @@ struct block_cache *block_cache_new(void)
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     bc->arena = a == MAP_FAILED ? NULL : a;
     bc->deliver_kind = -1;
+    pthread_mutex_init(&bc->remote_lock, NULL);
     if (!bc->bucket || !bc->xbucket || !bc->scratch || !bc->arena) {
         block_cache_free(bc);
         return NULL;
@@ -53,6 +54,7 @@ void block_cache_free(struct block_cache *bc)
     free(bc->bucket);
     free(bc->xbucket);
     free(bc->scratch);
+    pthread_mutex_destroy(&bc->remote_lock);
     free(bc);
 }
 
@@ -112,10 +114,9 @@ static void block_drop_page(struct cpu *c, uint64_t page)
     if (off != UINT64_MAX) c->bus->page_flags[off >> BUS_PAGE_SHIFT] &= (uint8_t)~BUS_PAGE_CODE;
 }
 
-void block_code_write(void *opaque, uint64_t gpa, uint64_t len)
+/* Drop the blocks on every code page in [gpa, gpa+len). */
+static void block_drop_range(struct cpu *c, uint64_t gpa, uint64_t len)
 {
-    struct cpu *c = opaque;
-    if (!len || !c->blocks) return;
     uint64_t last = (gpa + len - 1) & PAGE_MASK;
     for (uint64_t p = gpa & PAGE_MASK;; p += BUS_PAGE_SIZE) {
         uint64_t off = bus_ram_offset(c->bus, p);
@@ -123,6 +124,47 @@ void block_code_write(void *opaque, uint64_t gpa, uint64_t len)
             block_drop_page(c, p);
         if (p == last) break;
     }
+}
+
+void block_code_write(void *opaque, uint64_t gpa, uint64_t len)
+{
+    struct cpu *c = opaque;
+    struct block_cache *bc = c->blocks;
+    if (!len || !bc) return;
+    if (bc->owner_set && !pthread_equal(pthread_self(), bc->owner)) {
+        pthread_mutex_lock(&bc->remote_lock);
+        if (bc->nremote < 32) {
+            bc->remote_gpa[bc->nremote] = gpa;
+            bc->remote_len[bc->nremote++] = len;
+        } else {
+            bc->remote_overflow = true;
+        }
+        __atomic_store_n(&bc->remote_pending, 1, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&bc->remote_lock);
+        return;
+    }
+    block_drop_range(c, gpa, len);
+}
+
+void block_drain_remote(struct cpu *c)
+{
+    struct block_cache *bc = c->blocks;
+    uint64_t gpa[32], len[32];
+    pthread_mutex_lock(&bc->remote_lock);
+    unsigned n = bc->nremote;
+    bool overflow = bc->remote_overflow;
+    memcpy(gpa, bc->remote_gpa, n * sizeof(gpa[0]));
+    memcpy(len, bc->remote_len, n * sizeof(len[0]));
+    bc->nremote = 0;
+    bc->remote_overflow = false;
+    __atomic_store_n(&bc->remote_pending, 0, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&bc->remote_lock);
+    if (overflow) {
+        block_flush_all(c);
+        return;
+    }
+    for (unsigned k = 0; k < n; k++)
+        block_drop_range(c, gpa[k], len[k]);
 }
 
 void exec_ud(struct cpu *c, const struct insn *i)

@@ -3,6 +3,7 @@
  * address, decoded in one mode. Blocks live in an arena that is only ever reset as a whole, so
  * a block dropped by self-modifying code stays readable until the loop is done with it. */
 #pragma once
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -40,6 +41,16 @@ struct block_cache {
     volatile bool stop;  /* end the current block after this instruction */
     uint64_t budget_end; /* stats.insns value at which vcpu_run returns */
 
+    /* Code writes from other threads (device DMA on an I/O thread) are queued here and
+     * applied by the vCPU thread between blocks: the cache is single-threaded. */
+    pthread_t owner; /* the thread in vcpu_run */
+    bool owner_set;
+    pthread_mutex_t remote_lock;
+    uint64_t remote_gpa[32], remote_len[32];
+    unsigned nremote;
+    bool remote_overflow; /* too many queued: flush everything */
+    int remote_pending;   /* atomic: the queue is not empty */
+
     /* event being raised / delivered */
     unsigned raise_kind; /* EV_* of c->pending_exc */
     int deliver_kind;    /* EV_* of the event being delivered (c->exc_vector), -1 if none */
@@ -56,6 +67,8 @@ void block_code_write(void *opaque, uint64_t gpa, uint64_t len);
 /* Decode the instruction at c->rip into *i (fn resolved; #UD handler if undecodable). Faults if
  * the first byte cannot be fetched or a needed second page faults. */
 void block_decode_one(struct cpu *c, struct insn *i);
+/* Apply code writes queued by other threads (vCPU thread only). */
+void block_drain_remote(struct cpu *c);
 /* The handler given to undecodable or unsupported instructions. */
 void exec_ud(struct cpu *c, const struct insn *i);
 /* The run loop (exec.c): run for `budget` instructions. */

@@ -166,6 +166,7 @@ static enum vcpu_exit exec_loop(struct cpu *c)
             c->exit_request = 0;
             return c->exit = VCPU_EXIT_REQUEST;
         }
+        if (unlikely(__atomic_load_n(&bc->remote_pending, __ATOMIC_ACQUIRE))) block_drain_remote(c);
         if (unlikely(c->stats.insns >= bc->budget_end)) return c->exit = VCPU_EXIT_BUDGET;
         if ((c->rflags & F_IF) && !c->intr_shadow && c->intc) {
             int vec = c->intc->pending(c->intc_opaque);
@@ -202,6 +203,10 @@ enum vcpu_exit exec_run(struct cpu *c, uint64_t budget)
     struct block_cache *bc = c->blocks;
     if (c->exit == VCPU_EXIT_SHUTDOWN || c->exit == VCPU_EXIT_INTERNAL) return c->exit;
     bc->budget_end = c->stats.insns + budget;
+    if (!bc->owner_set || !pthread_equal(bc->owner, pthread_self())) {
+        bc->owner = pthread_self();
+        bc->owner_set = true;
+    }
     tlb_check_controls(c);
     for (;;) {
         if (_setjmp(c->fault_jmp) == 0) return exec_loop(c);

@@ -3,6 +3,7 @@
  * CPL3 -> CPL0 stack switch through TSS.RSP0, IST stacks, gate DPL checks, #DF escalation and
  * the triple-fault exit, external interrupts with HLT wake-up and the STI shadow, #UD for
  * undecodable bytes, cpu_step, MSRs and save/load round-trip. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,13 @@ static void test_run_and_budget(void)
     teardown();
 }
 
+static void *dma_thread(void *arg)
+{
+    uint8_t four = 4;
+    bus_dma_write(&bus, CODE + 1, &four, 1);
+    return NULL;
+}
+
 static void test_self_modifying(void)
 {
     setup();
@@ -132,6 +140,18 @@ static void test_self_modifying(void)
     c->halted = false;
     CHECK_EQ(vcpu_run(v, 100), VCPU_EXIT_HLT);
     CHECK_EQ(c->gpr[R_RAX], 3);
+    /* From another thread (an I/O thread's DMA) the drop is queued for the vCPU thread. */
+    struct vcpu_stats st0, st1;
+    vcpu_get_stats(v, &st0);
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, dma_thread, NULL), 0);
+    pthread_join(t, NULL);
+    vcpu_get_stats(v, &st1);
+    CHECK_EQ(st1.blocks_flushed, st0.blocks_flushed);
+    c->rip = CODE;
+    c->halted = false;
+    CHECK_EQ(vcpu_run(v, 100), VCPU_EXIT_HLT);
+    CHECK_EQ(c->gpr[R_RAX], 4);
     /* The running block rewrites its own next instruction: mov byte [rip+1], 9; mov al, 1; hlt */
     static const uint8_t s[] = {0xC6, 0x05, 0x01, 0x00, 0x00, 0x00, 0x09, 0xB0, 0x01, 0xF4};
     load_code(CODE + 0x2000, s, sizeof(s));
