@@ -14,6 +14,7 @@
 #include "hw/ioapic.h"
 #include "hw/lapic.h"
 #include "hw/pci.h"
+#include "hw/pit.h"
 #include "hw/pvpanic.h"
 #include "hw/uart8250.h"
 #include "machine/acpi.h"
@@ -101,6 +102,11 @@ static int pc_create_devices(struct pc *pc, char *err, size_t errlen)
     pc->com1 = uart8250_create(&pc->bus, PC_COM1_PORT, ioapic_irq_line(pc->ioapic, PC_COM1_GSI),
                                sink, "com1");
     if (!pc->com1) return snprintf(err, errlen, "cannot create COM1"), -1;
+
+    /* Linux on hardware-reduced ACPI ticks on the LAPIC timer, but still reads the PIT's
+     * channel 2 through port 0x61 to calibrate when it lacks a TSC frequency. */
+    pc->pit = pit_create(&pc->bus, ioapic_irq_line(pc->ioapic, PC_PIT_GSI), NULL);
+    if (!pc->pit) return snprintf(err, errlen, "cannot create the PIT"), -1;
 
     struct pvpanic_config pv = {.event = pc_pvpanic_event, .opaque = pc};
     pc->pvpanic = pvpanic_create(&pc->bus, PC_PVPANIC_PORT, &pv);
@@ -197,8 +203,10 @@ void pc_destroy(struct pc *pc)
 uint64_t pc_update_timers(struct pc *pc, uint64_t now_ns)
 {
     lapic_update(pc->lapic, now_ns);
+    pit_update(pc->pit, now_ns);
     uint64_t next = lapic_next_deadline(pc->lapic);
-    return next;
+    uint64_t t = pit_next_deadline(pc->pit);
+    return t < next ? t : next;
 }
 
 bool pc_irq_pending(struct pc *pc)

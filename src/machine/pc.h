@@ -28,6 +28,7 @@ struct ioapic;
 struct uart8250;
 struct pvpanic;
 struct pci_host;
+struct pit;
 
 struct pc_events {
     void (*poweroff)(void *opaque);               /* ACPI S5 */
@@ -53,6 +54,7 @@ struct pc {
     struct uart8250 *com1;
     struct pvpanic *pvpanic;
     struct pci_host *pci;
+    struct pit *pit;
     struct acpi_pm pm;
     uint64_t rsdp_addr;
 };
