@@ -129,8 +129,9 @@ static void incdec_rm(struct cpu *c, const struct insn *i)
     c->lf.cf_in = cf;
 }
 
-/* 0F B0/B1: cmpxchg r/m, reg. The destination is written either way (as the CPU's locked
- * cycle does), the accumulator only on a mismatch. */
+/* 0F B0/B1: cmpxchg r/m, reg. A memory destination is written either way (as the CPU's
+ * locked cycle does); a register destination only on a match (so a 32-bit one keeps its upper
+ * half on a mismatch); the accumulator only on a mismatch. */
 static void cmpxchg_rm_r(struct cpu *c, const struct insn *i)
 {
     unsigned size = int_size(i, i->op == 0x1b0);
@@ -140,7 +141,7 @@ static void cmpxchg_rm_r(struct cpu *c, const struct insn *i)
     if (a == d) {
         rm_write(c, i, size, reg_read(c, i, i->reg, size));
     } else {
-        rm_write(c, i, size, d);
+        if (i->flags & INSN_MEM) rm_write(c, i, size, d);
         reg_write(c, i, R_RAX, size, d);
     }
     c->lf = lf;

@@ -71,7 +71,8 @@ static void idiv_rm(struct cpu *c, const struct insn *i)
     if (size == 1)
         n = (int16_t)c->gpr[R_RAX];
     else
-        n = (i128)(((u128)int_sext(c->gpr[R_RDX], size) << bits) | (c->gpr[R_RAX] & m));
+        n = (i128)(int64_t)int_sext(c->gpr[R_RDX], size) * ((i128)1 << bits) +
+            (i128)(c->gpr[R_RAX] & m);
     if (s == 0) cpu_fault(c, EXC_DE);
     if (s == -1 && n == (i128)((u128)1 << 127)) cpu_fault(c, EXC_DE);
     i128 q = n / s, r = n % s;

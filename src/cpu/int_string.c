@@ -53,7 +53,10 @@ static void string_exec(struct cpu *c, const struct insn *i, unsigned kind, unsi
     }
     for (unsigned n = 0; n < STRING_CHUNK; n++) {
         uint64_t cx = c->gpr[R_RCX] & am;
-        if (cx == 0) return;
+        if (cx == 0) {
+            c->gpr[R_RCX] = 0; /* the host zero-extends ECX even when nothing runs */
+            return;
+        }
         uint64_t si = c->gpr[R_RSI] & am, di = c->gpr[R_RDI] & am, v, w;
         switch (kind) {
         case S_MOVS:

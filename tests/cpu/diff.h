@@ -104,7 +104,7 @@ struct diff_result {
     unsigned cases;      /* cases run */
     unsigned mismatches; /* cases where engine and host differ */
     unsigned faults;     /* cases that faulted natively */
-    bool skipped;        /* the engine does not implement the form (exec_lookup NULL) */
+    bool skipped;        /* the engine does not implement the form (run anyway: #UD) */
 };
 
 /* Set up the native pages and signal handling once; false (with a message) if impossible. */

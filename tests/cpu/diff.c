@@ -1,0 +1,481 @@
+/* diff.c — the differential harness of diff.h: a native stub generator that runs one
+ * instruction on the host CPU with a given register/flag/FPU state, the same instruction run
+ * through the engine's cpu_step(), and the comparison between the two.
+ *
+ * Native pages (fixed addresses, MAP_FIXED_NOREPLACE):
+ *   DIFF_DATA   data page the instruction may touch (also the stack: RSP = DIFF_RSP)
+ *   DIFF_CODE   prologue | epilogue | ... | DIFF_INSN: insn, pad0, pad1, jmp epilogue
+ *   DIFF_STATE  in/out states, host RSP and host FPU state, the landing marker
+ * The stub addresses the state page with absolute disp32 operands, so it needs no register
+ * of its own while guest values are live. Faults arrive as signals on an alternate stack;
+ * the handler copies the faulting context into the out state and siglongjmps back. */
+#include "diff.h"
+
+#include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+
+/* ucontext's REG_RIP clashes with core.h's: keep the signal-context index under another name */
+enum { UC_RIP = REG_RIP };
+#undef REG_RIP
+
+#include "cpu/core.h"
+#include "cpu/decode.h"
+#include "vessel/bus.h"
+
+#define DIFF_STATE    0x10020000ull
+#define DIFF_EPILOGUE (DIFF_CODE + 0x200)
+#define DIFF_RAM_SIZE 0x10030000ull /* guest RAM covers data and code pages */
+
+struct stub_area {
+    struct diff_state in, out;
+    struct diff_fx host_fx;
+    uint64_t host_rsp;
+    uint8_t marker;
+};
+#define AREA ((struct stub_area *)DIFF_STATE)
+
+static sigjmp_buf diff_jmp;
+static volatile sig_atomic_t diff_active;
+static struct bus diff_bus;
+static struct cpu *diff_cpu;
+
+/* ---- random inputs ---- */
+
+uint64_t diff_rand(struct diff_rng *r)
+{
+    uint64_t x = r->s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    r->s = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+uint64_t diff_rand_edge(struct diff_rng *r, unsigned bits)
+{
+    uint64_t m = bits >= 64 ? ~0ull : (1ull << bits) - 1, top = 1ull << (bits - 1), v;
+    switch (diff_rand(r) % 12) {
+    case 0: v = 0; break;
+    case 1: v = 1; break;
+    case 2: v = ~0ull; break;
+    case 3: v = top; break;
+    case 4: v = top - 1; break;
+    case 5: v = diff_rand(r) % 66; break;
+    case 6: v = -(diff_rand(r) % 66); break;
+    case 7: v = top + (diff_rand(r) % 3) - 1; break;
+    case 8: v = diff_rand(r) >> (diff_rand(r) % 64); break;
+    default: v = diff_rand(r); break;
+    }
+    /* the other bits of a 64-bit register stay random so merges are visible */
+    return bits >= 64 ? v : (v & m) | (diff_rand(r) & ~m);
+}
+
+unsigned diff_default_cases(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return 200;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
+    return 200;
+#else
+    return 1000;
+#endif
+#else
+    return 1000;
+#endif
+}
+
+/* ---- the native stub ---- */
+
+struct emit {
+    uint8_t *p;
+};
+
+static void e8(struct emit *e, uint8_t b)
+{
+    *e->p++ = b;
+}
+
+static void e32(struct emit *e, uint32_t v)
+{
+    memcpy(e->p, &v, 4);
+    e->p += 4;
+}
+
+/* op with ModRM [disp32] absolute (mod=00 rm=100, SIB base=101 index=100) */
+static void e_abs(struct emit *e, uint8_t rex, uint8_t op0, int op1, unsigned reg, uint64_t addr)
+{
+    if (rex) e8(e, rex);
+    e8(e, op0);
+    if (op1 >= 0) e8(e, (uint8_t)op1);
+    e8(e, (uint8_t)(((reg & 7) << 3) | 4));
+    e8(e, 0x25);
+    e32(e, (uint32_t)addr);
+}
+
+static void e_fx(struct emit *e, unsigned sub, uint64_t addr) /* fxsave64 /0, fxrstor64 /1 */
+{
+    e8(e, 0x48);
+    e_abs(e, 0, 0x0f, 0xae, sub, addr);
+}
+
+static void build_stub(void)
+{
+    struct emit e = {(uint8_t *)DIFF_CODE};
+    /* prologue */
+    e8(&e, 0x53), e8(&e, 0x55);
+    for (unsigned r = 12; r <= 15; r++)
+        e8(&e, 0x41), e8(&e, 0x50 + (r & 7));
+    e_abs(&e, 0x48, 0x89, -1, R_RSP, (uint64_t)&AREA->host_rsp);
+    e_fx(&e, 0, (uint64_t)&AREA->host_fx);
+    e_fx(&e, 1, (uint64_t)&AREA->in.fx);
+    e_abs(&e, 0, 0xff, -1, 6, (uint64_t)&AREA->in.rflags); /* push qword [in.rflags] */
+    e8(&e, 0x9d);                                          /* popfq */
+    for (unsigned r = 0; r < 16; r++)
+        if (r != R_RSP) e_abs(&e, 0x48 | (r >= 8 ? 4 : 0), 0x8b, -1, r, (uint64_t)&AREA->in.gpr[r]);
+    e_abs(&e, 0x48, 0x8b, -1, R_RSP, (uint64_t)&AREA->in.gpr[R_RSP]);
+    e8(&e, 0xe9);
+    e32(&e, (uint32_t)(DIFF_INSN - ((uint64_t)e.p + 4)));
+
+    /* epilogue */
+    e.p = (uint8_t *)DIFF_EPILOGUE;
+    for (unsigned r = 0; r < 16; r++)
+        e_abs(&e, 0x48 | (r >= 8 ? 4 : 0), 0x89, -1, r, (uint64_t)&AREA->out.gpr[r]);
+    e_abs(&e, 0x48, 0x8b, -1, R_RSP, (uint64_t)&AREA->host_rsp);
+    e8(&e, 0x9c);                                           /* pushfq */
+    e_abs(&e, 0, 0x8f, -1, 0, (uint64_t)&AREA->out.rflags); /* pop qword [out.rflags] */
+    e_fx(&e, 0, (uint64_t)&AREA->out.fx);
+    e_fx(&e, 1, (uint64_t)&AREA->host_fx);
+    e8(&e, 0xfc); /* cld */
+    for (unsigned r = 15; r >= 12; r--)
+        e8(&e, 0x41), e8(&e, 0x58 + (r & 7));
+    e8(&e, 0x5d), e8(&e, 0x5b), e8(&e, 0xc3);
+}
+
+/* Place the instruction and its landing pads at DIFF_INSN. */
+static void place_insn(const struct diff_form *f)
+{
+    struct emit e = {(uint8_t *)DIFF_INSN};
+    memcpy(e.p, f->bytes, f->len);
+    e.p += f->len;
+    /* pad0: marker = 0, skip pad1 (10 bytes = DIFF_REL_TAKEN) */
+    e_abs(&e, 0, 0xc6, -1, 0, (uint64_t)&AREA->marker);
+    e8(&e, 0);
+    e8(&e, 0xeb), e8(&e, 8);
+    /* pad1: marker = 1 */
+    e_abs(&e, 0, 0xc6, -1, 0, (uint64_t)&AREA->marker);
+    e8(&e, 1);
+    e8(&e, 0xe9);
+    e32(&e, (uint32_t)(DIFF_EPILOGUE - ((uint64_t)e.p + 4)));
+    __builtin___clear_cache((char *)DIFF_INSN, (char *)e.p);
+}
+
+static void diff_signal(int sig, siginfo_t *si, void *ctx)
+{
+    ucontext_t *uc = ctx;
+    if (!diff_active) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    static const int map[16] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP,
+                                REG_RSI, REG_RDI, REG_R8,  REG_R9,  REG_R10, REG_R11,
+                                REG_R12, REG_R13, REG_R14, REG_R15};
+    struct diff_state *o = &AREA->out;
+    for (int r = 0; r < 16; r++)
+        o->gpr[r] = (uint64_t)uc->uc_mcontext.gregs[map[r]];
+    o->rip = (uint64_t)uc->uc_mcontext.gregs[UC_RIP];
+    o->rflags = (uint64_t)uc->uc_mcontext.gregs[REG_EFL];
+    o->vector = (int)uc->uc_mcontext.gregs[REG_TRAPNO];
+    if (uc->uc_mcontext.fpregs) memcpy(&o->fx, uc->uc_mcontext.fpregs, sizeof(o->fx));
+    diff_active = 0;
+    siglongjmp(diff_jmp, 1);
+}
+
+bool diff_init(void)
+{
+    static bool done;
+    if (done) return true;
+    void *d = mmap((void *)DIFF_DATA, DIFF_DATA_SIZE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    void *c = mmap((void *)DIFF_CODE, 0x1000, PROT_READ | PROT_WRITE | PROT_EXEC,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    void *s = mmap((void *)DIFF_STATE, 0x2000, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (d != (void *)DIFF_DATA || c != (void *)DIFF_CODE || s != (void *)DIFF_STATE) {
+        fprintf(stderr, "# diff: cannot map the fixed test pages\n");
+        return false;
+    }
+    _Static_assert(sizeof(struct stub_area) <= 0x2000, "state area");
+    build_stub();
+
+    static uint8_t altstack[1 << 16];
+    stack_t ss = {.ss_sp = altstack, .ss_size = sizeof(altstack)};
+    sigaltstack(&ss, NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = diff_signal;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    int sigs[] = {SIGFPE, SIGSEGV, SIGBUS, SIGILL, SIGTRAP};
+    for (unsigned k = 0; k < sizeof(sigs) / sizeof(sigs[0]); k++)
+        sigaction(sigs[k], &sa, NULL);
+
+    if (bus_init(&diff_bus, DIFF_RAM_SIZE) != 0) {
+        fprintf(stderr, "# diff: cannot allocate guest RAM\n");
+        return false;
+    }
+    diff_cpu = (struct cpu *)vcpu_create(&diff_bus, 0); /* a struct vcpu is a struct cpu */
+    if (!diff_cpu) return false;
+    done = true;
+    return true;
+}
+
+static void run_native(const struct diff_form *f, const struct diff_state *in, const uint8_t *data,
+                       struct diff_state *out)
+{
+    memcpy((void *)DIFF_DATA, data, DIFF_DATA_SIZE);
+    AREA->in = *in;
+    memset(&AREA->out, 0, sizeof(AREA->out));
+    AREA->marker = 0xff;
+    if (sigsetjmp(diff_jmp, 1) == 0) {
+        diff_active = 1;
+        ((void (*)(void))DIFF_CODE)();
+        diff_active = 0;
+        AREA->out.vector = -1;
+        AREA->out.rip = diff_land(f, AREA->marker == 1);
+    } else {
+        /* back from a fault: restore the host's FPU/SSE control state */
+        __asm__ volatile("fxrstor64 %0" ::"m"(AREA->host_fx));
+    }
+    *out = AREA->out;
+    out->undef = in->undef;
+}
+
+/* ---- the engine side ---- */
+
+static void fx_to_cpu(struct cpu *c, const struct diff_fx *fx)
+{
+    for (int r = 0; r < 16; r++)
+        memcpy(&c->xmm[r], fx->xmm[r], 16);
+    c->mxcsr = fx->mxcsr;
+    c->fpu.fcw = fx->fcw;
+    c->fpu.fsw = fx->fsw;
+    unsigned top = (fx->fsw >> 11) & 7;
+    c->fpu.ftw = 0;
+    for (int p = 0; p < 8; p++)
+        if (!(fx->ftw & (1u << p))) c->fpu.ftw |= 3u << (2 * p);
+    for (int k = 0; k < 8; k++) {
+        long double v = 0;
+        memcpy(&v, fx->st[k], 10);
+        c->fpu.st[(top + k) & 7] = v;
+    }
+}
+
+static void fx_from_cpu(const struct cpu *c, struct diff_fx *fx)
+{
+    for (int r = 0; r < 16; r++)
+        memcpy(fx->xmm[r], &c->xmm[r], 16);
+    fx->mxcsr = c->mxcsr;
+    fx->fcw = c->fpu.fcw;
+    fx->fsw = c->fpu.fsw;
+    unsigned top = (c->fpu.fsw >> 11) & 7;
+    fx->ftw = 0;
+    for (int p = 0; p < 8; p++)
+        if (((c->fpu.ftw >> (2 * p)) & 3) != 3) fx->ftw |= 1u << p;
+    for (int k = 0; k < 8; k++) {
+        memset(fx->st[k], 0, 16);
+        memcpy(fx->st[k], &c->fpu.st[(top + k) & 7], 10);
+    }
+}
+
+static void engine_prepare(const struct diff_form *f)
+{
+    struct cpu *c = diff_cpu;
+    memset(diff_bus.ram + DIFF_INSN, 0, 64);
+    memcpy(diff_bus.ram + DIFF_INSN, f->bytes, f->len);
+    cpu_reset(c, &diff_bus);
+    cpu_setup_flat64(c, 3);
+}
+
+static void run_engine(const struct diff_state *in, const uint8_t *data, struct diff_state *out)
+{
+    struct cpu *c = diff_cpu;
+    memcpy(diff_bus.ram + DIFF_DATA, data, DIFF_DATA_SIZE);
+    memcpy(c->gpr, in->gpr, sizeof(c->gpr));
+    c->rip = DIFF_INSN;
+    flags_write(c, in->rflags);
+    fx_to_cpu(c, &in->fx);
+    int v = -1;
+    for (int n = 0; n < 1 << 20; n++) {
+        v = cpu_step(c, false);
+        if (v >= 0 || c->rip != DIFF_INSN) break;
+    }
+    memset(out, 0, sizeof(*out));
+    memcpy(out->gpr, c->gpr, sizeof(out->gpr));
+    out->rip = c->rip;
+    out->rflags = flags_read(c);
+    out->vector = v;
+    out->undef = in->undef;
+    fx_from_cpu(c, &out->fx);
+}
+
+bool diff_form_implemented(const struct diff_form *f)
+{
+    struct insn i;
+    memset(&i, 0, sizeof(i));
+    if (decode_insn(&i, f->bytes, f->len, MODE_LONG64) != f->len) return false;
+    return exec_lookup(&i) != NULL;
+}
+
+/* ---- comparison ---- */
+
+static const char *const gpr_names[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+                                          "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
+
+static void print_state(const char *what, const struct diff_state *s)
+{
+    fprintf(stderr, "#   %s:", what);
+    for (int r = 0; r < 16; r++)
+        fprintf(stderr, "%s %s=%" PRIx64, r % 4 == 0 ? "\n#    " : "", gpr_names[r], s->gpr[r]);
+    fprintf(stderr, "\n#     rflags=%" PRIx64 " rip=%" PRIx64 " vector=%d\n", s->rflags, s->rip,
+            s->vector);
+}
+
+/* Returns the number of differences; prints them when `verbose`. */
+static unsigned compare(const struct diff_form *f, const struct diff_state *in,
+                        const uint8_t *data_in, const struct diff_state *nat,
+                        const uint8_t *nat_data, const struct diff_state *emu,
+                        const uint8_t *emu_data, bool verbose)
+{
+    unsigned n = 0;
+    uint64_t fmask = ~(uint64_t)(f->undef | in->undef | F_RF);
+#define DIFFER(fmt, ...)                                                                           \
+    do {                                                                                           \
+        n++;                                                                                       \
+        if (verbose) fprintf(stderr, "#   " fmt "\n", __VA_ARGS__);                                \
+    } while (0)
+    if (nat->vector != emu->vector) DIFFER("vector: host %d, engine %d", nat->vector, emu->vector);
+    for (int r = 0; r < 16; r++)
+        if (nat->gpr[r] != emu->gpr[r])
+            DIFFER("%s: host %#" PRIx64 ", engine %#" PRIx64, gpr_names[r], nat->gpr[r],
+                   emu->gpr[r]);
+    if (nat->rip != emu->rip)
+        DIFFER("rip: host %#" PRIx64 ", engine %#" PRIx64, nat->rip, emu->rip);
+    if ((nat->rflags & fmask) != (emu->rflags & fmask))
+        DIFFER("rflags: host %#" PRIx64 ", engine %#" PRIx64 " (compared bits %#" PRIx64 ")",
+               nat->rflags, emu->rflags, fmask & 0x3fffff);
+    for (unsigned k = 0; k < DIFF_DATA_SIZE; k++)
+        if (nat_data[k] != emu_data[k]) {
+            DIFFER("data[%#x]: host %02x, engine %02x (was %02x)", k, nat_data[k], emu_data[k],
+                   data_in[k]);
+            break;
+        }
+    if (f->flags & DIFF_SSE) {
+        for (int r = 0; r < 16; r++)
+            if (memcmp(nat->fx.xmm[r], emu->fx.xmm[r], 16)) {
+                uint64_t a[2], b[2];
+                memcpy(a, nat->fx.xmm[r], 16), memcpy(b, emu->fx.xmm[r], 16);
+                DIFFER("xmm%d: host %016" PRIx64 "%016" PRIx64 ", engine %016" PRIx64 "%016" PRIx64,
+                       r, a[1], a[0], b[1], b[0]);
+            }
+        if (nat->fx.mxcsr != emu->fx.mxcsr)
+            DIFFER("mxcsr: host %#x, engine %#x", nat->fx.mxcsr, emu->fx.mxcsr);
+    }
+    if (f->flags & DIFF_X87) {
+        if (nat->fx.fcw != emu->fx.fcw)
+            DIFFER("fcw: host %#x, engine %#x", nat->fx.fcw, emu->fx.fcw);
+        if (nat->fx.fsw != emu->fx.fsw)
+            DIFFER("fsw: host %#x, engine %#x", nat->fx.fsw, emu->fx.fsw);
+        if (nat->fx.ftw != emu->fx.ftw)
+            DIFFER("ftw: host %#x, engine %#x", nat->fx.ftw, emu->fx.ftw);
+        for (int k = 0; k < 8; k++)
+            if ((nat->fx.ftw >> (((nat->fx.fsw >> 11) + k) & 7)) & 1)
+                if (memcmp(nat->fx.st[k], emu->fx.st[k], 10)) DIFFER("st%d differs", k);
+    }
+#undef DIFFER
+    return n;
+}
+
+static void random_state(const struct diff_form *f, struct diff_rng *r, struct diff_state *s,
+                         uint8_t *data)
+{
+    memset(s, 0, sizeof(*s));
+    for (int k = 0; k < 16; k++)
+        s->gpr[k] = (f->fixed >> k) & 1
+                        ? 0
+                        : diff_rand_edge(r, (unsigned[]){8, 16, 32, 64}[diff_rand(r) & 3]);
+    s->gpr[R_RSP] = DIFF_RSP;
+    uint64_t fl = diff_rand(r) & (F_ARITH | F_DF);
+    s->rflags = 0x202 | fl;
+    if (f->flags & (DIFF_MEM | DIFF_MEMOFS)) {
+        uint64_t off = diff_rand(r) % (DIFF_DATA_SIZE - 128) + 32;
+        if (!(f->flags & DIFF_MEMOFS) || (diff_rand(r) & 1)) off &= ~15ull;
+        s->gpr[f->membase] = DIFF_DATA + off;
+    }
+    for (unsigned k = 0; k < DIFF_DATA_SIZE; k += 8) {
+        uint64_t v = diff_rand(r);
+        if ((v & 7) == 0) v = diff_rand_edge(r, 64);
+        memcpy(data + k, &v, 8);
+    }
+    s->fx.fcw = 0x37f;
+    s->fx.mxcsr = 0x1f80;
+    s->fx.mxcsr_mask = 0xffff;
+    for (int k = 0; k < 16; k++)
+        for (int b = 0; b < 16; b += 8) {
+            uint64_t v = diff_rand(r);
+            memcpy(&s->fx.xmm[k][b], &v, 8);
+        }
+    if (f->prep) f->prep(f, s, data, r);
+}
+
+static uint64_t form_seed(const struct diff_form *f)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const char *p = f->name; *p; p++)
+        h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+    for (unsigned k = 0; k < f->len; k++)
+        h = (h ^ f->bytes[k]) * 0x100000001b3ull;
+    return h | 1;
+}
+
+void diff_run_form(const struct diff_form *f, unsigned cases, struct diff_result *res)
+{
+    static uint8_t data_in[DIFF_DATA_SIZE], nat_data[DIFF_DATA_SIZE], emu_data[DIFF_DATA_SIZE];
+    memset(res, 0, sizeof(*res));
+    /* Unimplemented forms run too: the engine's #UD then shows up as mismatches. */
+    res->skipped = !diff_form_implemented(f);
+    if (cases == 0) cases = f->cases ? f->cases : diff_default_cases();
+    struct diff_rng rng = {form_seed(f)};
+    place_insn(f);
+    engine_prepare(f);
+    unsigned printed = 0;
+    for (unsigned k = 0; k < cases; k++) {
+        struct diff_state in, nat, emu;
+        random_state(f, &rng, &in, data_in);
+        run_native(f, &in, data_in, &nat);
+        memcpy(nat_data, (void *)DIFF_DATA, DIFF_DATA_SIZE);
+        run_engine(&in, data_in, &emu);
+        memcpy(emu_data, diff_bus.ram + DIFF_DATA, DIFF_DATA_SIZE);
+        res->cases++;
+        if (nat.vector >= 0) res->faults++;
+        if (compare(f, &in, data_in, &nat, nat_data, &emu, emu_data, false)) {
+            res->mismatches++;
+            if (printed < 3) {
+                printed++;
+                fprintf(stderr, "# MISMATCH %s [", f->name);
+                for (unsigned b = 0; b < f->len; b++)
+                    fprintf(stderr, "%s%02x", b ? " " : "", f->bytes[b]);
+                fprintf(stderr, "] case %u\n", k);
+                print_state("input", &in);
+                compare(f, &in, data_in, &nat, nat_data, &emu, emu_data, true);
+            }
+        }
+    }
+}
