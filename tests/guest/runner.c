@@ -205,11 +205,16 @@ int main(int argc, char **argv)
     if (bus_init(&bus, RAM_SIZE) != 0) return 2;
     struct guest g = {.irq = -1};
     if (bus_add_pio(&bus, 0xE0, 16, &test_port_ops, &g, "guest-test") != 0 ||
-        load_program(&bus, argv[1]) != 0)
+        load_program(&bus, argv[1]) != 0) {
+        bus_destroy(&bus);
         return 2;
+    }
     build_page_tables(&bus);
     g.v = vcpu_create(&bus, 0);
-    if (!g.v) return 2;
+    if (!g.v) {
+        bus_destroy(&bus);
+        return 2;
+    }
     vcpu_set_intc(g.v, &test_intc, &g);
     set_entry_state(g.v);
 
