@@ -230,6 +230,21 @@ static void prep_cx(const struct diff_form *f, struct diff_state *s, uint8_t *d,
 
 /* ---- the table ---- */
 
+/* One form per register of a +r opcode o (after prefix bytes p, before immediates). */
+#define K8(M, ...)                                                                                 \
+    M(0, __VA_ARGS__), M(1, __VA_ARGS__), M(2, __VA_ARGS__), M(3, __VA_ARGS__), M(4, __VA_ARGS__), \
+        M(5, __VA_ARGS__), M(6, __VA_ARGS__), M(7, __VA_ARGS__)
+#define PR0(k, n, o)          R(n, o + k)
+#define PR1(k, n, p, o)       R(n, p, o + k)
+#define PR2(k, n, p, q, o)    R(n, p, q, o + k)
+#define PRI(k, n, o, ...)     R(n, o + k, __VA_ARGS__)
+#define PRPI(k, n, p, o, ...) R(n, p, o + k, __VA_ARGS__)
+#define PLUSR(n, o)           K8(PR0, n, o)
+#define PLUSRP(n, p, o)       K8(PR1, n, p, o)
+#define PLUSRP2(n, p, q, o)   K8(PR2, n, p, q, o)
+#define PLUSRI(n, o, ...)     K8(PRI, n, o, __VA_ARGS__)
+#define PLUSRPI(n, p, o, ...) K8(PRPI, n, p, o, __VA_ARGS__)
+
 #define SHIFT_UD    F_OF /* replaced per case by prep_shift */
 #define SH(n, ...)  FORM(n, 0, 0, prep_shift, __VA_ARGS__)
 #define SHM(n, ...) FORM(n, DIFF_MEM, 0, prep_shift, __VA_ARGS__)
@@ -305,6 +320,8 @@ const struct diff_form forms_int[] = {
     RL("test eax, imm32", 0xa9, LE32(0x80008001)),
     RL("test rax, imm32", 0x48, 0xa9, LE32(0x80008001)),
     RL("test r/m8, imm8", 0xf6, 0xc1, 0x0f),
+    RL("test r/m8, imm8 (/1 alias)", 0xf6, 0xc9, 0x0f),
+    RL("test r/m32, imm32 (/1 alias)", 0xf7, 0xc9, LE32(0x80000001)),
     RL("test r/m32, imm32", 0xf7, 0xc1, LE32(0xff00ff)),
     ML("test m16, imm16", 0x66, 0xf7, 0x03, 0x01, 0x80),
 
@@ -425,6 +442,8 @@ const struct diff_form forms_int[] = {
     R("popcnt r16, r/m16", 0x66, 0xf3, 0x0f, 0xb8, 0xd6),
     M("popcnt r64, m64", 0xf3, 0x48, 0x0f, 0xb8, 0x13),
     R("bswap r32", 0x0f, 0xc9),
+    PLUSRP("bswap r32 (+r)", 0x0f, 0xc8),
+    PLUSRP2("bswap r64 (+r)", 0x48, 0x0f, 0xc8),
     R("bswap r64", 0x48, 0x0f, 0xc9),
     R("bswap r64 (r12)", 0x49, 0x0f, 0xcc),
 
@@ -454,6 +473,10 @@ const struct diff_form forms_int[] = {
     M("mov m16, imm16", 0x66, 0xc7, 0x03, 0x34, 0x12),
     M("mov m64, imm32", 0x48, 0xc7, 0x03, LE32(0x7654321)),
     R("mov r8, imm8", 0xb1, 0x99),
+    PLUSRI("mov r8, imm8 (+r)", 0xb0, 0x80),
+    PLUSRPI("mov r8, imm8 (rex +r)", 0x40, 0xb0, 0x80),
+    PLUSRI("mov r32, imm32 (+r)", 0xb8, LE32(0x80000001)),
+    PLUSRPI("mov r64, imm64 (+r)", 0x48, 0xb8, LE32(0x80000001), LE32(0xfedcba98)),
     R("mov r8, imm8 (ch)", 0xb5, 0x99),
     R("mov r8, imm8 (r9b)", 0x41, 0xb1, 0x99),
     R("mov r32, imm32", 0xb9, LE32(0xdeadbeef)),
@@ -494,6 +517,8 @@ const struct diff_form forms_int[] = {
     M("xchg m64, r64", 0x48, 0x87, 0x13),
     M("xchg m8, r8", 0x86, 0x13),
     R("xchg eax, r32", 0x91),
+    PLUSR("xchg eax, r32 (+r)", 0x90),
+    PLUSRP("xchg rax, r64 (+r)", 0x48, 0x90),
     R("xchg rax, r64", 0x48, 0x93),
     R("xchg ax, r16", 0x66, 0x97),
     R("xchg rax, r8 (rex.b 90)", 0x49, 0x90),
@@ -504,6 +529,12 @@ const struct diff_form forms_int[] = {
     R("prefetch hint 0f 18", 0x0f, 0x18, 0x0b),
     R("prefetchw", 0x0f, 0x0d, 0x0b),
     R("endbr64", 0xf3, 0x0f, 0x1e, 0xfa),
+    R("hint nop 0f 19", 0x0f, 0x19, 0xc1),
+    R("hint nop 0f 1a", 0x0f, 0x1a, 0xc1),
+    R("hint nop 0f 1b", 0x0f, 0x1b, 0xc1),
+    R("hint nop 0f 1c", 0x0f, 0x1c, 0xc1),
+    R("hint nop 0f 1d", 0x0f, 0x1d, 0xc1),
+    R("hint nop 0f 1e", 0x0f, 0x1e, 0xc1),
     R("cbw", 0x66, 0x98),
     R("cwde", 0x98),
     R("cdqe", 0x48, 0x98),
@@ -568,6 +599,9 @@ const struct diff_form forms_int[] = {
     R("pop rsp", 0x5c),
     R("pop r64 (r9)", 0x41, 0x59),
     R("pop r16", 0x66, 0x5a),
+    PLUSR("push r64 (+r)", 0x50),
+    PLUSR("pop r64 (+r)", 0x58),
+    PLUSRP("pop r64 (rex.b +r)", 0x41, 0x58),
     R("push imm32", 0x68, LE32(0x80000000)),
     R("push imm8", 0x6a, 0xfe),
     R("push imm16", 0x66, 0x68, 0x34, 0x12),
