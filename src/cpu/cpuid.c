@@ -136,6 +136,7 @@ void cpuid_query(const struct cpu *c, uint32_t leaf, uint32_t sub, struct cpuid_
         r->ecx = CPUID_1_ECX | f[P_1ECX];
         r->edx = CPUID_1_EDX;
         break;
+    case 2: r->eax = 0xff01; break; /* one round; descriptor 0xFF: "see leaf 4" */
     case 4: cpuid_cache_leaf(sub, r); break;
     case 6: r->eax = 1u << 2; break; /* ARAT: the APIC timer never stops */
     case 7:

@@ -80,6 +80,7 @@ void sys_push_fsgs(struct cpu *c, const struct insn *i);
 void sys_pop_fsgs(struct cpu *c, const struct insn *i);
 void sys_lxs(struct cpu *c, const struct insn *i);
 void sys_grp6(struct cpu *c, const struct insn *i); /* 0F 00 */
+void sys_lar_lsl(struct cpu *c, const struct insn *i);
 void sys_lgdt_lidt(struct cpu *c, const struct insn *i);
 void sys_sgdt_sidt(struct cpu *c, const struct insn *i);
 /* sys_cr.c */

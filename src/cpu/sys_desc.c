@@ -247,6 +247,41 @@ static void sys_verx(struct cpu *c, uint16_t sel, bool write)
     flags_write(c, ok ? (f | F_ZF) : (f & ~(uint64_t)F_ZF));
 }
 
+/* LAR/LSL: ZF = whether `sel` names a descriptor visible at CPL/RPL of a type the instruction
+ * accepts; if so the destination gets the access rights (LAR) or the scaled limit (LSL). */
+void sys_lar_lsl(struct cpu *c, const struct insn *i)
+{
+    bool lsl = (i->op & 0xff) == 0x03;
+    uint16_t sel = (uint16_t)rm_read(c, i, 2);
+    uint64_t d;
+    bool ok = (sel & 0xfffc) != 0 && sys_read_desc(c, sel, &d);
+    if (ok) {
+        unsigned attr = (unsigned)(d >> 40) & 0xf0ff, type = SA_TYPE(attr), dpl = SA_DPL(attr);
+        if (attr & SA_S) {
+            bool conforming_code = (type & (ST_CODE | ST_CONF)) == (ST_CODE | ST_CONF);
+            ok = conforming_code || (dpl >= c->cpl && dpl >= (sel & 3u));
+        } else {
+            /* Long mode: LDT and 64-bit TSS; LAR also accepts a 64-bit call gate. */
+            bool type_ok = type == SYS_LDT || type == SYS_TSS_AVL || type == SYS_TSS_BUSY ||
+                           (!lsl && type == 0xc);
+            ok = type_ok && dpl >= c->cpl && dpl >= (sel & 3u);
+        }
+    }
+    if (ok) {
+        uint64_t v;
+        if (lsl) {
+            struct segcache tmp;
+            sys_desc_to_seg(&tmp, sel, d);
+            v = tmp.limit;
+        } else {
+            v = (d >> 32) & (i->opsize == 2 ? 0xff00u : 0x00f0ff00u);
+        }
+        reg_write(c, i, i->reg, i->opsize, v);
+    }
+    uint64_t f = flags_read(c);
+    flags_write(c, ok ? (f | F_ZF) : (f & ~(uint64_t)F_ZF));
+}
+
 void sys_grp6(struct cpu *c, const struct insn *i)
 {
     unsigned op = (i->modrm >> 3) & 7;

@@ -64,6 +64,8 @@ insn_fn sys_lookup(const struct insn *i)
         return NULL;
     case 0x100: return reg < 6 ? sys_grp6 : NULL;
     case 0x101: return sys_lookup_0f01(i);
+    case 0x102:
+    case 0x103: return sys_lar_lsl;
     case 0x105: return sys_syscall;
     case 0x106: return sys_clts;
     case 0x107: return sys_sysret;

@@ -392,6 +392,23 @@ far_target:
     setc %al
     movzbl %al, %eax
     CHECK %rax, $1, 126
+
+    /* --- LAR/LSL --- */
+    mov $KDATA, %eax
+    lsl %eax, %ebx
+    CHECK %rbx, $0xffffffff, 127
+    lar %eax, %ebx
+    CHECK %rbx, $0x00C09300, 128
+    mov $TSSSEL, %eax
+    lsl %eax, %ebx
+    CHECK %rbx, $103, 129
+    mov $0x1000, %eax
+    mov $77, %ebx
+    lsl %eax, %ebx
+    setz %cl
+    movzbl %cl, %ecx
+    CHECK %rcx, $0, 130
+    CHECK %rbx, $77, 131
     ret
 
 far_callee:
