@@ -88,7 +88,7 @@ static void event_deliver(struct cpu *c, unsigned vec, unsigned kind, bool has_e
     else if (new_cpl < c->cpl)
         rsp = event_tss_read(c, 4 + new_cpl * 8);
     rsp &= ~0xfull;
-    if (new_cpl != c->cpl && (uint64_t)(((int64_t)rsp << 16) >> 16) != rsp)
+    if (new_cpl != c->cpl && (uint64_t)((int64_t)(rsp << 16) >> 16) != rsp)
         cpu_fault_err(c, EXC_SS, ext);
 
     uint64_t rflags = flags_read(c);

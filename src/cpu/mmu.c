@@ -63,7 +63,7 @@ uint64_t mmu_linear(const struct cpu *c, unsigned seg, uint64_t off)
 
 static inline bool mmu_canonical(uint64_t a)
 {
-    return (uint64_t)(((int64_t)a << 16) >> 16) == a;
+    return (uint64_t)((int64_t)(a << 16) >> 16) == a;
 }
 
 /* ---- TLB maintenance ---- */

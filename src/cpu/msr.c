@@ -9,7 +9,7 @@
 
 static bool msr_canonical(uint64_t a)
 {
-    return (uint64_t)(((int64_t)a << 16) >> 16) == a;
+    return (uint64_t)((int64_t)(a << 16) >> 16) == a;
 }
 
 /* Host nanoseconds scaled to the guest TSC rate, without overflowing for centuries. */
@@ -67,6 +67,7 @@ bool msr_read(struct cpu *c, uint32_t msr, uint64_t *value)
     }
     switch (msr) {
     case MSR_TSC: *value = cpu_read_tsc(c); return true;
+    case MSR_BIOS_SIGN_ID: *value = 0; return true;
     case MSR_MTRRCAP: *value = 0x508; return true; /* 8 variable, fixed, WC */
     case MSR_SYSENTER_CS: *value = c->sysenter_cs; return true;
     case MSR_SYSENTER_ESP: *value = c->sysenter_esp; return true;
@@ -129,6 +130,7 @@ bool msr_write(struct cpu *c, uint32_t msr, uint64_t v)
         if (!msr_canonical(v)) return false;
         c->sysenter_eip = v;
         return true;
+    case MSR_BIOS_SIGN_ID: return true; /* writing asks for the revision: there is none */
     case MSR_MCG_STATUS: return v == 0;
     case MSR_MISC_ENABLE: c->misc_enable = v; return true;
     case MSR_PAT:

@@ -12,6 +12,7 @@ struct cpu;
 
 #define MSR_TSC            0x10
 #define MSR_APIC_BASE      0x1b
+#define MSR_BIOS_SIGN_ID   0x8b /* microcode revision: reads 0 */
 #define MSR_MTRRCAP        0xfe
 #define MSR_SYSENTER_CS    0x174
 #define MSR_SYSENTER_ESP   0x175

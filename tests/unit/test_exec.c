@@ -59,8 +59,9 @@ static void setup(void)
     c->idt_base = IDT;
     c->idt_limit = 256 * 16 - 1;
     c->seg[SEG_TR] = (struct segcache){0x40, TSS, 0x67, 0x8b};
-    *ram64(TSS + 4) = KSTK;        /* RSP0 */
-    *ram64(TSS + 0x24) = IST1 + 8; /* IST1 (misaligned on purpose: delivery aligns) */
+    uint64_t rsp0 = KSTK, ist1 = IST1 + 8; /* IST1 misaligned on purpose: delivery aligns */
+    memcpy(bus.ram + TSS + 4, &rsp0, 8);
+    memcpy(bus.ram + TSS + 0x24, &ist1, 8);
     for (unsigned k = 0; k < 256; k++) {
         bus.ram[HANDL + k * 16] = 0xF4;
         set_gate(k, HANDL + k * 16, 0xE, 0, 0, true);
@@ -421,7 +422,22 @@ static void test_save_load(void)
     CHECK_EQ(r2.rflags, r.rflags);
     struct vcpu_sregs s2;
     vcpu_get_sregs(v2, &s2);
-    CHECK(memcmp(&s, &s2, sizeof(s)) == 0);
+    for (unsigned k = 0; k < 8; k++) {
+        CHECK_EQ(s2.seg[k].selector, s.seg[k].selector);
+        CHECK_EQ(s2.seg[k].base, s.seg[k].base);
+        CHECK_EQ(s2.seg[k].limit, s.seg[k].limit);
+        CHECK_EQ(s2.seg[k].attr, s.seg[k].attr);
+    }
+    CHECK_EQ(s2.gdt_base, s.gdt_base);
+    CHECK_EQ(s2.gdt_limit, s.gdt_limit);
+    CHECK_EQ(s2.idt_base, s.idt_base);
+    CHECK_EQ(s2.idt_limit, s.idt_limit);
+    CHECK_EQ(s2.cr0, s.cr0);
+    CHECK_EQ(s2.cr2, 0xdead);
+    CHECK_EQ(s2.cr3, 0x7000);
+    CHECK_EQ(s2.cr4, s.cr4);
+    CHECK_EQ(s2.efer, s.efer);
+    CHECK_EQ(s2.seg[VSEG_FS].base, 0xffff888000000000ull);
     uint64_t x;
     CHECK(vcpu_get_msr(v2, MSR_KERNEL_GS_BASE, &x));
     CHECK_EQ(x, 0xffff888000001000ull);
