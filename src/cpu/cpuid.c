@@ -12,44 +12,157 @@
 /* Which register of which leaf a probed feature lives in. */
 enum { P_1ECX, P_7EBX, P_7EDX, P_X1ECX, P_NREGS };
 
+/* One representative instruction: optional legacy prefix, opcode map (0 one-byte, 1 0F,
+ * 2 0F38, 3 0F3A), opcode, ModRM, and whether an imm8 follows. A ModRM of 0xC1 is the register
+ * form (xmm0/mm0, xmm1/mm1); 0x07/0x0F are memory forms for memory-only instructions. */
 struct cpuid_probe {
-    uint8_t where, bit, len;
-    uint8_t bytes[7];
+    uint8_t where, bit;
+    uint8_t pfx, map, op, modrm, imm;
 };
 
-/* A feature is advertised iff all of its lines here are executable. */
+#define REG 0xC1
+#define MEM 0x07
+/* A feature is advertised iff all of its lines here decode and have a handler. */
 static const struct cpuid_probe cpuid_probes[] = {
-    {P_1ECX, 0, 4, {0xF3, 0x0F, 0x16, 0xC1}},              /* SSE3: movshdup */
-    {P_1ECX, 0, 4, {0xF2, 0x0F, 0x7C, 0xC1}},              /* SSE3: haddps */
-    {P_1ECX, 0, 4, {0xF2, 0x0F, 0xF0, 0x00}},              /* SSE3: lddqu */
-    {P_1ECX, 1, 6, {0x66, 0x0F, 0x3A, 0x44, 0xC1, 0x00}},  /* PCLMULQDQ */
-    {P_1ECX, 9, 5, {0x66, 0x0F, 0x38, 0x00, 0xC1}},        /* SSSE3: pshufb */
-    {P_1ECX, 9, 6, {0x66, 0x0F, 0x3A, 0x0F, 0xC1, 0x08}},  /* SSSE3: palignr */
-    {P_1ECX, 9, 5, {0x66, 0x0F, 0x38, 0x04, 0xC1}},        /* SSSE3: pmaddubsw */
-    {P_1ECX, 13, 4, {0x48, 0x0F, 0xC7, 0x0F}},             /* CX16: cmpxchg16b */
-    {P_1ECX, 19, 5, {0x66, 0x0F, 0x38, 0x17, 0xC1}},       /* SSE4.1: ptest */
-    {P_1ECX, 19, 6, {0x66, 0x0F, 0x3A, 0x16, 0xC0, 0x00}}, /* SSE4.1: pextrd */
-    {P_1ECX, 19, 5, {0x66, 0x0F, 0x38, 0x3A, 0xC1}},       /* SSE4.1: pminuw */
-    {P_1ECX, 20, 6, {0x66, 0x0F, 0x3A, 0x63, 0xC1, 0x00}}, /* SSE4.2: pcmpistri */
-    {P_1ECX, 20, 5, {0xF2, 0x0F, 0x38, 0xF1, 0xC1}},       /* SSE4.2: crc32 */
-    {P_1ECX, 22, 4, {0x0F, 0x38, 0xF0, 0x07}},             /* MOVBE */
-    {P_1ECX, 23, 4, {0xF3, 0x0F, 0xB8, 0xC1}},             /* POPCNT */
-    {P_1ECX, 30, 3, {0x0F, 0xC7, 0xF0}},                   /* RDRAND */
-    {P_7EBX, 3, 5, {0xC4, 0xE2, 0x70, 0xF2, 0xC2}},        /* BMI1: andn */
-    {P_7EBX, 9, 2, {0xF3, 0xA4}},                          /* ERMS: rep movsb */
-    {P_7EBX, 18, 3, {0x0F, 0xC7, 0xF8}},                   /* RDSEED */
-    {P_7EBX, 19, 6, {0x66, 0x0F, 0x38, 0xF6, 0xC1}},       /* ADX: adcx */
-    {P_7EDX, 4, 2, {0xF3, 0xA4}},                          /* FSRM: fast short rep movsb */
-    {P_X1ECX, 0, 1, {0x9F}},                               /* LAHF/SAHF in 64-bit mode */
-    {P_X1ECX, 5, 4, {0xF3, 0x0F, 0xBD, 0xC1}},             /* ABM: lzcnt */
-    {P_X1ECX, 8, 3, {0x0F, 0x0D, 0x08}},                   /* PREFETCHW */
+    /* SSE3 (leaf 1 ECX 0) */
+    {P_1ECX, 0, 0xF3, 1, 0x16, REG, 0},
+    {P_1ECX, 0, 0xF3, 1, 0x12, REG, 0},
+    {P_1ECX, 0, 0xF2, 1, 0x12, REG, 0},
+    {P_1ECX, 0, 0x66, 1, 0xD0, REG, 0},
+    {P_1ECX, 0, 0xF2, 1, 0xD0, REG, 0},
+    {P_1ECX, 0, 0x66, 1, 0x7C, REG, 0},
+    {P_1ECX, 0, 0xF2, 1, 0x7C, REG, 0},
+    {P_1ECX, 0, 0x66, 1, 0x7D, REG, 0},
+    {P_1ECX, 0, 0xF2, 1, 0x7D, REG, 0},
+    {P_1ECX, 0, 0xF2, 1, 0xF0, MEM, 0},
+    {P_1ECX, 0, 0, 0, 0xDB, 0x0F, 0}, /* fisttp m32 */
+    /* PCLMULQDQ (1) */
+    {P_1ECX, 1, 0x66, 3, 0x44, REG, 1},
+/* SSSE3 (9): xmm and mm forms of 0F38 00-0B, 1C-1E, and palignr */
+#define SSSE3(op)                                                                                  \
+    {P_1ECX, 9, 0x66, 2, op, REG, 0},                                                              \
+    {                                                                                              \
+        P_1ECX, 9, 0, 2, op, REG, 0                                                                \
+    }
+    SSSE3(0x00),
+    SSSE3(0x01),
+    SSSE3(0x02),
+    SSSE3(0x03),
+    SSSE3(0x04),
+    SSSE3(0x05),
+    SSSE3(0x06),
+    SSSE3(0x07),
+    SSSE3(0x08),
+    SSSE3(0x09),
+    SSSE3(0x0A),
+    SSSE3(0x0B),
+    SSSE3(0x1C),
+    SSSE3(0x1D),
+    SSSE3(0x1E),
+    {P_1ECX, 9, 0x66, 3, 0x0F, REG, 1},
+    {P_1ECX, 9, 0, 3, 0x0F, REG, 1},
+    /* CX16 (13): cmpxchg16b (REX.W is added for this line) */
+    {P_1ECX, 13, 0x48, 1, 0xC7, 0x0F, 0},
+/* SSE4.1 (19) */
+#define SSE41(map, op, imm)                                                                        \
+    {                                                                                              \
+        P_1ECX, 19, 0x66, map, op, REG, imm                                                        \
+    }
+    SSE41(2, 0x10, 0),
+    SSE41(2, 0x14, 0),
+    SSE41(2, 0x15, 0),
+    SSE41(2, 0x17, 0),
+    SSE41(2, 0x20, 0),
+    SSE41(2, 0x21, 0),
+    SSE41(2, 0x22, 0),
+    SSE41(2, 0x23, 0),
+    SSE41(2, 0x24, 0),
+    SSE41(2, 0x25, 0),
+    SSE41(2, 0x28, 0),
+    SSE41(2, 0x29, 0),
+    SSE41(2, 0x2B, 0),
+    SSE41(2, 0x30, 0),
+    SSE41(2, 0x31, 0),
+    SSE41(2, 0x32, 0),
+    SSE41(2, 0x33, 0),
+    SSE41(2, 0x34, 0),
+    SSE41(2, 0x35, 0),
+    SSE41(2, 0x38, 0),
+    SSE41(2, 0x39, 0),
+    SSE41(2, 0x3A, 0),
+    SSE41(2, 0x3B, 0),
+    SSE41(2, 0x3C, 0),
+    SSE41(2, 0x3D, 0),
+    SSE41(2, 0x3E, 0),
+    SSE41(2, 0x3F, 0),
+    SSE41(2, 0x40, 0),
+    SSE41(2, 0x41, 0),
+    SSE41(3, 0x08, 1),
+    SSE41(3, 0x09, 1),
+    SSE41(3, 0x0A, 1),
+    SSE41(3, 0x0B, 1),
+    SSE41(3, 0x0C, 1),
+    SSE41(3, 0x0D, 1),
+    SSE41(3, 0x0E, 1),
+    SSE41(3, 0x14, 1),
+    SSE41(3, 0x15, 1),
+    SSE41(3, 0x16, 1),
+    SSE41(3, 0x17, 1),
+    SSE41(3, 0x20, 1),
+    SSE41(3, 0x21, 1),
+    SSE41(3, 0x22, 1),
+    SSE41(3, 0x40, 1),
+    SSE41(3, 0x41, 1),
+    SSE41(3, 0x42, 1),
+    {P_1ECX, 19, 0x66, 2, 0x2A, MEM, 0}, /* movntdqa */
+    /* SSE4.2 (20) */
+    {P_1ECX, 20, 0x66, 2, 0x37, REG, 0},
+    {P_1ECX, 20, 0x66, 3, 0x60, REG, 1},
+    {P_1ECX, 20, 0x66, 3, 0x61, REG, 1},
+    {P_1ECX, 20, 0x66, 3, 0x62, REG, 1},
+    {P_1ECX, 20, 0x66, 3, 0x63, REG, 1},
+    {P_1ECX, 20, 0xF2, 2, 0xF0, REG, 0},
+    {P_1ECX, 20, 0xF2, 2, 0xF1, REG, 0},
+    /* MOVBE (22), POPCNT (23), RDRAND (30) */
+    {P_1ECX, 22, 0, 2, 0xF0, MEM, 0},
+    {P_1ECX, 22, 0, 2, 0xF1, MEM, 0},
+    {P_1ECX, 23, 0xF3, 1, 0xB8, REG, 0},
+    {P_1ECX, 30, 0, 1, 0xC7, 0xF0, 0},
+    /* leaf 7: ERMS (EBX 9) and FSRM (EDX 4): rep movsb; RDSEED (EBX 18); ADX (EBX 19) */
+    {P_7EBX, 9, 0xF3, 0, 0xA4, 0, 0xFF},
+    {P_7EDX, 4, 0xF3, 0, 0xA4, 0, 0xFF},
+    {P_7EBX, 18, 0, 1, 0xC7, 0xF8, 0},
+    {P_7EBX, 19, 0x66, 2, 0xF6, REG, 0},
+    {P_7EBX, 19, 0xF3, 2, 0xF6, REG, 0},
+    /* 0x80000001 ECX: LAHF/SAHF (0), ABM/LZCNT (5), PREFETCHW (8) */
+    {P_X1ECX, 0, 0, 0, 0x9F, 0, 0xFF},
+    {P_X1ECX, 0, 0, 0, 0x9E, 0, 0xFF},
+    {P_X1ECX, 5, 0xF3, 1, 0xBD, REG, 0},
+    {P_X1ECX, 8, 0, 1, 0x0D, 0x08, 0},
 };
+
+/* Assemble a probe's bytes; imm 0xFF marks an opcode without ModRM. */
+static unsigned cpuid_probe_bytes(const struct cpuid_probe *p, uint8_t *b)
+{
+    unsigned n = 0;
+    if (p->pfx) b[n++] = p->pfx;
+    if (p->map >= 1) b[n++] = 0x0F;
+    if (p->map == 2) b[n++] = 0x38;
+    if (p->map == 3) b[n++] = 0x3A;
+    b[n++] = p->op;
+    if (p->imm == 0xFF) return n;
+    b[n++] = p->modrm;
+    if (p->imm) b[n++] = 0;
+    return n;
+}
 
 static bool cpuid_insn_ok(const struct cpuid_probe *p)
 {
     struct insn in;
+    uint8_t b[8];
+    int n = (int)cpuid_probe_bytes(p, b);
     memset(&in, 0, sizeof(in));
-    if (decode_insn(&in, p->bytes, p->len, MODE_LONG64) != (int)p->len) return false;
+    if (decode_insn(&in, b, (unsigned)n, MODE_LONG64) != n) return false;
     return exec_lookup(&in) != NULL;
 }
 
