@@ -29,7 +29,7 @@
  * timers and console input are served within a few milliseconds while the guest is busy. */
 #define VM_SLICE 100000
 
-enum vm_outcome { VM_RUNNING, VM_POWEROFF, VM_RESET, VM_PANIC, VM_QUIT, VM_CRASH };
+enum vm_outcome { VM_RUNNING, VM_POWEROFF, VM_RESET, VM_PANIC, VM_QUIT, VM_CRASH, VM_DEAD };
 
 struct vm {
     const struct vm_config *cfg;
@@ -121,6 +121,15 @@ static enum vm_outcome vm_check_events(struct vm *vm)
     return VM_RUNNING;
 }
 
+/* This board has no NMI, SMI or INIT source, so HLT with interrupts disabled never ends (an
+ * early kernel panic, a stopped guest): report it instead of sleeping forever. */
+static bool vm_halted_for_good(struct vcpu *v)
+{
+    struct vcpu_regs r;
+    vcpu_get_regs(v, &r);
+    return !(r.rflags & 0x200);
+}
+
 static enum vm_outcome vm_loop(struct vm *vm)
 {
     struct vcpu *v = vm->pc->vcpu;
@@ -135,6 +144,7 @@ static enum vm_outcome vm_loop(struct vm *vm)
         case VCPU_EXIT_SHUTDOWN:
         case VCPU_EXIT_INTERNAL: return VM_CRASH;
         case VCPU_EXIT_HLT:
+            if (vm_halted_for_good(v)) return VM_DEAD;
             /* A timer that just fired or input just fed may already have woken it. */
             if (!pc_irq_pending(vm->pc)) vm_idle(vm, deadline);
             break;
@@ -156,17 +166,23 @@ static void vm_report(struct vm *vm, enum vm_outcome o)
         fprintf(stderr, "vessel: guest stopped: %s\n", vcpu_exit_reason(vm->pc->vcpu));
         vcpu_dump(vm->pc->vcpu, stderr);
         break;
+    case VM_DEAD:
+        fprintf(stderr, "vessel: guest halted with interrupts disabled and can never resume%s\n",
+                vm->con.panic_seen ? " (after a kernel panic)" : "");
+        vcpu_dump(vm->pc->vcpu, stderr);
+        break;
     case VM_RESET: log_info("guest rebooted"); break;
     case VM_POWEROFF: log_info("guest powered off"); break;
     default: break;
     }
 }
 
-static int vm_status_of(enum vm_outcome o)
+static int vm_status_of(const struct vm *vm, enum vm_outcome o)
 {
     switch (o) {
     case VM_PANIC: return VM_STATUS_PANIC;
     case VM_CRASH: return VM_STATUS_CRASH;
+    case VM_DEAD: return vm->con.panic_seen ? VM_STATUS_PANIC : VM_STATUS_CRASH;
     default: return VM_STATUS_OK;
     }
 }
@@ -219,7 +235,7 @@ int vm_main(const struct vm_config *cfg)
         }
         console_close(&vm.con); /* flushes and restores the terminal before we report */
         vm_report(&vm, o);
-        status = vm_status_of(o);
+        status = vm_status_of(&vm, o);
         pc_destroy(vm.pc);
         break;
     }
