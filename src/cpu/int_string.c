@@ -3,11 +3,67 @@
  * a fault midway leaves rCX/rSI/rDI at the faulting iteration and the instruction restarts
  * from there. A rep instruction runs at most STRING_CHUNK iterations per call and then
  * re-executes itself (next_rip = rip), which lets interrupts in during long copies. */
+#include <string.h>
+
 #include "int_impl.h"
 
 #define STRING_CHUNK 4096
 
 enum { S_MOVS, S_CMPS, S_STOS, S_LODS, S_SCAS };
+
+/* Host pointer for [lin, lin+n) if it lies in one RAM page the TLB already maps for this kind
+ * of access at the current privilege (the same test as the MMU's fast path); else NULL. */
+static uint8_t *string_host(struct cpu *c, uint64_t lin, uint64_t n, unsigned kind)
+{
+    const struct tlb_entry *e = &c->tlb.e[kind][(lin >> 12) & (TLB_ENTRIES - 1)];
+    uint64_t tag = c->cpl == 3 ? e->tag : e->tag & ~TLB_KERNEL;
+    if (tag == (lin & ~0xfffull) && (lin & 0xfff) + n <= 0x1000)
+        return (uint8_t *)(uintptr_t)(lin + e->addend);
+    return NULL;
+}
+
+/* Forward rep movs/stos: do as many elements as stay inside the current source and
+ * destination pages in one go, when both are plain RAM already in the TLB (else the
+ * element-wise path runs and fills the TLB). A movs whose destination overlaps the source
+ * ahead of it is limited to the non-overlapping distance, so the element-by-element semantics
+ * (pattern replication) are kept. Returns the elements done (0: not applicable). */
+static uint64_t string_bulk(struct cpu *c, unsigned kind, unsigned size, unsigned seg, uint64_t si,
+                            uint64_t di, uint64_t cx, uint64_t am)
+{
+    uint64_t dl = mmu_linear(c, SEG_ES, di), k = cx;
+    uint64_t room = (0x1000 - (dl & 0xfff)) / size;
+    if (k > room) k = room;
+    if (k > (am - di) / size) /* no wrap of a 32-bit address */
+        k = (am - di) / size;
+    uint64_t sl = 0;
+    if (kind == S_MOVS) {
+        sl = mmu_linear(c, seg, si);
+        room = (0x1000 - (sl & 0xfff)) / size;
+        if (k > room) k = room;
+        if (k > (am - si) / size) k = (am - si) / size;
+    }
+    if (k < 2) return 0;
+    uint8_t *d = string_host(c, dl, k * size, TLB_WRITE);
+    if (!d) return 0;
+    if (kind == S_STOS) {
+        uint64_t v = c->gpr[R_RAX];
+        if (size == 1) {
+            memset(d, (int)(v & 0xff), k);
+        } else {
+            for (uint64_t j = 0; j < k; j++)
+                memcpy(d + j * size, &v, size);
+        }
+        return k;
+    }
+    uint8_t *s = string_host(c, sl, k * size, TLB_READ);
+    if (!s) return 0;
+    if (d > s && d < s + k * size) {
+        k = (uint64_t)(d - s) / size;
+        if (k < 2) return 0;
+    }
+    memmove(d, s, k * size);
+    return k;
+}
 
 static void string_exec(struct cpu *c, const struct insn *i, unsigned kind, unsigned size)
 {
@@ -58,6 +114,16 @@ static void string_exec(struct cpu *c, const struct insn *i, unsigned kind, unsi
             return;
         }
         uint64_t si = c->gpr[R_RSI] & am, di = c->gpr[R_RDI] & am, v, w;
+        if (delta > 0 && (kind == S_MOVS || kind == S_STOS)) {
+            uint64_t k = string_bulk(c, kind, size, seg, si, di, cx, am);
+            if (k) {
+                if (kind == S_MOVS) c->gpr[R_RSI] = (si + k * size) & am;
+                c->gpr[R_RDI] = (di + k * size) & am;
+                c->gpr[R_RCX] = (cx - k) & am;
+                n += (unsigned)k - 1;
+                continue;
+            }
+        }
         switch (kind) {
         case S_MOVS:
             v = mem_read_n(c, seg, si, size);
