@@ -409,6 +409,54 @@ far_target:
     movzbl %cl, %ecx
     CHECK %rcx, $0, 130
     CHECK %rbx, $77, 131
+
+    /* --- IN sizes: 8/16-bit merge into RAX, 32-bit zero-extends --- */
+    mov $-1, %rax
+    in $P_CNT, %ax
+    shr $16, %rax
+    CHECK %rax, $0xffffffffffff, 132
+    mov $-1, %rax
+    mov $P_CNT, %dx
+    in %dx, %eax
+    shr $32, %rax
+    CHECK %rax, $0, 133
+
+    /* --- REP INSB that faults midway: RCX/RDI at the faulting iteration, no lost read --- */
+    in $P_CNT, %al
+    movzbl %al, %ebx
+    EXPECT_FAULT 1f
+    mov $0x3FFFFFFE, %rdi /* two bytes below the unmapped 1 GiB..2 GiB */
+    mov $4, %ecx
+    mov $P_CNT, %dx
+    rep insb
+1:  FAULT_CHECK 14, 2, 134
+    CHECK %rcx, $2, 136
+    CHECK %rdi, $0x40000000, 137
+    in $P_CNT, %al
+    movzbl %al, %eax
+    sub %ebx, %eax
+    CHECK %rax, $3, 138 /* two stored reads + this one */
+    CHECK last_cr2(%rip), $0x40000000, 139
+
+    /* --- IRETD (4-byte frame) and LRETQ imm16 --- */
+    mov %rsp, %rbx
+    sub $20, %rsp
+    lea 2f(%rip), %rax
+    mov %eax, (%rsp)
+    movl $KCODE, 4(%rsp)
+    movl $0x2, 8(%rsp)
+    mov %ebx, 12(%rsp)
+    movl $KDATA, 16(%rsp)
+    iretl
+2:  mov %rsp, %rcx
+    CHECK %rcx, %rbx, 140
+    sub $16, %rsp /* 16 bytes the return releases */
+    pushq $KCODE
+    lea 2f(%rip), %rax
+    push %rax
+    lretq $16
+2:  mov %rsp, %rcx
+    CHECK %rcx, %rbx, 141
     ret
 
 far_callee:
