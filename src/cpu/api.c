@@ -239,8 +239,10 @@ static void vcpu_get_seg(struct state_reader *r, struct segcache *s)
 /* The MSRs kept in struct cpu, in stream order. */
 #define VCPU_MSR_FIELDS(X)                                                                         \
     X(star)                                                                                        \
-    X(lstar) X(cstar) X(sfmask) X(kernel_gs_base) X(tsc_aux) X(pat) X(misc_enable) X(sysenter_cs)  \
-        X(sysenter_esp) X(sysenter_eip) X(tsc_hz) X(mtrr_def_type)
+    X(lstar)                                                                                       \
+    X(cstar)                                                                                       \
+    X(sfmask) X(kernel_gs_base) X(tsc_aux) X(pat) X(misc_enable) X(sysenter_cs) X(sysenter_esp)    \
+        X(sysenter_eip) X(tsc_hz) X(mtrr_def_type) X(kvm_system_time) X(kvm_wall_clock)
 
 void vcpu_save(const struct vcpu *v, struct state_writer *w)
 {
@@ -358,6 +360,7 @@ int vcpu_load(struct vcpu *v, struct state_reader *r)
     free(t);
     flags_write(c, rflags);
     cpu_write_tsc(c, tsc);
+    msr_kvmclock_update(c);
     c->exc_vector = -1;
     c->pending_exc = -1;
     c->exit = VCPU_EXIT_BUDGET;

@@ -185,6 +185,7 @@ struct cpu {
     /* MSRs the engine keeps */
     uint64_t star, lstar, cstar, sfmask, kernel_gs_base, tsc_aux, pat, misc_enable;
     uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
+    uint64_t kvm_system_time, kvm_wall_clock; /* kvmclock MSRs (msr.c) */
     uint64_t tsc_offset; /* guest TSC = host-derived TSC + tsc_offset */
     uint64_t tsc_hz;
     uint64_t mtrr_def_type, mtrr_fixed[11], mtrr_var[16];
