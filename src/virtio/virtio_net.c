@@ -38,7 +38,7 @@ struct virtio_net {
     bool paused;
     struct pending_frame pending[NET_PENDING];
     unsigned phead, pcount;
-    struct virtq_elem elem;
+    struct virtq_elem rx_elem, tx_elem;
     uint8_t txbuf[NET_HDR_LEN + NET_MAX_FRAME];
     uint64_t rx_dropped, tx_dropped;
 };
@@ -47,20 +47,20 @@ struct virtio_net {
 static bool deliver(struct virtio_net *n, const uint8_t *frame, size_t len)
 {
     struct virtq *q = &n->vd.vq[RXQ];
-    int got = virtq_pop(q, &n->elem);
+    int got = virtq_pop(q, &n->rx_elem);
     if (got < 0) virtio_set_needs_reset(&n->vd);
     if (got != 1) return false;
     uint8_t hdr[NET_HDR_LEN] = {0};
     hdr[10] = 1; /* num_buffers */
     uint32_t written = 0;
-    if (n->elem.in_len >= NET_HDR_LEN + len) {
-        virtq_copy_to_in(&n->elem, 0, hdr, NET_HDR_LEN);
-        virtq_copy_to_in(&n->elem, NET_HDR_LEN, frame, len);
+    if (n->rx_elem.in_len >= NET_HDR_LEN + len) {
+        virtq_copy_to_in(&n->rx_elem, 0, hdr, NET_HDR_LEN);
+        virtq_copy_to_in(&n->rx_elem, NET_HDR_LEN, frame, len);
         written = (uint32_t)(NET_HDR_LEN + len);
     } else {
         n->rx_dropped++; /* buffer smaller than the frame: the driver broke its promise */
     }
-    virtq_push(q, &n->elem, written);
+    virtq_push(q, &n->rx_elem, written);
     virtio_queue_notify(&n->vd, RXQ);
     return true;
 }
@@ -111,26 +111,38 @@ static bool net_receive(void *opaque, const uint8_t *frame, size_t len)
     return ok;
 }
 
+/* The lock is dropped around each send: libslirp answers some frames (ARP, DHCP) from
+ * inside slirp_input, re-entering net_receive on this same thread. */
 static void net_tx_ready(void *opaque)
 {
     struct virtio_net *n = opaque;
-    pthread_mutex_lock(&n->lock);
-    if (!n->paused && virtio_driver_ok(&n->vd)) {
-        struct virtq *q = &n->vd.vq[TXQ];
-        int got;
-        while ((got = virtq_pop(q, &n->elem)) == 1) {
-            uint64_t len = virtq_copy_from_out(&n->elem, 0, n->txbuf, sizeof(n->txbuf));
-            if (len > NET_HDR_LEN && n->elem.out_len <= sizeof(n->txbuf))
-                net_backend_send(n->nb, n->txbuf + NET_HDR_LEN, len - NET_HDR_LEN);
-            else
-                n->tx_dropped++;
-            virtq_push(q, &n->elem, 0);
+    struct virtq *q = &n->vd.vq[TXQ];
+    for (;;) {
+        pthread_mutex_lock(&n->lock);
+        int got = 0;
+        uint64_t len = 0;
+        if (!n->paused && virtio_driver_ok(&n->vd)) {
+            got = virtq_pop(q, &n->tx_elem);
+            if (got == 1) {
+                len = virtq_copy_from_out(&n->tx_elem, 0, n->txbuf, sizeof(n->txbuf));
+                if (len <= NET_HDR_LEN || n->tx_elem.out_len > sizeof(n->txbuf)) {
+                    n->tx_dropped++;
+                    len = 0;
+                }
+                virtq_push(q, &n->tx_elem, 0);
+            } else if (got < 0) {
+                virtio_set_needs_reset(&n->vd);
+            }
+            virtio_queue_notify(&n->vd, TXQ);
         }
-        if (got < 0) virtio_set_needs_reset(&n->vd);
-        virtio_queue_notify(&n->vd, TXQ);
-        flush_pending(n);
+        if (got != 1) {
+            if (!n->paused && virtio_driver_ok(&n->vd)) flush_pending(n);
+            pthread_mutex_unlock(&n->lock);
+            return;
+        }
+        pthread_mutex_unlock(&n->lock);
+        if (len) net_backend_send(n->nb, n->txbuf + NET_HDR_LEN, len - NET_HDR_LEN);
     }
-    pthread_mutex_unlock(&n->lock);
 }
 
 static void net_notify(struct virtio_dev *vd, unsigned q)
