@@ -28,6 +28,10 @@
 /* Instructions per slice: large enough that the loop's bookkeeping is noise, small enough that
  * timers and console input are served within a few milliseconds while the guest is busy. */
 #define VM_SLICE 100000
+/* A timer due soon shortens the slice (from the measured instruction rate), down to this. */
+#define VM_SLICE_MIN 1000
+/* Host input is looked at no more often than this while the guest computes. */
+#define VM_INPUT_PERIOD_NS 1000000
 
 enum vm_outcome { VM_RUNNING, VM_POWEROFF, VM_RESET, VM_PANIC, VM_QUIT, VM_CRASH, VM_DEAD };
 
@@ -39,6 +43,8 @@ struct vm {
     pthread_t loop_thread;
     atomic_bool poweroff, reset;
     atomic_uint panic_events;
+    double insns_per_ns; /* measured engine speed, 0 until known */
+    uint64_t next_input_ns;
 };
 
 static void vm_on_poweroff(void *opaque)
@@ -130,14 +136,42 @@ static bool vm_halted_for_good(struct vcpu *v)
     return !(r.rflags & 0x200);
 }
 
+/* Instructions to run so that the slice ends about when the next timer is due. */
+static uint64_t vm_budget(const struct vm *vm, uint64_t deadline, uint64_t now)
+{
+    if (deadline == UINT64_MAX || vm->insns_per_ns <= 0) return VM_SLICE;
+    if (deadline <= now) return VM_SLICE_MIN;
+    double b = (double)(deadline - now) * vm->insns_per_ns;
+    if (b >= VM_SLICE) return VM_SLICE;
+    return b < VM_SLICE_MIN ? VM_SLICE_MIN : (uint64_t)b;
+}
+
+static void vm_measure(struct vm *vm, uint64_t insns, uint64_t ns)
+{
+    if (ns < 100000 || insns < VM_SLICE_MIN) return; /* too short to say anything */
+    double r = (double)insns / (double)ns;
+    vm->insns_per_ns = vm->insns_per_ns > 0 ? 0.75 * vm->insns_per_ns + 0.25 * r : r;
+}
+
 static enum vm_outcome vm_loop(struct vm *vm)
 {
     struct vcpu *v = vm->pc->vcpu;
+    uint64_t now = clock_ns();
+    uint64_t deadline = pc_update_timers(vm->pc, now);
     for (;;) {
-        enum vcpu_exit e = vcpu_run(v, VM_SLICE);
-        uint64_t deadline = pc_update_timers(vm->pc, clock_ns());
+        struct vcpu_stats st;
+        vcpu_get_stats(v, &st);
+        uint64_t insns0 = st.insns, t0 = now;
+        enum vcpu_exit e = vcpu_run(v, vm_budget(vm, deadline, now));
+        now = clock_ns();
+        vcpu_get_stats(v, &st);
+        vm_measure(vm, st.insns - insns0, now - t0);
+        deadline = pc_update_timers(vm->pc, now);
         console_flush(&vm->con);
-        vm_feed_console(vm);
+        if (now >= vm->next_input_ns || e == VCPU_EXIT_HLT) {
+            vm_feed_console(vm);
+            vm->next_input_ns = now + VM_INPUT_PERIOD_NS;
+        }
         enum vm_outcome o = vm_check_events(vm);
         if (o != VM_RUNNING) return o;
         switch (e) {
@@ -146,7 +180,12 @@ static enum vm_outcome vm_loop(struct vm *vm)
         case VCPU_EXIT_HLT:
             if (vm_halted_for_good(v)) return VM_DEAD;
             /* A timer that just fired or input just fed may already have woken it. */
-            if (!pc_irq_pending(vm->pc)) vm_idle(vm, deadline);
+            if (!pc_irq_pending(vm->pc)) {
+                vm_idle(vm, deadline);
+                now = clock_ns();
+                deadline = pc_update_timers(vm->pc, now);
+                vm_feed_console(vm);
+            }
             break;
         case VCPU_EXIT_BUDGET:
         case VCPU_EXIT_REQUEST: break;
