@@ -62,6 +62,7 @@ void block_flush_all(struct cpu *c)
 {
     struct block_cache *bc = c->blocks;
     size_t nb = (size_t)bc->ngroups * BLOCK_GROUP;
+    c->tlb.epoch++;
     for (size_t k = 0; k < nb; k++)
         for (struct block *b = bc->bucket[k]; b; b = b->next)
             if (b->valid) {
@@ -81,6 +82,7 @@ void block_flush_all(struct cpu *c)
 static void block_invalidate(struct cpu *c, struct block *b)
 {
     b->valid = false;
+    c->tlb.epoch++; /* links to it die */
     c->stats.blocks_flushed++;
     if (b == c->blocks->cur) c->blocks->stop = true;
 }
@@ -255,7 +257,8 @@ static struct block *block_build(struct cpu *c, uint64_t rip, uint64_t gpa)
     b->gpa2 = ~0ull;
     b->mode = (uint8_t)c->mode;
     b->valid = true;
-    b->next = b->xnext = NULL;
+    b->next = b->xnext = b->succ = NULL;
+    b->succ_rip = ~0ull;
     unsigned n = 0, used = 0, in_page = 0x1000 - (unsigned)(gpa & 0xfff);
     uint64_t lin = rip;
     while (n < BLOCK_MAX_INSNS) {

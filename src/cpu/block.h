@@ -17,8 +17,13 @@ struct block {
     uint64_t gpa2;       /* page the last instruction runs into, or ~0 */
     struct block *next;  /* bucket chain */
     struct block *xnext; /* chain of blocks crossing into a page (by gpa2's group) */
-    uint16_t n;          /* instructions */
-    uint8_t mode;        /* enum cpu_mode it was decoded in */
+    /* Link to the block that followed last time: valid while succ_rip matches the next rip and
+     * succ_epoch the TLB epoch (no flush, mode change or block drop since). */
+    struct block *succ;
+    uint64_t succ_rip;
+    uint32_t succ_epoch;
+    uint16_t n;   /* instructions */
+    uint8_t mode; /* enum cpu_mode it was decoded in */
     bool valid;
     bool shadow_last; /* the last instruction may open an interrupt shadow (STI, MOV SS) */
     struct insn insn[];

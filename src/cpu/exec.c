@@ -52,6 +52,7 @@ void cpu_mode_changed(struct cpu *c)
         else
             c->mode = (cs->attr & 0x4000) ? MODE_PROT32 : MODE_PROT16;
     }
+    c->tlb.epoch++; /* CPL or mode may differ: block links must be re-validated */
     tlb_check_controls(c);
 }
 
@@ -161,6 +162,7 @@ static void exec_account_partial(struct cpu *c)
 static enum vcpu_exit exec_loop(struct cpu *c)
 {
     struct block_cache *bc = c->blocks;
+    struct block *prev = NULL;
     for (;;) {
         if (unlikely(c->exit_request)) {
             c->exit_request = 0;
@@ -178,8 +180,18 @@ static enum vcpu_exit exec_loop(struct cpu *c)
         }
         if (unlikely(c->halted)) return c->exit = VCPU_EXIT_HLT;
 
-        uint64_t gpa = mmu_translate_exec(c, c->rip);
-        struct block *b = block_get(c, c->rip, gpa);
+        struct block *b;
+        if (prev && prev->succ_rip == c->rip && prev->succ_epoch == c->tlb.epoch) {
+            b = prev->succ;
+        } else {
+            uint32_t epoch = c->tlb.epoch;
+            b = block_get(c, c->rip, mmu_translate_exec(c, c->rip));
+            if (prev && epoch == c->tlb.epoch && b != bc->scratch) {
+                prev->succ = b;
+                prev->succ_rip = c->rip;
+                prev->succ_epoch = epoch;
+            }
+        }
         c->recent_rip[c->recent_pos++ & 15] = c->rip;
         bc->cur = b;
         bc->cur_rip = c->rip;
@@ -193,6 +205,7 @@ static enum vcpu_exit exec_loop(struct cpu *c)
         } while (i < end && !bc->stop);
         c->stats.insns += (uint64_t)(i - b->insn);
         bc->cur = NULL;
+        prev = b == bc->scratch ? NULL : b;
         /* An interrupt shadow opened by the block's last instruction lasts one more block. */
         if (unlikely(c->intr_shadow) && !(i == end && b->shadow_last)) c->intr_shadow = false;
     }

@@ -53,12 +53,17 @@ static inline uint64_t tag_mask(bool user)
     return user ? ~0ull : ~TLB_KERNEL;
 }
 
-uint64_t mmu_linear(const struct cpu *c, unsigned seg, uint64_t off)
+static inline uint64_t mmu_lin(const struct cpu *c, unsigned seg, uint64_t off)
 {
     if (seg == SEG_NONE) return c->mode == MODE_LONG64 ? off : (uint32_t)off;
     if (c->mode == MODE_LONG64)
         return (seg == SEG_FS || seg == SEG_GS) ? off + c->seg[seg].base : off;
     return (uint32_t)(off + c->seg[seg].base);
+}
+
+uint64_t mmu_linear(const struct cpu *c, unsigned seg, uint64_t off)
+{
+    return mmu_lin(c, seg, off);
 }
 
 static inline bool mmu_canonical(uint64_t a)
@@ -72,6 +77,7 @@ void tlb_flush_all(struct cpu *c)
 {
     memset(c->tlb.e, 0xff, sizeof(c->tlb.e)); /* tag ~0: never matches an aligned page */
     c->tlb.has_large = false;
+    c->tlb.epoch++;
     c->tlb.cr0 = c->cr0;
     c->tlb.cr4 = c->cr4;
     c->tlb.efer = c->efer;
@@ -86,12 +92,14 @@ void tlb_flush_nonglobal(struct cpu *c)
     for (unsigned k = 0; k < TLB_KINDS; k++)
         for (unsigned n = 0; n < TLB_ENTRIES; n++)
             if (!(c->tlb.gpa[k][n] & TLB_GLOBAL)) c->tlb.e[k][n].tag = ~0ull;
+    c->tlb.epoch++;
 }
 
 void tlb_flush_page(struct cpu *c, uint64_t lin)
 {
     uint64_t page = lin & PAGE_MASK;
     unsigned idx = (lin >> 12) & (TLB_ENTRIES - 1);
+    c->tlb.epoch++;
     for (unsigned k = 0; k < TLB_KINDS; k++) {
         struct tlb_entry *e = &c->tlb.e[k][idx];
         if ((e->tag & PAGE_MASK) == page) e->tag = ~0ull;
@@ -358,7 +366,7 @@ static inline uint8_t *mmu_fast(struct cpu *c, uint64_t lin, unsigned n, unsigne
 
 void mem_read(struct cpu *c, unsigned seg, uint64_t off, void *dst, unsigned n)
 {
-    uint64_t lin = mmu_linear(c, seg, off);
+    uint64_t lin = mmu_lin(c, seg, off);
     uint8_t *p = n <= 0x1000 ? mmu_fast(c, lin, n, TLB_READ) : NULL;
     if (likely(p != NULL))
         memcpy(dst, p, n);
@@ -368,7 +376,7 @@ void mem_read(struct cpu *c, unsigned seg, uint64_t off, void *dst, unsigned n)
 
 void mem_write(struct cpu *c, unsigned seg, uint64_t off, const void *src, unsigned n)
 {
-    uint64_t lin = mmu_linear(c, seg, off);
+    uint64_t lin = mmu_lin(c, seg, off);
     uint8_t *p = n <= 0x1000 ? mmu_fast(c, lin, n, TLB_WRITE) : NULL;
     if (likely(p != NULL))
         memcpy(p, src, n);
@@ -378,7 +386,7 @@ void mem_write(struct cpu *c, unsigned seg, uint64_t off, const void *src, unsig
 
 uint64_t mem_read_n(struct cpu *c, unsigned seg, uint64_t off, unsigned size)
 {
-    uint64_t lin = mmu_linear(c, seg, off);
+    uint64_t lin = mmu_lin(c, seg, off);
     uint8_t *p = mmu_fast(c, lin, size, TLB_READ);
     if (likely(p != NULL)) {
         switch (size) {
@@ -407,7 +415,7 @@ uint64_t mem_read_n(struct cpu *c, unsigned seg, uint64_t off, unsigned size)
 
 void mem_write_n(struct cpu *c, unsigned seg, uint64_t off, uint64_t v, unsigned size)
 {
-    uint64_t lin = mmu_linear(c, seg, off);
+    uint64_t lin = mmu_lin(c, seg, off);
     uint8_t *p = mmu_fast(c, lin, size, TLB_WRITE);
     if (likely(p != NULL)) {
         switch (size) {
@@ -440,7 +448,7 @@ void mem_write_sys(struct cpu *c, uint64_t lin, const void *src, unsigned n)
 
 void mem_probe_write(struct cpu *c, unsigned seg, uint64_t off, unsigned n)
 {
-    uint64_t lin = mmu_linear(c, seg, off);
+    uint64_t lin = mmu_lin(c, seg, off);
     if (n == 0 || mmu_fast(c, lin, n, TLB_WRITE)) return;
     struct xlat x;
     mmu_xlat(c, seg, lin, TLB_WRITE, false, &x);
