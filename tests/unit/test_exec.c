@@ -303,6 +303,81 @@ static void test_interrupts(void)
     teardown();
 }
 
+static void test_shadow_at_block_end(void)
+{
+    setup();
+    vcpu_set_intc(v, &intc_ops, NULL);
+    intc_vector = 0x33;
+    /* STI is the last byte of a page (so the last instruction of its block), HLT follows on
+     * the next page: the shadow must still cover the HLT. */
+    bus.ram[CODE + 0xfff] = 0xFB;
+    bus.ram[CODE + 0x1000] = 0xF4;
+    c->rip = CODE + 0xfff;
+    c->rflags = 0x2;
+    c->halted = false;
+    CHECK_EQ(vcpu_run(v, 100), VCPU_EXIT_HLT);
+    CHECK_EQ(intc_acked, 0x33);
+    CHECK_EQ(*ram64(0x80000 - 40), CODE + 0x1001);
+    teardown();
+}
+
+/* Identity-map the first 2 MiB with 4 KiB pages (tables at 0x4000..0x7fff), paging on. */
+static void setup_paging(void)
+{
+    *ram64(0x4000) = 0x5000 | 3;
+    *ram64(0x5000) = 0x6000 | 3;
+    *ram64(0x6000) = 0x7000 | 3;
+    for (unsigned k = 0; k < 512; k++)
+        *ram64(0x7000 + k * 8) = (k * 0x1000ull) | 3;
+    c->cr3 = 0x4000;
+    c->cr0 |= CR0_PG;
+    cpu_mode_changed(c);
+}
+
+static void test_cross_page_fetch(void)
+{
+    setup();
+    setup_paging();
+    /* inc ecx at 0x11ffb, then mov eax, 0x44332211 at 0x11ffd running into page 0x12000. */
+    static const uint8_t p[] = {0x90, 0x90, 0xFF, 0xC1, 0x90, 0xB8, 0x11, 0x22, 0x33, 0x44, 0xF4};
+    memcpy(bus.ram + 0x11ff8, p, sizeof(p));
+    *ram64(0x7000 + 0x12 * 8) = 0; /* page 0x12000 not present */
+    c->rip = 0x11ff8;
+    c->gpr[R_RSP] = 0x80000;
+    CHECK_EQ(vcpu_run(v, 100), VCPU_EXIT_HLT);
+    CHECK_EQ(c->rip, HANDL + 14 * 16 + 1);
+    CHECK_EQ(c->cr2, 0x12000);
+    CHECK_EQ(*ram64(0x80000 - 48), 0x10); /* I/D: fetch, not present, supervisor */
+    CHECK_EQ(*ram64(0x80000 - 40), 0x11ffd);
+    CHECK_EQ(c->gpr[R_RCX], 1); /* the instructions before it retired */
+    /* Map it: the instruction runs, its block spans both pages. */
+    *ram64(0x7000 + 0x12 * 8) = 0x12000 | 3;
+    tlb_flush_page(c, 0x12000);
+    c->rip = 0x11ff8;
+    c->halted = false;
+    c->gpr[R_RSP] = 0x80000;
+    CHECK_EQ(vcpu_run(v, 100), VCPU_EXIT_HLT);
+    CHECK_EQ(c->rip, 0x12003);
+    CHECK_EQ(c->gpr[R_RAX], 0x44332211);
+    CHECK(bus.page_flags[0x12] & BUS_PAGE_CODE);
+    /* Writing the second page drops the block that runs into it. */
+    uint8_t b = 0x55;
+    CHECK(bus_dma_write(&bus, 0x12000, &b, 1));
+    c->rip = 0x11ff8;
+    c->halted = false;
+    CHECK_EQ(vcpu_run(v, 100), VCPU_EXIT_HLT);
+    CHECK_EQ(c->gpr[R_RAX], 0x44552211);
+    /* Remapping the second page elsewhere (same first page) is noticed too. */
+    memcpy(bus.ram + 0x13000, (const uint8_t[]){0x66, 0x77, 0xF4}, 3);
+    *ram64(0x7000 + 0x12 * 8) = 0x13000 | 3;
+    tlb_flush_page(c, 0x12000);
+    c->rip = 0x11ff8;
+    c->halted = false;
+    CHECK_EQ(vcpu_run(v, 100), VCPU_EXIT_HLT);
+    CHECK_EQ(c->gpr[R_RAX], 0x77662211);
+    teardown();
+}
+
 static void test_ud_and_step(void)
 {
     setup();
@@ -504,6 +579,8 @@ int main(void)
     RUN(test_ist_and_error_code);
     RUN(test_double_and_triple_fault);
     RUN(test_interrupts);
+    RUN(test_shadow_at_block_end);
+    RUN(test_cross_page_fetch);
     RUN(test_ud_and_step);
     RUN(test_msrs);
     RUN(test_save_load);
