@@ -131,22 +131,27 @@ static void leave(struct cpu *c, const struct insn *i)
     reg_write(c, i, R_RBP, size, v);
 }
 
+/* Push the return address and branch. A non-canonical target is #GP at the call, after the
+ * return address has been stored but before RSP moves (as the host CPU does). */
+static void call_to(struct cpu *c, uint64_t t)
+{
+    uint64_t sp = c->gpr[R_RSP] - 8;
+    mem_write_n(c, SEG_SS, sp, c->next_rip, 8);
+    if ((uint64_t)((int64_t)(t << 16) >> 16) != t) cpu_fault_err(c, EXC_GP, 0);
+    c->gpr[R_RSP] = sp;
+    c->next_rip = t;
+}
+
 /* E8: call rel32 */
 static void call_rel(struct cpu *c, const struct insn *i)
 {
-    uint64_t t = c->next_rip + i->imm;
-    if ((uint64_t)((int64_t)(t << 16) >> 16) != t) cpu_fault_err(c, EXC_GP, 0);
-    stack_push(c, c->next_rip, 8);
-    c->next_rip = t;
+    call_to(c, c->next_rip + i->imm);
 }
 
 /* FF /2: call r/m64 */
 static void call_rm(struct cpu *c, const struct insn *i)
 {
-    uint64_t t = rm_read(c, i, 8);
-    if ((uint64_t)((int64_t)(t << 16) >> 16) != t) cpu_fault_err(c, EXC_GP, 0);
-    stack_push(c, c->next_rip, 8);
-    c->next_rip = t;
+    call_to(c, rm_read(c, i, 8));
 }
 
 /* E9/EB: jmp rel */

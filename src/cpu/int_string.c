@@ -65,6 +65,45 @@ static uint64_t string_bulk(struct cpu *c, unsigned kind, unsigned size, unsigne
     return k;
 }
 
+/* repe/repne cmps and scas. The flags of each comparison stay local until the instruction
+ * ends (or yields), so a fault midway leaves RFLAGS as they were at the start, as on the host;
+ * rCX/rSI/rDI are still committed per iteration. */
+static void string_rep_cmp(struct cpu *c, const struct insn *i, unsigned kind, unsigned size,
+                           uint64_t am, int64_t delta)
+{
+    bool repne = i->flags & INSN_REPNE;
+    uint64_t m = size_mask(size);
+    struct lazy_flags lf = {.op = FL_SUB, .size = size};
+    bool any = false;
+    for (unsigned n = 0; n < STRING_CHUNK; n++) {
+        uint64_t cx = c->gpr[R_RCX] & am;
+        if (cx == 0) {
+            c->gpr[R_RCX] = 0; /* the host zero-extends ECX even when nothing runs */
+            break;
+        }
+        uint64_t si = c->gpr[R_RSI] & am, di = c->gpr[R_RDI] & am, v, w;
+        if (kind == S_CMPS) {
+            v = mem_read_n(c, i->seg, si, size);
+            w = mem_read_n(c, SEG_ES, di, size);
+            c->gpr[R_RSI] = (si + delta) & am;
+        } else {
+            v = c->gpr[R_RAX] & m;
+            w = mem_read_n(c, SEG_ES, di, size);
+        }
+        c->gpr[R_RDI] = (di + delta) & am;
+        lf.src1 = v;
+        lf.src2 = w;
+        lf.res = (v - w) & m;
+        any = true;
+        cx = (cx - 1) & am;
+        c->gpr[R_RCX] = cx;
+        if (cx == 0 || (repne ? lf.res == 0 : lf.res != 0)) break;
+        if (n + 1 == STRING_CHUNK)
+            c->next_rip = c->rip; /* more to do: run again (interrupts may come first) */
+    }
+    if (any) c->lf = lf;
+}
+
 static void string_exec(struct cpu *c, const struct insn *i, unsigned kind, unsigned size)
 {
     bool a32 = i->addrsize == 4;
@@ -105,6 +144,10 @@ static void string_exec(struct cpu *c, const struct insn *i, unsigned kind, unsi
             int_alu(c, ALU_CMP, size, c->gpr[R_RAX] & m, w);
             break;
         }
+        return;
+    }
+    if (kind == S_CMPS || kind == S_SCAS) {
+        string_rep_cmp(c, i, kind, size, am, delta);
         return;
     }
     for (unsigned n = 0; n < STRING_CHUNK; n++) {

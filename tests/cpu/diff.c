@@ -6,6 +6,8 @@
  *   DIFF_DATA   data page the instruction may touch (also the stack: RSP = DIFF_RSP)
  *   DIFF_CODE   prologue | epilogue | ... | DIFF_INSN: insn, pad0, pad1, jmp epilogue
  *   DIFF_STATE  in/out states, host RSP and host FPU state, the landing marker
+ * The engine runs with 4-level paging that maps only the data and code pages (identity), so an
+ * access outside them is a #PF natively and in the engine alike.
  * The stub addresses the state page with absolute disp32 operands, so it needs no register
  * of its own while guest values are live. Faults arrive as signals on an alternate stack;
  * the handler copies the faulting context into the out state and siglongjmps back. */
@@ -31,6 +33,7 @@ enum { UC_RIP = REG_RIP };
 #define DIFF_STATE    0x10020000ull
 #define DIFF_EPILOGUE (DIFF_CODE + 0x200)
 #define DIFF_RAM_SIZE 0x10030000ull /* guest RAM covers data and code pages */
+#define DIFF_PT       0x10028000ull /* guest page tables (4 pages; native has nothing there) */
 
 struct stub_area {
     struct diff_state in, out;
@@ -302,6 +305,34 @@ static void engine_prepare(const struct diff_form *f)
     memcpy(diff_bus.ram + DIFF_INSN, f->bytes, f->len);
     cpu_reset(c, &diff_bus);
     cpu_setup_flat64(c, 3);
+    /* Page tables mapping exactly what the native side maps (the data page and the code page,
+     * user, writable), so accesses outside them fault with #PF on both sides. */
+    uint64_t pml4 = DIFF_PT, pdpt = DIFF_PT + 0x1000, pd = DIFF_PT + 0x2000, pt = DIFF_PT + 0x3000;
+    memset(diff_bus.ram + DIFF_PT, 0, 0x4000);
+    uint64_t *e = (uint64_t *)(diff_bus.ram + pml4);
+    e[0] = pdpt | 7;
+    e = (uint64_t *)(diff_bus.ram + pdpt);
+    e[(DIFF_DATA >> 30) & 511] = pd | 7;
+    e = (uint64_t *)(diff_bus.ram + pd);
+    e[(DIFF_DATA >> 21) & 511] = pt | 7;
+    e = (uint64_t *)(diff_bus.ram + pt);
+    e[(DIFF_DATA >> 12) & 511] = DIFF_DATA | 7;
+    e[(DIFF_CODE >> 12) & 511] = DIFF_CODE | 7;
+    c->cr3 = pml4;
+    c->cr0 |= CR0_PG;
+    cpu_mode_changed(c);
+}
+
+static void engine_capture(const struct diff_state *in, int v, struct diff_state *out)
+{
+    struct cpu *c = diff_cpu;
+    memset(out, 0, sizeof(*out));
+    memcpy(out->gpr, c->gpr, sizeof(out->gpr));
+    out->rip = c->rip;
+    out->rflags = flags_read(c);
+    out->vector = v;
+    out->undef = in->undef;
+    fx_from_cpu(c, &out->fx);
 }
 
 static void run_engine(const struct diff_state *in, const uint8_t *data, struct diff_state *out)
@@ -317,13 +348,15 @@ static void run_engine(const struct diff_state *in, const uint8_t *data, struct 
         v = cpu_step(c, false);
         if (v >= 0 || c->rip != DIFF_INSN) break;
     }
-    memset(out, 0, sizeof(*out));
-    memcpy(out->gpr, c->gpr, sizeof(out->gpr));
-    out->rip = c->rip;
-    out->rflags = flags_read(c);
-    out->vector = v;
-    out->undef = in->undef;
-    fx_from_cpu(c, &out->fx);
+    engine_capture(in, v, out);
+}
+
+/* The host faulted fetching at a branch target the engine has just branched to: take one more
+ * engine step there, so both report the fault at the target. */
+static void run_engine_at_target(const struct diff_state *in, struct diff_state *out)
+{
+    int v = cpu_step(diff_cpu, false);
+    engine_capture(in, v, out);
 }
 
 bool diff_form_implemented(const struct diff_form *f)
@@ -462,6 +495,8 @@ void diff_run_form(const struct diff_form *f, unsigned cases, struct diff_result
         run_native(f, &in, data_in, &nat);
         memcpy(nat_data, (void *)DIFF_DATA, DIFF_DATA_SIZE);
         run_engine(&in, data_in, &emu);
+        if (nat.vector >= 0 && nat.rip != DIFF_INSN && emu.vector < 0 && emu.rip == nat.rip)
+            run_engine_at_target(&in, &emu);
         memcpy(emu_data, diff_bus.ram + DIFF_DATA, DIFF_DATA_SIZE);
         res->cases++;
         if (nat.vector >= 0) res->faults++;

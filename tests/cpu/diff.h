@@ -19,6 +19,9 @@
  *   DIFF_DATA   the 4 KiB data page; memory operands must point into it
  *   DIFF_INSN   where the instruction under test starts
  * RSP is DIFF_DATA + 0x800 on entry unless a prep hook changes it (keep it inside the page).
+ * Only these two pages are mapped (natively and in the engine's page tables): an access
+ * elsewhere between DIFF_DATA and DIFF_CODE + 0x1000 is a #PF on both sides, which is how
+ * faulting forms (e.g. a rep movs running off the page) are tested.
  *
  * Branches: after the instruction come two landing pads. Falling through reaches
  * DIFF_LAND0 = DIFF_INSN + len; a branch whose rel8/rel32 is DIFF_REL_TAKEN reaches DIFF_LAND1 =

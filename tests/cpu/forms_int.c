@@ -169,6 +169,37 @@ static void prep_xlat(const struct diff_form *f, struct diff_state *s, uint8_t *
     s->gpr[R_RCX] = diff_rand(r) % 64;
 }
 
+/* String instructions that run off the data page (into unmapped memory) partway: #PF at the
+ * faulting iteration, with rcx/rsi/rdi saying how far they got. Either pointer may cross, at
+ * either end of the page. */
+static void prep_string_cross(const struct diff_form *f, struct diff_state *s, uint8_t *d,
+                              struct diff_rng *r)
+{
+    bool back = diff_rand(r) & 1;
+    uint64_t near =
+        back ? DIFF_DATA + diff_rand(r) % 48 : DIFF_DATA + 0x1000 - 1 - diff_rand(r) % 48;
+    uint64_t mid = DIFF_DATA + 0x600 + diff_rand(r) % 0x200;
+    s->rflags = back ? s->rflags | F_DF : s->rflags & ~(uint64_t)F_DF;
+    bool via_si = diff_rand(r) & 1;
+    s->gpr[R_RSI] = via_si ? near : mid;
+    s->gpr[R_RDI] = via_si ? mid : near;
+    s->gpr[R_RCX] = 1 + diff_rand(r) % 100;
+    if (diff_rand(r) & 1)
+        memset(d, 0, DIFF_DATA_SIZE); /* all equal (and all zero for scas with rax = 0) */
+    if (diff_rand(r) & 1) s->gpr[R_RAX] = 0;
+}
+
+/* A memory operand outside the mapped page, or straddling its end: #PF and nothing written. */
+static void prep_unmapped(const struct diff_form *f, struct diff_state *s, uint8_t *d,
+                          struct diff_rng *r)
+{
+    switch (diff_rand(r) % 3) {
+    case 0: s->gpr[R_RBX] = DIFF_DATA + 0x1000 - 1 - diff_rand(r) % 8; break;
+    case 1: s->gpr[R_RBX] = DIFF_DATA + 0x1000 + diff_rand(r) % 0x8000; break;
+    default: s->gpr[R_RBX] = DIFF_DATA - 1 - diff_rand(r) % 0x100; break;
+    }
+}
+
 static void prep_loop(const struct diff_form *f, struct diff_state *s, uint8_t *d,
                       struct diff_rng *r)
 {
@@ -667,6 +698,37 @@ const struct diff_form forms_int[] = {
     STR("repne scasd", 0xf2, 0xaf),
     STR("repe scasw", 0xf3, 0x66, 0xaf),
     STR("repne scasb (addr32)", 0xf2, 0x67, 0xae),
+#define XSTR(n, ...)                                                                               \
+    FORM(n " (runs off the page: #PF)", DIFF_FAULTS, 0, prep_string_cross, __VA_ARGS__)
+    XSTR("rep movsb", 0xf3, 0xa4),
+    XSTR("rep movsq", 0xf3, 0x48, 0xa5),
+    XSTR("rep movsw", 0xf3, 0x66, 0xa5),
+    XSTR("rep stosb", 0xf3, 0xaa),
+    XSTR("rep stosd", 0xf3, 0xab),
+    XSTR("rep lodsq", 0xf3, 0x48, 0xad),
+    XSTR("repe cmpsb", 0xf3, 0xa6),
+    XSTR("repne cmpsd", 0xf2, 0xa7),
+    XSTR("repe scasb", 0xf3, 0xae),
+    XSTR("repne scasq", 0xf2, 0x48, 0xaf),
+    XSTR("movsd", 0xa5),
+
+/* memory operands outside the mapped page (#PF), and straddling its ends */
+#define XM(n, ...)                                                                                 \
+    FORM(n " (unmapped / straddling: #PF)", DIFF_FAULTS, 0, prep_unmapped, __VA_ARGS__)
+    XM("mov m64, r64", 0x48, 0x89, 0x0b),
+    XM("mov r32, m32", 0x8b, 0x0b),
+    XM("add m64, r64", 0x48, 0x01, 0x0b),
+    XM("inc m16", 0x66, 0xff, 0x03),
+    XM("xchg m64, r64", 0x48, 0x87, 0x0b),
+    XM("cmpxchg m32, r32", 0x0f, 0xb1, 0x0b),
+    XM("push m64", 0xff, 0x33),
+    XM("pop m64", 0x8f, 0x03),
+    XM("shl m32, 1", 0xd1, 0x23),
+    XM("jmp m64", 0xff, 0x23),
+    XM("bts m64, imm8", 0x48, 0x0f, 0xba, 0x2b, 45),
+    XM("cmpxchg8b m64", 0x0f, 0xc7, 0x0b),
+    XM("call m64", 0xff, 0x13),
+    XM("setne m8", 0x0f, 0x95, 0x03),
 };
 
 const unsigned forms_int_count = sizeof(forms_int) / sizeof(forms_int[0]);
