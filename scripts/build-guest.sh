@@ -16,8 +16,11 @@ OUT="$CACHE/guest"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 MODULES="virtio_pci virtio_blk virtio_net virtio_console virtio-rng pvpanic-mmio"
 
+# The initramfs depends on these files too: a change to them rebuilds the guest.
+SCRIPTS_SHA="$(cat "$0" "$HERE"/guest/* | sha256sum | cut -c1-16)"
 if [ "${1:-}" != "--force" ] && [ -s "$OUT/manifest" ] && [ -s "$OUT/vmlinuz" ] &&
-   [ -s "$OUT/initrd.img" ] && [ -s "$OUT/vmlinux" ]; then
+   [ -s "$OUT/initrd.img" ] && [ -s "$OUT/vmlinux" ] &&
+   grep -qx "scripts_sha=$SCRIPTS_SHA" "$OUT/manifest"; then
     echo "build-guest: reusing $OUT ($(grep '^kernel_version=' "$OUT/manifest"))"
     exit 0
 fi
@@ -70,6 +73,9 @@ ln -sf bin/busybox $R/init
 cp "$HERE/guest/inittab" $R/etc/inittab
 cp "$HERE/guest/rcS" $R/etc/init.d/rcS
 cp "$HERE/guest/profile" $R/etc/profile
+mkdir -p $R/etc/udhcpc
+cp "$HERE/guest/udhcpc.script" $R/etc/udhcpc/default.script
+chmod 755 $R/etc/udhcpc/default.script
 chmod 755 $R/etc/init.d/rcS
 echo "root:x:0:0:root:/root:/bin/sh" > $R/etc/passwd
 echo "root:x:0:" > $R/etc/group
@@ -106,6 +112,7 @@ kernel_version=$KVER
 busybox_package=busybox-static
 busybox_version=$BBDEB
 modules=$(echo $present)
+scripts_sha=$SCRIPTS_SHA
 built=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 EOM
 
