@@ -21,7 +21,7 @@ struct block {
      * succ_epoch the TLB epoch (no flush, mode change or block drop since). */
     struct block *succ;
     uint64_t succ_rip;
-    uint32_t succ_epoch;
+    uint64_t succ_epoch;
     uint16_t n;   /* instructions */
     uint8_t mode; /* enum cpu_mode it was decoded in */
     bool valid;

@@ -159,7 +159,7 @@ static void exec_account_partial(struct cpu *c)
     bc->cur = NULL;
 }
 
-static enum vcpu_exit exec_loop(struct cpu *c)
+__attribute__((noinline)) static enum vcpu_exit exec_loop(struct cpu *c)
 {
     struct block_cache *bc = c->blocks;
     struct block *prev = NULL;
@@ -184,7 +184,7 @@ static enum vcpu_exit exec_loop(struct cpu *c)
         if (prev && prev->succ_rip == c->rip && prev->succ_epoch == c->tlb.epoch) {
             b = prev->succ;
         } else {
-            uint32_t epoch = c->tlb.epoch;
+            uint64_t epoch = c->tlb.epoch;
             b = block_get(c, c->rip, mmu_translate_exec(c, c->rip));
             if (prev && epoch == c->tlb.epoch && b != bc->scratch) {
                 prev->succ = b;

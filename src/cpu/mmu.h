@@ -30,7 +30,7 @@ struct tlb {
     uint64_t gpa[TLB_KINDS][TLB_ENTRIES]; /* guest-physical page | TLB_GLOBAL | TLB_LARGE */
     bool has_large;                       /* some entry carries TLB_LARGE */
     uint64_t cr0, cr4, efer;              /* paging controls the entries were made under */
-    uint32_t epoch; /* bumped by every flush and mode change: block links older than this die */
+    uint64_t epoch; /* bumped by every flush and mode change: block links older than this die */
 };
 
 struct cpu;
