@@ -192,6 +192,7 @@ void pc_destroy(struct pc *pc)
     if (!pc) return;
     if (pc->pci) pci_host_destroy(pc->pci);
     if (pc->pvpanic) pvpanic_destroy(pc->pvpanic);
+    if (pc->pit) pit_destroy(pc->pit);
     if (pc->com1) uart8250_destroy(pc->com1);
     if (pc->ioapic) ioapic_destroy(pc->ioapic);
     if (pc->vcpu) vcpu_destroy(pc->vcpu);
