@@ -174,11 +174,15 @@ static void ret(struct cpu *c, const struct insn *i)
     c->gpr[R_RSP] += 8 + (i->op == 0xc2 ? (i->imm & 0xffff) : 0);
 }
 
-/* 70-7F, 0F 80-8F: jcc rel */
-static void jcc(struct cpu *c, const struct insn *i)
-{
-    if (cond_test(c, i->op & 15)) branch_to(c, c->next_rip + i->imm);
-}
+/* 70-7F, 0F 80-8F: jcc rel, one handler per condition */
+#define JCC(cc)                                                                                    \
+    static void jcc_##cc(struct cpu *c, const struct insn *i)                                      \
+    {                                                                                              \
+        if (int_cond(c, cc)) branch_to(c, c->next_rip + i->imm);                                   \
+    }
+INT_CC16(JCC)
+#define JCC_ENTRY(cc) jcc_##cc,
+static const insn_fn jcc_fn[16] = {INT_CC16(JCC_ENTRY)};
 
 /* E0 loopne, E1 loope, E2 loop: decrement rCX (ECX with 67) without touching flags */
 static void loop(struct cpu *c, const struct insn *i)
@@ -206,7 +210,7 @@ insn_fn int_flow_lookup(const struct insn *i)
     unsigned op = i->op, sub = (i->modrm >> 3) & 7;
     if (op >= 0x50 && op <= 0x57) return push_r;
     if (op >= 0x58 && op <= 0x5f) return pop_r;
-    if ((op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f)) return jcc;
+    if ((op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f)) return jcc_fn[op & 15];
     switch (op) {
     case 0x68:
     case 0x6a: return push_imm;

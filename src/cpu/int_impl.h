@@ -56,6 +56,10 @@ enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP };
 /* dst op src at `size`, recording flags; returns the result (not written anywhere). */
 uint64_t int_alu(struct cpu *c, unsigned alu, unsigned size, uint64_t dst, uint64_t src);
 
+/* Expand M(cc) for the 16 condition codes (per-condition handlers fold int_cond). */
+#define INT_CC16(M)                                                                                \
+    M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) M(13) M(14) M(15)
+
 /* Family lookups: a handler for the instruction, or NULL if the family does not own it. */
 insn_fn int_alu_lookup(const struct insn *i);
 insn_fn int_shift_lookup(const struct insn *i);
@@ -64,3 +68,56 @@ insn_fn int_bit_lookup(const struct insn *i);
 insn_fn int_move_lookup(const struct insn *i);
 insn_fn int_flow_lookup(const struct insn *i);
 insn_fn int_string_lookup(const struct insn *i);
+
+/* CF without a call for the common producers (the hot path of adc/sbb/inc/dec). */
+static inline unsigned int_cf(struct cpu *c)
+{
+    const struct lazy_flags *lf = &c->lf;
+    switch (lf->op) {
+    case FL_NONE: return c->rflags & F_CF;
+    case FL_LOGIC: return 0;
+    case FL_ADD: return lf->res < lf->src1;
+    case FL_SUB: return lf->src1 < lf->src2;
+    case FL_INC:
+    case FL_DEC: return lf->cf_in;
+    default: return flags_cf(c);
+    }
+}
+
+/* Condition cc with the usual producers (cmp/sub, test/logic, inc/dec, already-materialised
+ * flags) decided inline; the rest go to cond_test(). With a constant cc this folds to a few
+ * instructions. */
+static inline bool int_cond(struct cpu *c, unsigned cc)
+{
+    const struct lazy_flags *lf = &c->lf;
+    bool r;
+    if (lf->op == FL_SUB) {
+        uint64_t a = lf->src1, b = lf->src2, sb = 1ull << (lf->size * 8 - 1);
+        switch (cc >> 1) {
+        case 1: r = a < b; break;
+        case 2: r = a == b; break;
+        case 3: r = a <= b; break;
+        case 4: r = (lf->res & sb) != 0; break;
+        case 6: r = (a ^ sb) < (b ^ sb); break;  /* signed a < b */
+        case 7: r = (a ^ sb) <= (b ^ sb); break; /* signed a <= b */
+        default: return cond_test(c, cc);
+        }
+        return r ^ (cc & 1);
+    }
+    if (lf->op == FL_LOGIC) {
+        uint64_t sb = 1ull << (lf->size * 8 - 1);
+        switch (cc >> 1) {
+        case 0:
+        case 1: r = false; break;
+        case 2:
+        case 3: r = lf->res == 0; break;
+        case 4:
+        case 6: r = (lf->res & sb) != 0; break;
+        case 7: r = lf->res == 0 || (lf->res & sb) != 0; break;
+        default: return cond_test(c, cc);
+        }
+        return r ^ (cc & 1);
+    }
+    if ((lf->op == FL_DEC || lf->op == FL_INC) && (cc >> 1) == 2) return (lf->res == 0) ^ (cc & 1);
+    return cond_test(c, cc);
+}
