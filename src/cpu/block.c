@@ -257,8 +257,8 @@ static struct block *block_build(struct cpu *c, uint64_t rip, uint64_t gpa)
     b->gpa2 = ~0ull;
     b->mode = (uint8_t)c->mode;
     b->valid = true;
-    b->next = b->xnext = b->succ = NULL;
-    b->succ_rip = ~0ull;
+    b->next = b->xnext = NULL;
+    memset(b->link, 0, sizeof(b->link));
     unsigned n = 0, used = 0, in_page = 0x1000 - (unsigned)(gpa & 0xfff);
     uint64_t lin = rip;
     while (n < BLOCK_MAX_INSNS) {

@@ -9,19 +9,24 @@
 
 #include "core.h"
 
-#define BLOCK_MAX_INSNS 64
-#define BLOCK_GROUP     16 /* buckets per page group: a page's blocks hash into one group */
+#define BLOCK_MAX_INSNS  64
+#define BLOCK_GROUP      16 /* buckets per page group: a page's blocks hash into one group */
+#define BLOCK_JUMP_CACHE 4096
+
+/* "After this block, rip `rip` led to block `b`": valid while `epoch` equals the TLB epoch (no
+ * flush, mode change or block drop since). */
+struct block_link {
+    uint64_t rip, epoch;
+    struct block *b;
+};
 
 struct block {
     uint64_t gpa;        /* key: guest-physical address of the first byte */
     uint64_t gpa2;       /* page the last instruction runs into, or ~0 */
     struct block *next;  /* bucket chain */
     struct block *xnext; /* chain of blocks crossing into a page (by gpa2's group) */
-    /* Link to the block that followed last time: valid while succ_rip matches the next rip and
-     * succ_epoch the TLB epoch (no flush, mode change or block drop since). */
-    struct block *succ;
-    uint64_t succ_rip;
-    uint64_t succ_epoch;
+    /* The blocks that followed last time (two: both ways of a conditional branch). */
+    struct block_link link[2];
     uint16_t n;   /* instructions */
     uint8_t mode; /* enum cpu_mode it was decoded in */
     bool valid;
@@ -41,10 +46,11 @@ struct block_cache {
     struct block *scratch; /* for code fetched from MMIO: never cached */
 
     /* run loop */
-    struct block *cur;   /* executing block, or NULL */
-    uint64_t cur_rip;    /* linear address of its first instruction */
-    volatile bool stop;  /* end the current block after this instruction */
-    uint64_t budget_end; /* stats.insns value at which vcpu_run returns */
+    struct block_link jump[BLOCK_JUMP_CACHE]; /* by linear rip: where chaining missed */
+    struct block *cur;                        /* executing block, or NULL */
+    uint64_t cur_rip;                         /* linear address of its first instruction */
+    volatile bool stop;                       /* end the current block after this instruction */
+    uint64_t budget_end;                      /* stats.insns value at which vcpu_run returns */
 
     /* Code writes from other threads (device DMA on an I/O thread) are queued here and
      * applied by the vCPU thread between blocks: the cache is single-threaded. */

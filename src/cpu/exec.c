@@ -159,6 +159,32 @@ static void exec_account_partial(struct cpu *c)
     bc->cur = NULL;
 }
 
+/* The block at c->rip: through the previous block's links, then the jump cache, then the
+ * cache proper (translating rip). Links and jump-cache entries carry the TLB epoch. */
+static inline struct block *exec_find(struct cpu *c, struct block *prev)
+{
+    struct block_cache *bc = c->blocks;
+    uint64_t rip = c->rip, epoch = c->tlb.epoch;
+    if (prev) {
+        if (prev->link[0].rip == rip && prev->link[0].epoch == epoch) return prev->link[0].b;
+        if (prev->link[1].rip == rip && prev->link[1].epoch == epoch) return prev->link[1].b;
+    }
+    struct block_link *j = &bc->jump[(rip ^ (rip >> 12)) & (BLOCK_JUMP_CACHE - 1)];
+    struct block *b;
+    if (j->rip == rip && j->epoch == epoch && j->b) {
+        b = j->b;
+    } else {
+        b = block_get(c, rip, mmu_translate_exec(c, rip));
+        if (epoch != c->tlb.epoch || b == bc->scratch) return b;
+        *j = (struct block_link){rip, epoch, b};
+    }
+    if (prev) {
+        prev->link[1] = prev->link[0];
+        prev->link[0] = (struct block_link){rip, epoch, b};
+    }
+    return b;
+}
+
 __attribute__((noinline)) static enum vcpu_exit exec_loop(struct cpu *c)
 {
     struct block_cache *bc = c->blocks;
@@ -180,18 +206,7 @@ __attribute__((noinline)) static enum vcpu_exit exec_loop(struct cpu *c)
         }
         if (unlikely(c->halted)) return c->exit = VCPU_EXIT_HLT;
 
-        struct block *b;
-        if (prev && prev->succ_rip == c->rip && prev->succ_epoch == c->tlb.epoch) {
-            b = prev->succ;
-        } else {
-            uint64_t epoch = c->tlb.epoch;
-            b = block_get(c, c->rip, mmu_translate_exec(c, c->rip));
-            if (prev && epoch == c->tlb.epoch && b != bc->scratch) {
-                prev->succ = b;
-                prev->succ_rip = c->rip;
-                prev->succ_epoch = epoch;
-            }
-        }
+        struct block *b = exec_find(c, prev);
         c->recent_rip[c->recent_pos++ & 15] = c->rip;
         bc->cur = b;
         bc->cur_rip = c->rip;
