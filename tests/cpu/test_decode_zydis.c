@@ -135,9 +135,27 @@ static int compare_fields(const struct insn *in, const ZydisDecodedInstruction *
         return 3;
     }
     if (zi->operand_width != in->opsize * 8 && !opsize_exempt(in)) return 6;
+    /* control transfers and I/O must end a block */
+    switch (zi->meta.category) {
+    case ZYDIS_CATEGORY_CALL:
+    case ZYDIS_CATEGORY_COND_BR:
+    case ZYDIS_CATEGORY_UNCOND_BR:
+    case ZYDIS_CATEGORY_RET:
+    case ZYDIS_CATEGORY_INTERRUPT:
+    case ZYDIS_CATEGORY_SYSCALL:
+    case ZYDIS_CATEGORY_SYSRET:
+    case ZYDIS_CATEGORY_IO:
+    case ZYDIS_CATEGORY_IOSTRINGOP:
+        if (!(in->flags & INSN_BRANCH)) return 7;
+        break;
+    default: break;
+    }
     if (raw->imm[0].size && !moffs) {
+        /* the full 64-bit value: zydis's signedness matches our sign/zero-extension rules */
         uint64_t mask = raw->imm[0].size >= 64 ? ~0ull : (1ull << raw->imm[0].size) - 1;
-        if ((raw->imm[0].value.u & mask) != (in->imm & mask)) return 4;
+        uint64_t want =
+            raw->imm[0].is_signed ? (uint64_t)raw->imm[0].value.s : raw->imm[0].value.u & mask;
+        if (want != in->imm) return 4;
         if (raw->imm[1].size && raw->imm[1].value.u != in->imm2) return 5;
     }
     return 0;
