@@ -178,6 +178,25 @@ static void incdec_rm(struct cpu *c, const struct insn *i)
     c->lf.cf_in = cf;
 }
 
+/* FE/FF /0 /1 with a register operand */
+static void inc_reg(struct cpu *c, const struct insn *i)
+{
+    unsigned size = int_size(i, i->op == 0xfe), cf = int_cf(c);
+    uint64_t d = reg_read(c, i, i->rm, size), r = (d + 1) & size_mask(size);
+    reg_write(c, i, i->rm, size, r);
+    int_lf(c, FL_INC, size, r, d, 1);
+    c->lf.cf_in = cf;
+}
+
+static void dec_reg(struct cpu *c, const struct insn *i)
+{
+    unsigned size = int_size(i, i->op == 0xfe), cf = int_cf(c);
+    uint64_t d = reg_read(c, i, i->rm, size), r = (d - 1) & size_mask(size);
+    reg_write(c, i, i->rm, size, r);
+    int_lf(c, FL_DEC, size, r, d, 1);
+    c->lf.cf_in = cf;
+}
+
 /* 0F B0/B1: cmpxchg r/m, reg. A memory destination is written either way (as the CPU's
  * locked cycle does); a register destination only on a match (so a 32-bit one keeps its upper
  * half on a mismatch); the accumulator only on a mismatch. */
@@ -302,7 +321,9 @@ insn_fn int_alu_lookup(const struct insn *i)
         if (sub <= 1) return test_rm_imm;
         return sub == 2 ? not_rm : sub == 3 ? neg_rm : NULL;
     case 0xfe:
-    case 0xff: return sub <= 1 ? incdec_rm : NULL;
+    case 0xff:
+        if (sub > 1) return NULL;
+        return mem ? incdec_rm : sub ? dec_reg : inc_reg;
     case 0xf5: return cmc;
     case 0xf8: return clc;
     case 0xf9: return stc;

@@ -36,6 +36,11 @@ static inline void int_lf(struct cpu *c, unsigned op, unsigned size, uint64_t re
 /* Materialise the flags, then replace the bits in `mask` with `bits`. */
 static inline void int_set_flags(struct cpu *c, uint64_t mask, uint64_t bits)
 {
+    if ((mask & F_ARITH) == F_ARITH) { /* nothing of the pending flags survives */
+        c->rflags = (c->rflags & ~mask) | (bits & mask);
+        c->lf.op = FL_NONE;
+        return;
+    }
     uint64_t f = flags_read(c);
     c->rflags = (f & ~mask) | (bits & mask);
 }
