@@ -181,6 +181,35 @@ static void vcpu_dump_bytes(struct cpu *c, uint64_t lin, FILE *out)
     }
 }
 
+/* The last 16 instructions executed, rebuilt from the blocks recently entered (a block left
+ * early by a fault shows all its instructions). */
+static void vcpu_dump_recent(struct cpu *c, FILE *out)
+{
+    struct block_cache *bc = c->blocks;
+    uint64_t rips[16 * BLOCK_MAX_INSNS];
+    unsigned n = 0;
+    for (unsigned k = 0; k < 16; k++) {
+        unsigned slot = (c->recent_pos + k) & 15;
+        const struct block *b = bc->recent[slot];
+        uint64_t rip = c->recent_rip[slot];
+        if (!b || bc->recent_gen[slot] != bc->generation || b == bc->scratch) {
+            if (rip) rips[n++] = rip; /* the block is gone: its first instruction at least */
+            continue;
+        }
+        for (unsigned i = 0; i < b->n; i++) {
+            rips[n++] = rip;
+            rip += b->insn[i].len;
+        }
+    }
+    unsigned first = n > 16 ? n - 16 : 0;
+    fprintf(out, "last instructions (oldest first):\n");
+    for (unsigned k = first; k < n; k++) {
+        fprintf(out, "  %016llx:", (unsigned long long)rips[k]);
+        vcpu_dump_bytes(c, rips[k], out);
+        fputc('\n', out);
+    }
+}
+
 void vcpu_dump(const struct vcpu *v, FILE *out)
 {
     struct cpu *c = (struct cpu *)vcpu_ccpu(v);
@@ -205,14 +234,7 @@ void vcpu_dump(const struct vcpu *v, FILE *out)
     fprintf(out, "insns=%llu  exceptions=%llu  interrupts=%llu  ud=%llu\n",
             (unsigned long long)c->stats.insns, (unsigned long long)c->stats.exceptions,
             (unsigned long long)c->stats.interrupts, (unsigned long long)c->stats.ud);
-    fprintf(out, "recent blocks (oldest first):\n");
-    for (unsigned k = 0; k < 16; k++) {
-        uint64_t rip = c->recent_rip[(c->recent_pos + k) & 15];
-        if (!rip) continue;
-        fprintf(out, "  %016llx:", (unsigned long long)rip);
-        vcpu_dump_bytes(c, rip, out);
-        fputc('\n', out);
-    }
+    vcpu_dump_recent(c, out);
     fprintf(out, "  rip %016llx:", (unsigned long long)c->rip);
     vcpu_dump_bytes(c, c->rip, out);
     fputc('\n', out);
@@ -241,8 +263,10 @@ static void vcpu_get_seg(struct state_reader *r, struct segcache *s)
     X(star)                                                                                        \
     X(lstar)                                                                                       \
     X(cstar)                                                                                       \
-    X(sfmask) X(kernel_gs_base) X(tsc_aux) X(pat) X(misc_enable) X(sysenter_cs) X(sysenter_esp)    \
-        X(sysenter_eip) X(tsc_hz) X(mtrr_def_type) X(kvm_system_time) X(kvm_wall_clock)
+    X(sfmask)                                                                                      \
+    X(kernel_gs_base)                                                                              \
+    X(tsc_aux) X(pat) X(misc_enable) X(sysenter_cs) X(sysenter_esp) X(sysenter_eip) X(tsc_hz)      \
+        X(mtrr_def_type) X(kvm_system_time) X(kvm_wall_clock)
 
 void vcpu_save(const struct vcpu *v, struct state_writer *w)
 {

@@ -72,8 +72,10 @@ void block_flush_all(struct cpu *c)
             }
     memset(bc->bucket, 0, nb * sizeof(*bc->bucket));
     memset(bc->xbucket, 0, bc->ngroups * sizeof(*bc->xbucket));
-    if (!bc->cur || bc->cur == bc->scratch)
+    if (!bc->cur || bc->cur == bc->scratch) {
         bc->arena_used = 0; /* otherwise the executing block keeps the arena until next time */
+        bc->generation++;
+    }
     uint64_t npages = c->bus->ram_size >> BUS_PAGE_SHIFT;
     for (uint64_t p = 0; p < npages; p++)
         c->bus->page_flags[p] &= (uint8_t)~BUS_PAGE_CODE;

@@ -45,6 +45,10 @@ struct block_cache {
     size_t arena_size, arena_used;
     struct block *scratch; /* for code fetched from MMIO: never cached */
 
+    uint64_t generation;      /* bumped when the arena is reset: older block pointers are dead */
+    struct block *recent[16]; /* blocks entered, parallel to cpu.recent_rip (for dumps) */
+    uint64_t recent_gen[16];
+
     /* run loop */
     struct block_link jump[BLOCK_JUMP_CACHE]; /* by linear rip: where chaining missed */
     struct block *cur;                        /* executing block, or NULL */

@@ -207,7 +207,10 @@ __attribute__((noinline)) static enum vcpu_exit exec_loop(struct cpu *c)
         if (unlikely(c->halted)) return c->exit = VCPU_EXIT_HLT;
 
         struct block *b = exec_find(c, prev);
-        c->recent_rip[c->recent_pos++ & 15] = c->rip;
+        unsigned slot = c->recent_pos++ & 15;
+        c->recent_rip[slot] = c->rip;
+        bc->recent[slot] = b;
+        bc->recent_gen[slot] = bc->generation;
         bc->cur = b;
         bc->cur_rip = c->rip;
         bc->stop = false;

@@ -247,6 +247,7 @@ static void test_double_and_triple_fault(void)
     fclose(f);
     CHECK(strstr(dump, "triple fault") != NULL);
     CHECK(strstr(dump, "rip=") != NULL);
+    CHECK(strstr(dump, "0000000000010000: 48 a1 00 00 00 00 00 80") != NULL);
     free(dump);
     teardown();
 }
