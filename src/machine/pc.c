@@ -17,8 +17,13 @@
 #include "hw/pit.h"
 #include "hw/pvpanic.h"
 #include "hw/uart8250.h"
+#include "backend/block.h"
+#include "backend/net.h"
 #include "machine/acpi.h"
 #include "machine/boot_params.h"
+#include "virtio/virtio_blk.h"
+#include "virtio/virtio_net.h"
+#include "virtio/virtio_rng.h"
 #include "vessel/cpu.h"
 #include "vessel/log.h"
 
@@ -127,6 +132,38 @@ static int pc_create_devices(struct pc *pc, char *err, size_t errlen)
     return 0;
 }
 
+/* Paravirtual devices. Failures to open the operator's disk or network are usage errors. */
+static int pc_create_virtio(struct pc *pc, const struct pc_config *cfg, char *err, size_t errlen,
+                            int *usage)
+{
+    if (cfg->rng && !(pc->rng = virtio_rng_create(pc->pci, &pc->bus)))
+        return snprintf(err, errlen, "cannot create the virtio-rng device"), -1;
+    for (unsigned k = 0; k < cfg->ndisks && k < PC_MAX_DISKS; k++) {
+        char why[256];
+        pc->disk[k] = block_open(cfg->disks[k], cfg->disk_ro[k], why, sizeof(why));
+        if (!pc->disk[k]) {
+            *usage = 1;
+            return snprintf(err, errlen, "--disk: %s", why), -1;
+        }
+        char id[21];
+        snprintf(id, sizeof(id), "vessel-disk%u", k);
+        pc->blk[k] = virtio_blk_create(pc->pci, &pc->bus, pc->disk[k], id);
+        if (!pc->blk[k]) return snprintf(err, errlen, "cannot create virtio-blk %u", k), -1;
+    }
+    if (cfg->net) {
+        char why[256];
+        pc->netb = net_backend_create(cfg->net, why, sizeof(why));
+        if (!pc->netb) {
+            *usage = 1;
+            return snprintf(err, errlen, "--net: %s", why), -1;
+        }
+        static const uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+        pc->nic = virtio_net_create(pc->pci, &pc->bus, pc->netb, mac);
+        if (!pc->nic) return snprintf(err, errlen, "cannot create the virtio-net device"), -1;
+    }
+    return 0;
+}
+
 static int pc_build_firmware(struct pc *pc, char *err, size_t errlen)
 {
     struct acpi_config ac;
@@ -166,7 +203,9 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen, int 
         snprintf(err, errlen, "cannot create the vCPU");
         goto fail;
     }
-    if (pc_create_devices(pc, err, errlen) < 0 || pc_build_firmware(pc, err, errlen) < 0) goto fail;
+    if (pc_create_devices(pc, err, errlen) < 0 ||
+        pc_create_virtio(pc, cfg, err, errlen, usage) < 0 || pc_build_firmware(pc, err, errlen) < 0)
+        goto fail;
 
     struct linux_boot_config bc = {
         .kernel_path = cfg->kernel,
@@ -190,6 +229,14 @@ fail:
 void pc_destroy(struct pc *pc)
 {
     if (!pc) return;
+    /* Devices with threads first, so nothing signals into a half-destroyed board. */
+    if (pc->nic) virtio_net_destroy(pc->nic);
+    if (pc->netb) net_backend_destroy(pc->netb);
+    for (unsigned k = 0; k < PC_MAX_DISKS; k++) {
+        if (pc->blk[k]) virtio_blk_destroy(pc->blk[k]);
+        if (pc->disk[k]) block_close(pc->disk[k]);
+    }
+    if (pc->rng) virtio_rng_destroy(pc->rng);
     if (pc->pci) pci_host_destroy(pc->pci);
     if (pc->pvpanic) pvpanic_destroy(pc->pvpanic);
     if (pc->pit) pit_destroy(pc->pit);

@@ -29,6 +29,11 @@ struct uart8250;
 struct pvpanic;
 struct pci_host;
 struct pit;
+struct block_backend;
+struct virtio_blk;
+struct net_backend;
+struct virtio_net;
+struct virtio_rng;
 
 struct pc_events {
     void (*poweroff)(void *opaque);               /* ACPI S5 */
@@ -39,9 +44,16 @@ struct pc_events {
     void *opaque;
 };
 
+#define PC_MAX_DISKS 4
+
 struct pc_config {
     uint64_t ram_size;
     const char *kernel, *initrd, *cmdline;
+    const char *disks[PC_MAX_DISKS]; /* raw images for virtio-blk, in slot order */
+    bool disk_ro[PC_MAX_DISKS];
+    unsigned ndisks;
+    const char *net; /* backend/net.h spec for virtio-net, or NULL */
+    bool rng;        /* virtio-rng */
     struct pc_events events;
 };
 
@@ -56,10 +68,16 @@ struct pc {
     struct pci_host *pci;
     struct pit *pit;
     struct acpi_pm pm;
+    struct block_backend *disk[PC_MAX_DISKS];
+    struct virtio_blk *blk[PC_MAX_DISKS];
+    struct net_backend *netb;
+    struct virtio_net *nic;
+    struct virtio_rng *rng;
     uint64_t rsdp_addr;
 };
 
-/* Build the machine and load the kernel. Returns NULL with a one-line reason in err; `usage`
+/* Build the machine (virtio devices on PCI slots 1.. in the order rng, disks, net) and load
+ * the kernel. Returns NULL with a one-line reason in err; `usage`
  * is set when the reason is the operator's input (missing or malformed kernel/initrd) rather
  * than a host failure. */
 struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen, int *usage);

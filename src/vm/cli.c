@@ -98,9 +98,21 @@ static const char *cli_cache_dir(char *buf, size_t len)
     return buf;
 }
 
-enum cli_opt { OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MEMORY, OPT_CPUS, OPT_CONSOLE, OPT_REBOOT };
+enum cli_opt {
+    OPT_KERNEL,
+    OPT_INITRD,
+    OPT_APPEND,
+    OPT_MEMORY,
+    OPT_CPUS,
+    OPT_CONSOLE,
+    OPT_REBOOT,
+    OPT_DISK,
+    OPT_NET,
+    OPT_RNG,
+};
 static const char *const cli_opt_names[] = {"--kernel", "--initrd",  "--append", "--memory",
-                                            "--cpus",   "--console", "--reboot"};
+                                            "--cpus",   "--console", "--reboot", "--disk",
+                                            "--net",    "--rng"};
 
 static int cli_run_option(enum cli_opt o, const char *v, struct vm_config *cfg, const char **append,
                           char *err, size_t errlen)
@@ -128,6 +140,37 @@ static int cli_run_option(enum cli_opt o, const char *v, struct vm_config *cfg, 
         if (strcmp(v, "stdio") != 0 && (strncmp(v, "file:", 5) != 0 || !v[5]))
             return cli_err(err, errlen, "--console: '%s' is not stdio or file:PATH", v);
         cfg->console = v;
+        break;
+    case OPT_DISK: {
+        if (cfg->ndisks == VM_MAX_DISKS)
+            return cli_err(err, errlen, "--disk: at most %d disks", VM_MAX_DISKS);
+        size_t n = strlen(v);
+        bool ro = n >= 3 && !strcmp(v + n - 3, ",ro");
+        if (ro) {
+            static char ro_paths[VM_MAX_DISKS][4096];
+            if (n - 3 >= sizeof(ro_paths[0])) return cli_err(err, errlen, "--disk: path too long");
+            memcpy(ro_paths[cfg->ndisks], v, n - 3);
+            ro_paths[cfg->ndisks][n - 3] = 0;
+            v = ro_paths[cfg->ndisks];
+        }
+        if (!*v) return cli_err(err, errlen, "--disk: empty path");
+        cfg->disk_ro[cfg->ndisks] = ro;
+        cfg->disks[cfg->ndisks++] = v;
+        break;
+    }
+    case OPT_NET:
+        if (strcmp(v, "none") == 0)
+            cfg->net = NULL;
+        else
+            cfg->net = v; /* the back-end parses the details when the machine is built */
+        break;
+    case OPT_RNG:
+        if (!strcmp(v, "on"))
+            cfg->rng = true;
+        else if (!strcmp(v, "off"))
+            cfg->rng = false;
+        else
+            return cli_err(err, errlen, "--rng: '%s' is not on or off", v);
         break;
     case OPT_REBOOT:
         if (!strcmp(v, "exit"))
@@ -204,6 +247,7 @@ int cli_parse(int argc, char **argv, enum cli_command *cmd, struct vm_config *cf
         .cpus = 1,
         .console = "stdio",
         .reboot = VM_REBOOT_EXIT,
+        .rng = true,
     };
     if (errlen) err[0] = 0;
     if (argc < 2) return cli_err(err, errlen, "no command given (try vessel --help)");
@@ -237,6 +281,11 @@ int cli_check_files(const struct vm_config *cfg, char *err, size_t errlen)
     if (!why && cfg->initrd) {
         what = "initrd";
         path = cfg->initrd;
+        why = cli_file_problem(path);
+    }
+    for (unsigned k = 0; !why && k < cfg->ndisks; k++) {
+        what = "disk";
+        path = cfg->disks[k];
         why = cli_file_problem(path);
     }
     if (!why) return 0;
@@ -281,6 +330,10 @@ void cli_print_run_help(void)
           "                       writes guest output to PATH and gives the guest no input)\n"
           "  --reboot exit|restart\n"
           "                       what a guest reboot does (default exit)\n"
+          "  --disk PATH[,ro]     raw disk image as a virtio-blk device (up to 4; /dev/vda..)\n"
+          "  --net SPEC           virtio-net NIC: user[,hostfwd=tcp::HOSTPORT-:GUESTPORT]...\n"
+          "                       (libslirp NAT), tap,ifname=NAME, or none (default)\n"
+          "  --rng on|off         virtio-rng entropy device (default on)\n"
           "\n"
           "On a terminal the console is in raw mode: Ctrl-A x quits, Ctrl-A h shows help,\n"
           "Ctrl-A Ctrl-A sends Ctrl-A.\n"

@@ -249,6 +249,9 @@ int vm_main(const struct vm_config *cfg)
             .kernel = cfg->kernel,
             .initrd = cfg->initrd,
             .cmdline = cfg->cmdline,
+            .ndisks = cfg->ndisks,
+            .net = cfg->net,
+            .rng = cfg->rng,
             .events = {.poweroff = vm_on_poweroff,
                        .reset = vm_on_reset,
                        .panic = vm_on_panic,
@@ -256,6 +259,10 @@ int vm_main(const struct vm_config *cfg)
                        .kick = vm_kick,
                        .opaque = &vm},
         };
+        for (unsigned k = 0; k < cfg->ndisks && k < PC_MAX_DISKS; k++) {
+            pcfg.disks[k] = cfg->disks[k];
+            pcfg.disk_ro[k] = cfg->disk_ro[k];
+        }
         int usage = 0;
         vm.pc = pc_create(&pcfg, err, sizeof(err), &usage);
         if (!vm.pc) {

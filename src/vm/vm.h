@@ -1,6 +1,7 @@
 /* vm.h — one virtual machine's lifecycle: build the PC from a vm_config, run the vCPU loop
  * (timers, console, idle sleep), and turn how the guest ended into a process exit status. */
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
 
 #define VM_MEM_MIN         (64ull << 20)
@@ -19,6 +20,8 @@ enum vm_status {
 
 enum vm_reboot { VM_REBOOT_EXIT, VM_REBOOT_RESTART };
 
+#define VM_MAX_DISKS 4
+
 struct vm_config {
     const char *kernel;  /* bzImage path */
     const char *initrd;  /* initramfs path, or NULL */
@@ -27,6 +30,11 @@ struct vm_config {
     unsigned cpus;
     const char *console; /* "stdio" or "file:PATH" */
     enum vm_reboot reboot;
+    const char *disks[VM_MAX_DISKS]; /* raw images as virtio-blk devices, in order */
+    bool disk_ro[VM_MAX_DISKS];
+    unsigned ndisks;
+    const char *net; /* net back-end spec (backend/net.h) for a virtio-net device, or NULL */
+    bool rng;        /* a virtio-rng device (default on) */
 };
 
 /* Build, run and tear down the machine. Returns an enum vm_status; every exit path restores

@@ -52,6 +52,9 @@ def main():
         ("missing initrd", ["run", "--kernel", notkernel, "--initrd", os.path.join(tmp, "x")],
          "initrd"),
         ("not a kernel", ["run", "--kernel", notkernel], "kernel"),
+        ("missing disk", ["run", "--kernel", notkernel, "--disk", os.path.join(tmp, "d")],
+         "disk"),
+        ("bad rng switch", ["run", "--rng", "sometimes"], "--rng"),
     ]
     for name, args, needle in cases:
         code, out, err = run(vessel, args)

@@ -90,6 +90,25 @@ def main():
         t.ok(good, name, f"ready={ok} exit {code}\n{err}")
         g.kill()
 
+    # Virtio devices on the PCI bus (a disk, user networking, rng) don't disturb the board.
+    disk = os.path.join(tmp, "disk.img")
+    with open(disk, "wb") as f:
+        f.truncate(1 << 20)
+    g, ok = start(vessel, kernel, "--disk", disk, "--disk", disk + ",ro", "--net", "user",
+                  "--rng", "on")
+    if ok:
+        g.send("o")
+    code = g.wait_exit(30)
+    t.ok(ok and code == 0, "board with virtio-blk x2, virtio-net (slirp), virtio-rng",
+         f"exit {code}\n" + g.tail())
+    g.kill()
+    g = Guest(vessel, ["--kernel", kernel, "--net", "carrier-pigeon"])
+    code = g.wait_exit(30)
+    err = bytes(g.err).decode(errors="replace")
+    t.ok(code == 2 and "--net" in err and len(err.strip().splitlines()) == 1,
+         "unknown --net back-end: exit 2, one line", f"exit {code}\n{err}")
+    g.kill()
+
     # --reboot=restart: the reset boots the guest again, which then powers off.
     g, ok = start(vessel, kernel, "--reboot=restart")
     if ok:

@@ -80,6 +80,19 @@ static void test_options(void)
     CHECK(!strcmp(cfg.console, "file:/tmp/out"));
     CHECK_EQ(cfg.reboot, VM_REBOOT_RESTART);
 
+    CHECK(cfg.rng);
+    CHECK_EQ(cfg.ndisks, 0);
+    CHECK(cfg.net == NULL);
+
+    CHECK_EQ(parse(&cmd, &cfg, err, "run", "--disk", "/a.img", "--disk=/b.img,ro", "--net",
+                   "user,hostfwd=tcp::2222-:22", "--rng=off", NULL),
+             0);
+    CHECK_EQ(cfg.ndisks, 2);
+    CHECK(!strcmp(cfg.disks[0], "/a.img") && !cfg.disk_ro[0]);
+    CHECK(!strcmp(cfg.disks[1], "/b.img") && cfg.disk_ro[1]);
+    CHECK(cfg.net && !strcmp(cfg.net, "user,hostfwd=tcp::2222-:22"));
+    CHECK(!cfg.rng);
+
     CHECK_EQ(parse(&cmd, &cfg, err, "--help", NULL), 0);
     CHECK_EQ(cmd, CLI_HELP);
     CHECK_EQ(parse(&cmd, &cfg, err, "--version", NULL), 0);
@@ -118,6 +131,12 @@ static void test_errors(void)
     expect_error("--console", parse(&cmd, &cfg, err, "run", "--console", "file:", NULL), err);
     expect_error("never", parse(&cmd, &cfg, err, "run", "--reboot=never", NULL), err);
     expect_error("stray", parse(&cmd, &cfg, err, "run", "stray", NULL), err);
+    expect_error("--rng", parse(&cmd, &cfg, err, "run", "--rng", "maybe", NULL), err);
+    expect_error("--disk", parse(&cmd, &cfg, err, "run", "--disk", ",ro", NULL), err);
+    expect_error("at most",
+                 parse(&cmd, &cfg, err, "run", "--disk=a", "--disk=b", "--disk=c", "--disk=d",
+                       "--disk=e", NULL),
+                 err);
     /* A prefix of an option is not that option. */
     expect_error("--kern", parse(&cmd, &cfg, err, "run", "--kern", "x", NULL), err);
     expect_error("--kernelx", parse(&cmd, &cfg, err, "run", "--kernelx=1", NULL), err);
