@@ -37,7 +37,11 @@
  *   or block execution depends on (branches, int/iret/syscall/sysret, hlt, in/out/ins/outs,
  *   mov to CR/DR/SS/segment, popf, sti, cpuid, wrmsr, the 0F 00 and 0F 01 groups, invd, wbinvd,
  *   clts, rsm, getsec, ud0/ud1/ud2). LOCK is #UD unless the opcode allows it with a memory
- *   destination. */
+ *   destination.
+ * Deliberately #UD although defined somewhere: VEX/EVEX/XOP (C4, C5, 62, 8F /1..7), 3DNow!
+ * (0F 0F, femms), AMD SSE4a (66/F2 0F 78/79, F2/F3 0F 2B), TSX xbegin/xabort (C7/C6 F8),
+ * VIA padlock, SGX/SEV/TDX/uintr/waitpkg/CET-shadow-stack forms of 0F 01, 0F AE and 0F C7,
+ * movdiri/movdir64b, key locker. tests/cpu/test_decode_zydis.c reports these counts. */
 #pragma once
 #include <stdint.h>
 
