@@ -135,6 +135,8 @@ static void h_fxsave(struct cpu *c, const struct insn *i)
     uint64_t ea = sse_ea_aligned(c, i);
     uint8_t img[FX_IMAGE_SIZE];
     fx_save_image(c, img);
+    /* the whole 512-byte area is checked before anything is written */
+    mem_probe_write(c, i->seg, ea, FX_IMAGE_SIZE);
     if (!(i->flags & INSN_REXW)) {
         /* 32-bit format: FIP/FDP offsets with zero selectors */
         uint32_t fip = (uint32_t)c->fpu.fip, fdp = (uint32_t)c->fpu.fdp;
@@ -150,7 +152,7 @@ static void h_fxrstor(struct cpu *c, const struct insn *i)
     fx_avail(c);
     uint64_t ea = sse_ea_aligned(c, i);
     uint8_t img[FX_IMAGE_SIZE];
-    mem_read(c, i->seg, ea, img, 416);
+    mem_read(c, i->seg, ea, img, FX_IMAGE_SIZE);
     if (!(i->flags & INSN_REXW)) {
         uint32_t fip, fdp;
         memcpy(&fip, img + 8, 4);
@@ -184,6 +186,7 @@ static void h_fence(struct cpu *c, const struct insn *i)
 static void h_emms(struct cpu *c, const struct insn *i)
 {
     mmx_check(c);
+    c->fpu.fsw &= ~0x3800; /* the host clears TOP too */
     c->fpu.ftw = 0xffff;
 }
 
