@@ -1,0 +1,300 @@
+/* i8042.c — the PS/2 controller without a mouse. Output bytes (controller replies and keyboard
+ * replies) share one small queue; the keyboard IRQ is high while a byte waits and the config
+ * byte enables keyboard interrupts. Writes to the AUX port's loopback (0xD3) come back as
+ * keyboard data, which is how Linux recognises a controller without an AUX port at once
+ * instead of after timeouts. */
+#include "hw/i8042.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vessel/bus.h"
+#include "vessel/log.h"
+#include "vessel/state.h"
+
+#define STATE_VERSION 1
+#define QUEUE         16
+
+#define ST_OBF    0x01
+#define ST_SYS    0x04
+#define ST_CMD    0x08
+#define ST_UNLOCK 0x10
+
+#define CTR_KBD_INT 0x01
+#define CTR_SYS     0x04
+#define CTR_KBD_DIS 0x10
+#define CTR_AUX_DIS 0x20
+#define CTR_XLATE   0x40
+
+struct i8042 {
+    pthread_mutex_t lock;
+    struct bus *bus;
+    struct irq_line irq;
+    void (*reset_cb)(void *opaque);
+    void *opaque;
+    uint8_t ctr, status, outport;
+    uint8_t pending_cmd; /* controller command awaiting its data byte, 0 if none */
+    uint8_t kbd_cmd;     /* keyboard command awaiting its parameter, 0 if none */
+    uint8_t q[QUEUE];
+    unsigned qhead, qcount;
+    int irq_level;
+};
+
+static void update_irq(struct i8042 *k)
+{
+    int level = k->qcount && (k->ctr & CTR_KBD_INT);
+    if (level != k->irq_level) {
+        k->irq_level = level;
+        irq_set(&k->irq, level);
+    }
+}
+
+static void push(struct i8042 *k, uint8_t v)
+{
+    if (k->qcount < QUEUE) {
+        k->q[(k->qhead + k->qcount) % QUEUE] = v;
+        k->qcount++;
+    }
+}
+
+static uint8_t pop(struct i8042 *k)
+{
+    if (!k->qcount) return 0;
+    uint8_t v = k->q[k->qhead];
+    k->qhead = (k->qhead + 1) % QUEUE;
+    k->qcount--;
+    return v;
+}
+
+/* The keyboard: acknowledges everything, identifies as an MF2 keyboard. */
+static void keyboard_byte(struct i8042 *k, uint8_t v)
+{
+    if (k->kbd_cmd) {
+        k->kbd_cmd = 0;
+        push(k, 0xfa); /* the parameter; scancode sets are not modelled */
+        return;
+    }
+    switch (v) {
+    case 0xed: /* LEDs */
+    case 0xf0: /* scancode set */
+    case 0xf3: /* typematic rate */
+        k->kbd_cmd = v;
+        push(k, 0xfa);
+        break;
+    case 0xee: push(k, 0xee); break; /* echo */
+    case 0xf2:                       /* identify */
+        push(k, 0xfa);
+        push(k, 0xab);
+        push(k, 0x83);
+        break;
+    case 0xff: /* reset and self-test */
+        push(k, 0xfa);
+        push(k, 0xaa);
+        break;
+    default: push(k, 0xfa); break;
+    }
+}
+
+/* Returns true if the guest asked for a CPU reset. */
+static bool command(struct i8042 *k, uint8_t cmd)
+{
+    switch (cmd) {
+    case 0x20: push(k, k->ctr); break;
+    case 0x60:
+    case 0xd1:
+    case 0xd2:
+    case 0xd3:
+    case 0xd4: k->pending_cmd = cmd; break;
+    case 0xa7: k->ctr |= CTR_AUX_DIS; break;
+    case 0xa8: k->ctr &= (uint8_t)~CTR_AUX_DIS; break;
+    case 0xa9: push(k, 0x02); break; /* AUX test: clock line stuck low (no port) */
+    case 0xaa:
+        k->status |= ST_SYS;
+        push(k, 0x55);
+        break;
+    case 0xab: push(k, 0x00); break; /* keyboard interface test: ok */
+    case 0xad: k->ctr |= CTR_KBD_DIS; break;
+    case 0xae: k->ctr &= (uint8_t)~CTR_KBD_DIS; break;
+    case 0xc0: push(k, 0x80); break; /* input port: keyboard not inhibited */
+    case 0xd0: push(k, k->outport); break;
+    default:
+        /* 0xF0-0xFF pulse output port bits low for a moment; bit 0 is the CPU reset line. */
+        if (cmd >= 0xf0 && !(cmd & 1)) return true;
+        break;
+    }
+    return false;
+}
+
+static bool data_write(struct i8042 *k, uint8_t v)
+{
+    uint8_t cmd = k->pending_cmd;
+    k->pending_cmd = 0;
+    switch (cmd) {
+    case 0x60:
+        k->ctr = v;
+        if (v & CTR_SYS) k->status |= ST_SYS;
+        break;
+    case 0xd1:
+        k->outport = v;
+        if (!(v & 1)) return true; /* reset line asserted */
+        break;
+    case 0xd2:
+    case 0xd3: push(k, v); break; /* echoed as keyboard data */
+    case 0xd4: break;             /* to the AUX device: nobody there */
+    default:
+        keyboard_byte(k, v); /* writing data to the keyboard re-enables its port */
+        k->ctr &= (uint8_t)~CTR_KBD_DIS;
+        break;
+    }
+    return false;
+}
+
+static uint64_t kbd_io(struct i8042 *k, uint64_t off)
+{
+    pthread_mutex_lock(&k->lock);
+    uint8_t v;
+    if (off == 0) {
+        v = pop(k);
+        /* The next byte moves into the (one-byte) output buffer: a fresh edge for it. */
+        if (k->qcount && k->irq_level == 1) {
+            k->irq_level = 0;
+            irq_set(&k->irq, 0);
+        }
+        update_irq(k);
+    } else {
+        v = (uint8_t)(k->status | ST_UNLOCK | (k->qcount ? ST_OBF : 0));
+    }
+    pthread_mutex_unlock(&k->lock);
+    return v;
+}
+
+static void kbd_io_put(struct i8042 *k, uint64_t off, uint64_t value)
+{
+    pthread_mutex_lock(&k->lock);
+    bool reset;
+    if (off == 0) {
+        k->status &= (uint8_t)~ST_CMD;
+        reset = data_write(k, (uint8_t)value);
+    } else {
+        k->status |= ST_CMD;
+        reset = command(k, (uint8_t)value);
+    }
+    update_irq(k);
+    pthread_mutex_unlock(&k->lock);
+    if (reset && k->reset_cb) k->reset_cb(k->opaque);
+}
+
+/* Two one-port ranges with their own ops, so each can be found on the bus by (ops, opaque). */
+static uint64_t data_read(void *opaque, uint64_t off, unsigned size)
+{
+    return kbd_io(opaque, 0);
+}
+static void data_write_port(void *opaque, uint64_t off, uint64_t value, unsigned size)
+{
+    kbd_io_put(opaque, 0, value);
+}
+static uint64_t status_read(void *opaque, uint64_t off, unsigned size)
+{
+    return kbd_io(opaque, 4);
+}
+static void command_write(void *opaque, uint64_t off, uint64_t value, unsigned size)
+{
+    kbd_io_put(opaque, 4, value);
+}
+static const struct io_ops data_ops = {data_read, data_write_port};
+static const struct io_ops cmd_ops = {status_read, command_write};
+
+static void reset_locked(struct i8042 *k)
+{
+    k->ctr = CTR_KBD_INT | CTR_SYS | CTR_AUX_DIS | CTR_XLATE;
+    k->status = ST_SYS;
+    k->outport = 0x03; /* reset line high, A20 enabled */
+    k->pending_cmd = k->kbd_cmd = 0;
+    k->qhead = k->qcount = 0;
+    update_irq(k);
+}
+
+struct i8042 *i8042_create(struct bus *bus, struct irq_line kbd_irq, void (*reset)(void *opaque),
+                           void *opaque)
+{
+    struct i8042 *k = calloc(1, sizeof(*k));
+    if (!k) return NULL;
+    pthread_mutex_init(&k->lock, NULL);
+    k->bus = bus;
+    k->irq = kbd_irq;
+    k->reset_cb = reset;
+    k->opaque = opaque;
+    reset_locked(k);
+    if (bus && (bus_add_pio(bus, I8042_DATA_PORT, 1, &data_ops, k, "i8042-data") != 0 ||
+                bus_add_pio(bus, I8042_STATUS_PORT, 1, &cmd_ops, k, "i8042-cmd") != 0)) {
+        bus_move_pio(bus, &data_ops, k, 0, 0);
+        pthread_mutex_destroy(&k->lock);
+        free(k);
+        return NULL;
+    }
+    return k;
+}
+
+void i8042_destroy(struct i8042 *k)
+{
+    if (!k) return;
+    if (k->bus) {
+        bus_move_pio(k->bus, &data_ops, k, 0, 0);
+        bus_move_pio(k->bus, &cmd_ops, k, 0, 0);
+    }
+    pthread_mutex_destroy(&k->lock);
+    free(k);
+}
+
+void i8042_reset(struct i8042 *k)
+{
+    pthread_mutex_lock(&k->lock);
+    reset_locked(k);
+    pthread_mutex_unlock(&k->lock);
+}
+
+void i8042_save(struct i8042 *k, struct state_writer *w)
+{
+    pthread_mutex_lock(&k->lock);
+    state_section_begin(w, "i8042", STATE_VERSION);
+    state_put_u8(w, k->ctr);
+    state_put_u8(w, k->status);
+    state_put_u8(w, k->outport);
+    state_put_u8(w, k->pending_cmd);
+    state_put_u8(w, k->kbd_cmd);
+    state_put_u8(w, (uint8_t)k->qcount);
+    for (unsigned i = 0; i < k->qcount; i++)
+        state_put_u8(w, k->q[(k->qhead + i) % QUEUE]);
+    state_section_end(w);
+    pthread_mutex_unlock(&k->lock);
+}
+
+int i8042_load(struct i8042 *k, struct state_reader *r)
+{
+    uint32_t version;
+    if (!state_section_find(r, "i8042", &version) || version != STATE_VERSION) {
+        log_error("i8042: no loadable state section (version %u)", STATE_VERSION);
+        return -1;
+    }
+    pthread_mutex_lock(&k->lock);
+    k->ctr = state_get_u8(r);
+    k->status = state_get_u8(r) & (ST_SYS | ST_CMD);
+    k->outport = state_get_u8(r);
+    k->pending_cmd = state_get_u8(r);
+    k->kbd_cmd = state_get_u8(r);
+    unsigned n = state_get_u8(r);
+    k->qhead = k->qcount = 0;
+    for (unsigned i = 0; i < n; i++) {
+        uint8_t b = state_get_u8(r);
+        push(k, b);
+    }
+    bool ok = state_ok(r) && n <= QUEUE;
+    if (!ok) reset_locked(k);
+    k->irq_level = -1;
+    update_irq(k);
+    pthread_mutex_unlock(&k->lock);
+    if (!ok) log_error("i8042: malformed state");
+    return ok ? 0 : -1;
+}

@@ -1,0 +1,157 @@
+/* test_i8042.c — the PS/2 controller through ports 0x60/0x64 following Linux's i8042 probe:
+ * flush, self-test, config byte read/write, keyboard interface test, the AUX loopback that
+ * must fail fast (no AUX port), the keyboard's ACK/identify/reset replies with IRQ 1, the reset
+ * line (0xFE and the output port), and a save/load round trip. */
+#include "check.h"
+#include "hw/i8042.h"
+#include "vessel/bus.h"
+#include "vessel/state.h"
+
+static int level, resets, edges;
+static void set_level(void *opaque, unsigned pin, int l)
+{
+    if (l && !level) edges++;
+    level = l;
+}
+static void on_reset(void *opaque)
+{
+    resets++;
+}
+
+static struct bus bus;
+static struct i8042 *mk(void)
+{
+    CHECK_EQ(bus_init(&bus, 1 << 20), 0);
+    level = resets = 0;
+    struct i8042 *k = i8042_create(&bus, (struct irq_line){set_level, NULL, 1}, on_reset, NULL);
+    CHECK(k != NULL);
+    return k;
+}
+static void done(struct i8042 *k)
+{
+    i8042_destroy(k);
+    CHECK_EQ(bus_pio_read(&bus, 0x64, 1), 0xff); /* ranges removed */
+    bus_destroy(&bus);
+}
+static uint8_t st(void)
+{
+    return (uint8_t)bus_pio_read(&bus, 0x64, 1);
+}
+static uint8_t data(void)
+{
+    return (uint8_t)bus_pio_read(&bus, 0x60, 1);
+}
+static void cmd(uint8_t c)
+{
+    bus_pio_write(&bus, 0x64, c, 1);
+}
+static void put(uint8_t v)
+{
+    bus_pio_write(&bus, 0x60, v, 1);
+}
+
+static void test_probe(void)
+{
+    struct i8042 *k = mk();
+    CHECK_EQ(st() & 0x01, 0); /* nothing to flush */
+    cmd(0xaa);
+    CHECK(st() & 0x01);
+    CHECK_EQ(data(), 0x55);
+    CHECK_EQ(st() & 0x05, 0x04); /* system flag, buffer empty */
+    cmd(0x20);
+    uint8_t ctr = data();
+    CHECK_EQ(ctr & 0x01, 0x01);
+    cmd(0x60);
+    put(0x44); /* interrupts off, translation, sys */
+    cmd(0x20);
+    CHECK_EQ(data(), 0x44);
+    cmd(0xab);
+    CHECK_EQ(data(), 0x00);
+    /* AUX loopback comes back without the AUX-data status bit; AUX test fails */
+    cmd(0xd3);
+    put(0x5a);
+    CHECK_EQ(st() & 0x21, 0x01);
+    CHECK_EQ(data(), 0x5a);
+    cmd(0xa9);
+    CHECK_EQ(data(), 0x02);
+    CHECK_EQ(level, 0);
+    done(k);
+}
+
+static void test_keyboard(void)
+{
+    struct i8042 *k = mk();
+    cmd(0x60);
+    put(0x45); /* keyboard interrupts on */
+    edges = 0;
+    put(0xf2);
+    CHECK_EQ(level, 1);
+    CHECK_EQ(data(), 0xfa);
+    CHECK_EQ(data(), 0xab);
+    CHECK_EQ(level, 1);
+    CHECK_EQ(data(), 0x83);
+    CHECK_EQ(level, 0);
+    CHECK_EQ(edges, 3); /* one edge per byte, for an edge-triggered IRQ 1 */
+    put(0xed);
+    CHECK_EQ(data(), 0xfa);
+    put(0x07);
+    CHECK_EQ(data(), 0xfa);
+    put(0xff);
+    CHECK_EQ(data(), 0xfa);
+    CHECK_EQ(data(), 0xaa);
+    put(0xee);
+    CHECK_EQ(data(), 0xee);
+    CHECK_EQ(st() & 1, 0);
+    done(k);
+}
+
+static void test_reset_line(void)
+{
+    struct i8042 *k = mk();
+    cmd(0xfe);
+    CHECK_EQ(resets, 1);
+    cmd(0xff); /* pulses nothing */
+    CHECK_EQ(resets, 1);
+    cmd(0xd0);
+    CHECK_EQ(data() & 1, 1);
+    cmd(0xd1);
+    put(0x02);
+    CHECK_EQ(resets, 2);
+    done(k);
+}
+
+static void test_save_load(void)
+{
+    struct i8042 *k = mk();
+    cmd(0x60);
+    put(0x47);
+    put(0xf2);
+    data();
+    cmd(0x60); /* a command waiting for its data byte */
+    struct state_writer w;
+    state_writer_init(&w);
+    i8042_save(k, &w);
+    CHECK(!w.error);
+    done(k);
+    k = mk();
+    struct state_reader r;
+    CHECK(state_reader_init(&r, w.data, w.len));
+    CHECK_EQ(i8042_load(k, &r), 0);
+    CHECK_EQ(level, 1);
+    CHECK_EQ(data(), 0xab);
+    CHECK_EQ(data(), 0x83);
+    put(0x46);
+    cmd(0x20);
+    CHECK_EQ(data(), 0x46);
+    state_writer_free(&w);
+    done(k);
+}
+
+int main(void)
+{
+    RUN(test_probe);
+    RUN(test_keyboard);
+    RUN(test_reset_line);
+    RUN(test_save_load);
+    return check_done();
+}
