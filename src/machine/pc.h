@@ -83,6 +83,13 @@ struct pc {
 struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen, int *usage);
 void pc_destroy(struct pc *pc);
 
+/* The whole machine's state (pc_state.c): board, RAM, vCPU and every device, each in its own
+ * versioned section. pc_load needs a board created with the same configuration; 0 or -1
+ * (logged). */
+struct state_writer;
+void pc_save(struct pc *pc, struct state_writer *w);
+int pc_load(struct pc *pc, const void *data, size_t len);
+
 /* Fire every device timer due at host time now_ns; returns the earliest next deadline (host
  * ns, UINT64_MAX if none). */
 uint64_t pc_update_timers(struct pc *pc, uint64_t now_ns);

@@ -1,0 +1,211 @@
+/* test_pc.c — the assembled board with a tiny 64-bit guest (the same program as
+ * tests/integration/test_machine.py): boot, COM1 output and input, ACPI power-off and pvpanic
+ * events, and a whole-machine save/load round trip that resumes identically. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "machine/pc.h"
+#include "vessel/cpu.h"
+#include "vessel/state.h"
+
+static const char tiny_hex[] =
+    "488d3574000000e86200000066bafd03f390eca80174f966baf803ec3c70741b3c6f74203c7274253c74742a"
+    "3c68742e3c69742ee82d000000ebd166ba0505b001eeebc866ba0006b034eeebbf66ba0206b00feeebb60f01"
+    "1d2b000000ccfaf4ebfcfbf4ebfc5266baf803ee5ac3ac84c07407e8eeffffffebf4c374696e793a2072656164"
+    "790a0000000000000000000000";
+
+struct sink {
+    char out[256];
+    size_t len;
+    int poweroffs, resets, panics;
+};
+
+static void on_serial(void *o, const uint8_t *b, size_t n)
+{
+    struct sink *s = o;
+    for (size_t i = 0; i < n && s->len < sizeof(s->out) - 1; i++)
+        s->out[s->len++] = (char)b[i];
+}
+static void on_poweroff(void *o)
+{
+    ((struct sink *)o)->poweroffs++;
+}
+static void on_reset(void *o)
+{
+    ((struct sink *)o)->resets++;
+}
+static void on_panic(void *o, unsigned ev)
+{
+    ((struct sink *)o)->panics += (int)ev;
+}
+
+static void put_le(uint8_t *p, uint64_t v, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A one-segment ELF at 1 MiB, like the integration test's. */
+static void write_tiny(const char *path)
+{
+    uint8_t f[64 + 56 + 200] = {0};
+    size_t code = strlen(tiny_hex) / 2, total = 64 + 56 + code;
+    memcpy(f,
+           "\x7f"
+           "ELF\x02\x01\x01",
+           7);
+    put_le(f + 16, 2, 2);    /* ET_EXEC */
+    put_le(f + 18, 0x3E, 2); /* x86-64 */
+    put_le(f + 20, 1, 4);
+    put_le(f + 24, 0x100000 + 120, 8); /* entry */
+    put_le(f + 32, 64, 8);             /* phoff */
+    put_le(f + 52, 64, 2);
+    put_le(f + 54, 56, 2);
+    put_le(f + 56, 1, 2); /* one phdr */
+    uint8_t *ph = f + 64;
+    put_le(ph, 1, 4); /* PT_LOAD */
+    put_le(ph + 4, 5, 4);
+    put_le(ph + 16, 0x100000, 8);
+    put_le(ph + 24, 0x100000, 8);
+    put_le(ph + 32, total, 8);
+    put_le(ph + 40, total, 8);
+    put_le(ph + 48, 0x1000, 8);
+    for (size_t i = 0; i < code; i++) {
+        unsigned v;
+        sscanf(tiny_hex + 2 * i, "%2x", &v);
+        f[120 + i] = (uint8_t)v;
+    }
+    FILE *fp = fopen(path, "wb");
+    CHECK(fp != NULL);
+    if (!fp) return;
+    fwrite(f, 1, total, fp);
+    fclose(fp);
+}
+
+static char tiny_path[] = "/tmp/vessel-test-pc-XXXXXX";
+
+static struct pc *make(struct sink *s, uint64_t ram)
+{
+    memset(s, 0, sizeof(*s));
+    struct pc_config cfg = {
+        .ram_size = ram,
+        .kernel = tiny_path,
+        .cmdline = "",
+        .events = {.poweroff = on_poweroff,
+                   .reset = on_reset,
+                   .panic = on_panic,
+                   .serial_out = on_serial,
+                   .opaque = s},
+    };
+    char err[256];
+    int usage;
+    struct pc *pc = pc_create(&cfg, err, sizeof(err), &usage);
+    if (!pc) fprintf(stderr, "# pc_create: %s\n", err);
+    return pc;
+}
+
+static void run_for(struct pc *pc, unsigned slices)
+{
+    for (unsigned i = 0; i < slices; i++)
+        vcpu_run(pc->vcpu, 20000);
+}
+
+static void test_boot_and_events(void)
+{
+    struct sink s;
+    struct pc *pc = make(&s, 64 << 20);
+    CHECK(pc != NULL);
+    if (!pc) return;
+    run_for(pc, 5);
+    CHECK(strstr(s.out, "tiny: ready\n") != NULL);
+    /* The guest never enables the FIFO: the receiver holds one byte at a time. */
+    CHECK_EQ(pc_serial_input(pc, (const uint8_t *)"xy", 2), 1);
+    run_for(pc, 5);
+    CHECK_EQ(pc_serial_input(pc, (const uint8_t *)"y", 1), 1);
+    run_for(pc, 5);
+    CHECK(strstr(s.out, "ready\nxy") != NULL);
+    CHECK_EQ(pc_serial_input(pc, (const uint8_t *)"p", 1), 1);
+    run_for(pc, 5);
+    CHECK_EQ(s.panics, 1);
+    CHECK_EQ(pc_serial_input(pc, (const uint8_t *)"r", 1), 1);
+    run_for(pc, 5);
+    CHECK_EQ(s.resets, 1);
+    CHECK_EQ(pc_serial_input(pc, (const uint8_t *)"o", 1), 1);
+    run_for(pc, 5);
+    CHECK_EQ(s.poweroffs, 1);
+    CHECK(!pc_irq_pending(pc));
+    CHECK_EQ(pc_update_timers(pc, 0), UINT64_MAX); /* nothing programmed a timer */
+    pc_destroy(pc);
+}
+
+static void test_save_load(void)
+{
+    struct sink s1, s2, s3;
+    struct pc *a = make(&s1, 64 << 20), *b = make(&s2, 64 << 20), *c = make(&s3, 128 << 20);
+    CHECK(a && b && c);
+    if (!a || !b || !c) return;
+    run_for(a, 5);
+    pc_serial_input(a, (const uint8_t *)"q", 1);
+    run_for(a, 3);
+
+    struct state_writer w;
+    state_writer_init(&w);
+    pc_save(a, &w);
+    CHECK(!w.error);
+    CHECK_EQ(pc_load(b, w.data, w.len), 0);
+    CHECK_EQ(pc_load(c, w.data, w.len), -1); /* different RAM size */
+    CHECK_EQ(pc_load(b, w.data, 20), -1);    /* truncated */
+
+    struct vcpu_regs ra, rb;
+    vcpu_get_regs(a->vcpu, &ra);
+    vcpu_get_regs(b->vcpu, &rb);
+    CHECK(!memcmp(&ra, &rb, sizeof(ra)));
+    CHECK(!memcmp(a->bus.ram, b->bus.ram, a->bus.ram_size));
+
+    /* Both continue the same way: the restored one echoes new input too. */
+    s1.len = s2.len = 0;
+    pc_serial_input(a, (const uint8_t *)"z", 1);
+    pc_serial_input(b, (const uint8_t *)"z", 1);
+    run_for(a, 3);
+    run_for(b, 3);
+    CHECK_EQ(s1.len, 1);
+    CHECK_EQ(s2.len, 1);
+    CHECK(s1.out[0] == 'z' && s2.out[0] == 'z');
+    state_writer_free(&w);
+    pc_destroy(a);
+    pc_destroy(b);
+    pc_destroy(c);
+}
+
+static void test_bad_kernel(void)
+{
+    struct sink s;
+    memset(&s, 0, sizeof(s));
+    char junk[] = "/tmp/vessel-test-pc-junk-XXXXXX";
+    int fd = mkstemp(junk);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    CHECK_EQ(write(fd, "not a kernel\n", 13), 13);
+    close(fd);
+    struct pc_config cfg = {.ram_size = 64 << 20, .kernel = junk, .cmdline = ""};
+    char err[256];
+    int usage = 0;
+    CHECK(pc_create(&cfg, err, sizeof(err), &usage) == NULL);
+    CHECK_EQ(usage, 1);
+    CHECK(err[0] != 0);
+    unlink(junk);
+}
+
+int main(void)
+{
+    int fd = mkstemp(tiny_path);
+    if (fd >= 0) close(fd);
+    write_tiny(tiny_path);
+    RUN(test_boot_and_events);
+    RUN(test_save_load);
+    RUN(test_bad_kernel);
+    unlink(tiny_path);
+    return check_done();
+}
