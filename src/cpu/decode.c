@@ -161,7 +161,8 @@ opcode:;
         }
         if ((a & DA_MEMONLY) && !mem) return DECODE_UD;
         if ((a & DA_REGONLY) && mem) return DECODE_UD;
-        if (!decode_special_ok(map, op, modrm, out->reg, mp, mem)) return DECODE_UD;
+        if ((a & DA_CHECK) && !decode_special_ok(map, op, modrm, out->reg, mp, mem))
+            return DECODE_UD;
 
         if (mem) {
             unsigned base = rm;

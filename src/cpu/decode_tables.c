@@ -142,7 +142,7 @@ static const uint32_t map0[256] = {
 /* 0F map */
 static const uint32_t map1[256] = {
     [0x00] = E | BR | DA_G(DG_6),
-    [0x01] = E | BR | DA_G(DG_7),
+    [0x01] = E | BR | DA_G(DG_7) | DA_CHECK,
     [0x02 ... 0x03] = E, /* lar, lsl */
     [0x05] = O | BR,
     [0x06] = O | BR,
@@ -150,14 +150,15 @@ static const uint32_t map1[256] = {
     [0x08 ... 0x09] = O | BR, /* invd wbinvd */
     [0x0b] = O | BR, /* ud2 */
     [0x0d] = E, /* prefetch(w), nop */
-    [0x10 ... 0x12] = S,
+    [0x10 ... 0x11] = S,
+    [0x12] = S | DA_CHECK,
     [0x13] = S | P_N66 | MEM,
     [0x14 ... 0x15] = S | P_N66,
-    [0x16] = S | P_N66_F3,
+    [0x16] = S | P_N66_F3 | DA_CHECK,
     [0x17] = S | P_N66 | MEM,
     [0x18 ... 0x1f] = E, /* prefetch hints, reserved nops, endbr */
-    [0x20 ... 0x21] = E | F64 | DA_CRDR,
-    [0x22 ... 0x23] = E | F64 | DA_CRDR | BR,
+    [0x20 ... 0x21] = E | F64 | DA_CRDR | DA_CHECK,
+    [0x22 ... 0x23] = E | F64 | DA_CRDR | BR | DA_CHECK,
     [0x28 ... 0x29] = S | P_N66,
     [0x2a] = S,
     [0x2b] = S | P_N66 | MEM,
@@ -229,7 +230,7 @@ static const uint32_t map1[256] = {
     [0xc8 ... 0xcf] = O | DA_PLUSR, /* bswap */
     [0xd0] = S | P_66F2,
     [0xd1 ... 0xd5] = S | P_N66,
-    [0xd6] = S | P_NO_N, /* movq / movq2dq / movdq2q (register forms checked in code) */
+    [0xd6] = S | P_NO_N | DA_CHECK, /* movq / movq2dq / movdq2q (register forms checked in code) */
     [0xd7] = S | P_N66 | REG,
     [0xd8 ... 0xe5] = S | P_N66,
     [0xe6] = S | P_NO_N,
@@ -260,7 +261,7 @@ static const uint32_t map2[256] = {
     [0xcf] = S | P_66, /* gf2p8mulb */
     [0xdb ... 0xdf] = S | P_66, /* aes */
     /* movbe (none/66, memory only) or crc32 (F2): checked in decode.c */
-    [0xf0 ... 0xf1] = E | DA_NO_F3,
+    [0xf0 ... 0xf1] = E | DA_NO_F3 | DA_CHECK,
     [0xf6] = S | DA_NO_NONE | DA_NO_F2, /* adcx (66) adox (F3) */
 };
 

@@ -48,6 +48,8 @@ enum {
 /* SSE/MMX opcode: 66 is a mandatory prefix, not an operand-size override (opsize 4, or 8
  * with REX.W, for the general-register operand of movd/movq/pextrw/cvtsi2ss...) */
 #define DA_SSE (1u << 22)
+/* legality depends on more than the table says: decode.c's decode_special_ok() decides */
+#define DA_CHECK (1u << 23)
 
 /* group row, bits 24..31 (0 = not a group) */
 #define DA_GRP_SHIFT 24
