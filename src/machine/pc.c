@@ -14,7 +14,9 @@
 #include "hw/ioapic.h"
 #include "hw/lapic.h"
 #include "hw/pci.h"
+#include "hw/i8042.h"
 #include "hw/pit.h"
+#include "hw/rtc.h"
 #include "hw/pvpanic.h"
 #include "hw/uart8250.h"
 #include "backend/block.h"
@@ -82,6 +84,29 @@ static void pc_reset(void *opaque)
     if (pc->events.reset) pc->events.reset(pc->events.opaque);
 }
 
+/* The CMOS bytes firmware leaves for the OS: memory sizes (in KiB and 64 KiB units) and the
+ * century. Linux takes memory from e820, but tools and other guests read these. */
+static void pc_rtc_cmos_init(struct pc *pc)
+{
+    uint64_t low = pc->bus.low_ram_end, high = pc->bus.ram_size - low;
+    uint64_t ext_kib = low > (1 << 20) ? (low - (1 << 20)) >> 10 : 0;
+    if (ext_kib > 0xFFFF) ext_kib = 0xFFFF;
+    uint64_t above16m = low > (16 << 20) ? (low - (16 << 20)) >> 16 : 0;
+    if (above16m > 0xFFFF) above16m = 0xFFFF;
+    uint64_t above4g = high >> 16;
+    rtc_cmos_set(pc->rtc, 0x15, 640 & 0xFF); /* base memory, KiB */
+    rtc_cmos_set(pc->rtc, 0x16, 640 >> 8);
+    rtc_cmos_set(pc->rtc, 0x17, (uint8_t)ext_kib);
+    rtc_cmos_set(pc->rtc, 0x18, (uint8_t)(ext_kib >> 8));
+    rtc_cmos_set(pc->rtc, 0x30, (uint8_t)ext_kib);
+    rtc_cmos_set(pc->rtc, 0x31, (uint8_t)(ext_kib >> 8));
+    rtc_cmos_set(pc->rtc, 0x34, (uint8_t)above16m);
+    rtc_cmos_set(pc->rtc, 0x35, (uint8_t)(above16m >> 8));
+    rtc_cmos_set(pc->rtc, 0x5B, (uint8_t)above4g);
+    rtc_cmos_set(pc->rtc, 0x5C, (uint8_t)(above4g >> 8));
+    rtc_cmos_set(pc->rtc, 0x5D, (uint8_t)(above4g >> 16));
+}
+
 static int pc_create_devices(struct pc *pc, char *err, size_t errlen)
 {
     struct lapic_config lc = {
@@ -112,6 +137,14 @@ static int pc_create_devices(struct pc *pc, char *err, size_t errlen)
      * channel 2 through port 0x61 to calibrate when it lacks a TSC frequency. */
     pc->pit = pit_create(&pc->bus, ioapic_irq_line(pc->ioapic, PC_PIT_GSI), NULL);
     if (!pc->pit) return snprintf(err, errlen, "cannot create the PIT"), -1;
+
+    pc->rtc = rtc_create(&pc->bus, ioapic_irq_line(pc->ioapic, PC_RTC_GSI), NULL, NULL);
+    if (!pc->rtc) return snprintf(err, errlen, "cannot create the RTC"), -1;
+    pc_rtc_cmos_init(pc);
+
+    /* Linux probes the PS/2 controller and may reboot through its reset line. */
+    pc->kbd = i8042_create(&pc->bus, ioapic_irq_line(pc->ioapic, PC_KBD_GSI), pc_reset, pc);
+    if (!pc->kbd) return snprintf(err, errlen, "cannot create the i8042"), -1;
 
     struct pvpanic_config pv = {.event = pc_pvpanic_event, .opaque = pc};
     pc->pvpanic = pvpanic_create(&pc->bus, PC_PVPANIC_PORT, &pv);
@@ -239,6 +272,8 @@ void pc_destroy(struct pc *pc)
     if (pc->rng) virtio_rng_destroy(pc->rng);
     if (pc->pci) pci_host_destroy(pc->pci);
     if (pc->pvpanic) pvpanic_destroy(pc->pvpanic);
+    if (pc->kbd) i8042_destroy(pc->kbd);
+    if (pc->rtc) rtc_destroy(pc->rtc);
     if (pc->pit) pit_destroy(pc->pit);
     if (pc->com1) uart8250_destroy(pc->com1);
     if (pc->ioapic) ioapic_destroy(pc->ioapic);
@@ -252,8 +287,11 @@ uint64_t pc_update_timers(struct pc *pc, uint64_t now_ns)
 {
     lapic_update(pc->lapic, now_ns);
     pit_update(pc->pit, now_ns);
+    rtc_update(pc->rtc, now_ns);
     uint64_t next = lapic_next_deadline(pc->lapic);
     uint64_t t = pit_next_deadline(pc->pit);
+    if (t < next) next = t;
+    t = rtc_next_deadline(pc->rtc);
     return t < next ? t : next;
 }
 

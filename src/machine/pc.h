@@ -29,6 +29,8 @@ struct uart8250;
 struct pvpanic;
 struct pci_host;
 struct pit;
+struct rtc;
+struct i8042;
 struct block_backend;
 struct virtio_blk;
 struct net_backend;
@@ -67,6 +69,8 @@ struct pc {
     struct pvpanic *pvpanic;
     struct pci_host *pci;
     struct pit *pit;
+    struct rtc *rtc;
+    struct i8042 *kbd;
     struct acpi_pm pm;
     struct block_backend *disk[PC_MAX_DISKS];
     struct virtio_blk *blk[PC_MAX_DISKS];

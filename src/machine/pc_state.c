@@ -7,7 +7,9 @@
 #include "hw/ioapic.h"
 #include "hw/lapic.h"
 #include "hw/pci.h"
+#include "hw/i8042.h"
 #include "hw/pit.h"
+#include "hw/rtc.h"
 #include "hw/pvpanic.h"
 #include "hw/uart8250.h"
 #include "machine/pc.h"
@@ -47,6 +49,8 @@ void pc_save(struct pc *pc, struct state_writer *w)
     ioapic_save(pc->ioapic, w);
     uart8250_save(pc->com1, w);
     pit_save(pc->pit, w);
+    rtc_save(pc->rtc, w);
+    i8042_save(pc->kbd, w);
     pvpanic_save(pc->pvpanic, w);
     acpi_pm_save(&pc->pm, w);
     pci_host_save(pc->pci, w);
@@ -111,8 +115,9 @@ int pc_load(struct pc *pc, const void *data, size_t len)
     if (pc_load_board(pc, &r) < 0) return -1;
     if (vcpu_load(pc->vcpu, &r) < 0 || lapic_load(pc->lapic, &r) < 0 ||
         ioapic_load(pc->ioapic, &r) < 0 || uart8250_load(pc->com1, &r) < 0 ||
-        pit_load(pc->pit, &r) < 0 || pvpanic_load(pc->pvpanic, &r) < 0 ||
-        acpi_pm_load(&pc->pm, &r) < 0 || pci_host_load(pc->pci, &r) < 0)
+        pit_load(pc->pit, &r) < 0 || rtc_load(pc->rtc, &r) < 0 || i8042_load(pc->kbd, &r) < 0 ||
+        pvpanic_load(pc->pvpanic, &r) < 0 || acpi_pm_load(&pc->pm, &r) < 0 ||
+        pci_host_load(pc->pci, &r) < 0)
         return -1;
     if (pc->rng && virtio_rng_load(pc->rng, &r) < 0) return -1;
     for (unsigned k = 0; k < PC_MAX_DISKS && pc->blk[k]; k++) {
