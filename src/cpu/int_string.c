@@ -66,7 +66,7 @@ static uint64_t string_bulk(struct cpu *c, unsigned kind, unsigned size, unsigne
 }
 
 /* repe/repne cmps and scas. The flags of each comparison stay local until the instruction
- * ends (or yields), so a fault midway leaves RFLAGS as they were at the start, as on the host;
+ * ends, so a fault midway leaves RFLAGS as they were at the start, as on the host;
  * rCX/rSI/rDI are still committed per iteration. */
 static void string_rep_cmp(struct cpu *c, const struct insn *i, unsigned kind, unsigned size,
                            uint64_t am, int64_t delta)
@@ -98,8 +98,12 @@ static void string_rep_cmp(struct cpu *c, const struct insn *i, unsigned kind, u
         cx = (cx - 1) & am;
         c->gpr[R_RCX] = cx;
         if (cx == 0 || (repne ? lf.res == 0 : lf.res != 0)) break;
-        if (n + 1 == STRING_CHUNK)
-            c->next_rip = c->rip; /* more to do: run again (interrupts may come first) */
+        if (n + 1 == STRING_CHUNK) {
+            /* more to do: run again (interrupts may come first). The flags stay as they were
+             * until the instruction completes, as on the host. */
+            c->next_rip = c->rip;
+            return;
+        }
     }
     if (any) c->lf = lf;
 }

@@ -189,6 +189,19 @@ static void prep_string_cross(const struct diff_form *f, struct diff_state *s, u
     if (diff_rand(r) & 1) s->gpr[R_RAX] = 0;
 }
 
+/* Long rep runs (thousands of elements) from the start of the page: the engine yields and
+ * re-executes in chunks, then runs off the page into #PF. */
+static void prep_string_long(const struct diff_form *f, struct diff_state *s, uint8_t *d,
+                             struct diff_rng *r)
+{
+    s->rflags &= ~(uint64_t)F_DF;
+    s->gpr[R_RSI] = DIFF_DATA + diff_rand(r) % 64;
+    s->gpr[R_RDI] = DIFF_DATA + diff_rand(r) % 64;
+    s->gpr[R_RCX] = diff_rand(r) % 4 ? 2000 + diff_rand(r) % 7000 : diff_rand(r) % 4200;
+    if (diff_rand(r) & 1) memset(d, 0, DIFF_DATA_SIZE);
+    if (diff_rand(r) & 1) s->gpr[R_RAX] = 0;
+}
+
 /* A memory operand outside the mapped page, or straddling its end: #PF and nothing written. */
 static void prep_unmapped(const struct diff_form *f, struct diff_state *s, uint8_t *d,
                           struct diff_rng *r)
@@ -711,6 +724,16 @@ const struct diff_form forms_int[] = {
     XSTR("repe scasb", 0xf3, 0xae),
     XSTR("repne scasq", 0xf2, 0x48, 0xaf),
     XSTR("movsd", 0xa5),
+
+#define LSTR(n, ...) FORM(n " (long count)", DIFF_FAULTS, 0, prep_string_long, __VA_ARGS__)
+    LSTR("rep movsb", 0xf3, 0xa4),
+    LSTR("rep movsd", 0xf3, 0xa5),
+    LSTR("rep stosb", 0xf3, 0xaa),
+    LSTR("rep stosq", 0xf3, 0x48, 0xab),
+    LSTR("rep lodsb", 0xf3, 0xac),
+    LSTR("repe cmpsb", 0xf3, 0xa6),
+    LSTR("repe scasb", 0xf3, 0xae),
+    LSTR("repne scasw", 0xf2, 0x66, 0xaf),
 
 /* memory operands outside the mapped page (#PF), and straddling its ends */
 #define XM(n, ...)                                                                                 \
