@@ -303,10 +303,9 @@ const uint32_t decode_group[DG_COUNT][2][8] = {
     [DG_11] = {{O}, {O}}, /* mov r/m, imm; C6/C7 F8 xabort/xbegin unsupported */
     /* sldt str lldt ltr verr verw */
     [DG_6] = {{O, O, O, O, O, O}, {O, O, O, O, O, O}},
-    /* memory: sgdt sidt lgdt lidt smsw - lmsw invlpg; registers: see decode_0f01_reg */
-    [DG_7] = {{O | F64 | P_N66, O | F64 | P_N66, O | F64 | P_N66, O | F64 | P_N66, O | P_N66, 0,
-               O | P_N66, O | P_N66},
-              ROW8(O)},
+    /* memory: sgdt sidt lgdt lidt smsw - lmsw invlpg (a REP prefix is ignored, as on the CPU);
+     * registers: see decode_0f01_reg */
+    [DG_7] = {{O | F64, O | F64, O | F64, O | F64, O, 0, O, O}, ROW8(O)},
     /* bt bts btr btc */
     [DG_8] = {{0, 0, 0, 0, O, O | LK, O | LK, O | LK}, {0, 0, 0, 0, O, O, O, O}},
     /* memory: - cmpxchg8b/16b - xrstors xsavec xsaves vmptrld/vmclear/vmxon vmptrst;
