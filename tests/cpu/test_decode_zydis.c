@@ -4,6 +4,8 @@
  *     displacement, immediates and address size; a decoded prefix of it must be DECODE_SHORT.
  * (b) strings zydis accepts but we reject are counted per opcode and reported as TAP comments
  *     (#UD for what vessel does not implement, e.g. VEX/EVEX, is allowed).
+ * (exhaustive) every opcode of the four maps x every ModRM byte x none/66/F3/F2 x four REX
+ *     values, with the same agreement required as in (a).
  * (c) with VESSEL_VMLINUX naming an uncompressed vmlinux, its executable sections are walked
  *     with zydis marking the instruction boundaries; every instruction we decode must match
  *     zydis in length, and where zydis sees no valid instruction we must reject too. */
