@@ -1,7 +1,9 @@
 /* test_decode_zydis.c — cross-checks the decoder against libzydis, an independent decoder.
  * (a) a million deterministic pseudo-random byte strings, biased toward prefixes, REX and the
  *     escape maps: every string we decode must be valid for zydis with the same length, ModRM,
- *     displacement, immediates and address size; a decoded prefix of it must be DECODE_SHORT.
+ *     displacement, immediate values, address and operand size, register and memory operands
+ *     (base, index, scale, segment), and INSN_BRANCH on every branch, interrupt and I/O
+ *     instruction; a truncated copy must be DECODE_SHORT.
  * (b) strings zydis accepts but we reject are counted per opcode and reported as TAP comments
  *     (#UD for what vessel does not implement, e.g. VEX/EVEX, is allowed).
  * (exhaustive) every opcode of the four maps x every ModRM byte x none/66/F3/F2 x four REX
