@@ -134,6 +134,13 @@ static void test_rm_r(struct cpu *c, const struct insn *i)
     int_lf(c, FL_LOGIC, size, r, r, r);
 }
 
+static void test_reg_r(struct cpu *c, const struct insn *i)
+{
+    unsigned size = int_size(i, i->op == 0x84);
+    uint64_t r = reg_read(c, i, i->rm, size) & reg_read(c, i, i->reg, size);
+    int_lf(c, FL_LOGIC, size, r, r, r);
+}
+
 /* A8/A9: test al/rAX, imm */
 static void test_acc_imm(struct cpu *c, const struct insn *i)
 {
@@ -313,7 +320,7 @@ insn_fn int_alu_lookup(const struct insn *i)
     case 0x81:
     case 0x83: return mem ? alu_grp1 : alu_grp1_reg_fn[sub];
     case 0x84:
-    case 0x85: return test_rm_r;
+    case 0x85: return mem ? test_rm_r : test_reg_r;
     case 0xa8:
     case 0xa9: return test_acc_imm;
     case 0xf6:

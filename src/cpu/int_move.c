@@ -17,6 +17,19 @@ static void mov_r_rm(struct cpu *c, const struct insn *i)
     reg_write(c, i, i->reg, size, rm_read(c, i, size));
 }
 
+/* 88-8B with a register r/m: plain register copies, no memory path */
+static void mov_reg_to_rm(struct cpu *c, const struct insn *i)
+{
+    unsigned size = int_size(i, i->op == 0x88);
+    reg_write(c, i, i->rm, size, reg_read(c, i, i->reg, size));
+}
+
+static void mov_rm_to_reg(struct cpu *c, const struct insn *i)
+{
+    unsigned size = int_size(i, i->op == 0x8a);
+    reg_write(c, i, i->reg, size, reg_read(c, i, i->rm, size));
+}
+
 /* C6/C7 /0: mov r/m, imm */
 static void mov_rm_imm(struct cpu *c, const struct insn *i)
 {
@@ -154,9 +167,9 @@ insn_fn int_move_lookup(const struct insn *i)
     bool mem = i->flags & INSN_MEM;
     switch (op) {
     case 0x88:
-    case 0x89: return mov_rm_r;
+    case 0x89: return mem ? mov_rm_r : mov_reg_to_rm;
     case 0x8a:
-    case 0x8b: return mov_r_rm;
+    case 0x8b: return mem ? mov_r_rm : mov_rm_to_reg;
     case 0xc6:
     case 0xc7: return sub == 0 ? mov_rm_imm : NULL;
     case 0xa0:
