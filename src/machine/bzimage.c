@@ -21,6 +21,9 @@
 
 #define LZ4_LEGACY_MAGIC 0x184C2102u
 #define LZ4_LEGACY_BLOCK (8u << 20) /* a legacy-frame block decompresses to at most 8 MiB */
+/* Decoder memory cap: the kernel build uses a 32 MiB xz dictionary; a hostile header must not
+ * make liblzma allocate gigabytes. */
+#define BZ_XZ_MEMLIMIT (128ull << 20)
 
 static uint32_t rd16(const uint8_t *p)
 {
@@ -121,7 +124,10 @@ static int unlz4_legacy(const uint8_t *in, size_t len, struct obuf *o, const cha
             *why = "LZ4 block length is out of range (truncated image?)";
             return -1;
         }
-        if (obuf_reserve(o, LZ4_LEGACY_BLOCK) != 0) {
+        /* LZ4 expands at most 255:1, so small blocks need small buffers. */
+        size_t want =
+            (size_t)c * 255 + 16 < LZ4_LEGACY_BLOCK ? (size_t)c * 255 + 16 : LZ4_LEGACY_BLOCK;
+        if (obuf_reserve(o, want) != 0) {
             *why = "decompressed kernel is too large";
             return -1;
         }
@@ -172,7 +178,7 @@ static int unxz(const uint8_t *in, size_t len, struct obuf *o, bool alone, const
 {
     lzma_stream s = LZMA_STREAM_INIT;
     lzma_ret rc =
-        alone ? lzma_alone_decoder(&s, UINT64_MAX) : lzma_stream_decoder(&s, UINT64_MAX, 0);
+        alone ? lzma_alone_decoder(&s, BZ_XZ_MEMLIMIT) : lzma_stream_decoder(&s, BZ_XZ_MEMLIMIT, 0);
     if (rc != LZMA_OK) {
         *why = "liblzma initialisation failed";
         return -1;
@@ -274,10 +280,11 @@ int bzimage_decompress(const uint8_t *payload, size_t len, uint8_t **out, size_t
     struct obuf o = {0};
     const char *why = NULL, *fmt;
     int rc;
-    /* The build appends the decompressed size: a good first allocation, never trusted beyond. */
+    /* The build appends the decompressed size: a first allocation when plausible (kernels
+     * compress about 4:1), never trusted beyond that. */
     if (len >= 8) {
         uint32_t hint = rd32(payload + len - 4);
-        if (hint && hint <= BZ_MAX_VMLINUX) obuf_reserve(&o, hint);
+        if (hint && hint <= BZ_MAX_VMLINUX && hint / 64 <= len) obuf_reserve(&o, hint);
     }
     if (len >= 4 && rd32(payload) == LZ4_LEGACY_MAGIC) {
         fmt = "lz4";
