@@ -24,6 +24,7 @@
 #define FADT_F_SLP_BUTTON    (1u << 5)
 #define FADT_F_RESET_REG_SUP (1u << 10)
 #define FADT_F_HW_REDUCED    (1u << 20)
+#define FADT_BOOT_8042       (1u << 1)
 #define FADT_BOOT_NO_VGA     (1u << 2)
 
 void acpi_config_default(struct acpi_config *cfg)
@@ -38,7 +39,7 @@ void acpi_config_default(struct acpi_config *cfg)
     cfg->pci_mmio_end = (uint32_t)PCI_MMIO_WINDOW_END;
     for (unsigned k = 0; k < 4; k++)
         cfg->pci_gsi[k] = ACPI_PCI_DEFAULT_GSI_BASE + k;
-    cfg->com1 = cfg->rtc = cfg->pvpanic = true;
+    cfg->com1 = cfg->rtc = cfg->pvpanic = cfg->i8042 = true;
 }
 
 uint8_t acpi_checksum(const uint8_t *p, size_t len)
@@ -149,6 +150,18 @@ void acpi_build_dsdt_body(struct aml *a, const struct acpi_config *cfg)
         aml_end(a);
         aml_end(a);
     }
+    if (cfg->i8042) {
+        /* Keyboard only: without a PNP0F13 mouse device Linux leaves the AUX port alone. */
+        aml_device_begin(a, "KBD");
+        aml_name_eisaid(a, "_HID", "PNP0303");
+        aml_name(a, "_CRS");
+        aml_restemplate_begin(a);
+        aml_res_io(a, 0x60, 0x60, 1, 1);
+        aml_res_io(a, 0x64, 0x64, 1, 1);
+        aml_res_irq_noflags(a, 1u << 1);
+        aml_end(a);
+        aml_end(a);
+    }
     if (cfg->pvpanic) {
         aml_device_begin(a, "PEVT");
         aml_name_string(a, "_HID", "QEMU0001");
@@ -213,9 +226,11 @@ static uint8_t *build_fadt(struct acpi_out *o, const struct acpi_config *cfg, ui
     uint8_t *t = acpi_alloc(o, ACPI_FADT_LEN, gpa);
     if (!t) return NULL;
     put_header(t, "FACP", 6);
-    put_le(t + 40, dsdt, 4);              /* DSDT */
-    t[108] = 0x32;                        /* CENTURY: the RTC's century register */
-    put_le(t + 109, FADT_BOOT_NO_VGA, 2); /* IAPC_BOOT_ARCH: no 8042, no legacy devices */
+    put_le(t + 40, dsdt, 4); /* DSDT */
+    t[108] = 0x32;           /* CENTURY: the RTC's century register */
+    /* IAPC_BOOT_ARCH: no legacy (ISA PnP) devices, no VGA; the 8042 when there is one, or
+     * Linux would not probe it. */
+    put_le(t + 109, FADT_BOOT_NO_VGA | (cfg->i8042 ? FADT_BOOT_8042 : 0), 2);
     put_le(t + 112,
            FADT_F_WBINVD | FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON | FADT_F_RESET_REG_SUP |
                FADT_F_HW_REDUCED,

@@ -1,6 +1,6 @@
 /* acpi.h — the firmware tables Linux reads at boot: RSDP (v2), RSDT, XSDT, FADT (revision 6,
  * hardware-reduced ACPI), MADT (local APICs, the IOAPIC, IRQ0->GSI2 override) and a DSDT in AML
- * describing \_SB.PCI0 (windows, _PRT), COM1, the RTC, pvpanic and \_S5.
+ * describing \_SB.PCI0 (windows, _PRT), COM1, the RTC, the i8042, pvpanic and \_S5.
  *
  * They are written into the reserved BIOS area at ACPI_TABLES_BASE, where the kernel's RSDP scan
  * of 0xE0000-0xFFFFF also finds them; boot_params.acpi_rsdp_addr points straight at the RSDP.
@@ -35,6 +35,7 @@ struct acpi_config {
     uint64_t pci_mmio64_base, pci_mmio64_size; /* 64-bit window; size 0: none */
     uint32_t pci_gsi[4];                       /* GSI of host INTx line 0..3 */
     bool com1, rtc, pvpanic;                   /* which legacy devices the DSDT describes */
+    bool i8042; /* PS/2 keyboard controller (PNP0303, no AUX); also the FADT 8042 flag */
 };
 
 /* Defaults for the vessel PC: 1 CPU, the addresses above, all devices present. */

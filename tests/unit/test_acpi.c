@@ -101,12 +101,12 @@ static void test_fadt(void)
     CHECK_EQ(le(f + 4, 4), 276);
     CHECK_EQ(f[8], 6);
     uint32_t flags = (uint32_t)le(f + 112, 4);
-    CHECK(flags & (1u << 20));         /* HW_REDUCED_ACPI */
-    CHECK(flags & (1u << 10));         /* RESET_REG_SUP */
-    CHECK_EQ(le(f + 46, 2), 0);        /* no SCI */
-    CHECK_EQ(le(f + 56, 4), 0);        /* no PM1a event block */
-    CHECK_EQ(le(f + 36, 4), 0);        /* no FACS */
-    CHECK_EQ(le(f + 109, 2) & 0x3, 0); /* no legacy devices, no 8042 */
+    CHECK(flags & (1u << 20));           /* HW_REDUCED_ACPI */
+    CHECK(flags & (1u << 10));           /* RESET_REG_SUP */
+    CHECK_EQ(le(f + 46, 2), 0);          /* no SCI */
+    CHECK_EQ(le(f + 56, 4), 0);          /* no PM1a event block */
+    CHECK_EQ(le(f + 36, 4), 0);          /* no FACS */
+    CHECK_EQ(le(f + 109, 2) & 0x3, 0x2); /* no legacy devices; an 8042 */
     check_gas_io8(f + 116, ACPI_PM_PORT_BASE + ACPI_PM_RESET);
     CHECK_EQ(f[128], ACPI_PM_RESET_VALUE);
     check_gas_io8(f + 244, ACPI_PM_PORT_BASE + ACPI_PM_SLEEP_CTL);
@@ -116,6 +116,23 @@ static void test_fadt(void)
     const uint8_t *d = table(dsdt, "DSDT");
     CHECK(d != NULL);
     if (d) CHECK_EQ(d[8], 2);
+}
+
+static void test_no_i8042(void)
+{
+    acpi_config_default(&cfg);
+    cfg.i8042 = false;
+    CHECK(acpi_build_tables(mem, sizeof(mem), BASE, &cfg, &rsdp) > 0);
+    const uint8_t *f = xsdt_entry("FACP");
+    CHECK(f != NULL);
+    if (!f) return;
+    CHECK_EQ(le(f + 109, 2) & 0x2, 0); /* Linux then skips the i8042 probe */
+    const uint8_t *d = table(le(f + 140, 8), "DSDT");
+    CHECK(d != NULL);
+    if (d) {
+        CHECK(memmem(d, le(d + 4, 4), "\x0C\x41\xD0\x03\x03", 5) == NULL);
+        CHECK(memmem(d, le(d + 4, 4), "\x0C\x41\xD0\x05\x01", 5) != NULL); /* PNP0501 */
+    }
 }
 
 static void test_madt(void)
@@ -225,6 +242,7 @@ static void test_dsdt_iasl(void)
     CHECK(contains(dsl, "EisaId (\"PNP0501\")"));
     CHECK(contains(dsl, "EisaId (\"PNP0B00\")"));
     CHECK(contains(dsl, "\"QEMU0001\""));
+    CHECK(contains(dsl, "EisaId (\"PNP0303\")"));
     CHECK(contains(dsl, "Name (\\_S5, Package (0x04)"));
     CHECK(contains(dsl, "IRQNoFlags ()") && contains(dsl, "{4}") && contains(dsl, "{8}"));
     CHECK(contains(dsl, "0xFEBFFFFF"));
@@ -255,7 +273,7 @@ static void test_dsdt_iasl(void)
         CHECK(contains(dsl, "Evaluation of \\_S5 returned object"));
         CHECK(contains(dsl, "Evaluation of \\_SB.PCI0._PRT returned object"));
         CHECK(contains(dsl, "Evaluation of \\_SB.PEVT._STA returned object"));
-        CHECK(contains(dsl, "4 Devices"));
+        CHECK(contains(dsl, "5 Devices"));
         CHECK(!contains(dsl, "Error") && !contains(dsl, "Warning") && !contains(dsl, "AE_"));
     }
     if (check_failed_now) return; /* keep the files for a look */
@@ -343,6 +361,7 @@ int main(void)
 {
     RUN(test_rsdp);
     RUN(test_fadt);
+    RUN(test_no_i8042);
     RUN(test_madt);
     RUN(test_dsdt_iasl);
     RUN(test_bad_config);
