@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 /* ucontext's REG_RIP clashes with core.h's: keep the signal-context index under another name */
 enum { UC_RIP = REG_RIP };
@@ -183,6 +184,14 @@ static void diff_signal(int sig, siginfo_t *si, void *ctx)
 {
     ucontext_t *uc = ctx;
     if (!diff_active) {
+        /* not from an instruction under test: say where, then die as we would have */
+        char msg[160];
+        int n = snprintf(msg, sizeof(msg),
+                         "# diff: signal %d outside the instruction under test, rip %#llx "
+                         "trap %lld\n",
+                         sig, (unsigned long long)uc->uc_mcontext.gregs[UC_RIP],
+                         (long long)uc->uc_mcontext.gregs[REG_TRAPNO]);
+        if (n > 0 && write(2, msg, (size_t)n) < 0) n = 0;
         signal(sig, SIG_DFL);
         raise(sig);
         return;
