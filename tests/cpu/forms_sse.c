@@ -11,6 +11,7 @@
 
 #include "cpu/core.h"
 #include "diff.h"
+#include "forms_x87.h"
 
 #define NB(...) (sizeof((uint8_t[]){__VA_ARGS__}))
 #define F(n, fl, pr, ...)                                                                          \
@@ -1319,5 +1320,6 @@ const struct diff_form forms_sse[] = {
     F("mfence", DIFF_SSE, prep_fp, 0x0f, 0xae, 0xf0),
     F("sfence", DIFF_SSE, prep_fp, 0x0f, 0xae, 0xf8),
     F("emms", DIFF_SSE | DIFF_X87, prep_mmx, 0x0f, 0x77),
+    FORMS_X87
 };
 const unsigned forms_sse_count = sizeof forms_sse / sizeof forms_sse[0];
