@@ -1,7 +1,8 @@
 /* irq.S — external interrupts from the runner's interrupt controller (port 0xE2 makes a vector
  * pending): blocked while IF = 0, delivered exactly after the instruction following STI (the
  * interrupt shadow), STI; HLT wakes with the return address after HLT, delivery from CPL 3
- * switches to RSP0, and the interrupt gate's IF is restored by IRETQ. */
+ * switches to RSP0, the interrupt gate's IF is restored by IRETQ, and MOV SS holds off an
+ * interrupt that became pending as it retired for exactly one more instruction. */
 #include "lib.inc"
 
 #define VEC 0x40
@@ -60,6 +61,23 @@ test_main:
     lea 2b(%rip), %rax
     CHECK last_rip(%rip), %rax, 10
     cli
+
+    /* --- MOV SS shadow: pending right after MOV SS retires, taken one instruction later --- */
+    sti
+    mov %ss, %ebx
+    xor %ecx, %ecx
+    mov $(VEC + 4 | (1 << 8)), %eax
+    out %eax, $P_DIRQ
+    mov %bx, %ss
+    mov $1, %ecx                     /* runs inside the shadow */
+2:  mov $2, %ecx
+    mov $3, %ecx
+    mov $4, %ecx
+    cli
+    CHECK last_vec(%rip), $(VEC + 4), 14
+    lea 2b(%rip), %rax
+    CHECK last_rip(%rip), %rax, 15
+    CHECK r_ecx(%rip), $1, 16
 
     /* --- from CPL 3: stack switch to RSP0, user frame --- */
     lea user(%rip), %rdi

@@ -34,7 +34,11 @@ struct guest {
     uint32_t vlo, vhi; /* actual value of the next failure */
     bool done;
     uint32_t status;
-    int irq; /* pending vector or -1 */
+    int irq;          /* pending vector or -1 */
+    int delayed_irq;  /* vector armed through port 0xE7, or -1 */
+    unsigned delay;   /* instructions to retire after the arming OUT first */
+    bool delay_based; /* delay_base holds the count at the OUT's retirement */
+    uint64_t delay_base;
     unsigned acks;
     uint8_t tpr;
     uint64_t counter, out_sum;
@@ -80,6 +84,11 @@ static void port_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
         tap(g, false, "check %u (actual %#" PRIx64 ")", v, ((uint64_t)g->vhi << 32) | g->vlo);
         break;
     case 0xE2: g->irq = (int)(v & 0xff); break;
+    case 0xE7:
+        g->delayed_irq = (int)(v & 0xff);
+        g->delay = (v >> 8) & 0xff;
+        g->delay_based = false;
+        break;
     case 0xE3:
         g->done = true;
         g->status = v;
@@ -103,9 +112,24 @@ static void port_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
 
 static const struct io_ops test_port_ops = {port_read, port_write};
 
+/* A delayed vector becomes pending once `delay` instructions have retired after the arming
+ * OUT. The OUT ends its block, so the first poll after it sees the count at its retirement;
+ * later polls happen only at block boundaries with IF set and no interrupt shadow. */
 static int intc_pending(void *opaque)
 {
     struct guest *g = opaque;
+    if (g->delayed_irq >= 0 && g->irq < 0) {
+        struct vcpu_stats st;
+        vcpu_get_stats(g->v, &st);
+        if (!g->delay_based) {
+            g->delay_based = true;
+            g->delay_base = st.insns;
+        }
+        if (st.insns >= g->delay_base + g->delay) {
+            g->irq = g->delayed_irq;
+            g->delayed_irq = -1;
+        }
+    }
     return g->irq;
 }
 
@@ -203,7 +227,7 @@ int main(int argc, char **argv)
 
     struct bus bus;
     if (bus_init(&bus, RAM_SIZE) != 0) return 2;
-    struct guest g = {.irq = -1};
+    struct guest g = {.irq = -1, .delayed_irq = -1};
     if (bus_add_pio(&bus, 0xE0, 16, &test_port_ops, &g, "guest-test") != 0 ||
         load_program(&bus, argv[1]) != 0) {
         bus_destroy(&bus);
@@ -225,7 +249,7 @@ int main(int argc, char **argv)
         e = vcpu_run(g.v, SLICE);
         ran += SLICE;
         if (e == VCPU_EXIT_SHUTDOWN || e == VCPU_EXIT_INTERNAL) break;
-        if (e == VCPU_EXIT_HLT && g.irq < 0) {
+        if (e == VCPU_EXIT_HLT && g.irq < 0 && g.delayed_irq < 0) {
             stuck = true; /* halted with nothing that could ever wake it */
             break;
         }
