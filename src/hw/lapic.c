@@ -340,8 +340,9 @@ static void reg_write(struct lapic *l, unsigned reg, uint32_t v, struct after *a
         v &= lvt_wmask[k];
         if (!(l->svr & SVR_ENABLE)) v |= LVT_MASKED;
         l->lvt[k] = v;
-        if (k == LVT_TIMER && ((old ^ v) & LVT_TIMER_MODE)) {
-            /* A mode change stops the timer (SDM 10.5.4.1). */
+        if (k == LVT_TIMER &&
+            ((old & LVT_TIMER_MODE) == TIMER_TSC_DL) != ((v & LVT_TIMER_MODE) == TIMER_TSC_DL)) {
+            /* Entering or leaving TSC-deadline mode disarms the timer (SDM 10.5.4.1). */
             l->timer_deadline = UINT64_MAX;
             l->tsc_deadline = 0;
             l->timer_init = 0;

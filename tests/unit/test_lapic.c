@@ -216,7 +216,12 @@ static void test_timer_tsc_deadline(void)
     uint64_t v;
     CHECK(lapic_msr_write(l, MSR_IA32_TSC_DEADLINE, fake_now * 2 + 100)); /* not in TSC mode */
     CHECK_EQ(lapic_next_deadline(l), UINT64_MAX);
+    wr(0x320, 0xec); /* a running one-shot count is disarmed by entering TSC-deadline mode */
+    wr(0x380, 5000);
+    CHECK(lapic_next_deadline(l) != UINT64_MAX);
     wr(0x320, 0x40000 | 0xec);
+    CHECK_EQ(lapic_next_deadline(l), UINT64_MAX);
+    CHECK_EQ(rd(0x380), 0);
     uint64_t t0 = fake_now;
     CHECK(lapic_msr_write(l, MSR_IA32_TSC_DEADLINE, t0 * 2 + 4000));
     CHECK(lapic_msr_read(l, MSR_IA32_TSC_DEADLINE, &v));
