@@ -106,8 +106,7 @@ static inline struct fk_buf fk_compress(const struct fk_buf *in, enum fk_format 
         lzma_stream s = LZMA_STREAM_INIT;
         lzma_options_lzma opt;
         lzma_lzma_preset(&opt, 6);
-        if (lzma_alone_encoder(&s, &opt) != LZMA_OK)
-            break;
+        if (lzma_alone_encoder(&s, &opt) != LZMA_OK) break;
         s.next_in = in->p;
         s.avail_in = in->len;
         s.next_out = o.p;
