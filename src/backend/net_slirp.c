@@ -31,6 +31,7 @@ struct slirp_net {
     struct slirp_timer timers[SLIRP_MAX_TIMERS];
     struct pollfd *pfd;
     unsigned npfd, cap;
+    bool warned_fragment;
 };
 
 static int64_t now_ms(void)
@@ -202,9 +203,26 @@ static void *slirp_thread(void *opaque)
     return NULL;
 }
 
+/* libslirp 4.7's IPv4 reassembly follows a wild pointer when a final fragment (MF clear,
+ * offset non-zero) arrives while no reassembly queue exists for its datagram: a guest sending
+ * fragments out of order, or repeating the last one, crashes the monitor (found by
+ * tests/fuzz/fuzz_virtio_net.c). Which queues libslirp holds cannot be seen from outside, so
+ * IPv4 fragments are not passed on at all. Guests keep working: TCP uses path-MTU discovery
+ * and sets DF; only oversized UDP datagrams from the guest are lost. */
+static bool is_ipv4_fragment(const uint8_t *frame, size_t len)
+{
+    if (len < 14 + 20 || frame[12] != 0x08 || frame[13] != 0x00) return false;
+    return ((frame[14 + 6] << 8 | frame[14 + 7]) & 0x3fff) != 0; /* MF or an offset */
+}
+
 static void slirp_send(struct net_backend *nb, const uint8_t *frame, size_t len)
 {
     struct slirp_net *s = nb->priv;
+    if (is_ipv4_fragment(frame, len)) {
+        if (!s->warned_fragment) log_warn("slirp: dropping IPv4 fragments from the guest");
+        s->warned_fragment = true;
+        return;
+    }
     if (len <= 65536 + 14) slirp_input(s->slirp, frame, (int)len);
 }
 
