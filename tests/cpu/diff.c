@@ -45,7 +45,13 @@ struct stub_area {
 #define AREA ((struct stub_area *)DIFF_STATE)
 
 static sigjmp_buf diff_jmp;
-static volatile sig_atomic_t diff_active;
+static volatile sig_atomic_t diff_active; /* 0, DIFF_IN_NATIVE or DIFF_IN_ENGINE */
+enum { DIFF_IN_NATIVE = 1, DIFF_IN_ENGINE = 2 };
+static sigjmp_buf engine_jmp;
+static volatile int engine_signal;
+static volatile uint64_t engine_signal_rip;
+#define DIFF_VEC_HOST_SIGNAL 1000 /* engine "vector": 1000 + host signal number */
+#define DIFF_VEC_HOST_STATE  2000 /* engine "vector": host FPU control state not restored */
 static struct bus diff_bus;
 static struct cpu *diff_cpu;
 
@@ -183,14 +189,24 @@ static void place_insn(const struct diff_form *f)
 static void diff_signal(int sig, siginfo_t *si, void *ctx)
 {
     ucontext_t *uc = ctx;
+    if (diff_active == DIFF_IN_ENGINE) {
+        /* the engine itself faulted on the host (a bug: guest behaviour must never do this);
+         * record it as the engine's result and carry on with the next case */
+        engine_signal = sig;
+        engine_signal_rip = (uint64_t)uc->uc_mcontext.gregs[UC_RIP];
+        diff_active = 0;
+        siglongjmp(engine_jmp, 1);
+    }
     if (!diff_active) {
         /* not from an instruction under test: say where, then die as we would have */
         char msg[160];
-        int n = snprintf(msg, sizeof(msg),
-                         "# diff: signal %d outside the instruction under test, rip %#llx "
-                         "trap %lld\n",
-                         sig, (unsigned long long)uc->uc_mcontext.gregs[UC_RIP],
-                         (long long)uc->uc_mcontext.gregs[REG_TRAPNO]);
+        int n =
+            snprintf(msg, sizeof(msg),
+                     "# diff: signal %d outside the instruction under test, rip %#llx "
+                     "(diff_rand%+lld) trap %lld\n",
+                     sig, (unsigned long long)uc->uc_mcontext.gregs[UC_RIP],
+                     (long long)(uc->uc_mcontext.gregs[UC_RIP] - (long long)(uintptr_t)diff_rand),
+                     (long long)uc->uc_mcontext.gregs[REG_TRAPNO]);
         if (n > 0 && write(2, msg, (size_t)n) < 0) n = 0;
         signal(sig, SIG_DFL);
         raise(sig);
@@ -257,7 +273,7 @@ static void run_native(const struct diff_form *f, const struct diff_state *in, c
     memset(&AREA->out, 0, sizeof(AREA->out));
     AREA->marker = 0xff;
     if (sigsetjmp(diff_jmp, 1) == 0) {
-        diff_active = 1;
+        diff_active = DIFF_IN_NATIVE;
         ((void (*)(void))DIFF_CODE)();
         diff_active = 0;
         AREA->out.vector = -1;
@@ -352,11 +368,35 @@ static void run_engine(const struct diff_state *in, const uint8_t *data, struct 
     c->rip = DIFF_INSN;
     flags_write(c, in->rflags);
     fx_to_cpu(c, &in->fx);
-    int v = -1;
-    for (int n = 0; n < 1 << 20; n++) {
-        v = cpu_step(c, false);
-        if (v >= 0 || c->rip != DIFF_INSN) break;
+    volatile int v = -1;
+    if (sigsetjmp(engine_jmp, 1) == 0) {
+        diff_active = DIFF_IN_ENGINE;
+        for (int n = 0; n < 1 << 20; n++) {
+            v = cpu_step(c, false);
+            if (v >= 0 || c->rip != DIFF_INSN) break;
+        }
+        diff_active = 0;
+    } else {
+        __asm__ volatile("fnclex\n\tfxrstor64 %0" ::"m"(AREA->host_fx));
+        static unsigned told;
+        if (told++ < 5)
+            fprintf(stderr, "# diff: the engine raised host signal %d at %#llx\n", engine_signal,
+                    (unsigned long long)engine_signal_rip);
+        v = DIFF_VEC_HOST_SIGNAL + engine_signal;
     }
+    /* The engine must give the host FPU back as it found it (control words included): a
+     * guest-controlled FCW/MXCSR left behind would make the monitor's own FP code fault. */
+    uint16_t fcw;
+    uint32_t mxcsr;
+    __asm__ volatile("fnstcw %0\n\tstmxcsr %1" : "=m"(fcw), "=m"(mxcsr));
+    if (fcw != AREA->host_fx.fcw || mxcsr != AREA->host_fx.mxcsr) {
+        static unsigned told;
+        if (told++ < 5)
+            fprintf(stderr, "# diff: the engine left host FCW %#x MXCSR %#x (were %#x %#x)\n", fcw,
+                    mxcsr, AREA->host_fx.fcw, AREA->host_fx.mxcsr);
+        if (v < DIFF_VEC_HOST_SIGNAL) v = DIFF_VEC_HOST_STATE;
+    }
+    __asm__ volatile("fnclex\n\tfxrstor64 %0" ::"m"(AREA->host_fx));
     engine_capture(in, v, out);
 }
 
