@@ -130,8 +130,8 @@ CMP_OPS(GEN_CMP)
         memcpy(&a, &c->xmm[i->reg], 16);                                                           \
         memcpy(&b, &s, 16);                                                                        \
         __asm__ volatile("stmxcsr %[h]\n\tldmxcsr %[g]\n\t" mn " %[b], %[a]\n\t"                   \
-                         "pushfq\n\tpopq %[f]\n\tstmxcsr %[g]\n\tldmxcsr %[h]"                     \
-                         : [f] "=r"(fl), [g] "+m"(mx), [h] "+m"(host)                              \
+                         "lahf\n\tmovzbl %%ah, %k[f]\n\tstmxcsr %[g]\n\tldmxcsr %[h]"              \
+                         : [f] "=a"(fl), [g] "+m"(mx), [h] "+m"(host)                              \
                          : [a] "x"(a), [b] "x"(b)                                                  \
                          : "cc");                                                                  \
         sse_mx_commit(c, mx);                                                                      \

@@ -77,7 +77,7 @@ static void h_fnclex(struct cpu *c, const struct insn *i)
 static void h_fldcw(struct cpu *c, const struct insn *i)
 {
     x87_enter(c, i);
-    c->fpu.fcw = (uint16_t)mem_read_n(c, i->seg, insn_ea(c, i), 2) | 0x40;
+    c->fpu.fcw = (uint16_t)(mem_read_n(c, i->seg, insn_ea(c, i), 2) & 0x1f3f) | 0x40;
     x87_update_es(c);
 }
 
@@ -171,7 +171,7 @@ static unsigned env_load(struct cpu *c, const struct insn *i, const uint8_t *env
         c->fpu.fip = fip, c->fpu.fdp = fdp, c->fpu.fop = (uint16_t)((fop >> 16) & 0x7ff);
         n = 28;
     }
-    c->fpu.fcw = cw | 0x40;
+    c->fpu.fcw = (cw & 0x1f3f) | 0x40;
     c->fpu.fsw = sw;
     c->fpu.ftw = 0;
     for (unsigned p = 0; p < 8; p++)
@@ -186,12 +186,13 @@ static void h_fnstenv(struct cpu *c, const struct insn *i)
     uint8_t env[28];
     unsigned n = env_store(c, i, env);
     mem_write(c, i->seg, insn_ea(c, i), env, n);
-    c->fpu.fcw |= 0x3f; /* fnstenv masks every exception */
+    c->fpu.fcw |= 0x3f; /* fnstenv masks every exception (so nothing stays pending) */
+    x87_update_es(c);
 }
 
 static void h_fldenv(struct cpu *c, const struct insn *i)
 {
-    x87_enter_nowait(c);
+    x87_enter(c, i);
     uint8_t env[28];
     mem_read(c, i->seg, insn_ea(c, i), env, i->opsize == 2 ? 14 : 28);
     env_load(c, i, env);
@@ -210,7 +211,7 @@ static void h_fnsave(struct cpu *c, const struct insn *i)
 
 static void h_frstor(struct cpu *c, const struct insn *i)
 {
-    x87_enter_nowait(c);
+    x87_enter(c, i);
     uint8_t img[108];
     unsigned n = i->opsize == 2 ? 14 : 28;
     mem_read(c, i->seg, insn_ea(c, i), img, n + 80);

@@ -214,9 +214,9 @@ static void h_fucompp(struct cpu *c, const struct insn *i)
     {                                                                                              \
         uint16_t sw, sv;                                                                           \
         uint64_t f;                                                                                \
-        __asm__ volatile(PRE "fldt %[b]\n\tfldt %[a]\n\t" mn "\n\tpushfq\n\tpopq %[f]\n\t"         \
+        __asm__ volatile(PRE "fldt %[b]\n\tfldt %[a]\n\t" mn "\n\tlahf\n\tmovzbl %%ah, %k[f]\n\t"  \
                              "fnstsw %[sw]\n\tfnclex\n\tfstp %%st(0)\n\tfstp %%st(0)" POST         \
-                         : [f] "=r"(f), [sw] "=m"(sw), [sv] "=m"(sv)                               \
+                         : [f] "=a"(f), [sw] "=m"(sw), [sv] "=m"(sv)                               \
                          : [a] "m"(*a), [b] "m"(*b), [cw] "m"(cw)                                  \
                          : CLOB, "cc");                                                            \
         *fl = f;                                                                                   \
@@ -425,7 +425,8 @@ static void store(struct cpu *c, const struct insn *i, st_fn fn, unsigned n, boo
         sw = fn(&a, buf, x87_host_cw(c));
     else
         memcpy(buf, &a, 10);
-    if (!x87_raise(c, sw)) return;
+    /* an unmasked exception other than precision stores nothing and does not pop */
+    if (!x87_raise(c, sw) || (sw & ~c->fpu.fcw & 0x1f)) return;
     mem_write(c, i->seg, ea, buf, n);
     if (fn) x87_cc(c, sw, FSW_C1);
     if (pop) x87_pop(c);
