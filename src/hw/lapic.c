@@ -508,7 +508,7 @@ const struct vcpu_intc_ops lapic_intc_ops = {intc_pending, intc_ack, intc_set_tp
 
 void lapic_msi(struct lapic *l, uint64_t addr, uint32_t data)
 {
-    if ((addr & 0xfff00000) != 0xfee00000) return;
+    if ((addr >> 20) != 0xfee) return; /* not an interrupt message (a DMA write elsewhere) */
     uint8_t dest = (uint8_t)(addr >> 12);
     bool logical = (addr >> 2) & 1;
     unsigned mode = (data >> 8) & 7;
