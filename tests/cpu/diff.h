@@ -24,9 +24,17 @@
  * faulting forms (e.g. a rep movs running off the page) are tested.
  *
  * Branches: after the instruction come two landing pads. Falling through reaches
- * DIFF_LAND0 = DIFF_INSN + len; a branch whose rel8/rel32 is DIFF_REL_TAKEN reaches DIFF_LAND1 =
- * DIFF_INSN + len + DIFF_REL_TAKEN. Indirect branches (ret, jmp/call r/m) must target one of
- * the two: prep hooks get them from diff_land(). Any other target is a harness error.
+ * diff_land(f, 0) = DIFF_INSN + len; a branch whose rel8/rel32 is DIFF_REL_TAKEN reaches
+ * diff_land(f, 1) = DIFF_INSN + len + DIFF_REL_TAKEN. Indirect branches (ret, jmp/call r/m)
+ * should target one of the two (prep hooks get them from diff_land()); a target the host cannot
+ * fetch from faults there natively, and the engine is then stepped once more at the target so
+ * both report that fault.
+ *
+ * Engine failures that are not guest-visible are reported as impossible vectors: 1000 + signal
+ * when the engine itself raised a host signal (e.g. SIGFPE from host x87 code), 2000 when it
+ * left the host FCW/MXCSR changed. The harness restores the host FPU after every engine step.
+ * A rep instruction the engine yields on (RIP unchanged, see int_string.c) is stepped until it
+ * completes or faults.
  *
  * Adding forms: write a table of struct diff_form (see forms_int.c), export it as
  *   const struct diff_form forms_xxx[]; const unsigned forms_xxx_count;
