@@ -22,7 +22,7 @@ void x87_enter(struct cpu *c, const struct insn *i)
 
 void x87_note(struct cpu *c, const struct insn *i, uint64_t ea)
 {
-    c->fpu.fop = (uint16_t)(((i->op & 7) << 8) | i->modrm);
+    /* FOP is left alone: current processors update it only on unmasked exceptions */
     c->fpu.fip = c->rip;
     if (i->flags & INSN_MEM) c->fpu.fdp = ea;
 }

@@ -9,8 +9,10 @@
  */
 #include "x87_impl.h"
 
-#define PRE  "fnstcw %[sv]\n\tfldcw %[cw]\n\tfnclex\n\t"
-#define POST "\n\tfldcw %[sv]"
+#define PRE "fnstcw %[sv]\n\tfldcw %[cw]\n\tfnclex\n\t"
+/* fninit: an operation that raised an unmasked exception may not have popped what it
+ * normally pops; never leave anything on the host's stack. */
+#define POST "\n\tfninit\n\tfldcw %[sv]"
 #define CLOB "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)"
 
 typedef uint16_t (*ar_reg_fn)(f80 *a, const f80 *b, uint16_t cw);
@@ -551,7 +553,9 @@ static void stack_op(struct cpu *c, const struct insn *i, stk_fn fn, unsigned ki
     x87_note(c, i, 0);
     bool two = kind == K_BINKEEP || kind == K_BINPOP;
     if (x87_empty(c, 0) || (two && x87_empty(c, 1))) {
-        if (!x87_stack_fault(c, false)) return;
+        bool masked = x87_stack_fault(c, false);
+        c->fpu.fsw &= ~(cc & FSW_C2); /* "reduction incomplete" is cleared */
+        if (!masked) return;
         if (kind == K_BINPOP) {
             x87_put(c, 1, &x87_indefinite);
             x87_pop(c);
@@ -562,7 +566,9 @@ static void stack_op(struct cpu *c, const struct insn *i, stk_fn fn, unsigned ki
         return;
     }
     if (kind == K_PUSH2 && !x87_empty(c, 7)) {
-        if (x87_stack_fault(c, true)) {
+        bool masked = x87_stack_fault(c, true);
+        c->fpu.fsw &= ~(cc & FSW_C2);
+        if (masked) {
             x87_put(c, 0, &x87_indefinite);
             x87_push(c, &x87_indefinite);
         }
@@ -573,6 +579,8 @@ static void stack_op(struct cpu *c, const struct insn *i, stk_fn fn, unsigned ki
     if (two) x87_get(c, 1, &b);
     uint16_t sw = fn(&a, &b, &r, x87_host_cw(c));
     if (!x87_raise(c, sw)) return;
+    /* after an invalid operation only C1 (and C2 where defined) are written */
+    if (sw & FSW_IE) cc &= FSW_C1 | FSW_C2;
     x87_cc(c, sw, cc);
     switch (kind) {
     case K_UNARY:
@@ -635,7 +643,8 @@ static void h_ftst(struct cpu *c, const struct insn *i)
     x87_enter(c, i);
     x87_note(c, i, 0);
     if (x87_empty(c, 0)) {
-        if (x87_stack_fault(c, false)) c->fpu.fsw |= FSW_C0 | FSW_C2 | FSW_C3;
+        x87_stack_fault(c, false);
+        c->fpu.fsw |= FSW_C0 | FSW_C2 | FSW_C3; /* unordered, masked or not */
         return;
     }
     f80 a;
