@@ -534,8 +534,24 @@ UNARY(u_fsqrt, "fsqrt")
 UNARY(u_frndint, "frndint")
 UNARY(u_fsin, "fsin")
 UNARY(u_fcos, "fcos")
-BINKEEP(b_fprem, "fprem")
-BINKEEP(b_fprem1, "fprem1")
+/* fprem/fprem1 leave C0/C1/C3 unchanged in some cases (0 rem y, x rem inf, ...): the guest's
+ * condition codes are put in the host FSW first (fnstenv, edit, fldenv). */
+#define PREM(fname, mn)                                                                            \
+    static uint16_t fname(f80 *a, f80 *b, f80 *r, uint16_t cw)                                     \
+    {                                                                                              \
+        uint16_t sw, sv, cc = r->b[0] | r->b[1] << 8;                                              \
+        uint8_t env[28];                                                                           \
+        __asm__ volatile(PRE                                                                       \
+                         "fldt %[b]\n\tfldt %[a]\n\tfnstenv %[env]\n\t"                            \
+                         "andw $0xb8ff, 4+%[env]\n\torw %w[cc], 4+%[env]\n\tfldenv %[env]\n\t" mn  \
+                         "\n\tfnstsw %[sw]\n\tfnclex\n\tfstpt %[a]\n\tfstp %%st(0)" POST           \
+                         : [a] "+m"(*a), [sw] "=m"(sw), [sv] "=m"(sv), [env] "=m"(env)             \
+                         : [b] "m"(*b), [cw] "m"(cw), [cc] "r"(cc)                                 \
+                         : CLOB);                                                                  \
+        return sw;                                                                                 \
+    }
+PREM(b_fprem, "fprem")
+PREM(b_fprem1, "fprem1")
 BINKEEP(b_fscale, "fscale")
 BINPOP(p_fyl2x, "fyl2x")
 BINPOP(p_fyl2xp1, "fyl2xp1")
@@ -577,6 +593,8 @@ static void stack_op(struct cpu *c, const struct insn *i, stk_fn fn, unsigned ki
     f80 a, b = {{0}}, r;
     x87_get(c, 0, &a);
     if (two) x87_get(c, 1, &b);
+    uint16_t ccin = c->fpu.fsw & FSW_CC;
+    memcpy(r.b, &ccin, 2); /* the guest's condition codes, for PREM */
     uint16_t sw = fn(&a, &b, &r, x87_host_cw(c));
     if (!x87_raise(c, sw)) return;
     /* after an invalid operation only C1 (and C2 where defined) are written */
