@@ -9,3 +9,6 @@ echo "## CPU engine loops ($BUILD/cpu_loops)"
 echo
 echo "## Boot (bench/boot.py --runs 5)"
 bench/boot.py --runs 5 --vessel "$BUILD/vessel"
+echo
+echo "## virtio I/O throughput (bench/virtio.py --runs 3)"
+bench/virtio.py --runs 3 --vessel "$BUILD/vessel" || echo "(virtio.py: some runs failed, see above)"
