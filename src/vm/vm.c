@@ -47,6 +47,15 @@ struct vm {
     uint64_t next_input_ns;
 };
 
+/* SIGUSR1 asks for a register dump on stderr without stopping the guest (where is it stuck?). */
+static volatile sig_atomic_t vm_dump_requested;
+
+static void vm_on_sigusr1(int sig)
+{
+    (void)sig;
+    vm_dump_requested = 1;
+}
+
 static void vm_on_poweroff(void *opaque)
 {
     struct vm *vm = opaque;
@@ -168,6 +177,11 @@ static enum vm_outcome vm_loop(struct vm *vm)
         vm_measure(vm, st.insns - insns0, now - t0);
         deadline = pc_update_timers(vm->pc, now);
         console_flush(&vm->con);
+        if (vm_dump_requested) {
+            vm_dump_requested = 0;
+            fprintf(stderr, "vessel: state on request (SIGUSR1), guest continues\n");
+            vcpu_dump(v, stderr);
+        }
         if (now >= vm->next_input_ns || e == VCPU_EXIT_HLT) {
             vm_feed_console(vm);
             vm->next_input_ns = now + VM_INPUT_PERIOD_NS;
@@ -241,6 +255,9 @@ int vm_main(const struct vm_config *cfg)
         return VM_STATUS_ERROR;
     }
     signal(SIGPIPE, SIG_IGN); /* a closed stdout must not kill the monitor */
+    struct sigaction sa = {.sa_handler = vm_on_sigusr1};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
 
     int status;
     for (;;) {
