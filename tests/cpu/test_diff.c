@@ -294,5 +294,7 @@ int main(int argc, char **argv)
     }
     printf("1..%u\n", n);
     if (coverage) write_coverage(coverage, t, nt, res);
+    for (unsigned k = 0; k < nt; k++)
+        free(res[k]);
     return failed ? 1 : 0;
 }
