@@ -66,8 +66,9 @@ void sys_desc_to_seg(struct segcache *s, uint16_t sel, uint64_t desc);
 /* Load DS/ES/FS/GS/SS with all protected-mode checks (#GP/#NP/#SS with selector error codes).
  * Nothing is committed when it faults. */
 void sys_load_seg(struct cpu *c, unsigned seg, uint16_t sel);
-/* Check a code-segment descriptor for a far transfer (far jmp/call/ret, iret) and return it;
- * faults #GP(sel)/#NP(sel). rpl_mode: true for returns (RPL selects the new CPL). */
+/* Check a code-segment descriptor for a far transfer (far jmp/call/ret, iret) and return it
+ * with its accessed bit set (in memory too, so committing it cannot fault); faults
+ * #GP(sel)/#NP(sel). is_return: true for returns (RPL selects the new CPL). */
 uint64_t sys_check_code(struct cpu *c, uint16_t sel, bool is_return);
 /* Commit CS (and RIP) after sys_check_code; new CPL = RPL for returns else CPL. */
 void sys_commit_cs(struct cpu *c, uint16_t sel, uint64_t desc, unsigned new_cpl);

@@ -103,6 +103,8 @@ uint64_t sys_check_code(struct cpu *c, uint16_t sel, bool is_return)
     }
     if ((attr & SA_L) && (attr & SA_DB)) cpu_fault_err(c, EXC_GP, err);
     if (!(attr & SA_P)) cpu_fault_err(c, EXC_NP, err);
+    /* The accessed bit is written now, so the commit that follows cannot fault. */
+    sys_mark_accessed(c, sel, &d);
     return d;
 }
 

@@ -38,6 +38,7 @@ static uint64_t sys_check_ret_ss(struct cpu *c, uint16_t ss, unsigned new_cpl, b
     if (!(attr & SA_S) || (type & ST_CODE) || !(type & ST_RW) || SA_DPL(attr) != new_cpl)
         cpu_fault_err(c, EXC_GP, err);
     if (!(attr & SA_P)) cpu_fault_err(c, EXC_SS, err);
+    sys_mark_accessed(c, ss, &d); /* before anything is committed */
     return d;
 }
 
