@@ -15,7 +15,12 @@
         .name = n, .bytes = {__VA_ARGS__}, .len = NB(__VA_ARGS__), .flags = fl, .undef = ud,       \
         .membase = R_RBX, .prep = pr                                                               \
     }
-#define R(n, ...)      FORM(n, 0, 0, NULL, __VA_ARGS__)
+#define R(n, ...) FORM(n, 0, 0, NULL, __VA_ARGS__)
+#define MB(n, base, ...)                                                                           \
+    {                                                                                              \
+        .name = n, .bytes = {__VA_ARGS__}, .len = NB(__VA_ARGS__), .flags = DIFF_MEM,              \
+        .membase = base                                                                            \
+    }
 #define M(n, ...)      FORM(n, DIFF_MEM, 0, NULL, __VA_ARGS__)
 #define RL(n, ...)     FORM(n, 0, F_AF, NULL, __VA_ARGS__)
 #define ML(n, ...)     FORM(n, DIFF_MEM, F_AF, NULL, __VA_ARGS__)
@@ -211,6 +216,13 @@ static void prep_unmapped(const struct diff_form *f, struct diff_state *s, uint8
     case 1: s->gpr[R_RBX] = DIFF_DATA + 0x1000 + diff_rand(r) % 0x8000; break;
     default: s->gpr[R_RBX] = DIFF_DATA - 1 - diff_rand(r) % 0x100; break;
     }
+}
+
+/* [rsp + rbx]: a small signed index so the operand stays in the page around RSP. */
+static void prep_rsp_index(const struct diff_form *f, struct diff_state *s, uint8_t *d,
+                           struct diff_rng *r)
+{
+    s->gpr[R_RBX] = (uint64_t)((int64_t)(diff_rand(r) % 0xe00) - 0x700);
 }
 
 static void prep_loop(const struct diff_form *f, struct diff_state *s, uint8_t *d,
@@ -510,6 +522,21 @@ const struct diff_form forms_int[] = {
     M("mov r16, m16", 0x66, 0x8b, 0x13),
     FORM("mov r64, m64 [rbx+rcx*8+disp8]", 0, 0, prep_xlat, 0x48, 0x8b, 0x54, 0xcb, 0x10),
     R("mov r32, [rip+disp32]", 0x8b, 0x05, LE32(DIFF_DATA + 0x100 - (DIFF_INSN + 6))),
+    /* RIP-relative with an immediate after the displacement: RIP is the end of the whole
+     * instruction, immediate included */
+    R("mov m32, imm32 [rip+disp32]", 0xc7, 0x05, LE32(DIFF_DATA + 0x100 - (DIFF_INSN + 10)),
+      LE32(0x11223344)),
+    R("cmp m8, imm8 [rip+disp32]", 0x80, 0x3d, LE32(DIFF_DATA + 0x104 - (DIFF_INSN + 7)), 0x80),
+    R("add m64, imm8 [rip+disp32]", 0x48, 0x83, 0x05, LE32(DIFF_DATA + 0x108 - (DIFF_INSN + 8)),
+      0x7f),
+    FORM("mov r32, [rcx*4+disp32] (no base)", 0, 0, prep_xlat, 0x8b, 0x04, 0x8d,
+         LE32(DIFF_DATA + 0x100)),
+    MB("mov r64, [r12] (sib)", R_R12, 0x49, 0x8b, 0x04, 0x24),
+    MB("mov r64, [r13+0] (mod 01)", R_R13, 0x49, 0x8b, 0x45, 0x00),
+    MB("add [rbp+8], eax", R_RBP, 0x01, 0x45, 0x08),
+    FORM("sub r32, [rsp+rbx*1] (sib, rsp base)", 0, 0, prep_rsp_index, 0x2b, 0x04, 0x1c),
+    MB("mov r8, [rbx+disp32]", R_RBX, 0x8a, 0x83, LE32(0x20)),
+    MB("inc [rdi-16]", R_RDI, 0x48, 0xff, 0x47, 0xf0),
     R("mov r/m8, imm8", 0xc6, 0xc1, 0x5a),
     M("mov m8, imm8", 0xc6, 0x03, 0xa5),
     R("mov r/m32, imm32", 0xc7, 0xc1, LE32(0x87654321)),
