@@ -170,19 +170,22 @@ static uint64_t timer_period(const struct lapic *l)
     return (uint64_t)l->timer_init * timer_divide(l);
 }
 
-/* Host ns at which guest TSC reaches `tsc`. */
-static uint64_t tsc_to_ns(const struct lapic *l, uint64_t tsc, uint64_t now)
+/* Host ns at which the guest TSC reaches `tsc`. The TSC is sampled before the clock and the
+ * division rounds up, so the timer never fires before the guest can see its deadline passed. */
+static uint64_t tsc_to_ns(const struct lapic *l, uint64_t tsc)
 {
     if (!l->cfg.read_tsc || !l->cfg.tsc_hz) return UINT64_MAX;
     uint64_t cur = l->cfg.read_tsc(l->cfg.tsc_opaque);
+    uint64_t now = now_ns(l);
     if (tsc <= cur) return now;
-    unsigned __int128 delta = (unsigned __int128)(tsc - cur) * 1000000000u / l->cfg.tsc_hz;
+    unsigned __int128 delta =
+        ((unsigned __int128)(tsc - cur) * 1000000000u + l->cfg.tsc_hz - 1) / l->cfg.tsc_hz;
     return delta > UINT64_MAX - now ? UINT64_MAX - 1 : now + (uint64_t)delta;
 }
 
-static void timer_arm_tsc(struct lapic *l, uint64_t now)
+static void timer_arm_tsc(struct lapic *l)
 {
-    l->timer_deadline = l->tsc_deadline ? tsc_to_ns(l, l->tsc_deadline, now) : UINT64_MAX;
+    l->timer_deadline = l->tsc_deadline ? tsc_to_ns(l, l->tsc_deadline) : UINT64_MAX;
 }
 
 static void timer_start_count(struct lapic *l, uint64_t now)
@@ -572,7 +575,7 @@ bool lapic_msr_write(struct lapic *l, uint32_t msr, uint64_t value)
     } else if (msr == MSR_IA32_TSC_DEADLINE) {
         if (timer_mode(l) == TIMER_TSC_DL && hw_enabled(l)) {
             l->tsc_deadline = value;
-            timer_arm_tsc(l, now_ns(l));
+            timer_arm_tsc(l);
         }
     } else {
         ok = false;
@@ -660,7 +663,7 @@ int lapic_load(struct lapic *l, struct state_reader *r)
     if (!ok) {
         reset_locked(l);
     } else if (timer_mode(l) == TIMER_TSC_DL) {
-        timer_arm_tsc(l, now);
+        timer_arm_tsc(l);
     } else if (running && l->timer_init) {
         l->timer_start = now - (elapsed < now ? elapsed : now);
         l->timer_deadline = l->timer_start + timer_period(l);
