@@ -596,7 +596,10 @@ static void stack_op(struct cpu *c, const struct insn *i, stk_fn fn, unsigned ki
     uint16_t ccin = c->fpu.fsw & FSW_CC;
     memcpy(r.b, &ccin, 2); /* the guest's condition codes, for PREM */
     uint16_t sw = fn(&a, &b, &r, x87_host_cw(c));
-    if (!x87_raise(c, sw)) return;
+    if (!x87_raise(c, sw)) {
+        c->fpu.fsw &= ~(cc & FSW_C2);
+        return;
+    }
     /* after an invalid operation only C1 (and C2 where defined) are written */
     if (sw & FSW_IE) cc &= FSW_C1 | FSW_C2;
     x87_cc(c, sw, cc);
