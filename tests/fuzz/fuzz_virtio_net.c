@@ -158,10 +158,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ready = true;
     }
     if (size < 7) return 0;
-    /* data[0]: bits 0-1 frame kind, bit 2 post a receive chain, bit 3 indirect + event index;
-     * data[1..2]: transmit descriptor count and head; data[3..4]: the same for receive;
-     * data[5..6]: frame length; then the descriptors (transmit, then receive); the rest is the
-     * frame. The first plain transmit descriptor always carries the whole frame. */
+    /* data[0]: bits 0-1 frame kind, bit 2 post a receive chain, bit 3 indirect + event index,
+     * bit 4 post the receive chain only after the transmit chain was used; data[1..2]:
+     * transmit descriptor count (bit 7: replace the descriptors by one sensible one) and head;
+     * data[3..4]: the same for receive; data[5..6]: slack added to the sensible descriptor's
+     * length; then the descriptors (transmit, then receive); the rest is the frame. */
     reinit(data[0] & 8 ? ~0ull : 0);
     int kind = data[0] & 3;
     if (kind == 3) kind = FRAME_IPV4;
@@ -177,9 +178,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         vdrv_desc(&drv, TXQ, 0, TX_AREA, (uint32_t)(flen + (data[5] | data[6] << 8) % 16), 0, 0);
 
     uint16_t rx_before = vdrv_used_idx(&drv, RXQ), tx_before = vdrv_used_idx(&drv, TXQ);
-    if (post_rx) vdrv_kick(&drv, RXQ, rx_head);
+    /* receive buffers before the frame, or after it (the answer then waits in the device's
+     * pending FIFO until the receive kick flushes it) */
+    bool late_rx = data[0] & 16;
+    if (post_rx && !late_rx) vdrv_kick(&drv, RXQ, rx_head);
     vdrv_kick(&drv, TXQ, tx_head);
     wait_progress(TXQ, tx_before);
+    if (post_rx && late_rx && !(vdrv_status(&drv) & 64)) vdrv_kick(&drv, RXQ, rx_head);
     /* libslirp answers a well-formed ARP request for its gateway from inside the send; with a
      * sensible transmit descriptor that request went out, so a receive chain must move. */
     bool answered = kind == FRAME_ARP && post_rx && (ntx == 0 || data[1] & 0x80) && tx_head == 0 &&
