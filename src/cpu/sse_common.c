@@ -11,7 +11,10 @@ void sse_unavail(struct cpu *c)
 
 void sse_mx_fault(struct cpu *c, uint32_t raised)
 {
-    /* The faulting instruction writes no destination but its exception flags stick. */
+    /* The faulting instruction writes no destination but its exception flags stick; an
+     * unmasked invalid, denormal or divide-by-zero stops before any result is rounded, so
+     * only those pre-computation flags are recorded then. */
+    if (raised & ~(c->mxcsr >> 7) & 0x7) raised &= 0x7;
     c->mxcsr |= raised & MXCSR_FLAGS;
     cpu_fault(c, (c->cr4 & CR4_OSXMMEXCPT) ? EXC_XM : EXC_UD);
 }

@@ -132,8 +132,9 @@ static void h_cvtpi2ps(struct cpu *c, const struct insn *i)
     bool mm = !(i->flags & INSN_MEM);
     if (mm) mmx_check(c);
     union xmm t = {.q = {mmx_src(c, i, 8), 0}};
-    sse_mx_commit(c, hf_cvtdq2ps(&t, &t, sse_mx_in(c)));
-    if (mm) mmx_mode(c);
+    uint32_t mx = hf_cvtdq2ps(&t, &t, sse_mx_in(c));
+    if (mm) mmx_mode(c); /* the transition happens even if the conversion faults */
+    sse_mx_commit(c, mx);
     c->xmm[i->reg].q[0] = t.q[0];
 }
 
@@ -160,8 +161,9 @@ static inline __attribute__((always_inline)) void to_pi(struct cpu *c, const str
     union xmm s, t = {{0}};
     sse_src(c, i, &s, n, n == 16);
     if (n == 8) s.q[1] = 0;
-    sse_mx_commit(c, fn(&t, &s, sse_mx_in(c)));
-    mmx_mode(c);
+    uint32_t mx = fn(&t, &s, sse_mx_in(c));
+    mmx_mode(c); /* the transition happens even if the conversion faults */
+    sse_mx_commit(c, mx);
     mm_set(c, i->reg, t.q[0]);
 }
 
