@@ -277,9 +277,6 @@ static struct block *block_build(struct cpu *c, uint64_t rip, uint64_t gpa)
         if ((i->flags & INSN_BRANCH) || used >= in_page || block_restarts(i)) break;
     }
     b->n = (uint16_t)n;
-    const struct insn *last = &b->insn[n - 1];
-    b->shadow_last =
-        last->op == 0xFB || last->op == 0x17 || (last->op == 0x8E && (last->reg & 7) == SEG_SS);
     c->stats.blocks_built++;
     if (!cacheable) return b;
     block_mark_code(c, gpa & PAGE_MASK);

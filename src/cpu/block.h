@@ -30,7 +30,6 @@ struct block {
     uint16_t n;   /* instructions */
     uint8_t mode; /* enum cpu_mode it was decoded in */
     bool valid;
-    bool shadow_last; /* the last instruction may open an interrupt shadow (STI, MOV SS) */
     struct insn insn[];
 };
 

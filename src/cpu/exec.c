@@ -94,6 +94,9 @@ void cpu_reset(struct cpu *c, struct bus *bus)
     c->fpu.fcw = 0x37f;
     c->fpu.ftw = 0xffff;
     c->pat = 0x0007040600070406ull;
+    /* Fast-string enable, as firmware leaves it: Linux clears ERMS when this bit is clear but
+     * keeps FSRM, and its memmove then runs away on short copies (FSRM without ERMS). */
+    c->misc_enable = 1;
     c->exc_vector = -1;
     c->pending_exc = -1;
     c->exit = VCPU_EXIT_BUDGET;
@@ -215,17 +218,18 @@ __attribute__((noinline)) static enum vcpu_exit exec_loop(struct cpu *c)
         bc->cur_rip = c->rip;
         bc->stop = false;
         const struct insn *i = b->insn, *end = i + b->n;
+        /* Inside an STI / MOV SS shadow run one instruction, then look at interrupts again. */
+        bool shadow = c->intr_shadow;
+        c->intr_shadow = false;
         do {
             c->next_rip = c->rip + i->len;
             i->fn(c, i);
             c->rip = c->next_rip;
             i++;
-        } while (i < end && !bc->stop);
+        } while (i < end && !bc->stop && !shadow);
         c->stats.insns += (uint64_t)(i - b->insn);
         bc->cur = NULL;
         prev = b == bc->scratch ? NULL : b;
-        /* An interrupt shadow opened by the block's last instruction lasts one more block. */
-        if (unlikely(c->intr_shadow) && !(i == end && b->shadow_last)) c->intr_shadow = false;
     }
 }
 
