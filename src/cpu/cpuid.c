@@ -255,7 +255,7 @@ void cpuid_query(const struct cpu *c, uint32_t leaf, uint32_t sub, struct cpuid_
     case 7:
         if (sub == 0) {
             r->ebx = f[P_7EBX];
-            r->edx = f[P_7EDX];
+            r->edx = f[P_7EDX] | 1u << 29; /* IA32_ARCH_CAPABILITIES (msr.h) */
         }
         break;
     case 0xB:

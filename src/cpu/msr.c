@@ -143,6 +143,7 @@ bool msr_read(struct cpu *c, uint32_t msr, uint64_t *value)
     case MSR_MCG_CAP: *value = 0; return true;
     case MSR_MCG_STATUS: *value = 0; return true;
     case MSR_MISC_ENABLE: *value = c->misc_enable; return true;
+    case MSR_ARCH_CAPABILITIES: *value = ARCH_CAPABILITIES_VALUE; return true;
     case MSR_PAT: *value = c->pat; return true;
     case MSR_MTRR_DEF_TYPE: *value = c->mtrr_def_type; return true;
     case MSR_EFER: *value = c->efer; return true;

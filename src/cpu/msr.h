@@ -10,16 +10,25 @@ struct cpu;
 /* Guest TSC frequency: what CPUID leaf 0x15/0x40000010 and kvmclock report. */
 #define CPU_TSC_HZ 2000000000ull
 
-#define MSR_TSC                 0x10
-#define MSR_APIC_BASE           0x1b
-#define MSR_BIOS_SIGN_ID        0x8b /* microcode revision: reads 0 */
-#define MSR_MTRRCAP             0xfe
-#define MSR_SYSENTER_CS         0x174
-#define MSR_SYSENTER_ESP        0x175
-#define MSR_SYSENTER_EIP        0x176
-#define MSR_MCG_CAP             0x179
-#define MSR_MCG_STATUS          0x17a
-#define MSR_MISC_ENABLE         0x1a0
+#define MSR_TSC               0x10
+#define MSR_APIC_BASE         0x1b
+#define MSR_BIOS_SIGN_ID      0x8b /* microcode revision: reads 0 */
+#define MSR_MTRRCAP           0xfe
+#define MSR_SYSENTER_CS       0x174
+#define MSR_SYSENTER_ESP      0x175
+#define MSR_SYSENTER_EIP      0x176
+#define MSR_MCG_CAP           0x179
+#define MSR_MCG_STATUS        0x17a
+#define MSR_MISC_ENABLE       0x1a0
+#define MSR_ARCH_CAPABILITIES 0x10a
+/* An interpreter executes nothing speculatively: it is immune to Meltdown, SSB, MDS, TAA and
+ * the MMIO/GDS/RFDS data-sampling families. Saying so spares the guest page-table isolation
+ * (a CR3 reload and TLB flush on every system call) and buffer-clearing sequences. Bits:
+ * RDCL_NO, SKIP_VMENTRY_L1DFLUSH, SSB_NO, MDS_NO, PSCHANGE_MC_NO, TAA_NO, SBDR_SSDP_NO,
+ * FBSDP_NO, PSDP_NO, GDS_NO, RFDS_NO. */
+#define ARCH_CAPABILITIES_VALUE                                                                    \
+    ((1ull << 0) | (1ull << 3) | (1ull << 4) | (1ull << 5) | (1ull << 6) | (1ull << 8) |           \
+     (1ull << 13) | (1ull << 14) | (1ull << 15) | (1ull << 26) | (1ull << 27))
 #define MSR_MTRR_PHYSBASE0      0x200 /* ..0x20f: 8 base/mask pairs */
 #define MSR_MTRR_FIX64K         0x250
 #define MSR_MTRR_FIX16K_0       0x258
