@@ -25,6 +25,7 @@
 #include "machine/boot_params.h"
 #include "virtio/virtio_blk.h"
 #include "virtio/virtio_net.h"
+#include "virtio/virtio_console.h"
 #include "virtio/virtio_rng.h"
 #include "vessel/cpu.h"
 #include "vessel/log.h"
@@ -171,6 +172,9 @@ static int pc_create_virtio(struct pc *pc, const struct pc_config *cfg, char *er
 {
     if (cfg->rng && !(pc->rng = virtio_rng_create(pc->pci, &pc->bus)))
         return snprintf(err, errlen, "cannot create the virtio-rng device"), -1;
+    /* hvc0 shares the console's output with COM1 (early boot messages still come on ttyS0) */
+    if (cfg->hvc && !(pc->hvc = virtio_console_create(pc->pci, &pc->bus, pc_serial_write, pc)))
+        return snprintf(err, errlen, "cannot create the virtio-console device"), -1;
     for (unsigned k = 0; k < cfg->ndisks && k < PC_MAX_DISKS; k++) {
         char why[256];
         pc->disk[k] = block_open(cfg->disks[k], cfg->disk_ro[k], why, sizeof(why));
@@ -180,6 +184,7 @@ static int pc_create_virtio(struct pc *pc, const struct pc_config *cfg, char *er
         }
         char id[21];
         snprintf(id, sizeof(id), "vessel-disk%u", k);
+        if (cfg->disk_id[k]) snprintf(id, sizeof(id), "%s", cfg->disk_id[k]);
         pc->blk[k] = virtio_blk_create(pc->pci, &pc->bus, pc->disk[k], id);
         if (!pc->blk[k]) return snprintf(err, errlen, "cannot create virtio-blk %u", k), -1;
     }
@@ -190,7 +195,11 @@ static int pc_create_virtio(struct pc *pc, const struct pc_config *cfg, char *er
             *usage = 1;
             return snprintf(err, errlen, "--net: %s", why), -1;
         }
-        static const uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+        uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+        if (cfg->mac && virtio_net_parse_mac(cfg->mac, mac) != 0) {
+            *usage = 1;
+            return snprintf(err, errlen, "--mac: bad address '%s'", cfg->mac), -1;
+        }
         pc->nic = virtio_net_create(pc->pci, &pc->bus, pc->netb, mac);
         if (!pc->nic) return snprintf(err, errlen, "cannot create the virtio-net device"), -1;
     }
@@ -270,6 +279,7 @@ void pc_destroy(struct pc *pc)
         if (pc->disk[k]) block_close(pc->disk[k]);
     }
     if (pc->rng) virtio_rng_destroy(pc->rng);
+    if (pc->hvc) virtio_console_destroy(pc->hvc);
     if (pc->pci) pci_host_destroy(pc->pci);
     if (pc->pvpanic) pvpanic_destroy(pc->pvpanic);
     if (pc->kbd) i8042_destroy(pc->kbd);
@@ -303,4 +313,9 @@ bool pc_irq_pending(struct pc *pc)
 size_t pc_serial_input(struct pc *pc, const uint8_t *buf, size_t len)
 {
     return uart8250_receive(pc->com1, buf, len);
+}
+
+size_t pc_console_input(struct pc *pc, const uint8_t *buf, size_t len)
+{
+    return pc->hvc ? virtio_console_receive(pc->hvc, buf, len) : pc_serial_input(pc, buf, len);
 }

@@ -36,6 +36,7 @@ struct virtio_blk;
 struct net_backend;
 struct virtio_net;
 struct virtio_rng;
+struct virtio_console;
 
 struct pc_events {
     void (*poweroff)(void *opaque);               /* ACPI S5 */
@@ -54,8 +55,11 @@ struct pc_config {
     const char *disks[PC_MAX_DISKS]; /* raw images for virtio-blk, in slot order */
     bool disk_ro[PC_MAX_DISKS];
     unsigned ndisks;
-    const char *net; /* backend/net.h spec for virtio-net, or NULL */
-    bool rng;        /* virtio-rng */
+    const char *net;                   /* backend/net.h spec for virtio-net, or NULL */
+    bool rng;                          /* virtio-rng */
+    const char *disk_id[PC_MAX_DISKS]; /* virtio-blk serials, NULL for "vessel-diskN" */
+    const char *mac;                   /* virtio-net MAC, NULL for 52:54:00:12:34:56 */
+    bool hvc;                          /* a virtio-console carries the console */
     struct pc_events events;
 };
 
@@ -77,6 +81,7 @@ struct pc {
     struct net_backend *netb;
     struct virtio_net *nic;
     struct virtio_rng *rng;
+    struct virtio_console *hvc;
     uint64_t rsdp_addr;
 };
 
@@ -101,3 +106,5 @@ uint64_t pc_update_timers(struct pc *pc, uint64_t now_ns);
 bool pc_irq_pending(struct pc *pc);
 /* Host input for COM1; returns how many bytes the UART took. */
 size_t pc_serial_input(struct pc *pc, const uint8_t *buf, size_t len);
+/* Host input for the console device (COM1, or virtio-console with hvc). */
+size_t pc_console_input(struct pc *pc, const uint8_t *buf, size_t len);

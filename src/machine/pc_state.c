@@ -15,6 +15,7 @@
 #include "machine/pc.h"
 #include "virtio/virtio_blk.h"
 #include "virtio/virtio_net.h"
+#include "virtio/virtio_console.h"
 #include "virtio/virtio_rng.h"
 #include "vessel/cpu.h"
 #include "vessel/log.h"
@@ -25,7 +26,7 @@
 /* Which optional devices exist: must match between saved and loading machine. */
 static uint32_t pc_device_mask(const struct pc *pc)
 {
-    return (pc->rng ? 1u : 0u) | (pc->nic ? 2u : 0u);
+    return (pc->rng ? 1u : 0u) | (pc->nic ? 2u : 0u) | (pc->hvc ? 4u : 0u);
 }
 
 void pc_save(struct pc *pc, struct state_writer *w)
@@ -61,6 +62,7 @@ void pc_save(struct pc *pc, struct state_writer *w)
         virtio_blk_save(pc->blk[k], w, name);
     }
     if (pc->nic) virtio_net_save(pc->nic, w, "virtio-net.0");
+    if (pc->hvc) virtio_console_save(pc->hvc, w);
 }
 
 static int pc_load_board(struct pc *pc, struct state_reader *r)
@@ -126,5 +128,6 @@ int pc_load(struct pc *pc, const void *data, size_t len)
         if (virtio_blk_load(pc->blk[k], &r, name) < 0) return -1;
     }
     if (pc->nic && virtio_net_load(pc->nic, &r, "virtio-net.0") < 0) return -1;
+    if (pc->hvc && virtio_console_load(pc->hvc, &r) < 0) return -1;
     return 0;
 }

@@ -4,6 +4,8 @@
  * scripts/build-guest.sh. */
 #include "vm/cli.h"
 
+#include "virtio/virtio_net.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -109,10 +111,12 @@ enum cli_opt {
     OPT_DISK,
     OPT_NET,
     OPT_RNG,
+    OPT_MAC,
+    OPT_CONSOLE_DEVICE,
 };
-static const char *const cli_opt_names[] = {"--kernel", "--initrd",  "--append", "--memory",
-                                            "--cpus",   "--console", "--reboot", "--disk",
-                                            "--net",    "--rng"};
+static const char *const cli_opt_names[] = {
+    "--kernel", "--initrd", "--append", "--memory", "--cpus", "--console",
+    "--reboot", "--disk",   "--net",    "--rng",    "--mac",  "--console-device"};
 
 static int cli_run_option(enum cli_opt o, const char *v, struct vm_config *cfg, const char **append,
                           char *err, size_t errlen)
@@ -142,22 +146,53 @@ static int cli_run_option(enum cli_opt o, const char *v, struct vm_config *cfg, 
         cfg->console = v;
         break;
     case OPT_DISK: {
+        /* PATH[,readonly|,ro][,id=NAME]: the path is everything before the first comma */
         if (cfg->ndisks == VM_MAX_DISKS)
             return cli_err(err, errlen, "--disk: at most %d disks", VM_MAX_DISKS);
-        size_t n = strlen(v);
-        bool ro = n >= 3 && !strcmp(v + n - 3, ",ro");
-        if (ro) {
-            static char ro_paths[VM_MAX_DISKS][4096];
-            if (n - 3 >= sizeof(ro_paths[0])) return cli_err(err, errlen, "--disk: path too long");
-            memcpy(ro_paths[cfg->ndisks], v, n - 3);
-            ro_paths[cfg->ndisks][n - 3] = 0;
-            v = ro_paths[cfg->ndisks];
+        static char paths[VM_MAX_DISKS][4096], ids[VM_MAX_DISKS][21];
+        unsigned k = cfg->ndisks;
+        size_t n = strcspn(v, ",");
+        if (n == 0) return cli_err(err, errlen, "--disk: empty path");
+        if (n >= sizeof(paths[0])) return cli_err(err, errlen, "--disk: path too long");
+        memcpy(paths[k], v, n);
+        paths[k][n] = 0;
+        cfg->disk_ro[k] = false;
+        cfg->disk_id[k] = NULL;
+        for (const char *o = v + n; *o == ',';) {
+            o++;
+            size_t m = strcspn(o, ",");
+            if ((m == 2 && !strncmp(o, "ro", 2)) || (m == 8 && !strncmp(o, "readonly", 8))) {
+                cfg->disk_ro[k] = true;
+            } else if (m > 3 && !strncmp(o, "id=", 3)) {
+                if (m - 3 > 20) return cli_err(err, errlen, "--disk: id is longer than 20 bytes");
+                memcpy(ids[k], o + 3, m - 3);
+                ids[k][m - 3] = 0;
+                cfg->disk_id[k] = ids[k];
+            } else {
+                return cli_err(err, errlen, "--disk: unknown option '%.*s' (readonly, id=NAME)",
+                               (int)m, o);
+            }
+            o += m;
         }
-        if (!*v) return cli_err(err, errlen, "--disk: empty path");
-        cfg->disk_ro[cfg->ndisks] = ro;
-        cfg->disks[cfg->ndisks++] = v;
+        cfg->disks[cfg->ndisks++] = paths[k];
         break;
     }
+    case OPT_MAC: {
+        uint8_t mac[6];
+        if (virtio_net_parse_mac(v, mac) != 0)
+            return cli_err(err, errlen, "--mac: '%s' is not a unicast MAC like 52:54:00:12:34:56",
+                           v);
+        cfg->mac = v;
+        break;
+    }
+    case OPT_CONSOLE_DEVICE:
+        if (!strcmp(v, "uart"))
+            cfg->hvc = false;
+        else if (!strcmp(v, "virtio"))
+            cfg->hvc = true;
+        else
+            return cli_err(err, errlen, "--console-device: '%s' is not uart or virtio", v);
+        break;
     case OPT_NET:
         if (strcmp(v, "none") == 0)
             cfg->net = NULL;
@@ -330,10 +365,16 @@ void cli_print_run_help(void)
           "                       writes guest output to PATH and gives the guest no input)\n"
           "  --reboot exit|restart\n"
           "                       what a guest reboot does (default exit)\n"
-          "  --disk PATH[,ro]     raw disk image as a virtio-blk device (up to 4; /dev/vda..)\n"
+          "  --disk PATH[,readonly][,id=NAME]\n"
+          "                       raw disk image as a virtio-blk device (up to 4; /dev/vda..);\n"
+          "                       readonly (or ro) refuses guest writes, id= sets its serial\n"
           "  --net SPEC           virtio-net NIC: user[,hostfwd=tcp::HOSTPORT-:GUESTPORT]...\n"
           "                       (libslirp NAT), tap,ifname=NAME, or none (default)\n"
+          "  --mac ADDR           the NIC's MAC address (default 52:54:00:12:34:56)\n"
           "  --rng on|off         virtio-rng entropy device (default on)\n"
+          "  --console-device uart|virtio\n"
+          "                       the console's guest device: COM1 (ttyS0, default) or\n"
+          "                       virtio-console (hvc0; add --append console=hvc0)\n"
           "\n"
           "On a terminal the console is in raw mode: Ctrl-A x quits, Ctrl-A h shows help,\n"
           "Ctrl-A Ctrl-A sends Ctrl-A. SIGUSR1 prints the vCPU state on stderr (the guest\n"

@@ -100,7 +100,7 @@ static void vm_feed_console(struct vm *vm)
 {
     const uint8_t *p;
     size_t n = console_pending(&vm->con, &p);
-    if (n) console_consume(&vm->con, pc_serial_input(vm->pc, p, n));
+    if (n) console_consume(&vm->con, pc_console_input(vm->pc, p, n));
 }
 
 /* Sleep until the next timer deadline, console input, or a kick. */
@@ -269,6 +269,8 @@ int vm_main(const struct vm_config *cfg)
             .ndisks = cfg->ndisks,
             .net = cfg->net,
             .rng = cfg->rng,
+            .mac = cfg->mac,
+            .hvc = cfg->hvc,
             .events = {.poweroff = vm_on_poweroff,
                        .reset = vm_on_reset,
                        .panic = vm_on_panic,
@@ -279,6 +281,7 @@ int vm_main(const struct vm_config *cfg)
         for (unsigned k = 0; k < cfg->ndisks && k < PC_MAX_DISKS; k++) {
             pcfg.disks[k] = cfg->disks[k];
             pcfg.disk_ro[k] = cfg->disk_ro[k];
+            pcfg.disk_id[k] = cfg->disk_id[k];
         }
         int usage = 0;
         vm.pc = pc_create(&pcfg, err, sizeof(err), &usage);

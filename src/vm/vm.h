@@ -35,6 +35,9 @@ struct vm_config {
     unsigned ndisks;
     const char *net; /* net back-end spec (backend/net.h) for a virtio-net device, or NULL */
     bool rng;        /* a virtio-rng device (default on) */
+    const char *disk_id[VM_MAX_DISKS]; /* virtio-blk serial (GET_ID), or NULL for the default */
+    const char *mac; /* virtio-net MAC "52:54:00:12:34:56", or NULL for that default */
+    bool hvc;        /* the console is virtio-console (hvc0) rather than COM1 */
 };
 
 /* Build, run and tear down the machine. Returns an enum vm_status; every exit path restores

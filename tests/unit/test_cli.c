@@ -101,6 +101,28 @@ static void test_options(void)
     CHECK_EQ(cmd, CLI_RUN_HELP);
 }
 
+static void test_device_options(void)
+{
+    enum cli_command cmd;
+    struct vm_config cfg;
+    char err[256];
+    CHECK_EQ(parse(&cmd, &cfg, err, "run", "--disk", "/a.img,readonly,id=data", "--disk",
+                   "/b.img,id=x,ro", "--mac", "52:54:00:ab:cd:ef", "--console-device", "virtio",
+                   NULL),
+             0);
+    CHECK_EQ(cfg.ndisks, 2);
+    CHECK(!strcmp(cfg.disks[0], "/a.img") && cfg.disk_ro[0] && !strcmp(cfg.disk_id[0], "data"));
+    CHECK(!strcmp(cfg.disks[1], "/b.img") && cfg.disk_ro[1] && !strcmp(cfg.disk_id[1], "x"));
+    CHECK(!strcmp(cfg.mac, "52:54:00:ab:cd:ef"));
+    CHECK(cfg.hvc);
+    CHECK(parse(&cmd, &cfg, err, "run", "--disk", "/a.img,id=123456789012345678901", NULL) != 0);
+    CHECK(strstr(err, "20 bytes") != NULL);
+    CHECK(parse(&cmd, &cfg, err, "run", "--disk", "/a.img,rw", NULL) != 0);
+    CHECK(parse(&cmd, &cfg, err, "run", "--mac", "ff:ff:ff:ff:ff:ff", NULL) != 0);
+    CHECK(parse(&cmd, &cfg, err, "run", "--mac", "52:54:00:12:34", NULL) != 0);
+    CHECK(parse(&cmd, &cfg, err, "run", "--console-device", "hvc", NULL) != 0);
+}
+
 static void expect_error(const char *what, int rc, const char *err)
 {
     CHECK_EQ(rc, -1);
@@ -148,5 +170,6 @@ int main(void)
     RUN(test_defaults);
     RUN(test_options);
     RUN(test_errors);
+    RUN(test_device_options);
     return check_done();
 }
