@@ -33,7 +33,7 @@
 
 static inline bool sys_canonical(uint64_t a)
 {
-    return (uint64_t)(((int64_t)a << 16) >> 16) == a;
+    return (uint64_t)((int64_t)(a << 16) >> 16) == a; /* shift unsigned: no signed overflow */
 }
 
 /* #GP(0) unless CPL 0. */
