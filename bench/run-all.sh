@@ -5,10 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${BUILD:-build}"
 echo "## CPU engine loops ($BUILD/cpu_loops)"
-"$BUILD/cpu_loops"
+"$BUILD/bench/cpu_loops"
 echo
 echo "## Boot (bench/boot.py --runs 5)"
-bench/boot.py --runs 5 --vessel "$BUILD/vessel"
+bench/boot.py --runs 5 --vessel "$BUILD/vessel" || echo "(boot.py: some runs failed, see above)"
 echo
 echo "## virtio I/O throughput (bench/virtio.py --runs 3)"
 bench/virtio.py --runs 3 --vessel "$BUILD/vessel" || echo "(virtio.py: some runs failed, see above)"

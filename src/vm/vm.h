@@ -7,7 +7,10 @@
 #define VM_MEM_MIN         (64ull << 20)
 #define VM_MEM_MAX         (64ull << 30)
 #define VM_MEM_DEFAULT     (256ull << 20)
-#define VM_CMDLINE_DEFAULT "console=ttyS0 earlyprintk=serial,ttyS0,115200 panic=-1"
+/* reboot=acpi: on hardware-reduced ACPI without EFI, Linux would otherwise pick the EFI reset,
+ * find no EFI and fall back to the BIOS path through a real-mode trampoline; the ACPI reset
+ * register is the way this board resets. */
+#define VM_CMDLINE_DEFAULT "console=ttyS0 earlyprintk=serial,ttyS0,115200 panic=-1 reboot=acpi"
 
 /* Process exit statuses (documented in `vessel run --help`). */
 enum vm_status {

@@ -1,7 +1,7 @@
 """test_boot.py — boot the default Debian guest with `vessel run` and check it from inside:
 kernel version, CPU model, interrupts through the IOAPIC, a clean dmesg, bulk data integrity
 (sha256 of 16 MiB), floating point (busybox awk against the host's busybox), wall clock, timer
-accuracy, power-off (exit 0) and a forced panic (non-zero). Skips when the guest isn't built.
+accuracy, power-off (exit 0), a forced panic (non-zero) and a reboot (exit 0). Skips when the guest isn't built.
 VESSEL_BOOT_TIMEOUT (seconds, default 600) bounds the wait for the ready line."""
 
 import hashlib
@@ -156,6 +156,21 @@ def panic_test(vessel, t, timeout):
         g.kill()
 
 
+def reboot_test(vessel, t, timeout):
+    name = "reboot (sysrq b, the kernel's emergency restart) exits 0"
+    g, ok = boot(vessel, t, "reboot", timeout)
+    if not ok:
+        t.ok(False, name, "no boot")
+        g.kill()
+        return
+    try:
+        g.send("echo 1 > /proc/sys/kernel/sysrq; echo b > /proc/sysrq-trigger\n")
+        code = g.wait_exit(60)
+        t.ok(code == 0, name, f"exit {code}\n" + g.tail())
+    finally:
+        g.kill()
+
+
 def main():
     vessel = vessel_path()
     t = Tap()
@@ -165,6 +180,7 @@ def main():
     timeout = float(os.environ.get("VESSEL_BOOT_TIMEOUT", "600"))
     main_tests(vessel, t, timeout)
     panic_test(vessel, t, timeout)
+    reboot_test(vessel, t, timeout)
     return t.done()
 
 
