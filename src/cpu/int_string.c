@@ -108,61 +108,66 @@ static void string_rep_cmp(struct cpu *c, const struct insn *i, unsigned kind, u
     if (any) c->lf = lf;
 }
 
-static void string_exec(struct cpu *c, const struct insn *i, unsigned kind, unsigned size)
+/* One element of any string instruction, without a rep prefix's rCX bookkeeping. */
+static void string_step(struct cpu *c, const struct insn *i, unsigned kind, unsigned size,
+                        uint64_t am, int64_t delta)
 {
-    bool a32 = i->addrsize == 4;
-    uint64_t am = a32 ? 0xffffffffull : ~0ull;
-    int64_t delta = (c->rflags & F_DF) ? -(int64_t)size : (int64_t)size;
-    bool rep = i->flags & (INSN_REP | INSN_REPNE);
-    bool repne = i->flags & INSN_REPNE; /* meaningful for cmps/scas only */
     uint64_t m = size_mask(size);
     unsigned seg = i->seg;
-    if (!rep) {
-        uint64_t si = c->gpr[R_RSI] & am, di = c->gpr[R_RDI] & am, v, w;
-        switch (kind) {
-        case S_MOVS:
-            v = mem_read_n(c, seg, si, size);
-            mem_write_n(c, SEG_ES, di, v, size);
-            c->gpr[R_RSI] = (si + delta) & am;
-            c->gpr[R_RDI] = (di + delta) & am;
-            break;
-        case S_CMPS:
-            v = mem_read_n(c, seg, si, size);
-            w = mem_read_n(c, SEG_ES, di, size);
-            c->gpr[R_RSI] = (si + delta) & am;
-            c->gpr[R_RDI] = (di + delta) & am;
-            int_alu(c, ALU_CMP, size, v, w);
-            break;
-        case S_STOS:
-            mem_write_n(c, SEG_ES, di, c->gpr[R_RAX] & m, size);
-            c->gpr[R_RDI] = (di + delta) & am;
-            break;
-        case S_LODS:
-            v = mem_read_n(c, seg, si, size);
-            reg_write(c, i, R_RAX, size, v);
-            c->gpr[R_RSI] = (si + delta) & am;
-            break;
-        default:
-            w = mem_read_n(c, SEG_ES, di, size);
-            c->gpr[R_RDI] = (di + delta) & am;
-            int_alu(c, ALU_CMP, size, c->gpr[R_RAX] & m, w);
-            break;
-        }
+    uint64_t si = c->gpr[R_RSI] & am, di = c->gpr[R_RDI] & am, v, w;
+    switch (kind) {
+    case S_MOVS:
+        v = mem_read_n(c, seg, si, size);
+        mem_write_n(c, SEG_ES, di, v, size);
+        c->gpr[R_RSI] = (si + delta) & am;
+        c->gpr[R_RDI] = (di + delta) & am;
+        break;
+    case S_CMPS:
+        v = mem_read_n(c, seg, si, size);
+        w = mem_read_n(c, SEG_ES, di, size);
+        c->gpr[R_RSI] = (si + delta) & am;
+        c->gpr[R_RDI] = (di + delta) & am;
+        int_alu(c, ALU_CMP, size, v, w);
+        break;
+    case S_STOS:
+        mem_write_n(c, SEG_ES, di, c->gpr[R_RAX] & m, size);
+        c->gpr[R_RDI] = (di + delta) & am;
+        break;
+    case S_LODS:
+        v = mem_read_n(c, seg, si, size);
+        reg_write(c, i, R_RAX, size, v);
+        c->gpr[R_RSI] = (si + delta) & am;
+        break;
+    default:
+        w = mem_read_n(c, SEG_ES, di, size);
+        c->gpr[R_RDI] = (di + delta) & am;
+        int_alu(c, ALU_CMP, size, c->gpr[R_RAX] & m, w);
+        break;
+    }
+}
+
+static void string_exec(struct cpu *c, const struct insn *i, unsigned kind, unsigned size)
+{
+    uint64_t am = i->addrsize == 4 ? 0xffffffffull : ~0ull;
+    int64_t delta = (c->rflags & F_DF) ? -(int64_t)size : (int64_t)size;
+    if (!(i->flags & (INSN_REP | INSN_REPNE))) {
+        string_step(c, i, kind, size, am, delta);
         return;
     }
     if (kind == S_CMPS || kind == S_SCAS) {
         string_rep_cmp(c, i, kind, size, am, delta);
         return;
     }
+    /* rep movs / stos / lods: no condition, only rCX ends them */
     for (unsigned n = 0; n < STRING_CHUNK; n++) {
         uint64_t cx = c->gpr[R_RCX] & am;
         if (cx == 0) {
             c->gpr[R_RCX] = 0; /* the host zero-extends ECX even when nothing runs */
             return;
         }
-        uint64_t si = c->gpr[R_RSI] & am, di = c->gpr[R_RDI] & am, v, w;
         if (delta > 0 && (kind == S_MOVS || kind == S_STOS)) {
-            uint64_t k = string_bulk(c, kind, size, seg, si, di, cx, am);
+            uint64_t si = c->gpr[R_RSI] & am, di = c->gpr[R_RDI] & am;
+            uint64_t k = string_bulk(c, kind, size, i->seg, si, di, cx, am);
             if (k) {
                 if (kind == S_MOVS) c->gpr[R_RSI] = (si + k * size) & am;
                 c->gpr[R_RDI] = (di + k * size) & am;
@@ -171,42 +176,10 @@ static void string_exec(struct cpu *c, const struct insn *i, unsigned kind, unsi
                 continue;
             }
         }
-        switch (kind) {
-        case S_MOVS:
-            v = mem_read_n(c, seg, si, size);
-            mem_write_n(c, SEG_ES, di, v, size);
-            c->gpr[R_RSI] = (si + delta) & am;
-            c->gpr[R_RDI] = (di + delta) & am;
-            break;
-        case S_CMPS:
-            v = mem_read_n(c, seg, si, size);
-            w = mem_read_n(c, SEG_ES, di, size);
-            c->gpr[R_RSI] = (si + delta) & am;
-            c->gpr[R_RDI] = (di + delta) & am;
-            int_alu(c, ALU_CMP, size, v, w);
-            break;
-        case S_STOS:
-            mem_write_n(c, SEG_ES, di, c->gpr[R_RAX] & m, size);
-            c->gpr[R_RDI] = (di + delta) & am;
-            break;
-        case S_LODS:
-            v = mem_read_n(c, seg, si, size);
-            reg_write(c, i, R_RAX, size, v);
-            c->gpr[R_RSI] = (si + delta) & am;
-            break;
-        default:
-            w = mem_read_n(c, SEG_ES, di, size);
-            c->gpr[R_RDI] = (di + delta) & am;
-            int_alu(c, ALU_CMP, size, c->gpr[R_RAX] & m, w);
-            break;
-        }
+        string_step(c, i, kind, size, am, delta);
         cx = (cx - 1) & am;
         c->gpr[R_RCX] = cx;
         if (cx == 0) return;
-        if (kind == S_CMPS || kind == S_SCAS) {
-            bool zf = c->lf.res == 0;
-            if (repne ? zf : !zf) return;
-        }
     }
     c->next_rip = c->rip; /* more to do: run again (interrupts may come first) */
 }
