@@ -12,6 +12,7 @@
  * of its own while guest values are live. Faults arrive as signals on an alternate stack;
  * the handler copies the faulting context into the out state and siglongjmps back. */
 #include "diff.h"
+#include "vendor.h"
 
 #include <inttypes.h>
 #include <setjmp.h>
@@ -230,6 +231,7 @@ bool diff_init(void)
 {
     static bool done;
     if (done) return true;
+    vendor_init();
     void *d = mmap((void *)DIFF_DATA, DIFF_DATA_SIZE, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
     void *c = mmap((void *)DIFF_CODE, 0x1000, PROT_READ | PROT_WRITE | PROT_EXEC,
@@ -556,6 +558,7 @@ void diff_run_form(const struct diff_form *f, unsigned cases, struct diff_result
         if (nat.vector >= 0 && nat.rip != DIFF_INSN && emu.vector < 0 && emu.rip == nat.rip)
             run_engine_at_target(&in, &emu);
         memcpy(emu_data, diff_bus.ram + DIFF_DATA, DIFF_DATA_SIZE);
+        vendor_fix(f, &in, data_in, &nat, nat_data, &emu, emu_data);
         res->cases++;
         if (nat.vector >= 0) res->faults++;
         if (compare(f, &in, data_in, &nat, nat_data, &emu, emu_data, false)) {

@@ -773,7 +773,8 @@ const struct diff_form forms_int[] = {
     XM("cmpxchg m32, r32", 0x0f, 0xb1, 0x0b),
     XM("push m64", 0xff, 0x33),
     XM("pop m64", 0x8f, 0x03),
-    XM("shl m32, 1", 0xd1, 0x23),
+    /* SDM Vol 2B SAL/SAR/SHL/SHR: AF is undefined for a non-zero count */
+    FORM("shl m32, 1 (unmapped / straddling: #PF)", DIFF_FAULTS, F_AF, prep_unmapped, 0xd1, 0x23),
     XM("jmp m64", 0xff, 0x23),
     XM("bts m64, imm8", 0x48, 0x0f, 0xba, 0x2b, 45),
     XM("cmpxchg8b m64", 0x0f, 0xc7, 0x0b),

@@ -12,6 +12,7 @@
 #include "cpu/core.h"
 #include "cpu/decode.h"
 #include "diff.h"
+#include "vendor.h"
 
 #pragma weak forms_sse
 #pragma weak forms_sse_count
@@ -268,6 +269,7 @@ int main(int argc, char **argv)
         printf("1..0 # SKIP cannot set up the native test pages\n");
         return 0;
     }
+    vendor_print_host();
     struct table t[2];
     unsigned nt = 0;
     t[nt++] = (struct table){"integer", forms_int, forms_int_count};
@@ -292,6 +294,7 @@ int main(int argc, char **argv)
             fflush(stdout);
         }
     }
+    vendor_print_summary();
     printf("1..%u\n", n);
     if (coverage) write_coverage(coverage, t, nt, res);
     for (unsigned k = 0; k < nt; k++)
