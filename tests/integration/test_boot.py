@@ -58,8 +58,8 @@ def main_tests(vessel, t, timeout):
     names = ["uname -r is the kernel package's version", "cpuinfo shows the vessel CPU",
              "timer (LOC) and ttyS0 (IO-APIC) interrupt counts rising",
              "dmesg is clean", "sha256 of 16 MiB matches the host",
-             "busybox awk floating point matches the host", "guest clock within 2 s of host",
-             "sleep 2 takes 2 +- 0.3 s", "poweroff exits 0 within 5 s"]
+             "busybox awk floating point matches the host", "guest clock within 1 s of host",
+             "sleep 2 takes 2 s of host time (1.9 to 3 s)", "poweroff exits 0"]
     g, ok = boot(vessel, t, "boot", timeout)
     if not ok:
         for n in names:
@@ -112,13 +112,17 @@ def main_tests(vessel, t, timeout):
         else:
             t.skip(names[5], "busybox not installed on the host")
 
+        # The guest's clock is read somewhere between sending the command and reading its
+        # answer: compare with that host interval (1 s slack for the seconds' truncation), so a
+        # loaded host that delays the answer cannot make a correct clock look wrong.
+        before = time.time()
         out, st = g.run("date +%s")
-        now = time.time()
+        after = time.time()
         try:
-            diff = abs(int(out) - now)
+            ok = before - 1 <= int(out) <= after + 1
         except (TypeError, ValueError):
-            diff = None
-        t.ok(diff is not None and diff <= 2, names[6], f"guest {out!r}, host {now:.0f}")
+            ok = False
+        t.ok(ok, names[6], f"guest {out!r}, host between {before:.1f} and {after:.1f}")
 
         g.seq += 1
         tag = f"VSL{g.seq}"
@@ -129,13 +133,17 @@ def main_tests(vessel, t, timeout):
         took = None
         if s is not None and e is not None:
             took = g.arrival(e - 1) - g.arrival(s - 1)
-        t.ok(took is not None and abs(took - 2.0) <= 0.3, names[7], f"took {took}")
+        # A sleep never ends early; on a busy host the wake-up and the echo may come late, so the
+        # upper bound is loose (a clock running at half or double speed still fails).
+        t.ok(took is not None and 1.9 <= took <= 3.0, names[7], f"took {took}")
 
         g.send("poweroff\n")
         t0 = time.monotonic()
         code = g.wait_exit(60)
         took = time.monotonic() - t0
-        t.ok(code == 0 and took <= 5, names[8], f"exit {code} after {took:.1f}s\n" + g.tail())
+        # How long poweroff takes is the benchmarks' business (bench/boot.py), not a test's.
+        t.comment(f"poweroff took {took:.1f}s")
+        t.ok(code == 0, names[8], f"exit {code} after {took:.1f}s\n" + g.tail())
     finally:
         g.kill()
 
