@@ -19,7 +19,7 @@
 #include "hw/rtc.h"
 #include "hw/pvpanic.h"
 #include "hw/uart8250.h"
-#include "backend/block.h"
+#include "backend/disk.h"
 #include "backend/net.h"
 #include "machine/acpi.h"
 #include "machine/boot_params.h"
@@ -177,7 +177,7 @@ static int pc_create_virtio(struct pc *pc, const struct pc_config *cfg, char *er
         return snprintf(err, errlen, "cannot create the virtio-console device"), -1;
     for (unsigned k = 0; k < cfg->ndisks && k < PC_MAX_DISKS; k++) {
         char why[256];
-        pc->disk[k] = block_open(cfg->disks[k], cfg->disk_ro[k], why, sizeof(why));
+        pc->disk[k] = disk_open(cfg->disks[k], cfg->disk_ro[k], why, sizeof(why));
         if (!pc->disk[k]) {
             *usage = 1;
             return snprintf(err, errlen, "--disk: %s", why), -1;
@@ -276,7 +276,7 @@ void pc_destroy(struct pc *pc)
     if (pc->netb) net_backend_destroy(pc->netb);
     for (unsigned k = 0; k < PC_MAX_DISKS; k++) {
         if (pc->blk[k]) virtio_blk_destroy(pc->blk[k]);
-        if (pc->disk[k]) block_close(pc->disk[k]);
+        if (pc->disk[k]) disk_close(pc->disk[k]);
     }
     if (pc->rng) virtio_rng_destroy(pc->rng);
     if (pc->hvc) virtio_console_destroy(pc->hvc);

@@ -31,7 +31,7 @@ struct pci_host;
 struct pit;
 struct rtc;
 struct i8042;
-struct block_backend;
+struct disk_backend;
 struct virtio_blk;
 struct net_backend;
 struct virtio_net;
@@ -76,7 +76,7 @@ struct pc {
     struct rtc *rtc;
     struct i8042 *kbd;
     struct acpi_pm pm;
-    struct block_backend *disk[PC_MAX_DISKS];
+    struct disk_backend *disk[PC_MAX_DISKS];
     struct virtio_blk *blk[PC_MAX_DISKS];
     struct net_backend *netb;
     struct virtio_net *nic;

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/block.h"
+#include "backend/disk.h"
 #include "vessel/log.h"
 #include "vessel/state.h"
 #include "virtio/virtio_pci.h"
@@ -42,7 +42,7 @@
 
 struct virtio_blk {
     struct virtio_dev vd;
-    struct block_backend *backend;
+    struct disk_backend *backend;
     char id[VIRTIO_BLK_ID_BYTES];
     uint64_t sectors;
     uint8_t config[60];
@@ -105,10 +105,10 @@ static uint8_t do_discard_or_zero(struct virtio_blk *d, uint32_t type, uint64_t 
         memcpy(&flags, seg + 12, 4);
         if (num > MAX_DISCARD_SECTORS || !range_ok(d, sector, (uint64_t)num * SECTOR))
             return VIRTIO_BLK_S_IOERR;
-        int rc = type == VIRTIO_BLK_T_DISCARD
-                     ? block_discard(d->backend, sector * SECTOR, (uint64_t)num * SECTOR)
-                     : block_write_zeroes(d->backend, sector * SECTOR, (uint64_t)num * SECTOR,
-                                          flags & 1);
+        int rc =
+            type == VIRTIO_BLK_T_DISCARD
+                ? disk_discard(d->backend, sector * SECTOR, (uint64_t)num * SECTOR)
+                : disk_write_zeroes(d->backend, sector * SECTOR, (uint64_t)num * SECTOR, flags & 1);
         if (rc == -EOPNOTSUPP && type == VIRTIO_BLK_T_DISCARD)
             continue; /* discard is a hint: nothing to do where holes are not supported */
         if (rc) return VIRTIO_BLK_S_IOERR;
@@ -133,7 +133,7 @@ static uint32_t blk_serve(struct virtio_blk *d)
     uint64_t sector;
     memcpy(&type, hdr, 4);
     memcpy(&sector, hdr + 8, 8);
-    bool ro = block_readonly(d->backend);
+    bool ro = disk_readonly(d->backend);
     int n, rc;
     uint64_t bytes;
     switch (type) {
@@ -143,7 +143,7 @@ static uint32_t blk_serve(struct virtio_blk *d)
             status = VIRTIO_BLK_S_IOERR;
             break;
         }
-        rc = block_preadv(d->backend, d->iov, n, sector * SECTOR);
+        rc = disk_preadv(d->backend, d->iov, n, sector * SECTOR);
         status = rc ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
         written = rc ? 0 : bytes;
         break;
@@ -153,11 +153,11 @@ static uint32_t blk_serve(struct virtio_blk *d)
             status = VIRTIO_BLK_S_IOERR;
             break;
         }
-        rc = block_pwritev(d->backend, d->iov, n, sector * SECTOR);
+        rc = disk_pwritev(d->backend, d->iov, n, sector * SECTOR);
         status = rc ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
         break;
     case VIRTIO_BLK_T_FLUSH:
-        status = block_flush(d->backend) ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+        status = disk_flush(d->backend) ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
         break;
     case VIRTIO_BLK_T_GET_ID:
         bytes = e->in_len - 1;
@@ -237,13 +237,13 @@ static const struct virtio_dev_ops blk_ops = {
     .driver_ok = blk_driver_ok,
 };
 
-struct virtio_blk *virtio_blk_create(struct pci_host *host, struct bus *bus,
-                                     struct block_backend *b, const char *id)
+struct virtio_blk *virtio_blk_create(struct pci_host *host, struct bus *bus, struct disk_backend *b,
+                                     const char *id)
 {
     struct virtio_blk *d = calloc(1, sizeof(*d));
     if (!d) return NULL;
     d->backend = b;
-    d->sectors = block_size(b) / SECTOR;
+    d->sectors = disk_size(b) / SECTOR;
     if (id) /* not NUL-terminated at 20 bytes, as the spec says */
         memcpy(d->id, id, strnlen(id, sizeof(d->id)));
     put_le(d->config + 0, d->sectors, 8);
@@ -257,7 +257,7 @@ struct virtio_blk *virtio_blk_create(struct pci_host *host, struct bus *bus,
     d->config[56] = 1;
     uint64_t features = VIRTIO_F_INDIRECT_DESC | VIRTIO_F_EVENT_IDX | VIRTIO_BLK_F_SEG_MAX |
                         VIRTIO_BLK_F_BLK_SIZE | VIRTIO_BLK_F_FLUSH;
-    if (block_readonly(b))
+    if (disk_readonly(b))
         features |= VIRTIO_BLK_F_RO;
     else
         features |= VIRTIO_BLK_F_DISCARD | VIRTIO_BLK_F_WRITE_ZEROES;
@@ -267,7 +267,7 @@ struct virtio_blk *virtio_blk_create(struct pci_host *host, struct bus *bus,
     if (virtio_pci_init(&d->vd, host, bus, "virtio-blk", VIRTIO_ID_BLOCK, 0x010000, 1,
                         BLK_QUEUE_SIZE, features, &blk_ops, d, -1) != 0 ||
         pthread_create(&d->thread, NULL, blk_thread, d) != 0) {
-        log_error("virtio-blk: cannot create the device for %s", block_path(b));
+        log_error("virtio-blk: cannot create the device for %s", disk_path(b));
         free(d);
         return NULL;
     }

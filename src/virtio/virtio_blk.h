@@ -5,14 +5,14 @@
 
 struct pci_host;
 struct bus;
-struct block_backend;
+struct disk_backend;
 struct state_writer;
 struct state_reader;
 struct virtio_blk;
 
 /* id: up to 20 bytes reported by GET_ID (serial), may be NULL. The device does not own b. */
-struct virtio_blk *virtio_blk_create(struct pci_host *host, struct bus *bus,
-                                     struct block_backend *b, const char *id);
+struct virtio_blk *virtio_blk_create(struct pci_host *host, struct bus *bus, struct disk_backend *b,
+                                     const char *id);
 void virtio_blk_destroy(struct virtio_blk *d);
 /* Section "virtio-blk.<id or index>" is the caller's naming; this writes the payload of a
  * section named `name`. */

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "backend/block.h"
+#include "backend/disk.h"
 #include "hw/pci.h"
 #include "vdriver.h"
 #include "vessel/log.h"
@@ -26,7 +26,7 @@ static void setup_once(void)
     if (fd < 0 || ftruncate(fd, 64 << 10) != 0) abort();
     close(fd);
     char err[256];
-    struct block_backend *b = block_open(path, false, err, sizeof(err));
+    struct disk_backend *b = disk_open(path, false, err, sizeof(err));
     unlink(path); /* the open descriptor keeps it alive */
     if (!b || bus_init(&bus, 4u << 20) != 0) abort();
     struct irq_line intx[PCI_INTX_LINES] = {{0}};

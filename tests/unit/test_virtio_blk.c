@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "backend/block.h"
+#include "backend/disk.h"
 #include "check.h"
 #include "hw/pci.h"
 #include "vdriver.h"
@@ -81,7 +81,7 @@ static void test_read_write(void)
 {
     setup();
     char err[256];
-    struct block_backend *b = block_open(path, false, err, sizeof(err));
+    struct disk_backend *b = disk_open(path, false, err, sizeof(err));
     CHECK(b != NULL);
     struct virtio_blk *dev = virtio_blk_create(host, &bus, b, "vessel-disk0");
     CHECK(dev != NULL);
@@ -137,7 +137,7 @@ static void test_read_write(void)
     CHECK_EQ(request(&d, 0, 0, 512, false, &used), 0);
 
     virtio_blk_destroy(dev);
-    block_close(b);
+    disk_close(b);
     teardown();
 }
 
@@ -147,7 +147,7 @@ static void test_readonly(void)
     uint8_t before[DISK_BYTES], after[DISK_BYTES];
     read_file(0, before, DISK_BYTES);
     char err[256];
-    struct block_backend *b = block_open(path, true, err, sizeof(err));
+    struct disk_backend *b = disk_open(path, true, err, sizeof(err));
     CHECK(b != NULL);
     struct virtio_blk *dev = virtio_blk_create(host, &bus, b, NULL);
     struct vdrv d;
@@ -164,16 +164,16 @@ static void test_readonly(void)
     read_file(0, after, DISK_BYTES);
     CHECK(memcmp(before, after, DISK_BYTES) == 0);
     virtio_blk_destroy(dev);
-    block_close(b);
+    disk_close(b);
     teardown();
 }
 
 static void test_bad_images(void)
 {
     char err[256] = "";
-    CHECK(block_open("/nonexistent/disk.img", false, err, sizeof(err)) == NULL);
+    CHECK(disk_open("/nonexistent/disk.img", false, err, sizeof(err)) == NULL);
     CHECK(strstr(err, "/nonexistent/disk.img") != NULL);
-    CHECK(block_open("/tmp", false, err, sizeof(err)) == NULL);
+    CHECK(disk_open("/tmp", false, err, sizeof(err)) == NULL);
 }
 
 int main(void)

@@ -1,7 +1,7 @@
-/* block_raw.c — the raw image back-end: the guest's disk is the file's bytes. Discard punches
+/* disk_raw.c — the raw image back-end: the guest's disk is the file's bytes. Discard punches
  * holes and write-zeroes uses fallocate where the host file system supports them, falling back
  * to writing zero blocks so the guest-visible result is always the same. */
-#include "block.h"
+#include "disk.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,14 +12,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct block_backend {
+struct disk_backend {
     int fd;
     bool readonly;
     uint64_t size;
     char *path;
 };
 
-struct block_backend *block_open(const char *path, bool readonly, char *err, size_t errlen)
+struct disk_backend *disk_open(const char *path, bool readonly, char *err, size_t errlen)
 {
     int fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
     if (fd < 0) {
@@ -37,7 +37,7 @@ struct block_backend *block_open(const char *path, bool readonly, char *err, siz
         close(fd);
         return NULL;
     }
-    struct block_backend *b = calloc(1, sizeof(*b));
+    struct disk_backend *b = calloc(1, sizeof(*b));
     char *p = strdup(path);
     if (!b || !p) {
         free(b);
@@ -53,7 +53,7 @@ struct block_backend *block_open(const char *path, bool readonly, char *err, siz
     return b;
 }
 
-void block_close(struct block_backend *b)
+void disk_close(struct disk_backend *b)
 {
     if (!b) return;
     close(b->fd);
@@ -61,17 +61,17 @@ void block_close(struct block_backend *b)
     free(b);
 }
 
-uint64_t block_size(const struct block_backend *b)
+uint64_t disk_size(const struct disk_backend *b)
 {
     return b->size;
 }
 
-bool block_readonly(const struct block_backend *b)
+bool disk_readonly(const struct disk_backend *b)
 {
     return b->readonly;
 }
 
-const char *block_path(const struct block_backend *b)
+const char *disk_path(const struct disk_backend *b)
 {
     return b->path;
 }
@@ -90,7 +90,7 @@ static void iov_advance(struct iovec **iov, int *n, size_t done)
     }
 }
 
-static int transfer(struct block_backend *b, const struct iovec *iov_in, int n, uint64_t off,
+static int transfer(struct disk_backend *b, const struct iovec *iov_in, int n, uint64_t off,
                     bool write)
 {
     if (n <= 0) return 0;
@@ -119,24 +119,24 @@ static int transfer(struct block_backend *b, const struct iovec *iov_in, int n, 
     return rc;
 }
 
-int block_preadv(struct block_backend *b, const struct iovec *iov, int n, uint64_t off)
+int disk_preadv(struct disk_backend *b, const struct iovec *iov, int n, uint64_t off)
 {
     return transfer(b, iov, n, off, false);
 }
 
-int block_pwritev(struct block_backend *b, const struct iovec *iov, int n, uint64_t off)
+int disk_pwritev(struct disk_backend *b, const struct iovec *iov, int n, uint64_t off)
 {
     if (b->readonly) return -EROFS;
     return transfer(b, iov, n, off, true);
 }
 
-int block_flush(struct block_backend *b)
+int disk_flush(struct disk_backend *b)
 {
     if (b->readonly) return 0;
     return fdatasync(b->fd) == 0 ? 0 : -errno;
 }
 
-static int write_zero_blocks(struct block_backend *b, uint64_t off, uint64_t len)
+static int write_zero_blocks(struct disk_backend *b, uint64_t off, uint64_t len)
 {
     static const uint8_t zeros[65536];
     while (len) {
@@ -150,7 +150,7 @@ static int write_zero_blocks(struct block_backend *b, uint64_t off, uint64_t len
     return 0;
 }
 
-int block_discard(struct block_backend *b, uint64_t off, uint64_t len)
+int disk_discard(struct disk_backend *b, uint64_t off, uint64_t len)
 {
     if (b->readonly) return -EROFS;
     if (fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
@@ -158,7 +158,7 @@ int block_discard(struct block_backend *b, uint64_t off, uint64_t len)
     return -errno;
 }
 
-int block_write_zeroes(struct block_backend *b, uint64_t off, uint64_t len, bool may_unmap)
+int disk_write_zeroes(struct disk_backend *b, uint64_t off, uint64_t len, bool may_unmap)
 {
     if (b->readonly) return -EROFS;
     int mode = may_unmap ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
