@@ -81,3 +81,16 @@ void net_backend_destroy(struct net_backend *nb)
     close(nb->wake_fd);
     free(nb);
 }
+
+int net_parse_mac(const char *s, uint8_t mac[6])
+{
+    unsigned b[6];
+    char tail;
+    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) !=
+        6)
+        return -1;
+    if (b[0] & 1) return -1; /* multicast addresses cannot be a NIC's own */
+    for (int k = 0; k < 6; k++)
+        mac[k] = (uint8_t)b[k];
+    return 0;
+}

@@ -22,6 +22,9 @@ struct net_client {
     void *opaque;
 };
 
+/* Parse a NIC address "52:54:00:12:34:56" (unicast only); 0 or -1. */
+int net_parse_mac(const char *s, uint8_t mac[6]);
+
 /* Parse `spec` and create the back-end (not yet running). NULL with a message on error. */
 struct net_backend *net_backend_create(const char *spec, char *err, size_t errlen);
 /* Attach the front-end and start the thread. */

@@ -196,7 +196,7 @@ static int pc_create_virtio(struct pc *pc, const struct pc_config *cfg, char *er
             return snprintf(err, errlen, "--net: %s", why), -1;
         }
         uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
-        if (cfg->mac && virtio_net_parse_mac(cfg->mac, mac) != 0) {
+        if (cfg->mac && net_parse_mac(cfg->mac, mac) != 0) {
             *usage = 1;
             return snprintf(err, errlen, "--mac: bad address '%s'", cfg->mac), -1;
         }

@@ -185,19 +185,6 @@ static const struct virtio_dev_ops net_ops = {
     .driver_ok = net_driver_ok,
 };
 
-int virtio_net_parse_mac(const char *s, uint8_t mac[6])
-{
-    unsigned b[6];
-    char tail;
-    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) !=
-        6)
-        return -1;
-    if (b[0] & 1) return -1; /* multicast addresses cannot be a NIC's own */
-    for (int k = 0; k < 6; k++)
-        mac[k] = (uint8_t)b[k];
-    return 0;
-}
-
 struct virtio_net *virtio_net_create(struct pci_host *host, struct bus *bus, struct net_backend *nb,
                                      const uint8_t mac[6])
 {

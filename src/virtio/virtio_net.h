@@ -15,7 +15,5 @@ struct virtio_net;
 struct virtio_net *virtio_net_create(struct pci_host *host, struct bus *bus, struct net_backend *nb,
                                      const uint8_t mac[6]);
 void virtio_net_destroy(struct virtio_net *n);
-/* Parse "52:54:00:12:34:56"; 0 or -1. */
-int virtio_net_parse_mac(const char *s, uint8_t mac[6]);
 void virtio_net_save(struct virtio_net *n, struct state_writer *w, const char *name);
 int virtio_net_load(struct virtio_net *n, struct state_reader *r, const char *name);

@@ -4,7 +4,7 @@
  * scripts/build-guest.sh. */
 #include "vm/cli.h"
 
-#include "virtio/virtio_net.h"
+#include "backend/net.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -179,7 +179,7 @@ static int cli_run_option(enum cli_opt o, const char *v, struct vm_config *cfg, 
     }
     case OPT_MAC: {
         uint8_t mac[6];
-        if (virtio_net_parse_mac(v, mac) != 0)
+        if (net_parse_mac(v, mac) != 0)
             return cli_err(err, errlen, "--mac: '%s' is not a unicast MAC like 52:54:00:12:34:56",
                            v);
         cfg->mac = v;
