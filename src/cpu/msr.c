@@ -1,14 +1,8 @@
 /* msr.c — RDMSR/WRMSR semantics for the MSRs the engine keeps (EFER, SYSCALL targets, segment
- * bases, PAT, MTRRs, TSC, ...), with reserved-bit and canonical checks, the guest TSC, and
- * kvmclock (its structures only need guest memory and the TSC, both the engine's). The
- * platform's MSRs (APIC base, TSC deadline) are passed on to c->msr_ops.
- *
- * kvmclock: the guest TSC is a fixed linear function of the host monotonic clock, so one
- * pvclock record written when the guest registers it stays exact (PVCLOCK_TSC_STABLE). Guest
- * system time is defined as the guest TSC converted to nanoseconds. */
+ * bases, PAT, MTRRs, TSC, ...), with reserved-bit and canonical checks, and the guest TSC. The
+ * platform's MSRs (APIC base, TSC deadline, kvmclock) are passed on to c->msr_ops: the board
+ * owns kvmclock (src/hw/kvmclock.c). */
 #include "msr.h"
-
-#include <string.h>
 
 #include "core.h"
 #include "cpuid.h"
@@ -36,65 +30,11 @@ void cpu_write_tsc(struct cpu *c, uint64_t value)
     c->tsc_offset = value - msr_tsc_raw(c);
 }
 
-#define PVCLOCK_TSC_STABLE 0x1
-
-/* The guest TSC in nanoseconds: tsc * 2^32 / (tsc_hz / 1e9) as the mul/shift pair below. */
-static void msr_kvmclock_scale(const struct cpu *c, uint32_t *mul, int8_t *shift)
-{
-    /* ns = ((tsc << shift) * mul) >> 32 with mul < 2^32: pick shift so that mul fits. */
-    int s = 0;
-    uint64_t hz = c->tsc_hz;
-    while (hz > 2000000000ull && s > -31) /* mul = 1e9 * 2^32 / (hz >> -s) */
-        hz >>= 1, s--;
-    while (hz < 500000000ull && s < 31)
-        hz <<= 1, s++;
-    *mul = (uint32_t)(((unsigned __int128)1000000000u << 32) / hz);
-    *shift = (int8_t)s;
-}
-
-static uint64_t msr_kvmclock_ns(const struct cpu *c, uint64_t tsc)
-{
-    return (uint64_t)((unsigned __int128)tsc * 1000000000u / c->tsc_hz);
-}
-
+/* The kvmclock device moved to the board (src/hw/kvmclock.c, reached through c->msr_ops).
+ * Kept empty until the engine's state load stops calling it. */
 void msr_kvmclock_update(struct cpu *c)
 {
-    if (c->kvm_system_time & 1) {
-        uint8_t *p = bus_ram_ptr(c->bus, c->kvm_system_time & ~1ull, 32);
-        if (p) {
-            uint32_t version;
-            memcpy(&version, p, 4);
-            version = (version | 1) + 1; /* even: a complete record */
-            uint64_t tsc = cpu_read_tsc(c), ns = msr_kvmclock_ns(c, tsc);
-            uint32_t mul;
-            int8_t shift;
-            msr_kvmclock_scale(c, &mul, &shift);
-            uint8_t rec[32] = {0};
-            memcpy(rec, &version, 4);
-            memcpy(rec + 8, &tsc, 8);
-            memcpy(rec + 16, &ns, 8);
-            memcpy(rec + 24, &mul, 4);
-            memcpy(rec + 28, &shift, 1);
-            rec[29] = PVCLOCK_TSC_STABLE;
-            memcpy(p, rec, 32);
-            bus_note_write(c->bus, c->kvm_system_time & ~1ull, 32);
-        }
-    }
-}
-
-/* The wall clock at guest system time 0. */
-static void msr_kvmclock_wall(struct cpu *c, uint64_t gpa)
-{
-    uint8_t *p = bus_ram_ptr(c->bus, gpa, 12);
-    if (!p) return;
-    uint64_t boot = clock_wall_ns() - msr_kvmclock_ns(c, cpu_read_tsc(c));
-    uint32_t version, sec = (uint32_t)(boot / 1000000000u), nsec = (uint32_t)(boot % 1000000000u);
-    memcpy(&version, p, 4);
-    version = (version | 1) + 1;
-    memcpy(p, &version, 4);
-    memcpy(p + 4, &sec, 4);
-    memcpy(p + 8, &nsec, 4);
-    bus_note_write(c->bus, gpa, 12);
+    (void)c;
 }
 
 /* MTRR memory types 0, 1, 4, 5, 6 are valid; 2, 3, 7+ reserved. */
@@ -155,10 +95,6 @@ bool msr_read(struct cpu *c, uint32_t msr, uint64_t *value)
     case MSR_GS_BASE: *value = c->seg[SEG_GS].base; return true;
     case MSR_KERNEL_GS_BASE: *value = c->kernel_gs_base; return true;
     case MSR_TSC_AUX: *value = c->tsc_aux; return true;
-    case MSR_KVM_SYSTEM_TIME:
-    case MSR_KVM_SYSTEM_TIME_NEW: *value = c->kvm_system_time; return true;
-    case MSR_KVM_WALL_CLOCK:
-    case MSR_KVM_WALL_CLOCK_NEW: *value = c->kvm_wall_clock; return true;
     }
     if (c->msr_ops && c->msr_ops->read) return c->msr_ops->read(c->msr_opaque, msr, value);
     return false;
@@ -193,20 +129,7 @@ bool msr_write(struct cpu *c, uint32_t msr, uint64_t v)
         return true;
     }
     switch (msr) {
-    case MSR_TSC:
-        cpu_write_tsc(c, v);
-        msr_kvmclock_update(c);
-        return true;
-    case MSR_KVM_SYSTEM_TIME:
-    case MSR_KVM_SYSTEM_TIME_NEW:
-        c->kvm_system_time = v;
-        msr_kvmclock_update(c);
-        return true;
-    case MSR_KVM_WALL_CLOCK:
-    case MSR_KVM_WALL_CLOCK_NEW:
-        c->kvm_wall_clock = v;
-        msr_kvmclock_wall(c, v);
-        return true;
+    case MSR_TSC: cpu_write_tsc(c, v); return true;
     case MSR_SYSENTER_CS: c->sysenter_cs = v & 0xffff; return true;
     case MSR_SYSENTER_ESP:
         if (!msr_canonical(v)) return false;

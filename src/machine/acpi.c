@@ -2,21 +2,20 @@
  * ACPI_TABLES_BASE. Linux 6.1 (drivers/acpi/acpica, arch/x86/kernel/acpi/boot.c) is the reader
  * we write for: a hardware-reduced FADT (no SCI, no PM1/GPE blocks, no FACS, no 8259: the kernel
  * then leaves the legacy PIC alone), sleep and reset through the acpi_pm ports, and a DSDT that
- * describes only what the board really has. Field offsets follow ACPI 6.x chapter 5. */
+ * describes only what the board really has, at the places board.h gives. Field offsets follow
+ * ACPI 6.x chapter 5. */
 #include "machine/acpi.h"
 
 #include <string.h>
 
-#include "hw/acpi_pm.h"
-#include "hw/pci.h"
 #include "machine/aml.h"
+#include "machine/board.h"
 #include "vessel/bus.h"
 #include "vessel/log.h"
 
-#define ACPI_HDR_LEN      36
-#define ACPI_FADT_LEN     276 /* revision 6.0 */
-#define ACPI_RSDP_LEN     36
-#define ACPI_PVPANIC_PORT 0x505
+#define ACPI_HDR_LEN  36
+#define ACPI_FADT_LEN 276 /* revision 6.0 */
+#define ACPI_RSDP_LEN 36
 
 /* FADT flags and IA-PC boot architecture flags used here. */
 #define FADT_F_WBINVD        (1u << 0)
@@ -31,14 +30,6 @@ void acpi_config_default(struct acpi_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->ncpus = 1;
-    cfg->lapic_addr = 0xFEE00000u;
-    cfg->ioapic_addr = 0xFEC00000u;
-    cfg->ioapic_id = 1;
-    cfg->pm_port = ACPI_PM_PORT_BASE;
-    cfg->pci_mmio_base = (uint32_t)PCI_MMIO_WINDOW_BASE;
-    cfg->pci_mmio_end = (uint32_t)PCI_MMIO_WINDOW_END;
-    for (unsigned k = 0; k < 4; k++)
-        cfg->pci_gsi[k] = ACPI_PCI_DEFAULT_GSI_BASE + k;
     cfg->com1 = cfg->rtc = cfg->pvpanic = cfg->i8042 = true;
 }
 
@@ -98,11 +89,11 @@ static void dsdt_pci(struct aml *a, const struct acpi_config *cfg)
     aml_name(a, "_CRS");
     aml_restemplate_begin(a);
     aml_res_word_bus(a, 0, 0xFF);
-    aml_res_io(a, PCI_CONFIG_ADDRESS_PORT, PCI_CONFIG_ADDRESS_PORT, 1, 8);
+    aml_res_io(a, PC_PCI_CONFIG_PORT, PC_PCI_CONFIG_PORT, 1, 8);
     aml_res_dword_io(a, 0x0000, 0x0CF7);
     aml_res_dword_io(a, 0x0D00, 0xFFFF);
     aml_res_dword_memory(a, 0x000A0000, 0x000BFFFF, false); /* legacy VGA hole */
-    aml_res_dword_memory(a, cfg->pci_mmio_base, cfg->pci_mmio_end, false);
+    aml_res_dword_memory(a, (uint32_t)PC_PCI_MMIO_BASE, (uint32_t)PC_PCI_MMIO_END, false);
     if (cfg->pci_mmio64_size)
         aml_res_qword_memory(a, cfg->pci_mmio64_base,
                              cfg->pci_mmio64_base + cfg->pci_mmio64_size - 1, false);
@@ -117,7 +108,7 @@ static void dsdt_pci(struct aml *a, const struct acpi_config *cfg)
             aml_integer(a, ((uint64_t)slot << 16) | 0xFFFF);
             aml_integer(a, pin);
             aml_integer(a, 0); /* no link device: the last element is a GSI */
-            aml_integer(a, cfg->pci_gsi[PCI_INTX_SWIZZLE(slot, pin)]);
+            aml_integer(a, PC_PCI_GSI + PCI_INTX_SWIZZLE(slot, pin));
             aml_end(a);
         }
     aml_end(a);
@@ -135,8 +126,8 @@ void acpi_build_dsdt_body(struct aml *a, const struct acpi_config *cfg)
         aml_name_integer(a, "_UID", 1);
         aml_name(a, "_CRS");
         aml_restemplate_begin(a);
-        aml_res_io(a, 0x3F8, 0x3F8, 1, 8);
-        aml_res_irq_noflags(a, 1u << 4);
+        aml_res_io(a, PC_COM1_PORT, PC_COM1_PORT, 1, PC_COM1_NPORT);
+        aml_res_irq_noflags(a, 1u << PC_COM1_IRQ);
         aml_end(a);
         aml_end(a);
     }
@@ -145,8 +136,8 @@ void acpi_build_dsdt_body(struct aml *a, const struct acpi_config *cfg)
         aml_name_eisaid(a, "_HID", "PNP0B00");
         aml_name(a, "_CRS");
         aml_restemplate_begin(a);
-        aml_res_io(a, 0x70, 0x70, 1, 2);
-        aml_res_irq_noflags(a, 1u << 8);
+        aml_res_io(a, PC_RTC_PORT, PC_RTC_PORT, 1, PC_RTC_NPORT);
+        aml_res_irq_noflags(a, 1u << PC_RTC_IRQ);
         aml_end(a);
         aml_end(a);
     }
@@ -156,9 +147,9 @@ void acpi_build_dsdt_body(struct aml *a, const struct acpi_config *cfg)
         aml_name_eisaid(a, "_HID", "PNP0303");
         aml_name(a, "_CRS");
         aml_restemplate_begin(a);
-        aml_res_io(a, 0x60, 0x60, 1, 1);
-        aml_res_io(a, 0x64, 0x64, 1, 1);
-        aml_res_irq_noflags(a, 1u << 1);
+        aml_res_io(a, PC_KBD_DATA_PORT, PC_KBD_DATA_PORT, 1, 1);
+        aml_res_io(a, PC_KBD_STATUS_PORT, PC_KBD_STATUS_PORT, 1, 1);
+        aml_res_irq_noflags(a, 1u << PC_KBD_IRQ);
         aml_end(a);
         aml_end(a);
     }
@@ -167,7 +158,7 @@ void acpi_build_dsdt_body(struct aml *a, const struct acpi_config *cfg)
         aml_name_string(a, "_HID", "QEMU0001");
         aml_name(a, "_CRS");
         aml_restemplate_begin(a);
-        aml_res_io(a, ACPI_PVPANIC_PORT, ACPI_PVPANIC_PORT, 1, 1);
+        aml_res_io(a, PC_PVPANIC_PORT, PC_PVPANIC_PORT, 1, 1);
         aml_end(a);
         aml_method_begin(a, "_STA", 0, false);
         aml_return(a);
@@ -235,12 +226,12 @@ static uint8_t *build_fadt(struct acpi_out *o, const struct acpi_config *cfg, ui
            FADT_F_WBINVD | FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON | FADT_F_RESET_REG_SUP |
                FADT_F_HW_REDUCED,
            4);
-    put_gas_io8(t + 116, (uint16_t)(cfg->pm_port + ACPI_PM_RESET));
+    put_gas_io8(t + 116, PC_PM_PORT + ACPI_PM_RESET);
     t[128] = ACPI_PM_RESET_VALUE;
     t[131] = 0;               /* FADT minor version: 6.0 */
     put_le(t + 140, dsdt, 8); /* X_DSDT */
-    put_gas_io8(t + 244, (uint16_t)(cfg->pm_port + ACPI_PM_SLEEP_CTL));
-    put_gas_io8(t + 256, (uint16_t)(cfg->pm_port + ACPI_PM_SLEEP_STS));
+    put_gas_io8(t + 244, PC_PM_PORT + ACPI_PM_SLEEP_CTL);
+    put_gas_io8(t + 256, PC_PM_PORT + ACPI_PM_SLEEP_STS);
     memcpy(t + 268, "VESSEL\0\0", 8); /* hypervisor vendor identity */
     finish_table(t, ACPI_FADT_LEN);
     return t;
@@ -252,7 +243,7 @@ static uint8_t *build_madt(struct acpi_out *o, const struct acpi_config *cfg, ui
     uint8_t *t = acpi_alloc(o, len, gpa);
     if (!t) return NULL;
     put_header(t, "APIC", 5);
-    put_le(t + 36, cfg->lapic_addr, 4);
+    put_le(t + 36, PC_LAPIC_BASE, 4);
     put_le(t + 40, 0, 4); /* flags: no PCAT_COMPAT, there is no 8259 */
     uint8_t *p = t + 44;
     for (unsigned k = 0; k < cfg->ncpus; k++, p += 8) {
@@ -264,15 +255,15 @@ static uint8_t *build_madt(struct acpi_out *o, const struct acpi_config *cfg, ui
     }
     p[0] = 1; /* I/O APIC */
     p[1] = 12;
-    p[2] = cfg->ioapic_id;
-    put_le(p + 4, cfg->ioapic_addr, 4);
+    p[2] = PC_IOAPIC_ID;
+    put_le(p + 4, PC_IOAPIC_BASE, 4);
     put_le(p + 8, 0, 4); /* GSI base */
     p += 12;
-    p[0] = 2; /* Interrupt Source Override: ISA IRQ0 (PIT) -> GSI2 */
+    p[0] = 2; /* Interrupt Source Override: the PIT's ISA IRQ to its GSI */
     p[1] = 10;
     p[2] = 0; /* ISA */
-    p[3] = 0;
-    put_le(p + 4, 2, 4);
+    p[3] = PC_PIT_IRQ;
+    put_le(p + 4, PC_PIT_GSI, 4);
     put_le(p + 8, 0, 2); /* conforms to the bus: edge, active high */
     p += 10;
     p[0] = 4; /* Local APIC NMI: all processors, LINT1 */
@@ -287,9 +278,7 @@ static uint8_t *build_madt(struct acpi_out *o, const struct acpi_config *cfg, ui
 size_t acpi_build_tables(uint8_t *mem, size_t size, uint64_t base, const struct acpi_config *cfg,
                          uint64_t *rsdp_addr)
 {
-    if (cfg->ncpus == 0 || cfg->ncpus > ACPI_MAX_CPUS || base + size > 0x100000000ull ||
-        cfg->pci_mmio_end < cfg->pci_mmio_base)
-        return 0;
+    if (cfg->ncpus == 0 || cfg->ncpus > ACPI_MAX_CPUS || base + size > 0x100000000ull) return 0;
     struct acpi_out o = {mem, size, 0, base};
     uint64_t rsdp_gpa = 0, rsdt_gpa = 0, xsdt_gpa = 0, fadt_gpa = 0, madt_gpa = 0, dsdt_gpa = 0;
     uint8_t *rsdp = acpi_alloc(&o, ACPI_RSDP_LEN, &rsdp_gpa);

@@ -5,9 +5,10 @@
  * They are written into the reserved BIOS area at ACPI_TABLES_BASE, where the kernel's RSDP scan
  * of 0xE0000-0xFFFFF also finds them; boot_params.acpi_rsdp_addr points straight at the RSDP.
  *
- * PCI INTx routing (agreed with src/hw/pci.h and the board): slot s, pin p (0 = INTA) drives host
- * line PCI_INTX_SWIZZLE(s, p) = (s + p) & 3, and host line L is IOAPIC input / GSI
- * cfg->pci_gsi[L] (default 16 + L), level-triggered, active low, as _PRT entries with a GSI. */
+ * Every address, port and interrupt announced comes from the board description
+ * (src/machine/board.h), the same numbers pc.c wires the devices with. PCI INTx routing: slot s,
+ * pin p (0 = INTA) drives host line PCI_INTX_SWIZZLE(s, p) = (s + p) & 3, and host line L is
+ * GSI PC_PCI_GSI + L, level-triggered, active low, as _PRT entries with a GSI. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,22 +24,14 @@ struct aml;
 #define ACPI_OEM_TABLE_ID "VESSELVM"
 #define ACPI_MAX_CPUS     64
 
-#define ACPI_PCI_DEFAULT_GSI_BASE 16
-
 struct acpi_config {
-    unsigned ncpus;                       /* processor local APIC entries, APIC ids 0..ncpus-1 */
-    uint32_t lapic_addr;                  /* 0xFEE00000 */
-    uint32_t ioapic_addr;                 /* 0xFEC00000 */
-    uint8_t ioapic_id;                    /* 1 */
-    uint16_t pm_port;                     /* base of the acpi_pm registers (src/hw/acpi_pm.h) */
-    uint32_t pci_mmio_base, pci_mmio_end; /* 32-bit window, inclusive end */
+    unsigned ncpus; /* processor local APIC entries, APIC ids 0..ncpus-1 */
     uint64_t pci_mmio64_base, pci_mmio64_size; /* 64-bit window; size 0: none */
-    uint32_t pci_gsi[4];                       /* GSI of host INTx line 0..3 */
     bool com1, rtc, pvpanic;                   /* which legacy devices the DSDT describes */
     bool i8042; /* PS/2 keyboard controller (PNP0303, no AUX); also the FADT 8042 flag */
 };
 
-/* Defaults for the vessel PC: 1 CPU, the addresses above, all devices present. */
+/* Defaults for the vessel PC: 1 CPU, all legacy devices present. */
 void acpi_config_default(struct acpi_config *cfg);
 
 /* Build all tables into ACPI_TABLES_BASE of guest RAM. 0, or -1 (logged) on failure. */

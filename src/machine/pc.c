@@ -1,34 +1,169 @@
-/* pc.c — assembling the vessel PC: RAM, vCPU, LAPIC (the CPU's interrupt controller, MSI sink
- * and timer), IOAPIC with the legacy devices on their ISA pins, PCI host bridge with INTx on
- * GSIs 16-19, ACPI tables plus the hardware-reduced power registers, pvpanic, then the kernel
- * loaded for direct 64-bit entry. The wiring here must match what the firmware tables announce
- * (src/machine/acpi.h: MADT override IRQ0->GSI2, _PRT GSIs 16+L, pvpanic at 0x505).
+/* pc.c — assembling the vessel PC from the board description (board.h): RAM, the vCPU with its
+ * platform MSRs (LAPIC, kvmclock), the IOAPIC with the legacy devices on their ISA pins, the
+ * PCI host bridge with INTx on GSIs 16-19, the ACPI tables (built from the same description)
+ * plus the hardware-reduced power registers, pvpanic, the virtio functions, then the kernel
+ * loaded for direct 64-bit entry.
  *
- * Platform MSRs the engine leaves to the board (APIC base, TSC deadline) go to the LAPIC. */
+ * Every device is appended to the board's list (pc_internal.h) with its hooks as soon as it
+ * exists, so a failure half-way is cleaned up by the same pc_destroy that tears down a
+ * complete board. There is no in-place reset: a guest reboot rebuilds the machine (src/vm/). */
 #include "machine/pc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "hw/ioapic.h"
-#include "hw/lapic.h"
-#include "hw/pci.h"
-#include "hw/i8042.h"
-#include "hw/pit.h"
-#include "hw/rtc.h"
-#include "hw/pvpanic.h"
-#include "hw/uart8250.h"
 #include "backend/disk.h"
 #include "backend/net.h"
+#include "hw/kvmclock.h"
 #include "machine/acpi.h"
+#include "machine/board.h"
 #include "machine/boot_params.h"
-#include "virtio/virtio_blk.h"
-#include "virtio/virtio_net.h"
-#include "virtio/virtio_console.h"
-#include "virtio/virtio_rng.h"
+#include "machine/pc_internal.h"
 #include "vessel/cpu.h"
 #include "vessel/log.h"
+#include "virtio/virtio_blk.h"
+#include "virtio/virtio_console.h"
+#include "virtio/virtio_net.h"
+#include "virtio/virtio_rng.h"
+
+/* List hooks: thin adapters from each device's own API to the board's uniform one. */
+
+static void pc_vcpu_destroy(void *o)
+{
+    vcpu_destroy(o);
+}
+static void pc_vcpu_save(void *o, struct state_writer *w, const char *name)
+{
+    (void)name;
+    vcpu_save(o, w);
+}
+static int pc_vcpu_load(void *o, struct state_reader *r, const char *name)
+{
+    (void)name;
+    return vcpu_load(o, r);
+}
+static const struct pc_device_ops pc_vcpu_ops = {pc_vcpu_destroy, pc_vcpu_save, pc_vcpu_load, NULL};
+
+/* A device whose save/load take only (object, stream) and whose destroy takes the object. */
+#define PC_PLAIN_OPS(prefix, timer)                                                                \
+    static void pc_##prefix##_destroy(void *o)                                                     \
+    {                                                                                              \
+        prefix##_destroy(o);                                                                       \
+    }                                                                                              \
+    static void pc_##prefix##_save(void *o, struct state_writer *w, const char *name)              \
+    {                                                                                              \
+        (void)name;                                                                                \
+        prefix##_save(o, w);                                                                       \
+    }                                                                                              \
+    static int pc_##prefix##_load(void *o, struct state_reader *r, const char *name)               \
+    {                                                                                              \
+        (void)name;                                                                                \
+        return prefix##_load(o, r);                                                                \
+    }                                                                                              \
+    static const struct pc_device_ops pc_##prefix##_ops = {                                        \
+        pc_##prefix##_destroy, pc_##prefix##_save, pc_##prefix##_load, timer}
+
+/* The timer devices: fire what is due, report the next deadline. */
+static uint64_t pc_lapic_timer(void *o, uint64_t now)
+{
+    lapic_update(o, now);
+    return lapic_next_deadline(o);
+}
+static uint64_t pc_pit_timer(void *o, uint64_t now)
+{
+    pit_update(o, now);
+    return pit_next_deadline(o);
+}
+static uint64_t pc_rtc_timer(void *o, uint64_t now)
+{
+    rtc_update(o, now);
+    return rtc_next_deadline(o);
+}
+
+PC_PLAIN_OPS(kvmclock, NULL);
+PC_PLAIN_OPS(lapic, pc_lapic_timer);
+PC_PLAIN_OPS(ioapic, NULL);
+PC_PLAIN_OPS(uart8250, NULL);
+PC_PLAIN_OPS(pit, pc_pit_timer);
+PC_PLAIN_OPS(rtc, pc_rtc_timer);
+PC_PLAIN_OPS(i8042, NULL);
+PC_PLAIN_OPS(pvpanic, NULL);
+PC_PLAIN_OPS(pci_host, NULL);
+PC_PLAIN_OPS(virtio_rng, NULL);
+PC_PLAIN_OPS(virtio_console, NULL);
+
+/* acpi_pm lives inside struct pc and has nothing to free. */
+static void pc_acpi_pm_save(void *o, struct state_writer *w, const char *name)
+{
+    (void)name;
+    acpi_pm_save(o, w);
+}
+static int pc_acpi_pm_load(void *o, struct state_reader *r, const char *name)
+{
+    (void)name;
+    return acpi_pm_load(o, r);
+}
+static const struct pc_device_ops pc_acpi_pm_ops = {NULL, pc_acpi_pm_save, pc_acpi_pm_load, NULL};
+
+/* Devices that can exist more than once take their section name from the list entry. */
+static void pc_virtio_blk_destroy(void *o)
+{
+    virtio_blk_destroy(o);
+}
+static void pc_virtio_blk_save(void *o, struct state_writer *w, const char *name)
+{
+    virtio_blk_save(o, w, name);
+}
+static int pc_virtio_blk_load(void *o, struct state_reader *r, const char *name)
+{
+    return virtio_blk_load(o, r, name);
+}
+static const struct pc_device_ops pc_virtio_blk_ops = {pc_virtio_blk_destroy, pc_virtio_blk_save,
+                                                       pc_virtio_blk_load, NULL};
+
+static void pc_virtio_net_destroy(void *o)
+{
+    virtio_net_destroy(o);
+}
+static void pc_virtio_net_save(void *o, struct state_writer *w, const char *name)
+{
+    virtio_net_save(o, w, name);
+}
+static int pc_virtio_net_load(void *o, struct state_reader *r, const char *name)
+{
+    return virtio_net_load(o, r, name);
+}
+static const struct pc_device_ops pc_virtio_net_ops = {pc_virtio_net_destroy, pc_virtio_net_save,
+                                                       pc_virtio_net_load, NULL};
+
+/* Host back-ends: only closed, their state is the host's. */
+static void pc_disk_close(void *o)
+{
+    disk_close(o);
+}
+static const struct pc_device_ops pc_disk_ops = {pc_disk_close, NULL, NULL, NULL};
+static void pc_net_backend_destroy(void *o)
+{
+    net_backend_destroy(o);
+}
+static const struct pc_device_ops pc_net_backend_ops = {pc_net_backend_destroy, NULL, NULL, NULL};
+
+/* Append a device, or report why it could not be created. Returns obj != NULL ? 0 : -1. */
+static int pc_add(struct pc *pc, const char *name, void *obj, const struct pc_device_ops *ops,
+                  char *err, size_t errlen)
+{
+    if (!obj) return snprintf(err, errlen, "cannot create %s", name), -1;
+    if (pc->ndev == PC_MAX_DEVICES) {
+        ops->destroy(obj);
+        return snprintf(err, errlen, "too many devices (%s)", name), -1;
+    }
+    struct pc_device *d = &pc->dev[pc->ndev++];
+    snprintf(d->name, sizeof(d->name), "%s", name);
+    d->obj = obj;
+    d->ops = ops;
+    return 0;
+}
 
 static uint64_t pc_read_tsc(void *opaque)
 {
@@ -47,16 +182,17 @@ static void pc_lapic_eoi(void *opaque, uint8_t vector)
     if (pc->ioapic) ioapic_eoi(pc->ioapic, vector);
 }
 
+/* The MSRs the engine leaves to the platform: APIC base and TSC deadline (LAPIC), kvmclock. */
 static bool pc_msr_read(void *opaque, uint32_t msr, uint64_t *value)
 {
     struct pc *pc = opaque;
-    return lapic_msr_read(pc->lapic, msr, value);
+    return lapic_msr_read(pc->lapic, msr, value) || kvmclock_msr_read(pc->kvmclock, msr, value);
 }
 
 static bool pc_msr_write(void *opaque, uint32_t msr, uint64_t value)
 {
     struct pc *pc = opaque;
-    return lapic_msr_write(pc->lapic, msr, value);
+    return lapic_msr_write(pc->lapic, msr, value) || kvmclock_msr_write(pc->kvmclock, msr, value);
 }
 
 static const struct vcpu_msr_ops pc_msr_ops = {.read = pc_msr_read, .write = pc_msr_write};
@@ -87,7 +223,7 @@ static void pc_reset(void *opaque)
 
 /* The CMOS bytes firmware leaves for the OS: memory sizes (in KiB and 64 KiB units) and the
  * century. Linux takes memory from e820, but tools and other guests read these. */
-static void pc_rtc_cmos_init(struct pc *pc)
+static void pc_rtc_cmos_init(struct pc *pc, struct rtc *rtc)
 {
     uint64_t low = pc->bus.low_ram_end, high = pc->bus.ram_size - low;
     uint64_t ext_kib = low > (1 << 20) ? (low - (1 << 20)) >> 10 : 0;
@@ -95,21 +231,32 @@ static void pc_rtc_cmos_init(struct pc *pc)
     uint64_t above16m = low > (16 << 20) ? (low - (16 << 20)) >> 16 : 0;
     if (above16m > 0xFFFF) above16m = 0xFFFF;
     uint64_t above4g = high >> 16;
-    rtc_cmos_set(pc->rtc, 0x15, 640 & 0xFF); /* base memory, KiB */
-    rtc_cmos_set(pc->rtc, 0x16, 640 >> 8);
-    rtc_cmos_set(pc->rtc, 0x17, (uint8_t)ext_kib);
-    rtc_cmos_set(pc->rtc, 0x18, (uint8_t)(ext_kib >> 8));
-    rtc_cmos_set(pc->rtc, 0x30, (uint8_t)ext_kib);
-    rtc_cmos_set(pc->rtc, 0x31, (uint8_t)(ext_kib >> 8));
-    rtc_cmos_set(pc->rtc, 0x34, (uint8_t)above16m);
-    rtc_cmos_set(pc->rtc, 0x35, (uint8_t)(above16m >> 8));
-    rtc_cmos_set(pc->rtc, 0x5B, (uint8_t)above4g);
-    rtc_cmos_set(pc->rtc, 0x5C, (uint8_t)(above4g >> 8));
-    rtc_cmos_set(pc->rtc, 0x5D, (uint8_t)(above4g >> 16));
+    rtc_cmos_set(rtc, 0x15, 640 & 0xFF); /* base memory, KiB */
+    rtc_cmos_set(rtc, 0x16, 640 >> 8);
+    rtc_cmos_set(rtc, 0x17, (uint8_t)ext_kib);
+    rtc_cmos_set(rtc, 0x18, (uint8_t)(ext_kib >> 8));
+    rtc_cmos_set(rtc, 0x30, (uint8_t)ext_kib);
+    rtc_cmos_set(rtc, 0x31, (uint8_t)(ext_kib >> 8));
+    rtc_cmos_set(rtc, 0x34, (uint8_t)above16m);
+    rtc_cmos_set(rtc, 0x35, (uint8_t)(above16m >> 8));
+    rtc_cmos_set(rtc, 0x5B, (uint8_t)above4g);
+    rtc_cmos_set(rtc, 0x5C, (uint8_t)(above4g >> 8));
+    rtc_cmos_set(rtc, 0x5D, (uint8_t)(above4g >> 16));
 }
 
-static int pc_create_devices(struct pc *pc, char *err, size_t errlen)
+/* The vCPU and its platform: LAPIC (interrupt controller, MSI sink, timer) and kvmclock. The
+ * kvmclock entry follows the vCPU's so that loading it finds the guest TSC already restored. */
+static int pc_create_cpu(struct pc *pc, char *err, size_t errlen)
 {
+    if (pc_add(pc, "cpu", pc->vcpu = vcpu_create(&pc->bus, 0), &pc_vcpu_ops, err, errlen) < 0)
+        return -1;
+    struct kvmclock_config kc = {
+        .read_tsc = pc_read_tsc,
+        .tsc_opaque = pc->vcpu,
+        .tsc_hz = vcpu_tsc_hz(pc->vcpu),
+    };
+    pc->kvmclock = kvmclock_create(&pc->bus, &kc);
+    if (pc_add(pc, "kvmclock", pc->kvmclock, &pc_kvmclock_ops, err, errlen) < 0) return -1;
     struct lapic_config lc = {
         .id = 0,
         .read_tsc = pc_read_tsc,
@@ -121,39 +268,45 @@ static int pc_create_devices(struct pc *pc, char *err, size_t errlen)
         .eoi_opaque = pc,
     };
     pc->lapic = lapic_create(&pc->bus, &lc);
-    if (!pc->lapic) return snprintf(err, errlen, "cannot create the local APIC"), -1;
+    if (pc_add(pc, "lapic", pc->lapic, &pc_lapic_ops, err, errlen) < 0) return -1;
     vcpu_set_intc(pc->vcpu, &lapic_intc_ops, pc->lapic);
     vcpu_set_msr_ops(pc->vcpu, &pc_msr_ops, pc);
+    return 0;
+}
 
+static int pc_create_devices(struct pc *pc, char *err, size_t errlen)
+{
     struct msi_sink msi = lapic_msi_sink(pc->lapic);
-    pc->ioapic = ioapic_create(&pc->bus, IOAPIC_BASE, msi);
-    if (!pc->ioapic) return snprintf(err, errlen, "cannot create the IOAPIC"), -1;
+    pc->ioapic = ioapic_create(&pc->bus, PC_IOAPIC_BASE, msi);
+    if (pc_add(pc, "ioapic", pc->ioapic, &pc_ioapic_ops, err, errlen) < 0) return -1;
 
     struct uart8250_sink sink = {.write = pc_serial_write, .opaque = pc};
     pc->com1 = uart8250_create(&pc->bus, PC_COM1_PORT, ioapic_irq_line(pc->ioapic, PC_COM1_GSI),
                                sink, "com1");
-    if (!pc->com1) return snprintf(err, errlen, "cannot create COM1"), -1;
+    if (pc_add(pc, "com1", pc->com1, &pc_uart8250_ops, err, errlen) < 0) return -1;
 
     /* Linux on hardware-reduced ACPI ticks on the LAPIC timer, but still reads the PIT's
      * channel 2 through port 0x61 to calibrate when it lacks a TSC frequency. */
-    pc->pit = pit_create(&pc->bus, ioapic_irq_line(pc->ioapic, PC_PIT_GSI), NULL);
-    if (!pc->pit) return snprintf(err, errlen, "cannot create the PIT"), -1;
+    struct pit *pit = pit_create(&pc->bus, ioapic_irq_line(pc->ioapic, PC_PIT_GSI), NULL);
+    if (pc_add(pc, "pit", pit, &pc_pit_ops, err, errlen) < 0) return -1;
 
-    pc->rtc = rtc_create(&pc->bus, ioapic_irq_line(pc->ioapic, PC_RTC_GSI), NULL, NULL);
-    if (!pc->rtc) return snprintf(err, errlen, "cannot create the RTC"), -1;
-    pc_rtc_cmos_init(pc);
+    struct rtc *rtc = rtc_create(&pc->bus, ioapic_irq_line(pc->ioapic, PC_RTC_GSI), NULL, NULL);
+    if (pc_add(pc, "rtc", rtc, &pc_rtc_ops, err, errlen) < 0) return -1;
+    pc_rtc_cmos_init(pc, rtc);
 
     /* Linux probes the PS/2 controller and may reboot through its reset line. */
-    pc->kbd = i8042_create(&pc->bus, ioapic_irq_line(pc->ioapic, PC_KBD_GSI), pc_reset, pc);
-    if (!pc->kbd) return snprintf(err, errlen, "cannot create the i8042"), -1;
+    struct i8042 *kbd =
+        i8042_create(&pc->bus, ioapic_irq_line(pc->ioapic, PC_KBD_GSI), pc_reset, pc);
+    if (pc_add(pc, "i8042", kbd, &pc_i8042_ops, err, errlen) < 0) return -1;
 
     struct pvpanic_config pv = {.event = pc_pvpanic_event, .opaque = pc};
-    pc->pvpanic = pvpanic_create(&pc->bus, PC_PVPANIC_PORT, &pv);
-    if (!pc->pvpanic) return snprintf(err, errlen, "cannot create pvpanic"), -1;
+    struct pvpanic *pvpanic = pvpanic_create(&pc->bus, PC_PVPANIC_PORT, &pv);
+    if (pc_add(pc, "pvpanic", pvpanic, &pc_pvpanic_ops, err, errlen) < 0) return -1;
 
     acpi_pm_init(&pc->pm, pc_poweroff, pc_reset, pc);
-    if (acpi_pm_attach(&pc->pm, &pc->bus, ACPI_PM_PORT_BASE) < 0)
+    if (acpi_pm_attach(&pc->pm, &pc->bus, PC_PM_PORT) < 0)
         return snprintf(err, errlen, "cannot attach the ACPI power registers"), -1;
+    if (pc_add(pc, "acpi_pm", &pc->pm, &pc_acpi_pm_ops, err, errlen) < 0) return -1;
 
     struct irq_line intx[PCI_INTX_LINES];
     uint8_t gsi[PCI_INTX_LINES];
@@ -162,63 +315,84 @@ static int pc_create_devices(struct pc *pc, char *err, size_t errlen)
         intx[l] = ioapic_irq_line(pc->ioapic, gsi[l]);
     }
     pc->pci = pci_host_create(&pc->bus, msi, intx, gsi);
-    if (!pc->pci) return snprintf(err, errlen, "cannot create the PCI host bridge"), -1;
-    return 0;
+    return pc_add(pc, "pci-host", pc->pci, &pc_pci_host_ops, err, errlen);
 }
 
-/* Paravirtual devices. Failures to open the operator's disk or network are usage errors. */
-static int pc_create_virtio(struct pc *pc, const struct pc_config *cfg, char *err, size_t errlen,
-                            int *usage)
+/* Disks and the NIC. Failures to open the operator's disk or network are usage errors. */
+static int pc_create_storage_net(struct pc *pc, const struct pc_config *cfg, char *err,
+                                 size_t errlen, int *usage)
 {
-    if (cfg->rng && !(pc->rng = virtio_rng_create(pc->pci, &pc->bus)))
-        return snprintf(err, errlen, "cannot create the virtio-rng device"), -1;
-    /* hvc0 shares the console's output with COM1 (early boot messages still come on ttyS0) */
-    if (cfg->hvc && !(pc->hvc = virtio_console_create(pc->pci, &pc->bus, pc_serial_write, pc)))
-        return snprintf(err, errlen, "cannot create the virtio-console device"), -1;
     for (unsigned k = 0; k < cfg->ndisks && k < PC_MAX_DISKS; k++) {
-        char why[256];
-        pc->disk[k] = disk_open(cfg->disks[k], cfg->disk_ro[k], why, sizeof(why));
-        if (!pc->disk[k]) {
+        char why[256], name[24];
+        struct disk_backend *disk = disk_open(cfg->disks[k], cfg->disk_ro[k], why, sizeof(why));
+        if (!disk) {
             *usage = 1;
             return snprintf(err, errlen, "--disk: %s", why), -1;
         }
+        snprintf(name, sizeof(name), "disk%u", k);
+        if (pc_add(pc, name, disk, &pc_disk_ops, err, errlen) < 0) return -1;
         char id[21];
         snprintf(id, sizeof(id), "vessel-disk%u", k);
         if (cfg->disk_id[k]) snprintf(id, sizeof(id), "%s", cfg->disk_id[k]);
-        pc->blk[k] = virtio_blk_create(pc->pci, &pc->bus, pc->disk[k], id);
-        if (!pc->blk[k]) return snprintf(err, errlen, "cannot create virtio-blk %u", k), -1;
+        snprintf(name, sizeof(name), "virtio-blk.%u", k);
+        struct virtio_blk *blk = virtio_blk_create(pc->pci, &pc->bus, disk, id);
+        if (pc_add(pc, name, blk, &pc_virtio_blk_ops, err, errlen) < 0) return -1;
+        pc->ndisks++;
     }
     if (cfg->net) {
         char why[256];
-        pc->netb = net_backend_create(cfg->net, why, sizeof(why));
-        if (!pc->netb) {
+        struct net_backend *nb = net_backend_create(cfg->net, why, sizeof(why));
+        if (!nb) {
             *usage = 1;
             return snprintf(err, errlen, "--net: %s", why), -1;
         }
+        if (pc_add(pc, "net", nb, &pc_net_backend_ops, err, errlen) < 0) return -1;
         uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
         if (cfg->mac && net_parse_mac(cfg->mac, mac) != 0) {
             *usage = 1;
             return snprintf(err, errlen, "--mac: bad address '%s'", cfg->mac), -1;
         }
-        pc->nic = virtio_net_create(pc->pci, &pc->bus, pc->netb, mac);
-        if (!pc->nic) return snprintf(err, errlen, "cannot create the virtio-net device"), -1;
+        struct virtio_net *nic = virtio_net_create(pc->pci, &pc->bus, nb, mac);
+        if (pc_add(pc, "virtio-net.0", nic, &pc_virtio_net_ops, err, errlen) < 0) return -1;
+        pc->optional |= PC_HAS_NET;
     }
     return 0;
+}
+
+/* Paravirtual devices on PCI slots 1.. in the order rng, hvc, disks, net. */
+static int pc_create_virtio(struct pc *pc, const struct pc_config *cfg, char *err, size_t errlen,
+                            int *usage)
+{
+    if (cfg->rng) {
+        if (pc_add(pc, "virtio-rng", virtio_rng_create(pc->pci, &pc->bus), &pc_virtio_rng_ops, err,
+                   errlen) < 0)
+            return -1;
+        pc->optional |= PC_HAS_RNG;
+    }
+    /* hvc0 shares the console's output with COM1 (early boot messages still come on ttyS0).
+     * It takes its PCI slot now, but its list entry (and so its state section) comes last, as
+     * it always has. */
+    if (cfg->hvc) {
+        pc->hvc = virtio_console_create(pc->pci, &pc->bus, pc_serial_write, pc);
+        if (!pc->hvc) return snprintf(err, errlen, "cannot create virtio-console"), -1;
+    }
+    int rc = pc_create_storage_net(pc, cfg, err, errlen, usage);
+    if (pc->hvc) {
+        char why[128];
+        if (pc_add(pc, "virtio-console", pc->hvc, &pc_virtio_console_ops, why, sizeof(why)) < 0) {
+            pc->hvc = NULL;
+            if (rc == 0) snprintf(err, errlen, "%s", why);
+            return -1;
+        }
+        pc->optional |= PC_HAS_HVC;
+    }
+    return rc;
 }
 
 static int pc_build_firmware(struct pc *pc, char *err, size_t errlen)
 {
     struct acpi_config ac;
-    acpi_config_default(&ac);
-    ac.ncpus = 1;
-    ac.lapic_addr = (uint32_t)LAPIC_BASE;
-    ac.ioapic_addr = (uint32_t)IOAPIC_BASE;
-    ac.pm_port = ACPI_PM_PORT_BASE;
-    ac.pci_mmio_base = (uint32_t)PCI_MMIO_WINDOW_BASE;
-    ac.pci_mmio_end = (uint32_t)PCI_MMIO_WINDOW_END;
-    for (unsigned l = 0; l < 4; l++)
-        ac.pci_gsi[l] = PC_PCI_GSI + l;
-    ac.com1 = ac.rtc = ac.pvpanic = true;
+    acpi_config_default(&ac); /* one CPU, every legacy device this board creates */
     if (acpi_build(&pc->bus, &ac, &pc->rsdp_addr) < 0)
         return snprintf(err, errlen, "cannot build the ACPI tables"), -1;
     return 0;
@@ -240,12 +414,7 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen, int 
         free(pc);
         return NULL;
     }
-    pc->vcpu = vcpu_create(&pc->bus, 0);
-    if (!pc->vcpu) {
-        snprintf(err, errlen, "cannot create the vCPU");
-        goto fail;
-    }
-    if (pc_create_devices(pc, err, errlen) < 0 ||
+    if (pc_create_cpu(pc, err, errlen) < 0 || pc_create_devices(pc, err, errlen) < 0 ||
         pc_create_virtio(pc, cfg, err, errlen, usage) < 0 || pc_build_firmware(pc, err, errlen) < 0)
         goto fail;
 
@@ -271,38 +440,28 @@ fail:
 void pc_destroy(struct pc *pc)
 {
     if (!pc) return;
-    /* Devices with threads first, so nothing signals into a half-destroyed board. */
-    if (pc->nic) virtio_net_destroy(pc->nic);
-    if (pc->netb) net_backend_destroy(pc->netb);
-    for (unsigned k = 0; k < PC_MAX_DISKS; k++) {
-        if (pc->blk[k]) virtio_blk_destroy(pc->blk[k]);
-        if (pc->disk[k]) disk_close(pc->disk[k]);
-    }
-    if (pc->rng) virtio_rng_destroy(pc->rng);
-    if (pc->hvc) virtio_console_destroy(pc->hvc);
-    if (pc->pci) pci_host_destroy(pc->pci);
-    if (pc->pvpanic) pvpanic_destroy(pc->pvpanic);
-    if (pc->kbd) i8042_destroy(pc->kbd);
-    if (pc->rtc) rtc_destroy(pc->rtc);
-    if (pc->pit) pit_destroy(pc->pit);
-    if (pc->com1) uart8250_destroy(pc->com1);
-    if (pc->ioapic) ioapic_destroy(pc->ioapic);
-    if (pc->vcpu) vcpu_destroy(pc->vcpu);
-    if (pc->lapic) lapic_destroy(pc->lapic);
+    /* Newest first: devices with threads (virtio-net, virtio-blk) stop before the interrupt
+     * controllers they signal into go away. */
+    for (unsigned k = pc->ndev; k-- > 0;)
+        if (pc->dev[k].ops->destroy) pc->dev[k].ops->destroy(pc->dev[k].obj);
     bus_destroy(&pc->bus);
     free(pc);
 }
 
 uint64_t pc_update_timers(struct pc *pc, uint64_t now_ns)
 {
-    lapic_update(pc->lapic, now_ns);
-    pit_update(pc->pit, now_ns);
-    rtc_update(pc->rtc, now_ns);
-    uint64_t next = lapic_next_deadline(pc->lapic);
-    uint64_t t = pit_next_deadline(pc->pit);
-    if (t < next) next = t;
-    t = rtc_next_deadline(pc->rtc);
-    return t < next ? t : next;
+    uint64_t next = UINT64_MAX;
+    for (unsigned k = 0; k < pc->ndev; k++) {
+        if (!pc->dev[k].ops->timer) continue;
+        uint64_t t = pc->dev[k].ops->timer(pc->dev[k].obj, now_ns);
+        if (t < next) next = t;
+    }
+    return next;
+}
+
+struct vcpu *pc_vcpu(struct pc *pc)
+{
+    return pc->vcpu;
 }
 
 bool pc_irq_pending(struct pc *pc)

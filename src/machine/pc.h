@@ -2,41 +2,17 @@
  * and the legacy devices wired to its pins, the PCI host bridge, the ACPI tables and power
  * registers, pvpanic, and the Linux kernel loaded for direct 64-bit boot.
  *
- * The board owns wiring, not policy: what a power-off, reset or panic means for the process is
- * decided by the caller (src/vm/) through the event callbacks. */
+ * The board is a list of devices (pc_internal.h) created from one description of where
+ * everything sits (board.h). It owns wiring, not policy: what a power-off, reset or panic means for
+ * the process is decided by the caller (src/vm/) through the event callbacks. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hw/acpi_pm.h"
-#include "vessel/bus.h"
-
-/* Legacy ISA devices and their IOAPIC inputs (GSIs). The MADT's interrupt source override
- * maps ISA IRQ0 (the PIT) to GSI 2; the others are identity-mapped. */
-#define PC_COM1_PORT    0x3F8
-#define PC_COM1_GSI     4
-#define PC_PIT_GSI      2
-#define PC_RTC_GSI      8
-#define PC_KBD_GSI      1
-#define PC_PCI_GSI      16 /* host INTx lines 0..3 -> GSIs 16..19 (level, active low) */
-#define PC_PVPANIC_PORT 0x505
-
+struct pc;
 struct vcpu;
-struct lapic;
-struct ioapic;
-struct uart8250;
-struct pvpanic;
-struct pci_host;
-struct pit;
-struct rtc;
-struct i8042;
-struct disk_backend;
-struct virtio_blk;
-struct net_backend;
-struct virtio_net;
-struct virtio_rng;
-struct virtio_console;
+struct state_writer;
 
 struct pc_events {
     void (*poweroff)(void *opaque);               /* ACPI S5 */
@@ -63,28 +39,6 @@ struct pc_config {
     struct pc_events events;
 };
 
-struct pc {
-    struct bus bus;
-    struct pc_events events;
-    struct vcpu *vcpu;
-    struct lapic *lapic;
-    struct ioapic *ioapic;
-    struct uart8250 *com1;
-    struct pvpanic *pvpanic;
-    struct pci_host *pci;
-    struct pit *pit;
-    struct rtc *rtc;
-    struct i8042 *kbd;
-    struct acpi_pm pm;
-    struct disk_backend *disk[PC_MAX_DISKS];
-    struct virtio_blk *blk[PC_MAX_DISKS];
-    struct net_backend *netb;
-    struct virtio_net *nic;
-    struct virtio_rng *rng;
-    struct virtio_console *hvc;
-    uint64_t rsdp_addr;
-};
-
 /* Build the machine (virtio devices on PCI slots 1.. in the order rng, disks, net) and load
  * the kernel. Returns NULL with a one-line reason in err; `usage`
  * is set when the reason is the operator's input (missing or malformed kernel/initrd) rather
@@ -92,16 +46,17 @@ struct pc {
 struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen, int *usage);
 void pc_destroy(struct pc *pc);
 
-/* The whole machine's state (pc_state.c): board, RAM, vCPU and every device, each in its own
- * versioned section. pc_load needs a board created with the same configuration; 0 or -1
- * (logged). */
-struct state_writer;
+/* The whole machine's state (pc_state.c): board, RAM, then every device of the board's list in
+ * order (the vCPU first), each in its own versioned section. pc_load needs a board created with
+ * the same configuration; 0 or -1 (logged). */
 void pc_save(struct pc *pc, struct state_writer *w);
 int pc_load(struct pc *pc, const void *data, size_t len);
 
 /* Fire every device timer due at host time now_ns; returns the earliest next deadline (host
  * ns, UINT64_MAX if none). */
 uint64_t pc_update_timers(struct pc *pc, uint64_t now_ns);
+/* The board's vCPU: the caller runs it (vcpu_run) and asks it to stop (vcpu_request_exit). */
+struct vcpu *pc_vcpu(struct pc *pc);
 /* Whether the LAPIC has an interrupt the CPU could take now (a halted vCPU will wake). */
 bool pc_irq_pending(struct pc *pc);
 /* Host input for COM1; returns how many bytes the UART took. */

@@ -60,21 +60,21 @@ static void vm_on_poweroff(void *opaque)
 {
     struct vm *vm = opaque;
     atomic_store(&vm->poweroff, true);
-    if (vm->pc) vcpu_request_exit(vm->pc->vcpu);
+    if (vm->pc) vcpu_request_exit(pc_vcpu(vm->pc));
 }
 
 static void vm_on_reset(void *opaque)
 {
     struct vm *vm = opaque;
     atomic_store(&vm->reset, true);
-    if (vm->pc) vcpu_request_exit(vm->pc->vcpu);
+    if (vm->pc) vcpu_request_exit(pc_vcpu(vm->pc));
 }
 
 static void vm_on_panic(void *opaque, unsigned events)
 {
     struct vm *vm = opaque;
     atomic_fetch_or(&vm->panic_events, events);
-    if (vm->pc) vcpu_request_exit(vm->pc->vcpu);
+    if (vm->pc) vcpu_request_exit(pc_vcpu(vm->pc));
 }
 
 static void vm_on_serial(void *opaque, const uint8_t *buf, size_t len)
@@ -90,7 +90,7 @@ static void vm_kick(void *opaque)
 {
     struct vm *vm = opaque;
     if (pthread_equal(pthread_self(), vm->loop_thread)) return;
-    if (vm->pc) vcpu_request_exit(vm->pc->vcpu);
+    if (vm->pc) vcpu_request_exit(pc_vcpu(vm->pc));
     uint64_t one = 1;
     ssize_t n = write(vm->wake_fd, &one, sizeof(one));
     (void)n; /* EAGAIN: the counter is already non-zero, the loop will wake */
@@ -164,7 +164,7 @@ static void vm_measure(struct vm *vm, uint64_t insns, uint64_t ns)
 
 static enum vm_outcome vm_loop(struct vm *vm)
 {
-    struct vcpu *v = vm->pc->vcpu;
+    struct vcpu *v = pc_vcpu(vm->pc);
     uint64_t now = clock_ns();
     uint64_t deadline = pc_update_timers(vm->pc, now);
     for (;;) {
@@ -216,13 +216,13 @@ static void vm_report(struct vm *vm, enum vm_outcome o)
                                                : "panic banner on the console, then reset");
         break;
     case VM_CRASH:
-        fprintf(stderr, "vessel: guest stopped: %s\n", vcpu_exit_reason(vm->pc->vcpu));
-        vcpu_dump(vm->pc->vcpu, stderr);
+        fprintf(stderr, "vessel: guest stopped: %s\n", vcpu_exit_reason(pc_vcpu(vm->pc)));
+        vcpu_dump(pc_vcpu(vm->pc), stderr);
         break;
     case VM_DEAD:
         fprintf(stderr, "vessel: guest halted with interrupts disabled and can never resume%s\n",
                 vm->con.panic_seen ? " (after a kernel panic)" : "");
-        vcpu_dump(vm->pc->vcpu, stderr);
+        vcpu_dump(pc_vcpu(vm->pc), stderr);
         break;
     case VM_RESET: log_info("guest rebooted"); break;
     case VM_POWEROFF: log_info("guest powered off"); break;

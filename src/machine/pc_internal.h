@@ -1,0 +1,59 @@
+/* pc_internal.h — the board as pc.c builds it and pc_state.c saves it: a few typed pointers for
+ * the devices the board itself talks to (interrupt routing, MSRs, console input, the PCI bus the
+ * virtio functions plug into), and the device list every whole-machine operation walks. Adding
+ * a device means one entry in pc.c's creation code; destroy, timers, save and load follow from
+ * its hooks. Only src/machine/ (and the board's unit test) include this. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hw/acpi_pm.h"
+#include "machine/pc.h"
+#include "vessel/bus.h"
+
+struct state_reader;
+
+/* What the board can do with a device; any hook may be NULL. */
+struct pc_device_ops {
+    void (*destroy)(void *obj);
+    /* Its state section(s); `name` is the list entry's name (the section name of devices that
+     * can exist more than once). */
+    void (*save)(void *obj, struct state_writer *w, const char *name);
+    int (*load)(void *obj, struct state_reader *r, const char *name);
+    /* Fire what is due at host time now_ns; the next deadline (UINT64_MAX: none). */
+    uint64_t (*timer)(void *obj, uint64_t now_ns);
+};
+
+struct pc_device {
+    char name[24];
+    void *obj;
+    const struct pc_device_ops *ops;
+};
+
+/* vcpu, kvmclock, lapic, ioapic, com1, pit, rtc, i8042, pvpanic, acpi_pm, pci-host, then per
+ * virtio device up to two entries (back-end and front-end). */
+#define PC_MAX_DEVICES 32
+
+/* Optional devices, as recorded in the board section (must match on load). */
+#define PC_HAS_RNG 1u
+#define PC_HAS_NET 2u
+#define PC_HAS_HVC 4u
+
+struct pc {
+    struct bus bus;
+    struct pc_events events;
+    struct vcpu *vcpu;
+    struct kvmclock *kvmclock;
+    struct lapic *lapic;
+    struct ioapic *ioapic;
+    struct uart8250 *com1;
+    struct pci_host *pci;
+    struct virtio_console *hvc;
+    struct acpi_pm pm;
+    uint32_t optional; /* PC_HAS_* */
+    unsigned ndisks;
+    uint64_t rsdp_addr;
+    /* In creation order; saved and loaded in this order, destroyed in reverse. */
+    struct pc_device dev[PC_MAX_DEVICES];
+    unsigned ndev;
+};
