@@ -264,8 +264,18 @@ struct virtio_blk *virtio_blk_create(struct pci_host *host, struct bus *bus, str
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->cond, NULL);
     d->paused = true;
-    if (virtio_pci_init(&d->vd, host, bus, "virtio-blk", VIRTIO_ID_BLOCK, 0x010000, 1,
-                        BLK_QUEUE_SIZE, features, &blk_ops, d, -1) != 0 ||
+    struct virtio_pci_settings s = {
+        .dev = {.name = "virtio-blk",
+                .device_id = VIRTIO_ID_BLOCK,
+                .nqueues = 1,
+                .queue_max = BLK_QUEUE_SIZE,
+                .features = features,
+                .ops = &blk_ops,
+                .opaque = d},
+        .class_code = 0x010000,
+        .slot = -1,
+    };
+    if (virtio_pci_init(&d->vd, host, bus, &s) != 0 ||
         pthread_create(&d->thread, NULL, blk_thread, d) != 0) {
         log_error("virtio-blk: cannot create the device for %s", disk_path(b));
         free(d);

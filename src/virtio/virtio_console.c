@@ -72,10 +72,19 @@ struct virtio_console *virtio_console_create(struct pci_host *host, struct bus *
     c->config[0] = 80; /* cols */
     c->config[2] = 25; /* rows */
     c->config[4] = 1;  /* max_nr_ports */
-    if (virtio_pci_init(&c->vd, host, bus, "virtio-console", VIRTIO_ID_CONSOLE, 0x078000, 2,
-                        CON_QUEUE_SIZE,
-                        VIRTIO_F_INDIRECT_DESC | VIRTIO_F_EVENT_IDX | VIRTIO_CONSOLE_F_EMERG_WRITE,
-                        &con_ops, c, -1) != 0) {
+    struct virtio_pci_settings s = {
+        .dev = {.name = "virtio-console",
+                .device_id = VIRTIO_ID_CONSOLE,
+                .nqueues = 2,
+                .queue_max = CON_QUEUE_SIZE,
+                .features =
+                    VIRTIO_F_INDIRECT_DESC | VIRTIO_F_EVENT_IDX | VIRTIO_CONSOLE_F_EMERG_WRITE,
+                .ops = &con_ops,
+                .opaque = c},
+        .class_code = 0x078000,
+        .slot = -1,
+    };
+    if (virtio_pci_init(&c->vd, host, bus, &s) != 0) {
         free(c);
         return NULL;
     }

@@ -200,8 +200,18 @@ struct virtio_net *virtio_net_create(struct pci_host *host, struct bus *bus, str
     pthread_mutex_init(&n->lock, NULL);
     uint64_t features =
         VIRTIO_F_INDIRECT_DESC | VIRTIO_F_EVENT_IDX | VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS;
-    if (virtio_pci_init(&n->vd, host, bus, "virtio-net", VIRTIO_ID_NET, 0x020000, 2, NET_QUEUE_SIZE,
-                        features, &net_ops, n, -1) != 0) {
+    struct virtio_pci_settings s = {
+        .dev = {.name = "virtio-net",
+                .device_id = VIRTIO_ID_NET,
+                .nqueues = 2,
+                .queue_max = NET_QUEUE_SIZE,
+                .features = features,
+                .ops = &net_ops,
+                .opaque = n},
+        .class_code = 0x020000,
+        .slot = -1,
+    };
+    if (virtio_pci_init(&n->vd, host, bus, &s) != 0) {
         free(n);
         return NULL;
     }

@@ -1,9 +1,11 @@
-/* virtio_pci.c — the modern virtio PCI transport of virtio_pci.h. The common configuration
- * window is served from a little-endian image of the registers: reads slice it, writes patch it
- * and then apply each register the write overlapped, so any access width the driver uses
- * (Linux writes 64-bit queue addresses as two 32-bit halves) behaves the same. */
+/* virtio_pci.c — the modern virtio PCI transport of virtio_pci.h, over the transport-neutral
+ * device of virtio.h. The common configuration window is served from a little-endian image of
+ * the registers: reads slice it, writes patch it and then apply each register the write
+ * overlapped, so any access width the driver uses (Linux writes 64-bit queue addresses as two
+ * 32-bit halves) behaves the same. */
 #include "virtio_pci.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "vessel/log.h"
@@ -57,15 +59,16 @@ static struct virtq *selected(struct virtio_dev *vd)
     return vd->queue_sel < vd->nqueues ? &vd->vq[vd->queue_sel] : NULL;
 }
 
-static void common_image(struct virtio_dev *vd, uint8_t img[CC_SIZE])
+static void common_image(struct virtio_pci *vp, uint8_t img[CC_SIZE])
 {
+    struct virtio_dev *vd = vp->vd;
     memset(img, 0, CC_SIZE);
     put(img, CC_DFSELECT, vd->dfselect, 4);
-    put(img, CC_DF, vd->dfselect < 2 ? (uint32_t)(vd->host_features >> (32 * vd->dfselect)) : 0, 4);
+    put(img, CC_DF, virtio_dev_host_features(vd, vd->dfselect), 4);
     put(img, CC_GFSELECT, vd->gfselect, 4);
     put(img, CC_GF, vd->gfselect < 2 ? (uint32_t)(vd->guest_features >> (32 * vd->gfselect)) : 0,
         4);
-    put(img, CC_MSIX, vd->config_msix, 2);
+    put(img, CC_MSIX, vp->config_msix, 2);
     put(img, CC_NUMQ, vd->nqueues, 2);
     put(img, CC_STATUS, vd->status, 1);
     put(img, CC_CFGGEN, vd->config_generation, 1);
@@ -82,83 +85,39 @@ static void common_image(struct virtio_dev *vd, uint8_t img[CC_SIZE])
     }
 }
 
-static void virtio_reset(struct virtio_dev *vd)
+/* After the device reset: the transport's own register and interrupt line. */
+static void vp_reset(void *opaque)
 {
-    if (vd->ops->reset) vd->ops->reset(vd);
-    pthread_mutex_lock(&vd->lock);
-    for (unsigned k = 0; k < vd->nqueues; k++) {
-        virtq_reset(&vd->vq[k]);
-        vd->vq[k].size = vd->queue_max;
-    }
-    vd->guest_features = 0;
-    vd->dfselect = vd->gfselect = 0;
-    vd->status = 0;
-    vd->isr = 0;
-    vd->queue_sel = 0;
-    vd->config_msix = VIRTIO_MSI_NO_VECTOR;
-    pthread_mutex_unlock(&vd->lock);
-    pci_device_set_irq(&vd->pci, 0);
+    struct virtio_pci *vp = opaque;
+    vp->config_msix = VIRTIO_MSI_NO_VECTOR;
+    pci_device_set_irq(&vp->pci, 0);
 }
 
-static uint16_t checked_vector(struct virtio_dev *vd, uint64_t v)
+static uint16_t checked_vector(struct virtio_pci *vp, uint64_t v)
 {
-    return v < vd->pci.msix.nvec ? (uint16_t)v : VIRTIO_MSI_NO_VECTOR;
+    return v < vp->pci.msix.nvec ? (uint16_t)v : VIRTIO_MSI_NO_VECTOR;
 }
 
-static void write_status(struct virtio_dev *vd, uint8_t v)
+static void apply_field(struct virtio_pci *vp, unsigned off, uint64_t v)
 {
-    if (v == 0) {
-        virtio_reset(vd);
-        return;
-    }
-    uint8_t newly = (uint8_t)(v & ~vd->status);
-    if (newly & VIRTIO_STATUS_FEATURES_OK) {
-        bool ok = (vd->guest_features & ~vd->host_features) == 0 &&
-                  (vd->guest_features & VIRTIO_F_VERSION_1);
-        if (!ok) {
-            v &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
-        } else {
-            for (unsigned k = 0; k < vd->nqueues; k++) {
-                vd->vq[k].event_idx = virtio_has_feature(vd, VIRTIO_F_EVENT_IDX);
-                vd->vq[k].indirect = virtio_has_feature(vd, VIRTIO_F_INDIRECT_DESC);
-            }
-        }
-    }
-    /* the driver cannot clear DEVICE_NEEDS_RESET except by resetting */
-    vd->status = (uint8_t)(v | (vd->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET));
-    if ((newly & VIRTIO_STATUS_DRIVER_OK) && vd->ops->driver_ok) vd->ops->driver_ok(vd);
-}
-
-static void apply_field(struct virtio_dev *vd, unsigned off, uint64_t v)
-{
+    struct virtio_dev *vd = vp->vd;
     struct virtq *q = selected(vd);
-    bool features_done = vd->status & VIRTIO_STATUS_FEATURES_OK;
     switch (off) {
     case CC_DFSELECT: vd->dfselect = (uint32_t)v; break;
     case CC_GFSELECT: vd->gfselect = (uint32_t)v; break;
-    case CC_GF:
-        if (vd->gfselect < 2 && !features_done) {
-            unsigned sh = 32 * vd->gfselect;
-            vd->guest_features = (vd->guest_features & ~(0xffffffffull << sh)) | (v << sh);
-        }
-        break;
-    case CC_MSIX: vd->config_msix = checked_vector(vd, v); break;
-    case CC_STATUS: write_status(vd, (uint8_t)v); break;
+    case CC_GF: virtio_dev_set_guest_features(vd, vd->gfselect, (uint32_t)v); break;
+    case CC_MSIX: vp->config_msix = checked_vector(vp, v); break;
+    case CC_STATUS: virtio_dev_set_status(vd, (uint8_t)v); break;
     case CC_QSEL: vd->queue_sel = (uint16_t)v; break;
     case CC_QSIZE:
         /* a power of two no larger than the maximum; anything else is refused at enable */
         if (q && !q->ready) q->size = (uint16_t)v;
         break;
     case CC_QMSIX:
-        if (q) q->msix_vector = checked_vector(vd, v);
+        if (q) q->msix_vector = checked_vector(vp, v);
         break;
     case CC_QENABLE:
-        if (q && v == 1 && !q->ready) {
-            if (q->size > vd->queue_max || !virtq_validate(q))
-                virtio_set_needs_reset(vd);
-            else
-                q->ready = true;
-        }
+        if (q && v == 1) virtio_dev_queue_enable(vd, vd->queue_sel);
         break;
     case CC_QDESC:
         if (q && !q->ready) q->desc = v;
@@ -173,115 +132,133 @@ static void apply_field(struct virtio_dev *vd, unsigned off, uint64_t v)
     }
 }
 
-static void common_write(struct virtio_dev *vd, uint64_t off, uint64_t v, unsigned size)
+static void common_write(struct virtio_pci *vp, uint64_t off, uint64_t v, unsigned size)
 {
     if (off >= CC_SIZE || off + size > CC_SIZE) return;
     uint8_t img[CC_SIZE];
-    common_image(vd, img);
+    common_image(vp, img);
     put(img, (unsigned)off, v, size);
     for (size_t k = 0; k < sizeof(cc_fields) / sizeof(cc_fields[0]); k++) {
         unsigned fo = cc_fields[k].off, fs = cc_fields[k].size;
-        if (fo < off + size && off < fo + fs) apply_field(vd, fo, get(img, fo, fs));
+        if (fo < off + size && off < fo + fs) apply_field(vp, fo, get(img, fo, fs));
     }
 }
 
 static uint64_t bar_read(void *opaque, uint64_t off, unsigned size)
 {
-    struct virtio_dev *vd = opaque;
+    struct virtio_pci *vp = opaque;
+    struct virtio_dev *vd = vp->vd;
     if (off < VIRTIO_PCI_ISR) {
         if (off + size > CC_SIZE) return 0;
         uint8_t img[CC_SIZE];
-        common_image(vd, img);
+        common_image(vp, img);
         return get(img, (unsigned)off, size);
     }
     if (off < VIRTIO_PCI_DEVICE_CFG) {
         if (off != VIRTIO_PCI_ISR) return 0;
-        pthread_mutex_lock(&vd->lock);
-        uint8_t isr = vd->isr;
-        vd->isr = 0;
-        pthread_mutex_unlock(&vd->lock);
-        pci_device_set_irq(&vd->pci, 0);
+        uint8_t isr = virtio_dev_take_isr(vd);
+        pci_device_set_irq(&vp->pci, 0);
         return isr;
     }
     if (off < VIRTIO_PCI_NOTIFY)
         return vd->ops->config_read ? vd->ops->config_read(vd, off - VIRTIO_PCI_DEVICE_CFG, size)
                                     : 0;
     if (off >= VIRTIO_PCI_MSIX_TABLE && off < VIRTIO_PCI_MSIX_PBA)
-        return pci_msix_table_read(&vd->pci, off - VIRTIO_PCI_MSIX_TABLE, size);
+        return pci_msix_table_read(&vp->pci, off - VIRTIO_PCI_MSIX_TABLE, size);
     if (off >= VIRTIO_PCI_MSIX_PBA && off < VIRTIO_PCI_MSIX_PBA + 0x1000)
-        return pci_msix_pba_read(&vd->pci, off - VIRTIO_PCI_MSIX_PBA, size);
+        return pci_msix_pba_read(&vp->pci, off - VIRTIO_PCI_MSIX_PBA, size);
     return 0;
 }
 
 static void bar_write(void *opaque, uint64_t off, uint64_t v, unsigned size)
 {
-    struct virtio_dev *vd = opaque;
+    struct virtio_pci *vp = opaque;
+    struct virtio_dev *vd = vp->vd;
     if (off < VIRTIO_PCI_ISR) {
-        common_write(vd, off, v, size);
+        common_write(vp, off, v, size);
     } else if (off >= VIRTIO_PCI_DEVICE_CFG && off < VIRTIO_PCI_NOTIFY) {
         if (vd->ops->config_write) vd->ops->config_write(vd, off - VIRTIO_PCI_DEVICE_CFG, v, size);
     } else if (off >= VIRTIO_PCI_NOTIFY && off < VIRTIO_PCI_NOTIFY + 0x1000) {
         uint64_t q = (off - VIRTIO_PCI_NOTIFY) / VIRTIO_PCI_NOTIFY_MUL;
-        if (q < vd->nqueues && vd->vq[q].ready && virtio_driver_ok(vd) && vd->ops->queue_notify)
-            vd->ops->queue_notify(vd, (unsigned)q);
+        if (q < vd->nqueues) virtio_dev_queue_kick(vd, (unsigned)q);
     } else if (off >= VIRTIO_PCI_MSIX_TABLE && off < VIRTIO_PCI_MSIX_PBA) {
-        pci_msix_table_write(&vd->pci, off - VIRTIO_PCI_MSIX_TABLE, v, size);
+        pci_msix_table_write(&vp->pci, off - VIRTIO_PCI_MSIX_TABLE, v, size);
     }
 }
 
 static const struct io_ops virtio_bar_ops = {bar_read, bar_write};
 
-static void add_cap(struct virtio_dev *vd, uint8_t type, uint32_t offset, uint32_t length,
+static void add_cap(struct virtio_pci *vp, uint8_t type, uint32_t offset, uint32_t length,
                     bool notify)
 {
-    unsigned at = pci_device_add_capability(&vd->pci, PCI_CAP_ID_VNDR, notify ? 20 : 16);
+    unsigned at = pci_device_add_capability(&vp->pci, PCI_CAP_ID_VNDR, notify ? 20 : 16);
     if (!at) return;
-    pci_set8(&vd->pci, at + 2, notify ? 20 : 16);
-    pci_set8(&vd->pci, at + 3, type);
-    pci_set8(&vd->pci, at + 4, VIRTIO_PCI_BAR);
-    pci_set32(&vd->pci, at + 8, offset);
-    pci_set32(&vd->pci, at + 12, length);
-    if (notify) pci_set32(&vd->pci, at + 16, VIRTIO_PCI_NOTIFY_MUL);
+    pci_set8(&vp->pci, at + 2, notify ? 20 : 16);
+    pci_set8(&vp->pci, at + 3, type);
+    pci_set8(&vp->pci, at + 4, VIRTIO_PCI_BAR);
+    pci_set32(&vp->pci, at + 8, offset);
+    pci_set32(&vp->pci, at + 12, length);
+    if (notify) pci_set32(&vp->pci, at + 16, VIRTIO_PCI_NOTIFY_MUL);
 }
 
-int virtio_pci_init(struct virtio_dev *vd, struct pci_host *host, struct bus *bus, const char *name,
-                    uint16_t device_id, uint32_t class_code, unsigned nqueues, uint16_t queue_max,
-                    uint64_t features, const struct virtio_dev_ops *ops, void *opaque, int slot)
+/* The device asked to interrupt the driver for queue q (or its configuration). */
+static void vp_interrupt(void *opaque, int q)
 {
-    if (nqueues == 0 || nqueues > VIRTIO_MAX_QUEUES || queue_max == 0 ||
-        (queue_max & (queue_max - 1)) || queue_max > VIRTQ_MAX_SIZE)
-        return -1;
-    memset(vd, 0, sizeof(*vd));
-    vd->bus = bus;
-    vd->ops = ops;
-    vd->opaque = opaque;
-    vd->name = name;
-    vd->device_id = device_id;
-    vd->host_features = features | VIRTIO_F_VERSION_1;
-    vd->nqueues = nqueues;
-    vd->queue_max = queue_max;
-    pthread_mutex_init(&vd->lock, NULL);
-    for (unsigned k = 0; k < nqueues; k++)
-        virtq_init(&vd->vq[k], bus);
+    struct virtio_pci *vp = opaque;
+    struct virtio_dev *vd = vp->vd;
+    uint16_t vector = q < 0 ? vp->config_msix : vd->vq[q].msix_vector;
+    if (pci_msix_enabled(&vp->pci)) {
+        if (vector != VIRTIO_MSI_NO_VECTOR) pci_msix_notify(&vp->pci, vector);
+        return;
+    }
+    pthread_mutex_lock(&vd->lock);
+    vd->isr |= q < 0 ? VIRTIO_ISR_CONFIG : VIRTIO_ISR_QUEUE;
+    pthread_mutex_unlock(&vd->lock);
+    pci_device_set_irq(&vp->pci, 1);
+}
 
-    struct pci_device *d = &vd->pci;
-    pci_device_init(d, name, VIRTIO_PCI_VENDOR, (uint16_t)(VIRTIO_PCI_DEVICE_BASE + device_id),
-                    class_code, 1, NULL, vd);
-    pci_device_set_subsystem(d, VIRTIO_PCI_VENDOR, (uint16_t)(VIRTIO_PCI_DEVICE_BASE + device_id));
+static const struct virtio_transport_ops vp_transport_ops = {.interrupt = vp_interrupt,
+                                                             .reset = vp_reset};
+
+static int vp_setup(struct virtio_pci *vp, struct pci_host *host,
+                    const struct virtio_pci_settings *s)
+{
+    struct virtio_dev *vd = vp->vd;
+    uint16_t pci_id = (uint16_t)(VIRTIO_PCI_DEVICE_BASE + vd->device_id);
+    struct pci_device *d = &vp->pci;
+    pci_device_init(d, vd->name, VIRTIO_PCI_VENDOR, pci_id, s->class_code, 1, NULL, vp);
+    pci_device_set_subsystem(d, VIRTIO_PCI_VENDOR, pci_id);
     pci_device_set_interrupt_pin(d, 1);
     if (pci_device_add_bar(d, VIRTIO_PCI_BAR, PCI_BAR_MEM64, VIRTIO_PCI_BAR_SIZE, false,
-                           &virtio_bar_ops, vd) != 0)
+                           &virtio_bar_ops, vp) != 0)
         return -1;
-    add_cap(vd, 1, VIRTIO_PCI_COMMON, 0x1000, false);     /* common configuration */
-    add_cap(vd, 2, VIRTIO_PCI_NOTIFY, 0x1000, true);      /* notifications */
-    add_cap(vd, 3, VIRTIO_PCI_ISR, 0x1000, false);        /* ISR status */
-    add_cap(vd, 4, VIRTIO_PCI_DEVICE_CFG, 0x1000, false); /* device-specific configuration */
-    if (!pci_msix_init(d, nqueues + 1, VIRTIO_PCI_BAR, VIRTIO_PCI_MSIX_TABLE, VIRTIO_PCI_BAR,
+    add_cap(vp, 1, VIRTIO_PCI_COMMON, 0x1000, false);     /* common configuration */
+    add_cap(vp, 2, VIRTIO_PCI_NOTIFY, 0x1000, true);      /* notifications */
+    add_cap(vp, 3, VIRTIO_PCI_ISR, 0x1000, false);        /* ISR status */
+    add_cap(vp, 4, VIRTIO_PCI_DEVICE_CFG, 0x1000, false); /* device-specific configuration */
+    if (!pci_msix_init(d, vd->nqueues + 1, VIRTIO_PCI_BAR, VIRTIO_PCI_MSIX_TABLE, VIRTIO_PCI_BAR,
                        VIRTIO_PCI_MSIX_PBA))
         return -1;
-    virtio_reset(vd);
-    if (pci_host_register(host, d, slot) < 0) {
-        log_error("virtio: no PCI slot for %s", name);
+    virtio_dev_reset(vd);
+    if (pci_host_register(host, d, s->slot) < 0) {
+        log_error("virtio: no PCI slot for %s", vd->name);
+        return -1;
+    }
+    return 0;
+}
+
+int virtio_pci_init(struct virtio_dev *vd, struct pci_host *host, struct bus *bus,
+                    const struct virtio_pci_settings *s)
+{
+    if (virtio_dev_init(vd, bus, &s->dev) != 0) return -1;
+    struct virtio_pci *vp = calloc(1, sizeof(*vp));
+    if (!vp) return -1;
+    vp->vd = vd;
+    vd->transport_ops = &vp_transport_ops;
+    vd->transport = vp;
+    if (vp_setup(vp, host, s) != 0) {
+        vd->transport = NULL;
+        free(vp);
         return -1;
     }
     return 0;
@@ -289,57 +266,22 @@ int virtio_pci_init(struct virtio_dev *vd, struct pci_host *host, struct bus *bu
 
 void virtio_pci_destroy(struct virtio_dev *vd)
 {
-    pci_device_destroy(&vd->pci);
-    pthread_mutex_destroy(&vd->lock);
-}
-
-static void raise_interrupt(struct virtio_dev *vd, uint16_t vector, uint8_t isr_bit)
-{
-    if (pci_msix_enabled(&vd->pci)) {
-        if (vector != VIRTIO_MSI_NO_VECTOR) pci_msix_notify(&vd->pci, vector);
-        return;
-    }
-    pthread_mutex_lock(&vd->lock);
-    vd->isr |= isr_bit;
-    pthread_mutex_unlock(&vd->lock);
-    pci_device_set_irq(&vd->pci, 1);
-}
-
-void virtio_queue_notify(struct virtio_dev *vd, unsigned q)
-{
-    if (q >= vd->nqueues) return;
-    pthread_mutex_lock(&vd->lock);
-    bool want = virtq_need_interrupt(&vd->vq[q]);
-    uint16_t vector = vd->vq[q].msix_vector;
-    pthread_mutex_unlock(&vd->lock);
-    if (want) raise_interrupt(vd, vector, 1);
-}
-
-void virtio_config_notify(struct virtio_dev *vd)
-{
-    pthread_mutex_lock(&vd->lock);
-    vd->config_generation++;
-    pthread_mutex_unlock(&vd->lock);
-    if (vd->status & VIRTIO_STATUS_DRIVER_OK) raise_interrupt(vd, vd->config_msix, 2);
-}
-
-void virtio_set_needs_reset(struct virtio_dev *vd)
-{
-    if (vd->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET) return;
-    vd->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
-    log_warn("virtio: %s needs reset", vd->name);
-    virtio_config_notify(vd);
+    struct virtio_pci *vp = vd->transport;
+    pci_device_destroy(&vp->pci);
+    free(vp);
+    virtio_dev_fini(vd);
 }
 
 void virtio_pci_save(struct virtio_dev *vd, struct state_writer *w)
 {
-    pci_device_save(&vd->pci, w);
+    struct virtio_pci *vp = vd->transport;
+    pci_device_save(&vp->pci, w);
     state_put_u64(w, vd->guest_features);
     state_put_u32(w, vd->dfselect);
     state_put_u32(w, vd->gfselect);
     state_put_u8(w, vd->status);
     state_put_u8(w, vd->config_generation);
-    state_put_u16(w, vd->config_msix);
+    state_put_u16(w, vp->config_msix);
     state_put_u16(w, vd->queue_sel);
     state_put_u8(w, vd->isr);
     state_put_u8(w, (uint8_t)vd->nqueues);
@@ -349,13 +291,14 @@ void virtio_pci_save(struct virtio_dev *vd, struct state_writer *w)
 
 int virtio_pci_load(struct virtio_dev *vd, struct state_reader *r)
 {
-    if (pci_device_load(&vd->pci, r) != 0) return -1;
+    struct virtio_pci *vp = vd->transport;
+    if (pci_device_load(&vp->pci, r) != 0) return -1;
     vd->guest_features = state_get_u64(r);
     vd->dfselect = state_get_u32(r);
     vd->gfselect = state_get_u32(r);
     vd->status = state_get_u8(r);
     vd->config_generation = state_get_u8(r);
-    vd->config_msix = state_get_u16(r);
+    vp->config_msix = state_get_u16(r);
     vd->queue_sel = state_get_u16(r);
     vd->isr = state_get_u8(r);
     unsigned n = state_get_u8(r);

@@ -40,8 +40,18 @@ struct virtio_rng *virtio_rng_create(struct pci_host *host, struct bus *bus)
 {
     struct virtio_rng *r = calloc(1, sizeof(*r));
     if (!r) return NULL;
-    if (virtio_pci_init(&r->vd, host, bus, "virtio-rng", VIRTIO_ID_RNG, 0x00ff00, 1, RNG_QUEUE_SIZE,
-                        VIRTIO_F_INDIRECT_DESC | VIRTIO_F_EVENT_IDX, &rng_ops, r, -1) != 0) {
+    struct virtio_pci_settings s = {
+        .dev = {.name = "virtio-rng",
+                .device_id = VIRTIO_ID_RNG,
+                .nqueues = 1,
+                .queue_max = RNG_QUEUE_SIZE,
+                .features = VIRTIO_F_INDIRECT_DESC | VIRTIO_F_EVENT_IDX,
+                .ops = &rng_ops,
+                .opaque = r},
+        .class_code = 0x00ff00,
+        .slot = -1,
+    };
+    if (virtio_pci_init(&r->vd, host, bus, &s) != 0) {
         free(r);
         return NULL;
     }
