@@ -19,12 +19,6 @@ void acpi_pm_init(struct acpi_pm *pm, void (*poweroff)(void *), void (*reset)(vo
     pm->opaque = opaque;
 }
 
-void acpi_pm_reset(struct acpi_pm *pm)
-{
-    pm->sleep_ctl = 0;
-    pm->sleep_sts = 0;
-}
-
 static uint64_t acpi_pm_read(void *opaque, uint64_t offset, unsigned size)
 {
     struct acpi_pm *pm = opaque;

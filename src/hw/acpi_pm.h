@@ -36,7 +36,6 @@ void acpi_pm_init(struct acpi_pm *pm, void (*poweroff)(void *), void (*reset)(vo
                   void *opaque);
 /* Register the ports at `base` (ACPI_PM_PORT_BASE). 0 or -1. */
 int acpi_pm_attach(struct acpi_pm *pm, struct bus *bus, uint16_t base);
-void acpi_pm_reset(struct acpi_pm *pm);
 /* Section "acpi_pm". */
 void acpi_pm_save(const struct acpi_pm *pm, struct state_writer *w);
 int acpi_pm_load(struct acpi_pm *pm, struct state_reader *r);

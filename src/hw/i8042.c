@@ -248,13 +248,6 @@ void i8042_destroy(struct i8042 *k)
     free(k);
 }
 
-void i8042_reset(struct i8042 *k)
-{
-    pthread_mutex_lock(&k->lock);
-    reset_locked(k);
-    pthread_mutex_unlock(&k->lock);
-}
-
 void i8042_save(struct i8042 *k, struct state_writer *w)
 {
     pthread_mutex_lock(&k->lock);

@@ -22,7 +22,6 @@ struct i8042;
 struct i8042 *i8042_create(struct bus *bus, struct irq_line kbd_irq, void (*reset)(void *opaque),
                            void *opaque);
 void i8042_destroy(struct i8042 *k);
-void i8042_reset(struct i8042 *k);
 
 /* Section "i8042". */
 void i8042_save(struct i8042 *k, struct state_writer *w);

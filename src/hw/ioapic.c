@@ -205,13 +205,6 @@ void ioapic_destroy(struct ioapic *io)
     free(io);
 }
 
-void ioapic_reset(struct ioapic *io)
-{
-    pthread_mutex_lock(&io->lock);
-    reset_locked(io);
-    pthread_mutex_unlock(&io->lock);
-}
-
 static void line_set_level(void *opaque, unsigned pin, int level)
 {
     ioapic_set_level(opaque, pin, level);

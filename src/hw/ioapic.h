@@ -23,7 +23,6 @@ struct ioapic;
 
 struct ioapic *ioapic_create(struct bus *bus, uint64_t base, struct msi_sink out);
 void ioapic_destroy(struct ioapic *io);
-void ioapic_reset(struct ioapic *io);
 /* Input pin levels: 1 asserted, 0 deasserted (logical levels: the polarity bit the guest
  * programs is kept but inverts nothing, as in QEMU). Edge-triggered pins fire on 0->1. */
 void ioapic_set_level(struct ioapic *io, unsigned pin, int level);

@@ -120,13 +120,6 @@ void kvmclock_destroy(struct kvmclock *k)
     free(k);
 }
 
-void kvmclock_reset(struct kvmclock *k)
-{
-    pthread_mutex_lock(&k->lock);
-    k->system_time_msr = k->wall_clock_msr = 0;
-    pthread_mutex_unlock(&k->lock);
-}
-
 bool kvmclock_msr_read(struct kvmclock *k, uint32_t msr, uint64_t *value)
 {
     bool ok = true;

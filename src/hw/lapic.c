@@ -462,14 +462,6 @@ void lapic_destroy(struct lapic *l)
     free(l);
 }
 
-void lapic_reset(struct lapic *l)
-{
-    pthread_mutex_lock(&l->lock);
-    l->apic_base = LAPIC_BASE | APICBASE_ENABLE | (l->cfg.id == 0 ? APICBASE_BSP : 0);
-    reset_locked(l);
-    pthread_mutex_unlock(&l->lock);
-}
-
 static int intc_pending(void *opaque)
 {
     struct lapic *l = opaque;

@@ -54,7 +54,6 @@ struct lapic;
 /* Registers the MMIO page at LAPIC_BASE. NULL on failure. */
 struct lapic *lapic_create(struct bus *bus, const struct lapic_config *cfg);
 void lapic_destroy(struct lapic *l);
-void lapic_reset(struct lapic *l);
 
 /* The CPU side: vcpu_set_intc(vcpu, &lapic_intc_ops, lapic). */
 extern const struct vcpu_intc_ops lapic_intc_ops;

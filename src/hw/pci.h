@@ -142,8 +142,6 @@ int pci_device_add_bar(struct pci_device *d, unsigned idx, enum pci_bar_type typ
 unsigned pci_device_add_capability(struct pci_device *d, uint8_t id, unsigned size);
 /* INTx level from the function (honours the command register's INTx-disable). Thread-safe. */
 void pci_device_set_irq(struct pci_device *d, int level);
-/* Undo everything the guest programmed: command, BAR addresses, MSI-X; unmaps BARs. */
-void pci_device_reset(struct pci_device *d);
 void pci_device_destroy(struct pci_device *d);
 
 /* Config space accessors for the function's own use (no masks, no hooks). */
@@ -208,8 +206,6 @@ int pci_host_register(struct pci_host *h, struct pci_device *d, int slot);
 struct bus *pci_host_bus(struct pci_host *h);
 /* Send an MSI through the host (what MSI-X uses). */
 void pci_host_msi(struct pci_host *h, uint64_t addr, uint32_t data);
-/* Reset the config space of every registered function (their own state is theirs to reset). */
-void pci_host_reset(struct pci_host *h);
 /* Firmware's job before boot: give every BAR an address in the PCI windows and enable
  * decoding and bus mastering, so a guest that trusts firmware finds working devices. */
 void pci_host_assign_bars(struct pci_host *h);

@@ -373,30 +373,6 @@ bool pci_msix_notify(struct pci_device *d, unsigned vector)
     return ok;
 }
 
-void pci_device_reset(struct pci_device *d)
-{
-    pthread_mutex_lock(&d->lock);
-    pci_set16(d, PCI_COMMAND, 0);
-    d->config[PCI_STATUS + 1] = 0;
-    for (unsigned k = 0; k < PCI_NUM_BARS; k++) {
-        unsigned off = PCI_BASE_ADDRESS_0 + 4 * k;
-        /* Keep the read-only type bits, clear the address. */
-        for (unsigned j = 0; j < 4; j++)
-            d->config[off + j] &= (uint8_t)~d->wmask[off + j];
-    }
-    if (d->msix.cap) {
-        pci_set16(d, d->msix.cap + PCI_MSIX_FLAGS, (uint16_t)(d->msix.nvec - 1));
-        memset(d->msix.table, 0, sizeof(d->msix.table));
-        for (unsigned v = 0; v < d->msix.nvec; v++)
-            d->msix.table[v * 16 + 12] = 1;
-        d->msix.pending = 0;
-    }
-    d->intx_level = 0;
-    update_intx(d);
-    pthread_mutex_unlock(&d->lock);
-    pci_device_update_mappings(d);
-}
-
 void pci_device_destroy(struct pci_device *d)
 {
     pthread_mutex_lock(&d->lock);

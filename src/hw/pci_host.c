@@ -150,13 +150,6 @@ void pci_host_intx(struct pci_host *h, unsigned slot, unsigned pin, bool level)
     pthread_mutex_unlock(&h->lock);
 }
 
-void pci_host_reset(struct pci_host *h)
-{
-    h->addr = 0;
-    for (unsigned s = 0; s < PCI_MAX_SLOTS; s++)
-        if (h->dev[s]) pci_device_reset(h->dev[s]);
-}
-
 struct bar_ref {
     struct pci_device *d;
     unsigned idx;

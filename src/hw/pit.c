@@ -345,13 +345,6 @@ void pit_destroy(struct pit *p)
     free(p);
 }
 
-void pit_reset(struct pit *p)
-{
-    pthread_mutex_lock(&p->lock);
-    reset_locked(p);
-    pthread_mutex_unlock(&p->lock);
-}
-
 uint64_t pit_next_deadline(struct pit *p)
 {
     pthread_mutex_lock(&p->lock);

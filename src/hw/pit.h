@@ -20,7 +20,6 @@ struct pit;
 /* now: host monotonic ns (NULL: clock_ns); tests pass a fake clock. NULL on failure. */
 struct pit *pit_create(struct bus *bus, struct irq_line irq0, uint64_t (*now)(void));
 void pit_destroy(struct pit *p);
-void pit_reset(struct pit *p);
 /* Host ns of channel 0's next interrupt (UINT64_MAX if none); raise what is due at now_ns. */
 uint64_t pit_next_deadline(struct pit *p);
 void pit_update(struct pit *p, uint64_t now_ns);

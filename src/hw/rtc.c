@@ -341,13 +341,6 @@ void rtc_destroy(struct rtc *r)
     free(r);
 }
 
-void rtc_reset(struct rtc *r)
-{
-    pthread_mutex_lock(&r->lock);
-    reset_locked(r);
-    pthread_mutex_unlock(&r->lock);
-}
-
 void rtc_cmos_set(struct rtc *r, unsigned index, uint8_t value)
 {
     if (index < R_D + 1 || index >= RTC_CMOS_SIZE)

@@ -24,7 +24,6 @@ struct rtc;
 struct rtc *rtc_create(struct bus *bus, struct irq_line irq, uint64_t (*now)(void),
                        uint64_t (*wall)(void));
 void rtc_destroy(struct rtc *r);
-void rtc_reset(struct rtc *r);
 /* CMOS RAM bytes (index < 128) for the board; time registers are not affected. */
 void rtc_cmos_set(struct rtc *r, unsigned index, uint8_t value);
 uint8_t rtc_cmos_get(struct rtc *r, unsigned index);

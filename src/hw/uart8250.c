@@ -311,13 +311,6 @@ void uart8250_destroy(struct uart8250 *u)
     free(u);
 }
 
-void uart8250_reset(struct uart8250 *u)
-{
-    pthread_mutex_lock(&u->lock);
-    reset_locked(u);
-    pthread_mutex_unlock(&u->lock);
-}
-
 size_t uart8250_receive(struct uart8250 *u, const uint8_t *bytes, size_t n)
 {
     size_t k = 0;

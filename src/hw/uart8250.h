@@ -30,7 +30,6 @@ struct uart8250;
 struct uart8250 *uart8250_create(struct bus *bus, uint16_t base, struct irq_line irq,
                                  struct uart8250_sink sink, const char *name);
 void uart8250_destroy(struct uart8250 *u);
-void uart8250_reset(struct uart8250 *u);
 /* Push host input into the receive FIFO; returns how many bytes fit. */
 size_t uart8250_receive(struct uart8250 *u, const uint8_t *bytes, size_t n);
 /* Free room in the receive FIFO. */
