@@ -77,10 +77,13 @@ class Guest:
         self.seq = 0
         # Host arrival time of each chunk, to time guest events (sleep test).
         self.stamps = []
-        threading.Thread(target=self._pump, args=(self.proc.stdout, self.out, True),
-                         daemon=True).start()
-        threading.Thread(target=self._pump, args=(self.proc.stderr, self.err, False),
-                         daemon=True).start()
+        self.pumps = [
+            threading.Thread(target=self._pump, args=(self.proc.stdout, self.out, True),
+                             daemon=True),
+            threading.Thread(target=self._pump, args=(self.proc.stderr, self.err, False),
+                             daemon=True)]
+        for p in self.pumps:
+            p.start()
 
     def _pump(self, f, buf, stamp):
         while True:
@@ -148,10 +151,15 @@ class Guest:
         return body.replace(b"\r\n", b"\n").strip(b"\n").decode(errors="replace"), status
 
     def wait_exit(self, timeout):
+        """Exit status, once the process has exited and everything it wrote has been read (the
+        pumps reach end of file after the exit: reading err before that races with them)."""
         try:
-            return self.proc.wait(timeout)
+            code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
+        for p in self.pumps:
+            p.join(10)
+        return code
 
     def kill(self):
         if self.proc.poll() is None:
