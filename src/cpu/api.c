@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "block.h"
-#include "event.h"
-#include "msr.h"
+#include "cpu/exec/block.h"
+#include "cpu/exec/event.h"
+#include "cpu/msr.h"
 #include "vessel/log.h"
 #include "vessel/state.h"
 

@@ -15,8 +15,8 @@
 #include "vessel/bus.h"
 #include "vessel/cpu.h"
 
-#include "flags.h"
-#include "mmu.h"
+#include "cpu/flags.h"
+#include "cpu/mmu.h"
 
 enum gpr { R_RAX, R_RCX, R_RDX, R_RBX, R_RSP, R_RBP, R_RSI, R_RDI, R_R8, R_R9, R_R10, R_R11,
            R_R12, R_R13, R_R14, R_R15 };
@@ -224,13 +224,6 @@ _Noreturn void cpu_fault_err(struct cpu *c, unsigned vector, uint32_t error);
 _Noreturn void cpu_soft_int(struct cpu *c, unsigned vector);
 /* Recompute cpl/mode and flush what depends on them after CS, CR0, CR4 or EFER change. */
 void cpu_mode_changed(struct cpu *c);
-
-/* ---- dispatch (dispatch.c and the families) ---- */
-insn_fn exec_lookup(const struct insn *i); /* NULL: the engine raises #UD */
-insn_fn int_lookup(const struct insn *i);  /* integer families */
-insn_fn sse_lookup(const struct insn *i);  /* SSE/SSE2/SSSE3, MMX, fxsave/fxrstor, mxcsr */
-insn_fn x87_lookup(const struct insn *i);  /* D8..DF */
-insn_fn sys_lookup(const struct insn *i);  /* privileged, segments, I/O, far transfers, cpuid */
 
 /* ---- registers ---- */
 static inline uint64_t size_mask(unsigned size)

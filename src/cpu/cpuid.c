@@ -6,8 +6,9 @@
  * fixed because the engine and the board provide them. */
 #include <string.h>
 
-#include "cpuid.h"
-#include "decode.h"
+#include "cpu/cpuid.h"
+#include "cpu/decode/decode.h"
+#include "cpu/ops/ops.h"
 
 /* Which register of which leaf a probed feature lives in. */
 enum { P_1ECX, P_7EBX, P_7EDX, P_X1ECX, P_NREGS };

@@ -2,8 +2,7 @@
  * src2, cf_in) in c->lf with every value already masked to the operand size; the six flag bits
  * are derived here only when flags_read() or cond_test() looks, so the common "cmp; jcc" pair
  * never builds an RFLAGS image. */
-#include "core.h"
-#include "int_impl.h"
+#include "cpu/core.h"
 
 static inline uint64_t lf_sign(const struct lazy_flags *lf)
 {

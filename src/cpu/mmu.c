@@ -8,8 +8,8 @@
  * never half-commits. With paging off, linear = physical and the same TLB caches it. */
 #include <string.h>
 
-#include "core.h"
-#include "cpuid.h"
+#include "cpu/core.h"
+#include "cpu/cpuid.h"
 
 #define PG_P    0x1ull
 #define PG_RW   0x2ull

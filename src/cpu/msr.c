@@ -2,10 +2,10 @@
  * bases, PAT, MTRRs, TSC, ...), with reserved-bit and canonical checks, and the guest TSC. The
  * platform's MSRs (APIC base, TSC deadline, kvmclock) are passed on to c->msr_ops: the board
  * owns kvmclock (src/hw/kvmclock.c). */
-#include "msr.h"
+#include "cpu/msr.h"
 
-#include "core.h"
-#include "cpuid.h"
+#include "cpu/core.h"
+#include "cpu/cpuid.h"
 #include "vessel/clock.h"
 
 static bool msr_canonical(uint64_t a)

@@ -29,7 +29,8 @@ enum { UC_RIP = REG_RIP };
 #undef REG_RIP
 
 #include "cpu/core.h"
-#include "cpu/decode.h"
+#include "cpu/decode/decode.h"
+#include "cpu/ops/ops.h"
 #include "vessel/bus.h"
 
 #define DIFF_STATE    0x10020000ull

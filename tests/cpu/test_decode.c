@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "cpu/decode.h"
+#include "cpu/decode/decode.h"
 
 static uint8_t buf[32];
 

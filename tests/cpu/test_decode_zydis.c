@@ -22,7 +22,7 @@
 #include <Zydis/Zydis.h>
 
 #include "check.h"
-#include "cpu/decode.h"
+#include "cpu/decode/decode.h"
 
 static ZydisDecoder zdec;
 

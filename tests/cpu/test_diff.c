@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cpu/core.h"
-#include "cpu/decode.h"
+#include "cpu/decode/decode.h"
 #include "diff.h"
 #include "vendor.h"
 

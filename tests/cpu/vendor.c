@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "cpu/core.h"
-#include "cpu/decode.h"
+#include "cpu/decode/decode.h"
 
 /* vessel's MXCSR_MASK (what FXSAVE stores and what LDMXCSR/FXRSTOR accept): Intel's. */
 #define MODEL_MXCSR_MASK 0x0000ffffu

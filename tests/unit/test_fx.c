@@ -6,7 +6,7 @@
 
 #include "check.h"
 #include "cpu/core.h"
-#include "cpu/sse_fx.h"
+#include "cpu/ops/sse/sse_fx.h"
 
 static struct cpu *new_cpu(void)
 {

@@ -1,0 +1,322 @@
+/* block.c — the decoded-block cache. Blocks are found by guest-physical address and decoding
+ * mode through a hash table whose buckets are grouped by page, so dropping a page's blocks after
+ * a code write scans one small group instead of the whole cache. A block ends at a control
+ * transfer (INSN_BRANCH), at the end of its page (only its last instruction may run into the
+ * next page) or at BLOCK_MAX_INSNS. Memory comes from an arena that is only reset as a whole. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "cpu/exec/block.h"
+#include "cpu/decode/decode.h"
+#include "cpu/ops/ops.h"
+#include "vessel/log.h"
+
+#define BLOCK_GROUPS_LOG2 14
+#define BLOCK_ARENA_SIZE  (64ull << 20)
+#define BLOCK_MAX_SIZE    (sizeof(struct block) + BLOCK_MAX_INSNS * sizeof(struct insn))
+#define PAGE_MASK         (~0xfffull)
+
+static unsigned block_group(uint64_t gpa)
+{
+    return (unsigned)(((gpa >> 12) * 0x9E3779B97F4A7C15ull) >> (64 - BLOCK_GROUPS_LOG2));
+}
+
+static unsigned block_bucket(uint64_t gpa)
+{
+    return block_group(gpa) * BLOCK_GROUP + (unsigned)((gpa ^ (gpa >> 4)) & (BLOCK_GROUP - 1));
+}
+
+struct block_cache *block_cache_new(void)
+{
+    struct block_cache *bc = calloc(1, sizeof(*bc));
+    if (!bc) return NULL;
+    bc->ngroups = 1u << BLOCK_GROUPS_LOG2;
+    bc->bucket = calloc((size_t)bc->ngroups * BLOCK_GROUP, sizeof(*bc->bucket));
+    bc->xbucket = calloc(bc->ngroups, sizeof(*bc->xbucket));
+    bc->scratch = malloc(BLOCK_MAX_SIZE);
+    bc->arena_size = BLOCK_ARENA_SIZE;
+    void *a = mmap(NULL, bc->arena_size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    bc->arena = a == MAP_FAILED ? NULL : a;
+    bc->deliver_kind = -1;
+    pthread_mutex_init(&bc->remote_lock, NULL);
+    if (!bc->bucket || !bc->xbucket || !bc->scratch || !bc->arena) {
+        block_cache_free(bc);
+        return NULL;
+    }
+    return bc;
+}
+
+void block_cache_free(struct block_cache *bc)
+{
+    if (!bc) return;
+    if (bc->arena) munmap(bc->arena, bc->arena_size);
+    free(bc->bucket);
+    free(bc->xbucket);
+    free(bc->scratch);
+    pthread_mutex_destroy(&bc->remote_lock);
+    free(bc);
+}
+
+void block_flush_all(struct cpu *c)
+{
+    struct block_cache *bc = c->blocks;
+    size_t nb = (size_t)bc->ngroups * BLOCK_GROUP;
+    c->tlb.epoch++;
+    for (size_t k = 0; k < nb; k++)
+        for (struct block *b = bc->bucket[k]; b; b = b->next)
+            if (b->valid) {
+                b->valid = false;
+                c->stats.blocks_flushed++;
+                if (b == bc->cur) bc->stop = true;
+            }
+    memset(bc->bucket, 0, nb * sizeof(*bc->bucket));
+    memset(bc->xbucket, 0, bc->ngroups * sizeof(*bc->xbucket));
+    if (!bc->cur || bc->cur == bc->scratch) {
+        bc->arena_used = 0; /* otherwise the executing block keeps the arena until next time */
+        bc->generation++;
+    }
+    uint64_t npages = c->bus->ram_size >> BUS_PAGE_SHIFT;
+    for (uint64_t p = 0; p < npages; p++)
+        c->bus->page_flags[p] &= (uint8_t)~BUS_PAGE_CODE;
+}
+
+static void block_invalidate(struct cpu *c, struct block *b)
+{
+    b->valid = false;
+    c->tlb.epoch++; /* links to it die */
+    c->stats.blocks_flushed++;
+    if (b == c->blocks->cur) c->blocks->stop = true;
+}
+
+/* Drop every block that starts on, or runs into, RAM page `page`. */
+static void block_drop_page(struct cpu *c, uint64_t page)
+{
+    struct block_cache *bc = c->blocks;
+    unsigned g = block_group(page);
+    for (unsigned k = 0; k < BLOCK_GROUP; k++) {
+        struct block **pp = &bc->bucket[g * BLOCK_GROUP + k];
+        while (*pp) {
+            struct block *b = *pp;
+            if (b->valid && (b->gpa & PAGE_MASK) == page) block_invalidate(c, b);
+            if (!b->valid)
+                *pp = b->next;
+            else
+                pp = &b->next;
+        }
+    }
+    struct block **pp = &bc->xbucket[g];
+    while (*pp) {
+        struct block *b = *pp;
+        if (b->valid && b->gpa2 == page) block_invalidate(c, b);
+        if (!b->valid)
+            *pp = b->xnext;
+        else
+            pp = &b->xnext;
+    }
+    uint64_t off = bus_ram_offset(c->bus, page);
+    if (off != UINT64_MAX) c->bus->page_flags[off >> BUS_PAGE_SHIFT] &= (uint8_t)~BUS_PAGE_CODE;
+}
+
+/* Drop the blocks on every code page in [gpa, gpa+len). */
+static void block_drop_range(struct cpu *c, uint64_t gpa, uint64_t len)
+{
+    uint64_t last = (gpa + len - 1) & PAGE_MASK;
+    for (uint64_t p = gpa & PAGE_MASK;; p += BUS_PAGE_SIZE) {
+        uint64_t off = bus_ram_offset(c->bus, p);
+        if (off != UINT64_MAX && (c->bus->page_flags[off >> BUS_PAGE_SHIFT] & BUS_PAGE_CODE))
+            block_drop_page(c, p);
+        if (p == last) break;
+    }
+}
+
+void block_code_write(void *opaque, uint64_t gpa, uint64_t len)
+{
+    struct cpu *c = opaque;
+    struct block_cache *bc = c->blocks;
+    if (!len || !bc) return;
+    if (bc->owner_set && !pthread_equal(pthread_self(), bc->owner)) {
+        pthread_mutex_lock(&bc->remote_lock);
+        if (bc->nremote < 32) {
+            bc->remote_gpa[bc->nremote] = gpa;
+            bc->remote_len[bc->nremote++] = len;
+        } else {
+            bc->remote_overflow = true;
+        }
+        __atomic_store_n(&bc->remote_pending, 1, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&bc->remote_lock);
+        return;
+    }
+    block_drop_range(c, gpa, len);
+}
+
+void block_drain_remote(struct cpu *c)
+{
+    struct block_cache *bc = c->blocks;
+    uint64_t gpa[32], len[32];
+    pthread_mutex_lock(&bc->remote_lock);
+    unsigned n = bc->nremote;
+    bool overflow = bc->remote_overflow;
+    memcpy(gpa, bc->remote_gpa, n * sizeof(gpa[0]));
+    memcpy(len, bc->remote_len, n * sizeof(len[0]));
+    bc->nremote = 0;
+    bc->remote_overflow = false;
+    __atomic_store_n(&bc->remote_pending, 0, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&bc->remote_lock);
+    if (overflow) {
+        block_flush_all(c);
+        return;
+    }
+    for (unsigned k = 0; k < n; k++)
+        block_drop_range(c, gpa[k], len[k]);
+}
+
+void exec_ud(struct cpu *c, const struct insn *i)
+{
+    c->stats.ud++;
+    cpu_fault(c, EXC_UD);
+}
+
+static void block_make_ud(struct insn *i)
+{
+    memset(i, 0, sizeof(*i));
+    i->fn = exec_ud;
+    i->len = 1;
+    i->flags = INSN_BRANCH;
+    i->base = i->index = REG_NONE;
+}
+
+static uint64_t block_next_lin(const struct cpu *c, uint64_t lin)
+{
+    return c->mode == MODE_LONG64 ? lin : (uint32_t)lin;
+}
+
+/* Decode one instruction at linear `lin`. first: fetch faults are raised (else the caller ends
+ * the block before an instruction it cannot fetch). Returns false to end the block before it;
+ * *cross gets the next page's gpa if the instruction runs into it. */
+static bool block_decode_at(struct cpu *c, uint64_t lin, struct insn *i, bool first,
+                            uint64_t *cross)
+{
+    uint8_t buf[16];
+    uint64_t g[2];
+    unsigned avail = mmu_fetch(c, lin, buf, DECODE_MAXLEN, g);
+    unsigned in_page = 0x1000 - (unsigned)(lin & 0xfff);
+    int len = decode_insn(i, buf, avail, c->mode);
+    if (len == DECODE_SHORT) {
+        if (!first) return false;
+        /* The bytes we need are on a page we cannot fetch from: raise that fault. */
+        mmu_translate_exec(c, block_next_lin(c, (lin & PAGE_MASK) + 0x1000));
+        len = DECODE_UD;
+    }
+    *cross = ~0ull;
+    if (len < 0 || !(i->fn = exec_lookup(i))) {
+        block_make_ud(i);
+        return true;
+    }
+    i->len = (uint8_t)len;
+    if ((unsigned)len > in_page) *cross = g[1] & PAGE_MASK;
+    return true;
+}
+
+void block_decode_one(struct cpu *c, struct insn *i)
+{
+    uint64_t cross;
+    block_decode_at(c, c->rip, i, true, &cross);
+}
+
+static void block_mark_code(struct cpu *c, uint64_t page)
+{
+    uint64_t off = bus_ram_offset(c->bus, page);
+    if (off == UINT64_MAX) return;
+    uint8_t *f = &c->bus->page_flags[off >> BUS_PAGE_SHIFT];
+    if (!(*f & BUS_PAGE_CODE)) {
+        *f |= BUS_PAGE_CODE;
+        tlb_protect_code(c, page);
+    }
+}
+
+/* A rep string instruction runs in chunks and re-executes itself (next_rip = rip), so like a
+ * branch it must be the last instruction of its block. */
+static bool block_restarts(const struct insn *i)
+{
+    if (!(i->flags & (INSN_REP | INSN_REPNE))) return false;
+    unsigned op = i->op;
+    return (op >= 0x6C && op <= 0x6F) || (op >= 0xA4 && op <= 0xA7) || (op >= 0xAA && op <= 0xAF);
+}
+
+static struct block *block_build(struct cpu *c, uint64_t rip, uint64_t gpa)
+{
+    struct block_cache *bc = c->blocks;
+    bool cacheable = bus_ram_ptr(c->bus, gpa, 1) != NULL;
+    struct block *b;
+    if (cacheable) {
+        if (bc->arena_used + BLOCK_MAX_SIZE > bc->arena_size) block_flush_all(c);
+        b = (struct block *)(bc->arena + bc->arena_used);
+    } else {
+        b = bc->scratch;
+    }
+    b->gpa = gpa;
+    b->gpa2 = ~0ull;
+    b->mode = (uint8_t)c->mode;
+    b->valid = true;
+    b->next = b->xnext = NULL;
+    memset(b->link, 0, sizeof(b->link));
+    unsigned n = 0, used = 0, in_page = 0x1000 - (unsigned)(gpa & 0xfff);
+    uint64_t lin = rip;
+    while (n < BLOCK_MAX_INSNS) {
+        struct insn *i = &b->insn[n];
+        uint64_t cross;
+        if (!block_decode_at(c, lin, i, n == 0, &cross)) break;
+        n++;
+        used += i->len;
+        lin = block_next_lin(c, lin + i->len);
+        if (cross != ~0ull) {
+            b->gpa2 = cross;
+            break;
+        }
+        if ((i->flags & INSN_BRANCH) || used >= in_page || block_restarts(i)) break;
+    }
+    b->n = (uint16_t)n;
+    c->stats.blocks_built++;
+    if (!cacheable) return b;
+    block_mark_code(c, gpa & PAGE_MASK);
+    if (b->gpa2 != ~0ull) block_mark_code(c, b->gpa2);
+    size_t size = sizeof(struct block) + n * sizeof(struct insn);
+    bc->arena_used += (size + 15) & ~(size_t)15;
+    unsigned k = block_bucket(gpa);
+    b->next = bc->bucket[k];
+    bc->bucket[k] = b;
+    if (b->gpa2 != ~0ull) {
+        unsigned g = block_group(b->gpa2);
+        b->xnext = bc->xbucket[g];
+        bc->xbucket[g] = b;
+    }
+    return b;
+}
+
+struct block *block_get(struct cpu *c, uint64_t rip, uint64_t gpa)
+{
+    struct block_cache *bc = c->blocks;
+    struct block **pp = &bc->bucket[block_bucket(gpa)];
+    while (*pp) {
+        struct block *b = *pp;
+        if (!b->valid) {
+            *pp = b->next;
+            continue;
+        }
+        if (b->gpa == gpa && b->mode == c->mode) {
+            if (b->gpa2 == ~0ull) return b;
+            /* The last instruction's tail must still come from the same physical page. */
+            uint64_t g2;
+            if (mmu_probe_exec(c, block_next_lin(c, (rip & PAGE_MASK) + 0x1000), &g2) &&
+                (g2 & PAGE_MASK) == b->gpa2)
+                return b;
+            block_invalidate(c, b);
+            *pp = b->next;
+            break;
+        }
+        pp = &b->next;
+    }
+    return block_build(c, rip, gpa);
+}

@@ -1,0 +1,173 @@
+/* event.c — exception and interrupt delivery in IA-32e mode: IDT gate checks, the TSS RSP0 and
+ * IST stack switches, the 64-bit interrupt frame, and the #DF / triple-fault escalation of the
+ * SDM (Vol. 3A 6.15, table 6-5). Every memory access happens before any register is committed,
+ * so a fault during delivery leaves the interrupted state intact for the next attempt. */
+#include <stdio.h>
+
+#include "cpu/exec/block.h"
+#include "cpu/exec/event.h"
+
+static const char *const event_names[32] = {
+    "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#09", "#TS",
+    "#NP", "#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM", "#VE", "#CP",
+};
+
+const char *event_name(unsigned vector)
+{
+    if (vector < 32 && event_names[vector]) return event_names[vector];
+    return "INT";
+}
+
+static bool event_contributory(unsigned v)
+{
+    return v == EXC_DE || (v >= EXC_TS && v <= EXC_GP);
+}
+
+static _Noreturn void event_shutdown_mode(struct cpu *c)
+{
+    /* Real and legacy protected mode delivery is not implemented (Linux is entered in long
+     * mode). Treat it as a triple fault with an honest reason. */
+    c->pending_exc = EXC_DF;
+    c->exc_has_error = true;
+    c->exc_error = 0;
+    c->blocks->raise_kind = EV_EXC;
+    c->exc_vector = EXC_DF;
+    c->blocks->deliver_kind = EV_EXC;
+    snprintf(c->exit_why, sizeof(c->exit_why), "event delivery outside long mode (cr0=%#llx)",
+             (unsigned long long)c->cr0);
+    longjmp(c->fault_jmp, 1);
+}
+
+/* The 64-bit TSS field at `off` (RSP0..2 at 4, IST1..7 at 0x24). */
+static uint64_t event_tss_read(struct cpu *c, unsigned off)
+{
+    const struct segcache *tr = &c->seg[SEG_TR];
+    if (!(tr->attr & 0x80) || off + 7 > tr->limit) cpu_fault_err(c, EXC_TS, tr->sel & 0xfffc);
+    uint64_t v;
+    mem_read_sys(c, tr->base + off, &v, 8);
+    return v;
+}
+
+static void event_deliver(struct cpu *c, unsigned vec, unsigned kind, bool has_err, uint32_t err)
+{
+    if (!(c->efer & EFER_LMA) || !(c->cr0 & CR0_PE)) event_shutdown_mode(c);
+    uint32_t ext = kind != EV_SOFT;
+    uint32_t idt_err = vec * 8 + 2 + ext;
+    if (vec * 16 + 15 > c->idt_limit) cpu_fault_err(c, EXC_GP, idt_err);
+    uint64_t gate[2];
+    mem_read_sys(c, c->idt_base + vec * 16, gate, 16);
+    unsigned type = (gate[0] >> 40) & 0xf, dpl = (gate[0] >> 45) & 3;
+    if (type != 0xE && type != 0xF) cpu_fault_err(c, EXC_GP, idt_err);
+    if (kind == EV_SOFT && dpl < c->cpl) cpu_fault_err(c, EXC_GP, idt_err);
+    if (!(gate[0] & (1ull << 47))) cpu_fault_err(c, EXC_NP, idt_err);
+    uint16_t sel = (uint16_t)(gate[0] >> 16);
+    uint64_t target = (gate[0] & 0xffff) | ((gate[0] >> 32) & 0xffff0000ull) | (gate[1] << 32);
+    unsigned ist = (gate[0] >> 32) & 7;
+
+    /* The target code segment: a present 64-bit code descriptor with DPL <= CPL. */
+    if ((sel & 0xfffc) == 0) cpu_fault_err(c, EXC_GP, ext);
+    uint64_t dt_base = c->gdt_base, dt_limit = c->gdt_limit;
+    if (sel & 4) {
+        dt_base = c->seg[SEG_LDTR].base;
+        dt_limit = c->seg[SEG_LDTR].limit;
+    }
+    if ((uint64_t)(sel | 7) > dt_limit) cpu_fault_err(c, EXC_GP, (sel & 0xfffc) + ext);
+    uint64_t desc;
+    mem_read_sys(c, dt_base + (sel & ~7u), &desc, 8);
+    uint16_t attr = (uint16_t)((desc >> 40) & 0xf0ff);
+    unsigned cs_dpl = (attr >> 5) & 3;
+    bool code = (attr & 0x18) == 0x18, conforming = attr & 4;
+    if (!code || cs_dpl > c->cpl || !(attr & 0x2000) || (attr & 0x4000))
+        cpu_fault_err(c, EXC_GP, (sel & 0xfffc) + ext);
+    if (!(attr & 0x80)) cpu_fault_err(c, EXC_NP, (sel & 0xfffc) + ext);
+    unsigned new_cpl = conforming ? c->cpl : cs_dpl;
+
+    uint64_t rsp = c->gpr[R_RSP];
+    if (ist)
+        rsp = event_tss_read(c, 0x24 + (ist - 1) * 8);
+    else if (new_cpl < c->cpl)
+        rsp = event_tss_read(c, 4 + new_cpl * 8);
+    rsp &= ~0xfull;
+    if (new_cpl != c->cpl && (uint64_t)((int64_t)(rsp << 16) >> 16) != rsp)
+        cpu_fault_err(c, EXC_SS, ext);
+
+    uint64_t rflags = flags_read(c);
+    uint64_t frame[6];
+    unsigned nf = 0;
+    if (has_err) frame[nf++] = err;
+    frame[nf++] = kind == EV_SOFT ? c->next_rip : c->rip;
+    frame[nf++] = c->seg[SEG_CS].sel;
+    frame[nf++] = rflags;
+    frame[nf++] = c->gpr[R_RSP];
+    frame[nf++] = c->seg[SEG_SS].sel;
+    uint64_t new_rsp = rsp - nf * 8;
+    if (new_cpl == 3)
+        mem_write(c, SEG_SS, new_rsp, frame, nf * 8);
+    else
+        mem_write_sys(c, new_rsp, frame, nf * 8);
+
+    /* Commit. */
+    c->gpr[R_RSP] = new_rsp;
+    rflags &= ~(uint64_t)(F_TF | F_NT | F_RF | F_VM);
+    if (type == 0xE) rflags &= ~(uint64_t)F_IF;
+    flags_write(c, rflags);
+    c->seg[SEG_CS] = (struct segcache){(uint16_t)((sel & 0xfffc) | new_cpl), 0, 0xffffffffu, attr};
+    if (new_cpl != c->cpl)
+        c->seg[SEG_SS] = (struct segcache){(uint16_t)new_cpl, 0, 0, (uint16_t)(new_cpl << 5)};
+    c->rip = c->next_rip = target;
+    c->halted = false;
+    c->intr_shadow = false;
+    cpu_mode_changed(c);
+}
+
+bool event_fault(struct cpu *c)
+{
+    struct block_cache *bc = c->blocks;
+    for (;;) {
+        unsigned vec = (unsigned)c->pending_exc;
+        int prev = c->exc_vector;
+        if (prev >= 0 && bc->deliver_kind == EV_EXC) {
+            if (prev == EXC_DF) {
+                c->exit = VCPU_EXIT_SHUTDOWN;
+                if (!c->exit_why[0])
+                    snprintf(c->exit_why, sizeof(c->exit_why),
+                             "triple fault: %s (error %#x) while delivering #DF at rip %#llx",
+                             event_name(vec), c->exc_has_error ? c->exc_error : 0,
+                             (unsigned long long)c->rip);
+                c->exc_vector = -1;
+                bc->deliver_kind = -1;
+                c->pending_exc = -1;
+                return false;
+            }
+            if ((event_contributory((unsigned)prev) && event_contributory(vec)) ||
+                (prev == EXC_PF && (event_contributory(vec) || vec == EXC_PF))) {
+                c->pending_exc = EXC_DF;
+                c->exc_has_error = true;
+                c->exc_error = 0;
+                bc->raise_kind = EV_EXC;
+            }
+        }
+        c->exc_vector = c->pending_exc;
+        bc->deliver_kind = (int)bc->raise_kind;
+        if (_setjmp(c->fault_jmp) == 0) {
+            event_deliver(c, (unsigned)c->pending_exc, bc->raise_kind, c->exc_has_error,
+                          c->exc_error);
+            c->exc_vector = -1;
+            bc->deliver_kind = -1;
+            c->pending_exc = -1;
+            c->stats.exceptions++;
+            return true;
+        }
+        /* A fault during delivery: c->pending_exc is the new one; loop to classify it. */
+    }
+}
+
+void event_interrupt(struct cpu *c, unsigned vector)
+{
+    c->exc_vector = (int)vector;
+    c->blocks->deliver_kind = EV_EXT;
+    event_deliver(c, vector, EV_EXT, false, 0);
+    c->exc_vector = -1;
+    c->blocks->deliver_kind = -1;
+    c->stats.interrupts++;
+}

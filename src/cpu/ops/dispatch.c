@@ -1,0 +1,11 @@
+/* dispatch.c — find the handler for a decoded instruction. Each family answers for its own
+ * slice of the opcode space (see ops.h); an instruction no family claims is #UD. */
+#include "cpu/ops/ops.h"
+
+insn_fn exec_lookup(const struct insn *i)
+{
+    insn_fn f;
+    if ((f = int_lookup(i)) || (f = sse_lookup(i)) || (f = x87_lookup(i)) || (f = sys_lookup(i)))
+        return f;
+    return NULL;
+}

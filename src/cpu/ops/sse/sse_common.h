@@ -1,0 +1,193 @@
+/* sse_common.h — what the SSE / MMX / x87 family files share: the availability checks
+ * (CR0.EM/TS, CR4.OSFXSR, pending x87 errors), XMM and MMX register access, memory operands
+ * of 32/64/128 bits with the 16-byte alignment rule, the MXCSR exception-commit rule, the
+ * host-execution helpers (arithmetic runs on the host's own SSE unit under the guest's MXCSR,
+ * which makes results and exception flags bit-exact), and the form tables each file exports
+ * to sse_lookup(). Owned by the sse family; not part of the engine contract.
+ */
+#pragma once
+#include <string.h>
+
+#include "cpu/ops/ops.h"
+
+/* ---- form tables ---- */
+#define MP_ANY 0xff /* the form ignores 66/F3/F2 */
+#define SF_ANY 0xff /* any ModRM.reg */
+enum { SF_MOD_ANY, SF_MOD_MEM, SF_MOD_REG };
+
+struct sse_form {
+    uint16_t op; /* map << 8 | byte, as struct insn */
+    uint8_t mp;  /* MP_* or MP_ANY */
+    uint8_t reg; /* ModRM.reg digit (0..7) or SF_ANY */
+    uint8_t mod; /* SF_MOD_* */
+    insn_fn fn;
+};
+
+#define SSE_FORMS(name)                                                                            \
+    extern const struct sse_form name[];                                                           \
+    extern const unsigned name##_count
+SSE_FORMS(sse_int_forms);
+SSE_FORMS(sse_fp_forms);
+SSE_FORMS(sse_move_forms);
+SSE_FORMS(sse_shuf_forms);
+SSE_FORMS(sse_cvt_forms);
+SSE_FORMS(sse_fx_forms);
+
+/* Match one form against a decoded instruction. */
+static inline bool sse_form_match(const struct sse_form *f, const struct insn *i)
+{
+    if (f->op != i->op) return false;
+    if (f->mp != MP_ANY && f->mp != i->mp) return false;
+    if (f->reg != SF_ANY && f->reg != ((i->modrm >> 3) & 7)) return false;
+    if (f->mod == SF_MOD_MEM && !(i->flags & INSN_MEM)) return false;
+    if (f->mod == SF_MOD_REG && (i->flags & INSN_MEM)) return false;
+    return true;
+}
+
+/* ---- availability (sse_common.c) ---- */
+_Noreturn void sse_unavail(struct cpu *c);
+_Noreturn void sse_mx_fault(struct cpu *c, uint32_t raised);
+/* x87 error pending (FSW.ES) when a waiting instruction runs: #MF. */
+void x87_check_pending(struct cpu *c);
+
+/* SSE instructions: #UD if CR0.EM or !CR4.OSFXSR, #NM if CR0.TS. */
+static inline void sse_avail(struct cpu *c)
+{
+    if (__builtin_expect((c->cr0 & (CR0_EM | CR0_TS)) || !(c->cr4 & CR4_OSFXSR), 0)) sse_unavail(c);
+}
+
+/* MMX instructions: #UD if CR0.EM, #NM if CR0.TS, #MF for a pending x87 error. */
+static inline void mmx_check(struct cpu *c)
+{
+    if (c->cr0 & CR0_EM) cpu_fault(c, EXC_UD);
+    if (c->cr0 & CR0_TS) cpu_fault(c, EXC_NM);
+    x87_check_pending(c);
+}
+
+/* After an MMX instruction's operands are read: the x87 unit is in MMX mode (TOP = 0, every
+ * register valid). */
+static inline void mmx_mode(struct cpu *c)
+{
+    c->fpu.fsw &= ~0x3800;
+    c->fpu.ftw = 0;
+}
+
+/* ---- MMX registers: the low 64 bits of physical x87 register n; writes set the exponent to
+ * all ones. ---- */
+static inline uint64_t mm_get(const struct cpu *c, unsigned n)
+{
+    uint64_t v;
+    memcpy(&v, &c->fpu.st[n & 7], 8);
+    return v;
+}
+
+static inline void mm_set(struct cpu *c, unsigned n, uint64_t v)
+{
+    uint8_t *p = (uint8_t *)&c->fpu.st[n & 7];
+    memcpy(p, &v, 8);
+    p[8] = 0xff;
+    p[9] = 0xff;
+}
+
+/* ---- memory operands ---- */
+/* Low bits of the linear address (for the alignment rule): FS/GS bases always count, the
+ * others only outside 64-bit mode. */
+static inline uint64_t sse_lin(const struct cpu *c, const struct insn *i, uint64_t ea)
+{
+    if (i->seg < 6 && (c->mode != MODE_LONG64 || i->seg == SEG_FS || i->seg == SEG_GS))
+        ea += c->seg[i->seg].base;
+    return ea;
+}
+
+static inline uint64_t sse_ea_aligned(struct cpu *c, const struct insn *i)
+{
+    uint64_t ea = insn_ea(c, i);
+    if (sse_lin(c, i, ea) & 15) cpu_fault_err(c, EXC_GP, 0);
+    return ea;
+}
+
+/* Source operand xmm/mem: a register is copied whole; memory reads `n` bytes (zero-extended);
+ * 16-byte reads of aligned forms check alignment. */
+static inline void sse_src(struct cpu *c, const struct insn *i, union xmm *out, unsigned n,
+                           bool aligned)
+{
+    if (!(i->flags & INSN_MEM)) {
+        *out = c->xmm[i->rm];
+        return;
+    }
+    uint64_t ea = aligned ? sse_ea_aligned(c, i) : insn_ea(c, i);
+    out->q[0] = out->q[1] = 0;
+    mem_read(c, i->seg, ea, out, n);
+}
+
+/* Source operand mm/mem (n = 4 or 8 bytes). */
+static inline uint64_t mmx_src(struct cpu *c, const struct insn *i, unsigned n)
+{
+    if (!(i->flags & INSN_MEM)) return mm_get(c, i->rm);
+    uint64_t v = 0;
+    mem_read(c, i->seg, insn_ea(c, i), &v, n);
+    return v;
+}
+
+/* ---- MXCSR ---- */
+#define MXCSR_FLAGS    0x3fu
+#define MXCSR_MASKS    0x1f80u
+#define MXCSR_WRITABLE 0xffffu /* MXCSR_MASK as fxsave reports it */
+
+/* The MXCSR the host runs a guest operation under: guest rounding/DAZ/FTZ, flags cleared,
+ * every exception masked (the guest's masks are applied afterwards by sse_mx_commit). */
+static inline uint32_t sse_mx_in(const struct cpu *c)
+{
+    return (c->mxcsr & ~MXCSR_FLAGS) | MXCSR_MASKS;
+}
+
+/* Accumulate the flags the operation raised; unmasked ones fault before anything commits. */
+static inline void sse_mx_commit(struct cpu *c, uint32_t mx_out)
+{
+    uint32_t raised = mx_out & MXCSR_FLAGS;
+    if (raised & ~(c->mxcsr >> 7)) sse_mx_fault(c, raised);
+    c->mxcsr |= raised;
+}
+
+/* ---- host execution ---- */
+typedef long long sse_v2 __attribute__((vector_size(16), may_alias));
+
+/* uint32_t fn(union xmm *d, const union xmm *s, uint32_t mx): d = d OP s under MXCSR mx;
+ * returns the MXCSR after the operation. */
+#define SSE_HOST_FP(fname, mn)                                                                     \
+    static uint32_t fname(union xmm *d, const union xmm *s, uint32_t mx)                           \
+    {                                                                                              \
+        sse_v2 a, b;                                                                               \
+        uint32_t host = 0;                                                                         \
+        memcpy(&a, d, 16);                                                                         \
+        memcpy(&b, s, 16);                                                                         \
+        __asm__ volatile("stmxcsr %[h]\n\tldmxcsr %[g]\n\t" mn " %[b], %[a]\n\t"                   \
+                         "stmxcsr %[g]\n\tldmxcsr %[h]"                                            \
+                         : [a] "+x"(a), [g] "+m"(mx), [h] "+m"(host)                               \
+                         : [b] "x"(b));                                                            \
+        memcpy(d, &a, 16);                                                                         \
+        return mx;                                                                                 \
+    }
+
+/* void fn(union xmm *d, const union xmm *s): integer operation, no MXCSR involvement. */
+#define SSE_HOST_INT(fname, mn)                                                                    \
+    static void fname(union xmm *d, const union xmm *s)                                            \
+    {                                                                                              \
+        sse_v2 a, b;                                                                               \
+        memcpy(&a, d, 16);                                                                         \
+        memcpy(&b, s, 16);                                                                         \
+        __asm__(mn " %[b], %[a]" : [a] "+x"(a) : [b] "x"(b));                                      \
+        memcpy(d, &a, 16);                                                                         \
+    }
+
+/* uint64_t fn(uint64_t d, uint64_t s): MMX operation on the host's mm0 (then EMMS, so the
+ * host's x87 stack is left empty as the ABI expects). */
+#define MMX_HOST(fname, mn)                                                                        \
+    static uint64_t fname(uint64_t d, uint64_t s)                                                  \
+    {                                                                                              \
+        __asm__("movq %[d], %%mm0\n\t" mn " %[s], %%mm0\n\tmovq %%mm0, %[d]\n\temms"               \
+                : [d] "+m"(d)                                                                      \
+                : [s] "m"(s)                                                                       \
+                : "mm0", "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)");     \
+        return d;                                                                                  \
+    }

@@ -1,0 +1,166 @@
+/* sys_cr.c — control and debug registers: MOV to/from CR0/CR2/CR3/CR4/CR8 and DR0-7 with the
+ * reserved-bit #GP checks, CLTS, SMSW/LMSW, INVLPG, SWAPGS, INVD/WBINVD. Writes that change
+ * paging flush the soft TLB; writes that change the mode call cpu_mode_changed(). Hardware
+ * breakpoints in DR0-7 are stored but never fire. */
+#include "cpu/cpuid.h"
+#include "cpu/ops/sys/sys.h"
+
+/* CR0 bits software may set (ET is hardwired to 1). */
+#define CR0_KNOWN                                                                                  \
+    (CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_NW | CR0_CD |     \
+     CR0_PG)
+/* CR4 bits backed by what CPUID advertises (no VME/PVI, UMIP, FSGSBASE, PCID, XSAVE, SMEP,
+ * SMAP). MCE is accepted (a no-op) because it is harmless to allow. */
+#define CR4_KNOWN                                                                                  \
+    (CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_MCE | CR4_PGE | CR4_PCE | CR4_OSFXSR |             \
+     CR4_OSXMMEXCPT)
+
+static void sys_write_cr0(struct cpu *c, uint64_t v)
+{
+    if (v >> 32) cpu_fault_err(c, EXC_GP, 0);
+    v = (v & CR0_KNOWN) | CR0_ET;
+    if ((v & CR0_PG) && !(v & CR0_PE)) cpu_fault_err(c, EXC_GP, 0);
+    if ((v & CR0_NW) && !(v & CR0_CD)) cpu_fault_err(c, EXC_GP, 0);
+    uint64_t old = c->cr0;
+    if ((v & CR0_PG) && !(old & CR0_PG) && (c->efer & EFER_LME) && !(c->cr4 & CR4_PAE))
+        cpu_fault_err(c, EXC_GP, 0);
+    if (!(v & CR0_PG) && (old & CR0_PG) && c->mode == MODE_LONG64)
+        cpu_fault_err(c, EXC_GP, 0); /* cannot leave paging from 64-bit code */
+    c->cr0 = v;
+    if ((v & CR0_PG) && (c->efer & EFER_LME))
+        c->efer |= EFER_LMA;
+    else if (!(v & CR0_PG))
+        c->efer &= ~EFER_LMA;
+    if ((old ^ v) & (CR0_PG | CR0_WP | CR0_PE)) tlb_flush_all(c);
+    cpu_mode_changed(c);
+}
+
+static void sys_write_cr4(struct cpu *c, uint64_t v)
+{
+    if (v & ~(uint64_t)CR4_KNOWN) cpu_fault_err(c, EXC_GP, 0);
+    if ((c->efer & EFER_LMA) && !(v & CR4_PAE)) cpu_fault_err(c, EXC_GP, 0);
+    uint64_t old = c->cr4;
+    c->cr4 = v;
+    if ((old ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE)) tlb_flush_all(c);
+    cpu_mode_changed(c);
+}
+
+static void sys_write_cr3(struct cpu *c, uint64_t v)
+{
+    /* Bits above MAXPHYADDR (and bit 63, PCID no-flush, as PCIDE is never set) are reserved. */
+    if (v >> CPUID_PHYS_ADDR_BITS) cpu_fault_err(c, EXC_GP, 0);
+    c->cr3 = v;
+    tlb_flush_nonglobal(c);
+}
+
+void sys_mov_to_cr(struct cpu *c, const struct insn *i)
+{
+    sys_need_cpl0(c);
+    uint64_t v = c->gpr[i->rm];
+    switch (i->reg) {
+    case 0: sys_write_cr0(c, v); break;
+    case 2: c->cr2 = v; break;
+    case 3: sys_write_cr3(c, v); break;
+    case 4: sys_write_cr4(c, v); break;
+    case 8:
+        if (v & ~0xfull) cpu_fault_err(c, EXC_GP, 0);
+        if (c->intc && c->intc->set_tpr) c->intc->set_tpr(c->intc_opaque, (uint8_t)(v << 4));
+        break;
+    default: cpu_fault(c, EXC_UD);
+    }
+}
+
+void sys_mov_from_cr(struct cpu *c, const struct insn *i)
+{
+    sys_need_cpl0(c);
+    uint64_t v;
+    switch (i->reg) {
+    case 0: v = c->cr0; break;
+    case 2: v = c->cr2; break;
+    case 3: v = c->cr3; break;
+    case 4: v = c->cr4; break;
+    case 8:
+        v = (c->intc && c->intc->get_tpr) ? (uint64_t)(c->intc->get_tpr(c->intc_opaque) >> 4) : 0;
+        break;
+    default: cpu_fault(c, EXC_UD);
+    }
+    c->gpr[i->rm] = v;
+}
+
+/* DR4/DR5 alias DR6/DR7 unless CR4.DE; DR8+ do not exist. */
+static unsigned sys_dr_index(struct cpu *c, const struct insn *i)
+{
+    unsigned n = i->reg;
+    if (n > 7) cpu_fault(c, EXC_UD);
+    if (n == 4 || n == 5) {
+        if (c->cr4 & CR4_DE) cpu_fault(c, EXC_UD);
+        n += 2;
+    }
+    return n;
+}
+
+void sys_mov_from_dr(struct cpu *c, const struct insn *i)
+{
+    sys_need_cpl0(c);
+    unsigned n = sys_dr_index(c, i);
+    uint64_t v = c->dr[n];
+    if (n == 6)
+        v = (v & 0xf00f) | 0xffff0ff0;
+    else if (n == 7)
+        v = (v & 0xffffffffull & ~0xd800ull) | 0x400;
+    c->gpr[i->rm] = v;
+}
+
+void sys_mov_to_dr(struct cpu *c, const struct insn *i)
+{
+    sys_need_cpl0(c);
+    unsigned n = sys_dr_index(c, i);
+    uint64_t v = c->gpr[i->rm];
+    if ((n == 6 || n == 7) && (v >> 32)) cpu_fault_err(c, EXC_GP, 0);
+    if (n < 4 && !sys_canonical(v)) cpu_fault_err(c, EXC_GP, 0);
+    c->dr[n] = v;
+}
+
+void sys_clts(struct cpu *c, const struct insn *i)
+{
+    sys_need_cpl0(c);
+    c->cr0 &= ~CR0_TS;
+}
+
+void sys_smsw(struct cpu *c, const struct insn *i)
+{
+    if (i->flags & INSN_MEM)
+        mem_write_n(c, i->seg, insn_ea(c, i), c->cr0 & 0xffff, 2);
+    else
+        reg_write(c, i, i->rm, i->opsize, c->cr0);
+}
+
+void sys_lmsw(struct cpu *c, const struct insn *i)
+{
+    sys_need_cpl0(c);
+    uint64_t v = rm_read(c, i, 2);
+    /* Only PE, MP, EM, TS; PE can be set but not cleared. */
+    uint64_t cr0 = (c->cr0 & ~0xeull) | (v & 0xe) | ((v | c->cr0) & CR0_PE);
+    c->cr0 = cr0;
+    cpu_mode_changed(c);
+}
+
+void sys_invlpg(struct cpu *c, const struct insn *i)
+{
+    sys_need_cpl0(c);
+    tlb_flush_page(c, sys_linear(c, i));
+}
+
+void sys_swapgs(struct cpu *c, const struct insn *i)
+{
+    if (c->mode != MODE_LONG64) cpu_fault(c, EXC_UD);
+    sys_need_cpl0(c);
+    uint64_t t = c->seg[SEG_GS].base;
+    c->seg[SEG_GS].base = c->kernel_gs_base;
+    c->kernel_gs_base = t;
+}
+
+void sys_cache_nop(struct cpu *c, const struct insn *i)
+{
+    sys_need_cpl0(c);
+}
