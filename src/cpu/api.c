@@ -386,6 +386,7 @@ int vcpu_load(struct vcpu *v, struct state_reader *r)
     cpu_write_tsc(c, tsc);
     msr_kvmclock_update(c);
     c->exc_vector = -1;
+    c->exc_deliver_kind = -1;
     c->pending_exc = -1;
     c->exit = VCPU_EXIT_BUDGET;
     c->exit_why[0] = 0;

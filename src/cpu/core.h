@@ -120,6 +120,10 @@ struct fpu {
     uint64_t mm_raw[8]; /* unused unless MMX aliasing needs the raw mantissa */
 };
 
+/* Event kinds: how an event was raised and is being delivered (the IDT gate's DPL check and
+ * the frame's return address differ for software interrupts; external events set EXT). */
+enum { EV_EXC, EV_SOFT, EV_EXT };
+
 struct insn;
 struct cpu;
 typedef void (*insn_fn)(struct cpu *c, const struct insn *i);
@@ -192,12 +196,14 @@ struct cpu {
 
     /* events */
     bool halted;
-    bool intr_shadow;      /* STI / MOV SS: no interrupt before the next instruction retires */
-    int exc_vector;        /* vector being delivered (for #DF escalation), or -1 */
-    uint32_t exc_error;    /* error code for the fault being raised (if any) */
+    bool intr_shadow;   /* STI / MOV SS: no interrupt before the next instruction retires */
+    int exc_vector;     /* vector being delivered (for #DF escalation), or -1 */
+    uint32_t exc_error; /* error code for the fault being raised (if any) */
     bool exc_has_error;
-    int pending_exc;       /* raised by cpu_fault, delivered by the loop; -1 if none */
-    jmp_buf fault_jmp;     /* set by the run loop; cpu_fault longjmps here */
+    int pending_exc;         /* raised by cpu_fault, delivered by the loop; -1 if none */
+    unsigned exc_raise_kind; /* EV_* of pending_exc */
+    int exc_deliver_kind;    /* EV_* of the event being delivered (exc_vector), -1 if none */
+    jmp_buf fault_jmp;       /* set by the run loop; cpu_fault longjmps here */
     volatile int exit_request;
     enum vcpu_exit exit;
     char exit_why[160];

@@ -39,7 +39,6 @@ struct block_cache *block_cache_new(void)
     void *a = mmap(NULL, bc->arena_size, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     bc->arena = a == MAP_FAILED ? NULL : a;
-    bc->deliver_kind = -1;
     pthread_mutex_init(&bc->remote_lock, NULL);
     if (!bc->bucket || !bc->xbucket || !bc->scratch || !bc->arena) {
         block_cache_free(bc);

@@ -33,9 +33,6 @@ struct block {
     struct insn insn[];
 };
 
-/* Event kinds for delivery. */
-enum { EV_EXC, EV_SOFT, EV_EXT };
-
 struct block_cache {
     struct block **bucket;  /* ngroups * BLOCK_GROUP chains */
     struct block **xbucket; /* ngroups chains of page-crossing blocks */
@@ -64,10 +61,6 @@ struct block_cache {
     unsigned nremote;
     bool remote_overflow; /* too many queued: flush everything */
     int remote_pending;   /* atomic: the queue is not empty */
-
-    /* event being raised / delivered */
-    unsigned raise_kind; /* EV_* of c->pending_exc */
-    int deliver_kind;    /* EV_* of the event being delivered (c->exc_vector), -1 if none */
 };
 
 struct block_cache *block_cache_new(void);

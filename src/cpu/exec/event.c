@@ -4,7 +4,6 @@
  * so a fault during delivery leaves the interrupted state intact for the next attempt. */
 #include <stdio.h>
 
-#include "cpu/exec/block.h"
 #include "cpu/exec/event.h"
 
 static const char *const event_names[32] = {
@@ -30,9 +29,9 @@ static _Noreturn void event_shutdown_mode(struct cpu *c)
     c->pending_exc = EXC_DF;
     c->exc_has_error = true;
     c->exc_error = 0;
-    c->blocks->raise_kind = EV_EXC;
+    c->exc_raise_kind = EV_EXC;
     c->exc_vector = EXC_DF;
-    c->blocks->deliver_kind = EV_EXC;
+    c->exc_deliver_kind = EV_EXC;
     snprintf(c->exit_why, sizeof(c->exit_why), "event delivery outside long mode (cr0=%#llx)",
              (unsigned long long)c->cr0);
     longjmp(c->fault_jmp, 1);
@@ -122,11 +121,10 @@ static void event_deliver(struct cpu *c, unsigned vec, unsigned kind, bool has_e
 
 bool event_fault(struct cpu *c)
 {
-    struct block_cache *bc = c->blocks;
     for (;;) {
         unsigned vec = (unsigned)c->pending_exc;
         int prev = c->exc_vector;
-        if (prev >= 0 && bc->deliver_kind == EV_EXC) {
+        if (prev >= 0 && c->exc_deliver_kind == EV_EXC) {
             if (prev == EXC_DF) {
                 c->exit = VCPU_EXIT_SHUTDOWN;
                 if (!c->exit_why[0])
@@ -135,7 +133,7 @@ bool event_fault(struct cpu *c)
                              event_name(vec), c->exc_has_error ? c->exc_error : 0,
                              (unsigned long long)c->rip);
                 c->exc_vector = -1;
-                bc->deliver_kind = -1;
+                c->exc_deliver_kind = -1;
                 c->pending_exc = -1;
                 return false;
             }
@@ -144,16 +142,16 @@ bool event_fault(struct cpu *c)
                 c->pending_exc = EXC_DF;
                 c->exc_has_error = true;
                 c->exc_error = 0;
-                bc->raise_kind = EV_EXC;
+                c->exc_raise_kind = EV_EXC;
             }
         }
         c->exc_vector = c->pending_exc;
-        bc->deliver_kind = (int)bc->raise_kind;
+        c->exc_deliver_kind = (int)c->exc_raise_kind;
         if (_setjmp(c->fault_jmp) == 0) {
-            event_deliver(c, (unsigned)c->pending_exc, bc->raise_kind, c->exc_has_error,
+            event_deliver(c, (unsigned)c->pending_exc, c->exc_raise_kind, c->exc_has_error,
                           c->exc_error);
             c->exc_vector = -1;
-            bc->deliver_kind = -1;
+            c->exc_deliver_kind = -1;
             c->pending_exc = -1;
             c->stats.exceptions++;
             return true;
@@ -165,9 +163,9 @@ bool event_fault(struct cpu *c)
 void event_interrupt(struct cpu *c, unsigned vector)
 {
     c->exc_vector = (int)vector;
-    c->blocks->deliver_kind = EV_EXT;
+    c->exc_deliver_kind = EV_EXT;
     event_deliver(c, vector, EV_EXT, false, 0);
     c->exc_vector = -1;
-    c->blocks->deliver_kind = -1;
+    c->exc_deliver_kind = -1;
     c->stats.interrupts++;
 }

@@ -15,7 +15,7 @@ _Noreturn void cpu_fault(struct cpu *c, unsigned vector)
     c->pending_exc = (int)vector;
     c->exc_has_error = false;
     c->exc_error = 0;
-    c->blocks->raise_kind = EV_EXC;
+    c->exc_raise_kind = EV_EXC;
     _longjmp(c->fault_jmp, 1);
 }
 
@@ -24,7 +24,7 @@ _Noreturn void cpu_fault_err(struct cpu *c, unsigned vector, uint32_t error)
     c->pending_exc = (int)vector;
     c->exc_has_error = true;
     c->exc_error = error;
-    c->blocks->raise_kind = EV_EXC;
+    c->exc_raise_kind = EV_EXC;
     _longjmp(c->fault_jmp, 1);
 }
 
@@ -33,7 +33,7 @@ _Noreturn void cpu_soft_int(struct cpu *c, unsigned vector)
     c->pending_exc = (int)vector;
     c->exc_has_error = false;
     c->exc_error = 0;
-    c->blocks->raise_kind = EV_SOFT;
+    c->exc_raise_kind = EV_SOFT;
     _longjmp(c->fault_jmp, 1);
 }
 
@@ -98,6 +98,7 @@ void cpu_reset(struct cpu *c, struct bus *bus)
      * keeps FSRM, and its memmove then runs away on short copies (FSRM without ERMS). */
     c->misc_enable = 1;
     c->exc_vector = -1;
+    c->exc_deliver_kind = -1;
     c->pending_exc = -1;
     c->exit = VCPU_EXIT_BUDGET;
     cpu_write_tsc(c, 0);
