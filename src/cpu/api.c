@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cpu/exec/block.h"
+#include "cpu/exec/exec.h"
 #include "cpu/exec/event.h"
 #include "cpu/msr.h"
 #include "vessel/log.h"
@@ -29,7 +30,10 @@ struct vcpu *vcpu_create(struct bus *bus, unsigned id)
     if (!c) return NULL;
     memset(c, 0, size);
     c->blocks = block_cache_new();
-    if (!c->blocks) {
+    c->exec = exec_state_new();
+    if (!c->blocks || !c->exec) {
+        block_cache_free(c->blocks);
+        exec_state_free(c->exec);
         free(c);
         return NULL;
     }
@@ -48,6 +52,7 @@ void vcpu_destroy(struct vcpu *v)
         c->bus->code_write_opaque = NULL;
     }
     block_cache_free(c->blocks);
+    exec_state_free(c->exec);
     free(c);
 }
 
@@ -185,14 +190,15 @@ static void vcpu_dump_bytes(struct cpu *c, uint64_t lin, FILE *out)
  * early by a fault shows all its instructions). */
 static void vcpu_dump_recent(struct cpu *c, FILE *out)
 {
-    struct block_cache *bc = c->blocks;
+    const struct block_cache *bc = c->blocks;
+    const struct exec_state *ex = c->exec;
     uint64_t rips[16 * BLOCK_MAX_INSNS];
     unsigned n = 0;
     for (unsigned k = 0; k < 16; k++) {
         unsigned slot = (c->recent_pos + k) & 15;
-        const struct block *b = bc->recent[slot];
+        const struct block *b = ex->recent[slot];
         uint64_t rip = c->recent_rip[slot];
-        if (!b || bc->recent_gen[slot] != bc->generation || b == bc->scratch) {
+        if (!b || ex->recent_gen[slot] != bc->generation || b == bc->scratch) {
             if (rip) rips[n++] = rip; /* the block is gone: its first instruction at least */
             continue;
         }

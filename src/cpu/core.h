@@ -214,7 +214,8 @@ struct cpu {
     void *msr_opaque;
 
     struct bus *bus;
-    struct block_cache *blocks; /* owned by exec.c */
+    struct block_cache *blocks; /* decoded-block cache (exec/block.c) */
+    struct exec_state *exec;    /* the interpreter's state (exec/exec.c) */
     unsigned id;
     struct vcpu_stats stats;
     uint64_t recent_rip[16]; /* ring of recently executed instruction addresses, for dumps */

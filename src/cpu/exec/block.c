@@ -58,6 +58,23 @@ void block_cache_free(struct block_cache *bc)
     free(bc);
 }
 
+void block_set_jit_drop(struct block_cache *bc, void (*fn)(void *opaque, struct block *b),
+                        void *opaque)
+{
+    bc->jit_drop = fn;
+    bc->jit_opaque = opaque;
+}
+
+/* What every dropped block goes through: translated code goes with it. */
+static inline void block_kill(struct block_cache *bc, struct block *b)
+{
+    b->valid = false;
+    if (b->jit_code) {
+        if (bc->jit_drop) bc->jit_drop(bc->jit_opaque, b);
+        b->jit_code = b->jit_data = NULL;
+    }
+}
+
 void block_flush_all(struct cpu *c)
 {
     struct block_cache *bc = c->blocks;
@@ -66,7 +83,7 @@ void block_flush_all(struct cpu *c)
     for (size_t k = 0; k < nb; k++)
         for (struct block *b = bc->bucket[k]; b; b = b->next)
             if (b->valid) {
-                b->valid = false;
+                block_kill(bc, b);
                 c->stats.blocks_flushed++;
                 if (b == bc->cur) bc->stop = true;
             }
@@ -83,7 +100,7 @@ void block_flush_all(struct cpu *c)
 
 static void block_invalidate(struct cpu *c, struct block *b)
 {
-    b->valid = false;
+    block_kill(c->blocks, b);
     c->tlb.epoch++; /* links to it die */
     c->stats.blocks_flushed++;
     if (b == c->blocks->cur) c->blocks->stop = true;
@@ -171,12 +188,6 @@ void block_drain_remote(struct cpu *c)
         block_drop_range(c, gpa[k], len[k]);
 }
 
-void exec_ud(struct cpu *c, const struct insn *i)
-{
-    c->stats.ud++;
-    cpu_fault(c, EXC_UD);
-}
-
 static void block_make_ud(struct insn *i)
 {
     memset(i, 0, sizeof(*i));
@@ -260,6 +271,7 @@ static struct block *block_build(struct cpu *c, uint64_t rip, uint64_t gpa)
     b->mode = (uint8_t)c->mode;
     b->valid = true;
     b->next = b->xnext = NULL;
+    b->jit_code = b->jit_data = NULL;
     memset(b->link, 0, sizeof(b->link));
     unsigned n = 0, used = 0, in_page = 0x1000 - (unsigned)(gpa & 0xfff);
     uint64_t lin = rip;

@@ -1,7 +1,9 @@
-/* block.h — the decoded-block cache and the run-loop state that lives beside it (owned by
- * exec.c and block.c). A block is a run of decoded instructions starting at a guest-physical
- * address, decoded in one mode. Blocks live in an arena that is only ever reset as a whole, so
- * a block dropped by self-modifying code stays readable until the loop is done with it. */
+/* block.h — the decoded-block cache (block.c): lookup, building, invalidation and the arena.
+ * A block is a run of decoded instructions starting at a guest-physical address, decoded in
+ * one mode. Blocks live in an arena that is only ever reset as a whole, so a block dropped by
+ * self-modifying code stays readable until its executor is done with it. The cache knows
+ * nothing of how blocks run: the interpreter (exec.h) and a translator (jit/) both execute
+ * from it and obey the same invalidation. */
 #pragma once
 #include <pthread.h>
 #include <stdbool.h>
@@ -9,9 +11,8 @@
 
 #include "cpu/core.h"
 
-#define BLOCK_MAX_INSNS  64
-#define BLOCK_GROUP      16 /* buckets per page group: a page's blocks hash into one group */
-#define BLOCK_JUMP_CACHE 4096
+#define BLOCK_MAX_INSNS 64
+#define BLOCK_GROUP     16 /* buckets per page group: a page's blocks hash into one group */
 
 /* "After this block, rip `rip` led to block `b`": valid while `epoch` equals the TLB epoch (no
  * flush, mode change or block drop since). */
@@ -27,6 +28,11 @@ struct block {
     struct block *xnext; /* chain of blocks crossing into a page (by gpa2's group) */
     /* The blocks that followed last time (two: both ways of a conditional branch). */
     struct block_link link[2];
+    /* Translated host code for this block (jit/), NULL while it only runs interpreted. When
+     * the block is dropped the cache calls its jit_drop hook first (so the translator can
+     * unlink and free jit_code and jit_data) and then clears both. */
+    void *jit_code;
+    void *jit_data;
     uint16_t n;   /* instructions */
     uint8_t mode; /* enum cpu_mode it was decoded in */
     bool valid;
@@ -41,16 +47,16 @@ struct block_cache {
     size_t arena_size, arena_used;
     struct block *scratch; /* for code fetched from MMIO: never cached */
 
-    uint64_t generation;      /* bumped when the arena is reset: older block pointers are dead */
-    struct block *recent[16]; /* blocks entered, parallel to cpu.recent_rip (for dumps) */
-    uint64_t recent_gen[16];
+    uint64_t generation; /* bumped when the arena is reset: older block pointers are dead */
 
-    /* run loop */
-    struct block_link jump[BLOCK_JUMP_CACHE]; /* by linear rip: where chaining missed */
-    struct block *cur;                        /* executing block, or NULL */
-    uint64_t cur_rip;                         /* linear address of its first instruction */
-    volatile bool stop;                       /* end the current block after this instruction */
-    uint64_t budget_end;                      /* stats.insns value at which vcpu_run returns */
+    /* The executor announces the block it runs; dropping that block keeps the arena alive
+     * and sets stop, which the executor checks after every instruction. */
+    struct block *cur;  /* executing block, or NULL */
+    volatile bool stop; /* end the current block after this instruction */
+
+    /* Called for every dropped block that has jit_code (set by the translator). */
+    void (*jit_drop)(void *opaque, struct block *b);
+    void *jit_opaque;
 
     /* Code writes from other threads (device DMA on an I/O thread) are queued here and
      * applied by the vCPU thread between blocks: the cache is single-threaded. */
@@ -76,7 +82,6 @@ void block_code_write(void *opaque, uint64_t gpa, uint64_t len);
 void block_decode_one(struct cpu *c, struct insn *i);
 /* Apply code writes queued by other threads (vCPU thread only). */
 void block_drain_remote(struct cpu *c);
-/* The handler given to undecodable or unsupported instructions. */
-void exec_ud(struct cpu *c, const struct insn *i);
-/* The run loop (exec.c): run for `budget` instructions. */
-enum vcpu_exit exec_run(struct cpu *c, uint64_t budget);
+/* Install the translator's hook for dropped blocks that carry jit_code (NULL: none). */
+void block_set_jit_drop(struct block_cache *bc, void (*fn)(void *opaque, struct block *b),
+                        void *opaque);

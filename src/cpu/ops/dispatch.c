@@ -9,3 +9,9 @@ insn_fn exec_lookup(const struct insn *i)
         return f;
     return NULL;
 }
+
+void exec_ud(struct cpu *c, const struct insn *i)
+{
+    c->stats.ud++;
+    cpu_fault(c, EXC_UD);
+}
