@@ -139,6 +139,10 @@ typedef void (*insn_fn)(struct cpu *c, const struct insn *i);
 #define INSN_ADSZ   0x0080 /* 67 */
 #define INSN_BRANCH 0x0100 /* may transfer control or change mode: ends a block */
 #define INSN_SEGOVR 0x0200 /* a segment override prefix was present */
+/* Re-executes itself (next_rip = rip) until done, in chunks: a rep string instruction. Like a
+ * branch it must be the last instruction of its block; unlike one it stays in the block's mode
+ * and page. Set by the decoder, so every executor agrees. */
+#define INSN_RESTART 0x0400
 
 /* Mandatory-prefix class for SSE opcodes: the last of 66/F3/F2 that selects the form. */
 enum { MP_NONE, MP_66, MP_F3, MP_F2 };

@@ -275,6 +275,7 @@ opcode:;
 #undef NEED
 
     if (a & DA_BRANCH) flags |= INSN_BRANCH;
+    if ((a & DA_STRING) && (flags & (INSN_REP | INSN_REPNE))) flags |= INSN_RESTART;
     out->op = (uint16_t)(map << 8 | op);
     out->flags = (uint16_t)flags;
     out->len = (uint8_t)p;

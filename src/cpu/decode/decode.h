@@ -36,8 +36,10 @@
  * - flags: INSN_BRANCH for anything that may transfer control or change state that decoding
  *   or block execution depends on (branches, int/iret/syscall/sysret, hlt, in/out/ins/outs,
  *   mov to CR/DR/SS/segment, popf, sti, cpuid, wrmsr, the 0F 00 and 0F 01 groups, invd, wbinvd,
- *   clts, rsm, getsec, ud0/ud1/ud2). LOCK is #UD unless the opcode allows it with a memory
- *   destination.
+ *   clts, rsm, getsec, ud0/ud1/ud2). INSN_RESTART for the string instructions (6C..6F, A4..A7,
+ *   AA..AF) with an F3 or F2 prefix: they re-execute themselves in chunks, so they end a block
+ *   too. LOCK is #UD unless the opcode allows it with a memory destination (the decoder is the
+ *   only judge of LOCK legality).
  * Deliberately #UD although defined somewhere: VEX/EVEX/XOP (C4, C5, 62, 8F /1..7), 3DNow!
  * (0F 0F, femms), AMD SSE4a (66/F2 0F 78/79, F2/F3 0F 2B), TSX xbegin/xabort (C7/C6 F8),
  * VIA padlock, SGX/SEV/TDX/uintr/waitpkg/CET-shadow-stack forms of 0F 01, 0F AE and 0F C7,

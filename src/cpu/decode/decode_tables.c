@@ -11,6 +11,7 @@
 #define S    (E | DA_SSE) /* SSE/MMX: 66 selects the form, not the operand size */
 #define LK   DA_LOCK
 #define BR   DA_BRANCH
+#define STR  DA_STRING
 #define D64  DA_D64
 #define F64  DA_F64
 #define MEM  DA_MEMONLY
@@ -53,10 +54,10 @@ static const uint32_t map0[256] = {
     [0x69] = E | IZ,                        /* imul r, r/m, imm */
     [0x6a] = O | D64 | IB,                  /* push imm8 */
     [0x6b] = E | IB,                        /* imul r, r/m, imm8 */
-    [0x6c] = O | DA_BYTE | BR,              /* insb */
-    [0x6d] = O | DA_DW | BR,                /* ins */
-    [0x6e] = O | DA_BYTE | BR,              /* outsb */
-    [0x6f] = O | DA_DW | BR,                /* outs */
+    [0x6c] = O | DA_BYTE | BR | STR,        /* insb */
+    [0x6d] = O | DA_DW | BR | STR,          /* ins */
+    [0x6e] = O | DA_BYTE | BR | STR,        /* outsb */
+    [0x6f] = O | DA_DW | BR | STR,          /* outs */
     [0x70 ... 0x7f] = O | F64 | BR | IB,    /* jcc rel8 */
     [0x80] = EB | IB | DA_G(DG_1),          /* group 1 */
     [0x81] = E | IZ | DA_G(DG_1),           /* group 1 */
@@ -83,18 +84,18 @@ static const uint32_t map0[256] = {
     [0xa1] = O | DA_I(DI_MOFFS),            /* mov rax, moffs */
     [0xa2] = O | DA_BYTE | DA_I(DI_MOFFS),  /* mov moffs, al */
     [0xa3] = O | DA_I(DI_MOFFS),            /* mov moffs, rax */
-    [0xa4] = O | DA_BYTE,                   /* movsb */
-    [0xa5] = O,                             /* movs */
-    [0xa6] = O | DA_BYTE,                   /* cmpsb */
-    [0xa7] = O,                             /* cmps */
+    [0xa4] = O | DA_BYTE | STR,             /* movsb */
+    [0xa5] = O | STR,                       /* movs */
+    [0xa6] = O | DA_BYTE | STR,             /* cmpsb */
+    [0xa7] = O | STR,                       /* cmps */
     [0xa8] = O | DA_BYTE | IB,              /* test al, imm8 */
     [0xa9] = O | IZ,                        /* test rax, imm */
-    [0xaa] = O | DA_BYTE,                   /* stosb */
-    [0xab] = O,                             /* stos */
-    [0xac] = O | DA_BYTE,                   /* lodsb */
-    [0xad] = O,                             /* lods */
-    [0xae] = O | DA_BYTE,                   /* scasb */
-    [0xaf] = O,                             /* scas */
+    [0xaa] = O | DA_BYTE | STR,             /* stosb */
+    [0xab] = O | STR,                       /* stos */
+    [0xac] = O | DA_BYTE | STR,             /* lodsb */
+    [0xad] = O | STR,                       /* lods */
+    [0xae] = O | DA_BYTE | STR,             /* scasb */
+    [0xaf] = O | STR,                       /* scas */
     [0xb0 ... 0xb7] = O | DA_BYTE | DA_PLUSR | IB, /* mov r8, imm8 */
     [0xb8 ... 0xbf] = O | DA_PLUSR | DA_I(DI_V), /* mov r, imm */
     [0xc0] = EB | IBZ | DA_G(DG_2),         /* shift group 2, imm8 */

@@ -246,15 +246,6 @@ static void block_mark_code(struct cpu *c, uint64_t page)
     }
 }
 
-/* A rep string instruction runs in chunks and re-executes itself (next_rip = rip), so like a
- * branch it must be the last instruction of its block. */
-static bool block_restarts(const struct insn *i)
-{
-    if (!(i->flags & (INSN_REP | INSN_REPNE))) return false;
-    unsigned op = i->op;
-    return (op >= 0x6C && op <= 0x6F) || (op >= 0xA4 && op <= 0xA7) || (op >= 0xAA && op <= 0xAF);
-}
-
 static struct block *block_build(struct cpu *c, uint64_t rip, uint64_t gpa)
 {
     struct block_cache *bc = c->blocks;
@@ -286,7 +277,8 @@ static struct block *block_build(struct cpu *c, uint64_t rip, uint64_t gpa)
             b->gpa2 = cross;
             break;
         }
-        if ((i->flags & INSN_BRANCH) || used >= in_page || block_restarts(i)) break;
+        /* A branch or a restarting instruction (rep string) ends the block. */
+        if ((i->flags & (INSN_BRANCH | INSN_RESTART)) || used >= in_page) break;
     }
     b->n = (uint16_t)n;
     c->stats.blocks_built++;
