@@ -1,0 +1,179 @@
+/* test_claims.c — every decodable form has exactly one owner. Walks the decoder over all four
+ * opcode maps with every combination of 66/F3/F2, REX.W and LOCK and every ModRM byte, and asks
+ * each instruction family (int, sse, x87, sys) whether it claims the decoded instruction: no
+ * form may be claimed by two families (the interpreter and a translator would then depend on
+ * the order of the lookups), and LOCK may not change the handler (the decoder alone decides
+ * whether LOCK is legal). A decodable form nobody claims is #UD (the decoder knows more of the
+ * ISA than the engine implements); --unclaimed lists those on stderr. With --table it prints the
+ * opcode -> handler table a translator will use, one line per run of ModRM bytes with the same
+ * owner and handler.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+#include "cpu/decode/decode.h"
+#include "cpu/ops/ops.h"
+
+enum { FAM_NONE, FAM_INT, FAM_SSE, FAM_X87, FAM_SYS, FAM_COUNT };
+static const char *const fam_names[FAM_COUNT] = {"-", "int", "sse", "x87", "sys"};
+static const char *const mp_names[4] = {"", "66 ", "f3 ", "f2 "};
+
+/* One form: map, opcode, mandatory-prefix class, REX.W, LOCK and the ModRM byte. */
+struct form {
+    unsigned map, op, mp, rexw, lock, modrm;
+};
+
+/* Decode a form (followed by zero bytes for SIB, displacement and immediates). */
+static int claims_decode(const struct form *f, struct insn *i)
+{
+    static const uint8_t mp_byte[4] = {0, 0x66, 0xf3, 0xf2};
+    static const uint8_t esc[4][2] = {{0}, {0x0f}, {0x0f, 0x38}, {0x0f, 0x3a}};
+    uint8_t b[32] = {0};
+    unsigned n = 0;
+    if (f->lock) b[n++] = 0xf0;
+    if (f->mp) b[n++] = mp_byte[f->mp];
+    if (f->rexw) b[n++] = 0x48;
+    for (unsigned k = 0; k < (f->map == 0 ? 0u : f->map == 1 ? 1u : 2u); k++)
+        b[n++] = esc[f->map][k];
+    b[n++] = (uint8_t)f->op;
+    b[n++] = (uint8_t)f->modrm;
+    return decode_insn(i, b, sizeof b, MODE_LONG64);
+}
+
+/* Which families claim the instruction: a bit per family, and the handler of the last. */
+static unsigned claims_of(const struct insn *i, insn_fn *fn)
+{
+    insn_fn (*const lookup[FAM_COUNT])(const struct insn *) = {NULL, int_lookup, sse_lookup,
+                                                               x87_lookup, sys_lookup};
+    unsigned mask = 0;
+    *fn = NULL;
+    for (unsigned k = 1; k < FAM_COUNT; k++) {
+        insn_fn f = lookup[k](i);
+        if (f) {
+            mask |= 1u << k;
+            *fn = f;
+        }
+    }
+    return mask;
+}
+
+static unsigned fam_of(unsigned mask)
+{
+    for (unsigned k = 1; k < FAM_COUNT; k++)
+        if (mask == 1u << k) return k;
+    return FAM_NONE;
+}
+
+static unsigned long n_decoded, n_claimed[FAM_COUNT], n_unclaimed, n_multi, n_lock_differs;
+static FILE *table;
+static bool list_unclaimed;
+
+static void claims_report(const struct form *f, const char *what)
+{
+    fprintf(stderr, "# %s: %s%s%smap %u op %02x modrm %02x\n", what, f->lock ? "f0 " : "",
+            mp_names[f->mp], f->rexw ? "48 " : "", f->map, f->op, f->modrm);
+}
+
+/* Table row for ModRM bytes [first, last] of one form, all with the same owner and handler. */
+static void claims_row(const struct form *f, unsigned first, unsigned last, unsigned fam,
+                       insn_fn fn)
+{
+    if (!table || fam == FAM_NONE) return;
+    /* handlers are static functions: print them as offsets from exec_lookup, which stay the
+     * same from run to run of one build (PIE) */
+    long off = (long)((uintptr_t)fn - (uintptr_t)exec_lookup);
+    fprintf(table, "%s%s%s%s%02x  modrm %02x-%02x  %-3s exec_lookup%+ld\n", f->lock ? "f0 " : "",
+            mp_names[f->mp], f->rexw ? "48 " : "",
+            f->map == 0   ? ""
+            : f->map == 1 ? "0f "
+            : f->map == 2 ? "0f 38 "
+                          : "0f 3a ",
+            f->op, first, last, fam_names[fam], off);
+}
+
+static void walk_form(struct form f)
+{
+    unsigned run_first = 0, run_fam = FAM_NONE;
+    insn_fn run_fn = NULL;
+    for (unsigned m = 0; m < 256; m++) {
+        f.modrm = m;
+        struct insn i;
+        unsigned fam = FAM_NONE;
+        insn_fn fn = NULL;
+        if (claims_decode(&f, &i) > 0) {
+            n_decoded++;
+            unsigned mask = claims_of(&i, &fn);
+            fam = fam_of(mask);
+            if (!mask) {
+                n_unclaimed++;
+                if (list_unclaimed) claims_report(&f, "unclaimed");
+            } else if (fam == FAM_NONE) {
+                n_multi++;
+                claims_report(&f, "claimed by more than one family");
+            } else {
+                n_claimed[fam]++;
+            }
+            if (f.lock) {
+                struct form g = f;
+                g.lock = 0;
+                struct insn j;
+                insn_fn gfn = NULL;
+                if (claims_decode(&g, &j) > 0) claims_of(&j, &gfn);
+                if (gfn != fn) {
+                    n_lock_differs++;
+                    claims_report(&f, "LOCK changes the handler");
+                }
+            }
+        }
+        if (m > 0 && (fam != run_fam || fn != run_fn)) {
+            claims_row(&f, run_first, m - 1, run_fam, run_fn);
+            run_first = m;
+        }
+        run_fam = fam;
+        run_fn = fn;
+    }
+    claims_row(&f, run_first, 255, run_fam, run_fn);
+}
+
+/* Bytes that are prefixes or escapes, not opcodes: the walk reaches what follows them anyway. */
+static bool claims_not_opcode(unsigned map, unsigned op)
+{
+    if (map == 1) return op == 0x38 || op == 0x3a;
+    if (map != 0) return false;
+    return op == 0x0f || op == 0x26 || op == 0x2e || op == 0x36 || op == 0x3e ||
+           (op >= 0x40 && op <= 0x4f) || (op >= 0x64 && op <= 0x67) || op == 0xf0 || op == 0xf2 ||
+           op == 0xf3;
+}
+
+static void test_one_owner(void)
+{
+    for (unsigned map = 0; map < 4; map++)
+        for (unsigned op = 0; op < 256; op++)
+            if (!claims_not_opcode(map, op))
+                for (unsigned mp = 0; mp < 4; mp++)
+                    for (unsigned w = 0; w < 2; w++)
+                        for (unsigned lock = 0; lock < 2; lock++)
+                            walk_form((struct form){map, op, mp, w, lock, 0});
+    printf("# %lu decodable forms: int %lu, sse %lu, x87 %lu, sys %lu, unclaimed (#UD) %lu\n",
+           n_decoded, n_claimed[FAM_INT], n_claimed[FAM_SSE], n_claimed[FAM_X87],
+           n_claimed[FAM_SYS], n_unclaimed);
+    CHECK(n_decoded > 100000);
+    CHECK_EQ(n_multi, 0);
+    CHECK_EQ(n_lock_differs, 0);
+    /* every family owns something (a lookup that answers NULL for everything is a bug) */
+    for (unsigned k = 1; k < FAM_COUNT; k++)
+        CHECK(n_claimed[k] > 0);
+}
+
+int main(int argc, char **argv)
+{
+    list_unclaimed = argc > 1 && !strcmp(argv[1], "--unclaimed");
+    if (argc > 1 && !strcmp(argv[1], "--table")) {
+        table = stdout;
+        test_one_owner();
+        return n_multi || n_lock_differs;
+    }
+    RUN(test_one_owner);
+    return check_done();
+}
