@@ -381,7 +381,7 @@ int vcpu_load(struct vcpu *v, struct state_reader *r)
         t->fpu.mm_raw[k] = state_get_u64(r);
     t->halted = state_get_u8(r) != 0;
     t->intr_shadow = state_get_u8(r) != 0;
-    if (!state_ok(r) || t->tsc_hz == 0) {
+    if (!state_ok(r) || t->tsc_hz == 0 || (t->mxcsr & ~MXCSR_WRITABLE)) {
         log_error("cpu state: section \"cpu\" is truncated or malformed");
         free(t);
         return -1;

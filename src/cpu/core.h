@@ -111,6 +111,8 @@ union xmm {
 
 /* x87: physical registers R0..R7 kept as host long double (80-bit extended on x86-64 hosts),
  * so arithmetic is the host FPU's own. ST(i) = st[(top + i) & 7]. */
+#define MXCSR_WRITABLE 0xffffu /* MXCSR_MASK as fxsave reports it: other bits are #GP */
+
 struct fpu {
     long double st[8];
     uint16_t fcw, fsw; /* fsw bits 13:11 hold TOP */

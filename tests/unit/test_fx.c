@@ -1,17 +1,24 @@
 /* test_fx.c — the x87/SSE register file as data: FXSAVE image layout (ST order follows TOP,
- * abridged tags, MXCSR_MASK), restore with reserved MXCSR bits refused, and the "fpu" state
- * section round trip (including refusal of unknown versions and truncated sections). */
+ * abridged tags, MXCSR_MASK), restore with reserved MXCSR bits refused, and the register
+ * file's round trip through the snapshot (section "cpu"), with refusal of unknown versions,
+ * truncated sections and reserved MXCSR bits. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "cpu/core.h"
 #include "cpu/ops/sse/sse_fx.h"
+#include "vessel/bus.h"
+#include "vessel/cpu.h"
+#include "vessel/state.h"
 
+/* A register file in its power-on state (FCW 0x037F, all tags empty, MXCSR 0x1F80). */
 static struct cpu *new_cpu(void)
 {
     struct cpu *c = calloc(1, sizeof *c);
-    fx_reset(c);
+    c->fpu.fcw = 0x037f;
+    c->fpu.ftw = 0xffff;
+    c->mxcsr = 0x1f80;
     return c;
 }
 
@@ -69,17 +76,21 @@ static void test_image_layout(void)
     free(d);
 }
 
+/* The register file's snapshot format is the live one: section "cpu" of vcpu_save. */
 static void test_state_roundtrip(void)
 {
-    struct cpu *c = new_cpu(), *d = new_cpu();
+    struct bus bus;
+    CHECK_EQ(bus_init(&bus, 1 << 20), 0);
+    struct vcpu *vc = vcpu_create(&bus, 0), *vd = vcpu_create(&bus, 1), *ve = vcpu_create(&bus, 2);
+    struct cpu *c = (struct cpu *)vc, *d = (struct cpu *)vd, *e = (struct cpu *)ve;
     fill(c);
     struct state_writer w;
     state_writer_init(&w);
-    fx_state_save(c, &w);
+    vcpu_save(vc, &w);
     CHECK(!w.error);
     struct state_reader r;
     CHECK(state_reader_init(&r, w.data, w.len));
-    CHECK_EQ(fx_state_load(d, &r), 0);
+    CHECK_EQ(vcpu_load(vd, &r), 0);
     CHECK_EQ(d->fpu.fcw, c->fpu.fcw);
     CHECK_EQ(d->fpu.fsw, c->fpu.fsw);
     CHECK_EQ(d->fpu.ftw, c->fpu.ftw);
@@ -92,22 +103,31 @@ static void test_state_roundtrip(void)
     /* a truncated section is refused and leaves the target alone */
     struct state_reader t;
     CHECK(state_reader_init(&t, w.data, w.len - 20));
-    struct cpu *e = new_cpu();
-    CHECK_EQ(fx_state_load(e, &t), -1);
+    CHECK_EQ(vcpu_load(ve, &t), -1);
+    CHECK_EQ(e->mxcsr, 0x1f80);
+    state_writer_free(&w);
+
+    /* an MXCSR with reserved bits set is refused (fxrstor would #GP on it) */
+    c->mxcsr = 0x10000 | 0x1f80;
+    state_writer_init(&w);
+    vcpu_save(vc, &w);
+    CHECK(state_reader_init(&r, w.data, w.len));
+    CHECK_EQ(vcpu_load(ve, &r), -1);
     CHECK_EQ(e->mxcsr, 0x1f80);
     state_writer_free(&w);
 
     /* an unknown version is refused */
     state_writer_init(&w);
-    state_section_begin(&w, "fpu", 99);
+    state_section_begin(&w, "cpu", 99);
     state_put_u32(&w, 0);
     state_section_end(&w);
     CHECK(state_reader_init(&r, w.data, w.len));
-    CHECK_EQ(fx_state_load(e, &r), -1);
+    CHECK_EQ(vcpu_load(ve, &r), -1);
     state_writer_free(&w);
-    free(c);
-    free(d);
-    free(e);
+    vcpu_destroy(vc);
+    vcpu_destroy(vd);
+    vcpu_destroy(ve);
+    bus_destroy(&bus);
 }
 
 int main(void)

@@ -132,7 +132,6 @@ static inline uint64_t mmx_src(struct cpu *c, const struct insn *i, unsigned n)
 /* ---- MXCSR ---- */
 #define MXCSR_FLAGS    0x3fu
 #define MXCSR_MASKS    0x1f80u
-#define MXCSR_WRITABLE 0xffffu /* MXCSR_MASK as fxsave reports it */
 
 /* The MXCSR the host runs a guest operation under: guest rounding/DAZ/FTZ, flags cleared,
  * every exception masked (the guest's masks are applied afterwards by sse_mx_commit). */

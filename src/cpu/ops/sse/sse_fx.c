@@ -1,19 +1,10 @@
 /* sse_fx.c — whole-state instructions and helpers: fxsave/fxrstor (0F AE /0 /1), ldmxcsr /
  * stmxcsr (/2 /3), the fences (/5 /6 /7 with mod = 3: an interpreter that executes one
- * instruction at a time is already ordered), emms, and the FXSAVE image and state-stream
- * functions declared in sse_fx.h.
+ * instruction at a time is already ordered), emms, and the FXSAVE image declared in sse_fx.h.
+ * The register file's snapshot format is not here: it is part of section "cpu" (api.c).
  */
 #include "cpu/ops/sse/sse_fx.h"
 #include "cpu/ops/sse/sse_common.h"
-
-void fx_reset(struct cpu *c)
-{
-    memset(&c->fpu, 0, sizeof c->fpu);
-    c->fpu.fcw = 0x037f;
-    c->fpu.ftw = 0xffff;
-    memset(c->xmm, 0, sizeof c->xmm);
-    c->mxcsr = 0x1f80;
-}
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -72,53 +63,6 @@ bool fx_restore_image(struct cpu *c, const uint8_t *img)
     }
     memcpy(c->xmm, img + 160, 256);
     return true;
-}
-
-void fx_state_save(const struct cpu *c, struct state_writer *w)
-{
-    const struct fpu *f = &c->fpu;
-    state_section_begin(w, "fpu", 1);
-    state_put_u16(w, f->fcw);
-    state_put_u16(w, f->fsw);
-    state_put_u16(w, f->ftw);
-    state_put_u16(w, f->fop);
-    state_put_u64(w, f->fip);
-    state_put_u64(w, f->fdp);
-    for (unsigned r = 0; r < 8; r++)
-        state_put_bytes(w, &f->st[r], 10);
-    state_put_u32(w, c->mxcsr);
-    for (unsigned k = 0; k < 16; k++) {
-        state_put_u64(w, c->xmm[k].q[0]);
-        state_put_u64(w, c->xmm[k].q[1]);
-    }
-    state_section_end(w);
-}
-
-int fx_state_load(struct cpu *c, struct state_reader *r)
-{
-    uint32_t version;
-    if (!state_section_find(r, "fpu", &version) || version != 1) return -1;
-    struct fpu f;
-    union xmm x[16];
-    memset(&f, 0, sizeof f);
-    f.fcw = state_get_u16(r);
-    f.fsw = state_get_u16(r);
-    f.ftw = state_get_u16(r);
-    f.fop = state_get_u16(r);
-    f.fip = state_get_u64(r);
-    f.fdp = state_get_u64(r);
-    for (unsigned k = 0; k < 8; k++)
-        state_get_bytes(r, &f.st[k], 10);
-    uint32_t mxcsr = state_get_u32(r);
-    for (unsigned k = 0; k < 16; k++) {
-        x[k].q[0] = state_get_u64(r);
-        x[k].q[1] = state_get_u64(r);
-    }
-    if (!state_ok(r) || (mxcsr & ~MXCSR_WRITABLE)) return -1;
-    c->fpu = f;
-    c->mxcsr = mxcsr;
-    memcpy(c->xmm, x, sizeof x);
-    return 0;
 }
 
 /* ---- instructions ---- */
