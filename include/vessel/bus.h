@@ -27,6 +27,12 @@ struct io_ops {
     void (*write)(void *opaque, uint64_t offset, uint64_t value, unsigned size);
 };
 
+#define BUS_MAX_CODE_LISTENERS 8
+
+/* Told that [gpa, gpa+len) was written and touches a page with BUS_PAGE_CODE. Called on the
+ * writing thread (a device's I/O thread for DMA). */
+typedef void (*bus_code_write_fn)(void *opaque, uint64_t gpa, uint64_t len);
+
 struct io_range {
     uint64_t base, len;
     const struct io_ops *ops;
@@ -45,9 +51,13 @@ struct bus {
     struct io_range mmio[BUS_MAX_RANGES];
     unsigned nmmio;
 
-    /* Called when a write touches a page with BUS_PAGE_CODE (the CPU engine drops blocks). */
-    void (*code_write)(void *opaque, uint64_t gpa, uint64_t len);
-    void *code_write_opaque;
+    /* Everyone who holds decoded code from RAM (each vCPU's block cache, a translation cache):
+     * all are told of writes to code pages. Use bus_add/remove_code_write_listener. */
+    struct {
+        bus_code_write_fn fn;
+        void *opaque;
+    } code_listeners[BUS_MAX_CODE_LISTENERS];
+    unsigned ncode_listeners;
 
     uint64_t unassigned_accesses; /* statistics: I/O to nowhere */
 };
@@ -55,6 +65,13 @@ struct bus {
 /* Allocate RAM (zeroed, not yet touched). Returns 0 or -errno. */
 int bus_init(struct bus *b, uint64_t ram_size);
 void bus_destroy(struct bus *b);
+
+/* Listen for writes to code pages. Adding the same (fn, opaque) again does nothing; returns 0,
+ * or -1 if BUS_MAX_CODE_LISTENERS are already listening. Add and remove while no other thread
+ * writes guest memory (at setup and teardown). */
+int bus_add_code_write_listener(struct bus *b, bus_code_write_fn fn, void *opaque);
+/* Stop listening; nothing happens if (fn, opaque) was not listening. */
+void bus_remove_code_write_listener(struct bus *b, bus_code_write_fn fn, void *opaque);
 
 /* Register a range; returns 0, or -1 if it overlaps another or the table is full. */
 int bus_add_pio(struct bus *b, uint16_t base, uint16_t len, const struct io_ops *ops, void *opaque,
@@ -102,6 +119,6 @@ static inline uint8_t *bus_ram_ptr(const struct bus *b, uint64_t gpa, uint64_t l
 bool bus_dma_read(struct bus *b, uint64_t gpa, void *dst, uint64_t len);
 bool bus_dma_write(struct bus *b, uint64_t gpa, const void *src, uint64_t len);
 
-/* Mark [gpa, gpa+len) written: dirty bits, and code_write for code pages. The CPU engine's
- * slow write path and bus_dma_write call this. */
+/* Mark [gpa, gpa+len) written: dirty bits, and the code-write listeners for code pages. The
+ * CPU engine's slow write path and bus_dma_write call this. */
 void bus_note_write(struct bus *b, uint64_t gpa, uint64_t len);

@@ -47,10 +47,7 @@ void vcpu_destroy(struct vcpu *v)
 {
     if (!v) return;
     struct cpu *c = vcpu_cpu(v);
-    if (c->bus && c->bus->code_write_opaque == c) {
-        c->bus->code_write = NULL;
-        c->bus->code_write_opaque = NULL;
-    }
+    if (c->bus) bus_remove_code_write_listener(c->bus, block_code_write, c);
     block_cache_free(c->blocks);
     exec_state_free(c->exec);
     free(c);

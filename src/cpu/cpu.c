@@ -3,6 +3,7 @@
  * longjmp to whichever executor set c->fault_jmp), recomputing CPL and decoding mode after CS,
  * CR0, CR4 or EFER change, architectural reset and the flat 64-bit setup used by tests and
  * direct boot. */
+#include <stdio.h>
 #include <string.h>
 
 #include "cpu/exec/block.h"
@@ -64,6 +65,8 @@ void cpu_reset(struct cpu *c, struct bus *bus)
     struct block_cache *blocks = c->blocks;
     struct exec_state *exec = c->exec;
     struct vcpu_stats stats = c->stats;
+    /* A vCPU moved to another bus stops listening to the old one. */
+    if (c->bus && c->bus != bus) bus_remove_code_write_listener(c->bus, block_code_write, c);
     unsigned id = c->id;
     uint64_t tsc_hz = c->tsc_hz;
     memset(c, 0, sizeof(*c));
@@ -104,8 +107,12 @@ void cpu_reset(struct cpu *c, struct bus *bus)
     cpu_write_tsc(c, 0);
     cpu_mode_changed(c);
     tlb_flush_all(c);
-    bus->code_write = block_code_write;
-    bus->code_write_opaque = c;
+    if (bus_add_code_write_listener(bus, block_code_write, c) != 0) {
+        /* Without the listener self-modifying code would run stale blocks: refuse to run. */
+        c->exit = VCPU_EXIT_INTERNAL;
+        snprintf(c->exit_why, sizeof(c->exit_why), "more than %d code-write listeners on the bus",
+                 BUS_MAX_CODE_LISTENERS);
+    }
     if (c->blocks) block_flush_all(c);
 }
 

@@ -37,6 +37,28 @@ void bus_destroy(struct bus *b)
     memset(b, 0, sizeof(*b));
 }
 
+int bus_add_code_write_listener(struct bus *b, bus_code_write_fn fn, void *opaque)
+{
+    for (unsigned k = 0; k < b->ncode_listeners; k++)
+        if (b->code_listeners[k].fn == fn && b->code_listeners[k].opaque == opaque)
+            return 0;
+    if (b->ncode_listeners == BUS_MAX_CODE_LISTENERS)
+        return -1;
+    b->code_listeners[b->ncode_listeners].fn = fn;
+    b->code_listeners[b->ncode_listeners].opaque = opaque;
+    b->ncode_listeners++;
+    return 0;
+}
+
+void bus_remove_code_write_listener(struct bus *b, bus_code_write_fn fn, void *opaque)
+{
+    for (unsigned k = 0; k < b->ncode_listeners; k++)
+        if (b->code_listeners[k].fn == fn && b->code_listeners[k].opaque == opaque) {
+            b->code_listeners[k] = b->code_listeners[--b->ncode_listeners];
+            return;
+        }
+}
+
 static bool overlaps(const struct io_range *t, unsigned n, uint64_t base, uint64_t len)
 {
     for (unsigned k = 0; k < n; k++)
@@ -171,8 +193,9 @@ void bus_note_write(struct bus *b, uint64_t gpa, uint64_t len)
         b->page_flags[p] |= BUS_PAGE_DIRTY;
         code |= (b->page_flags[p] & BUS_PAGE_CODE) != 0;
     }
-    if (code && b->code_write)
-        b->code_write(b->code_write_opaque, gpa, len);
+    if (code)
+        for (unsigned k = 0; k < b->ncode_listeners; k++)
+            b->code_listeners[k].fn(b->code_listeners[k].opaque, gpa, len);
 }
 
 bool bus_dma_read(struct bus *b, uint64_t gpa, void *dst, uint64_t len)

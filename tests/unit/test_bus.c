@@ -63,17 +63,22 @@ static void test_dispatch(void)
 }
 
 static uint64_t code_gpa, code_len;
+static unsigned code_calls[2];
 static void on_code_write(void *opaque, uint64_t gpa, uint64_t len)
 {
     code_gpa = gpa;
     code_len = len;
+    code_calls[opaque != NULL]++;
 }
 
 static void test_dma(void)
 {
     struct bus b;
     CHECK_EQ(bus_init(&b, 1 << 20), 0);
-    b.code_write = on_code_write;
+    static int second;
+    CHECK_EQ(bus_add_code_write_listener(&b, on_code_write, NULL), 0);
+    CHECK_EQ(bus_add_code_write_listener(&b, on_code_write, &second), 0);
+    CHECK_EQ(bus_add_code_write_listener(&b, on_code_write, &second), 0); /* once only */
     uint8_t buf[16] = {1, 2, 3, 4};
     CHECK(bus_dma_write(&b, 0x1000, buf, 4));
     CHECK(b.page_flags[1] & BUS_PAGE_DIRTY);
@@ -82,6 +87,12 @@ static void test_dma(void)
     CHECK(bus_dma_write(&b, 0x1ffe, buf, 4));
     CHECK_EQ(code_gpa, 0x1ffe);
     CHECK_EQ(code_len, 4);
+    CHECK_EQ(code_calls[0], 1); /* every listener hears every code write, once */
+    CHECK_EQ(code_calls[1], 1);
+    bus_remove_code_write_listener(&b, on_code_write, NULL);
+    CHECK(bus_dma_write(&b, 0x2000, buf, 1));
+    CHECK_EQ(code_calls[0], 1);
+    CHECK_EQ(code_calls[1], 2);
     CHECK(!bus_dma_write(&b, (1 << 20) - 2, buf, 4));
     CHECK(!bus_dma_read(&b, (1 << 20) - 2, buf, 4));
     CHECK(bus_dma_read(&b, 0x1000, buf, 4));

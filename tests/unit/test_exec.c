@@ -164,6 +164,33 @@ static void test_self_modifying(void)
     teardown();
 }
 
+/* Two vCPUs on one bus both hold blocks from the same page: a code write reaches both caches
+ * (each is its own listener on the bus; neither replaces the other). */
+static void test_smc_two_vcpus(void)
+{
+    setup();
+    struct vcpu *v2 = vcpu_create(&bus, 1);
+    struct cpu *c2 = (struct cpu *)v2;
+    cpu_setup_flat64(c2, 0);
+    static const uint8_t a[] = {0xB8, 1, 0, 0, 0, 0xF4}; /* mov eax, 1; hlt */
+    load_code(CODE, a, sizeof(a));
+    c2->rip = CODE;
+    CHECK_EQ(vcpu_run(v, 100), VCPU_EXIT_HLT);
+    CHECK_EQ(vcpu_run(v2, 100), VCPU_EXIT_HLT);
+    CHECK_EQ(c->gpr[R_RAX], 1);
+    CHECK_EQ(c2->gpr[R_RAX], 1);
+    uint8_t five = 5;
+    CHECK(bus_dma_write(&bus, CODE + 1, &five, 1));
+    c->rip = c2->rip = CODE;
+    c->halted = c2->halted = false;
+    CHECK_EQ(vcpu_run(v, 100), VCPU_EXIT_HLT);
+    CHECK_EQ(vcpu_run(v2, 100), VCPU_EXIT_HLT);
+    CHECK_EQ(c->gpr[R_RAX], 5);
+    CHECK_EQ(c2->gpr[R_RAX], 5);
+    vcpu_destroy(v2);
+    teardown();
+}
+
 static void test_int_user_to_kernel(void)
 {
     setup();
@@ -554,6 +581,7 @@ int main(void)
 {
     RUN(test_run_and_budget);
     RUN(test_self_modifying);
+    RUN(test_smc_two_vcpus);
     RUN(test_int_user_to_kernel);
     RUN(test_ist_and_error_code);
     RUN(test_double_and_triple_fault);

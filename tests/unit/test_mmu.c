@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "cpu/core.h"
+#include "cpu/exec/block.h"
 #include "vessel/cpu.h"
 
 #define P  0x1ull
@@ -400,7 +401,9 @@ static void test_mmio_and_code_pages(void)
     CHECK_EQ(try_write(SEG_DS, 0xe0b0, 0x5678, 4), -1); /* again: cached slow entry */
     CHECK_EQ(mmio_last_val, 0x5678);
     /* A page marked as holding code never gets a fast write pointer. */
-    bus.code_write = code_hook;
+    /* code_hook stands in for the engine's own listener, which would drop the code mark */
+    bus_remove_code_write_listener(&bus, block_code_write, c);
+    CHECK_EQ(bus_add_code_write_listener(&bus, code_hook, NULL), 0);
     CHECK_EQ(try_write(SEG_DS, 0x3000 + 0x100, 1, 1), -1); /* fast entry for page 3 */
     bus.page_flags[3] |= BUS_PAGE_CODE;
     tlb_protect_code(c, 0x3000);
@@ -415,7 +418,8 @@ static void test_mmio_and_code_pages(void)
     CHECK_EQ(try_write(SEG_DS, 0x3000 + 0x120, 5, 1), -1);
     CHECK_EQ(code_hits, 2);
     CHECK_EQ(bus.ram[0x3120], 5);
-    bus.code_write = NULL;
+    bus_remove_code_write_listener(&bus, code_hook, NULL);
+    CHECK_EQ(bus_add_code_write_listener(&bus, block_code_write, c), 0);
     teardown();
 }
 

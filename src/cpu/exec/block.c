@@ -135,14 +135,14 @@ static void block_drop_page(struct cpu *c, uint64_t page)
     if (off != UINT64_MAX) c->bus->page_flags[off >> BUS_PAGE_SHIFT] &= (uint8_t)~BUS_PAGE_CODE;
 }
 
-/* Drop the blocks on every code page in [gpa, gpa+len). */
+/* Drop the blocks on every page in [gpa, gpa+len). Not only on pages still marked as code:
+ * the mark is shared by every cache on the bus, and another vCPU's listener, told of the same
+ * write first, has already cleared it. */
 static void block_drop_range(struct cpu *c, uint64_t gpa, uint64_t len)
 {
     uint64_t last = (gpa + len - 1) & PAGE_MASK;
     for (uint64_t p = gpa & PAGE_MASK;; p += BUS_PAGE_SIZE) {
-        uint64_t off = bus_ram_offset(c->bus, p);
-        if (off != UINT64_MAX && (c->bus->page_flags[off >> BUS_PAGE_SHIFT] & BUS_PAGE_CODE))
-            block_drop_page(c, p);
+        if (bus_ram_offset(c->bus, p) != UINT64_MAX) block_drop_page(c, p);
         if (p == last) break;
     }
 }

@@ -75,7 +75,8 @@ void block_cache_free(struct block_cache *bc);
 void block_flush_all(struct cpu *c);
 /* The block for linear `rip` at guest-physical `gpa` in the current mode: cached or built. */
 struct block *block_get(struct cpu *c, uint64_t rip, uint64_t gpa);
-/* bus code_write hook: drop blocks on the written pages. */
+/* The engine's bus code-write listener (opaque = struct cpu): drop blocks on the written
+ * pages, or queue the range when called from another thread. */
 void block_code_write(void *opaque, uint64_t gpa, uint64_t len);
 /* Decode the instruction at c->rip into *i (fn resolved; #UD handler if undecodable). Faults if
  * the first byte cannot be fetched or a needed second page faults. */
