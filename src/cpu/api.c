@@ -8,6 +8,7 @@
 #include "cpu/exec/exec.h"
 #include "cpu/exec/event.h"
 #include "cpu/msr.h"
+#include "cpu/ops/host.h"
 #include "vessel/log.h"
 #include "vessel/state.h"
 
@@ -25,6 +26,13 @@ static const struct cpu *vcpu_ccpu(const struct vcpu *v)
 
 struct vcpu *vcpu_create(struct bus *bus, unsigned id)
 {
+    const char *missing;
+    if (!host_check(&missing)) {
+        log_error("this host CPU lacks %s: vessel's CPU engine runs guest SSE and x87 arithmetic "
+                  "on the host's own units and needs SSE3, SSSE3, SSE4.1 and SSE4.2",
+                  missing);
+        return NULL;
+    }
     size_t size = (sizeof(struct cpu) + 63) & ~(size_t)63;
     struct cpu *c = aligned_alloc(64, size);
     if (!c) return NULL;

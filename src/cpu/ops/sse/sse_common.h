@@ -1,13 +1,14 @@
 /* sse_common.h — what the SSE / MMX / x87 family files share: the availability checks
  * (CR0.EM/TS, CR4.OSFXSR, pending x87 errors), XMM and MMX register access, memory operands
- * of 32/64/128 bits with the 16-byte alignment rule, the MXCSR exception-commit rule, the
- * host-execution helpers (arithmetic runs on the host's own SSE unit under the guest's MXCSR,
- * which makes results and exception flags bit-exact), and the form tables each file exports
- * to sse_lookup(). Owned by the sse family; not part of the engine contract.
+ * of 32/64/128 bits with the 16-byte alignment rule, the MXCSR exception-commit rule, and the
+ * form tables each file exports to sse_lookup(). Arithmetic runs on the host's own SSE unit
+ * under the guest's MXCSR, which makes results and exception flags bit-exact: those helpers
+ * live in ops/host.h. Owned by the sse family; not part of the engine contract.
  */
 #pragma once
 #include <string.h>
 
+#include "cpu/ops/host.h"
 #include "cpu/ops/ops.h"
 
 /* ---- form tables ---- */
@@ -130,8 +131,8 @@ static inline uint64_t mmx_src(struct cpu *c, const struct insn *i, unsigned n)
 }
 
 /* ---- MXCSR ---- */
-#define MXCSR_FLAGS    0x3fu
-#define MXCSR_MASKS    0x1f80u
+#define MXCSR_FLAGS 0x3fu
+#define MXCSR_MASKS 0x1f80u
 
 /* The MXCSR the host runs a guest operation under: guest rounding/DAZ/FTZ, flags cleared,
  * every exception masked (the guest's masks are applied afterwards by sse_mx_commit). */
@@ -147,46 +148,3 @@ static inline void sse_mx_commit(struct cpu *c, uint32_t mx_out)
     if (raised & ~(c->mxcsr >> 7)) sse_mx_fault(c, raised);
     c->mxcsr |= raised;
 }
-
-/* ---- host execution ---- */
-typedef long long sse_v2 __attribute__((vector_size(16), may_alias));
-
-/* uint32_t fn(union xmm *d, const union xmm *s, uint32_t mx): d = d OP s under MXCSR mx;
- * returns the MXCSR after the operation. */
-#define SSE_HOST_FP(fname, mn)                                                                     \
-    static uint32_t fname(union xmm *d, const union xmm *s, uint32_t mx)                           \
-    {                                                                                              \
-        sse_v2 a, b;                                                                               \
-        uint32_t host = 0;                                                                         \
-        memcpy(&a, d, 16);                                                                         \
-        memcpy(&b, s, 16);                                                                         \
-        __asm__ volatile("stmxcsr %[h]\n\tldmxcsr %[g]\n\t" mn " %[b], %[a]\n\t"                   \
-                         "stmxcsr %[g]\n\tldmxcsr %[h]"                                            \
-                         : [a] "+x"(a), [g] "+m"(mx), [h] "+m"(host)                               \
-                         : [b] "x"(b));                                                            \
-        memcpy(d, &a, 16);                                                                         \
-        return mx;                                                                                 \
-    }
-
-/* void fn(union xmm *d, const union xmm *s): integer operation, no MXCSR involvement. */
-#define SSE_HOST_INT(fname, mn)                                                                    \
-    static void fname(union xmm *d, const union xmm *s)                                            \
-    {                                                                                              \
-        sse_v2 a, b;                                                                               \
-        memcpy(&a, d, 16);                                                                         \
-        memcpy(&b, s, 16);                                                                         \
-        __asm__(mn " %[b], %[a]" : [a] "+x"(a) : [b] "x"(b));                                      \
-        memcpy(d, &a, 16);                                                                         \
-    }
-
-/* uint64_t fn(uint64_t d, uint64_t s): MMX operation on the host's mm0 (then EMMS, so the
- * host's x87 stack is left empty as the ABI expects). */
-#define MMX_HOST(fname, mn)                                                                        \
-    static uint64_t fname(uint64_t d, uint64_t s)                                                  \
-    {                                                                                              \
-        __asm__("movq %[d], %%mm0\n\t" mn " %[s], %%mm0\n\tmovq %%mm0, %[d]\n\temms"               \
-                : [d] "+m"(d)                                                                      \
-                : [s] "m"(s)                                                                       \
-                : "mm0", "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)");     \
-        return d;                                                                                  \
-    }

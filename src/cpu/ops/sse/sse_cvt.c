@@ -6,49 +6,19 @@
  */
 #include "cpu/ops/sse/sse_common.h"
 
-#define MX_PRE  "stmxcsr %[h]\n\tldmxcsr %[g]\n\t"
-#define MX_POST "\n\tstmxcsr %[g]\n\tldmxcsr %[h]"
+SSE_HOST_SI2F(si2ss32, "cvtsi2ssl", uint32_t)
+SSE_HOST_SI2F(si2ss64, "cvtsi2ssq", uint64_t)
+SSE_HOST_SI2F(si2sd32, "cvtsi2sdl", uint32_t)
+SSE_HOST_SI2F(si2sd64, "cvtsi2sdq", uint64_t)
 
-/* integer (general register or memory) to scalar float: merges into the destination */
-#define GEN_SI2F(fname, mn, type)                                                                  \
-    static uint32_t fname(union xmm *d, type v, uint32_t mx)                                       \
-    {                                                                                              \
-        sse_v2 a;                                                                                  \
-        uint32_t host = 0;                                                                         \
-        memcpy(&a, d, 16);                                                                         \
-        __asm__ volatile(MX_PRE mn " %[v], %[a]" MX_POST                                           \
-                         : [a] "+x"(a), [g] "+m"(mx), [h] "+m"(host)                               \
-                         : [v] "r"(v));                                                            \
-        memcpy(d, &a, 16);                                                                         \
-        return mx;                                                                                 \
-    }
-GEN_SI2F(si2ss32, "cvtsi2ssl", uint32_t)
-GEN_SI2F(si2ss64, "cvtsi2ssq", uint64_t)
-GEN_SI2F(si2sd32, "cvtsi2sdl", uint32_t)
-GEN_SI2F(si2sd64, "cvtsi2sdq", uint64_t)
-
-/* scalar float to integer in a general register */
-#define GEN_F2SI(fname, mn, type)                                                                  \
-    static uint32_t fname(const union xmm *s, type *out, uint32_t mx)                              \
-    {                                                                                              \
-        sse_v2 a;                                                                                  \
-        type r;                                                                                    \
-        uint32_t host = 0;                                                                         \
-        memcpy(&a, s, 16);                                                                         \
-        __asm__ volatile(MX_PRE mn " %[a], %[r]" MX_POST                                           \
-                         : [r] "=r"(r), [g] "+m"(mx), [h] "+m"(host)                               \
-                         : [a] "x"(a));                                                            \
-        *out = r;                                                                                  \
-        return mx;                                                                                 \
-    }
-GEN_F2SI(ss2si32, "cvtss2si", uint32_t)
-GEN_F2SI(ss2si64, "cvtss2si", uint64_t)
-GEN_F2SI(tss2si32, "cvttss2si", uint32_t)
-GEN_F2SI(tss2si64, "cvttss2si", uint64_t)
-GEN_F2SI(sd2si32, "cvtsd2si", uint32_t)
-GEN_F2SI(sd2si64, "cvtsd2si", uint64_t)
-GEN_F2SI(tsd2si32, "cvttsd2si", uint32_t)
-GEN_F2SI(tsd2si64, "cvttsd2si", uint64_t)
+SSE_HOST_F2SI(ss2si32, "cvtss2si", uint32_t)
+SSE_HOST_F2SI(ss2si64, "cvtss2si", uint64_t)
+SSE_HOST_F2SI(tss2si32, "cvttss2si", uint32_t)
+SSE_HOST_F2SI(tss2si64, "cvttss2si", uint64_t)
+SSE_HOST_F2SI(sd2si32, "cvtsd2si", uint32_t)
+SSE_HOST_F2SI(sd2si64, "cvtsd2si", uint64_t)
+SSE_HOST_F2SI(tsd2si32, "cvttsd2si", uint32_t)
+SSE_HOST_F2SI(tsd2si64, "cvttsd2si", uint64_t)
 
 /* XMM-to-XMM conversions the MMX forms borrow */
 SSE_HOST_FP(hf_cvtdq2ps, "cvtdq2ps")

@@ -80,10 +80,7 @@ FP_OPS(GEN_FP)
 /* ---- cmpps/ss/pd/sd: the predicate is imm8[2:0], one host encoding per predicate ---- */
 #define CMP_CASE(mn, k)                                                                            \
     case k:                                                                                        \
-        __asm__ volatile("stmxcsr %[h]\n\tldmxcsr %[g]\n\t" mn " $" #k ", %[b], %[a]\n\t"          \
-                         "stmxcsr %[g]\n\tldmxcsr %[h]"                                            \
-                         : [a] "+x"(a), [g] "+m"(mx), [h] "+m"(host)                               \
-                         : [b] "x"(b));                                                            \
+        SSE_HOST_CMP(mn, k, a, b, mx, host);                                                       \
         break;
 
 #define GEN_CMP(name, mn, mp, n, align)                                                            \
@@ -129,11 +126,7 @@ CMP_OPS(GEN_CMP)
         uint64_t fl;                                                                               \
         memcpy(&a, &c->xmm[i->reg], 16);                                                           \
         memcpy(&b, &s, 16);                                                                        \
-        __asm__ volatile("stmxcsr %[h]\n\tldmxcsr %[g]\n\t" mn " %[b], %[a]\n\t"                   \
-                         "lahf\n\tmovzbl %%ah, %k[f]\n\tstmxcsr %[g]\n\tldmxcsr %[h]"              \
-                         : [f] "=a"(fl), [g] "+m"(mx), [h] "+m"(host)                              \
-                         : [a] "x"(a), [b] "x"(b)                                                  \
-                         : "cc");                                                                  \
+        SSE_HOST_COMI(mn, a, b, mx, host, fl);                                                     \
         sse_mx_commit(c, mx);                                                                      \
         flags_write(c, (flags_read(c) & ~(uint64_t)F_ARITH) | (fl & (F_ZF | F_PF | F_CF)));        \
     }

@@ -5,43 +5,13 @@
  * guest's control word (masks included: the flags are read and cleared with fnstsw/fnclex
  * right after the operation, before any waiting instruction could trap), so values, the
  * unmasked-exception responses (biased results), C1 and the flags are the hardware's; stack
- * faults are decided here.
+ * faults are decided here. The host helpers themselves are instantiated from ops/host.h.
  */
+#include "cpu/ops/host.h"
 #include "cpu/ops/x87/x87_impl.h"
-
-#define PRE "fnstcw %[sv]\n\tfldcw %[cw]\n\tfnclex\n\t"
-/* fninit: an operation that raised an unmasked exception may not have popped what it
- * normally pops; never leave anything on the host's stack. */
-#define POST "\n\tfninit\n\tfldcw %[sv]"
-#define CLOB "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)"
 
 typedef uint16_t (*ar_reg_fn)(f80 *a, const f80 *b, uint16_t cw);
 typedef uint16_t (*ar_mem_fn)(f80 *a, const void *m, uint16_t cw);
-
-#define AR_REG(fname, mn)                                                                          \
-    static uint16_t fname(f80 *a, const f80 *b, uint16_t cw)                                       \
-    {                                                                                              \
-        uint16_t sw, sv;                                                                           \
-        __asm__ volatile(PRE "fldt %[b]\n\tfldt %[a]\n\t" mn "\n\tfnstsw %[sw]\n\tfnclex\n\t"      \
-                             "fstpt %[a]\n\tfstp %%st(0)" POST                                     \
-                         : [a] "+m"(*a), [sw] "=m"(sw), [sv] "=m"(sv)                              \
-                         : [b] "m"(*b), [cw] "m"(cw)                                               \
-                         : CLOB);                                                                  \
-        return sw;                                                                                 \
-    }
-
-#define AR_MEM(fname, mn, T)                                                                       \
-    static uint16_t fname(f80 *a, const void *m, uint16_t cw)                                      \
-    {                                                                                              \
-        uint16_t sw, sv;                                                                           \
-        const T *p = m;                                                                            \
-        __asm__ volatile(PRE "fldt %[a]\n\t" mn                                                    \
-                             " %[m]\n\tfnstsw %[sw]\n\tfnclex\n\tfstpt %[a]" POST                  \
-                         : [a] "+m"(*a), [sw] "=m"(sw), [sv] "=m"(sv)                              \
-                         : [m] "m"(*p), [cw] "m"(cw)                                               \
-                         : CLOB);                                                                  \
-        return sw;                                                                                 \
-    }
 
 /* op, register form (ST0 op= ST1 on the host), m32fp, m64fp, m16int, m32int */
 #define ARITH(X)                                                                                   \
@@ -54,13 +24,13 @@ typedef uint16_t (*ar_mem_fn)(f80 *a, const void *m, uint16_t cw);
     X(divr, "fdivr %%st(1), %%st", "fdivrs", "fdivrl", "fidivrs", "fidivrl")
 
 #define GEN_AR(op, r, s, l, is, il)                                                                \
-    AR_REG(r_##op, r)                                                                              \
-    AR_MEM(s_##op, s, float)                                                                       \
-    AR_MEM(l_##op, l, double)                                                                      \
-    AR_MEM(is_##op, is, int16_t)                                                                   \
-    AR_MEM(il_##op, il, int32_t)
+    X87_HOST_AR_REG(r_##op, r)                                                                     \
+    X87_HOST_AR_MEM(s_##op, s, float)                                                              \
+    X87_HOST_AR_MEM(l_##op, l, double)                                                             \
+    X87_HOST_AR_MEM(is_##op, is, int16_t)                                                          \
+    X87_HOST_AR_MEM(il_##op, il, int32_t)
 ARITH(GEN_AR)
-AR_REG(r_ucom, "fucom %%st(1)")
+X87_HOST_AR_REG(r_ucom, "fucom %%st(1)")
 
 /* indexed by ModRM.reg */
 static const ar_reg_fn reg_ops[8] = {r_add, r_mul, r_com, r_com, r_sub, r_subr, r_div, r_divr};
@@ -211,21 +181,8 @@ static void h_fucompp(struct cpu *c, const struct insn *i)
 }
 
 /* fcomi / fucomi: ZF PF CF from the compare, OF SF AF cleared, C1 cleared */
-#define COMI(fname, mn)                                                                            \
-    static uint16_t fname(const f80 *a, const f80 *b, uint16_t cw, uint64_t *fl)                   \
-    {                                                                                              \
-        uint16_t sw, sv;                                                                           \
-        uint64_t f;                                                                                \
-        __asm__ volatile(PRE "fldt %[b]\n\tfldt %[a]\n\t" mn "\n\tlahf\n\tmovzbl %%ah, %k[f]\n\t"  \
-                             "fnstsw %[sw]\n\tfnclex\n\tfstp %%st(0)\n\tfstp %%st(0)" POST         \
-                         : [f] "=a"(f), [sw] "=m"(sw), [sv] "=m"(sv)                               \
-                         : [a] "m"(*a), [b] "m"(*b), [cw] "m"(cw)                                  \
-                         : CLOB, "cc");                                                            \
-        *fl = f;                                                                                   \
-        return sw;                                                                                 \
-    }
-COMI(x_fcomi, "fcomi %%st(1), %%st")
-COMI(x_fucomi, "fucomi %%st(1), %%st")
+X87_HOST_COMI(x_fcomi, "fcomi %%st(1), %%st")
+X87_HOST_COMI(x_fucomi, "fucomi %%st(1), %%st")
 
 static void comi(struct cpu *c, const struct insn *i, bool unordered, bool pop)
 {
@@ -270,22 +227,11 @@ static void h_fucomip(struct cpu *c, const struct insn *i)
 /* ---- loads ---- */
 typedef uint16_t (*ld_fn)(f80 *r, const void *m, uint16_t cw);
 
-#define LD(fname, mn, T)                                                                           \
-    static uint16_t fname(f80 *r, const void *m, uint16_t cw)                                      \
-    {                                                                                              \
-        uint16_t sw, sv;                                                                           \
-        const T *p = m;                                                                            \
-        __asm__ volatile(PRE mn " %[m]\n\tfnstsw %[sw]\n\tfnclex\n\tfstpt %[r]" POST               \
-                         : [r] "=m"(*r), [sw] "=m"(sw), [sv] "=m"(sv)                              \
-                         : [m] "m"(*p), [cw] "m"(cw)                                               \
-                         : CLOB);                                                                  \
-        return sw;                                                                                 \
-    }
-LD(ld_m32, "flds", float)
-LD(ld_m64, "fldl", double)
-LD(ld_i16, "filds", int16_t)
-LD(ld_i32, "fildl", int32_t)
-LD(ld_i64, "fildll", int64_t)
+X87_HOST_LD(ld_m32, "flds", float)
+X87_HOST_LD(ld_m64, "fldl", double)
+X87_HOST_LD(ld_i16, "filds", int16_t)
+X87_HOST_LD(ld_i32, "fildl", int32_t)
+X87_HOST_LD(ld_i64, "fildll", int64_t)
 
 static void load(struct cpu *c, const struct insn *i, ld_fn fn, unsigned n)
 {
@@ -336,24 +282,13 @@ static void h_fild_m64(struct cpu *c, const struct insn *i)
 }
 
 /* constants: rounded by RC like the hardware does */
-#define CONST(fname, mn)                                                                           \
-    static uint16_t fname(f80 *r, const void *m, uint16_t cw)                                      \
-    {                                                                                              \
-        uint16_t sw, sv;                                                                           \
-        (void)m;                                                                                   \
-        __asm__ volatile(PRE mn "\n\tfnstsw %[sw]\n\tfnclex\n\tfstpt %[r]" POST                    \
-                         : [r] "=m"(*r), [sw] "=m"(sw), [sv] "=m"(sv)                              \
-                         : [cw] "m"(cw)                                                            \
-                         : CLOB);                                                                  \
-        return sw;                                                                                 \
-    }
-CONST(k_fld1, "fld1")
-CONST(k_fldl2t, "fldl2t")
-CONST(k_fldl2e, "fldl2e")
-CONST(k_fldpi, "fldpi")
-CONST(k_fldlg2, "fldlg2")
-CONST(k_fldln2, "fldln2")
-CONST(k_fldz, "fldz")
+X87_HOST_CONST(k_fld1, "fld1")
+X87_HOST_CONST(k_fldl2t, "fldl2t")
+X87_HOST_CONST(k_fldl2e, "fldl2e")
+X87_HOST_CONST(k_fldpi, "fldpi")
+X87_HOST_CONST(k_fldlg2, "fldlg2")
+X87_HOST_CONST(k_fldln2, "fldln2")
+X87_HOST_CONST(k_fldz, "fldz")
 static const ld_fn consts[7] = {k_fld1, k_fldl2t, k_fldl2e, k_fldpi, k_fldlg2, k_fldln2, k_fldz};
 
 static void h_fldconst(struct cpu *c, const struct insn *i)
@@ -374,37 +309,14 @@ static void h_fldconst(struct cpu *c, const struct insn *i)
 /* ---- stores ---- */
 typedef uint16_t (*st_fn)(const f80 *a, void *m, uint16_t cw);
 
-#define ST_KEEP(fname, mn, T)                                                                      \
-    static uint16_t fname(const f80 *a, void *m, uint16_t cw)                                      \
-    {                                                                                              \
-        uint16_t sw, sv;                                                                           \
-        T *p = m;                                                                                  \
-        __asm__ volatile(PRE "fldt %[a]\n\t" mn                                                    \
-                             " %[m]\n\tfnstsw %[sw]\n\tfnclex\n\tfstp %%st(0)" POST                \
-                         : [m] "=m"(*p), [sw] "=m"(sw), [sv] "=m"(sv)                              \
-                         : [a] "m"(*a), [cw] "m"(cw)                                               \
-                         : CLOB);                                                                  \
-        return sw;                                                                                 \
-    }
-#define ST_POP(fname, mn, T)                                                                       \
-    static uint16_t fname(const f80 *a, void *m, uint16_t cw)                                      \
-    {                                                                                              \
-        uint16_t sw, sv;                                                                           \
-        T *p = m;                                                                                  \
-        __asm__ volatile(PRE "fldt %[a]\n\t" mn " %[m]\n\tfnstsw %[sw]\n\tfnclex" POST             \
-                         : [m] "=m"(*p), [sw] "=m"(sw), [sv] "=m"(sv)                              \
-                         : [a] "m"(*a), [cw] "m"(cw)                                               \
-                         : CLOB);                                                                  \
-        return sw;                                                                                 \
-    }
-ST_KEEP(st_m32, "fsts", float)
-ST_KEEP(st_m64, "fstl", double)
-ST_KEEP(st_i16, "fists", int16_t)
-ST_KEEP(st_i32, "fistl", int32_t)
-ST_POP(st_i64, "fistpll", int64_t)
-ST_POP(stt_i16, "fisttps", int16_t)
-ST_POP(stt_i32, "fisttpl", int32_t)
-ST_POP(stt_i64, "fisttpll", int64_t)
+X87_HOST_ST_KEEP(st_m32, "fsts", float)
+X87_HOST_ST_KEEP(st_m64, "fstl", double)
+X87_HOST_ST_KEEP(st_i16, "fists", int16_t)
+X87_HOST_ST_KEEP(st_i32, "fistl", int32_t)
+X87_HOST_ST_POP(st_i64, "fistpll", int64_t)
+X87_HOST_ST_POP(stt_i16, "fisttps", int16_t)
+X87_HOST_ST_POP(stt_i32, "fisttpl", int32_t)
+X87_HOST_ST_POP(stt_i64, "fisttpll", int64_t)
 
 static void store(struct cpu *c, const struct insn *i, st_fn fn, unsigned n, bool pop)
 {
@@ -472,93 +384,23 @@ static void h_fisttp_m64(struct cpu *c, const struct insn *i)
 }
 
 /* ---- D9 E0..FF: one-operand, two-operand and pushing operations ---- */
-#define UNARY(fname, mn)                                                                           \
-    static uint16_t fname(f80 *a, f80 *b, f80 *r, uint16_t cw)                                     \
-    {                                                                                              \
-        uint16_t sw, sv;                                                                           \
-        (void)b, (void)r;                                                                          \
-        __asm__ volatile(PRE "fldt %[a]\n\t" mn "\n\tfnstsw %[sw]\n\tfnclex\n\tfstpt %[a]" POST    \
-                         : [a] "+m"(*a), [sw] "=m"(sw), [sv] "=m"(sv)                              \
-                         : [cw] "m"(cw)                                                            \
-                         : CLOB);                                                                  \
-        return sw;                                                                                 \
-    }
-/* ST0 op ST1 -> ST0, ST1 kept */
-#define BINKEEP(fname, mn)                                                                         \
-    static uint16_t fname(f80 *a, f80 *b, f80 *r, uint16_t cw)                                     \
-    {                                                                                              \
-        uint16_t sw, sv;                                                                           \
-        (void)r;                                                                                   \
-        __asm__ volatile(PRE "fldt %[b]\n\tfldt %[a]\n\t" mn "\n\tfnstsw %[sw]\n\tfnclex\n\t"      \
-                             "fstpt %[a]\n\tfstp %%st(0)" POST                                     \
-                         : [a] "+m"(*a), [sw] "=m"(sw), [sv] "=m"(sv)                              \
-                         : [b] "m"(*b), [cw] "m"(cw)                                               \
-                         : CLOB);                                                                  \
-        return sw;                                                                                 \
-    }
-/* ST1 op ST0 -> ST1, pop: result in *b */
-#define BINPOP(fname, mn)                                                                          \
-    static uint16_t fname(f80 *a, f80 *b, f80 *r, uint16_t cw)                                     \
-    {                                                                                              \
-        uint16_t sw, sv;                                                                           \
-        (void)r;                                                                                   \
-        __asm__ volatile(PRE "fldt %[b]\n\tfldt %[a]\n\t" mn                                       \
-                             "\n\tfnstsw %[sw]\n\tfnclex\n\tfstpt %[b]" POST                       \
-                         : [b] "+m"(*b), [sw] "=m"(sw), [sv] "=m"(sv)                              \
-                         : [a] "m"(*a), [cw] "m"(cw)                                               \
-                         : CLOB);                                                                  \
-        return sw;                                                                                 \
-    }
-/* ST0 -> ST0' (*a) and, when the host pushed, a new ST0 (*r); returns sw, pushed in *b.b[0] */
-#define PUSH2(fname, mn)                                                                           \
-    static uint16_t fname(f80 *a, f80 *b, f80 *r, uint16_t cw)                                     \
-    {                                                                                              \
-        uint16_t sw, sv, s0;                                                                       \
-        uint32_t pushed;                                                                           \
-        __asm__ volatile(PRE "xorl %[p], %[p]\n\tfldt %[a]\n\tfnstsw %[s0]\n\t" mn "\n\t"          \
-                             "fnstsw %[sw]\n\tfnclex\n\tfstpt %[r]\n\tfnstsw %%ax\n\t"             \
-                             "andw $0x3800, %%ax\n\tmovw %[s0], %%dx\n\tandw $0x3800, %%dx\n\t"    \
-                             "cmpw %%dx, %%ax\n\tjne 1f\n\tfstpt %[a]\n\tmovl $1, %[p]\n1:" POST   \
-                         : [a] "+m"(*a), [r] "=m"(*r), [sw] "=m"(sw), [sv] "=m"(sv),               \
-                           [s0] "=m"(s0), [p] "=&r"(pushed)                                        \
-                         : [cw] "m"(cw)                                                            \
-                         : CLOB, "ax", "dx", "cc");                                                \
-        b->b[0] = (uint8_t)pushed;                                                                 \
-        return sw;                                                                                 \
-    }
 
-UNARY(u_fchs, "fchs")
-UNARY(u_fabs, "fabs")
-UNARY(u_f2xm1, "f2xm1")
-UNARY(u_fsqrt, "fsqrt")
-UNARY(u_frndint, "frndint")
-UNARY(u_fsin, "fsin")
-UNARY(u_fcos, "fcos")
-/* fprem/fprem1 leave C0/C1/C3 unchanged in some cases (0 rem y, x rem inf, ...): the guest's
- * condition codes are put in the host FSW first (fnstenv, edit, fldenv). */
-#define PREM(fname, mn)                                                                            \
-    static uint16_t fname(f80 *a, f80 *b, f80 *r, uint16_t cw)                                     \
-    {                                                                                              \
-        uint16_t sw, sv, cc = r->b[0] | r->b[1] << 8;                                              \
-        uint8_t env[28];                                                                           \
-        __asm__ volatile(PRE                                                                       \
-                         "fldt %[b]\n\tfldt %[a]\n\tfnstenv %[env]\n\t"                            \
-                         "andw $0xb8ff, 4+%[env]\n\torw %w[cc], 4+%[env]\n\tfldenv %[env]\n\t" mn  \
-                         "\n\tfnstsw %[sw]\n\tfnclex\n\tfstpt %[a]\n\tfstp %%st(0)" POST           \
-                         : [a] "+m"(*a), [sw] "=m"(sw), [sv] "=m"(sv), [env] "=m"(env)             \
-                         : [b] "m"(*b), [cw] "m"(cw), [cc] "r"(cc)                                 \
-                         : CLOB);                                                                  \
-        return sw;                                                                                 \
-    }
-PREM(b_fprem, "fprem")
-PREM(b_fprem1, "fprem1")
-BINKEEP(b_fscale, "fscale")
-BINPOP(p_fyl2x, "fyl2x")
-BINPOP(p_fyl2xp1, "fyl2xp1")
-BINPOP(p_fpatan, "fpatan")
-PUSH2(q_fptan, "fptan")
-PUSH2(q_fxtract, "fxtract")
-PUSH2(q_fsincos, "fsincos")
+X87_HOST_UNARY(u_fchs, "fchs")
+X87_HOST_UNARY(u_fabs, "fabs")
+X87_HOST_UNARY(u_f2xm1, "f2xm1")
+X87_HOST_UNARY(u_fsqrt, "fsqrt")
+X87_HOST_UNARY(u_frndint, "frndint")
+X87_HOST_UNARY(u_fsin, "fsin")
+X87_HOST_UNARY(u_fcos, "fcos")
+X87_HOST_PREM(b_fprem, "fprem")
+X87_HOST_PREM(b_fprem1, "fprem1")
+X87_HOST_BINKEEP(b_fscale, "fscale")
+X87_HOST_BINPOP(p_fyl2x, "fyl2x")
+X87_HOST_BINPOP(p_fyl2xp1, "fyl2xp1")
+X87_HOST_BINPOP(p_fpatan, "fpatan")
+X87_HOST_PUSH2(q_fptan, "fptan")
+X87_HOST_PUSH2(q_fxtract, "fxtract")
+X87_HOST_PUSH2(q_fsincos, "fsincos")
 
 typedef uint16_t (*stk_fn)(f80 *a, f80 *b, f80 *r, uint16_t cw);
 enum { K_UNARY, K_BINKEEP, K_BINPOP, K_PUSH2 };
@@ -594,7 +436,7 @@ static void stack_op(struct cpu *c, const struct insn *i, stk_fn fn, unsigned ki
     x87_get(c, 0, &a);
     if (two) x87_get(c, 1, &b);
     uint16_t ccin = c->fpu.fsw & FSW_CC;
-    memcpy(r.b, &ccin, 2); /* the guest's condition codes, for PREM */
+    memcpy(r.b, &ccin, 2); /* the guest's condition codes, for X87_HOST_PREM */
     uint16_t sw = fn(&a, &b, &r, x87_host_cw(c));
     if (!x87_raise(c, sw)) {
         c->fpu.fsw &= ~(cc & FSW_C2);
@@ -646,18 +488,8 @@ static void h_d9_e(struct cpu *c, const struct insn *i)
 }
 
 /* ftst / fxam */
-#define EXAM(fname, mn)                                                                            \
-    static uint16_t fname(const f80 *a, uint16_t cw)                                               \
-    {                                                                                              \
-        uint16_t sw, sv;                                                                           \
-        __asm__ volatile(PRE "fldt %[a]\n\t" mn "\n\tfnstsw %[sw]\n\tfnclex\n\tfstp %%st(0)" POST  \
-                         : [sw] "=m"(sw), [sv] "=m"(sv)                                            \
-                         : [a] "m"(*a), [cw] "m"(cw)                                               \
-                         : CLOB);                                                                  \
-        return sw;                                                                                 \
-    }
-EXAM(e_ftst, "ftst")
-EXAM(e_fxam, "fxam")
+X87_HOST_EXAM(e_ftst, "ftst")
+X87_HOST_EXAM(e_fxam, "fxam")
 
 static void h_ftst(struct cpu *c, const struct insn *i)
 {

@@ -1,0 +1,308 @@
+/* host.h — every place the engine runs guest arithmetic on the host's own SSE, MMX and x87
+ * units, as inline assembly: the results and exception flags are then the hardware's, bit for
+ * bit. This is the only file with host-specific code; each macro expands to a small static
+ * function (or one asm statement) in the family file that uses it, so nothing is lost to a call.
+ * The host must be x86-64 (checked here, at build time) and have the extensions these
+ * instructions come from (SSE3, SSSE3, SSE4.1, SSE4.2: checked by host_check() in host.c when a
+ * vCPU is created). Users: ops/sse (sse_common.h), ops/x87 (x87_ops.c).
+ */
+#pragma once
+#if !defined(__x86_64__)
+#error "vessel's CPU engine runs guest SSE/MMX/x87 arithmetic on the host: it needs an x86-64 host"
+#endif
+#include <stdbool.h>
+#include <string.h>
+
+/* Whether the host CPU has every extension the helpers below use (cpuid; vcpu_create asks); if
+ * not, *missing names the first one absent. */
+bool host_check(const char **missing);
+
+/* ---- SSE / MMX ---- */
+typedef long long sse_v2 __attribute__((vector_size(16), may_alias));
+
+/* uint32_t fn(union xmm *d, const union xmm *s, uint32_t mx): d = d OP s under MXCSR mx;
+ * returns the MXCSR after the operation. */
+#define SSE_HOST_FP(fname, mn)                                                                     \
+    static uint32_t fname(union xmm *d, const union xmm *s, uint32_t mx)                           \
+    {                                                                                              \
+        sse_v2 a, b;                                                                               \
+        uint32_t host = 0;                                                                         \
+        memcpy(&a, d, 16);                                                                         \
+        memcpy(&b, s, 16);                                                                         \
+        __asm__ volatile("stmxcsr %[h]\n\tldmxcsr %[g]\n\t" mn " %[b], %[a]\n\t"                   \
+                         "stmxcsr %[g]\n\tldmxcsr %[h]"                                            \
+                         : [a] "+x"(a), [g] "+m"(mx), [h] "+m"(host)                               \
+                         : [b] "x"(b));                                                            \
+        memcpy(d, &a, 16);                                                                         \
+        return mx;                                                                                 \
+    }
+
+/* void fn(union xmm *d, const union xmm *s): integer operation, no MXCSR involvement. */
+#define SSE_HOST_INT(fname, mn)                                                                    \
+    static void fname(union xmm *d, const union xmm *s)                                            \
+    {                                                                                              \
+        sse_v2 a, b;                                                                               \
+        memcpy(&a, d, 16);                                                                         \
+        memcpy(&b, s, 16);                                                                         \
+        __asm__(mn " %[b], %[a]" : [a] "+x"(a) : [b] "x"(b));                                      \
+        memcpy(d, &a, 16);                                                                         \
+    }
+
+/* uint64_t fn(uint64_t d, uint64_t s): MMX operation on the host's mm0 (then EMMS, so the
+ * host's x87 stack is left empty as the ABI expects). */
+#define MMX_HOST(fname, mn)                                                                        \
+    static uint64_t fname(uint64_t d, uint64_t s)                                                  \
+    {                                                                                              \
+        __asm__("movq %[d], %%mm0\n\t" mn " %[s], %%mm0\n\tmovq %%mm0, %[d]\n\temms"               \
+                : [d] "+m"(d)                                                                      \
+                : [s] "m"(s)                                                                       \
+                : "mm0", "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)");     \
+        return d;                                                                                  \
+    }
+
+/* Run an instruction under the guest's MXCSR (%[g]), keeping the host's (%[h]). */
+#define SSE_HOST_MX_PRE  "stmxcsr %[h]\n\tldmxcsr %[g]\n\t"
+#define SSE_HOST_MX_POST "\n\tstmxcsr %[g]\n\tldmxcsr %[h]"
+
+/* uint32_t fn(union xmm *d, type v, uint32_t mx): integer (general register or memory) to
+ * scalar float, merged into d; returns the MXCSR after */
+#define SSE_HOST_SI2F(fname, mn, type)                                                             \
+    static uint32_t fname(union xmm *d, type v, uint32_t mx)                                       \
+    {                                                                                              \
+        sse_v2 a;                                                                                  \
+        uint32_t host = 0;                                                                         \
+        memcpy(&a, d, 16);                                                                         \
+        __asm__ volatile(SSE_HOST_MX_PRE mn " %[v], %[a]" SSE_HOST_MX_POST                         \
+                         : [a] "+x"(a), [g] "+m"(mx), [h] "+m"(host)                               \
+                         : [v] "r"(v));                                                            \
+        memcpy(d, &a, 16);                                                                         \
+        return mx;                                                                                 \
+    }
+
+/* uint32_t fn(const union xmm *s, type *out, uint32_t mx): scalar float to integer */
+#define SSE_HOST_F2SI(fname, mn, type)                                                             \
+    static uint32_t fname(const union xmm *s, type *out, uint32_t mx)                              \
+    {                                                                                              \
+        sse_v2 a;                                                                                  \
+        type r;                                                                                    \
+        uint32_t host = 0;                                                                         \
+        memcpy(&a, s, 16);                                                                         \
+        __asm__ volatile(SSE_HOST_MX_PRE mn " %[a], %[r]" SSE_HOST_MX_POST                         \
+                         : [r] "=r"(r), [g] "+m"(mx), [h] "+m"(host)                               \
+                         : [a] "x"(a));                                                            \
+        *out = r;                                                                                  \
+        return mx;                                                                                 \
+    }
+
+/* One cmpps/cmpss/cmppd/cmpsd with literal predicate k: a = cmp(a, b) under MXCSR mx (the host's
+ * MXCSR saved in host meanwhile). */
+#define SSE_HOST_CMP(mn, k, a, b, mx, host)                                                        \
+    __asm__ volatile("stmxcsr %[h]\n\tldmxcsr %[g]\n\t" mn " $" #k ", %[b], %[a]\n\t"              \
+                     "stmxcsr %[g]\n\tldmxcsr %[h]"                                                \
+                     : [a] "+x"(a), [g] "+m"(mx), [h] "+m"(host)                                   \
+                     : [b] "x"(b))
+
+/* [u]comis{s,d} a, b under MXCSR mx: fl = the host's flags in LAHF layout (ZF PF CF). */
+#define SSE_HOST_COMI(mn, a, b, mx, host, fl)                                                      \
+    __asm__ volatile("stmxcsr %[h]\n\tldmxcsr %[g]\n\t" mn " %[b], %[a]\n\t"                       \
+                     "lahf\n\tmovzbl %%ah, %k[f]\n\tstmxcsr %[g]\n\tldmxcsr %[h]"                  \
+                     : [f] "=a"(fl), [g] "+m"(mx), [h] "+m"(host)                                  \
+                     : [a] "x"(a), [b] "x"(b)                                                      \
+                     : "cc")
+
+/* ---- x87 ---- */
+/* The frame every x87 helper runs in: save the host control word, load the guest's (with all
+ * exceptions masked: x87_host_cw), clear stale flags; afterwards fninit, because an operation
+ * that raised an unmasked exception may not have popped what it normally pops, and never leave
+ * anything on the host's stack. */
+#define X87_HOST_PRE  "fnstcw %[sv]\n\tfldcw %[cw]\n\tfnclex\n\t"
+#define X87_HOST_POST "\n\tfninit\n\tfldcw %[sv]"
+#define X87_HOST_CLOB "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)"
+
+/* uint16_t fn(f80 *a, const f80 *b, uint16_t cw): a = a op b on the host stack; returns FSW */
+#define X87_HOST_AR_REG(fname, mn)                                                                 \
+    static uint16_t fname(f80 *a, const f80 *b, uint16_t cw)                                       \
+    {                                                                                              \
+        uint16_t sw, sv;                                                                           \
+        __asm__ volatile(X87_HOST_PRE "fldt %[b]\n\tfldt %[a]\n\t" mn                              \
+                                      "\n\tfnstsw %[sw]\n\tfnclex\n\t"                             \
+                                      "fstpt %[a]\n\tfstp %%st(0)" X87_HOST_POST                   \
+                         : [a] "+m"(*a), [sw] "=m"(sw), [sv] "=m"(sv)                              \
+                         : [b] "m"(*b), [cw] "m"(cw)                                               \
+                         : X87_HOST_CLOB);                                                         \
+        return sw;                                                                                 \
+    }
+
+/* uint16_t fn(f80 *a, const void *m, uint16_t cw): a = a op *(T *)m; returns FSW */
+#define X87_HOST_AR_MEM(fname, mn, T)                                                              \
+    static uint16_t fname(f80 *a, const void *m, uint16_t cw)                                      \
+    {                                                                                              \
+        uint16_t sw, sv;                                                                           \
+        const T *p = m;                                                                            \
+        __asm__ volatile(X87_HOST_PRE                                                              \
+                         "fldt %[a]\n\t" mn                                                        \
+                         " %[m]\n\tfnstsw %[sw]\n\tfnclex\n\tfstpt %[a]" X87_HOST_POST             \
+                         : [a] "+m"(*a), [sw] "=m"(sw), [sv] "=m"(sv)                              \
+                         : [m] "m"(*p), [cw] "m"(cw)                                               \
+                         : X87_HOST_CLOB);                                                         \
+        return sw;                                                                                 \
+    }
+
+/* fcomi / fucomi: uint16_t fn(a, b, cw, uint64_t *fl), fl = the host's ZF PF CF */
+#define X87_HOST_COMI(fname, mn)                                                                   \
+    static uint16_t fname(const f80 *a, const f80 *b, uint16_t cw, uint64_t *fl)                   \
+    {                                                                                              \
+        uint16_t sw, sv;                                                                           \
+        uint64_t f;                                                                                \
+        __asm__ volatile(X87_HOST_PRE                                                              \
+                         "fldt %[b]\n\tfldt %[a]\n\t" mn "\n\tlahf\n\tmovzbl %%ah, %k[f]\n\t"      \
+                         "fnstsw %[sw]\n\tfnclex\n\tfstp %%st(0)\n\tfstp %%st(0)" X87_HOST_POST    \
+                         : [f] "=a"(f), [sw] "=m"(sw), [sv] "=m"(sv)                               \
+                         : [a] "m"(*a), [b] "m"(*b), [cw] "m"(cw)                                  \
+                         : X87_HOST_CLOB, "cc");                                                   \
+        *fl = f;                                                                                   \
+        return sw;                                                                                 \
+    }
+
+/* loads: uint16_t fn(f80 *r, const void *m, uint16_t cw), r = *(T *)m converted */
+#define X87_HOST_LD(fname, mn, T)                                                                  \
+    static uint16_t fname(f80 *r, const void *m, uint16_t cw)                                      \
+    {                                                                                              \
+        uint16_t sw, sv;                                                                           \
+        const T *p = m;                                                                            \
+        __asm__ volatile(X87_HOST_PRE mn                                                           \
+                         " %[m]\n\tfnstsw %[sw]\n\tfnclex\n\tfstpt %[r]" X87_HOST_POST             \
+                         : [r] "=m"(*r), [sw] "=m"(sw), [sv] "=m"(sv)                              \
+                         : [m] "m"(*p), [cw] "m"(cw)                                               \
+                         : X87_HOST_CLOB);                                                         \
+        return sw;                                                                                 \
+    }
+
+/* constants (rounded by RC like the hardware does), same signature as the loads */
+#define X87_HOST_CONST(fname, mn)                                                                  \
+    static uint16_t fname(f80 *r, const void *m, uint16_t cw)                                      \
+    {                                                                                              \
+        uint16_t sw, sv;                                                                           \
+        (void)m;                                                                                   \
+        __asm__ volatile(X87_HOST_PRE mn "\n\tfnstsw %[sw]\n\tfnclex\n\tfstpt %[r]" X87_HOST_POST  \
+                         : [r] "=m"(*r), [sw] "=m"(sw), [sv] "=m"(sv)                              \
+                         : [cw] "m"(cw)                                                            \
+                         : X87_HOST_CLOB);                                                         \
+        return sw;                                                                                 \
+    }
+
+/* stores: uint16_t fn(const f80 *a, void *m, uint16_t cw); KEEP uses the non-popping store */
+#define X87_HOST_ST_KEEP(fname, mn, T)                                                             \
+    static uint16_t fname(const f80 *a, void *m, uint16_t cw)                                      \
+    {                                                                                              \
+        uint16_t sw, sv;                                                                           \
+        T *p = m;                                                                                  \
+        __asm__ volatile(X87_HOST_PRE                                                              \
+                         "fldt %[a]\n\t" mn                                                        \
+                         " %[m]\n\tfnstsw %[sw]\n\tfnclex\n\tfstp %%st(0)" X87_HOST_POST           \
+                         : [m] "=m"(*p), [sw] "=m"(sw), [sv] "=m"(sv)                              \
+                         : [a] "m"(*a), [cw] "m"(cw)                                               \
+                         : X87_HOST_CLOB);                                                         \
+        return sw;                                                                                 \
+    }
+#define X87_HOST_ST_POP(fname, mn, T)                                                              \
+    static uint16_t fname(const f80 *a, void *m, uint16_t cw)                                      \
+    {                                                                                              \
+        uint16_t sw, sv;                                                                           \
+        T *p = m;                                                                                  \
+        __asm__ volatile(X87_HOST_PRE "fldt %[a]\n\t" mn                                           \
+                                      " %[m]\n\tfnstsw %[sw]\n\tfnclex" X87_HOST_POST              \
+                         : [m] "=m"(*p), [sw] "=m"(sw), [sv] "=m"(sv)                              \
+                         : [a] "m"(*a), [cw] "m"(cw)                                               \
+                         : X87_HOST_CLOB);                                                         \
+        return sw;                                                                                 \
+    }
+
+/* D9 E0..FF: uint16_t fn(f80 *a, f80 *b, f80 *r, uint16_t cw). UNARY: ST0 op -> ST0 */
+#define X87_HOST_UNARY(fname, mn)                                                                  \
+    static uint16_t fname(f80 *a, f80 *b, f80 *r, uint16_t cw)                                     \
+    {                                                                                              \
+        uint16_t sw, sv;                                                                           \
+        (void)b, (void)r;                                                                          \
+        __asm__ volatile(X87_HOST_PRE "fldt %[a]\n\t" mn                                           \
+                                      "\n\tfnstsw %[sw]\n\tfnclex\n\tfstpt %[a]" X87_HOST_POST     \
+                         : [a] "+m"(*a), [sw] "=m"(sw), [sv] "=m"(sv)                              \
+                         : [cw] "m"(cw)                                                            \
+                         : X87_HOST_CLOB);                                                         \
+        return sw;                                                                                 \
+    }
+/* ST0 op ST1 -> ST0, ST1 kept */
+#define X87_HOST_BINKEEP(fname, mn)                                                                \
+    static uint16_t fname(f80 *a, f80 *b, f80 *r, uint16_t cw)                                     \
+    {                                                                                              \
+        uint16_t sw, sv;                                                                           \
+        (void)r;                                                                                   \
+        __asm__ volatile(X87_HOST_PRE "fldt %[b]\n\tfldt %[a]\n\t" mn                              \
+                                      "\n\tfnstsw %[sw]\n\tfnclex\n\t"                             \
+                                      "fstpt %[a]\n\tfstp %%st(0)" X87_HOST_POST                   \
+                         : [a] "+m"(*a), [sw] "=m"(sw), [sv] "=m"(sv)                              \
+                         : [b] "m"(*b), [cw] "m"(cw)                                               \
+                         : X87_HOST_CLOB);                                                         \
+        return sw;                                                                                 \
+    }
+/* ST1 op ST0 -> ST1, pop: result in *b */
+#define X87_HOST_BINPOP(fname, mn)                                                                 \
+    static uint16_t fname(f80 *a, f80 *b, f80 *r, uint16_t cw)                                     \
+    {                                                                                              \
+        uint16_t sw, sv;                                                                           \
+        (void)r;                                                                                   \
+        __asm__ volatile(X87_HOST_PRE "fldt %[b]\n\tfldt %[a]\n\t" mn                              \
+                                      "\n\tfnstsw %[sw]\n\tfnclex\n\tfstpt %[b]" X87_HOST_POST     \
+                         : [b] "+m"(*b), [sw] "=m"(sw), [sv] "=m"(sv)                              \
+                         : [a] "m"(*a), [cw] "m"(cw)                                               \
+                         : X87_HOST_CLOB);                                                         \
+        return sw;                                                                                 \
+    }
+/* ST0 -> ST0' (*a) and, when the host pushed, a new ST0 (*r); returns sw, pushed in *b.b[0] */
+#define X87_HOST_PUSH2(fname, mn)                                                                  \
+    static uint16_t fname(f80 *a, f80 *b, f80 *r, uint16_t cw)                                     \
+    {                                                                                              \
+        uint16_t sw, sv, s0;                                                                       \
+        uint32_t pushed;                                                                           \
+        __asm__ volatile(                                                                          \
+            X87_HOST_PRE                                                                           \
+            "xorl %[p], %[p]\n\tfldt %[a]\n\tfnstsw %[s0]\n\t" mn "\n\t"                           \
+            "fnstsw %[sw]\n\tfnclex\n\tfstpt %[r]\n\tfnstsw %%ax\n\t"                              \
+            "andw $0x3800, %%ax\n\tmovw %[s0], %%dx\n\tandw $0x3800, %%dx\n\t"                     \
+            "cmpw %%dx, %%ax\n\tjne 1f\n\tfstpt %[a]\n\tmovl $1, %[p]\n1:" X87_HOST_POST           \
+            : [a] "+m"(*a), [r] "=m"(*r), [sw] "=m"(sw), [sv] "=m"(sv), [s0] "=m"(s0),             \
+              [p] "=&r"(pushed)                                                                    \
+            : [cw] "m"(cw)                                                                         \
+            : X87_HOST_CLOB, "ax", "dx", "cc");                                                    \
+        b->b[0] = (uint8_t)pushed;                                                                 \
+        return sw;                                                                                 \
+    }
+/* fprem/fprem1 leave C0/C1/C3 unchanged in some cases (0 rem y, x rem inf, ...): the guest's
+ * condition codes are put in the host FSW first (fnstenv, edit, fldenv). */
+#define X87_HOST_PREM(fname, mn)                                                                   \
+    static uint16_t fname(f80 *a, f80 *b, f80 *r, uint16_t cw)                                     \
+    {                                                                                              \
+        uint16_t sw, sv, cc = r->b[0] | r->b[1] << 8;                                              \
+        uint8_t env[28];                                                                           \
+        __asm__ volatile(X87_HOST_PRE                                                              \
+                         "fldt %[b]\n\tfldt %[a]\n\tfnstenv %[env]\n\t"                            \
+                         "andw $0xb8ff, 4+%[env]\n\torw %w[cc], 4+%[env]\n\tfldenv %[env]\n\t" mn  \
+                         "\n\tfnstsw %[sw]\n\tfnclex\n\tfstpt %[a]\n\tfstp %%st(0)" X87_HOST_POST  \
+                         : [a] "+m"(*a), [sw] "=m"(sw), [sv] "=m"(sv), [env] "=m"(env)             \
+                         : [b] "m"(*b), [cw] "m"(cw), [cc] "r"(cc)                                 \
+                         : X87_HOST_CLOB);                                                         \
+        return sw;                                                                                 \
+    }
+
+/* ftst / fxam: uint16_t fn(const f80 *a, uint16_t cw) */
+#define X87_HOST_EXAM(fname, mn)                                                                   \
+    static uint16_t fname(const f80 *a, uint16_t cw)                                               \
+    {                                                                                              \
+        uint16_t sw, sv;                                                                           \
+        __asm__ volatile(X87_HOST_PRE "fldt %[a]\n\t" mn                                           \
+                                      "\n\tfnstsw %[sw]\n\tfnclex\n\tfstp %%st(0)" X87_HOST_POST   \
+                         : [sw] "=m"(sw), [sv] "=m"(sv)                                            \
+                         : [a] "m"(*a), [cw] "m"(cw)                                               \
+                         : X87_HOST_CLOB);                                                         \
+        return sw;                                                                                 \
+    }
