@@ -2,10 +2,12 @@
  * instruction record (struct insn), and the few primitives every instruction family uses
  * (register and operand access, effective addresses, memory access, faults, flags).
  *
- * Ownership: decode.c fills struct insn; the family files (int_*.c, sse_*.c, x87.c, sys_*.c)
- * provide handlers found through exec_lookup(); mmu.c implements memory access and the TLB;
- * exec.c runs blocks and delivers events. Faults unwind with longjmp to the run loop, so a
- * handler must finish all its reads (and any access that can fault) before it commits state.
+ * Ownership: decode/ fills struct insn; the families in ops/ (int, sse, x87, sys) provide
+ * handlers found through exec_lookup() (ops/ops.h); mmu.c implements memory access and the TLB;
+ * cpu.c raises faults and resets; exec/ caches blocks, runs them and delivers events. Faults
+ * unwind with longjmp to whichever executor set fault_jmp, so a handler must finish all its
+ * reads (and any access that can fault) before it commits state. Layers and what each may
+ * include: docs/ARCHITECTURE.md.
  */
 #pragma once
 #include <setjmp.h>
@@ -228,7 +230,7 @@ struct cpu {
     unsigned recent_pos;
 };
 
-/* ---- faults (exec.c) ---- */
+/* ---- faults (cpu.c) ---- */
 /* Abort the current instruction and deliver `vector` (without / with an error code).
  * rip still points at the faulting instruction. */
 _Noreturn void cpu_fault(struct cpu *c, unsigned vector);
@@ -321,7 +323,7 @@ static inline void rm_write(struct cpu *c, const struct insn *i, unsigned size, 
 void stack_push(struct cpu *c, uint64_t v, unsigned size);
 uint64_t stack_pop(struct cpu *c, unsigned size);
 
-/* ---- lifecycle and stepping (exec.c) ---- */
+/* ---- lifecycle (cpu.c) and stepping (exec/exec.c) ---- */
 /* Architectural reset state (real mode at F000:FFF0), RAM from `bus`. */
 void cpu_reset(struct cpu *c, struct bus *bus);
 /* Test and direct-boot helper: 64-bit mode, flat segments at the given CPL, paging as set by
