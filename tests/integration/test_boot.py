@@ -58,7 +58,7 @@ def main_tests(vessel, t, timeout):
     names = ["uname -r is the kernel package's version", "cpuinfo shows the vessel CPU",
              "timer (LOC) and ttyS0 (IO-APIC) interrupt counts rising",
              "dmesg is clean", "sha256 of 16 MiB matches the host",
-             "busybox awk floating point matches the host", "guest clock within 1 s of host",
+             "busybox awk floating point matches the host", "guest clock within 2 s of host",
              "sleep 2 takes 2 s of host time (1.9 to 3 s)", "poweroff exits 0"]
     g, ok = boot(vessel, t, "boot", timeout)
     if not ok:
@@ -113,13 +113,14 @@ def main_tests(vessel, t, timeout):
             t.skip(names[5], "busybox not installed on the host")
 
         # The guest's clock is read somewhere between sending the command and reading its
-        # answer: compare with that host interval (1 s slack for the seconds' truncation), so a
-        # loaded host that delays the answer cannot make a correct clock look wrong.
+        # answer: compare with that host interval, so a loaded host that delays the answer cannot
+        # make a correct clock look wrong. Slack: the guest set its clock from the RTC's whole
+        # seconds at boot and `date +%s` truncates too, so it may read up to 2 s behind.
         before = time.time()
         out, st = g.run("date +%s")
         after = time.time()
         try:
-            ok = before - 1 <= int(out) <= after + 1
+            ok = before - 2 <= int(out) <= after + 1
         except (TypeError, ValueError):
             ok = False
         t.ok(ok, names[6], f"guest {out!r}, host between {before:.1f} and {after:.1f}")
