@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "vessel/bus.h"
+#include "vessel/cpu.h"
 #include "vessel/state.h"
 
 static void test_roundtrip(void)
@@ -339,8 +341,110 @@ static void test_desc_refuses(void)
     state_writer_free(&w);
 }
 
+/* The "cpu" section's payload offsets of the registers the load validates. */
+enum {
+    CPU_OFF_RFLAGS = 136,
+    CPU_OFF_CS_ATTR = 144 + 1 * 16 + 14,
+    CPU_OFF_GS_BASE = 144 + 5 * 16 + 2,
+    CPU_OFF_CR0 = 292,
+    CPU_OFF_CR3 = 308,
+    CPU_OFF_CR4 = 316,
+    CPU_OFF_EFER = 324,
+    CPU_OFF_LSTAR = 404,
+    CPU_OFF_PAT = 396 + 6 * 8,
+};
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (unsigned k = 0; k < 8; k++)
+        p[k] = (uint8_t)(v >> (8 * k));
+}
+
+/* A vCPU load refuses control-register states the model cannot reach, before changing
+ * anything. */
+static void test_vcpu_refuses(void)
+{
+    struct bus bus;
+    CHECK_EQ(bus_init(&bus, 1 << 20), 0);
+    struct vcpu *a = vcpu_create(&bus, 0), *b = vcpu_create(&bus, 1);
+    CHECK(a && b);
+    if (!a || !b) return;
+    /* 64-bit long mode with paging, as Linux runs */
+    struct vcpu_sregs s;
+    vcpu_get_sregs(a, &s);
+    s.cr0 = 0x80050033; /* PG AM WP NE ET MP PE */
+    s.cr4 = 0x6b0;      /* OSXMMEXCPT OSFXSR PGE PAE PSE */
+    s.cr3 = 0x1000;
+    s.efer = 0xd01; /* NXE LMA LME SCE */
+    s.seg[1].attr = 0xa09b;
+    vcpu_set_sregs(a, &s);
+    struct state_writer w;
+    state_writer_init(&w);
+    vcpu_save(a, &w);
+    struct state_reader r;
+    CHECK(state_reader_init(&r, w.data, w.len));
+    CHECK_EQ(vcpu_load(b, &r), 0);
+    CHECK(state_section_find(&r, "cpu", NULL));
+    size_t pay = r.pos;
+
+    static const struct {
+        const char *what;
+        unsigned off, size;
+        uint64_t value;
+    } bad[] = {
+        {"cr0 reserved bit", CPU_OFF_CR0, 8, 0x80050033 | (1ull << 40)},
+        {"cr0 ET clear", CPU_OFF_CR0, 8, 0x80050023},
+        {"PG without PE", CPU_OFF_CR0, 8, 0x80050032},
+        {"NW without CD", CPU_OFF_CR0, 8, 0xa0050033},
+        {"LMA without PG", CPU_OFF_CR0, 8, 0x00050033},
+        {"CR4 VME (not modelled)", CPU_OFF_CR4, 8, 0x6b1},
+        {"CR4 PCIDE (not modelled)", CPU_OFF_CR4, 8, 0x206b0},
+        {"long mode without PAE", CPU_OFF_CR4, 8, 0x690},
+        {"CR3 beyond MAXPHYADDR", CPU_OFF_CR3, 8, 1ull << 52},
+        {"EFER reserved bit", CPU_OFF_EFER, 8, 0xd01 | 0x2},
+        {"LMA without LME", CPU_OFF_EFER, 8, 0xc01},
+        {"LME and PG without LMA", CPU_OFF_EFER, 8, 0x901},
+        {"CS.L with CS.D", CPU_OFF_CS_ATTR, 2, 0xe09b},
+        {"non-canonical GS base", CPU_OFF_GS_BASE, 8, 0x0000800000000000ull},
+        {"non-canonical LSTAR", CPU_OFF_LSTAR, 8, 0x8000000000000000ull},
+        {"RFLAGS reserved bit", CPU_OFF_RFLAGS, 8, 0x2 | (1ull << 40)},
+        {"RFLAGS bit 1 clear", CPU_OFF_RFLAGS, 8, 0x200},
+        {"PAT reserved type", CPU_OFF_PAT, 8, 0x0007040600070402ull},
+    };
+    struct vcpu_regs r0, r1;
+    struct vcpu_sregs s0, s1;
+    memset(&s0, 0, sizeof(s0)); /* padding compares equal */
+    memset(&s1, 0, sizeof(s1));
+    vcpu_get_regs(b, &r0);
+    vcpu_get_sregs(b, &s0);
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        uint8_t *copy = malloc(w.len);
+        memcpy(copy, w.data, w.len);
+        if (bad[k].size == 8)
+            put64(copy + pay + bad[k].off, bad[k].value);
+        else
+            copy[pay + bad[k].off] = (uint8_t)bad[k].value,
+                       copy[pay + bad[k].off + 1] = (uint8_t)(bad[k].value >> 8);
+        struct state_reader rb;
+        CHECK(state_reader_init(&rb, copy, w.len));
+        int rc = vcpu_load(b, &rb);
+        if (rc != -1) printf("# accepted: %s\n", bad[k].what);
+        CHECK_EQ(rc, -1);
+        free(copy);
+    }
+    vcpu_get_regs(b, &r1);
+    vcpu_get_sregs(b, &s1);
+    CHECK(memcmp(&r0, &r1, sizeof(r0)) == 0);
+    CHECK(memcmp(&s0, &s1, sizeof(s0)) == 0);
+    state_writer_free(&w);
+    vcpu_destroy(a);
+    vcpu_destroy(b);
+    bus_destroy(&bus);
+}
+
 int main(void)
 {
+    RUN(test_vcpu_refuses);
     RUN(test_desc_layout);
     RUN(test_desc_refuses);
     RUN(test_roundtrip);
