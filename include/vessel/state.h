@@ -55,6 +55,8 @@ uint16_t state_get_u16(struct state_reader *r);
 uint32_t state_get_u32(struct state_reader *r);
 uint64_t state_get_u64(struct state_reader *r);
 void state_get_bytes(struct state_reader *r, void *p, size_t n);
+/* Step over n bytes (a check-only pass over a bulk payload such as RAM). */
+void state_skip(struct state_reader *r, size_t n);
 /* True if every get so far stayed inside its section. */
 static inline bool state_ok(const struct state_reader *r)
 {

@@ -440,6 +440,11 @@ int state_load_section(struct state_reader *r, const char *name, uint32_t versio
     return 0;
 }
 
+void state_skip(struct state_reader *r, size_t n)
+{
+    take(r, n);
+}
+
 int state_write_file(const struct state_writer *w, const char *path)
 {
     if (w->error || w->section_start) return -EINVAL;
