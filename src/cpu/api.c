@@ -316,7 +316,8 @@ static const char *vcpu_get_tsc(struct state_reader *r, void *tmp, const void *l
 
 static bool vcpu_canonical(uint64_t a)
 {
-    return (uint64_t)(((int64_t)a << 16) >> 16) == a;
+    uint64_t top = a >> 47; /* bits 63..47 all equal */
+    return top == 0 || top == 0x1ffff;
 }
 
 /* Control registers, EFER and the addresses the hardware would have refused, checked as
