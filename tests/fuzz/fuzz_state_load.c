@@ -1,6 +1,6 @@
 /* fuzz_state_load.c — hostile state streams fed to the whole-machine load (pc_load). A board
- * with every kind of section (vCPU, LAPIC, IOAPIC, COM1, PIT, RTC, i8042, pvpanic, ACPI PM, PCI
- * host, virtio-rng, virtio-blk, virtio-console) saves a valid stream once; each input then
+ * with every kind of section (vCPU, kvmclock, LAPIC, IOAPIC, COM1, PIT, RTC, i8042, pvpanic, ACPI
+ * PM, PCI host, virtio-rng, virtio-blk, virtio-console) saves a valid stream once; each input then
  * mutates a copy of it — bytes overwritten inside one section, a section's payload replaced,
  * truncated or dropped, a section header corrupted, the stream cut or bit-flipped — and loads
  * it into the same board. The load must not crash; when it fails, the machine must be exactly
@@ -133,14 +133,16 @@ static void fz_setup(void)
     fz_ready = true;
 }
 
-/* Bytes of a save that follow the host clock (the vCPU's TSC, the PIT's ticks since each count
- * was loaded) are not machine state that a load could have left behind. */
+/* Bytes of a save that follow the host clock (the vCPU's TSC, kvmclock's time since boot, the
+ * PIT's ticks since each count was loaded) are not machine state a load could have left
+ * behind. */
 static void fz_mask_clocks(uint8_t *s, size_t len)
 {
     for (unsigned k = 0; k < fz_nsec; k++) {
         const struct fz_section *x = &fz_sec[k];
         if (x->at + x->len > len) continue;
         if (!strcmp(x->name, "cpu")) memset(s + x->payload + 732, 0, 8);
+        if (!strcmp(x->name, "kvmclock")) memset(s + x->payload, 0, 8); /* ns since boot */
         if (!strcmp(x->name, "pit"))
             for (unsigned ch = 0; ch < 3; ch++)
                 memset(s + x->payload + 1 + ch * 37 + 8, 0, 8);
