@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu/cpuid.h"
 #include "cpu/exec/block.h"
 #include "cpu/exec/exec.h"
 #include "cpu/exec/event.h"
@@ -253,21 +254,11 @@ void vcpu_dump(const struct vcpu *v, FILE *out)
 
 /* ---- state ---- */
 
-static void vcpu_put_seg(struct state_writer *w, const struct segcache *s)
-{
-    state_put_u16(w, s->sel);
-    state_put_u64(w, s->base);
-    state_put_u32(w, s->limit);
-    state_put_u16(w, s->attr);
-}
-
-static void vcpu_get_seg(struct state_reader *r, struct segcache *s)
-{
-    s->sel = state_get_u16(r);
-    s->base = state_get_u64(r);
-    s->limit = state_get_u32(r);
-    s->attr = state_get_u16(r);
-}
+/* Section "cpu": u64 gpr[16], rip, rflags; per segment (es cs ss ds fs gs ldtr tr) u16 sel,
+ * u64 base, u32 limit, u16 attr; u64 gdt base, u16 limit, u64 idt base, u16 limit; u64 cr0,
+ * cr2, cr3, cr4, efer, dr[8]; u64 per MSR of VCPU_MSR_FIELDS; u64 mtrr_fixed[11],
+ * mtrr_var[16]; u64 TSC; 16 bytes per xmm; u32 mxcsr; 10 bytes per x87 register; u16 fcw, fsw,
+ * ftw, fop; u64 fip, fdp, mm_raw[8]; u8 halted, interrupt shadow. */
 
 /* The MSRs kept in struct cpu, in stream order. */
 #define VCPU_MSR_FIELDS(X)                                                                         \
@@ -276,125 +267,176 @@ static void vcpu_get_seg(struct state_reader *r, struct segcache *s)
     X(cstar)                                                                                       \
     X(sfmask)                                                                                      \
     X(kernel_gs_base)                                                                              \
-    X(tsc_aux) X(pat) X(misc_enable) X(sysenter_cs) X(sysenter_esp) X(sysenter_eip) X(tsc_hz)      \
-        X(mtrr_def_type) X(kvm_system_time) X(kvm_wall_clock)
+    X(tsc_aux)                                                                                     \
+    X(pat)                                                                                         \
+    X(misc_enable) X(sysenter_cs) X(sysenter_esp) X(sysenter_eip) X(tsc_hz) X(mtrr_def_type)       \
+        X(kvm_system_time) X(kvm_wall_clock)
+
+/* What the model lets software set, as sys_cr.c's CR0_KNOWN/CR4_KNOWN and msr.c's EFER write
+ * check: a loaded state must be one the guest could have reached. */
+#define VCPU_CR0_OK                                                                                \
+    (CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_NW | CR0_CD |     \
+     CR0_PG)
+#define VCPU_CR4_OK                                                                                \
+    (CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_MCE | CR4_PGE | CR4_PCE | CR4_OSFXSR |             \
+     CR4_OSXMMEXCPT)
+#define VCPU_EFER_OK (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE)
+/* RFLAGS: bit 1 reads as one; 3, 5, 15 and 22-63 are reserved. */
+#define VCPU_RFLAGS_OK 0x3f7fd7ull
+
+struct vcpu_state_ctx {
+    uint64_t rflags, tsc; /* not plain members: derived on save, re-derived on load */
+};
+
+static void vcpu_put_rflags(struct state_writer *w, const void *obj, void *ctx)
+{
+    (void)ctx;
+    state_put_u64(w, flags_read((struct cpu *)obj));
+}
+static const char *vcpu_get_rflags(struct state_reader *r, void *tmp, const void *live, void *ctx)
+{
+    (void)tmp;
+    (void)live;
+    uint64_t v = ((struct vcpu_state_ctx *)ctx)->rflags = state_get_u64(r);
+    if ((v & ~VCPU_RFLAGS_OK) || !(v & 2)) return "reserved bits";
+    return NULL;
+}
+static void vcpu_put_tsc(struct state_writer *w, const void *obj, void *ctx)
+{
+    (void)ctx;
+    state_put_u64(w, cpu_read_tsc(obj));
+}
+static const char *vcpu_get_tsc(struct state_reader *r, void *tmp, const void *live, void *ctx)
+{
+    (void)tmp;
+    (void)live;
+    ((struct vcpu_state_ctx *)ctx)->tsc = state_get_u64(r);
+    return NULL;
+}
+
+static bool vcpu_canonical(uint64_t a)
+{
+    uint64_t top = a >> 47; /* bits 63..47 all equal */
+    return top == 0 || top == 0x1ffff;
+}
+
+/* Control registers, EFER and the addresses the hardware would have refused, checked as
+ * MOV CR / WRMSR / the mode-switch rules check them; NULL if the state is reachable. */
+static const char *vcpu_state_check(const void *tmp, const void *live, void *ctx)
+{
+    (void)live;
+    const struct cpu *t = tmp;
+    uint64_t cr0 = t->cr0, cr4 = t->cr4, efer = t->efer;
+    if (cr0 & ~VCPU_CR0_OK) return "cr0: reserved bits";
+    if (!(cr0 & CR0_ET)) return "cr0: ET clear (hardwired to 1)";
+    if ((cr0 & CR0_PG) && !(cr0 & CR0_PE)) return "cr0: PG without PE";
+    if ((cr0 & CR0_NW) && !(cr0 & CR0_CD)) return "cr0: NW without CD";
+    if (cr4 & ~VCPU_CR4_OK) return "cr4: bits this CPU model does not support";
+    if (t->cr3 >> CPUID_PHYS_ADDR_BITS) return "cr3: bits beyond MAXPHYADDR";
+    if (efer & ~VCPU_EFER_OK) return "efer: reserved bits";
+    bool lma = (efer & EFER_LMA) != 0;
+    if (lma != ((efer & EFER_LME) && (cr0 & CR0_PG)))
+        return "efer: LMA is not LME and CR0.PG (long mode is active exactly when both are)";
+    if (lma && !(cr4 & CR4_PAE)) return "cr4: long mode without PAE";
+    if (lma && (t->seg[SEG_CS].attr & 0x2000) && (t->seg[SEG_CS].attr & 0x4000))
+        return "cs: both L and D set in long mode";
+    if (lma && (((struct vcpu_state_ctx *)ctx)->rflags & F_VM))
+        return "rflags: VM set in long mode";
+    static const struct {
+        const char *name;
+        size_t off;
+    } addrs[] = {
+        {"gdt base", offsetof(struct cpu, gdt_base)},
+        {"idt base", offsetof(struct cpu, idt_base)},
+        {"fs base", offsetof(struct cpu, seg[SEG_FS].base)},
+        {"gs base", offsetof(struct cpu, seg[SEG_GS].base)},
+        {"ldtr base", offsetof(struct cpu, seg[SEG_LDTR].base)},
+        {"tr base", offsetof(struct cpu, seg[SEG_TR].base)},
+        {"kernel_gs_base", offsetof(struct cpu, kernel_gs_base)},
+        {"lstar", offsetof(struct cpu, lstar)},
+        {"cstar", offsetof(struct cpu, cstar)},
+        {"sysenter_esp", offsetof(struct cpu, sysenter_esp)},
+        {"sysenter_eip", offsetof(struct cpu, sysenter_eip)},
+        {"dr0", offsetof(struct cpu, dr[0])},
+        {"dr1", offsetof(struct cpu, dr[1])},
+        {"dr2", offsetof(struct cpu, dr[2])},
+        {"dr3", offsetof(struct cpu, dr[3])},
+        {"rip", offsetof(struct cpu, rip)},
+    };
+    for (size_t k = 0; k < sizeof(addrs) / sizeof(addrs[0]); k++) {
+        uint64_t v;
+        memcpy(&v, (const uint8_t *)tmp + addrs[k].off, 8);
+        if (!vcpu_canonical(v)) {
+            static _Thread_local char why[64];
+            snprintf(why, sizeof(why), "%s: non-canonical address", addrs[k].name);
+            return why;
+        }
+    }
+    for (unsigned k = 0; k < 8; k++) {
+        unsigned type = (unsigned)(t->pat >> (8 * k)) & 0xff;
+        if (type == 2 || type == 3 || type > 7) return "pat: reserved memory type";
+    }
+    if (t->tsc_hz == 0) return "tsc_hz: zero";
+    return NULL;
+}
+
+static const struct state_field vcpu_seg_fields[] = {
+    STATE_U16(struct segcache, sel),
+    STATE_U64(struct segcache, base),
+    STATE_U32(struct segcache, limit),
+    STATE_U16(struct segcache, attr),
+};
+static const struct state_desc vcpu_seg_desc = STATE_DESC(struct segcache, vcpu_seg_fields, NULL);
+static const struct state_field vcpu_fields[] = {
+    STATE_UINT_ARRAY(struct cpu, gpr, 8, UINT64_MAX),
+    STATE_U64(struct cpu, rip),
+    STATE_CUSTOM("rflags", vcpu_put_rflags, vcpu_get_rflags, NULL),
+    STATE_STRUCT_ARRAY(struct cpu, seg, &vcpu_seg_desc),
+    STATE_U64(struct cpu, gdt_base),
+    STATE_U16(struct cpu, gdt_limit),
+    STATE_U64(struct cpu, idt_base),
+    STATE_U16(struct cpu, idt_limit),
+    STATE_U64(struct cpu, cr0),
+    STATE_U64(struct cpu, cr2),
+    STATE_U64(struct cpu, cr3),
+    STATE_U64(struct cpu, cr4),
+    STATE_U64(struct cpu, efer),
+    STATE_UINT_ARRAY(struct cpu, dr, 8, UINT64_MAX),
+#define X(f) STATE_U64(struct cpu, f),
+    VCPU_MSR_FIELDS(X)
+#undef X
+        STATE_UINT_ARRAY(struct cpu, mtrr_fixed, 8, UINT64_MAX),
+    STATE_UINT_ARRAY(struct cpu, mtrr_var, 8, UINT64_MAX),
+    STATE_CUSTOM("tsc", vcpu_put_tsc, vcpu_get_tsc, NULL),
+    STATE_BYTES_N(struct cpu, xmm, 16, 16, sizeof(union xmm)),
+    STATE_UINT_X(struct cpu, mxcsr, 4, UINT64_MAX, 0, 0, MXCSR_WRITABLE),
+    STATE_BYTES_N(struct cpu, fpu.st, 10, 8, sizeof(long double)), /* the 80-bit values */
+    STATE_U16(struct cpu, fpu.fcw),
+    STATE_U16(struct cpu, fpu.fsw),
+    STATE_U16(struct cpu, fpu.ftw),
+    STATE_U16(struct cpu, fpu.fop),
+    STATE_U64(struct cpu, fpu.fip),
+    STATE_U64(struct cpu, fpu.fdp),
+    STATE_UINT_ARRAY(struct cpu, fpu.mm_raw, 8, UINT64_MAX),
+    STATE_BOOL(struct cpu, halted),
+    STATE_BOOL(struct cpu, intr_shadow),
+};
+static const struct state_desc vcpu_desc = STATE_DESC(struct cpu, vcpu_fields, vcpu_state_check);
 
 void vcpu_save(const struct vcpu *v, struct state_writer *w)
 {
-    struct cpu *c = (struct cpu *)vcpu_ccpu(v);
-    state_section_begin(w, "cpu", CPU_STATE_VERSION);
-    for (unsigned k = 0; k < 16; k++)
-        state_put_u64(w, c->gpr[k]);
-    state_put_u64(w, c->rip);
-    state_put_u64(w, flags_read(c));
-    for (unsigned k = 0; k < 8; k++)
-        vcpu_put_seg(w, &c->seg[k]);
-    state_put_u64(w, c->gdt_base);
-    state_put_u16(w, c->gdt_limit);
-    state_put_u64(w, c->idt_base);
-    state_put_u16(w, c->idt_limit);
-    state_put_u64(w, c->cr0);
-    state_put_u64(w, c->cr2);
-    state_put_u64(w, c->cr3);
-    state_put_u64(w, c->cr4);
-    state_put_u64(w, c->efer);
-    for (unsigned k = 0; k < 8; k++)
-        state_put_u64(w, c->dr[k]);
-#define X(f) state_put_u64(w, c->f);
-    VCPU_MSR_FIELDS(X)
-#undef X
-    for (unsigned k = 0; k < 11; k++)
-        state_put_u64(w, c->mtrr_fixed[k]);
-    for (unsigned k = 0; k < 16; k++)
-        state_put_u64(w, c->mtrr_var[k]);
-    state_put_u64(w, cpu_read_tsc(c));
-    for (unsigned k = 0; k < 16; k++)
-        state_put_bytes(w, c->xmm[k].b, 16);
-    state_put_u32(w, c->mxcsr);
-    for (unsigned k = 0; k < 8; k++) {
-        uint8_t raw[16] = {0};
-        memcpy(raw, &c->fpu.st[k], 10); /* the 80-bit value; the rest is padding */
-        state_put_bytes(w, raw, 10);
-    }
-    state_put_u16(w, c->fpu.fcw);
-    state_put_u16(w, c->fpu.fsw);
-    state_put_u16(w, c->fpu.ftw);
-    state_put_u16(w, c->fpu.fop);
-    state_put_u64(w, c->fpu.fip);
-    state_put_u64(w, c->fpu.fdp);
-    for (unsigned k = 0; k < 8; k++)
-        state_put_u64(w, c->fpu.mm_raw[k]);
-    state_put_u8(w, c->halted);
-    state_put_u8(w, c->intr_shadow);
-    state_section_end(w);
+    state_save_section(w, "cpu", CPU_STATE_VERSION, &vcpu_desc, vcpu_ccpu(v), NULL);
 }
 
 int vcpu_load(struct vcpu *v, struct state_reader *r)
 {
     struct cpu *c = vcpu_cpu(v);
-    uint32_t version;
-    if (!state_section_find(r, "cpu", &version)) {
-        log_error("cpu state: section \"cpu\" missing");
-        return -1;
-    }
-    if (version != CPU_STATE_VERSION) {
-        log_error("cpu state: version %u not supported (want %u)", version, CPU_STATE_VERSION);
-        return -1;
-    }
-    struct cpu *t = malloc(sizeof(*t)); /* load into a copy: nothing changes on error */
-    if (!t) return -1;
-    memcpy(t, c, sizeof(*t));
-    for (unsigned k = 0; k < 16; k++)
-        t->gpr[k] = state_get_u64(r);
-    t->rip = t->next_rip = state_get_u64(r);
-    uint64_t rflags = state_get_u64(r);
-    for (unsigned k = 0; k < 8; k++)
-        vcpu_get_seg(r, &t->seg[k]);
-    t->gdt_base = state_get_u64(r);
-    t->gdt_limit = state_get_u16(r);
-    t->idt_base = state_get_u64(r);
-    t->idt_limit = state_get_u16(r);
-    t->cr0 = state_get_u64(r);
-    t->cr2 = state_get_u64(r);
-    t->cr3 = state_get_u64(r);
-    t->cr4 = state_get_u64(r);
-    t->efer = state_get_u64(r);
-    for (unsigned k = 0; k < 8; k++)
-        t->dr[k] = state_get_u64(r);
-#define X(f) t->f = state_get_u64(r);
-    VCPU_MSR_FIELDS(X)
-#undef X
-    for (unsigned k = 0; k < 11; k++)
-        t->mtrr_fixed[k] = state_get_u64(r);
-    for (unsigned k = 0; k < 16; k++)
-        t->mtrr_var[k] = state_get_u64(r);
-    uint64_t tsc = state_get_u64(r);
-    for (unsigned k = 0; k < 16; k++)
-        state_get_bytes(r, t->xmm[k].b, 16);
-    t->mxcsr = state_get_u32(r);
-    for (unsigned k = 0; k < 8; k++) {
-        t->fpu.st[k] = 0;
-        state_get_bytes(r, &t->fpu.st[k], 10);
-    }
-    t->fpu.fcw = state_get_u16(r);
-    t->fpu.fsw = state_get_u16(r);
-    t->fpu.ftw = state_get_u16(r);
-    t->fpu.fop = state_get_u16(r);
-    t->fpu.fip = state_get_u64(r);
-    t->fpu.fdp = state_get_u64(r);
-    for (unsigned k = 0; k < 8; k++)
-        t->fpu.mm_raw[k] = state_get_u64(r);
-    t->halted = state_get_u8(r) != 0;
-    t->intr_shadow = state_get_u8(r) != 0;
-    if (!state_ok(r) || t->tsc_hz == 0 || (t->mxcsr & ~MXCSR_WRITABLE)) {
-        log_error("cpu state: section \"cpu\" is truncated or malformed");
-        free(t);
-        return -1;
-    }
-    memcpy(c, t, sizeof(*c));
-    free(t);
-    flags_write(c, rflags);
-    cpu_write_tsc(c, tsc);
+    struct vcpu_state_ctx x = {0};
+    if (state_load_section(r, "cpu", CPU_STATE_VERSION, &vcpu_desc, c, &x) < 0) return -1;
+    if (!state_committing(r)) return 0;
+    c->next_rip = c->rip;
+    flags_write(c, x.rflags);
+    cpu_write_tsc(c, x.tsc);
     msr_kvmclock_update(c);
     c->exc_vector = -1;
     c->exc_deliver_kind = -1;

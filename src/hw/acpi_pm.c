@@ -66,27 +66,19 @@ int acpi_pm_attach(struct acpi_pm *pm, struct bus *bus, uint16_t base)
     return bus_add_pio(bus, base, ACPI_PM_PORT_LEN, &acpi_pm_ops, pm, "acpi_pm");
 }
 
+/* Section "acpi_pm": u8 sleep control, u8 sleep status. */
+static const struct state_field acpi_pm_fields[] = {
+    STATE_U8(struct acpi_pm, sleep_ctl),
+    STATE_U8(struct acpi_pm, sleep_sts),
+};
+static const struct state_desc acpi_pm_desc = STATE_DESC(struct acpi_pm, acpi_pm_fields, NULL);
+
 void acpi_pm_save(const struct acpi_pm *pm, struct state_writer *w)
 {
-    state_section_begin(w, "acpi_pm", ACPI_PM_STATE_VERSION);
-    state_put_u8(w, pm->sleep_ctl);
-    state_put_u8(w, pm->sleep_sts);
-    state_section_end(w);
+    state_save_section(w, "acpi_pm", ACPI_PM_STATE_VERSION, &acpi_pm_desc, pm, NULL);
 }
 
 int acpi_pm_load(struct acpi_pm *pm, struct state_reader *r)
 {
-    uint32_t version;
-    if (!state_section_find(r, "acpi_pm", &version) || version != ACPI_PM_STATE_VERSION) {
-        log_error("acpi_pm: no state section of version %d", ACPI_PM_STATE_VERSION);
-        return -1;
-    }
-    uint8_t ctl = state_get_u8(r), sts = state_get_u8(r);
-    if (!state_ok(r)) {
-        log_error("acpi_pm: truncated state");
-        return -1;
-    }
-    pm->sleep_ctl = ctl;
-    pm->sleep_sts = sts;
-    return 0;
+    return state_load_section(r, "acpi_pm", ACPI_PM_STATE_VERSION, &acpi_pm_desc, pm, NULL);
 }

@@ -248,46 +248,56 @@ void i8042_destroy(struct i8042 *k)
     free(k);
 }
 
-void i8042_save(struct i8042 *k, struct state_writer *w)
+/* Section "i8042": u8 ctr, status, output port, pending controller command, pending keyboard
+ * command; u8 n, then the n queued output bytes oldest first. */
+static void i8042_put_queue(struct state_writer *w, const void *obj, void *ctx)
 {
-    pthread_mutex_lock(&k->lock);
-    state_section_begin(w, "i8042", STATE_VERSION);
-    state_put_u8(w, k->ctr);
-    state_put_u8(w, k->status);
-    state_put_u8(w, k->outport);
-    state_put_u8(w, k->pending_cmd);
-    state_put_u8(w, k->kbd_cmd);
+    (void)ctx;
+    const struct i8042 *k = obj;
     state_put_u8(w, (uint8_t)k->qcount);
     for (unsigned i = 0; i < k->qcount; i++)
         state_put_u8(w, k->q[(k->qhead + i) % QUEUE]);
-    state_section_end(w);
+}
+static const char *i8042_get_queue(struct state_reader *r, void *tmp, const void *live, void *ctx)
+{
+    (void)live;
+    (void)ctx;
+    struct i8042 *k = tmp;
+    unsigned n = state_get_u8(r);
+    if (n > QUEUE) return "more bytes than the queue holds";
+    k->qhead = k->qcount = 0;
+    for (unsigned i = 0; i < n; i++)
+        push(k, state_get_u8(r));
+    return NULL;
+}
+static const struct state_field i8042_fields[] = {
+    STATE_U8(struct i8042, ctr),
+    STATE_UINT_M(struct i8042, status, 1, ST_SYS | ST_CMD),
+    STATE_U8(struct i8042, outport),
+    STATE_U8(struct i8042, pending_cmd),
+    STATE_U8(struct i8042, kbd_cmd),
+    STATE_CUSTOM("queue", i8042_put_queue, i8042_get_queue, NULL),
+    STATE_SHADOW(struct i8042, q),
+    STATE_SHADOW(struct i8042, qhead),
+    STATE_SHADOW(struct i8042, qcount),
+};
+static const struct state_desc i8042_desc = STATE_DESC(struct i8042, i8042_fields, NULL);
+
+void i8042_save(struct i8042 *k, struct state_writer *w)
+{
+    pthread_mutex_lock(&k->lock);
+    state_save_section(w, "i8042", STATE_VERSION, &i8042_desc, k, NULL);
     pthread_mutex_unlock(&k->lock);
 }
 
 int i8042_load(struct i8042 *k, struct state_reader *r)
 {
-    uint32_t version;
-    if (!state_section_find(r, "i8042", &version) || version != STATE_VERSION) {
-        log_error("i8042: no loadable state section (version %u)", STATE_VERSION);
-        return -1;
-    }
     pthread_mutex_lock(&k->lock);
-    k->ctr = state_get_u8(r);
-    k->status = state_get_u8(r) & (ST_SYS | ST_CMD);
-    k->outport = state_get_u8(r);
-    k->pending_cmd = state_get_u8(r);
-    k->kbd_cmd = state_get_u8(r);
-    unsigned n = state_get_u8(r);
-    k->qhead = k->qcount = 0;
-    for (unsigned i = 0; i < n; i++) {
-        uint8_t b = state_get_u8(r);
-        push(k, b);
+    int rc = state_load_section(r, "i8042", STATE_VERSION, &i8042_desc, k, NULL);
+    if (rc == 0 && state_committing(r)) {
+        k->irq_level = -1;
+        update_irq(k);
     }
-    bool ok = state_ok(r) && n <= QUEUE;
-    if (!ok) reset_locked(k);
-    k->irq_level = -1;
-    update_irq(k);
     pthread_mutex_unlock(&k->lock);
-    if (!ok) log_error("i8042: malformed state");
-    return ok ? 0 : -1;
+    return rc;
 }

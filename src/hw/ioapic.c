@@ -215,36 +215,27 @@ struct irq_line ioapic_irq_line(struct ioapic *io, unsigned pin)
     return (struct irq_line){line_set_level, io, pin};
 }
 
+/* Section "ioapic": u32 id, u32 select, u32 input levels, u64 redirection entry per pin.
+ * Input levels belong to the devices, which drive them again after their own load. */
+static const struct state_field ioapic_fields[] = {
+    STATE_UINT_M(struct ioapic, id, 4, 0x0f),
+    STATE_UINT_M(struct ioapic, select, 4, 0xff),
+    STATE_UINT_M(struct ioapic, levels, 4, (1u << IOAPIC_PINS) - 1),
+    STATE_UINT_ARRAY(struct ioapic, rte, 8, RTE_WMASK | RTE_REMOTE_IRR),
+};
+static const struct state_desc ioapic_desc = STATE_DESC(struct ioapic, ioapic_fields, NULL);
+
 void ioapic_save(struct ioapic *io, struct state_writer *w)
 {
     pthread_mutex_lock(&io->lock);
-    state_section_begin(w, "ioapic", STATE_VERSION);
-    state_put_u32(w, io->id);
-    state_put_u32(w, io->select);
-    state_put_u32(w, io->levels);
-    for (unsigned k = 0; k < IOAPIC_PINS; k++)
-        state_put_u64(w, io->rte[k]);
-    state_section_end(w);
+    state_save_section(w, "ioapic", STATE_VERSION, &ioapic_desc, io, NULL);
     pthread_mutex_unlock(&io->lock);
 }
 
 int ioapic_load(struct ioapic *io, struct state_reader *r)
 {
-    uint32_t version;
-    if (!state_section_find(r, "ioapic", &version) || version != STATE_VERSION) {
-        log_error("ioapic: no loadable state section (version %u)", STATE_VERSION);
-        return -1;
-    }
     pthread_mutex_lock(&io->lock);
-    io->id = state_get_u32(r) & 0x0f;
-    io->select = state_get_u32(r) & 0xff;
-    /* Input levels belong to the devices, which drive them again after their own load. */
-    io->levels = state_get_u32(r) & ((1u << IOAPIC_PINS) - 1);
-    for (unsigned k = 0; k < IOAPIC_PINS; k++)
-        io->rte[k] = state_get_u64(r) & (RTE_WMASK | RTE_REMOTE_IRR);
-    bool ok = state_ok(r);
-    if (!ok) reset_locked(io);
+    int rc = state_load_section(r, "ioapic", STATE_VERSION, &ioapic_desc, io, NULL);
     pthread_mutex_unlock(&io->lock);
-    if (!ok) log_error("ioapic: malformed state");
-    return ok ? 0 : -1;
+    return rc;
 }

@@ -156,41 +156,47 @@ bool kvmclock_msr_write(struct kvmclock *k, uint32_t msr, uint64_t value)
     return ok;
 }
 
+/* Section "kvmclock": u64 guest ns since boot (host clocks differ between runs, so the boot
+ * time is saved relative to now), u64 system-time MSR, u64 wall-clock MSR, u32 time version,
+ * u32 wall version. */
+static void kvmclock_put_since_boot(struct state_writer *w, const void *obj, void *ctx)
+{
+    const struct kvmclock *k = obj;
+    state_put_u64(w, *(const uint64_t *)ctx - k->boot_ns);
+}
+static const char *kvmclock_get_since_boot(struct state_reader *r, void *tmp, const void *live,
+                                           void *ctx)
+{
+    (void)live;
+    uint64_t now = *(const uint64_t *)ctx, since_boot = state_get_u64(r);
+    ((struct kvmclock *)tmp)->boot_ns = now - (since_boot < now ? since_boot : now);
+    return NULL;
+}
+static const struct state_field kvmclock_fields[] = {
+    STATE_CUSTOM("since_boot", kvmclock_put_since_boot, kvmclock_get_since_boot, NULL),
+    STATE_SHADOW(struct kvmclock, boot_ns),
+    STATE_U64(struct kvmclock, system_time_msr),
+    STATE_U64(struct kvmclock, wall_clock_msr),
+    STATE_U32(struct kvmclock, time_version),
+    STATE_U32(struct kvmclock, wall_version),
+};
+static const struct state_desc kvmclock_desc = STATE_DESC(struct kvmclock, kvmclock_fields, NULL);
+
 void kvmclock_save(struct kvmclock *k, struct state_writer *w)
 {
     pthread_mutex_lock(&k->lock);
-    state_section_begin(w, "kvmclock", STATE_VERSION);
-    state_put_u64(w, mono(k) - k->boot_ns); /* guest ns since boot */
-    state_put_u64(w, k->system_time_msr);
-    state_put_u64(w, k->wall_clock_msr);
-    state_put_u32(w, k->time_version);
-    state_put_u32(w, k->wall_version);
-    state_section_end(w);
+    uint64_t now = mono(k);
+    state_save_section(w, "kvmclock", STATE_VERSION, &kvmclock_desc, k, &now);
     pthread_mutex_unlock(&k->lock);
 }
 
 int kvmclock_load(struct kvmclock *k, struct state_reader *r)
 {
-    uint32_t version;
-    if (!state_section_find(r, "kvmclock", &version) || version != STATE_VERSION) {
-        log_error("kvmclock: no loadable state section (version %u)", STATE_VERSION);
-        return -1;
-    }
-    uint64_t since_boot = state_get_u64(r);
-    uint64_t st = state_get_u64(r), wc = state_get_u64(r);
-    uint32_t tv = state_get_u32(r), wv = state_get_u32(r);
-    if (!state_ok(r)) {
-        log_error("kvmclock: malformed state");
-        return -1;
-    }
     pthread_mutex_lock(&k->lock);
     uint64_t now = mono(k);
-    k->boot_ns = now - (since_boot < now ? since_boot : now);
-    k->system_time_msr = st;
-    k->wall_clock_msr = wc;
-    k->time_version = tv;
-    k->wall_version = wv;
-    publish_time(k); /* the host TSC/clock relation is new after a restore */
+    int rc = state_load_section(r, "kvmclock", STATE_VERSION, &kvmclock_desc, k, &now);
+    if (rc == 0 && state_committing(r))
+        publish_time(k); /* the host TSC/clock relation is new after a restore */
     pthread_mutex_unlock(&k->lock);
-    return 0;
+    return rc;
 }

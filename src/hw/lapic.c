@@ -593,77 +593,100 @@ void lapic_update(struct lapic *l, uint64_t now)
     after_unlock(l, &a);
 }
 
-void lapic_save(struct lapic *l, struct state_writer *w)
+/* Section "lapic": u64 APIC base; u32 id, tpr, ldr, dfr, svr, esr, esr pending, icr low, icr
+ * high, cmci, timer initial count, timer divide; then irr[k], isr[k], tmr[k] for k = 0..7; u32
+ * per LVT entry; u8 timer running, u64 ns since the count was loaded (host clocks differ between
+ * runs: the timer is saved relative to now); u64 TSC deadline. Every register is masked to
+ * what the guest could have written. */
+struct lapic_state_ctx {
+    uint64_t now;
+    bool running;
+    uint64_t elapsed;
+};
+static void lapic_put_timer(struct state_writer *w, const void *obj, void *ctx)
 {
-    pthread_mutex_lock(&l->lock);
-    uint64_t now = now_ns(l);
-    state_section_begin(w, "lapic", STATE_VERSION);
-    state_put_u64(w, l->apic_base);
-    uint32_t regs[] = {l->id,          l->tpr,    l->ldr,    l->dfr,  l->svr,        l->esr,
-                       l->esr_pending, l->icr_lo, l->icr_hi, l->cmci, l->timer_init, l->timer_div};
-    for (size_t k = 0; k < sizeof(regs) / sizeof(regs[0]); k++)
-        state_put_u32(w, regs[k]);
-    for (int k = 0; k < 8; k++) {
-        state_put_u32(w, l->irr[k]);
-        state_put_u32(w, l->isr[k]);
-        state_put_u32(w, l->tmr[k]);
-    }
-    for (int k = 0; k < LVT_COUNT; k++)
-        state_put_u32(w, l->lvt[k]);
-    /* Host clocks differ between runs: save the timer relative to now. */
+    const struct lapic *l = obj;
+    uint64_t now = ((const struct lapic_state_ctx *)ctx)->now;
     bool running = l->timer_deadline != UINT64_MAX && timer_mode(l) != TIMER_TSC_DL;
     state_put_u8(w, running);
     state_put_u64(w, running ? now - l->timer_start : 0);
-    state_put_u64(w, l->tsc_deadline);
-    state_section_end(w);
+}
+static const char *lapic_get_timer(struct state_reader *r, void *tmp, const void *live, void *ctx)
+{
+    (void)tmp;
+    (void)live;
+    struct lapic_state_ctx *c = ctx;
+    c->running = state_get_u8(r) != 0;
+    c->elapsed = state_get_u64(r);
+    return NULL;
+}
+static void lapic_commit_lvt(void *live, const void *tmp, void *ctx)
+{
+    (void)ctx;
+    struct lapic *l = live;
+    for (int k = 0; k < LVT_COUNT; k++)
+        l->lvt[k] = ((const struct lapic *)tmp)->lvt[k] & lvt_wmask[k];
+}
+static const struct state_field lapic_row_fields[] = {
+    STATE_U32(struct lapic, irr[0]),
+    STATE_U32(struct lapic, isr[0]),
+    STATE_U32(struct lapic, tmr[0]),
+};
+static const struct state_desc lapic_row_desc = STATE_DESC(struct lapic, lapic_row_fields, NULL);
+static const struct state_field lapic_fields[] = {
+    STATE_UINT_X(struct lapic, apic_base, 8, APICBASE_ENABLE | APICBASE_BSP, LAPIC_BASE, 0,
+                 UINT64_MAX),
+    STATE_UINT_M(struct lapic, id, 4, 0xff),
+    STATE_UINT_M(struct lapic, tpr, 4, 0xff),
+    STATE_UINT_M(struct lapic, ldr, 4, 0xff000000),
+    STATE_UINT_X(struct lapic, dfr, 4, UINT64_MAX, 0x0fffffff, 0, UINT64_MAX),
+    STATE_UINT_M(struct lapic, svr, 4, 0x13ff),
+    STATE_U32(struct lapic, esr),
+    STATE_U32(struct lapic, esr_pending),
+    STATE_UINT_M(struct lapic, icr_lo, 4, 0x000ccfff),
+    STATE_UINT_M(struct lapic, icr_hi, 4, 0xff000000),
+    STATE_UINT_M(struct lapic, cmci, 4, 0x000107ff),
+    STATE_U32(struct lapic, timer_init),
+    STATE_UINT_M(struct lapic, timer_div, 4, 0xb),
+    STATE_ROWS("irr/isr/tmr", 8, sizeof(uint32_t), &lapic_row_desc),
+    {.name = "lvt",
+     .kind = STATE_UINT,
+     .wsize = 4,
+     .csize = 4,
+     .count = LVT_COUNT,
+     .offset = offsetof(struct lapic, lvt),
+     .mask = UINT64_MAX,
+     .max = UINT64_MAX,
+     .commit = lapic_commit_lvt},
+    STATE_CUSTOM("timer", lapic_put_timer, lapic_get_timer, NULL),
+    STATE_U64(struct lapic, tsc_deadline),
+};
+static const struct state_desc lapic_desc = STATE_DESC(struct lapic, lapic_fields, NULL);
+
+void lapic_save(struct lapic *l, struct state_writer *w)
+{
+    pthread_mutex_lock(&l->lock);
+    struct lapic_state_ctx c = {.now = now_ns(l)};
+    state_save_section(w, "lapic", STATE_VERSION, &lapic_desc, l, &c);
     pthread_mutex_unlock(&l->lock);
 }
 
 int lapic_load(struct lapic *l, struct state_reader *r)
 {
-    uint32_t version;
-    if (!state_section_find(r, "lapic", &version) || version != STATE_VERSION) {
-        log_error("lapic: no loadable state section (version %u)", STATE_VERSION);
-        return -1;
-    }
     pthread_mutex_lock(&l->lock);
-    uint64_t now = now_ns(l);
-    l->apic_base = LAPIC_BASE | (state_get_u64(r) & (APICBASE_ENABLE | APICBASE_BSP));
-    l->id = state_get_u32(r) & 0xff;
-    l->tpr = state_get_u32(r) & 0xff;
-    l->ldr = state_get_u32(r) & 0xff000000;
-    l->dfr = state_get_u32(r) | 0x0fffffff;
-    l->svr = state_get_u32(r) & 0x13ff;
-    l->esr = state_get_u32(r);
-    l->esr_pending = state_get_u32(r);
-    l->icr_lo = state_get_u32(r) & 0x000ccfff;
-    l->icr_hi = state_get_u32(r) & 0xff000000;
-    l->cmci = state_get_u32(r) & 0x000107ff;
-    l->timer_init = state_get_u32(r);
-    l->timer_div = state_get_u32(r) & 0xb;
-    for (int k = 0; k < 8; k++) {
-        l->irr[k] = state_get_u32(r);
-        l->isr[k] = state_get_u32(r);
-        l->tmr[k] = state_get_u32(r);
+    struct lapic_state_ctx c = {.now = now_ns(l)};
+    int rc = state_load_section(r, "lapic", STATE_VERSION, &lapic_desc, l, &c);
+    if (rc == 0 && state_committing(r)) {
+        if (timer_mode(l) == TIMER_TSC_DL) {
+            timer_arm_tsc(l);
+        } else if (c.running && l->timer_init) {
+            l->timer_start = c.now - (c.elapsed < c.now ? c.elapsed : c.now);
+            l->timer_deadline = l->timer_start + timer_period(l);
+        } else {
+            l->timer_deadline = UINT64_MAX;
+        }
+        refresh(l);
     }
-    for (int k = 0; k < LVT_COUNT; k++)
-        l->lvt[k] = state_get_u32(r) & lvt_wmask[k];
-    bool running = state_get_u8(r) != 0;
-    uint64_t elapsed = state_get_u64(r);
-    l->tsc_deadline = state_get_u64(r);
-    bool ok = state_ok(r);
-    if (!ok) {
-        reset_locked(l);
-    } else if (timer_mode(l) == TIMER_TSC_DL) {
-        timer_arm_tsc(l);
-    } else if (running && l->timer_init) {
-        l->timer_start = now - (elapsed < now ? elapsed : now);
-        l->timer_deadline = l->timer_start + timer_period(l);
-    } else {
-        l->timer_deadline = UINT64_MAX;
-    }
-    refresh(l);
     pthread_mutex_unlock(&l->lock);
-    if (!ok) log_error("lapic: malformed state");
-    return ok ? 0 : -1;
+    return rc;
 }

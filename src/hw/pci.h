@@ -18,6 +18,7 @@
 #include "vessel/irq.h"
 
 struct state_writer;
+struct state_desc;
 struct state_reader;
 
 /* Address windows routed to PCI (inclusive ends), agreed with the DSDT. */
@@ -189,9 +190,13 @@ uint64_t pci_msix_pba_read(struct pci_device *d, uint64_t offset, unsigned size)
  * if MSI-X is disabled or vector is out of range (the caller may fall back to INTx). */
 bool pci_msix_notify(struct pci_device *d, unsigned vector);
 
-/* Function state inside the owner's section: config space, MSI-X table; load remaps BARs. */
+/* Function state inside the owner's section: config space, MSI-X table; load remaps BARs.
+ * Owners with a field table nest pci_device_state (STATE_STRUCT) and call
+ * pci_device_state_loaded after their commit (INTx line, BAR mappings). */
 void pci_device_save(struct pci_device *d, struct state_writer *w);
 int pci_device_load(struct pci_device *d, struct state_reader *r);
+extern const struct state_desc pci_device_state;
+void pci_device_state_loaded(struct pci_device *d);
 
 /* Host bridge: ports 0xCF8-0xCFF; MSI messages go to `msi` (the LAPIC); INTx line k (see
  * PCI_INTX_SWIZZLE) goes to intx[k], announced to the guest as interrupt line gsi[k]. */

@@ -385,46 +385,95 @@ void pci_device_destroy(struct pci_device *d)
     pthread_mutex_destroy(&d->lock);
 }
 
-void pci_device_save(struct pci_device *d, struct state_writer *w)
+/* A function's part of its owner's section: u32 version, the config space bytes, u8 INTx
+ * level, u32 MSI-X vectors (must match this device), 16 bytes per vector of MSI-X table, u64
+ * pending bits. Only what the guest could have written changes on load: identity and layout
+ * stay ours. */
+static void pci_put_version(struct state_writer *w, const void *obj, void *ctx)
 {
-    pthread_mutex_lock(&d->lock);
+    (void)obj;
+    (void)ctx;
     state_put_u32(w, STATE_VERSION);
-    state_put_bytes(w, d->config, PCI_CONFIG_SIZE);
-    state_put_u8(w, (uint8_t)d->intx_level);
+}
+static const char *pci_get_version(struct state_reader *r, void *tmp, const void *live, void *ctx)
+{
+    (void)tmp;
+    (void)live;
+    (void)ctx;
+    return state_get_u32(r) == STATE_VERSION ? NULL : "unknown config-space state version";
+}
+static void pci_commit_config(void *live, const void *tmp, void *ctx)
+{
+    (void)ctx;
+    struct pci_device *d = live;
+    const uint8_t *cfg = ((const struct pci_device *)tmp)->config;
+    for (unsigned k = 0; k < PCI_CONFIG_SIZE; k++)
+        d->config[k] = (uint8_t)((d->config[k] & ~d->wmask[k]) | (cfg[k] & d->wmask[k]));
+}
+static void pci_put_msix(struct state_writer *w, const void *obj, void *ctx)
+{
+    (void)ctx;
+    const struct pci_device *d = obj;
     state_put_u32(w, d->msix.nvec);
     state_put_bytes(w, d->msix.table, (size_t)d->msix.nvec * PCI_MSIX_ENTRY_SIZE);
     state_put_u64(w, d->msix.pending);
+}
+static const char *pci_get_msix(struct state_reader *r, void *tmp, const void *live, void *ctx)
+{
+    (void)ctx;
+    struct pci_device *t = tmp;
+    unsigned nvec = ((const struct pci_device *)live)->msix.nvec;
+    if (state_get_u32(r) != nvec) return "the number of vectors differs from this device's";
+    state_get_bytes(r, t->msix.table, (size_t)nvec * PCI_MSIX_ENTRY_SIZE);
+    uint64_t pending = state_get_u64(r);
+    t->msix.pending = nvec ? pending & (~0ull >> (64 - nvec)) : 0;
+    return NULL;
+}
+static const struct state_field pci_device_fields[] = {
+    STATE_CUSTOM("version", pci_put_version, pci_get_version, NULL),
+    {.name = "config",
+     .kind = STATE_BYTES,
+     .wsize = PCI_CONFIG_SIZE,
+     .csize = PCI_CONFIG_SIZE,
+     .count = 1,
+     .offset = offsetof(struct pci_device, config),
+     .commit = pci_commit_config},
+    STATE_UINT_X(struct pci_device, intx_level, 1, UINT64_MAX, 0, 0, 1),
+    STATE_CUSTOM("msix", pci_put_msix, pci_get_msix, NULL),
+    STATE_SHADOW(struct pci_device, msix.table),
+    STATE_SHADOW(struct pci_device, msix.pending),
+};
+const struct state_desc pci_device_state = STATE_DESC(struct pci_device, pci_device_fields, NULL);
+
+void pci_device_state_loaded(struct pci_device *d)
+{
+    pthread_mutex_lock(&d->lock);
+    update_intx(d);
+    pthread_mutex_unlock(&d->lock);
+    pci_device_update_mappings(d);
+}
+
+void pci_device_save(struct pci_device *d, struct state_writer *w)
+{
+    pthread_mutex_lock(&d->lock);
+    state_save_fields(w, &pci_device_state, d, NULL);
     pthread_mutex_unlock(&d->lock);
 }
 
 int pci_device_load(struct pci_device *d, struct state_reader *r)
 {
-    uint8_t cfg[PCI_CONFIG_SIZE];
-    if (state_get_u32(r) != STATE_VERSION) {
-        log_error("pci %s: unknown config-space state version", d->name);
-        return -1;
-    }
-    state_get_bytes(r, cfg, sizeof(cfg));
-    uint8_t intx = state_get_u8(r);
-    uint32_t nvec = state_get_u32(r);
-    if (!state_ok(r) || nvec != d->msix.nvec) {
-        log_error("pci %s: malformed state (MSI-X vectors %u, expected %u)", d->name, nvec,
-                  d->msix.nvec);
-        return -1;
-    }
-    uint8_t table[sizeof(d->msix.table)];
-    state_get_bytes(r, table, (size_t)nvec * PCI_MSIX_ENTRY_SIZE);
-    uint64_t pending = state_get_u64(r);
-    if (!state_ok(r)) return -1;
+    struct pci_device *tmp = malloc(sizeof(*tmp));
+    if (!tmp) return -1;
     pthread_mutex_lock(&d->lock);
-    /* Only what the guest could have written changes; identity and layout stay ours. */
-    for (unsigned k = 0; k < PCI_CONFIG_SIZE; k++)
-        d->config[k] = (uint8_t)((d->config[k] & ~d->wmask[k]) | (cfg[k] & d->wmask[k]));
-    memcpy(d->msix.table, table, (size_t)nvec * PCI_MSIX_ENTRY_SIZE);
-    d->msix.pending = nvec ? pending & (~0ull >> (64 - nvec)) : 0;
-    d->intx_level = intx != 0;
-    update_intx(d);
+    memcpy(tmp, d, sizeof(*tmp));
+    const char *why = state_load_fields(r, &pci_device_state, tmp, d, NULL);
+    if (!why && state_committing(r)) state_commit_fields(&pci_device_state, d, tmp, NULL);
     pthread_mutex_unlock(&d->lock);
-    pci_device_update_mappings(d);
+    free(tmp);
+    if (why) {
+        log_error("pci %s: %s", d->name, why);
+        return -1;
+    }
+    if (state_committing(r)) pci_device_state_loaded(d);
     return 0;
 }

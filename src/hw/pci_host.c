@@ -202,26 +202,25 @@ void pci_host_assign_bars(struct pci_host *h)
     }
 }
 
+/* Section "pci-host": u32 CONFIG_ADDRESS latch, then the bridge function (pci_device_state). */
+static const struct state_field pci_host_fields[] = {
+    STATE_UINT_M(struct pci_host, addr, 4, 0x80fffffc),
+    STATE_STRUCT(struct pci_host, bridge, &pci_device_state),
+};
+static const struct state_desc pci_host_desc = STATE_DESC(struct pci_host, pci_host_fields, NULL);
+
 void pci_host_save(struct pci_host *h, struct state_writer *w)
 {
-    state_section_begin(w, "pci-host", STATE_VERSION);
-    state_put_u32(w, h->addr);
-    pci_device_save(&h->bridge, w);
-    state_section_end(w);
+    pthread_mutex_lock(&h->bridge.lock);
+    state_save_section(w, "pci-host", STATE_VERSION, &pci_host_desc, h, NULL);
+    pthread_mutex_unlock(&h->bridge.lock);
 }
 
 int pci_host_load(struct pci_host *h, struct state_reader *r)
 {
-    uint32_t version;
-    if (!state_section_find(r, "pci-host", &version) || version != STATE_VERSION) {
-        log_error("pci-host: no loadable state section (version %u)", STATE_VERSION);
-        return -1;
-    }
-    uint32_t addr = state_get_u32(r);
-    if (!state_ok(r) || pci_device_load(&h->bridge, r) != 0) {
-        log_error("pci-host: malformed state");
-        return -1;
-    }
-    h->addr = addr & 0x80fffffc;
-    return 0;
+    pthread_mutex_lock(&h->bridge.lock);
+    int rc = state_load_section(r, "pci-host", STATE_VERSION, &pci_host_desc, h, NULL);
+    pthread_mutex_unlock(&h->bridge.lock);
+    if (rc == 0 && state_committing(r)) pci_device_state_loaded(&h->bridge);
+    return rc;
 }

@@ -364,72 +364,81 @@ void pit_update(struct pit *p, uint64_t now_ns)
     if (fire) irq_pulse(&p->irq0);
 }
 
+/* Section "pit": u8 port B, then per channel: u8 mode, rw, bcd; u32 reload; u8 flags (counting,
+ * null count, gate, status latched, read msb, write msb from bit 0); u64 ticks since the count
+ * was loaded; u64 frozen; u16 latch; u8 latched bytes, status, write lsb; u64 ticks from load
+ * to the next output edge (all ones: none). Times are relative to now (ctx: the tick now),
+ * because host clocks differ between runs. */
+static void pit_put_since(struct state_writer *w, const void *obj, void *ctx)
+{
+    const struct pit_channel *c = obj;
+    uint64_t t = *(const uint64_t *)ctx;
+    state_put_u64(w, t > c->load ? t - c->load : 0);
+}
+static const char *pit_get_since(struct state_reader *r, void *tmp, const void *live, void *ctx)
+{
+    (void)live;
+    uint64_t t = *(const uint64_t *)ctx, since = state_get_u64(r);
+    ((struct pit_channel *)tmp)->load = since < t ? t - since : 0;
+    return NULL;
+}
+static void pit_put_fire(struct state_writer *w, const void *obj, void *ctx)
+{
+    (void)ctx;
+    const struct pit_channel *c = obj;
+    state_put_u64(w, c->next_fire == UINT64_MAX ? UINT64_MAX : c->next_fire - c->load);
+}
+static const char *pit_get_fire(struct state_reader *r, void *tmp, const void *live, void *ctx)
+{
+    (void)live;
+    (void)ctx;
+    struct pit_channel *c = tmp;
+    uint64_t fire = state_get_u64(r);
+    c->next_fire = fire == UINT64_MAX ? UINT64_MAX : c->load + fire;
+    return NULL;
+}
+static const size_t pit_flag_bits[] = {
+    offsetof(struct pit_channel, counting), offsetof(struct pit_channel, null_count),
+    offsetof(struct pit_channel, gate),     offsetof(struct pit_channel, status_latched),
+    offsetof(struct pit_channel, read_msb), offsetof(struct pit_channel, write_msb),
+};
+static const struct state_field pit_channel_fields[] = {
+    STATE_UINT_X(struct pit_channel, mode, 1, UINT64_MAX, 0, 0, 5),
+    STATE_UINT_M(struct pit_channel, rw, 1, 3),
+    STATE_UINT_M(struct pit_channel, bcd, 1, 1),
+    STATE_UINT_X(struct pit_channel, reload, 4, UINT64_MAX, 0, 1, 0x10000),
+    STATE_FLAGS("flags", pit_flag_bits),
+    STATE_CUSTOM("since_load", pit_put_since, pit_get_since, NULL),
+    STATE_SHADOW(struct pit_channel, load),
+    STATE_U64(struct pit_channel, frozen),
+    STATE_U16(struct pit_channel, latch),
+    STATE_UINT_X(struct pit_channel, latch_bytes, 1, UINT64_MAX, 0, 0, 2),
+    STATE_U8(struct pit_channel, status),
+    STATE_U8(struct pit_channel, write_lsb),
+    STATE_CUSTOM("next_fire", pit_put_fire, pit_get_fire, NULL),
+    STATE_SHADOW(struct pit_channel, next_fire),
+};
+static const struct state_desc pit_channel_desc =
+    STATE_DESC(struct pit_channel, pit_channel_fields, NULL);
+static const struct state_field pit_fields[] = {
+    STATE_UINT_M(struct pit, port_b, 1, 0x0f),
+    STATE_STRUCT_ARRAY(struct pit, ch, &pit_channel_desc),
+};
+static const struct state_desc pit_desc = STATE_DESC(struct pit, pit_fields, NULL);
+
 void pit_save(struct pit *p, struct state_writer *w)
 {
     pthread_mutex_lock(&p->lock);
     uint64_t t = ns_to_ticks(p, host_now(p));
-    state_section_begin(w, "pit", STATE_VERSION);
-    state_put_u8(w, p->port_b);
-    for (unsigned k = 0; k < NCHAN; k++) {
-        const struct pit_channel *c = &p->ch[k];
-        state_put_u8(w, c->mode);
-        state_put_u8(w, c->rw);
-        state_put_u8(w, c->bcd);
-        state_put_u32(w, c->reload);
-        uint8_t flags = (uint8_t)(c->counting | c->null_count << 1 | c->gate << 2 |
-                                  c->status_latched << 3 | c->read_msb << 4 | c->write_msb << 5);
-        state_put_u8(w, flags);
-        /* Ticks relative to now: host clocks differ between runs. */
-        state_put_u64(w, t > c->load ? t - c->load : 0);
-        state_put_u64(w, c->frozen);
-        state_put_u16(w, c->latch);
-        state_put_u8(w, c->latch_bytes);
-        state_put_u8(w, c->status);
-        state_put_u8(w, c->write_lsb);
-        state_put_u64(w, c->next_fire == UINT64_MAX ? UINT64_MAX : c->next_fire - c->load);
-    }
-    state_section_end(w);
+    state_save_section(w, "pit", STATE_VERSION, &pit_desc, p, &t);
     pthread_mutex_unlock(&p->lock);
 }
 
 int pit_load(struct pit *p, struct state_reader *r)
 {
-    uint32_t version;
-    if (!state_section_find(r, "pit", &version) || version != STATE_VERSION) {
-        log_error("pit: no loadable state section (version %u)", STATE_VERSION);
-        return -1;
-    }
     pthread_mutex_lock(&p->lock);
     uint64_t t = ns_to_ticks(p, host_now(p));
-    p->port_b = state_get_u8(r) & 0x0f;
-    bool ok = true;
-    for (unsigned k = 0; k < NCHAN; k++) {
-        struct pit_channel *c = &p->ch[k];
-        c->mode = state_get_u8(r);
-        c->rw = state_get_u8(r) & 3;
-        c->bcd = state_get_u8(r) & 1;
-        c->reload = state_get_u32(r);
-        uint8_t flags = state_get_u8(r);
-        c->counting = flags & 1;
-        c->null_count = flags & 2;
-        c->gate = flags & 4;
-        c->status_latched = flags & 8;
-        c->read_msb = flags & 16;
-        c->write_msb = flags & 32;
-        uint64_t since = state_get_u64(r);
-        c->load = since < t ? t - since : 0;
-        c->frozen = state_get_u64(r);
-        c->latch = state_get_u16(r);
-        c->latch_bytes = state_get_u8(r);
-        c->status = state_get_u8(r);
-        c->write_lsb = state_get_u8(r);
-        uint64_t fire = state_get_u64(r);
-        c->next_fire = fire == UINT64_MAX ? UINT64_MAX : c->load + fire;
-        if (c->mode > 5 || c->reload == 0 || c->reload > 0x10000 || c->latch_bytes > 2) ok = false;
-    }
-    ok = ok && state_ok(r);
-    if (!ok) reset_locked(p);
+    int rc = state_load_section(r, "pit", STATE_VERSION, &pit_desc, p, &t);
     pthread_mutex_unlock(&p->lock);
-    if (!ok) log_error("pit: malformed state");
-    return ok ? 0 : -1;
+    return rc;
 }

@@ -60,29 +60,18 @@ void pvpanic_reset(struct pvpanic *p)
     p->events = 0;
 }
 
+/* Section "pvpanic": u32 events reported so far. */
+static const struct state_field pvpanic_fields[] = {
+    STATE_UINT_M(struct pvpanic, events, 4, PVPANIC_EVENTS),
+};
+static const struct state_desc pvpanic_desc = STATE_DESC(struct pvpanic, pvpanic_fields, NULL);
+
 void pvpanic_save(const struct pvpanic *p, struct state_writer *w)
 {
-    state_section_begin(w, "pvpanic", PVPANIC_STATE_VERSION);
-    state_put_u32(w, p->events);
-    state_section_end(w);
+    state_save_section(w, "pvpanic", PVPANIC_STATE_VERSION, &pvpanic_desc, p, NULL);
 }
 
 int pvpanic_load(struct pvpanic *p, struct state_reader *r)
 {
-    uint32_t version;
-    if (!state_section_find(r, "pvpanic", &version)) {
-        log_error("pvpanic: no state section");
-        return -1;
-    }
-    if (version != PVPANIC_STATE_VERSION) {
-        log_error("pvpanic: unknown state version %u", version);
-        return -1;
-    }
-    uint32_t ev = state_get_u32(r);
-    if (!state_ok(r)) {
-        log_error("pvpanic: truncated state");
-        return -1;
-    }
-    p->events = ev & PVPANIC_EVENTS;
-    return 0;
+    return state_load_section(r, "pvpanic", PVPANIC_STATE_VERSION, &pvpanic_desc, p, NULL);
 }

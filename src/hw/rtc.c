@@ -386,41 +386,45 @@ void rtc_update(struct rtc *r, uint64_t now)
     pthread_mutex_unlock(&r->lock);
 }
 
+/* Section "rtc": the CMOS bytes, u8 index, u64 guest-minus-host offset in ns (two's
+ * complement). Register A's update-in-progress bit is the clock's, not the snapshot's. */
+static void rtc_commit_cmos(void *live, const void *tmp, void *ctx)
+{
+    (void)ctx;
+    struct rtc *r = live;
+    memcpy(r->cmos, ((const struct rtc *)tmp)->cmos, RTC_CMOS_SIZE);
+    r->cmos[R_A] &= 0x7f;
+}
+static const struct state_field rtc_fields[] = {
+    {.name = "cmos",
+     .kind = STATE_BYTES,
+     .wsize = RTC_CMOS_SIZE,
+     .csize = RTC_CMOS_SIZE,
+     .count = 1,
+     .offset = offsetof(struct rtc, cmos),
+     .commit = rtc_commit_cmos},
+    STATE_UINT_M(struct rtc, index, 1, 0x7f),
+    STATE_U64(struct rtc, offset_ns),
+};
+static const struct state_desc rtc_desc = STATE_DESC(struct rtc, rtc_fields, NULL);
+
 void rtc_save(struct rtc *r, struct state_writer *w)
 {
     pthread_mutex_lock(&r->lock);
-    state_section_begin(w, "rtc", STATE_VERSION);
-    state_put_bytes(w, r->cmos, RTC_CMOS_SIZE);
-    state_put_u8(w, r->index);
-    state_put_u64(w, (uint64_t)r->offset_ns);
-    state_section_end(w);
+    state_save_section(w, "rtc", STATE_VERSION, &rtc_desc, r, NULL);
     pthread_mutex_unlock(&r->lock);
 }
 
 int rtc_load(struct rtc *r, struct state_reader *rd)
 {
-    uint32_t version;
-    if (!state_section_find(rd, "rtc", &version) || version != STATE_VERSION) {
-        log_error("rtc: no loadable state section (version %u)", STATE_VERSION);
-        return -1;
-    }
-    uint8_t cmos[RTC_CMOS_SIZE];
-    state_get_bytes(rd, cmos, sizeof(cmos));
-    uint8_t index = state_get_u8(rd);
-    uint64_t off = state_get_u64(rd);
-    if (!state_ok(rd)) {
-        log_error("rtc: malformed state");
-        return -1;
-    }
     pthread_mutex_lock(&r->lock);
-    memcpy(r->cmos, cmos, sizeof(cmos));
-    r->cmos[R_A] &= 0x7f;
-    r->index = index & 0x7f;
-    r->offset_ns = (int64_t)off;
-    r->next_periodic = UINT64_MAX;
-    plan(r, mono(r));
-    r->irq_level = -1;
-    update_irq(r);
+    int rc = state_load_section(rd, "rtc", STATE_VERSION, &rtc_desc, r, NULL);
+    if (rc == 0 && state_committing(rd)) {
+        r->next_periodic = UINT64_MAX;
+        plan(r, mono(r));
+        r->irq_level = -1;
+        update_irq(r);
+    }
     pthread_mutex_unlock(&r->lock);
-    return 0;
+    return rc;
 }

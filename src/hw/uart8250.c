@@ -332,56 +332,61 @@ size_t uart8250_rx_room(struct uart8250 *u)
     return room;
 }
 
-void uart8250_save(struct uart8250 *u, struct state_writer *w)
+/* Section "<name>" (e.g. "com1"): u8 ier, lcr, mcr, lsr errors, msr deltas, msr last, scr,
+ * fcr; u16 divisor; u8 THRE interrupt armed; u8 n, then the n received bytes oldest first. */
+static void uart8250_put_rx(struct state_writer *w, const void *obj, void *ctx)
 {
-    pthread_mutex_lock(&u->lock);
-    state_section_begin(w, u->name, STATE_VERSION);
-    state_put_u8(w, u->ier);
-    state_put_u8(w, u->lcr);
-    state_put_u8(w, u->mcr);
-    state_put_u8(w, u->lsr_err);
-    state_put_u8(w, u->msr_delta);
-    state_put_u8(w, u->msr_last);
-    state_put_u8(w, u->scr);
-    state_put_u8(w, u->fcr);
-    state_put_u16(w, u->divisor);
-    state_put_u8(w, u->thr_ipending);
+    (void)ctx;
+    const struct uart8250 *u = obj;
     state_put_u8(w, (uint8_t)u->rx_count);
     for (unsigned k = 0; k < u->rx_count; k++)
         state_put_u8(w, u->rx[(u->rx_head + k) % UART8250_FIFO_SIZE]);
-    state_section_end(w);
+}
+static const char *uart8250_get_rx(struct state_reader *r, void *tmp, const void *live, void *ctx)
+{
+    (void)live;
+    (void)ctx;
+    struct uart8250 *u = tmp;
+    unsigned n = state_get_u8(r);
+    if (n > UART8250_FIFO_SIZE) return "more bytes than the FIFO holds";
+    rx_clear(u);
+    for (unsigned k = 0; k < n; k++)
+        rx_push(u, state_get_u8(r)); /* beyond what fcr allows: an overrun, as on the wire */
+    return NULL;
+}
+static const struct state_field uart8250_fields[] = {
+    STATE_UINT_M(struct uart8250, ier, 1, 0x0f),
+    STATE_U8(struct uart8250, lcr),
+    STATE_UINT_M(struct uart8250, mcr, 1, 0x1f),
+    STATE_UINT_M(struct uart8250, lsr_err, 1, LSR_ERRS),
+    STATE_UINT_M(struct uart8250, msr_delta, 1, 0x0f),
+    STATE_UINT_M(struct uart8250, msr_last, 1, 0xf0),
+    STATE_U8(struct uart8250, scr),
+    STATE_UINT_M(struct uart8250, fcr, 1, 0xc9),
+    STATE_U16(struct uart8250, divisor),
+    STATE_BOOL(struct uart8250, thr_ipending),
+    STATE_CUSTOM("rx", uart8250_put_rx, uart8250_get_rx, NULL),
+    STATE_SHADOW(struct uart8250, rx),
+    STATE_SHADOW(struct uart8250, rx_head),
+    STATE_SHADOW(struct uart8250, rx_count),
+};
+static const struct state_desc uart8250_desc = STATE_DESC(struct uart8250, uart8250_fields, NULL);
+
+void uart8250_save(struct uart8250 *u, struct state_writer *w)
+{
+    pthread_mutex_lock(&u->lock);
+    state_save_section(w, u->name, STATE_VERSION, &uart8250_desc, u, NULL);
     pthread_mutex_unlock(&u->lock);
 }
 
 int uart8250_load(struct uart8250 *u, struct state_reader *r)
 {
-    uint32_t version;
-    if (!state_section_find(r, u->name, &version) || version != STATE_VERSION) {
-        log_error("%s: no loadable state section (version %u)", u->name, STATE_VERSION);
-        return -1;
-    }
     pthread_mutex_lock(&u->lock);
-    u->ier = state_get_u8(r) & 0x0f;
-    u->lcr = state_get_u8(r);
-    u->mcr = state_get_u8(r) & 0x1f;
-    u->lsr_err = state_get_u8(r) & LSR_ERRS;
-    u->msr_delta = state_get_u8(r) & 0x0f;
-    u->msr_last = state_get_u8(r) & 0xf0;
-    u->scr = state_get_u8(r);
-    u->fcr = state_get_u8(r) & 0xc9;
-    u->divisor = state_get_u16(r);
-    u->thr_ipending = state_get_u8(r) != 0;
-    unsigned n = state_get_u8(r);
-    rx_clear(u);
-    for (unsigned k = 0; k < n; k++) {
-        uint8_t b = state_get_u8(r);
-        if (k < UART8250_FIFO_SIZE) rx_push(u, b);
+    int rc = state_load_section(r, u->name, STATE_VERSION, &uart8250_desc, u, NULL);
+    if (rc == 0 && state_committing(r)) {
+        u->irq_level = -1; /* force the line to be driven to the loaded level */
+        update_irq(u);
     }
-    bool ok = state_ok(r) && n <= UART8250_FIFO_SIZE;
-    if (!ok) reset_locked(u);
-    u->irq_level = -1; /* force the line to be driven to the loaded level */
-    update_irq(u);
     pthread_mutex_unlock(&u->lock);
-    if (!ok) log_error("%s: malformed state", u->name);
-    return ok ? 0 : -1;
+    return rc;
 }

@@ -48,11 +48,16 @@ static int pc_load_board(struct pc *pc, struct state_reader *r)
                   (unsigned long long)(ram >> 20), devs, ndisks);
         return -1;
     }
-    pc->rsdp_addr = rsdp;
     if (!state_section_find(r, "ram", &version) || version != PC_STATE_VERSION) {
         log_error("state: no usable ram section");
         return -1;
     }
+    if (r->check_only) {
+        state_skip(r, pc->bus.ram_size);
+        if (!state_ok(r)) log_error("state: truncated ram section");
+        return state_ok(r) ? 0 : -1;
+    }
+    pc->rsdp_addr = rsdp;
     state_get_bytes(r, pc->bus.ram, pc->bus.ram_size);
     if (!state_ok(r)) {
         log_error("state: truncated ram section");
@@ -65,6 +70,17 @@ static int pc_load_board(struct pc *pc, struct state_reader *r)
     return 0;
 }
 
+/* One pass over every section; with r->check_only it decodes and validates but commits nothing. */
+static int pc_load_pass(struct pc *pc, struct state_reader *r_)
+{
+    struct state_reader r = *r_;
+    if (pc_load_board(pc, &r) < 0) return -1;
+    for (unsigned k = 0; k < pc->ndev; k++)
+        if (pc->dev[k].ops->load && pc->dev[k].ops->load(pc->dev[k].obj, &r, pc->dev[k].name) < 0)
+            return -1;
+    return 0;
+}
+
 int pc_load(struct pc *pc, const void *data, size_t len)
 {
     struct state_reader r;
@@ -72,9 +88,9 @@ int pc_load(struct pc *pc, const void *data, size_t len)
         log_error("state: not a vessel state stream");
         return -1;
     }
-    if (pc_load_board(pc, &r) < 0) return -1;
-    for (unsigned k = 0; k < pc->ndev; k++)
-        if (pc->dev[k].ops->load && pc->dev[k].ops->load(pc->dev[k].obj, &r, pc->dev[k].name) < 0)
-            return -1;
-    return 0;
+    /* Check everything, then load: a bad stream leaves the whole machine as it was. */
+    r.check_only = true;
+    if (pc_load_pass(pc, &r) < 0) return -1;
+    r.check_only = false;
+    return pc_load_pass(pc, &r);
 }

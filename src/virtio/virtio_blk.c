@@ -298,29 +298,47 @@ void virtio_blk_destroy(struct virtio_blk *d)
     free(d);
 }
 
+/* Section "virtio-blk.N": u64 disk sectors (must match the attached image), the transport
+ * (virtio_pci_state). */
+static const char *virtio_blk_get_sectors(struct state_reader *r, void *tmp, const void *live,
+                                          void *ctx)
+{
+    (void)tmp;
+    (void)ctx;
+    return state_get_u64(r) == ((const struct virtio_blk *)live)->sectors
+               ? NULL
+               : "the disk size differs from the snapshot's";
+}
+static void virtio_blk_put_sectors(struct state_writer *w, const void *obj, void *ctx)
+{
+    (void)ctx;
+    state_put_u64(w, ((const struct virtio_blk *)obj)->sectors);
+}
+static const struct state_field virtio_blk_fields[] = {
+    STATE_CUSTOM("sectors", virtio_blk_put_sectors, virtio_blk_get_sectors, NULL),
+    STATE_STRUCT(struct virtio_blk, vd, &virtio_pci_state),
+};
+static const struct state_desc virtio_blk_desc =
+    STATE_DESC(struct virtio_blk, virtio_blk_fields, NULL);
+
 void virtio_blk_save(struct virtio_blk *d, struct state_writer *w, const char *name)
 {
     pthread_mutex_lock(&d->lock); /* a quiescent queue */
-    state_section_begin(w, name, 1);
-    state_put_u64(w, d->sectors);
-    virtio_pci_save(&d->vd, w);
-    state_section_end(w);
+    state_save_section(w, name, 1, &virtio_blk_desc, d, NULL);
     pthread_mutex_unlock(&d->lock);
 }
 
 int virtio_blk_load(struct virtio_blk *d, struct state_reader *r, const char *name)
 {
-    uint32_t version;
-    if (!state_section_find(r, name, &version) || version != 1) return -1;
-    if (state_get_u64(r) != d->sectors) {
-        log_error("virtio-blk: %s: disk size differs from the snapshot", name);
-        return -1;
-    }
     pthread_mutex_lock(&d->lock);
-    int rc = virtio_pci_load(&d->vd, r);
-    d->paused = !virtio_driver_ok(&d->vd);
-    d->kicked = !d->paused; /* re-check the queue: requests may have been in flight */
-    pthread_cond_signal(&d->cond);
+    struct virtio_pci_state_ctx x; /* the transport half, until the commit */
+    int rc = state_load_section(r, name, 1, &virtio_blk_desc, d, &x);
+    if (rc == 0 && state_committing(r)) {
+        virtio_pci_state_loaded(&d->vd);
+        d->paused = !virtio_driver_ok(&d->vd);
+        d->kicked = !d->paused; /* re-check the queue: requests may have been in flight */
+        pthread_cond_signal(&d->cond);
+    }
     pthread_mutex_unlock(&d->lock);
     return rc;
 }

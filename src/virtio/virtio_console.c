@@ -116,16 +116,22 @@ size_t virtio_console_receive(struct virtio_console *c, const uint8_t *buf, size
     return done;
 }
 
+/* Section "virtio-console": the transport (virtio_pci_state). */
+static const struct state_field virtio_console_fields[] = {
+    STATE_STRUCT(struct virtio_console, vd, &virtio_pci_state),
+};
+static const struct state_desc virtio_console_desc =
+    STATE_DESC(struct virtio_console, virtio_console_fields, NULL);
+
 void virtio_console_save(struct virtio_console *c, struct state_writer *w)
 {
-    state_section_begin(w, "virtio-console", 1);
-    virtio_pci_save(&c->vd, w);
-    state_section_end(w);
+    state_save_section(w, "virtio-console", 1, &virtio_console_desc, c, NULL);
 }
 
 int virtio_console_load(struct virtio_console *c, struct state_reader *r)
 {
-    uint32_t version;
-    if (!state_section_find(r, "virtio-console", &version) || version != 1) return -1;
-    return virtio_pci_load(&c->vd, r);
+    struct virtio_pci_state_ctx x; /* the transport half, until the commit */
+    int rc = state_load_section(r, "virtio-console", 1, &virtio_console_desc, c, &x);
+    if (rc == 0 && state_committing(r)) virtio_pci_state_loaded(&c->vd);
+    return rc;
 }

@@ -234,26 +234,33 @@ void virtio_net_destroy(struct virtio_net *n)
     free(n);
 }
 
+/* Section "virtio-net.N": the 6-byte MAC, the transport (virtio_pci_state). */
+static const struct state_field virtio_net_fields[] = {
+    STATE_BYTES_N(struct virtio_net, config, 6, 1, 6),
+    STATE_STRUCT(struct virtio_net, vd, &virtio_pci_state),
+};
+static const struct state_desc virtio_net_desc =
+    STATE_DESC(struct virtio_net, virtio_net_fields, NULL);
+
 void virtio_net_save(struct virtio_net *n, struct state_writer *w, const char *name)
 {
     pthread_mutex_lock(&n->lock);
-    state_section_begin(w, name, 1);
-    state_put_bytes(w, n->config, 6);
-    virtio_pci_save(&n->vd, w);
-    state_section_end(w);
+    state_save_section(w, name, 1, &virtio_net_desc, n, NULL);
     pthread_mutex_unlock(&n->lock);
 }
 
 int virtio_net_load(struct virtio_net *n, struct state_reader *r, const char *name)
 {
-    uint32_t version;
-    if (!state_section_find(r, name, &version) || version != 1) return -1;
     pthread_mutex_lock(&n->lock);
-    state_get_bytes(r, n->config, 6);
-    drop_pending(n);
-    int rc = virtio_pci_load(&n->vd, r);
-    n->paused = !virtio_driver_ok(&n->vd);
+    struct virtio_pci_state_ctx x; /* the transport half, until the commit */
+    int rc = state_load_section(r, name, 1, &virtio_net_desc, n, &x);
+    bool loaded = rc == 0 && state_committing(r);
+    if (loaded) {
+        drop_pending(n);
+        virtio_pci_state_loaded(&n->vd);
+        n->paused = !virtio_driver_ok(&n->vd);
+    }
     pthread_mutex_unlock(&n->lock);
-    net_backend_kick(n->nb);
+    if (loaded) net_backend_kick(n->nb);
     return rc;
 }

@@ -272,41 +272,102 @@ void virtio_pci_destroy(struct virtio_dev *vd)
     virtio_dev_fini(vd);
 }
 
-void virtio_pci_save(struct virtio_dev *vd, struct state_writer *w)
+/* The transport inside a device's section: the PCI function (pci_device_state); u64 guest
+ * features (a subset of ours); u32 device and guest feature selectors; u8 status, config
+ * generation; u16 config MSI-X vector, queue select; u8 ISR; u8 n queues (must match this
+ * device), then each queue (virtq_state). The table describes struct virtio_dev; the PCI
+ * function and the config vector live in the transport (vd->transport), decoded into the
+ * caller's struct virtio_pci_state_ctx until the commit. */
+static void virtio_put_pci(struct state_writer *w, const void *obj, void *ctx)
 {
-    struct virtio_pci *vp = vd->transport;
-    pci_device_save(&vp->pci, w);
-    state_put_u64(w, vd->guest_features);
-    state_put_u32(w, vd->dfselect);
-    state_put_u32(w, vd->gfselect);
-    state_put_u8(w, vd->status);
-    state_put_u8(w, vd->config_generation);
-    state_put_u16(w, vp->config_msix);
-    state_put_u16(w, vd->queue_sel);
-    state_put_u8(w, vd->isr);
+    struct virtio_pci *vp = ((const struct virtio_dev *)obj)->transport;
+    pthread_mutex_lock(&vp->pci.lock);
+    state_save_fields(w, &pci_device_state, &vp->pci, ctx);
+    pthread_mutex_unlock(&vp->pci.lock);
+}
+static const char *virtio_get_pci(struct state_reader *r, void *tmp, const void *live, void *ctx)
+{
+    (void)tmp;
+    struct virtio_pci *vp = ((const struct virtio_dev *)live)->transport;
+    struct virtio_pci_state_ctx *x = ctx;
+    pthread_mutex_lock(&vp->pci.lock);
+    memcpy(&x->tmp, vp, sizeof(x->tmp));
+    pthread_mutex_unlock(&vp->pci.lock);
+    return state_load_fields(r, &pci_device_state, &x->tmp.pci, &vp->pci, ctx);
+}
+static void virtio_commit_pci(void *live, const void *tmp, void *ctx)
+{
+    (void)tmp;
+    struct virtio_pci *vp = ((struct virtio_dev *)live)->transport;
+    struct virtio_pci_state_ctx *x = ctx;
+    pthread_mutex_lock(&vp->pci.lock);
+    state_commit_fields(&pci_device_state, &vp->pci, &x->tmp.pci, ctx);
+    vp->config_msix = x->tmp.config_msix;
+    pthread_mutex_unlock(&vp->pci.lock);
+}
+static void virtio_put_config_msix(struct state_writer *w, const void *obj, void *ctx)
+{
+    (void)ctx;
+    state_put_u16(
+        w, ((const struct virtio_pci *)((const struct virtio_dev *)obj)->transport)->config_msix);
+}
+static const char *virtio_get_config_msix(struct state_reader *r, void *tmp, const void *live,
+                                          void *ctx)
+{
+    (void)tmp;
+    (void)live;
+    ((struct virtio_pci_state_ctx *)ctx)->tmp.config_msix = state_get_u16(r);
+    return NULL; /* committed with the PCI function */
+}
+static void virtio_put_queues(struct state_writer *w, const void *obj, void *ctx)
+{
+    const struct virtio_dev *vd = obj;
     state_put_u8(w, (uint8_t)vd->nqueues);
     for (unsigned k = 0; k < vd->nqueues; k++)
-        virtq_save(&vd->vq[k], w);
+        state_save_fields(w, &virtq_state, &vd->vq[k], ctx);
 }
-
-int virtio_pci_load(struct virtio_dev *vd, struct state_reader *r)
+static const char *virtio_get_queues(struct state_reader *r, void *tmp, const void *live, void *ctx)
 {
-    struct virtio_pci *vp = vd->transport;
-    if (pci_device_load(&vp->pci, r) != 0) return -1;
-    vd->guest_features = state_get_u64(r);
-    vd->dfselect = state_get_u32(r);
-    vd->gfselect = state_get_u32(r);
-    vd->status = state_get_u8(r);
-    vd->config_generation = state_get_u8(r);
-    vp->config_msix = state_get_u16(r);
-    vd->queue_sel = state_get_u16(r);
-    vd->isr = state_get_u8(r);
-    unsigned n = state_get_u8(r);
-    if (!state_ok(r) || n != vd->nqueues || (vd->guest_features & ~vd->host_features)) {
-        log_error("virtio: %s: saved state does not match this device", vd->name);
-        return -1;
+    struct virtio_dev *t = tmp;
+    const struct virtio_dev *vd = live;
+    if (state_get_u8(r) != vd->nqueues) return "the number of queues differs from this device's";
+    for (unsigned k = 0; k < vd->nqueues; k++) {
+        const char *why = state_load_fields(r, &virtq_state, &t->vq[k], &vd->vq[k], ctx);
+        if (why) return why;
     }
-    for (unsigned k = 0; k < n; k++)
-        if (virtq_load(&vd->vq[k], r) != 0) return -1;
-    return 0;
+    return NULL;
+}
+static void virtio_commit_queues(void *live, const void *tmp, void *ctx)
+{
+    struct virtio_dev *vd = live;
+    for (unsigned k = 0; k < vd->nqueues; k++)
+        state_commit_fields(&virtq_state, &vd->vq[k], &((const struct virtio_dev *)tmp)->vq[k],
+                            ctx);
+}
+static const char *virtio_state_check(const void *tmp, const void *live, void *ctx)
+{
+    (void)ctx;
+    const struct virtio_dev *vd = live;
+    if (((const struct virtio_dev *)tmp)->guest_features & ~vd->host_features)
+        return "guest features this device does not offer";
+    return NULL;
+}
+static const struct state_field virtio_pci_fields[] = {
+    STATE_CUSTOM("pci", virtio_put_pci, virtio_get_pci, virtio_commit_pci),
+    STATE_U64(struct virtio_dev, guest_features),
+    STATE_U32(struct virtio_dev, dfselect),
+    STATE_U32(struct virtio_dev, gfselect),
+    STATE_U8(struct virtio_dev, status),
+    STATE_U8(struct virtio_dev, config_generation),
+    STATE_CUSTOM("config_msix", virtio_put_config_msix, virtio_get_config_msix, NULL),
+    STATE_U16(struct virtio_dev, queue_sel),
+    STATE_U8(struct virtio_dev, isr),
+    STATE_CUSTOM("queues", virtio_put_queues, virtio_get_queues, virtio_commit_queues),
+};
+const struct state_desc virtio_pci_state =
+    STATE_DESC(struct virtio_dev, virtio_pci_fields, virtio_state_check);
+
+void virtio_pci_state_loaded(struct virtio_dev *vd)
+{
+    pci_device_state_loaded(&((struct virtio_pci *)vd->transport)->pci);
 }

@@ -45,6 +45,12 @@ int virtio_pci_init(struct virtio_dev *vd, struct pci_host *host, struct bus *bu
                     const struct virtio_pci_settings *s);
 void virtio_pci_destroy(struct virtio_dev *vd);
 
-/* Transport + PCI function + queues, inside the device's own section. */
-void virtio_pci_save(struct virtio_dev *vd, struct state_writer *w);
-int virtio_pci_load(struct virtio_dev *vd, struct state_reader *r);
+/* Transport + PCI function + queues, nested (STATE_STRUCT over the struct virtio_dev) in the
+ * device's own section's field table. A load passes a struct virtio_pci_state_ctx as the
+ * section's ctx (the transport's half is decoded there until the commit); after the commit,
+ * virtio_pci_state_loaded re-derives the PCI side. */
+struct virtio_pci_state_ctx {
+    struct virtio_pci tmp;
+};
+extern const struct state_desc virtio_pci_state;
+void virtio_pci_state_loaded(struct virtio_dev *vd);

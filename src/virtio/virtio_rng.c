@@ -65,16 +65,22 @@ void virtio_rng_destroy(struct virtio_rng *r)
     free(r);
 }
 
+/* Section "virtio-rng": the transport (virtio_pci_state). */
+static const struct state_field virtio_rng_fields[] = {
+    STATE_STRUCT(struct virtio_rng, vd, &virtio_pci_state),
+};
+static const struct state_desc virtio_rng_desc =
+    STATE_DESC(struct virtio_rng, virtio_rng_fields, NULL);
+
 void virtio_rng_save(struct virtio_rng *r, struct state_writer *w)
 {
-    state_section_begin(w, "virtio-rng", 1);
-    virtio_pci_save(&r->vd, w);
-    state_section_end(w);
+    state_save_section(w, "virtio-rng", 1, &virtio_rng_desc, r, NULL);
 }
 
 int virtio_rng_load(struct virtio_rng *r, struct state_reader *rd)
 {
-    uint32_t version;
-    if (!state_section_find(rd, "virtio-rng", &version) || version != 1) return -1;
-    return virtio_pci_load(&r->vd, rd);
+    struct virtio_pci_state_ctx x; /* the transport half, until the commit */
+    int rc = state_load_section(rd, "virtio-rng", 1, &virtio_rng_desc, r, &x);
+    if (rc == 0 && state_committing(rd)) virtio_pci_state_loaded(&r->vd);
+    return rc;
 }

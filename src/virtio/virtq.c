@@ -221,37 +221,45 @@ uint64_t virtq_copy_to_in(const struct virtq_elem *e, uint64_t offset, const voi
     return done;
 }
 
+/* A queue inside its device's section: u16 size; u64 desc, avail, used ring addresses; u8 flags
+ * (ready, event index, indirect, broken, signalled valid from bit 0); u16 last avail, used
+ * index, signalled used, MSI-X vector. An enabled, unbroken queue must have its rings in RAM. */
+static const char *virtq_state_check(const void *tmp, const void *live, void *ctx)
+{
+    (void)live;
+    (void)ctx;
+    struct virtq *q = (struct virtq *)tmp; /* the copy: validate may mark it broken */
+    if (q->ready && !q->broken && !virtq_validate(q))
+        return "an enabled queue's rings are misaligned or outside RAM";
+    return NULL;
+}
+static const size_t virtq_flag_bits[] = {
+    offsetof(struct virtq, ready),           offsetof(struct virtq, event_idx),
+    offsetof(struct virtq, indirect),        offsetof(struct virtq, broken),
+    offsetof(struct virtq, signalled_valid),
+};
+static const struct state_field virtq_fields[] = {
+    STATE_U16(struct virtq, size),         STATE_U64(struct virtq, desc),
+    STATE_U64(struct virtq, avail),        STATE_U64(struct virtq, used),
+    STATE_FLAGS("flags", virtq_flag_bits), STATE_U16(struct virtq, last_avail),
+    STATE_U16(struct virtq, used_idx),     STATE_U16(struct virtq, signalled_used),
+    STATE_U16(struct virtq, msix_vector),
+};
+const struct state_desc virtq_state = STATE_DESC(struct virtq, virtq_fields, virtq_state_check);
+
 void virtq_save(const struct virtq *q, struct state_writer *w)
 {
-    state_put_u16(w, q->size);
-    state_put_u64(w, q->desc);
-    state_put_u64(w, q->avail);
-    state_put_u64(w, q->used);
-    state_put_u8(w, (uint8_t)(q->ready | q->event_idx << 1 | q->indirect << 2 | q->broken << 3 |
-                              q->signalled_valid << 4));
-    state_put_u16(w, q->last_avail);
-    state_put_u16(w, q->used_idx);
-    state_put_u16(w, q->signalled_used);
-    state_put_u16(w, q->msix_vector);
+    state_save_fields(w, &virtq_state, q, NULL);
 }
 
 int virtq_load(struct virtq *q, struct state_reader *r)
 {
-    virtq_reset(q);
-    q->size = state_get_u16(r);
-    q->desc = state_get_u64(r);
-    q->avail = state_get_u64(r);
-    q->used = state_get_u64(r);
-    uint8_t f = state_get_u8(r);
-    q->ready = f & 1;
-    q->event_idx = f & 2;
-    q->indirect = f & 4;
-    q->broken = f & 8;
-    q->signalled_valid = f & 16;
-    q->last_avail = state_get_u16(r);
-    q->used_idx = state_get_u16(r);
-    q->signalled_used = state_get_u16(r);
-    q->msix_vector = state_get_u16(r);
-    if (!state_ok(r) || (q->ready && !q->broken && !virtq_validate(q))) return -1;
+    struct virtq tmp = *q;
+    const char *why = state_load_fields(r, &virtq_state, &tmp, q, NULL);
+    if (why) {
+        log_error("virtq: %s", why);
+        return -1;
+    }
+    if (state_committing(r)) state_commit_fields(&virtq_state, q, &tmp, NULL);
     return 0;
 }

@@ -69,6 +69,8 @@ uint64_t virtq_copy_from_out(const struct virtq_elem *e, uint64_t offset, void *
 uint64_t virtq_copy_to_in(const struct virtq_elem *e, uint64_t offset, const void *src,
                           uint64_t len);
 
-/* Inside the owning device's section. */
+/* Inside the owning device's section. Owners with a field table nest virtq_state. */
 void virtq_save(const struct virtq *q, struct state_writer *w);
 int virtq_load(struct virtq *q, struct state_reader *r);
+struct state_desc;
+extern const struct state_desc virtq_state;

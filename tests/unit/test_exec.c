@@ -495,6 +495,7 @@ static void test_save_load(void)
     vcpu_set_regs(v, &r);
     struct vcpu_sregs s;
     vcpu_get_sregs(v, &s);
+    s.cr0 |= CR0_PG; /* long mode proper: a load refuses LMA without paging */
     s.cr3 = 0x7000;
     s.cr2 = 0xdead;
     s.seg[VSEG_FS].base = 0xffff888000000000ull;
