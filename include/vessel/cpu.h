@@ -69,6 +69,9 @@ struct vcpu_stats {
     uint64_t tlb_misses;
 };
 
+/* A vCPU in its reset state over `bus`. NULL (with a message on stderr naming the reason) when
+ * memory runs out or the host CPU lacks an instruction-set extension the engine executes on the
+ * host (SSE3, SSSE3, SSE4.1, SSE4.2: src/cpu/ops/host.c). */
 struct vcpu *vcpu_create(struct bus *bus, unsigned id);
 void vcpu_destroy(struct vcpu *v);
 void vcpu_set_intc(struct vcpu *v, const struct vcpu_intc_ops *ops, void *opaque);

@@ -13,7 +13,7 @@
 #include "vessel/log.h"
 #include "vessel/state.h"
 
-#define CPU_STATE_VERSION 1
+#define CPU_STATE_VERSION 2 /* 2: the kvmclock MSRs moved to the board's "kvmclock" section */
 
 static struct cpu *vcpu_cpu(struct vcpu *v)
 {
@@ -269,18 +269,10 @@ void vcpu_dump(const struct vcpu *v, FILE *out)
     X(kernel_gs_base)                                                                              \
     X(tsc_aux)                                                                                     \
     X(pat)                                                                                         \
-    X(misc_enable) X(sysenter_cs) X(sysenter_esp) X(sysenter_eip) X(tsc_hz) X(mtrr_def_type)       \
-        X(kvm_system_time) X(kvm_wall_clock)
+    X(misc_enable) X(sysenter_cs) X(sysenter_esp) X(sysenter_eip) X(tsc_hz) X(mtrr_def_type)
 
-/* What the model lets software set, as sys_cr.c's CR0_KNOWN/CR4_KNOWN and msr.c's EFER write
- * check: a loaded state must be one the guest could have reached. */
-#define VCPU_CR0_OK                                                                                \
-    (CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_NW | CR0_CD |     \
-     CR0_PG)
-#define VCPU_CR4_OK                                                                                \
-    (CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_MCE | CR4_PGE | CR4_PCE | CR4_OSFXSR |             \
-     CR4_OSXMMEXCPT)
-#define VCPU_EFER_OK (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE)
+/* A loaded state must be one the guest could have reached: CR0_KNOWN, CR4_KNOWN and EFER_KNOWN
+ * (core.h) are what MOV to CR and WRMSR accept. */
 /* RFLAGS: bit 1 reads as one; 3, 5, 15 and 22-63 are reserved. */
 #define VCPU_RFLAGS_OK 0x3f7fd7ull
 
@@ -327,13 +319,13 @@ static const char *vcpu_state_check(const void *tmp, const void *live, void *ctx
     (void)live;
     const struct cpu *t = tmp;
     uint64_t cr0 = t->cr0, cr4 = t->cr4, efer = t->efer;
-    if (cr0 & ~VCPU_CR0_OK) return "cr0: reserved bits";
+    if (cr0 & ~CR0_KNOWN) return "cr0: reserved bits";
     if (!(cr0 & CR0_ET)) return "cr0: ET clear (hardwired to 1)";
     if ((cr0 & CR0_PG) && !(cr0 & CR0_PE)) return "cr0: PG without PE";
     if ((cr0 & CR0_NW) && !(cr0 & CR0_CD)) return "cr0: NW without CD";
-    if (cr4 & ~VCPU_CR4_OK) return "cr4: bits this CPU model does not support";
+    if (cr4 & ~CR4_KNOWN) return "cr4: bits this CPU model does not support";
     if (t->cr3 >> CPUID_PHYS_ADDR_BITS) return "cr3: bits beyond MAXPHYADDR";
-    if (efer & ~VCPU_EFER_OK) return "efer: reserved bits";
+    if (efer & ~EFER_KNOWN) return "efer: reserved bits";
     bool lma = (efer & EFER_LMA) != 0;
     if (lma != ((efer & EFER_LME) && (cr0 & CR0_PG)))
         return "efer: LMA is not LME and CR0.PG (long mode is active exactly when both are)";
@@ -437,7 +429,6 @@ int vcpu_load(struct vcpu *v, struct state_reader *r)
     c->next_rip = c->rip;
     flags_write(c, x.rflags);
     cpu_write_tsc(c, x.tsc);
-    msr_kvmclock_update(c);
     c->exc_vector = -1;
     c->exc_deliver_kind = -1;
     c->pending_exc = -1;

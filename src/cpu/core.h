@@ -83,6 +83,17 @@ enum seg { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR };
 #define EFER_LMA 0x400ull
 #define EFER_NXE 0x800ull
 
+/* What this CPU model lets software set (MOV to CR0/CR4, WRMSR EFER) and so what a loaded state
+ * may hold. CR0.ET is hardwired to 1. CR4 has only bits backed by what CPUID advertises (no
+ * VME/PVI, UMIP, FSGSBASE, PCID, XSAVE, SMEP, SMAP); MCE is accepted as a harmless no-op. */
+#define CR0_KNOWN                                                                                  \
+    (CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_NW | CR0_CD |     \
+     CR0_PG)
+#define CR4_KNOWN                                                                                  \
+    (CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_MCE | CR4_PGE | CR4_PCE | CR4_OSFXSR |             \
+     CR4_OSXMMEXCPT)
+#define EFER_KNOWN (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE)
+
 /* Exception vectors */
 enum { EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4, EXC_BR = 5, EXC_UD = 6,
        EXC_NM = 7, EXC_DF = 8, EXC_TS = 10, EXC_NP = 11, EXC_SS = 12, EXC_GP = 13, EXC_PF = 14,
@@ -197,7 +208,6 @@ struct cpu {
     /* MSRs the engine keeps */
     uint64_t star, lstar, cstar, sfmask, kernel_gs_base, tsc_aux, pat, misc_enable;
     uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
-    uint64_t kvm_system_time, kvm_wall_clock; /* kvmclock MSRs (msr.c) */
     uint64_t tsc_offset; /* guest TSC = host-derived TSC + tsc_offset */
     uint64_t tsc_hz;
     uint64_t mtrr_def_type, mtrr_fixed[11], mtrr_var[16];

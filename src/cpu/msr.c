@@ -30,13 +30,6 @@ void cpu_write_tsc(struct cpu *c, uint64_t value)
     c->tsc_offset = value - msr_tsc_raw(c);
 }
 
-/* The kvmclock device moved to the board (src/hw/kvmclock.c, reached through c->msr_ops).
- * Kept empty until the engine's state load stops calling it. */
-void msr_kvmclock_update(struct cpu *c)
-{
-    (void)c;
-}
-
 /* MTRR memory types 0, 1, 4, 5, 6 are valid; 2, 3, 7+ reserved. */
 static bool msr_mtrr_type_ok(uint64_t t)
 {
@@ -102,7 +95,7 @@ bool msr_read(struct cpu *c, uint32_t msr, uint64_t *value)
 
 static bool msr_write_efer(struct cpu *c, uint64_t v)
 {
-    if (v & ~(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE)) return false;
+    if (v & ~EFER_KNOWN) return false;
     /* LMA is read-only; LME may not change while paging is on. */
     v = (v & ~EFER_LMA) | (c->efer & EFER_LMA);
     if ((c->cr0 & CR0_PG) && ((v ^ c->efer) & EFER_LME)) return false;

@@ -29,34 +29,27 @@ struct cpu;
 #define ARCH_CAPABILITIES_VALUE                                                                    \
     ((1ull << 0) | (1ull << 3) | (1ull << 4) | (1ull << 5) | (1ull << 6) | (1ull << 8) |           \
      (1ull << 13) | (1ull << 14) | (1ull << 15) | (1ull << 26) | (1ull << 27))
-#define MSR_MTRR_PHYSBASE0      0x200 /* ..0x20f: 8 base/mask pairs */
-#define MSR_MTRR_FIX64K         0x250
-#define MSR_MTRR_FIX16K_0       0x258
-#define MSR_MTRR_FIX16K_1       0x259
-#define MSR_MTRR_FIX4K_0        0x268 /* ..0x26f */
-#define MSR_PAT                 0x277
-#define MSR_MTRR_DEF_TYPE       0x2ff
-#define MSR_EFER                0xc0000080
-#define MSR_STAR                0xc0000081
-#define MSR_LSTAR               0xc0000082
-#define MSR_CSTAR               0xc0000083
-#define MSR_SFMASK              0xc0000084
-#define MSR_FS_BASE             0xc0000100
-#define MSR_GS_BASE             0xc0000101
-#define MSR_KERNEL_GS_BASE      0xc0000102
-#define MSR_TSC_AUX             0xc0000103
-#define MSR_KVM_WALL_CLOCK      0x11
-#define MSR_KVM_SYSTEM_TIME     0x12
-#define MSR_KVM_WALL_CLOCK_NEW  0x4b564d00
-#define MSR_KVM_SYSTEM_TIME_NEW 0x4b564d01
+#define MSR_MTRR_PHYSBASE0 0x200 /* ..0x20f: 8 base/mask pairs */
+#define MSR_MTRR_FIX64K    0x250
+#define MSR_MTRR_FIX16K_0  0x258
+#define MSR_MTRR_FIX16K_1  0x259
+#define MSR_MTRR_FIX4K_0   0x268 /* ..0x26f */
+#define MSR_PAT            0x277
+#define MSR_MTRR_DEF_TYPE  0x2ff
+#define MSR_EFER           0xc0000080
+#define MSR_STAR           0xc0000081
+#define MSR_LSTAR          0xc0000082
+#define MSR_CSTAR          0xc0000083
+#define MSR_SFMASK         0xc0000084
+#define MSR_FS_BASE        0xc0000100
+#define MSR_GS_BASE        0xc0000101
+#define MSR_KERNEL_GS_BASE 0xc0000102
+#define MSR_TSC_AUX        0xc0000103
 
 /* Read or write an MSR as RDMSR/WRMSR would. False: the guest gets #GP(0) (unknown MSR, or a
  * reserved bit / non-canonical value on write). msr_write may change the mode (EFER). */
 bool msr_read(struct cpu *c, uint32_t msr, uint64_t *value);
 bool msr_write(struct cpu *c, uint32_t msr, uint64_t value);
-
-/* Rewrite the kvmclock structures after the TSC offset changed (WRMSR TSC, state load). */
-void msr_kvmclock_update(struct cpu *c);
 
 /* Guest TSC: clock_ns() scaled to tsc_hz, plus tsc_offset. */
 uint64_t cpu_read_tsc(const struct cpu *c);

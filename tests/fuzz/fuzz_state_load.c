@@ -141,8 +141,8 @@ static void fz_mask_clocks(uint8_t *s, size_t len)
     for (unsigned k = 0; k < fz_nsec; k++) {
         const struct fz_section *x = &fz_sec[k];
         if (x->at + x->len > len) continue;
-        if (!strcmp(x->name, "cpu")) memset(s + x->payload + 732, 0, 8);
-        if (!strcmp(x->name, "kvmclock")) memset(s + x->payload, 0, 8); /* ns since boot */
+        if (!strcmp(x->name, "cpu")) memset(s + x->payload + 716, 0, 8); /* "tsc" (version 2) */
+        if (!strcmp(x->name, "kvmclock")) memset(s + x->payload, 0, 8);  /* ns since boot */
         if (!strcmp(x->name, "pit"))
             for (unsigned ch = 0; ch < 3; ch++)
                 memset(s + x->payload + 1 + ch * 37 + 8, 0, 8);

@@ -5,16 +5,6 @@
 #include "cpu/cpuid.h"
 #include "cpu/ops/sys/sys.h"
 
-/* CR0 bits software may set (ET is hardwired to 1). */
-#define CR0_KNOWN                                                                                  \
-    (CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_NW | CR0_CD |     \
-     CR0_PG)
-/* CR4 bits backed by what CPUID advertises (no VME/PVI, UMIP, FSGSBASE, PCID, XSAVE, SMEP,
- * SMAP). MCE is accepted (a no-op) because it is harmless to allow. */
-#define CR4_KNOWN                                                                                  \
-    (CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_MCE | CR4_PGE | CR4_PCE | CR4_OSFXSR |             \
-     CR4_OSXMMEXCPT)
-
 static void sys_write_cr0(struct cpu *c, uint64_t v)
 {
     if (v >> 32) cpu_fault_err(c, EXC_GP, 0);
