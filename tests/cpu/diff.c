@@ -13,6 +13,7 @@
  * the handler copies the faulting context into the out state and siglongjmps back. */
 #include "diff.h"
 #include "vendor.h"
+#include "approx.h"
 
 #include <inttypes.h>
 #include <setjmp.h>
@@ -560,6 +561,7 @@ void diff_run_form(const struct diff_form *f, unsigned cases, struct diff_result
             run_engine_at_target(&in, &emu);
         memcpy(emu_data, diff_bus.ram + DIFF_DATA, DIFF_DATA_SIZE);
         vendor_fix(f, &in, data_in, &nat, nat_data, &emu, emu_data);
+        approx_fix(f, &in, data_in, &nat);
         res->cases++;
         if (nat.vector >= 0) res->faults++;
         if (compare(f, &in, data_in, &nat, nat_data, &emu, emu_data, false)) {

@@ -13,6 +13,7 @@
 #include "cpu/decode/decode.h"
 #include "diff.h"
 #include "vendor.h"
+#include "approx.h"
 
 #pragma weak forms_sse
 #pragma weak forms_sse_count
@@ -295,6 +296,7 @@ int main(int argc, char **argv)
         }
     }
     vendor_print_summary();
+    approx_print_summary();
     printf("1..%u\n", n);
     if (coverage) write_coverage(coverage, t, nt, res);
     for (unsigned k = 0; k < nt; k++)

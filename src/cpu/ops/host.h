@@ -11,6 +11,7 @@
 #error "vessel's CPU engine runs guest SSE/MMX/x87 arithmetic on the host: it needs an x86-64 host"
 #endif
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 /* Whether the host CPU has every extension the helpers below use (cpuid; vcpu_create asks); if
@@ -19,6 +20,19 @@ bool host_check(const char **missing);
 
 /* ---- SSE / MMX ---- */
 typedef long long sse_v2 __attribute__((vector_size(16), may_alias));
+
+/* The host's own MXCSR, to put back after engine code whose C arithmetic (not the guest's) may
+ * have set its sticky flags: the monitor's floating-point state stays as it was. */
+static inline uint32_t host_mxcsr_save(void)
+{
+    uint32_t v;
+    __asm__ volatile("stmxcsr %0" : "=m"(v));
+    return v;
+}
+static inline void host_mxcsr_restore(uint32_t v)
+{
+    __asm__ volatile("ldmxcsr %0" ::"m"(v));
+}
 
 /* uint32_t fn(union xmm *d, const union xmm *s, uint32_t mx): d = d OP s under MXCSR mx;
  * returns the MXCSR after the operation. */

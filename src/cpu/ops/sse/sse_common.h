@@ -33,6 +33,10 @@ SSE_FORMS(sse_move_forms);
 SSE_FORMS(sse_shuf_forms);
 SSE_FORMS(sse_cvt_forms);
 SSE_FORMS(sse_fx_forms);
+SSE_FORMS(sse_approx_forms);
+/* vessel's RCP/RSQRT approximations of one float (bits in, bits out): sse_approx.c */
+uint32_t sse_rcp_approx(uint32_t x);
+uint32_t sse_rsqrt_approx(uint32_t x);
 
 /* Match one form against a decoded instruction. */
 static inline bool sse_form_match(const struct sse_form *f, const struct insn *i)

@@ -2,7 +2,8 @@
  * XMM registers, compares (cmpps/ss/pd/sd and [u]comiss/sd). The host runs each instruction
  * under the guest's rounding mode, DAZ and FTZ with every exception masked; the flags it
  * raises are then checked against the guest's masks (sse_mx_commit), so results, NaN
- * propagation and exception flags are the hardware's own.
+ * propagation and exception flags are the hardware's own. The approximations (rcp, rsqrt) are
+ * not here: their bits differ between vendors, so sse_approx.c computes them by vessel's rule.
  */
 #include "cpu/ops/sse/sse_common.h"
 
@@ -12,10 +13,6 @@
     X(sqrtss, "sqrtss", 0x151, MP_F3, 4, 0)                                                        \
     X(sqrtpd, "sqrtpd", 0x151, MP_66, 16, 1)                                                       \
     X(sqrtsd, "sqrtsd", 0x151, MP_F2, 8, 0)                                                        \
-    X(rsqrtps, "rsqrtps", 0x152, MP_NONE, 16, 1)                                                   \
-    X(rsqrtss, "rsqrtss", 0x152, MP_F3, 4, 0)                                                      \
-    X(rcpps, "rcpps", 0x153, MP_NONE, 16, 1)                                                       \
-    X(rcpss, "rcpss", 0x153, MP_F3, 4, 0)                                                          \
     X(addps, "addps", 0x158, MP_NONE, 16, 1)                                                       \
     X(addss, "addss", 0x158, MP_F3, 4, 0)                                                          \
     X(addpd, "addpd", 0x158, MP_66, 16, 1)                                                         \

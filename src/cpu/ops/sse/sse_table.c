@@ -8,9 +8,10 @@ static const struct {
     const struct sse_form *forms;
     const unsigned *count;
 } sse_tables[] = {
-    {sse_int_forms, &sse_int_forms_count},   {sse_fp_forms, &sse_fp_forms_count},
-    {sse_move_forms, &sse_move_forms_count}, {sse_shuf_forms, &sse_shuf_forms_count},
-    {sse_cvt_forms, &sse_cvt_forms_count},   {sse_fx_forms, &sse_fx_forms_count},
+    {sse_int_forms, &sse_int_forms_count},       {sse_fp_forms, &sse_fp_forms_count},
+    {sse_move_forms, &sse_move_forms_count},     {sse_shuf_forms, &sse_shuf_forms_count},
+    {sse_cvt_forms, &sse_cvt_forms_count},       {sse_fx_forms, &sse_fx_forms_count},
+    {sse_approx_forms, &sse_approx_forms_count},
 };
 
 insn_fn sse_lookup(const struct insn *i)
