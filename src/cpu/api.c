@@ -105,21 +105,19 @@ void vcpu_set_regs(struct vcpu *v, const struct vcpu_regs *r)
     flags_write(c, (r->rflags & 0x3f7fd5ull) | 0x2);
 }
 
+/* The control state that struct vcpu_sregs and struct cpu both name the same way. */
+#define VCPU_SREG_FIELDS(X)                                                                        \
+    X(gdt_base) X(gdt_limit) X(idt_base) X(idt_limit) X(cr0) X(cr2) X(cr3) X(cr4) X(efer)
+
 void vcpu_get_sregs(const struct vcpu *v, struct vcpu_sregs *s)
 {
     const struct cpu *c = vcpu_ccpu(v);
     for (unsigned k = 0; k < 8; k++)
         s->seg[k] =
             (struct vcpu_segment){c->seg[k].sel, c->seg[k].base, c->seg[k].limit, c->seg[k].attr};
-    s->gdt_base = c->gdt_base;
-    s->gdt_limit = c->gdt_limit;
-    s->idt_base = c->idt_base;
-    s->idt_limit = c->idt_limit;
-    s->cr0 = c->cr0;
-    s->cr2 = c->cr2;
-    s->cr3 = c->cr3;
-    s->cr4 = c->cr4;
-    s->efer = c->efer;
+#define X(f) s->f = c->f;
+    VCPU_SREG_FIELDS(X)
+#undef X
 }
 
 void vcpu_set_sregs(struct vcpu *v, const struct vcpu_sregs *s)
@@ -128,15 +126,9 @@ void vcpu_set_sregs(struct vcpu *v, const struct vcpu_sregs *s)
     for (unsigned k = 0; k < 8; k++)
         c->seg[k] =
             (struct segcache){s->seg[k].selector, s->seg[k].base, s->seg[k].limit, s->seg[k].attr};
-    c->gdt_base = s->gdt_base;
-    c->gdt_limit = s->gdt_limit;
-    c->idt_base = s->idt_base;
-    c->idt_limit = s->idt_limit;
-    c->cr0 = s->cr0;
-    c->cr2 = s->cr2;
-    c->cr3 = s->cr3;
-    c->cr4 = s->cr4;
-    c->efer = s->efer;
+#define X(f) c->f = s->f;
+    VCPU_SREG_FIELDS(X)
+#undef X
     cpu_mode_changed(c);
     tlb_flush_all(c);
 }
