@@ -39,9 +39,7 @@ static void setup_once(void)
 
 static void reinit(void)
 {
-    vdrv_init(&drv, ~0ull, 1);
-    memset(drv.avail_idx, 0, sizeof(drv.avail_idx));
-    memset(drv.used_seen, 0, sizeof(drv.used_seen));
+    vdrv_reinit(&drv, ~0ull, 1);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -56,25 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned ndesc = data[0] % (VDRV_QSIZE + 1);
     uint16_t head = data[1] % (VDRV_QSIZE + 2); /* sometimes out of range */
     size_t off = 2;
-    for (unsigned k = 0; k < ndesc && off + 16 <= size; k++, off += 16) {
-        uint64_t addr;
-        uint32_t len;
-        uint16_t flags, next;
-        memcpy(&addr, data + off, 8);
-        memcpy(&len, data + off + 8, 4);
-        memcpy(&flags, data + off + 12, 2);
-        memcpy(&next, data + off + 14, 2);
-        if (!(flags & 0x8000)) { /* mostly plausible: inside the buffer area, modest lengths */
-            addr = 0x200000 + addr % 0x10000;
-            len %= 0x2000;
-            next %= VDRV_QSIZE;
-        }
-        vdrv_desc(&drv, 0, k, addr, len, flags & 7, next);
-    }
-    if (off < size) {
-        size_t n = size - off < 0x10000 ? size - off : 0x10000;
-        memcpy(bus_ram_ptr(&bus, 0x200000, n), data + off, n);
-    }
+    off = vdrv_fuzz_descs(&drv, 0, data, size, off, ndesc, 0x200000, false);
+    vdrv_fuzz_fill(&drv, data, size, off, 0x200000);
     vdrv_kick(&drv, 0, head);
     /* the I/O thread answers the chain or marks the device broken */
     for (long spin = 0; spin < 50000000; spin++) {

@@ -45,20 +45,14 @@ static void setup_once(void)
         abort();
     /* the bystander first, moved out of the fuzzed device's BAR window */
     if (!vdrv_probe(&bystander, &bus, 0x1044)) abort();
-    vdrv_cfg_write(&bystander, 0x20, (uint32_t)(VDRV_BAR + 0x100000), 4);
-    bystander.common += 0x100000;
-    bystander.notify += 0x100000;
-    bystander.isr += 0x100000;
-    bystander.device += 0x100000;
+    vdrv_move_bar(&bystander, 0x100000);
     if ((vdrv_init(&bystander, ~0ull, 0) & 0xf) != 0xf) abort(); /* live, never kicked */
     if (!vdrv_probe(&drv, &bus, 0x1043)) abort();
 }
 
 static void reinit(uint64_t want)
 {
-    if ((vdrv_init(&drv, want, 2) & 0xf) != 0xf) abort();
-    memset(drv.avail_idx, 0, sizeof(drv.avail_idx));
-    memset(drv.used_seen, 0, sizeof(drv.used_seen));
+    if ((vdrv_reinit(&drv, want, 2) & 0xf) != 0xf) abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -79,26 +73,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned ndesc = data[1] % (VDRV_QSIZE + 1);
     uint16_t head = data[2] % (VDRV_QSIZE + 2); /* sometimes out of range */
     size_t off = 4;
-    for (unsigned k = 0; k < ndesc && off + 16 <= size; k++, off += 16) {
-        uint64_t addr;
-        uint32_t len;
-        uint16_t flags, next;
-        memcpy(&addr, data + off, 8);
-        memcpy(&len, data + off + 8, 4);
-        memcpy(&flags, data + off + 12, 2);
-        memcpy(&next, data + off + 14, 2);
-        if (!(flags & 0x8000)) { /* mostly plausible: inside the buffer area, modest lengths */
-            addr = BUF_AREA + addr % 0x10000;
-            len %= flags & 0x4000 ? 0x10000 : 0x2000;
-            next %= VDRV_QSIZE;
-        }
-        vdrv_desc(&drv, q, k, addr, len, flags & 7, next);
-    }
+    off = vdrv_fuzz_descs(&drv, q, data, size, off, ndesc, BUF_AREA, true);
     const uint8_t *rest = data + off;
     size_t nrest = off < size ? size - off : 0;
-    if (nrest)
-        memcpy(bus_ram_ptr(&bus, BUF_AREA, nrest < 0x10000 ? nrest : 0x10000), rest,
-               nrest < 0x10000 ? nrest : 0x10000);
+    vdrv_fuzz_fill(&drv, data, size, off, BUF_AREA);
     if (data[0] & 8) vdrv_wr(&drv, drv.device + 8, nrest ? rest[0] : '!', 4);
 
     uint16_t before = vdrv_used_idx(&drv, q);

@@ -159,3 +159,61 @@ static inline uint8_t vdrv_status(struct vdrv *d)
 {
     return (uint8_t)vdrv_rd(d, d->common + 0x14, 1);
 }
+
+/* ---- helpers for the virtio fuzz harnesses (tests/fuzz/fuzz_virtio_*.c) ---- */
+
+/* Reset and renegotiate `nq` queues with features `want`, forgetting the old ring indices. */
+static inline uint8_t vdrv_reinit(struct vdrv *d, uint64_t want, unsigned nq)
+{
+    uint8_t st = vdrv_init(d, want, nq);
+    memset(d->avail_idx, 0, sizeof(d->avail_idx));
+    memset(d->used_seen, 0, sizeof(d->used_seen));
+    return st;
+}
+
+/* Move an already probed device's BAR by `delta` (so a bystander device does not overlap the
+ * fuzzed one's window), and the driver's register addresses with it. */
+static inline void vdrv_move_bar(struct vdrv *d, uint64_t delta)
+{
+    vdrv_cfg_write(d, 0x20, (uint32_t)(VDRV_BAR + delta), 4);
+    d->common += delta;
+    d->notify += delta;
+    d->isr += delta;
+    d->device += delta;
+}
+
+/* Fuzz input -> descriptor table of queue q: up to `ndesc` 16-byte records from data[off..]
+ * (addr u64, len u32, flags u16, next u16). Unless bit 15 of flags asks for raw values, a
+ * record is made plausible: address inside [area, area + 64 KiB), length below 8 KiB (below
+ * 64 KiB when `long_lens` and bit 14 are set), next inside the ring. Returns the offset after
+ * the records used; the rest of the input is the caller's (copy_rest puts it in the area). */
+static inline size_t vdrv_fuzz_descs(struct vdrv *d, unsigned q, const uint8_t *data, size_t size,
+                                     size_t off, unsigned ndesc, uint64_t area, bool long_lens)
+{
+    for (unsigned k = 0; k < ndesc && off + 16 <= size; k++, off += 16) {
+        uint64_t addr;
+        uint32_t len;
+        uint16_t flags, next;
+        memcpy(&addr, data + off, 8);
+        memcpy(&len, data + off + 8, 4);
+        memcpy(&flags, data + off + 12, 2);
+        memcpy(&next, data + off + 14, 2);
+        if (!(flags & 0x8000)) {
+            addr = area + addr % 0x10000;
+            len %= long_lens && (flags & 0x4000) ? 0x10000 : 0x2000;
+            next %= VDRV_QSIZE;
+        }
+        vdrv_desc(d, q, k, addr, len, flags & 7, next);
+    }
+    return off;
+}
+
+/* The rest of a fuzz input (at most 64 KiB) into guest RAM at `area`; returns how much. */
+static inline size_t vdrv_fuzz_fill(struct vdrv *d, const uint8_t *data, size_t size, size_t off,
+                                    uint64_t area)
+{
+    size_t n = off < size ? size - off : 0;
+    if (n > 0x10000) n = 0x10000;
+    if (n) memcpy(bus_ram_ptr(d->bus, area, n), data + off, n);
+    return n;
+}
