@@ -10,6 +10,7 @@ PKGS=(
     libglib2.0-dev libslirp-dev liblz4-dev zlib1g-dev liblzma-dev libzstd-dev libbz2-dev
     # tests: decoder cross-check, fuzzing and sanitizers, integration drivers
     libzydis-dev clang libclang-rt-14-dev python3 busybox-static e2fsprogs acpica-tools
+    qemu-utils # qemu-img and qemu-io: the reference for the qcow2 back-end
     # default guest image builder
     apt-utils dpkg cpio gzip lz4 kmod binutils
 )
