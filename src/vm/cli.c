@@ -4,6 +4,7 @@
  * scripts/build-guest.sh. */
 #include "vm/cli.h"
 
+#include "backend/disk.h"
 #include "backend/net.h"
 
 #include <ctype.h>
@@ -146,16 +147,19 @@ static int cli_run_option(enum cli_opt o, const char *v, struct vm_config *cfg, 
         cfg->console = v;
         break;
     case OPT_DISK: {
-        /* PATH[,readonly|,ro][,id=NAME]: the path is everything before the first comma */
+        /* PATH[,readonly|,ro][,id=NAME][,format=raw|qcow2][,backing-dir=DIR]: the path is
+         * everything before the first comma. readonly and id= are the device's; the rest stays
+         * in the spec the block layer opens (backend/disk.h), checked here already. */
         if (cfg->ndisks == VM_MAX_DISKS)
             return cli_err(err, errlen, "--disk: at most %d disks", VM_MAX_DISKS);
-        static char paths[VM_MAX_DISKS][4096], ids[VM_MAX_DISKS][21];
+        static char specs[VM_MAX_DISKS][8192], ids[VM_MAX_DISKS][21];
         unsigned k = cfg->ndisks;
         size_t n = strcspn(v, ",");
         if (n == 0) return cli_err(err, errlen, "--disk: empty path");
-        if (n >= sizeof(paths[0])) return cli_err(err, errlen, "--disk: path too long");
-        memcpy(paths[k], v, n);
-        paths[k][n] = 0;
+        if (n >= 4096) return cli_err(err, errlen, "--disk: path too long");
+        memcpy(specs[k], v, n);
+        specs[k][n] = 0;
+        size_t used = n;
         cfg->disk_ro[k] = false;
         cfg->disk_id[k] = NULL;
         for (const char *o = v + n; *o == ',';) {
@@ -164,17 +168,31 @@ static int cli_run_option(enum cli_opt o, const char *v, struct vm_config *cfg, 
             if ((m == 2 && !strncmp(o, "ro", 2)) || (m == 8 && !strncmp(o, "readonly", 8))) {
                 cfg->disk_ro[k] = true;
             } else if (m > 3 && !strncmp(o, "id=", 3)) {
-                if (m - 3 > 20) return cli_err(err, errlen, "--disk: id is longer than 20 bytes");
+                if (m - 3 > 20)
+                    return cli_err(err, errlen, "--disk %s: id is longer than 20 bytes", specs[k]);
                 memcpy(ids[k], o + 3, m - 3);
                 ids[k][m - 3] = 0;
                 cfg->disk_id[k] = ids[k];
+            } else if (!strncmp(o, "format=", 7) || !strncmp(o, "backing-dir=", 12)) {
+                if (used + 1 + m >= sizeof(specs[k]))
+                    return cli_err(err, errlen, "--disk: too long");
+                specs[k][used++] = ',';
+                memcpy(specs[k] + used, o, m);
+                used += m;
+                specs[k][used] = 0;
             } else {
-                return cli_err(err, errlen, "--disk: unknown option '%.*s' (readonly, id=NAME)",
-                               (int)m, o);
+                return cli_err(err, errlen,
+                               "--disk %.*s: unknown option '%.*s' (readonly, id=NAME, "
+                               "format=raw|qcow2, backing-dir=DIR)",
+                               (int)n, v, (int)m, o);
             }
             o += m;
         }
-        cfg->disks[cfg->ndisks++] = paths[k];
+        char path[4096], why[512];
+        struct disk_options dopt;
+        if (disk_spec_parse(specs[k], path, sizeof(path), &dopt, why, sizeof(why)) != 0)
+            return cli_err(err, errlen, "--disk %s", why);
+        cfg->disks[cfg->ndisks++] = specs[k];
         break;
     }
     case OPT_MAC: {
@@ -318,18 +336,19 @@ int cli_check_files(const struct vm_config *cfg, char *err, size_t errlen)
         path = cfg->initrd;
         why = cli_file_problem(path);
     }
-    for (unsigned k = 0; !why && k < cfg->ndisks; k++) {
-        what = "disk";
-        path = cfg->disks[k];
-        why = cli_file_problem(path);
-    }
-    if (!why) return 0;
-    if (cli_default_guest)
+    if (why && cli_default_guest)
         return cli_err(err, errlen,
                        "default guest %s '%s' is missing (%s); build it with "
                        "scripts/build-guest.sh or pass --kernel",
                        what, path, why);
-    return cli_err(err, errlen, "%s '%s': %s", what, path, why);
+    if (why) return cli_err(err, errlen, "%s '%s': %s", what, path, why);
+    /* A disk is always the user's own: name the option and the path, nothing else. */
+    for (unsigned k = 0; k < cfg->ndisks; k++) {
+        char disk[4096];
+        snprintf(disk, sizeof(disk), "%.*s", (int)strcspn(cfg->disks[k], ","), cfg->disks[k]);
+        if ((why = cli_file_problem(disk))) return cli_err(err, errlen, "--disk %s: %s", disk, why);
+    }
+    return 0;
 }
 
 void cli_print_help(void)
@@ -365,9 +384,12 @@ void cli_print_run_help(void)
           "                       writes guest output to PATH and gives the guest no input)\n"
           "  --reboot exit|restart\n"
           "                       what a guest reboot does (default exit)\n"
-          "  --disk PATH[,readonly][,id=NAME]\n"
-          "                       raw disk image as a virtio-blk device (up to 4; /dev/vda..);\n"
-          "                       readonly (or ro) refuses guest writes, id= sets its serial\n"
+          "  --disk PATH[,readonly][,id=NAME][,format=raw|qcow2][,backing-dir=DIR]\n"
+          "                       disk image as a virtio-blk device (up to 4; /dev/vda..);\n"
+          "                       readonly (or ro) refuses guest writes, id= sets its serial;\n"
+          "                       without format= the header decides (qcow2 or raw); a qcow2\n"
+          "                       backing file must be beside the image (or below it) or in\n"
+          "                       backing-dir\n"
           "  --net SPEC           virtio-net NIC: user[,hostfwd=tcp::HOSTPORT-:GUESTPORT]...\n"
           "                       (libslirp NAT), tap,ifname=NAME, or none (default)\n"
           "  --mac ADDR           the NIC's MAC address (default 52:54:00:12:34:56)\n"

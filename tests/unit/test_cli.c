@@ -164,6 +164,23 @@ static void test_errors(void)
     expect_error("--kernelx", parse(&cmd, &cfg, err, "run", "--kernelx=1", NULL), err);
 }
 
+/* --disk's block-layer options stay in the spec the disk is opened from; the device's do not. */
+static void test_disk_formats(void)
+{
+    enum cli_command cmd;
+    struct vm_config cfg;
+    char err[256];
+    CHECK_EQ(parse(&cmd, &cfg, err, "run", "--disk", "/a.qcow2,ro,format=qcow2,id=x", "--disk",
+                   "/b.img,backing-dir=/base,format=raw", NULL),
+             0);
+    CHECK(!strcmp(cfg.disks[0], "/a.qcow2,format=qcow2") && cfg.disk_ro[0]);
+    CHECK(!strcmp(cfg.disks[1], "/b.img,backing-dir=/base,format=raw") && !cfg.disk_ro[1]);
+    CHECK(parse(&cmd, &cfg, err, "run", "--disk", "/a.img,format=vmdk", NULL) != 0);
+    CHECK(strstr(err, "--disk /a.img") && strstr(err, "vmdk"));
+    CHECK(parse(&cmd, &cfg, err, "run", "--disk", "/a.img,backing-dir=", NULL) != 0);
+    CHECK(strstr(err, "--disk /a.img") != NULL);
+}
+
 int main(void)
 {
     RUN(test_sizes);
@@ -171,5 +188,6 @@ int main(void)
     RUN(test_options);
     RUN(test_errors);
     RUN(test_device_options);
+    RUN(test_disk_formats);
     return check_done();
 }
