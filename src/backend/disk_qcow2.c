@@ -10,8 +10,12 @@
  * refcount is never lower than the references on disk), the refcount table and the header
  * that points to it, then L2 tables, then the L1 table, and last the refcount decrements of
  * clusters that no L2 entry names any more. A crash (or SIGKILL) at any point leaves at worst
- * leaked clusters (refcount without a reference), which `qemu-img check` reports as harmless
- * and `qemu-img check -r leaks` reclaims; never a cluster used with a refcount too low.
+ * leaked clusters (refcount without a reference), which `qemu-img check` reports as harmless;
+ * never a cluster used with a refcount too low. Version 3 images also carry the header's dirty
+ * bit from the first refcount change until a clean close; a writable open that finds it set
+ * (after our crash, or QEMU's with lazy refcounts) rebuilds the refcounts from the references
+ * before anything else, as `qemu-img check -r all` would. Version 2 has no such bit: leaks
+ * stay until `qemu-img check -r leaks`.
  *
  * Everything read from the file is checked before use: header fields against the file and
  * each other, table offsets for alignment and the file's end, compressed sizes against the
@@ -102,6 +106,9 @@ struct qcow2 {
     bool zbuf_valid;
     z_stream zs;
     bool zs_ready;
+
+    uint64_t incompat; /* the header's incompatible features, as on disk */
+    bool dirty_marked; /* we set the dirty bit: refcounts may run ahead until close */
 };
 
 static struct qcow2 *qcow2_of(struct disk_backend *b)
@@ -355,9 +362,25 @@ static int qcow2_rc_set(struct qcow2 *q, uint64_t cluster, uint64_t v)
     return 0;
 }
 
+/* Before the first refcount change of a session (v3): set the header's dirty bit, durable, so
+ * that an image left by a crash (refcounts ahead of references: leaks) is repaired by the next
+ * writable open, vessel's or QEMU's. Cleared at a clean close. */
+static int qcow2_mark_dirty(struct qcow2 *q)
+{
+    if (q->version < 3 || q->dirty_marked) return 0;
+    uint8_t h[8];
+    qcow2_put_be64(h, q->incompat | QCOW2_INCOMPAT_DIRTY);
+    int rc = qcow2_write(q, h, 8, 72);
+    if (rc || (rc = qcow2_sync(q))) return rc;
+    q->dirty_marked = true;
+    return 0;
+}
+
 /* n fresh clusters at the end of the file, each with refcount 1. */
 static int qcow2_alloc(struct qcow2 *q, uint64_t n, uint64_t *off)
 {
+    int drc = qcow2_mark_dirty(q);
+    if (drc) return drc;
     if (q->end + n * q->cs > QCOW2_MAX_SIZE) return -EFBIG;
     *off = q->end;
     q->end += n * q->cs;
@@ -373,6 +396,8 @@ static int qcow2_alloc(struct qcow2 *q, uint64_t n, uint64_t *off)
 static int qcow2_free_later(struct qcow2 *q, uint64_t entry)
 {
     uint64_t first, last;
+    int drc = qcow2_mark_dirty(q);
+    if (drc) return drc;
     if (entry & QCOW2_OFLAG_COMPRESSED) {
         uint64_t coff = entry & q->coffset_mask;
         uint64_t nsec = ((entry >> q->csize_shift) & q->csize_mask) + 1;
@@ -838,6 +863,11 @@ static void qcow2_close(struct disk_backend *b)
     struct qcow2 *q = qcow2_of(b);
     if (!b->readonly) {
         int rc = qcow2_flush(b);
+        if (!rc && q->dirty_marked) { /* consistent again: clear the dirty bit */
+            uint8_t h[8];
+            qcow2_put_be64(h, q->incompat);
+            if (!(rc = qcow2_write(q, h, 8, 72))) rc = qcow2_sync(q);
+        }
         if (rc) log_error("qcow2 %s: writing metadata at close: %s", b->path, strerror(-rc));
     }
     qcow2_free(q);
@@ -851,6 +881,102 @@ static const struct disk_ops qcow2_ops = {
     .write_zeroes = qcow2_write_zeroes,
     .close = qcow2_close,
 };
+
+/* ---- repair ---- */
+
+struct qcow2_refs {
+    uint16_t *n;
+    uint64_t clusters;
+};
+
+static int qcow2_refs_mark(struct qcow2 *q, struct qcow2_refs *r, uint64_t off, uint64_t len)
+{
+    if (!len) return 0;
+    uint64_t first = off >> q->cluster_bits, last = (off + len - 1) >> q->cluster_bits;
+    if (last >= r->clusters) return qcow2_corrupt(q, "reference past the end of the file", off);
+    for (uint64_t c = first; c <= last; c++)
+        if (r->n[c] < UINT16_MAX) r->n[c]++;
+    return 0;
+}
+
+/* Rebuild every refcount from the references (the header, the L1 table, the refcount table
+ * and blocks, the L2 tables, data and compressed clusters): what `qemu-img check -r all` does
+ * for an image whose dirty bit says its refcounts may be off (vessel or QEMU with lazy
+ * refcounts stopped without closing it). Raising a refcount and dropping a leaked one are both
+ * safe to write in any order: no reference changes. */
+static int qcow2_repair(struct qcow2 *q)
+{
+    struct qcow2_refs r = {.clusters = q->end >> q->cluster_bits};
+    if (r.clusters > (1ull << 28)) return -EFBIG;
+    if (!(r.n = calloc(r.clusters ? r.clusters : 1, sizeof(*r.n)))) return -ENOMEM;
+    uint8_t *l2 = q->tmp;
+    int rc = qcow2_refs_mark(q, &r, 0, q->cs);
+    if (!rc) rc = qcow2_refs_mark(q, &r, q->l1_off, (uint64_t)q->l1_size * 8);
+    if (!rc) rc = qcow2_refs_mark(q, &r, q->rt_off, (uint64_t)q->rt_clusters * q->cs);
+    for (uint64_t t = 0; !rc && t < q->rt_entries; t++) {
+        uint64_t off = q->rt[t] & QCOW2_OFFSET_MASK;
+        if ((q->rt[t] & (q->cs - 1)) || (off && off < q->cs))
+            rc = qcow2_corrupt(q, "bad refcount block offset", q->rt[t]);
+        else if (off)
+            rc = qcow2_refs_mark(q, &r, off, q->cs);
+    }
+    for (uint32_t i = 0; !rc && i < q->l1_size; i++) {
+        uint64_t off = q->l1[i] & QCOW2_OFFSET_MASK;
+        if (!off) continue;
+        if ((off & (q->cs - 1)) || off < q->cs) {
+            rc = qcow2_corrupt(q, "bad L2 table offset", q->l1[i]);
+            break;
+        }
+        if ((rc = qcow2_refs_mark(q, &r, off, q->cs))) break;
+        if ((rc = disk_fd_pread(q->fd, l2, q->cs, off, false))) break;
+        for (uint64_t k = 0; !rc && k < (1ull << q->l2_bits); k++) {
+            uint64_t e = qcow2_be64(l2 + 8 * k);
+            if (e & QCOW2_OFLAG_COMPRESSED) {
+                uint64_t coff = e & q->coffset_mask;
+                uint64_t nsec = ((e >> q->csize_shift) & q->csize_mask) + 1;
+                rc = qcow2_refs_mark(q, &r, coff & ~511ull, nsec * 512);
+            } else if (e & QCOW2_OFFSET_MASK) {
+                uint64_t d = e & QCOW2_OFFSET_MASK;
+                if ((d & (q->cs - 1)) || d < q->cs)
+                    rc = qcow2_corrupt(q, "bad data cluster offset", e);
+                else
+                    rc = qcow2_refs_mark(q, &r, d, q->cs);
+            }
+        }
+    }
+    uint64_t max = q->refcount_order >= 6 ? UINT64_MAX : (1ull << (1u << q->refcount_order)) - 1;
+    uint64_t fixed = 0;
+    /* refcounts past the end of the file (blocks written ahead of a crash) go back to 0 first,
+     * before the fix-ups below may append blocks there */
+    for (uint64_t t = r.clusters >> q->rb_bits; !rc && t < q->rt_entries; t++) {
+        if (!q->rt[t]) continue;
+        uint64_t c = t << q->rb_bits, v;
+        if (c < r.clusters) c = r.clusters;
+        for (; !rc && c < (t + 1) << q->rb_bits; c++)
+            if (!(rc = qcow2_rc_get(q, c, &v)) && v) {
+                rc = qcow2_rc_set(q, c, 0);
+                fixed++;
+            }
+    }
+    for (uint64_t c = 0; !rc && c < r.clusters; c++) {
+        uint64_t v;
+        if ((rc = qcow2_rc_get(q, c, &v))) break;
+        if (v == r.n[c]) continue;
+        if (r.n[c] > max) {
+            rc = qcow2_corrupt(q, "cluster referenced more often than refcounts can say", c);
+            break;
+        }
+        if (!r.n[c] && !v) continue;
+        rc = qcow2_rc_set(q, c, r.n[c]); /* may append a refcount block: past r.clusters */
+        fixed++;
+    }
+    free(r.n);
+    if (!rc) rc = qcow2_flush_locked(q);
+    if (!rc && fixed)
+        log_info("qcow2 %s: repaired %llu refcounts left by an unclean stop", q->b.path,
+                 (unsigned long long)fixed);
+    return rc;
+}
 
 /* ---- open ---- */
 
@@ -949,10 +1075,6 @@ struct disk_backend *disk_qcow2_open(int fd, const char *path, bool readonly,
         QCOW2_FAIL("%s: the image is marked corrupt; repair it with qemu-img check -r all, "
                    "or open it readonly",
                    path);
-    if (!readonly && (incompat & QCOW2_INCOMPAT_DIRTY))
-        QCOW2_FAIL("%s: the image was not closed cleanly (lazy refcounts); repair it with "
-                   "qemu-img check -r all, or open it readonly",
-                   path);
     if (!readonly && nb_snapshots)
         QCOW2_FAIL("%s: the image has %u internal snapshots; vessel writes only images without "
                    "them (open it readonly, or qemu-img snapshot -d)",
@@ -1046,6 +1168,15 @@ struct disk_backend *disk_qcow2_open(int fd, const char *path, bool readonly,
         !(q->tmp = malloc(q->cs)))
         QCOW2_FAIL("out of memory");
     q->end = (fsize + q->cs - 1) & ~(q->cs - 1);
+    q->incompat = incompat & ~QCOW2_INCOMPAT_DIRTY;
+    if (!readonly && (incompat & QCOW2_INCOMPAT_DIRTY)) { /* a crash (ours or QEMU's) */
+        q->dirty_marked = true;                           /* cleared once repaired, at close */
+        int rc = qcow2_repair(q);
+        if (rc)
+            QCOW2_FAIL("%s: the image was not closed cleanly and cannot be repaired (%s); try "
+                       "qemu-img check -r all, or open it readonly",
+                       path, strerror(-rc));
+    }
     if (!readonly && autoclear) { /* features vessel does not maintain are no longer valid */
         uint8_t zero[8] = {0};
         if (disk_fd_pwrite(fd, zero, 8, 88) || fdatasync(fd))

@@ -4,8 +4,8 @@ directory allowed with backing-dir=. The guest reads the base's file, writes its
 (discard) and powers off; on the host the bases are unchanged byte for byte, `qemu-img check`
 finds no errors and no leaks, and `qemu-img convert -O raw` of each overlay holds the guest's
 file (read with debugfs). Then a guest writing in a loop is killed with SIGKILL: `qemu-img
-check` finds no corruption (leaked clusters are allowed), and the overlay boots again and its
-file system mounts. Also the --disk errors that need no boot: a missing disk, an unknown format,
+check` finds no corruption (leaked clusters are allowed), the overlay boots again and its file
+system mounts, and that run's open repaired the refcounts (qemu-img check clean). Also the --disk errors that need no boot: a missing disk, an unknown format,
 a backing file outside the allowed directories. Skips when the guest, e2fsprogs or qemu-utils
 are missing. VESSEL_BOOT_TIMEOUT bounds the wait for the ready line."""
 
@@ -165,9 +165,6 @@ def crash_test(vessel, t, timeout, tmp):
     r = qemu_img("check", ov)
     t.ok(r.returncode in (0, 3) and "ERROR" not in r.stdout + r.stderr,
          "crash: qemu-img check finds no corruption (leaks allowed)", r.stdout + r.stderr)
-    r = qemu_img("check", "-r", "leaks", ov)
-    t.ok(r.returncode == 0, "crash: qemu-img check -r leaks leaves a clean image",
-         r.stdout + r.stderr)
     g = start(vessel, t, "after-crash", ["--memory", "256M", "--disk", ov], timeout)
     if g is None:
         return
@@ -180,7 +177,9 @@ def crash_test(vessel, t, timeout, tmp):
     finally:
         g.kill()
     r = qemu_img("check", ov)
-    t.ok(r.returncode == 0, "crash: clean after the second run", r.stdout + r.stderr)
+    t.ok(r.returncode == 0 and "No errors were found" in r.stdout,
+         "crash: the second run repaired the refcounts: qemu-img check clean, no leaks",
+         r.stdout + r.stderr)
 
 
 def main():
