@@ -289,7 +289,10 @@ static int qcow2_rt_grow(struct qcow2 *q, uint64_t need)
     uint64_t per = q->cs / 8;
     uint64_t clusters = q->rt_clusters * 2ull;
     if (clusters * per < need) clusters = (need + per - 1) / per;
-    if (clusters * q->cs > QCOW2_MAX_RT_BYTES * 64ull) return -EFBIG;
+    if (clusters * q->cs > QCOW2_MAX_RT_BYTES) { /* QEMU opens no larger table */
+        clusters = QCOW2_MAX_RT_BYTES / q->cs;
+        if (clusters * per < need || clusters <= q->rt_clusters) return -EFBIG;
+    }
     uint64_t *rt = realloc(q->rt, clusters * q->cs);
     if (!rt) return -ENOMEM;
     memset(rt + q->rt_entries, 0, (clusters * per - q->rt_entries) * 8);
