@@ -22,8 +22,12 @@ back-end goes through the host page cache. A failed boot or measurement is repor
 after a failed vessel boot the remaining vessel runs are skipped and QEMU's numbers still
 printed.
 
+--disk-format qcow2 converts the image to qcow2 once (qemu-img convert; writes then land in
+allocated clusters), --disk-format overlay gives every boot a fresh qcow2 overlay over the raw
+image (reads come through from the base, every write allocates a cluster).
+
 Usage: bench/virtio.py [--runs 3] [--vessel build/vessel] [--timeout 600]
-                       [--only vessel|qemu-tcg]
+                       [--only vessel|qemu-tcg] [--disk-format raw|qcow2|overlay]
 """
 import argparse, os, re, select, socket, statistics, subprocess, sys, threading, time
 
@@ -182,18 +186,28 @@ def main():
     ap.add_argument("--timeout", type=float, default=600,
                     help="seconds allowed for a boot, and for each measurement")
     ap.add_argument("--only", choices=["vessel", "qemu-tcg"])
+    ap.add_argument("--disk-format", choices=["raw", "qcow2", "overlay"], default="raw")
     a = ap.parse_args()
     cache = os.environ.get("VESSEL_CACHE", os.path.expanduser("~/.cache/vessel"))
     kernel, initrd = f"{cache}/guest/vmlinuz", f"{cache}/guest/initrd.img"
     image = f"{cache}/bench/virtio-disk.img"  # on disk, not tmpfs: cache=none needs O_DIRECT
     make_image(image)
+    raw_image, disk_fmt = image, "raw"
+    if a.disk_format == "qcow2":
+        image, disk_fmt = image[:-4] + ".qcow2", "qcow2"
+        if not os.path.exists(image):
+            subprocess.run(["qemu-img", "convert", "-O", "qcow2", raw_image, image + ".tmp"],
+                           check=True)
+            os.rename(image + ".tmp", image)
+    elif a.disk_format == "overlay":
+        image, disk_fmt = image[:-4] + "-overlay.qcow2", "qcow2"
     append = "console=ttyS0 panic=-1"
     cmds = {
         "vessel": [a.vessel, "run", "--kernel", kernel, "--initrd", initrd, "--append", append,
                    "--memory", "512M", "--rng", "off", "--disk", image, "--net", "user"],
         "qemu-tcg": ["qemu-system-x86_64", "-accel", "tcg", "-m", "512", "-nographic",
                      "-no-reboot", "-kernel", kernel, "-initrd", initrd, "-append", append,
-                     "-drive", f"file={image},if=none,id=d0,format=raw,cache=none",
+                     "-drive", f"file={image},if=none,id=d0,format={disk_fmt},cache=none",
                      "-device", "virtio-blk-pci,drive=d0",
                      "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0"],
     }
@@ -207,6 +221,9 @@ def main():
             if name in broken:
                 continue
             log = lambda s: print(f"run {i+1} {name}: {s}", flush=True)
+            if a.disk_format == "overlay":  # a fresh overlay each boot
+                subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b",
+                                os.path.basename(raw_image), "-F", "raw", image], check=True)
             try:
                 g = Guest(cmd, a.timeout)
             except Exception as e:  # a failed boot is reported, not hidden
@@ -222,8 +239,10 @@ def main():
                 log(f"FAILED: {e}")
             finally:
                 g.close()
-    labels = {"read": f"virtio-blk sequential read, O_DIRECT, {DISK_MIB} MiB (MiB/s)",
-              "write": f"virtio-blk sequential write, O_DIRECT, {DISK_MIB} MiB (MiB/s)",
+    labels = {"read": f"virtio-blk sequential read, O_DIRECT, {DISK_MIB} MiB, {a.disk_format} "
+                      "(MiB/s)",
+              "write": f"virtio-blk sequential write, O_DIRECT, {DISK_MIB} MiB, {a.disk_format} "
+                       "(MiB/s)",
               "net": f"virtio-net TCP guest → host over slirp, {NET_MIB} MiB (MiB/s)"}
     med = {k: {m: statistics.median(v) if v else None for m, v in r.items()}
            for k, r in res.items()}
