@@ -1,7 +1,8 @@
 """test_qcow2.py — qcow2 disks on the real Debian guest, with qemu-img as the referee.
 Two overlays share ext4 bases: vda over a raw base beside it, vdb over a qcow2 base in another
 directory allowed with backing-dir=. The guest reads the base's file, writes its own, trims
-(discard) and powers off; on the host the bases are unchanged byte for byte, `qemu-img check`
+(discard) and powers off; a third, plain disk guessed to be raw refuses a qcow2 header in
+sector 0 and takes other data there; on the host the bases are unchanged byte for byte, `qemu-img check`
 finds no errors and no leaks, and `qemu-img convert -O raw` of each overlay holds the guest's
 file (read with debugfs). Then a guest writing in a loop is killed with SIGKILL: `qemu-img
 check` finds no corruption (leaked clusters are allowed), the overlay boots again and its file
@@ -99,9 +100,14 @@ def overlay_test(vessel, t, timeout, tmp):
     qemu_img("create", "-f", "qcow2", "-b", "base.raw", "-F", "raw", ov1)
     qemu_img("create", "-f", "qcow2", "-b", qbase, "-F", "qcow2", ov2)
     digests = {p: sha256_file(p) for p in (raw, qbase)}
+    plain = os.path.join(vm, "plain.img")  # probed raw: sector 0 must stay raw
+    with open(plain, "wb") as f:
+        f.write(b"\x55" * 512)
+        f.truncate(1 << 20)
 
     g = start(vessel, t, "overlays", ["--memory", "256M", "--disk", ov1,
-                                      "--disk", f"{ov2},backing-dir={bases}"], timeout)
+                                      "--disk", f"{ov2},backing-dir={bases}", "--disk", plain],
+              timeout)
     if g is None:
         return
     guest = {}
@@ -119,12 +125,22 @@ def overlay_test(vessel, t, timeout, tmp):
             guest[dev] = lines[0].split()[0] if st == 0 and lines else None
             t.ok(guest[dev] is not None, f"{dev}: guest writes 24 MiB, deletes 8 MiB (discard)",
                  out)
+        out, st = g.run("printf 'QFI\\373\\0\\0\\0\\3' > /tmp/s0 && "
+                        "dd if=/tmp/s0 of=/dev/vdc bs=512 count=1 conv=sync,fsync 2>&1")
+        t.ok(st not in (0, None), "vdc (guessed raw): a qcow2 header written to sector 0 fails",
+             out)
+        out, st = g.run("echo mbr > /tmp/s1 && "
+                        "dd if=/tmp/s1 of=/dev/vdc bs=512 count=1 conv=sync,fsync 2>&1")
+        t.ok(st == 0, "vdc: other data in sector 0 is written", out)
         g.send("poweroff\n")
         rc = g.wait_exit(60)
         t.ok(rc == 0, "poweroff exits 0", f"rc={rc}\n" + g.tail())
     finally:
         g.kill()
 
+    with open(plain, "rb") as f:
+        head = f.read(4)
+    t.ok(head == b"mbr\n", "vdc: the image never held the qcow2 magic", repr(head))
     t.ok(all(sha256_file(p) == d for p, d in digests.items()),
          "both bases are unchanged byte for byte")
     for dev, ov in (("vda", ov1), ("vdb", ov2)):
