@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vessel/log.h"
+
 const char *disk_format_name(enum disk_format f)
 {
     switch (f) {
@@ -362,7 +364,14 @@ static bool disk_sector0_refused(struct disk_backend *b, const struct iovec *iov
 int disk_pwritev(struct disk_backend *b, const struct iovec *iov, int n, uint64_t off)
 {
     if (b->readonly) return -EROFS;
-    if (disk_sector0_refused(b, iov, n, off)) return -EPERM;
+    if (disk_sector0_refused(b, iov, n, off)) {
+        if (!b->sector0_warned)
+            log_warn("disk %s: refused a guest write that would give sector 0 an image format's "
+                     "header (the disk was guessed to be raw; format=raw allows it)",
+                     b->path);
+        b->sector0_warned = true;
+        return -EPERM;
+    }
     return b->ops->pwritev(b, iov, n, off);
 }
 

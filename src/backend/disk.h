@@ -20,7 +20,8 @@ enum disk_format { DISK_FORMAT_AUTO, DISK_FORMAT_RAW, DISK_FORMAT_QCOW2 };
 struct disk_options {
     enum disk_format format; /* AUTO: the header decides */
     bool readonly;
-    const char *backing_dir; /* another directory backing files may come from, or NULL */
+    const char *backing_dir; /* another directory backing files may come from, or NULL (read
+                                up to a comma: it may point into a spec) */
 };
 
 /* Parse the spec's options (everything after the first comma) into o and copy the path to

@@ -22,6 +22,7 @@ struct disk_backend {
     uint64_t size; /* guest-visible bytes */
     bool readonly;
     bool probed_raw; /* raw by guess: sector 0 must keep probing as raw */
+    bool sector0_warned;
     enum disk_format format;
 };
 
