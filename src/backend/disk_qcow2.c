@@ -4,15 +4,15 @@
  * rewrites the cluster uncompressed), and a backing file (raw or qcow2) that supplies every
  * cluster the image does not hold. New clusters are appended at the end of the file.
  *
- * Crash safety by write ordering, no repair needed: L2 tables and refcount blocks live in
- * write-back caches and reach the file only at a flush (the guest's, an eviction, or close),
- * in this order, with fdatasync between the steps: data clusters and refcount blocks (a
- * refcount is never lower than the references on disk), the refcount table and the header
- * that points to it, then L2 tables, then the L1 table, and last the refcount decrements of
- * clusters that no L2 entry names any more. A crash (or SIGKILL) at any point leaves at worst
- * leaked clusters (refcount without a reference), which `qemu-img check` reports as harmless;
- * never a cluster used with a refcount too low. Version 3 images also carry the header's dirty
- * bit from the first refcount change until a clean close; a writable open that finds it set
+ * Crash safety by write ordering (no repair needed for a usable image): L2 tables and refcount
+ * blocks live in write-back caches and reach the file only at a flush (the guest's, an
+ * eviction, or close), in this order, with fdatasync between the steps: data clusters and
+ * refcount blocks (a refcount is never lower than the references on disk), the refcount table
+ * and the header that points to it, then L2 tables, then the L1 table, and last the refcount
+ * decrements of clusters that no L2 entry names any more. A crash (or SIGKILL) at any point leaves
+ * at worst leaked clusters (refcount without a reference), which `qemu-img check` reports as
+ * harmless; never a cluster used with a refcount too low. Version 3 images also carry the header's
+ * dirty bit from the first refcount change until a clean close; a writable open that finds it set
  * (after our crash, or QEMU's with lazy refcounts) rebuilds the refcounts from the references
  * before anything else, as `qemu-img check -r all` would. Version 2 has no such bit: leaks
  * stay until `qemu-img check -r leaks`.
@@ -37,7 +37,6 @@
 
 #include "vessel/log.h"
 
-#define QCOW2_MAGIC              0x514649fbu
 #define QCOW2_OFLAG_COPIED       (1ull << 63)
 #define QCOW2_OFLAG_COMPRESSED   (1ull << 62)
 #define QCOW2_OFLAG_ZERO         1ull
@@ -107,7 +106,7 @@ struct qcow2 {
     z_stream zs;
     bool zs_ready;
 
-    uint64_t incompat; /* the header's incompatible features, as on disk */
+    uint64_t incompat; /* the header's incompatible features but the dirty bit */
     bool dirty_marked; /* we set the dirty bit: refcounts may run ahead until close */
 };
 
@@ -282,6 +281,20 @@ static void qcow2_rc_write(const struct qcow2 *q, uint8_t *blk, uint64_t i, uint
 
 static int qcow2_rc_set(struct qcow2 *q, uint64_t cluster, uint64_t v);
 
+/* One refcount decrement for host cluster c, applied by the next flush after the maps. */
+static int qcow2_queue_free(struct qcow2 *q, uint64_t c)
+{
+    if (q->nfrees == q->capfrees) {
+        size_t cap = q->capfrees ? q->capfrees * 2 : 64;
+        uint64_t *f = realloc(q->frees, cap * sizeof(*f));
+        if (!f) return -ENOMEM;
+        q->frees = f;
+        q->capfrees = cap;
+    }
+    q->frees[q->nfrees++] = c;
+    return 0;
+}
+
 /* Grow the refcount table to at least `need` entries: a new, larger table appended at the end;
  * the header is pointed at it during the next flush, after its contents are durable. */
 static int qcow2_rt_grow(struct qcow2 *q, uint64_t need)
@@ -308,14 +321,8 @@ static int qcow2_rt_grow(struct qcow2 *q, uint64_t need)
         if (rc) return rc;
     }
     for (uint64_t k = 0; k < old_clusters; k++) {
-        if (q->nfrees == q->capfrees) {
-            size_t cap = q->capfrees ? q->capfrees * 2 : 64;
-            uint64_t *f = realloc(q->frees, cap * sizeof(*f));
-            if (!f) return -ENOMEM;
-            q->frees = f;
-            q->capfrees = cap;
-        }
-        q->frees[q->nfrees++] = (old_off >> q->cluster_bits) + k;
+        int rc = qcow2_queue_free(q, (old_off >> q->cluster_bits) + k);
+        if (rc) return rc;
     }
     return 0;
 }
@@ -412,14 +419,8 @@ static int qcow2_free_later(struct qcow2 *q, uint64_t entry)
         first = last = off >> q->cluster_bits;
     }
     for (uint64_t c = first; c <= last; c++) {
-        if (q->nfrees == q->capfrees) {
-            size_t cap = q->capfrees ? q->capfrees * 2 : 64;
-            uint64_t *f = realloc(q->frees, cap * sizeof(*f));
-            if (!f) return -ENOMEM;
-            q->frees = f;
-            q->capfrees = cap;
-        }
-        q->frees[q->nfrees++] = c;
+        int rc = qcow2_queue_free(q, c);
+        if (rc) return rc;
     }
     return 0;
 }
