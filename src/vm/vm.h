@@ -4,9 +4,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define VM_MEM_MIN         (64ull << 20)
-#define VM_MEM_MAX         (64ull << 30)
-#define VM_MEM_DEFAULT     (256ull << 20)
+#define VM_MEM_MIN     (64ull << 20)
+#define VM_MEM_MAX     (64ull << 30)
+#define VM_MEM_DEFAULT (256ull << 20)
 /* reboot=acpi: on hardware-reduced ACPI without EFI, Linux would otherwise pick the EFI reset,
  * find no EFI and fall back to the BIOS path through a real-mode trampoline; the ACPI reset
  * register is the way this board resets. */
@@ -33,7 +33,8 @@ struct vm_config {
     unsigned cpus;
     const char *console; /* "stdio" or "file:PATH" */
     enum vm_reboot reboot;
-    const char *disks[VM_MAX_DISKS]; /* raw images as virtio-blk devices, in order */
+    const char *disks[VM_MAX_DISKS]; /* --disk specs (PATH[,format=..][,backing-dir=..]:
+                                        disk_spec_parse), virtio-blk devices in order */
     bool disk_ro[VM_MAX_DISKS];
     unsigned ndisks;
     const char *net; /* net back-end spec (backend/net.h) for a virtio-net device, or NULL */
