@@ -4,6 +4,11 @@
  * address; the rest starts at 4 GiB (the PC's MMIO hole lies between). Devices register ranges
  * with an ops table; the CPU engine and DMA-capable devices reach memory only through here, so
  * bounds checks, MMIO dispatch, dirty tracking and self-modifying-code notification have one home.
+ *
+ * The mapping is anonymous memory (bus_init) or a file shared with the host's page cache
+ * (bus_init_file), so the host can write guest RAM out to disk under memory pressure. Either
+ * way, pages the guest gives up (a balloon, free page reporting) go back to the host through
+ * bus_discard.
  */
 #pragma once
 #include <stdbool.h>
@@ -45,6 +50,9 @@ struct bus {
     uint64_t ram_size;    /* bytes of RAM */
     uint64_t low_ram_end; /* RAM in [0, low_ram_end) is identity; the rest is at BUS_HIGH_RAM */
     uint8_t *page_flags;  /* ram_size >> 12 bytes */
+    bool ram_file;        /* RAM is a shared mapping of ram_fd (bus_init_file) */
+    int ram_fd;
+    char *ram_unlink; /* the file bus_init_file created by name, removed by bus_destroy */
 
     struct io_range pio[BUS_MAX_RANGES];
     unsigned npio;
@@ -64,7 +72,22 @@ struct bus {
 
 /* Allocate RAM (zeroed, not yet touched). Returns 0 or -errno. */
 int bus_init(struct bus *b, uint64_t ram_size);
+/* The same, with RAM in a file mapped shared, so the host's page cache holds it and writes it
+ * back when memory is short. `path` is a directory (an unnamed file there, gone when the bus
+ * is) or the name of a file to create (it must not exist; it is removed by bus_destroy). The
+ * file is sparse: disk blocks are allocated as the guest touches pages. 0 or -errno (-EEXIST
+ * for an existing file). */
+int bus_init_file(struct bus *b, uint64_t ram_size, const char *path);
 void bus_destroy(struct bus *b);
+
+/* Give the host back the whole pages inside [gpa, gpa+len): they read as zero afterwards
+ * (MADV_DONTNEED on anonymous RAM, a hole punched in the file). Pages outside RAM (the MMIO
+ * hole, beyond the end) are never touched; partial pages at either end are kept. The pages
+ * count as written (dirty, decoded code dropped). Returns the bytes discarded; discarding a
+ * page twice is harmless. Call from the thread that runs the vCPU or while it is stopped. */
+uint64_t bus_discard(struct bus *b, uint64_t gpa, uint64_t len);
+/* Bytes of guest RAM now resident in host memory (mincore over the mapping). */
+uint64_t bus_ram_resident(const struct bus *b);
 
 /* Listen for writes to code pages. Adding the same (fn, opaque) again does nothing; returns 0,
  * or -1 if BUS_MAX_CODE_LISTENERS are already listening. Add and remove while no other thread
@@ -76,8 +99,8 @@ void bus_remove_code_write_listener(struct bus *b, bus_code_write_fn fn, void *o
 /* Register a range; returns 0, or -1 if it overlaps another or the table is full. */
 int bus_add_pio(struct bus *b, uint16_t base, uint16_t len, const struct io_ops *ops, void *opaque,
                 const char *name);
-int bus_add_mmio(struct bus *b, uint64_t base, uint64_t len, const struct io_ops *ops,
-                 void *opaque, const char *name);
+int bus_add_mmio(struct bus *b, uint64_t base, uint64_t len, const struct io_ops *ops, void *opaque,
+                 const char *name);
 /* Move or remove (len 0) an MMIO range previously registered with this opaque+ops (PCI BARs). */
 int bus_move_mmio(struct bus *b, const struct io_ops *ops, void *opaque, uint64_t new_base,
                   uint64_t new_len);
@@ -95,8 +118,7 @@ void bus_mmio_write(struct bus *b, uint64_t gpa, uint64_t value, unsigned size);
 /* RAM offset of a guest-physical address, or UINT64_MAX if gpa is not RAM. */
 static inline uint64_t bus_ram_offset(const struct bus *b, uint64_t gpa)
 {
-    if (gpa < b->low_ram_end)
-        return gpa;
+    if (gpa < b->low_ram_end) return gpa;
     if (gpa >= BUS_HIGH_RAM && gpa - BUS_HIGH_RAM < b->ram_size - b->low_ram_end)
         return gpa - BUS_HIGH_RAM + b->low_ram_end;
     return UINT64_MAX;
@@ -106,11 +128,9 @@ static inline uint64_t bus_ram_offset(const struct bus *b, uint64_t gpa)
 static inline uint8_t *bus_ram_ptr(const struct bus *b, uint64_t gpa, uint64_t len)
 {
     uint64_t off = bus_ram_offset(b, gpa);
-    if (off == UINT64_MAX)
-        return NULL;
+    if (off == UINT64_MAX) return NULL;
     uint64_t seg_end = gpa < b->low_ram_end ? b->low_ram_end : b->ram_size;
-    if (len > seg_end - off)
-        return NULL;
+    if (len > seg_end - off) return NULL;
     return b->ram + off;
 }
 

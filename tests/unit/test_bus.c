@@ -1,5 +1,12 @@
 /* test_bus.c — RAM layout around the PC hole, range registration, MMIO/PIO dispatch, DMA
- * bounds and code-page write notification. */
+ * bounds, code-page write notification, and discarding pages of anonymous and file-backed RAM
+ * (only whole RAM pages, never the hole, contents zero afterwards, memory given back). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "check.h"
 #include "vessel/bus.h"
 
@@ -100,10 +107,100 @@ static void test_dma(void)
     bus_destroy(&b);
 }
 
+/* Touch `n` pages from gpa with a non-zero byte each. */
+static void touch(struct bus *b, uint64_t gpa, unsigned n)
+{
+    for (unsigned k = 0; k < n; k++)
+        bus_ram_ptr(b, gpa + k * BUS_PAGE_SIZE, 1)[0] = 0x5a;
+}
+
+static void test_discard(void)
+{
+    struct bus b;
+    /* 8 MiB above the hole, so the high segment and the hole are both exercised */
+    CHECK_EQ(bus_init(&b, BUS_MAX_LOW_RAM + (8u << 20)), 0);
+    CHECK_EQ(bus_add_code_write_listener(&b, on_code_write, NULL), 0);
+    uint64_t r0 = bus_ram_resident(&b);
+    touch(&b, 0x100000, 256);
+    CHECK(bus_ram_resident(&b) >= r0 + 256 * BUS_PAGE_SIZE);
+    /* partial pages at both ends stay */
+    CHECK_EQ(bus_discard(&b, 0x100000 + 1, 3 * BUS_PAGE_SIZE), 2 * BUS_PAGE_SIZE);
+    CHECK_EQ(bus_ram_ptr(&b, 0x100000, 1)[0], 0x5a);
+    CHECK_EQ(bus_ram_ptr(&b, 0x101000, 1)[0], 0);
+    CHECK_EQ(bus_ram_ptr(&b, 0x102000, 1)[0], 0);
+    CHECK_EQ(bus_ram_ptr(&b, 0x103000, 1)[0], 0x5a);
+    uint64_t r1 = bus_ram_resident(&b);
+    CHECK_EQ(bus_discard(&b, 0x100000, 256 * BUS_PAGE_SIZE), 256 * BUS_PAGE_SIZE);
+    CHECK(bus_ram_resident(&b) + 254 * BUS_PAGE_SIZE <= r1);
+    CHECK_EQ(bus_discard(&b, 0x100000, 256 * BUS_PAGE_SIZE), 256 * BUS_PAGE_SIZE); /* again */
+    /* the discarded pages count as written: dirty, and decoded code there is dropped */
+    b.page_flags[0x180] = BUS_PAGE_CODE;
+    code_len = 0;
+    CHECK_EQ(bus_discard(&b, 0x180000, BUS_PAGE_SIZE), BUS_PAGE_SIZE);
+    CHECK(b.page_flags[0x180] & BUS_PAGE_DIRTY);
+    CHECK_EQ(code_gpa, 0x180000);
+    CHECK_EQ(code_len, BUS_PAGE_SIZE);
+    /* across the hole: only the RAM on either side; the hole itself and beyond the end: nothing */
+    touch(&b, BUS_MAX_LOW_RAM - BUS_PAGE_SIZE, 1);
+    touch(&b, BUS_HIGH_RAM, 1);
+    CHECK_EQ(bus_discard(&b, BUS_MAX_LOW_RAM - BUS_PAGE_SIZE,
+                         BUS_HIGH_RAM - BUS_MAX_LOW_RAM + 2 * BUS_PAGE_SIZE),
+             2 * BUS_PAGE_SIZE);
+    CHECK_EQ(bus_ram_ptr(&b, BUS_MAX_LOW_RAM - 1, 1)[0], 0);
+    CHECK_EQ(bus_ram_ptr(&b, BUS_HIGH_RAM, 1)[0], 0);
+    CHECK_EQ(bus_discard(&b, 0xFEC00000, BUS_PAGE_SIZE), 0);
+    CHECK_EQ(bus_discard(&b, BUS_HIGH_RAM + (8u << 20), BUS_PAGE_SIZE), 0);
+    CHECK_EQ(bus_discard(&b, BUS_HIGH_RAM + (8u << 20) - BUS_PAGE_SIZE, 4 * BUS_PAGE_SIZE),
+             BUS_PAGE_SIZE);
+    CHECK_EQ(bus_discard(&b, ~0ull - BUS_PAGE_SIZE, 2 * BUS_PAGE_SIZE), 0); /* wraps */
+    CHECK_EQ(bus_discard(&b, 0, 0), 0);
+    bus_destroy(&b);
+}
+
+static uint64_t file_blocks(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
+}
+
+static void test_file_backed(void)
+{
+    char dir[] = "/tmp/vessel-test-bus.XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    struct bus b;
+    /* a directory: an unnamed sparse file there */
+    CHECK_EQ(bus_init_file(&b, 16u << 20, dir), 0);
+    CHECK(b.ram_file);
+    CHECK_EQ(file_blocks(b.ram_fd), 0);
+    touch(&b, 0x200000, 64);
+    CHECK(file_blocks(b.ram_fd) >= 64 * BUS_PAGE_SIZE);
+    CHECK_EQ(bus_discard(&b, 0x200000, 64 * BUS_PAGE_SIZE), 64 * BUS_PAGE_SIZE);
+    CHECK(file_blocks(b.ram_fd) < 64 * BUS_PAGE_SIZE); /* the hole is punched */
+    CHECK_EQ(bus_ram_ptr(&b, 0x200000, 1)[0], 0);
+    CHECK(bus_dma_write(&b, 0x200000, "x", 1)); /* and the page comes back on use */
+    CHECK_EQ(bus_ram_ptr(&b, 0x200000, 1)[0], 'x');
+    bus_destroy(&b);
+
+    /* a new name: created, removed with the bus; an existing file is refused */
+    char path[64];
+    snprintf(path, sizeof(path), "%s/ram", dir);
+    CHECK_EQ(bus_init_file(&b, 1u << 20, path), 0);
+    CHECK_EQ(access(path, F_OK), 0);
+    struct bus b2;
+    CHECK_EQ(bus_init_file(&b2, 1u << 20, path), -EEXIST);
+    bus_destroy(&b);
+    CHECK(access(path, F_OK) != 0);
+    CHECK_EQ(bus_init_file(&b, 1u << 20, "/nonexistent-dir/ram"), -ENOENT);
+    CHECK_EQ(bus_init_file(&b, 12345, dir), -EINVAL);
+    CHECK_EQ(rmdir(dir), 0); /* nothing left behind */
+}
+
 int main(void)
 {
     RUN(test_ram_layout);
     RUN(test_dispatch);
     RUN(test_dma);
+    RUN(test_discard);
+    RUN(test_file_backed);
     return check_done();
 }
