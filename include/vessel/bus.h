@@ -86,7 +86,8 @@ void bus_destroy(struct bus *b);
  * count as written (dirty, decoded code dropped). Returns the bytes discarded; discarding a
  * page twice is harmless. Call from the thread that runs the vCPU or while it is stopped. */
 uint64_t bus_discard(struct bus *b, uint64_t gpa, uint64_t len);
-/* Bytes of guest RAM now resident in host memory (mincore over the mapping). */
+/* Bytes of guest RAM now resident in host memory (mincore over the mapping; a discarded page
+ * the guest has read since is mapped to the host's shared zero page and counts). */
 uint64_t bus_ram_resident(const struct bus *b);
 
 /* Listen for writes to code pages. Adding the same (fn, opaque) again does nothing; returns 0,

@@ -23,6 +23,7 @@ struct bus;
 #define VIRTIO_ID_BLOCK   2
 #define VIRTIO_ID_CONSOLE 3
 #define VIRTIO_ID_RNG     4
+#define VIRTIO_ID_BALLOON 5
 
 /* Device status */
 #define VIRTIO_STATUS_ACKNOWLEDGE        1
