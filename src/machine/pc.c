@@ -9,6 +9,7 @@
  * complete board. There is no in-place reset: a guest reboot rebuilds the machine (src/vm/). */
 #include "machine/pc.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,8 @@
 #include "machine/pc_internal.h"
 #include "vessel/cpu.h"
 #include "vessel/log.h"
+#include "vessel/clock.h"
+#include "virtio/virtio_balloon.h"
 #include "virtio/virtio_blk.h"
 #include "virtio/virtio_console.h"
 #include "virtio/virtio_net.h"
@@ -92,6 +95,11 @@ PC_PLAIN_OPS(pvpanic, NULL);
 PC_PLAIN_OPS(pci_host, NULL);
 PC_PLAIN_OPS(virtio_rng, NULL);
 PC_PLAIN_OPS(virtio_console, NULL);
+static uint64_t pc_balloon_timer(void *o, uint64_t now)
+{
+    return virtio_balloon_timer(o, now);
+}
+PC_PLAIN_OPS(virtio_balloon, pc_balloon_timer);
 
 /* acpi_pm lives inside struct pc and has nothing to free. */
 static void pc_acpi_pm_save(void *o, struct state_writer *w, const char *name)
@@ -359,7 +367,7 @@ static int pc_create_storage_net(struct pc *pc, const struct pc_config *cfg, cha
     return 0;
 }
 
-/* Paravirtual devices on PCI slots 1.. in the order rng, hvc, disks, net. */
+/* Paravirtual devices on PCI slots 1.. in the order rng, hvc, disks, net, balloon. */
 static int pc_create_virtio(struct pc *pc, const struct pc_config *cfg, char *err, size_t errlen,
                             int *usage)
 {
@@ -377,6 +385,20 @@ static int pc_create_virtio(struct pc *pc, const struct pc_config *cfg, char *er
         if (!pc->hvc) return snprintf(err, errlen, "cannot create virtio-console"), -1;
     }
     int rc = pc_create_storage_net(pc, cfg, err, errlen, usage);
+    if (rc == 0 && cfg->balloon.enabled) {
+        struct virtio_balloon_config bc = {
+            .size = cfg->balloon.size,
+            .stats_interval_ms = cfg->balloon.stats_interval_ms,
+            .deflate_on_oom = cfg->balloon.deflate_on_oom,
+            .reporting = cfg->balloon.reporting,
+        };
+        pc->balloon = virtio_balloon_create(pc->pci, &pc->bus, &bc);
+        rc = pc_add(pc, "virtio-balloon", pc->balloon, &pc_virtio_balloon_ops, err, errlen);
+        if (rc == 0)
+            pc->optional |= PC_HAS_BALLOON;
+        else
+            pc->balloon = NULL;
+    }
     if (pc->hvc) {
         char why[128];
         if (pc_add(pc, "virtio-console", pc->hvc, &pc_virtio_console_ops, why, sizeof(why)) < 0) {
@@ -407,10 +429,18 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen, int 
         return NULL;
     }
     pc->events = cfg->events;
-    int rc = bus_init(&pc->bus, cfg->ram_size);
+    int rc = cfg->memory_file ? bus_init_file(&pc->bus, cfg->ram_size, cfg->memory_file)
+                              : bus_init(&pc->bus, cfg->ram_size);
     if (rc < 0) {
-        snprintf(err, errlen, "cannot allocate %llu MiB of guest RAM: %s",
-                 (unsigned long long)(cfg->ram_size >> 20), strerror(-rc));
+        if (cfg->memory_file) {
+            *usage = 1;
+            snprintf(err, errlen, "--memory-file %s: %s", cfg->memory_file,
+                     rc == -EEXIST ? "exists (give a directory, or a new file's name)"
+                                   : strerror(-rc));
+        } else {
+            snprintf(err, errlen, "cannot allocate %llu MiB of guest RAM: %s",
+                     (unsigned long long)(cfg->ram_size >> 20), strerror(-rc));
+        }
         free(pc);
         return NULL;
     }
@@ -477,4 +507,57 @@ size_t pc_serial_input(struct pc *pc, const uint8_t *buf, size_t len)
 size_t pc_console_input(struct pc *pc, const uint8_t *buf, size_t len)
 {
     return pc->hvc ? virtio_console_receive(pc->hvc, buf, len) : pc_serial_input(pc, buf, len);
+}
+
+static uint64_t pc_stat(const struct virtio_balloon_info *i, unsigned tag)
+{
+    return i->stats_valid & (1u << tag) ? i->stats[tag] : PC_UNKNOWN;
+}
+
+void pc_memory_report(struct pc *pc, struct pc_memory_report *r)
+{
+    *r = (struct pc_memory_report){
+        .ram_size = pc->bus.ram_size,
+        .ram_resident = bus_ram_resident(&pc->bus),
+        .ram_file = pc->bus.ram_file,
+        .stats_age_ns = PC_UNKNOWN,
+    };
+    r->mem_free = r->mem_total = r->mem_available = r->disk_caches = PC_UNKNOWN;
+    r->swap_in = r->swap_out = r->major_faults = r->minor_faults = PC_UNKNOWN;
+    if (!pc->balloon) return;
+    struct virtio_balloon_info i;
+    virtio_balloon_get_info(pc->balloon, &i);
+    r->balloon = true;
+    r->balloon_target = i.target;
+    r->balloon_actual = i.actual;
+    r->inflated = i.inflated;
+    r->deflated = i.deflated;
+    r->reported = i.reported;
+    r->returned = i.returned;
+    if (i.stats_ns) {
+        uint64_t now = clock_ns();
+        r->stats_age_ns = now > i.stats_ns ? now - i.stats_ns : 0;
+    }
+    r->mem_free = pc_stat(&i, VIRTIO_BALLOON_S_MEMFREE);
+    r->mem_total = pc_stat(&i, VIRTIO_BALLOON_S_MEMTOT);
+    r->mem_available = pc_stat(&i, VIRTIO_BALLOON_S_AVAIL);
+    r->disk_caches = pc_stat(&i, VIRTIO_BALLOON_S_CACHES);
+    r->swap_in = pc_stat(&i, VIRTIO_BALLOON_S_SWAP_IN);
+    r->swap_out = pc_stat(&i, VIRTIO_BALLOON_S_SWAP_OUT);
+    r->major_faults = pc_stat(&i, VIRTIO_BALLOON_S_MAJFLT);
+    r->minor_faults = pc_stat(&i, VIRTIO_BALLOON_S_MINFLT);
+}
+
+int pc_balloon_set_size(struct pc *pc, uint64_t bytes)
+{
+    if (!pc->balloon) return -1;
+    virtio_balloon_set_size(pc->balloon, bytes);
+    return 0;
+}
+
+int pc_balloon_request_stats(struct pc *pc)
+{
+    if (!pc->balloon) return -1;
+    virtio_balloon_request_stats(pc->balloon);
+    return 0;
 }

@@ -25,6 +25,14 @@ struct pc_events {
 
 #define PC_MAX_DISKS 4
 
+/* The memory balloon (virtio-balloon), if enabled. */
+struct pc_balloon_config {
+    bool enabled;
+    uint64_t size;              /* balloon size asked for at start, bytes */
+    uint32_t stats_interval_ms; /* guest statistics polling, 0: only on request */
+    bool deflate_on_oom, reporting;
+};
+
 struct pc_config {
     uint64_t ram_size;
     const char *kernel, *initrd, *cmdline;
@@ -36,10 +44,13 @@ struct pc_config {
     const char *disk_id[PC_MAX_DISKS]; /* virtio-blk serials, NULL for "vessel-diskN" */
     const char *mac;                   /* virtio-net MAC, NULL for 52:54:00:12:34:56 */
     bool hvc;                          /* a virtio-console carries the console */
+    const char *memory_file; /* guest RAM in a file here (bus_init_file), or NULL: anonymous */
+    struct pc_balloon_config balloon;
     struct pc_events events;
 };
 
-/* Build the machine (virtio devices on PCI slots 1.. in the order rng, disks, net) and load
+/* Build the machine (virtio devices on PCI slots 1.. in the order rng, hvc, disks, net,
+ * balloon) and load
  * the kernel. Returns NULL with a one-line reason in err; `usage`
  * is set when the reason is the operator's input (missing or malformed kernel/initrd) rather
  * than a host failure. */
@@ -63,3 +74,22 @@ bool pc_irq_pending(struct pc *pc);
 size_t pc_serial_input(struct pc *pc, const uint8_t *buf, size_t len);
 /* Host input for the console device (COM1, or virtio-console with hvc). */
 size_t pc_console_input(struct pc *pc, const uint8_t *buf, size_t len);
+
+/* Guest memory as the host sees it, for people and the control API. Sizes are bytes; a guest
+ * figure the guest has not reported is PC_UNKNOWN. */
+#define PC_UNKNOWN UINT64_MAX
+struct pc_memory_report {
+    uint64_t ram_size, ram_resident; /* guest RAM and how much of it is in host memory */
+    bool ram_file;                   /* backed by --memory-file */
+    bool balloon;                    /* a balloon exists; the rest is 0 otherwise */
+    uint64_t balloon_target, balloon_actual;
+    uint64_t inflated, deflated, reported, returned; /* totals since boot */
+    uint64_t stats_age_ns; /* how old the guest's figures are; PC_UNKNOWN: none yet */
+    uint64_t mem_free, mem_total, mem_available, disk_caches;
+    uint64_t swap_in, swap_out, major_faults, minor_faults;
+};
+void pc_memory_report(struct pc *pc, struct pc_memory_report *r);
+/* Ask the balloon to hold `bytes`; -1 if the board has no balloon. */
+int pc_balloon_set_size(struct pc *pc, uint64_t bytes);
+/* Ask the guest for fresh statistics (they arrive while it runs); -1 without a balloon. */
+int pc_balloon_request_stats(struct pc *pc);

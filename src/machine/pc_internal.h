@@ -35,9 +35,10 @@ struct pc_device {
 #define PC_MAX_DEVICES 32
 
 /* Optional devices, as recorded in the board section (must match on load). */
-#define PC_HAS_RNG 1u
-#define PC_HAS_NET 2u
-#define PC_HAS_HVC 4u
+#define PC_HAS_RNG     1u
+#define PC_HAS_NET     2u
+#define PC_HAS_HVC     4u
+#define PC_HAS_BALLOON 8u
 
 struct pc {
     struct bus bus;
@@ -49,6 +50,7 @@ struct pc {
     struct uart8250 *com1;
     struct pci_host *pci;
     struct virtio_console *hvc;
+    struct virtio_balloon *balloon;
     struct acpi_pm pm;
     uint32_t optional; /* PC_HAS_* */
     unsigned ndisks;

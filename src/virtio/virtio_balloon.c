@@ -182,6 +182,14 @@ static void balloon_notify(struct virtio_dev *vd, unsigned q)
     virtio_queue_notify(vd, q);
 }
 
+/* Linux posts its first statistics buffer (and kicks) before DRIVER_OK, when kicks are not
+ * delivered: look at every queue now. */
+static void balloon_driver_ok(struct virtio_dev *vd)
+{
+    for (unsigned q = 0; q < BALLOON_NQUEUES; q++)
+        if (vd->vq[q].ready) balloon_notify(vd, q);
+}
+
 static uint64_t balloon_config_read(struct virtio_dev *vd, uint64_t off, unsigned size)
 {
     struct virtio_balloon *b = vd->opaque;
@@ -219,6 +227,7 @@ static const struct virtio_dev_ops balloon_ops = {
     .config_read = balloon_config_read,
     .config_write = balloon_config_write,
     .reset = balloon_reset,
+    .driver_ok = balloon_driver_ok,
 };
 
 static uint32_t balloon_pages_of(const struct virtio_balloon *b, uint64_t bytes)

@@ -114,10 +114,83 @@ enum cli_opt {
     OPT_RNG,
     OPT_MAC,
     OPT_CONSOLE_DEVICE,
+    OPT_MEMORY_FILE,
+    OPT_BALLOON,
 };
 static const char *const cli_opt_names[] = {
-    "--kernel", "--initrd", "--append", "--memory", "--cpus", "--console",
-    "--reboot", "--disk",   "--net",    "--rng",    "--mac",  "--console-device"};
+    "--kernel",  "--initrd",         "--append",      "--memory", "--cpus",
+    "--console", "--reboot",         "--disk",        "--net",    "--rng",
+    "--mac",     "--console-device", "--memory-file", "--balloon"};
+
+/* on|off for option `what`. */
+static int cli_on_off(const char *what, const char *v, size_t n, bool *out, char *err,
+                      size_t errlen)
+{
+    if (n == 2 && !strncmp(v, "on", 2))
+        *out = true;
+    else if (n == 3 && !strncmp(v, "off", 3))
+        *out = false;
+    else
+        return cli_err(err, errlen, "--balloon: %s '%.*s' is not on or off", what, (int)n, v);
+    return 0;
+}
+
+/* --balloon on|off|KEY=VALUE[,KEY=VALUE]...: size=SIZE (0 allowed), stats=SECONDS,
+ * deflate-on-oom=on|off, reporting=on|off, control=PATH. */
+static int cli_balloon(const char *v, struct vm_config *cfg, char *err, size_t errlen)
+{
+    struct pc_balloon_config *b = &cfg->balloon;
+    if (!strcmp(v, "off")) {
+        b->enabled = false;
+        return 0;
+    }
+    b->enabled = true;
+    if (!strcmp(v, "on")) return 0;
+    static char control[4096];
+    for (const char *o = v; *o;) {
+        size_t n = strcspn(o, ",");
+        const char *eq = memchr(o, '=', n);
+        if (!eq)
+            return cli_err(err, errlen,
+                           "--balloon: '%.*s' is not KEY=VALUE (see vessel run --help)", (int)n, o);
+        size_t kn = (size_t)(eq - o), vn = n - kn - 1;
+        const char *val = eq + 1;
+        char buf[64];
+        snprintf(buf, sizeof(buf), "%.*s", (int)(vn < 63 ? vn : 63), val);
+        if (kn == 4 && !strncmp(o, "size", 4)) {
+            uint64_t m = 0;
+            if (strcmp(buf, "0") != 0 && (vn >= 63 || !cli_parse_size(buf, &m)))
+                return cli_err(err, errlen, "--balloon: size '%.*s' is not a size", (int)vn, val);
+            b->size = m;
+        } else if (kn == 5 && !strncmp(o, "stats", 5)) {
+            char *end;
+            unsigned long s = strtoul(buf, &end, 10);
+            if (!vn || vn >= 63 || *end || !isdigit((unsigned char)buf[0]) || s > 3600)
+                return cli_err(err, errlen, "--balloon: stats '%.*s' is not 0 to 3600 seconds",
+                               (int)vn, val);
+            b->stats_interval_ms = (uint32_t)s * 1000;
+        } else if (kn == 14 && !strncmp(o, "deflate-on-oom", 14)) {
+            if (cli_on_off("deflate-on-oom", val, vn, &b->deflate_on_oom, err, errlen) < 0)
+                return -1;
+        } else if (kn == 9 && !strncmp(o, "reporting", 9)) {
+            if (cli_on_off("reporting", val, vn, &b->reporting, err, errlen) < 0) return -1;
+        } else if (kn == 7 && !strncmp(o, "control", 7)) {
+            if (!vn || vn >= sizeof(control))
+                return cli_err(err, errlen, "--balloon: control needs a path");
+            memcpy(control, val, vn);
+            control[vn] = 0;
+            cfg->balloon_control = control;
+        } else {
+            return cli_err(err, errlen,
+                           "--balloon: unknown key '%.*s' (size, stats, deflate-on-oom, "
+                           "reporting, control)",
+                           (int)kn, o);
+        }
+        o += n;
+        if (*o == ',') o++;
+    }
+    return 0;
+}
 
 static int cli_run_option(enum cli_opt o, const char *v, struct vm_config *cfg, const char **append,
                           char *err, size_t errlen)
@@ -225,6 +298,11 @@ static int cli_run_option(enum cli_opt o, const char *v, struct vm_config *cfg, 
         else
             return cli_err(err, errlen, "--rng: '%s' is not on or off", v);
         break;
+    case OPT_MEMORY_FILE:
+        if (!*v) return cli_err(err, errlen, "--memory-file: empty path");
+        cfg->memory_file = v;
+        break;
+    case OPT_BALLOON: return cli_balloon(v, cfg, err, errlen);
     case OPT_REBOOT:
         if (!strcmp(v, "exit"))
             cfg->reboot = VM_REBOOT_EXIT;
@@ -301,6 +379,7 @@ int cli_parse(int argc, char **argv, enum cli_command *cmd, struct vm_config *cf
         .console = "stdio",
         .reboot = VM_REBOOT_EXIT,
         .rng = true,
+        .balloon = {.deflate_on_oom = true, .reporting = true},
     };
     if (errlen) err[0] = 0;
     if (argc < 2) return cli_err(err, errlen, "no command given (try vessel --help)");
@@ -397,10 +476,20 @@ void cli_print_run_help(void)
           "  --console-device uart|virtio\n"
           "                       the console's guest device: COM1 (ttyS0, default) or\n"
           "                       virtio-console (hvc0; add --append console=hvc0)\n"
+          "  --memory-file PATH   guest RAM in a sparse file the host pages out to disk: PATH is\n"
+          "                       a directory (an unnamed file there) or a new file's name\n"
+          "                       (removed at exit); see docs/MEMORY.md\n"
+          "  --balloon on|off|KEY=VALUE,...\n"
+          "                       virtio-balloon (default off): size=SIZE the balloon holds at\n"
+          "                       start (default 0), stats=SECONDS guest statistics polling\n"
+          "                       (default 0: on request), deflate-on-oom=on|off (on),\n"
+          "                       reporting=on|off free page reporting (on), control=PATH a\n"
+          "                       file holding a new balloon size, read on SIGUSR2\n"
           "\n"
           "On a terminal the console is in raw mode: Ctrl-A x quits, Ctrl-A h shows help,\n"
           "Ctrl-A Ctrl-A sends Ctrl-A. SIGUSR1 prints the vCPU state on stderr (the guest\n"
-          "goes on).\n"
+          "goes on). SIGUSR2 applies the balloon control file, if any, and prints a memory\n"
+          "report on stderr (RAM, resident, balloon, guest statistics).\n"
           "\n"
           "exit status: 0 guest powered off or rebooted (--reboot=exit), or Ctrl-A x;\n"
           "  1 host error; 2 bad command line or input files; 3 guest kernel panic;\n"

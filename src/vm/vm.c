@@ -5,7 +5,12 @@
  * (future virtio I/O) reach the loop through the kick: vcpu_request_exit plus the eventfd.
  *
  * Exit statuses are enum vm_status; the terminal is restored before anything is printed on the
- * way out (a raw terminal would mangle the register dump). */
+ * way out (a raw terminal would mangle the register dump).
+ *
+ * SIGUSR2 is the operator's handle on guest memory until the control API takes over: the
+ * balloon size is read again from the --balloon control file, the guest is asked for fresh
+ * statistics, and a one-line memory report goes to stderr when they arrive (or after a
+ * second without them). */
 #include "vm/vm.h"
 
 #include <errno.h>
@@ -24,6 +29,7 @@
 #include "vessel/clock.h"
 #include "vessel/cpu.h"
 #include "vessel/log.h"
+#include "vm/cli.h"
 
 /* Instructions per slice: large enough that the loop's bookkeeping is noise, small enough that
  * timers and console input are served within a few milliseconds while the guest is busy. */
@@ -45,7 +51,11 @@ struct vm {
     atomic_uint panic_events;
     double insns_per_ns; /* measured engine speed, 0 until known */
     uint64_t next_input_ns;
+    uint64_t report_asked_ns, report_due_ns; /* a SIGUSR2 report waiting for guest statistics */
 };
+
+/* How long a SIGUSR2 report waits for the guest's statistics. */
+#define VM_REPORT_WAIT_NS 1000000000ull
 
 /* SIGUSR1 asks for a register dump on stderr without stopping the guest (where is it stuck?). */
 static volatile sig_atomic_t vm_dump_requested;
@@ -54,6 +64,119 @@ static void vm_on_sigusr1(int sig)
 {
     (void)sig;
     vm_dump_requested = 1;
+}
+
+static volatile sig_atomic_t vm_memory_requested;
+
+static void vm_on_sigusr2(int sig)
+{
+    (void)sig;
+    vm_memory_requested = 1;
+}
+
+/* The balloon size in the control file: a size as --memory takes it, or 0. */
+static void vm_read_balloon_control(struct vm *vm)
+{
+    const char *path = vm->cfg->balloon_control;
+    if (!path) return;
+    FILE *f = fopen(path, "r");
+    char line[64] = "";
+    if (!f || !fgets(line, sizeof(line), f)) {
+        fprintf(stderr, "vessel: balloon control %s: %s\n", path, f ? "empty" : strerror(errno));
+        if (f) fclose(f);
+        return;
+    }
+    fclose(f);
+    line[strcspn(line, " \t\r\n")] = 0;
+    uint64_t size = 0;
+    if (strcmp(line, "0") != 0 && !cli_parse_size(line, &size)) {
+        fprintf(stderr, "vessel: balloon control %s: '%s' is not a size\n", path, line);
+        return;
+    }
+    pc_balloon_set_size(vm->pc, size);
+}
+
+/* The process's resident set (what the host is paying for), bytes. */
+static uint64_t vm_process_rss(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long long size = 0, rss = 0;
+    if (f) {
+        if (fscanf(f, "%llu %llu", &size, &rss) != 2) rss = 0;
+        fclose(f);
+    }
+    return rss * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static void vm_put_figure(FILE *f, const char *name, uint64_t v)
+{
+    if (v == PC_UNKNOWN)
+        fprintf(f, " %s=-", name);
+    else
+        fprintf(f, " %s=%llu", name, (unsigned long long)v);
+}
+
+/* One line, KEY=VALUE in bytes (counts for faults), '-' for what is not known. Sharing is
+ * not built yet: shared and saved are 0. */
+static void vm_memory_report(struct vm *vm)
+{
+    struct pc_memory_report r;
+    pc_memory_report(vm->pc, &r);
+    char line[1024];
+    FILE *f = fmemopen(line, sizeof(line), "w");
+    if (!f) return;
+    fprintf(f, "vessel: memory:");
+    vm_put_figure(f, "ram", r.ram_size);
+    vm_put_figure(f, "resident", r.ram_resident);
+    vm_put_figure(f, "process_rss", vm_process_rss());
+    fprintf(f, " backing=%s shared=0 saved=0", r.ram_file ? "file" : "anonymous");
+    if (r.balloon) {
+        vm_put_figure(f, "balloon_target", r.balloon_target);
+        vm_put_figure(f, "balloon_actual", r.balloon_actual);
+        vm_put_figure(f, "inflated", r.inflated);
+        vm_put_figure(f, "deflated", r.deflated);
+        vm_put_figure(f, "reported", r.reported);
+        vm_put_figure(f, "returned", r.returned);
+        vm_put_figure(f, "guest_free", r.mem_free);
+        vm_put_figure(f, "guest_available", r.mem_available);
+        vm_put_figure(f, "guest_total", r.mem_total);
+        vm_put_figure(f, "guest_caches", r.disk_caches);
+        vm_put_figure(f, "swap_in", r.swap_in);
+        vm_put_figure(f, "swap_out", r.swap_out);
+        vm_put_figure(f, "major_faults", r.major_faults);
+        vm_put_figure(f, "minor_faults", r.minor_faults);
+        vm_put_figure(f, "stats_age_ms",
+                      r.stats_age_ns == PC_UNKNOWN ? PC_UNKNOWN : r.stats_age_ns / 1000000);
+    } else {
+        fprintf(f, " balloon=none");
+    }
+    fclose(f);
+    fprintf(stderr, "%s\n", line);
+}
+
+/* SIGUSR2: apply the control file and ask for statistics; the report waits for them. */
+static void vm_memory_request(struct vm *vm, uint64_t now)
+{
+    vm_read_balloon_control(vm);
+    if (pc_balloon_request_stats(vm->pc) < 0) {
+        vm_memory_report(vm);
+        return;
+    }
+    vm->report_asked_ns = now;
+    vm->report_due_ns = now + VM_REPORT_WAIT_NS;
+}
+
+/* The pending report, once the guest's statistics are newer than the request or it waited
+ * long enough. */
+static void vm_memory_report_if_due(struct vm *vm, uint64_t now)
+{
+    if (!vm->report_due_ns) return;
+    struct pc_memory_report r;
+    pc_memory_report(vm->pc, &r);
+    bool fresh = r.stats_age_ns != PC_UNKNOWN && r.stats_age_ns <= now - vm->report_asked_ns;
+    if (!fresh && now < vm->report_due_ns) return;
+    vm->report_due_ns = 0;
+    vm_memory_report(vm);
 }
 
 static void vm_on_poweroff(void *opaque)
@@ -182,6 +305,12 @@ static enum vm_outcome vm_loop(struct vm *vm)
             fprintf(stderr, "vessel: state on request (SIGUSR1), guest continues\n");
             vcpu_dump(v, stderr);
         }
+        if (vm_memory_requested) {
+            vm_memory_requested = 0;
+            vm_memory_request(vm, now);
+        }
+        vm_memory_report_if_due(vm, now);
+        if (vm->report_due_ns && vm->report_due_ns < deadline) deadline = vm->report_due_ns;
         if (now >= vm->next_input_ns || e == VCPU_EXIT_HLT) {
             vm_feed_console(vm);
             vm->next_input_ns = now + VM_INPUT_PERIOD_NS;
@@ -258,6 +387,8 @@ int vm_main(const struct vm_config *cfg)
     struct sigaction sa = {.sa_handler = vm_on_sigusr1};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGUSR1, &sa, NULL);
+    sa.sa_handler = vm_on_sigusr2;
+    sigaction(SIGUSR2, &sa, NULL);
 
     int status;
     for (;;) {
@@ -271,6 +402,8 @@ int vm_main(const struct vm_config *cfg)
             .rng = cfg->rng,
             .mac = cfg->mac,
             .hvc = cfg->hvc,
+            .memory_file = cfg->memory_file,
+            .balloon = cfg->balloon,
             .events = {.poweroff = vm_on_poweroff,
                        .reset = vm_on_reset,
                        .panic = vm_on_panic,

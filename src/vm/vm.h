@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "machine/pc.h"
+
 #define VM_MEM_MIN     (64ull << 20)
 #define VM_MEM_MAX     (64ull << 30)
 #define VM_MEM_DEFAULT (256ull << 20)
@@ -40,8 +42,11 @@ struct vm_config {
     const char *net; /* net back-end spec (backend/net.h) for a virtio-net device, or NULL */
     bool rng;        /* a virtio-rng device (default on) */
     const char *disk_id[VM_MAX_DISKS]; /* virtio-blk serial (GET_ID), or NULL for the default */
-    const char *mac; /* virtio-net MAC "52:54:00:12:34:56", or NULL for that default */
-    bool hvc;        /* the console is virtio-console (hvc0) rather than COM1 */
+    const char *mac;         /* virtio-net MAC "52:54:00:12:34:56", or NULL for that default */
+    bool hvc;                /* the console is virtio-console (hvc0) rather than COM1 */
+    const char *memory_file; /* --memory-file: guest RAM in a file (directory or new) */
+    struct pc_balloon_config balloon; /* --balloon */
+    const char *balloon_control;      /* a file holding the balloon size, read again on SIGUSR2 */
 };
 
 /* Build, run and tear down the machine. Returns an enum vm_status; every exit path restores

@@ -75,8 +75,9 @@ static inline bool vdrv_probe(struct vdrv *d, struct bus *bus, uint16_t device_i
     return d->common && d->notify && d->isr && d->device;
 }
 
-/* Negotiate (offered & want) | VERSION_1 and set up `nq` queues. Returns the status read back. */
-static inline uint8_t vdrv_init(struct vdrv *d, uint64_t want, unsigned nq)
+/* Negotiate (offered & want) | VERSION_1 and set up `nq` queues, short of DRIVER_OK (drivers
+ * may post buffers and kick before it). Returns the status read back. */
+static inline uint8_t vdrv_setup(struct vdrv *d, uint64_t want, unsigned nq)
 {
     vdrv_wr(d, d->common + 0x14, 0, 1); /* reset */
     vdrv_wr(d, d->common + 0x14, 1 | 2, 1);
@@ -102,6 +103,14 @@ static inline uint8_t vdrv_init(struct vdrv *d, uint64_t want, unsigned nq)
         vdrv_wr(d, d->common + 0x30, base + 0x2000, 8);
         vdrv_wr(d, d->common + 0x1c, 1, 2);
     }
+    return (uint8_t)vdrv_rd(d, d->common + 0x14, 1);
+}
+
+/* vdrv_setup, then DRIVER_OK. */
+static inline uint8_t vdrv_init(struct vdrv *d, uint64_t want, unsigned nq)
+{
+    uint8_t st = vdrv_setup(d, want, nq);
+    if (!(st & 8)) return st;
     vdrv_wr(d, d->common + 0x14, 1 | 2 | 8 | 4, 1);
     return (uint8_t)vdrv_rd(d, d->common + 0x14, 1);
 }

@@ -181,6 +181,45 @@ static void test_disk_formats(void)
     CHECK(strstr(err, "--disk /a.img") != NULL);
 }
 
+static void test_memory_options(void)
+{
+    enum cli_command cmd;
+    struct vm_config cfg;
+    char err[256];
+    CHECK_EQ(parse(&cmd, &cfg, err, "run", NULL), 0);
+    CHECK(!cfg.balloon.enabled);
+    CHECK(cfg.memory_file == NULL);
+    CHECK_EQ(parse(&cmd, &cfg, err, "run", "--balloon", "on", "--memory-file", "/tmp", NULL), 0);
+    CHECK(cfg.balloon.enabled);
+    CHECK_EQ(cfg.balloon.size, 0);
+    CHECK_EQ(cfg.balloon.stats_interval_ms, 0);
+    CHECK(cfg.balloon.deflate_on_oom && cfg.balloon.reporting);
+    CHECK(cfg.balloon_control == NULL);
+    CHECK(!strcmp(cfg.memory_file, "/tmp"));
+    CHECK_EQ(parse(&cmd, &cfg, err, "run",
+                   "--balloon=size=200M,stats=2,deflate-on-oom=off,reporting=off,control=/tmp/b",
+                   NULL),
+             0);
+    CHECK(cfg.balloon.enabled);
+    CHECK_EQ(cfg.balloon.size, 200ull << 20);
+    CHECK_EQ(cfg.balloon.stats_interval_ms, 2000);
+    CHECK(!cfg.balloon.deflate_on_oom && !cfg.balloon.reporting);
+    CHECK(cfg.balloon_control && !strcmp(cfg.balloon_control, "/tmp/b"));
+    CHECK_EQ(parse(&cmd, &cfg, err, "run", "--balloon", "size=0", "--balloon", "off", NULL), 0);
+    CHECK(!cfg.balloon.enabled);
+    expect_error("size", parse(&cmd, &cfg, err, "run", "--balloon", "size=lots", NULL), err);
+    expect_error("stats", parse(&cmd, &cfg, err, "run", "--balloon", "stats=-1", NULL), err);
+    expect_error("stats", parse(&cmd, &cfg, err, "run", "--balloon", "stats=", NULL), err);
+    expect_error("stats", parse(&cmd, &cfg, err, "run", "--balloon", "stats=9999", NULL), err);
+    expect_error("reporting", parse(&cmd, &cfg, err, "run", "--balloon", "reporting=yes", NULL),
+                 err);
+    expect_error("KEY=VALUE", parse(&cmd, &cfg, err, "run", "--balloon", "maybe", NULL), err);
+    expect_error("unknown key", parse(&cmd, &cfg, err, "run", "--balloon", "color=red", NULL), err);
+    expect_error("control", parse(&cmd, &cfg, err, "run", "--balloon", "control=", NULL), err);
+    expect_error("--memory-file", parse(&cmd, &cfg, err, "run", "--memory-file=", NULL), err);
+    expect_error("--memory-file", parse(&cmd, &cfg, err, "run", "--memory-file", NULL), err);
+}
+
 int main(void)
 {
     RUN(test_sizes);
@@ -189,5 +228,6 @@ int main(void)
     RUN(test_errors);
     RUN(test_device_options);
     RUN(test_disk_formats);
+    RUN(test_memory_options);
     return check_done();
 }

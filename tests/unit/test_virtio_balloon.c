@@ -170,17 +170,21 @@ static void test_stats(void)
     struct virtio_balloon_config cfg = {.stats_interval_ms = 1000};
     struct vdrv d;
     struct virtio_balloon *b = setup(&cfg, &d);
-    CHECK_EQ(vdrv_init(&d, ~0ull, 3) & 0xf, 0xf);
+    CHECK_EQ(vdrv_setup(&d, ~0ull, 3) & 0xb, 0xb);
     struct virtio_balloon_info info;
     virtio_balloon_get_info(b, &info);
     CHECK_EQ(info.stats_ns, 0);
-    /* the driver's first buffer, posted at probe with the figures already in */
+    /* the driver's first buffer, posted with the figures already in and kicked before
+     * DRIVER_OK, as Linux does at probe */
     put_stat(BUF, VIRTIO_BALLOON_S_MEMFREE, 40u << 20);
     put_stat(BUF + 10, VIRTIO_BALLOON_S_MEMTOT, 60u << 20);
     put_stat(BUF + 20, 77, 1); /* a tag newer than the device: skipped */
     put_stat(BUF + 30, VIRTIO_BALLOON_S_MAJFLT, 12);
     vdrv_desc(&d, 2, 0, BUF, 40, 0, 0);
     vdrv_kick(&d, 2, 0);
+    virtio_balloon_get_info(b, &info);
+    CHECK_EQ(info.stats_ns, 0);
+    vdrv_wr(&d, d.common + 0x14, 1 | 2 | 8 | 4, 1);
     CHECK_EQ(vdrv_used_idx(&d, 2), 0); /* held, not returned */
     virtio_balloon_get_info(b, &info);
     CHECK(info.stats_ns != 0);
