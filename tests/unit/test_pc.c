@@ -1,7 +1,8 @@
 /* test_pc.c — the assembled board with a tiny 64-bit guest (the same program as
  * tests/integration/test_machine.py): boot, COM1 output and input, ACPI power-off and pvpanic
  * events, a whole-machine save/load round trip that resumes identically, and the board's
- * kvmclock reached through the vCPU's platform MSRs and carried across save/load. */
+ * kvmclock reached through the vCPU's platform MSRs and carried across save/load, and the
+ * memory features (RAM in a file, the balloon and the memory report). */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -89,11 +90,14 @@ static void write_tiny(const char *path)
 
 static char tiny_path[] = "/tmp/vessel-test-pc-XXXXXX";
 
-static struct pc *make(struct sink *s, uint64_t ram)
+static struct pc *make_with(struct sink *s, uint64_t ram, bool balloon, const char *memory_file,
+                            int *usage)
 {
     memset(s, 0, sizeof(*s));
     struct pc_config cfg = {
         .ram_size = ram,
+        .memory_file = memory_file,
+        .balloon = {.enabled = balloon, .size = 4u << 20, .reporting = true},
         .kernel = tiny_path,
         .cmdline = "",
         .events = {.poweroff = on_poweroff,
@@ -103,10 +107,15 @@ static struct pc *make(struct sink *s, uint64_t ram)
                    .opaque = s},
     };
     char err[256];
-    int usage;
-    struct pc *pc = pc_create(&cfg, err, sizeof(err), &usage);
+    struct pc *pc = pc_create(&cfg, err, sizeof(err), usage);
     if (!pc) fprintf(stderr, "# pc_create: %s\n", err);
     return pc;
+}
+
+static struct pc *make(struct sink *s, uint64_t ram)
+{
+    int usage;
+    return make_with(s, ram, false, NULL, &usage);
 }
 
 static void run_for(struct pc *pc, unsigned slices)
@@ -180,6 +189,57 @@ static void test_save_load(void)
     pc_destroy(a);
     pc_destroy(b);
     pc_destroy(c);
+}
+
+/* The memory features on the board: RAM in a file, the balloon and its report, and a
+ * save/load that needs the same devices on both sides. */
+static void test_memory(void)
+{
+    char dir[] = "/tmp/vessel-test-pc.XXXXXX", path[64];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/ram", dir);
+    struct sink s1, s2, s3;
+    int usage = 0;
+    struct pc *a = make_with(&s1, 64 << 20, true, path, &usage);
+    struct pc *b = make_with(&s2, 64 << 20, true, NULL, &usage);
+    struct pc *c = make(&s3, 64 << 20);
+    CHECK(a && b && c);
+    if (!a || !b || !c) return;
+    struct sink s4;
+    CHECK(make_with(&s4, 64 << 20, false, path, &usage) == NULL); /* the file exists */
+    CHECK_EQ(usage, 1);
+
+    struct pc_memory_report r;
+    pc_memory_report(a, &r);
+    CHECK(r.ram_file && r.balloon);
+    CHECK_EQ(r.ram_size, 64 << 20);
+    CHECK(r.ram_resident > 0 && r.ram_resident < r.ram_size);
+    CHECK_EQ(r.balloon_target, 4u << 20);
+    CHECK_EQ(r.balloon_actual, 0);
+    CHECK_EQ(r.stats_age_ns, PC_UNKNOWN);
+    CHECK_EQ(r.mem_free, PC_UNKNOWN);
+    CHECK_EQ(pc_balloon_set_size(a, 8u << 20), 0);
+    CHECK_EQ(pc_balloon_request_stats(a), 0);
+    pc_memory_report(a, &r);
+    CHECK_EQ(r.balloon_target, 8u << 20);
+    pc_memory_report(c, &r);
+    CHECK(!r.ram_file && !r.balloon);
+    CHECK_EQ(pc_balloon_set_size(c, 1), -1);
+    CHECK_EQ(pc_balloon_request_stats(c), -1);
+
+    run_for(a, 3);
+    struct state_writer w;
+    state_writer_init(&w);
+    pc_save(a, &w);
+    CHECK_EQ(pc_load(b, w.data, w.len), 0); /* anonymous RAM takes a file-backed board's state */
+    pc_memory_report(b, &r);
+    CHECK_EQ(r.balloon_target, 8u << 20);
+    CHECK_EQ(pc_load(c, w.data, w.len), -1); /* no balloon there */
+    state_writer_free(&w);
+    pc_destroy(a);
+    pc_destroy(b);
+    pc_destroy(c);
+    CHECK_EQ(rmdir(dir), 0); /* the RAM file went with its board */
 }
 
 /* kvmclock is the board's device, reached through the vCPU's platform MSRs: the record converts
@@ -262,6 +322,7 @@ int main(void)
     write_tiny(tiny_path);
     RUN(test_boot_and_events);
     RUN(test_save_load);
+    RUN(test_memory);
     RUN(test_kvmclock);
     RUN(test_bad_kernel);
     unlink(tiny_path);
