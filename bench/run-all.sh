@@ -12,3 +12,6 @@ bench/boot.py --runs 5 --vessel "$BUILD/vessel" || echo "(boot.py: some runs fai
 echo
 echo "## virtio I/O throughput (bench/virtio.py --runs 3)"
 bench/virtio.py --runs 3 --vessel "$BUILD/vessel" || echo "(virtio.py: some runs failed, see above)"
+echo
+echo "## Balloon inflate/deflate (bench/balloon.py --cycles 3)"
+bench/balloon.py --vessel "$BUILD/vessel" --cycles 3 || echo "(balloon.py failed, see above)"

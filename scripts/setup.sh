@@ -11,6 +11,7 @@ PKGS=(
     # tests: decoder cross-check, fuzzing and sanitizers, integration drivers
     libzydis-dev clang libclang-rt-14-dev python3 busybox-static e2fsprogs acpica-tools
     qemu-utils # qemu-img and qemu-io: the reference for the qcow2 back-end
+    libc6-dev # static libc for the memory workload test_memory.py runs in the guest
     # default guest image builder
     apt-utils dpkg cpio gzip lz4 kmod binutils
 )
