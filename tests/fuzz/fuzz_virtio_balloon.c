@@ -54,9 +54,7 @@ static void setup_once(void)
 /* Reset and renegotiate everything, or nothing but VERSION_1 (two queues then). */
 static void reinit(bool full)
 {
-    if ((vdrv_init(&drv, full ? ~0ull : 0, 4) & 0xf) != 0xf) abort();
-    memset(drv.avail_idx, 0, sizeof(drv.avail_idx));
-    memset(drv.used_seen, 0, sizeof(drv.used_seen));
+    if ((vdrv_reinit(&drv, full ? ~0ull : 0, 4) & 0xf) != 0xf) abort();
     full_features = full;
 }
 
@@ -90,6 +88,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     default: break;
     }
     size_t off = 4;
+    /* vdrv_fuzz_descs, but plausible addresses are word-aligned: page numbers are read four
+     * bytes at a time, and the runs written below must arrive whole */
     for (unsigned k = 0; k < ndesc && off + 16 <= size; k++, off += 16) {
         uint64_t addr;
         uint32_t len;
@@ -98,23 +98,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(&len, data + off + 8, 4);
         memcpy(&flags, data + off + 12, 2);
         memcpy(&next, data + off + 14, 2);
-        if (!(flags & 0x8000)) { /* mostly plausible: inside the buffer area, modest lengths */
+        if (!(flags & 0x8000)) {
             addr = BUF_AREA + (addr % 0x10000 & ~3ull);
             len %= flags & 0x4000 ? 0x10000 : 0x1000;
             next %= VDRV_QSIZE;
         }
         vdrv_desc(&drv, q, k, addr, len, flags & 7, next);
     }
-    if (off < size) {
-        size_t n = size - off < 0x10000 ? size - off : 0x10000;
-        uint8_t *area = bus_ram_ptr(&bus, BUF_AREA, 0x10000);
-        memcpy(area, data + off, n);
+    size_t n = vdrv_fuzz_fill(&drv, data, size, off, BUF_AREA);
+    if (n >= 4 && (data[0] & 4)) {
         /* page numbers in RAM (rings and buffers included), a few past it; or runs of
          * consecutive pages (discarded as one range) from a plausible first one */
+        uint8_t *area = bus_ram_ptr(&bus, BUF_AREA, n);
         uint32_t first;
         memcpy(&first, area, 4);
         first %= (RAM_SIZE >> 12) + 16;
-        for (size_t i = 0; (data[0] & 4) && i + 4 <= n; i += 4) {
+        for (size_t i = 0; i + 4 <= n; i += 4) {
             uint32_t pfn;
             memcpy(&pfn, area + i, 4);
             pfn = data[0] & 8 ? first + (uint32_t)(i / 4) : pfn % ((RAM_SIZE >> 12) + 16);
