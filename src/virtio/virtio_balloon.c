@@ -62,12 +62,13 @@ static int balloon_queue_of(const struct virtio_balloon *b, enum balloon_queue r
     return -1;
 }
 
-/* Give [gpa, gpa+len) back to the host; count what was not RAM. */
-static void balloon_discard(struct virtio_balloon *b, uint64_t gpa, uint64_t len)
+/* Give [gpa, gpa+len) back to the host. For inflated pages (whole pages), what was not
+ * discarded was not RAM: counted and logged once. */
+static void balloon_discard(struct virtio_balloon *b, uint64_t gpa, uint64_t len, bool pages)
 {
     uint64_t done = bus_discard(b->vd.bus, gpa, len);
     b->info.returned += done;
-    if (done < len) {
+    if (pages && done < len) {
         uint64_t bad = (len - done) >> BALLOON_PFN_SHIFT;
         if (!b->info.refused)
             log_warn("virtio-balloon: the guest named pages outside RAM (first at %#llx); "
@@ -93,12 +94,13 @@ static void balloon_pages(struct virtio_balloon *b, bool inflate)
                 run_len++;
                 continue;
             }
-            if (run_len) balloon_discard(b, run << BALLOON_PFN_SHIFT, run_len << BALLOON_PFN_SHIFT);
+            if (run_len)
+                balloon_discard(b, run << BALLOON_PFN_SHIFT, run_len << BALLOON_PFN_SHIFT, true);
             run = pfn;
             run_len = 1;
         }
     }
-    if (run_len) balloon_discard(b, run << BALLOON_PFN_SHIFT, run_len << BALLOON_PFN_SHIFT);
+    if (run_len) balloon_discard(b, run << BALLOON_PFN_SHIFT, run_len << BALLOON_PFN_SHIFT, true);
     if (inflate)
         b->info.inflated += total << BALLOON_PFN_SHIFT;
     else
@@ -111,14 +113,14 @@ static void balloon_report(struct virtio_balloon *b)
 {
     struct bus *bus = b->vd.bus;
     for (unsigned k = 0; k < b->elem.nin; k++) {
-        balloon_discard(b, b->elem.in_gpa[k], b->elem.in[k].iov_len);
+        balloon_discard(b, b->elem.in_gpa[k], b->elem.in[k].iov_len, false);
         b->info.reported += b->elem.in[k].iov_len;
     }
     for (unsigned k = 0; k < b->elem.nout; k++) {
         /* virtq handed out a pointer into one RAM segment: turn it back into an address */
         uint64_t off = (uint64_t)((uint8_t *)b->elem.out[k].iov_base - bus->ram);
         uint64_t gpa = off < bus->low_ram_end ? off : off - bus->low_ram_end + BUS_HIGH_RAM;
-        balloon_discard(b, gpa, b->elem.out[k].iov_len);
+        balloon_discard(b, gpa, b->elem.out[k].iov_len, false);
         b->info.reported += b->elem.out[k].iov_len;
     }
 }
