@@ -23,8 +23,8 @@ int main(int argc, char **argv)
         return 2;
     }
     uint64_t pages = strtoull(argv[1], NULL, 0) * 256, seed = strtoull(argv[2], NULL, 0);
-    uint64_t *m = mmap(NULL, pages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                       -1, 0);
+    uint64_t *m =
+        mmap(NULL, pages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) {
         perror("memtouch: mmap");
         return 1;
