@@ -34,9 +34,11 @@ def boot(vessel, t, tag, timeout):
               + g.tail())
     if ok:
         t.comment(f"{tag}: ready after {time.monotonic() - t0:.1f}s")
-        # Wait for the shell prompt, then make the terminal quiet and predictable.
+        # Wait for the shell prompt, then make the terminal quiet and predictable: no echo, and
+        # kernel messages only in the log (the "dmesg is clean" check reads them there), never
+        # in the middle of a command's output.
         g.wait_for(b"# ", 60, ready)
-        g.run("stty -echo 2>/dev/null; true", 60)
+        g.run("stty -echo 2>/dev/null; dmesg -n 1; true", 60)
     return g, ok
 
 
