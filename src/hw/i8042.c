@@ -1,8 +1,10 @@
 /* i8042.c — the PS/2 controller without a mouse. Output bytes (controller replies and keyboard
  * replies) share one small queue; the keyboard IRQ is high while a byte waits and the config
- * byte enables keyboard interrupts. Writes to the AUX port's loopback (0xD3) come back as
- * keyboard data, which is how Linux recognises a controller without an AUX port at once
- * instead of after timeouts. */
+ * byte enables keyboard interrupts. Keys pressed on the host (a display front end) wait in the
+ * keyboard's own buffer and move into the output queue one byte at a time when it is empty and
+ * the keyboard port is enabled, as a real keyboard holds bytes until the controller takes them.
+ * Writes to the AUX port's loopback (0xD3) come back as keyboard data, which is how Linux
+ * recognises a controller without an AUX port at once instead of after timeouts. */
 #include "hw/i8042.h"
 
 #include <pthread.h>
@@ -16,6 +18,7 @@
 
 #define STATE_VERSION 1
 #define QUEUE         16
+#define KBD_BUFFER    256 /* host key bytes not yet taken by the controller */
 
 #define ST_OBF    0x01
 #define ST_SYS    0x04
@@ -40,6 +43,10 @@ struct i8042 {
     uint8_t q[QUEUE];
     unsigned qhead, qcount;
     int irq_level;
+    /* Host keys (i8042_kbd_input). Input not yet delivered is not part of the saved state. */
+    uint8_t kb[KBD_BUFFER];
+    unsigned kbhead, kbcount;
+    uint64_t kb_dropped;
 };
 
 static void update_irq(struct i8042 *k)
@@ -66,6 +73,15 @@ static uint8_t pop(struct i8042 *k)
     k->qhead = (k->qhead + 1) % QUEUE;
     k->qcount--;
     return v;
+}
+
+/* A host key byte into the empty output buffer, if the keyboard may send. */
+static void feed_key(struct i8042 *k)
+{
+    if (k->qcount || !k->kbcount || (k->ctr & CTR_KBD_DIS) || k->pending_cmd || k->kbd_cmd) return;
+    push(k, k->kb[k->kbhead]);
+    k->kbhead = (k->kbhead + 1) % KBD_BUFFER;
+    k->kbcount--;
 }
 
 /* The keyboard: acknowledges everything, identifies as an MF2 keyboard. */
@@ -157,6 +173,7 @@ static uint64_t kbd_io(struct i8042 *k, uint64_t off)
     uint8_t v;
     if (off == 0) {
         v = pop(k);
+        feed_key(k);
         /* The next byte moves into the (one-byte) output buffer: a fresh edge for it. */
         if (k->qcount && k->irq_level == 1) {
             k->irq_level = 0;
@@ -181,6 +198,7 @@ static void kbd_io_put(struct i8042 *k, uint64_t off, uint64_t value)
         k->status |= ST_CMD;
         reset = command(k, (uint8_t)value);
     }
+    feed_key(k);
     update_irq(k);
     pthread_mutex_unlock(&k->lock);
     if (reset && k->reset_cb) k->reset_cb(k->opaque);
@@ -213,6 +231,7 @@ static void reset_locked(struct i8042 *k)
     k->outport = 0x03; /* reset line high, A20 enabled */
     k->pending_cmd = k->kbd_cmd = 0;
     k->qhead = k->qcount = 0;
+    k->kbhead = k->kbcount = 0;
     update_irq(k);
 }
 
@@ -235,6 +254,22 @@ struct i8042 *i8042_create(struct bus *bus, struct irq_line kbd_irq, void (*rese
         return NULL;
     }
     return k;
+}
+
+bool i8042_kbd_input(struct i8042 *k, const uint8_t *bytes, unsigned n)
+{
+    pthread_mutex_lock(&k->lock);
+    bool ok = n <= KBD_BUFFER - k->kbcount;
+    if (ok) {
+        for (unsigned i = 0; i < n; i++)
+            k->kb[(k->kbhead + k->kbcount++) % KBD_BUFFER] = bytes[i];
+        feed_key(k);
+        update_irq(k);
+    } else {
+        k->kb_dropped++;
+    }
+    pthread_mutex_unlock(&k->lock);
+    return ok;
 }
 
 void i8042_destroy(struct i8042 *k)

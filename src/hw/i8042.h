@@ -4,6 +4,7 @@
  * finishes without timeouts), and no AUX (mouse) port. Command 0xFE, or clearing bit 0 of the
  * output port, calls the reset callback. Port 0x61 belongs to the PIT. */
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vessel/irq.h"
@@ -22,6 +23,12 @@ struct i8042;
 struct i8042 *i8042_create(struct bus *bus, struct irq_line kbd_irq, void (*reset)(void *opaque),
                            void *opaque);
 void i8042_destroy(struct i8042 *k);
+
+/* Host keyboard input, from any thread: the bytes one key event sends in scancode set 1 (what
+ * Linux reads with the controller's translation on, its default), e.g. {0x1e} for 'a' down,
+ * {0xe0, 0x9d} for right Ctrl up. All or nothing: false (the event dropped) if the keyboard's
+ * buffer lacks room. */
+bool i8042_kbd_input(struct i8042 *k, const uint8_t *bytes, unsigned n);
 
 /* Section "i8042". */
 void i8042_save(struct i8042 *k, struct state_writer *w);

@@ -20,6 +20,7 @@
 #include "machine/acpi.h"
 #include "machine/board.h"
 #include "machine/boot_params.h"
+#include "machine/pc_display.h"
 #include "machine/pc_internal.h"
 #include "vessel/cpu.h"
 #include "vessel/log.h"
@@ -429,8 +430,9 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen, int 
         return NULL;
     }
     pc->events = cfg->events;
-    int rc = cfg->memory_file ? bus_init_file(&pc->bus, cfg->ram_size, cfg->memory_file)
-                              : bus_init(&pc->bus, cfg->ram_size);
+    uint64_t ram = cfg->ram_size + pc_display_ram(cfg);
+    int rc =
+        cfg->memory_file ? bus_init_file(&pc->bus, ram, cfg->memory_file) : bus_init(&pc->bus, ram);
     if (rc < 0) {
         if (cfg->memory_file) {
             *usage = 1;
@@ -447,12 +449,15 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen, int 
     if (pc_create_cpu(pc, err, errlen) < 0 || pc_create_devices(pc, err, errlen) < 0 ||
         pc_create_virtio(pc, cfg, err, errlen, usage) < 0 || pc_build_firmware(pc, err, errlen) < 0)
         goto fail;
+    struct boot_screen screen;
+    if (cfg->display && pc_display_create(pc, cfg, &screen, err, errlen, usage) < 0) goto fail;
 
     struct linux_boot_config bc = {
         .kernel_path = cfg->kernel,
         .initrd_path = cfg->initrd,
         .cmdline = cfg->cmdline,
         .rsdp_addr = pc->rsdp_addr,
+        .screen = cfg->display ? &screen : NULL,
     };
     struct linux_boot_state bs;
     if (linux_boot_load(&pc->bus, &bc, &bs, err, errlen) < 0) {
