@@ -127,6 +127,9 @@ struct display *display_vnc_open(const char *addr, const struct display_surface 
     scr->kbdAddEvent = vnc_key;
     scr->ptrAddEvent = vnc_pointer;
     scr->httpDir = NULL;
+    /* No server-side cursor: libvncserver draws it into frameBuffer, which is guest memory
+     * (and the guest has no pointer of its own to show). */
+    scr->cursor = NULL;
     rfbInitServer(scr);
     if (scr->listenSock == RFB_INVALID_SOCKET) {
         snprintf(err, errlen, "--display: cannot listen for VNC on %s:%d (port in use?)", host,

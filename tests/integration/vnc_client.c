@@ -2,12 +2,13 @@
  * the whole frame as the server sends it, optionally type text as key events, and write the
  * frame as a binary PPM (P6).
  *
- *   vnc_client HOST:PORT [--type TEXT] [--capture OUT.ppm] [--settle MS]
+ *   vnc_client HOST:PORT [--type TEXT] [--capture OUT.ppm] [--settle MS] [--hold S]
  *
  * --type sends each character of TEXT as X11 keysym press and release (with Shift around the
  * characters a US keyboard shifts; "\n" is Return), 20 ms apart. --capture waits until no
  * update has arrived for --settle ms (default 500) after the first full frame, then writes the
- * frame (or 10 s have passed). Exit 0 on success, 1 on any failure (reason on stderr). */
+ * frame (or 10 s have passed). --hold stays connected for S seconds as a viewer does (taking
+ * every update the server sends). Exit 0 on success, 1 on any failure (reason on stderr). */
 #include <rfb/rfbclient.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +67,7 @@ int main(int argc, char **argv)
         return 1;
     }
     const char *type = NULL, *capture = NULL;
-    long settle = 500;
+    long settle = 500, hold = 0;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--type"))
             type = argv[i + 1];
@@ -74,6 +75,8 @@ int main(int argc, char **argv)
             capture = argv[i + 1];
         else if (!strcmp(argv[i], "--settle"))
             settle = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--hold"))
+            hold = atol(argv[i + 1]);
     }
     char host[256];
     snprintf(host, sizeof(host), "%s", argv[1]);
@@ -121,6 +124,8 @@ int main(int argc, char **argv)
             }
         fclose(f);
     }
+    if (hold && pump(cl, hold * 1000) < 0)
+        return fprintf(stderr, "vnc_client: connection lost\n"), 1;
     rfbClientCleanup(cl);
     return 0;
 }

@@ -147,11 +147,56 @@ static void test_save_load(void)
     done(k);
 }
 
+/* Host keys: one byte at a time into the output buffer, an edge per byte; held while the
+ * keyboard port is disabled or a reply is pending; all-or-nothing when the buffer is full. */
+static void test_host_keys(void)
+{
+    struct i8042 *k = mk();
+    edges = 0;
+    const uint8_t a_down[] = {0x1e}, rctrl_up[] = {0xe0, 0x9d};
+    CHECK(i8042_kbd_input(k, a_down, 1));
+    CHECK(i8042_kbd_input(k, rctrl_up, 2));
+    CHECK_EQ(level, 1);
+    CHECK_EQ(st() & 0x01, 0x01);
+    CHECK_EQ(data(), 0x1e);
+    CHECK_EQ(data(), 0xe0);
+    CHECK_EQ(data(), 0x9d);
+    CHECK_EQ(st() & 0x01, 0);
+    CHECK_EQ(level, 0);
+    CHECK_EQ(edges, 3);
+
+    cmd(0xad); /* keyboard port disabled: keys wait */
+    CHECK(i8042_kbd_input(k, a_down, 1));
+    CHECK_EQ(st() & 0x01, 0);
+    put(0xf2); /* a command to the keyboard re-enables it; its reply comes first */
+    CHECK_EQ(data(), 0xfa);
+    CHECK_EQ(data(), 0xab);
+    CHECK_EQ(data(), 0x83);
+    CHECK_EQ(data(), 0x1e);
+    CHECK_EQ(st() & 0x01, 0);
+
+    cmd(0xad);
+    unsigned n = 0;
+    while (i8042_kbd_input(k, rctrl_up, 2))
+        n++;
+    CHECK_EQ(n, 128);                        /* 256 bytes held */
+    CHECK(!i8042_kbd_input(k, rctrl_up, 2)); /* full: the whole event refused */
+    CHECK(i8042_kbd_input(k, a_down, 1) == false);
+    cmd(0xae);
+    for (unsigned i = 0; i < n; i++) {
+        CHECK_EQ(data(), 0xe0);
+        CHECK_EQ(data(), 0x9d);
+    }
+    CHECK_EQ(st() & 0x01, 0);
+    done(k);
+}
+
 int main(void)
 {
     RUN(test_probe);
     RUN(test_keyboard);
     RUN(test_reset_line);
     RUN(test_save_load);
+    RUN(test_host_keys);
     return check_done();
 }
