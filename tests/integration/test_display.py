@@ -4,7 +4,8 @@ VNC (--display vnc): efifb binds to the framebuffer and fbcon puts the console o
 typed through a VNC client (tests/integration/vnc_client.c, libvncclient) into the shell on tty1
 creates a file the serial console then sees; the guest copies a random pattern from a disk into
 /dev/fb0 and the VNC client's frame equals it pixel for pixel; the CPU time of an idle guest
-with the display on is measured with and without a viewer (< 1% of a host core without one).
+with the display on is measured with the cursor blinking (reported), then still, without and
+with a viewer (each < 1% of a host core).
 Window (--display window) under Xvfb: the same pattern, captured from the X server with xwd,
 equals it pixel for pixel. Skips what its tools (guest, Xvfb, xwd) are missing for.
 VESSEL_BOOT_TIMEOUT bounds the wait for the ready line."""
@@ -136,23 +137,30 @@ def vnc_test(vessel, client, t, timeout, tmp):
     try:
         fb_setup_checks(g, t, "vnc")
 
-        # Idle cost: no viewer, then with a viewer connected (cursor blink updates).
+        # Idle cost. fbcon's blinking cursor is the guest's own work (a timer redrawing 8x16
+        # pixels 5 times a second, about 0.5% of a core interpreted): measured and reported,
+        # then turned off so that the display's own cost is what is asserted.
         time.sleep(2)
-        c0, t0 = cpu_seconds(g.proc.pid), time.monotonic()
-        time.sleep(IDLE_SECONDS)
-        idle = (cpu_seconds(g.proc.pid) - c0) / (time.monotonic() - t0)
+
+        def measure():
+            c0, t0 = cpu_seconds(g.proc.pid), time.monotonic()
+            time.sleep(IDLE_SECONDS)
+            return (cpu_seconds(g.proc.pid) - c0) / (time.monotonic() - t0)
+
+        t.comment(f"idle guest, display on, cursor blinking, no viewer: "
+                  f"{measure() * 100:.2f}% of a host core")
+        g.run("echo 0 > /sys/class/graphics/fbcon/cursor_blink")
+        idle = measure()
         t.ok(idle < 0.01, f"vnc: idle guest with the display on, no viewer, uses "
              f"{idle * 100:.2f}% of a host core (< 1%)")
         hold = subprocess.Popen([client, addr, "--hold", str(IDLE_SECONDS + 4)],
                                 stderr=subprocess.PIPE)
         time.sleep(2)
-        c0, t0 = cpu_seconds(g.proc.pid), time.monotonic()
-        time.sleep(IDLE_SECONDS)
-        viewed = (cpu_seconds(g.proc.pid) - c0) / (time.monotonic() - t0)
+        viewed = measure()
         hold.wait(30)
-        t.comment(f"idle guest, display on, one VNC viewer: {viewed * 100:.2f}% of a host core")
-        t.ok(viewed < 0.05, f"vnc: with a viewer connected the idle guest uses "
-             f"{viewed * 100:.2f}% of a host core (< 5%)")
+        t.ok(viewed < 0.01, f"vnc: with a viewer connected the idle guest uses "
+             f"{viewed * 100:.2f}% of a host core (< 1%)")
+        g.run("echo 1 > /sys/class/graphics/fbcon/cursor_blink")
 
         # Keys: a shell on tty1 (the VT the keyboard feeds), a command typed through VNC.
         g.run("setsid sh -c 'exec /bin/sh -l <>/dev/tty1 >&0 2>&1' & sleep 1")
