@@ -412,10 +412,11 @@ static int pc_create_virtio(struct pc *pc, const struct pc_config *cfg, char *er
     return rc;
 }
 
-static int pc_build_firmware(struct pc *pc, char *err, size_t errlen)
+static int pc_build_firmware(struct pc *pc, const struct pc_config *cfg, char *err, size_t errlen)
 {
     struct acpi_config ac;
-    acpi_config_default(&ac); /* one CPU, every legacy device this board creates */
+    acpi_config_default(&ac);            /* one CPU, every legacy device this board creates */
+    ac.i8042_aux = cfg->display != NULL; /* the display's mouse (pc_display.c) */
     if (acpi_build(&pc->bus, &ac, &pc->rsdp_addr) < 0)
         return snprintf(err, errlen, "cannot build the ACPI tables"), -1;
     return 0;
@@ -447,7 +448,8 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen, int 
         return NULL;
     }
     if (pc_create_cpu(pc, err, errlen) < 0 || pc_create_devices(pc, err, errlen) < 0 ||
-        pc_create_virtio(pc, cfg, err, errlen, usage) < 0 || pc_build_firmware(pc, err, errlen) < 0)
+        pc_create_virtio(pc, cfg, err, errlen, usage) < 0 ||
+        pc_build_firmware(pc, cfg, err, errlen) < 0)
         goto fail;
     struct boot_screen screen;
     if (cfg->display && pc_display_create(pc, cfg, &screen, err, errlen, usage) < 0) goto fail;

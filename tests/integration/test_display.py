@@ -1,6 +1,7 @@
 """test_display.py — the display card on the real Debian guest, seen through real clients.
 
-VNC (--display vnc): efifb binds to the framebuffer and fbcon puts the console on it; a command
+VNC (--display vnc): efifb binds to the framebuffer and fbcon puts the console on it, the i8042
+driver finds the AUX (mouse) port on IRQ 12; a command
 typed through a VNC client (tests/integration/vnc_client.c, libvncclient) into the shell on tty1
 creates a file the serial console then sees; the guest copies a random pattern from a disk into
 /dev/fb0 and the VNC client's frame equals it pixel for pixel; the CPU time of an idle guest
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 
 from harness import READY_LINE, Guest, Tap, guest_present, vessel_path
 
@@ -79,6 +81,47 @@ def read_xwd(path):
     return w, h, bytes(rgb)
 
 
+def read_png(path):
+    """(width, height, RGB bytes) of an 8-bit RGB, non-interlaced PNG (what vessel writes)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG")
+    pos, idat, w, h = 8, b"", 0, 0
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            w, h, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            if (depth, color, interlace) != (8, 2, 0):
+                raise ValueError(f"PNG depth {depth} color type {color} interlace {interlace}")
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    raw, stride, bpp = zlib.decompress(idat), w * 3, 3
+    out, prev = bytearray(), bytearray(stride)
+    for y in range(h):
+        row = raw[y * (stride + 1):(y + 1) * (stride + 1)]
+        ftype, line = row[0], bytearray(row[1:])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if ftype == 1:
+                line[i] = (line[i] + a) & 255
+            elif ftype == 2:
+                line[i] = (line[i] + b) & 255
+            elif ftype == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif ftype == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred = a if pa <= pb and pa <= pc else b if pb <= pc else c
+                line[i] = (line[i] + pred) & 255
+        out += line
+        prev = line
+    return w, h, bytes(out)
+
+
 def diff_pixels(a, b):
     """How many pixels differ, and where the first few are (x, y, got, want)."""
     bad = [i // 3 for i in range(0, min(len(a), len(b)), 3) if a[i:i + 3] != b[i:i + 3]]
@@ -114,6 +157,9 @@ def fb_setup_checks(g, t, tag):
     out, _ = g.run("dmesg | grep -c 'switching to colour frame buffer device'")
     t.ok(out is not None and out.strip() not in ("", "0"),
          f"{tag}: fbcon took the console", out)
+    out, _ = g.run("dmesg | grep 'i8042'; grep i8042 /proc/interrupts")
+    t.ok(out is not None and "AUX port" in out and "12-edge" in out,
+         f"{tag}: Linux finds the PS/2 mouse port (AUX, IOAPIC pin 12)", out)
 
 
 def write_pattern(g):
@@ -129,9 +175,10 @@ def vnc_test(vessel, client, t, timeout, tmp):
     rgb = make_pattern(pattern_disk)
     port = free_port()
     addr = f"127.0.0.1:{port}"
+    shot = os.path.join(tmp, "exit.png")
     g = boot(vessel, t, "vnc", ["--display", f"vnc={addr}", "--resolution", f"{W}x{H}",
-                                "--disk", f"{pattern_disk},readonly", "--memory", "256M"],
-             timeout)
+                                "--disk", f"{pattern_disk},readonly", "--memory", "256M",
+                                "--screenshot-on-exit", shot], timeout)
     if not g:
         return
     try:
@@ -191,6 +238,11 @@ def vnc_test(vessel, client, t, timeout, tmp):
         g.send("poweroff -f\n")
         if g.wait_exit(60) is None:
             g.kill()
+    if t.ok(os.path.isfile(shot), "vnc: --screenshot-on-exit wrote a PNG at power-off"):
+        w, h, got = read_png(shot)
+        bad, where = diff_pixels(got, rgb)
+        t.ok((w, h) == (W, H) and bad == 0, "vnc: the PNG equals the guest's pattern",
+             f"{w}x{h}, {bad} pixels differ, first (x, y, got, want): {where}")
 
 
 def window_test(vessel, t, timeout, tmp):
