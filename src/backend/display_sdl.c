@@ -3,8 +3,8 @@
  * rectangle into a pending one and pushes a user event, so the thread copies only that part of
  * the framebuffer into the texture and presents it. Keys go to the sink as set-1 scancodes (SDL
  * scancodes are USB HID usages, independent of the host's layout); the pointer in framebuffer
- * pixels. Closing the window does not stop the guest (power it off, or Ctrl-A x on the
- * console). */
+ * pixels. Closing the window hides it and stops the updates, not the guest (power it off, or
+ * Ctrl-A x on the console). */
 #include <SDL.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -112,6 +112,11 @@ static void *sdl_thread(void *arg)
         }
         case SDL_WINDOWEVENT:
             if (e.window.event == SDL_WINDOWEVENT_EXPOSED) sdl_present(d, r, t);
+            if (e.window.event == SDL_WINDOWEVENT_CLOSE) { /* nobody looking any more */
+                SDL_HideWindow(w);
+                atomic_store(&d->open, false);
+                log_info("window closed; the guest goes on");
+            }
             break;
         default:
             if (e.type == d->ev_update) sdl_present(d, r, t);
