@@ -1,10 +1,12 @@
 /* lfb.c — the linear framebuffer (lfb.h): geometry, and turning the bus's dirty page bits over
- * its pages into bands of changed rows. The device has no registers: the kernel learns the mode
+ * its pages into rectangles of changed pixels (dirty pages first, then a comparison with the
+ * reference copy over those pages only). The device has no registers: the kernel learns the mode
  * from screen_info and writes pixels straight into RAM, so its whole state is that RAM (saved
  * with it) plus the geometry (from the command line). */
 #include "hw/lfb.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "vessel/bus.h"
 
@@ -15,6 +17,7 @@ struct lfb {
     uint64_t base, size;
     unsigned width, height, stride;
     uint8_t *pixels;
+    uint8_t *ref;                /* the frame as last reported (visible rows only) */
     uint64_t first_page, npages; /* RAM page index of the first framebuffer page */
     lfb_rearm_fn rearm;
     void *opaque;
@@ -37,7 +40,12 @@ struct lfb *lfb_create(struct bus *bus, uint64_t base, unsigned width, unsigned 
     uint8_t *p = bus_ram_ptr(bus, base, size);
     if (!p) return NULL;
     struct lfb *f = calloc(1, sizeof(*f));
-    if (!f) return NULL;
+    uint8_t *ref = malloc((size_t)width * height * LFB_BPP);
+    if (!f || !ref) {
+        free(f);
+        free(ref);
+        return NULL;
+    }
     *f = (struct lfb){.bus = bus,
                       .base = base,
                       .size = size,
@@ -45,15 +53,19 @@ struct lfb *lfb_create(struct bus *bus, uint64_t base, unsigned width, unsigned 
                       .height = height,
                       .stride = width * LFB_BPP,
                       .pixels = p,
+                      .ref = ref,
                       .first_page = bus_ram_offset(bus, base) >> BUS_PAGE_SHIFT,
                       .npages = size >> BUS_PAGE_SHIFT,
                       .rearm = rearm,
                       .opaque = opaque};
+    memcpy(ref, p, (size_t)width * height * LFB_BPP);
     return f;
 }
 
 void lfb_destroy(struct lfb *f)
 {
+    if (!f) return;
+    free(f->ref);
     free(f);
 }
 
@@ -82,13 +94,41 @@ const uint8_t *lfb_pixels(const struct lfb *f)
     return f->pixels;
 }
 
-unsigned lfb_collect(struct lfb *f, void (*band)(void *opaque, unsigned y, unsigned h),
+/* Rows [y0, y1): the bounding box of the pixels that differ from the reference, which takes
+ * them. Reported through rect if any. */
+static unsigned lfb_diff(struct lfb *f, unsigned y0, unsigned y1,
+                         void (*rect)(void *, unsigned, unsigned, unsigned, unsigned), void *opaque)
+{
+    unsigned minx = f->width, maxx = 0, miny = y1, maxy = 0;
+    for (unsigned y = y0; y < y1; y++) {
+        const uint32_t *row = (const uint32_t *)(f->pixels + (size_t)y * f->stride);
+        uint32_t *ref = (uint32_t *)(f->ref + (size_t)y * f->stride);
+        if (!memcmp(row, ref, f->stride)) continue;
+        unsigned l = 0, r = f->width - 1;
+        /* Bounded although memcmp saw a difference: a DMA write may race with the scan. */
+        while (l < r && row[l] == ref[l])
+            l++;
+        while (r > l && row[r] == ref[r])
+            r--;
+        memcpy(ref + l, row + l, (size_t)(r - l + 1) * LFB_BPP);
+        if (l < minx) minx = l;
+        if (r > maxx) maxx = r;
+        if (y < miny) miny = y;
+        maxy = y;
+    }
+    if (miny >= y1) return 0;
+    rect(opaque, minx, miny, maxx - minx + 1, maxy - miny + 1);
+    return 1;
+}
+
+unsigned lfb_collect(struct lfb *f,
+                     void (*rect)(void *opaque, unsigned x, unsigned y, unsigned w, unsigned h),
                      void *opaque)
 {
     uint8_t *flags = f->bus->page_flags + f->first_page;
     uint64_t visible = (uint64_t)f->stride * f->height;
-    unsigned nbands = 0, by0 = 0, by1 = 0; /* the band being grown: rows [by0, by1) */
-    bool any = false;
+    unsigned n = 0, by0 = 0, by1 = 0; /* the band being grown: rows [by0, by1) */
+    bool band = false, any = false;
     for (uint64_t p = 0; p < f->npages;) {
         if (!(flags[p] & BUS_PAGE_DIRTY)) {
             p++;
@@ -103,26 +143,27 @@ unsigned lfb_collect(struct lfb *f, void (*band)(void *opaque, unsigned y, unsig
         if (lo >= visible) continue; /* the padding after the last row */
         if (hi > visible) hi = visible;
         unsigned y0 = (unsigned)(lo / f->stride), y1 = (unsigned)((hi + f->stride - 1) / f->stride);
-        if (nbands && y0 <= by1) { /* shares a row with the band before */
+        if (band && y0 <= by1) { /* shares a row with the band before */
             by1 = y1;
             continue;
         }
-        if (nbands) band(opaque, by0, by1 - by0);
-        nbands++;
+        if (band) n += lfb_diff(f, by0, by1, rect, opaque);
+        band = true;
         by0 = y0;
         by1 = y1;
     }
-    if (nbands) band(opaque, by0, by1 - by0);
+    if (band) n += lfb_diff(f, by0, by1, rect, opaque);
     /* Only pages written since the last re-arm can hold fast write mappings: nothing dirty,
      * nothing to re-arm. */
     if (any && f->rearm) f->rearm(f->opaque);
-    return nbands;
+    return n;
 }
 
 void lfb_clear_dirty(struct lfb *f)
 {
     uint8_t *flags = f->bus->page_flags + f->first_page;
     bool any = false;
+    memcpy(f->ref, f->pixels, (size_t)f->stride * f->height);
     for (uint64_t p = 0; p < f->npages; p++) {
         any |= (flags[p] & BUS_PAGE_DIRTY) != 0;
         flags[p] &= (uint8_t)~BUS_PAGE_DIRTY;

@@ -4,10 +4,13 @@
  * so that efifb and fbcon bind to it. The board reserves its pages in the e820 map.
  *
  * The pixels are ordinary RAM to the CPU engine (fast-path stores), so changes are found through
- * the bus's dirty page bits: lfb_collect() reports the row bands whose pages were written since
- * its last call, clears those bits, and asks the owner to re-arm the tracking (the engine's fast
- * write mappings would otherwise keep writing without marking pages again). Call it from the
- * thread that runs the vCPU. */
+ * the bus's dirty page bits: lfb_collect() looks only at the pages written since its last call,
+ * clears those bits, and asks the owner to re-arm the tracking (the engine's fast write mappings
+ * would otherwise keep writing without marking pages again). Within those pages it compares the
+ * rows with a reference copy of the last frame reported, so what it reports is the rectangle
+ * that really changed (a blinking cursor is a cursor-sized rectangle, not a band of whole
+ * rows; a page rewritten with the same pixels is nothing). Call it from the thread that runs
+ * the vCPU. */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -43,9 +46,12 @@ unsigned lfb_stride(const struct lfb *f); /* bytes per row */
 /* The pixels (host mapping of guest RAM; the guest may write them at any time). */
 const uint8_t *lfb_pixels(const struct lfb *f);
 
-/* Report every band of rows [y, y+h) touched since the last call (bands in ascending order,
- * adjacent dirty pages merged) and clear their dirty bits; returns the number of bands. */
-unsigned lfb_collect(struct lfb *f, void (*band)(void *opaque, unsigned y, unsigned h),
+/* Report the changed rectangles (one per run of written pages, top to bottom, each the bounding
+ * box of the pixels that differ from the reference) and take them into the reference; clear the
+ * pages' dirty bits. Returns the number of rectangles. */
+unsigned lfb_collect(struct lfb *f,
+                     void (*rect)(void *opaque, unsigned x, unsigned y, unsigned w, unsigned h),
                      void *opaque);
-/* Forget what was written so far (a new viewer gets the whole frame anyway). */
+/* Take the whole current frame as the reference and forget what was written (a new viewer is
+ * sent the whole frame). */
 void lfb_clear_dirty(struct lfb *f);

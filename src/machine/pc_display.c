@@ -5,7 +5,7 @@
  * movement, so the guest's pointer follows the host's only as far as the guest's acceleration
  * lets it (a tablet would track it exactly). One entry in the board's device list: its timer, on
  * the vCPU's thread, scans the framebuffer's dirty pages at PC_DISPLAY_HZ while somebody is looking
- * and hands the changed row bands to the front end; with nobody looking it has no deadline at all,
+ * and hands the changed rectangles to the front end; with nobody looking it has no deadline at all,
  * so an idle display costs nothing. The front end wakes the loop (the board's kick) when a viewer
  * arrives.
  *
@@ -53,10 +53,10 @@ static void pc_display_rearm(void *opaque)
     vcpu_rearm_dirty(d->pc->vcpu);
 }
 
-static void pc_display_band(void *opaque, unsigned y, unsigned h)
+static void pc_display_rect(void *opaque, unsigned x, unsigned y, unsigned w, unsigned h)
 {
     struct pc_display *d = opaque;
-    display_update(d->fe, 0, y, lfb_width(d->fb), h);
+    display_update(d->fe, x, y, w, h);
 }
 
 static uint64_t pc_display_timer(void *obj, uint64_t now)
@@ -72,7 +72,7 @@ static uint64_t pc_display_timer(void *obj, uint64_t now)
         display_update(d->fe, 0, 0, lfb_width(d->fb), lfb_height(d->fb));
         d->next = now + PC_DISPLAY_PERIOD;
     } else if (now >= d->next) {
-        lfb_collect(d->fb, pc_display_band, d);
+        lfb_collect(d->fb, pc_display_rect, d);
         d->next = now + PC_DISPLAY_PERIOD;
     }
     return d->next;

@@ -1,8 +1,8 @@
 /* test_display.c — the display pieces that need no guest: the framebuffer's geometry and its
- * dirty scan (bands of rows from the bus's dirty bits, bits cleared, re-arm asked only when
- * something was dirty), the key tables (X11 keysyms and USB HID usages to set-1 scancodes),
- * the front-end spec parser, screen_info in the zero page, the e820 reservation, and a PNG
- * written and read back through libpng. */
+ * dirty scan (the rectangles that really changed, found through the bus's dirty bits and the
+ * reference frame; bits cleared, re-arm asked only when something was dirty), the key tables (X11
+ * keysyms and USB HID usages to set-1 scancodes), the front-end spec parser, screen_info in the
+ * zero page, the e820 reservation, and a PNG written and read back through libpng. */
 #include <png.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +22,20 @@ static void on_rearm(void *opaque)
     rearms++;
 }
 
-static unsigned nb, by[16], bh[16];
-static void on_band(void *opaque, unsigned y, unsigned h)
+static unsigned nr, rx[16], ry[16], rw[16], rh[16];
+static void on_rect(void *opaque, unsigned x, unsigned y, unsigned w, unsigned h)
 {
     (void)opaque;
-    if (nb < 16) by[nb] = y, bh[nb] = h;
-    nb++;
+    if (nr < 16) rx[nr] = x, ry[nr] = y, rw[nr] = w, rh[nr] = h;
+    nr++;
+}
+
+/* Write one pixel the way the guest would: the store, then the dirty mark. */
+static void poke(struct bus *b, uint64_t fb, unsigned x, unsigned y, uint32_t v)
+{
+    uint64_t gpa = fb + (uint64_t)y * 2560 + x * 4;
+    memcpy(b->ram + gpa, &v, 4);
+    bus_note_write(b, gpa, 4);
 }
 
 static void test_lfb_geometry(void)
@@ -53,45 +61,59 @@ static void test_lfb_collect(void)
 {
     struct bus b;
     CHECK_EQ(bus_init(&b, 16 << 20), 0);
-    struct lfb *f = lfb_create(&b, 8 << 20, 640, 480, on_rearm, NULL);
     uint64_t fb = 8 << 20;
+    struct lfb *f = lfb_create(&b, fb, 640, 480, on_rearm, NULL);
     memset(b.page_flags, BUS_PAGE_DIRTY, b.ram_size >> BUS_PAGE_SHIFT); /* boot wrote it all */
     rearms = 0;
     lfb_clear_dirty(f);
     CHECK_EQ(rearms, 1);
-    nb = 0;
-    CHECK_EQ(lfb_collect(f, on_band, NULL), 0); /* nothing since */
+    nr = 0;
+    CHECK_EQ(lfb_collect(f, on_rect, NULL), 0); /* nothing since */
     CHECK_EQ(rearms, 1);                        /* and nothing to re-arm */
     CHECK(b.page_flags[0] & BUS_PAGE_DIRTY);    /* other pages are not the display's */
 
-    /* One pixel in row 3 (row 3 starts at 7680, inside page 1: rows 1..3 share it). */
-    bus_note_write(&b, fb + 3 * 2560 + 8, 4);
-    nb = 0;
-    CHECK_EQ(lfb_collect(f, on_band, NULL), 1);
-    CHECK_EQ(by[0], 1); /* page 1 holds bytes 4096..8191: rows 1 to 3 */
-    CHECK_EQ(bh[0], 3);
+    /* One pixel: exactly that pixel, although its page holds rows 1 to 3. */
+    poke(&b, fb, 7, 3, 0x00ff0000);
+    nr = 0;
+    CHECK_EQ(lfb_collect(f, on_rect, NULL), 1);
+    CHECK(rx[0] == 7 && ry[0] == 3 && rw[0] == 1 && rh[0] == 1);
     CHECK_EQ(rearms, 2);
     CHECK(!(b.page_flags[(fb >> 12) + 1] & BUS_PAGE_DIRTY));
 
-    /* Two separate places: two bands, in order; adjacent pages merge into one. */
-    bus_note_write(&b, fb + 400 * 2560, 2560 * 10);
-    bus_note_write(&b, fb, 4);
-    bus_note_write(&b, fb + 4096, 4);
-    nb = 0;
-    CHECK_EQ(lfb_collect(f, on_band, NULL), 2);
-    CHECK_EQ(by[0], 0);
-    CHECK_EQ(bh[0], 4); /* pages 0-1: bytes 0..8191, rows 0..3 */
-    CHECK(by[1] <= 400 && by[1] + bh[1] >= 410);
+    /* A page rewritten with the same pixels is no change (but was dirty: re-armed). */
+    poke(&b, fb, 7, 3, 0x00ff0000);
+    nr = 0;
+    CHECK_EQ(lfb_collect(f, on_rect, NULL), 0);
+    CHECK_EQ(rearms, 3);
+
+    /* A cursor-sized block: its bounding box. Two far-apart places: two rectangles, in order. */
+    for (unsigned y = 400; y < 416; y++)
+        for (unsigned x = 100; x < 108; x++)
+            poke(&b, fb, x, y, 0xffffff);
+    poke(&b, fb, 0, 0, 1);
+    poke(&b, fb, 639, 1, 2);
+    nr = 0;
+    CHECK_EQ(lfb_collect(f, on_rect, NULL), 2);
+    CHECK(rx[0] == 0 && ry[0] == 0 && rw[0] == 640 && rh[0] == 2); /* pixels 0,0 and 639,1 */
+    CHECK(rx[1] == 100 && ry[1] == 400 && rw[1] == 8 && rh[1] == 16);
 
     /* The padding after the last row is not on screen. */
-    bus_note_write(&b, fb + 480 * 2560 + 100, 4);
-    nb = 0;
-    CHECK_EQ(lfb_collect(f, on_band, NULL), 0);
-    /* The last row. */
-    bus_note_write(&b, fb + 479 * 2560, 4);
-    nb = 0;
-    CHECK_EQ(lfb_collect(f, on_band, NULL), 1);
-    CHECK_EQ(by[0] + bh[0], 480);
+    uint64_t pad = fb + 480 * 2560 + 100;
+    b.ram[pad] = 9;
+    bus_note_write(&b, pad, 1);
+    nr = 0;
+    CHECK_EQ(lfb_collect(f, on_rect, NULL), 0);
+    /* The last pixel. */
+    poke(&b, fb, 639, 479, 5);
+    nr = 0;
+    CHECK_EQ(lfb_collect(f, on_rect, NULL), 1);
+    CHECK(rx[0] == 639 && ry[0] == 479 && rw[0] == 1 && rh[0] == 1);
+
+    /* A new viewer: the current frame becomes the reference. */
+    poke(&b, fb, 10, 10, 7);
+    lfb_clear_dirty(f);
+    bus_note_write(&b, fb + 10 * 2560, 4);
+    CHECK_EQ(lfb_collect(f, on_rect, NULL), 0);
     lfb_destroy(f);
     bus_destroy(&b);
 }
