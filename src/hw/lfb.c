@@ -130,13 +130,13 @@ unsigned lfb_collect(struct lfb *f,
     unsigned n = 0, by0 = 0, by1 = 0; /* the band being grown: rows [by0, by1) */
     bool band = false, any = false;
     for (uint64_t p = 0; p < f->npages;) {
-        if (!(flags[p] & BUS_PAGE_DIRTY)) {
+        if (!(flags[p] & BUS_PAGE_DIRTY_FB)) {
             p++;
             continue;
         }
         uint64_t q = p;
-        while (q < f->npages && (flags[q] & BUS_PAGE_DIRTY))
-            flags[q++] &= (uint8_t)~BUS_PAGE_DIRTY;
+        while (q < f->npages && (flags[q] & BUS_PAGE_DIRTY_FB))
+            flags[q++] &= (uint8_t)~BUS_PAGE_DIRTY_FB;
         any = true;
         uint64_t lo = p << BUS_PAGE_SHIFT, hi = q << BUS_PAGE_SHIFT;
         p = q;
@@ -165,8 +165,8 @@ void lfb_clear_dirty(struct lfb *f)
     bool any = false;
     memcpy(f->ref, f->pixels, (size_t)f->stride * f->height);
     for (uint64_t p = 0; p < f->npages; p++) {
-        any |= (flags[p] & BUS_PAGE_DIRTY) != 0;
-        flags[p] &= (uint8_t)~BUS_PAGE_DIRTY;
+        any |= (flags[p] & BUS_PAGE_DIRTY_FB) != 0;
+        flags[p] &= (uint8_t)~BUS_PAGE_DIRTY_FB;
     }
     if (any && f->rearm) f->rearm(f->opaque);
 }

@@ -4,11 +4,12 @@
  * so that efifb and fbcon bind to it. The board reserves its pages in the e820 map.
  *
  * The pixels are ordinary RAM to the CPU engine (fast-path stores), so changes are found through
- * the bus's dirty page bits: lfb_collect() looks only at the pages written since its last call,
- * clears those bits, and asks the owner to re-arm the tracking (the engine's fast write mappings
- * would otherwise keep writing without marking pages again). Within those pages it compares the
- * rows with a reference copy of the last frame reported, so what it reports is the rectangle
- * that really changed (a blinking cursor is a cursor-sized rectangle, not a band of whole
+ * the bus's dirty page bits (its own, BUS_PAGE_DIRTY_FB, so that a snapshot's or a migration's
+ * dirty log is not disturbed): lfb_collect() looks only at the pages written since its last
+ * call, clears those bits, and asks the owner to re-arm the tracking (the engine's fast write
+ * mappings would otherwise keep writing without marking pages again). Within those pages it
+ * compares the rows with a reference copy of the last frame reported, so what it reports is the
+ * rectangle that really changed (a blinking cursor is a cursor-sized rectangle, not a band of whole
  * rows; a page rewritten with the same pixels is nothing). Call it from the thread that runs
  * the vCPU. */
 #pragma once

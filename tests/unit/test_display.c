@@ -63,14 +63,15 @@ static void test_lfb_collect(void)
     CHECK_EQ(bus_init(&b, 16 << 20), 0);
     uint64_t fb = 8 << 20;
     struct lfb *f = lfb_create(&b, fb, 640, 480, on_rearm, NULL);
-    memset(b.page_flags, BUS_PAGE_DIRTY, b.ram_size >> BUS_PAGE_SHIFT); /* boot wrote it all */
+    memset(b.page_flags, BUS_PAGE_WRITTEN, b.ram_size >> BUS_PAGE_SHIFT); /* boot wrote it all */
     rearms = 0;
     lfb_clear_dirty(f);
     CHECK_EQ(rearms, 1);
     nr = 0;
-    CHECK_EQ(lfb_collect(f, on_rect, NULL), 0); /* nothing since */
-    CHECK_EQ(rearms, 1);                        /* and nothing to re-arm */
-    CHECK(b.page_flags[0] & BUS_PAGE_DIRTY);    /* other pages are not the display's */
+    CHECK_EQ(lfb_collect(f, on_rect, NULL), 0);     /* nothing since */
+    CHECK_EQ(rearms, 1);                            /* and nothing to re-arm */
+    CHECK(b.page_flags[0] & BUS_PAGE_DIRTY_FB);     /* other pages are not the display's */
+    CHECK(b.page_flags[fb >> 12] & BUS_PAGE_DIRTY); /* nor is the whole-RAM dirty log */
 
     /* One pixel: exactly that pixel, although its page holds rows 1 to 3. */
     poke(&b, fb, 7, 3, 0x00ff0000);
@@ -78,7 +79,8 @@ static void test_lfb_collect(void)
     CHECK_EQ(lfb_collect(f, on_rect, NULL), 1);
     CHECK(rx[0] == 7 && ry[0] == 3 && rw[0] == 1 && rh[0] == 1);
     CHECK_EQ(rearms, 2);
-    CHECK(!(b.page_flags[(fb >> 12) + 1] & BUS_PAGE_DIRTY));
+    CHECK(!(b.page_flags[(fb >> 12) + 1] & BUS_PAGE_DIRTY_FB));
+    CHECK(b.page_flags[(fb >> 12) + 1] & BUS_PAGE_DIRTY);
 
     /* A page rewritten with the same pixels is no change (but was dirty: re-armed). */
     poke(&b, fb, 7, 3, 0x00ff0000);
