@@ -8,10 +8,13 @@ PKGS=(
     # build
     gcc make meson ninja-build pkg-config clang-format
     libglib2.0-dev libslirp-dev liblz4-dev zlib1g-dev liblzma-dev libzstd-dev libbz2-dev
+    # display: VNC server (and the tests' VNC client), window, PNG screenshots
+    libvncserver-dev libsdl2-dev libpng-dev
     # tests: decoder cross-check, fuzzing and sanitizers, integration drivers
     libzydis-dev clang libclang-rt-14-dev python3 busybox-static e2fsprogs acpica-tools
     qemu-utils # qemu-img and qemu-io: the reference for the qcow2 back-end
     libc6-dev # static libc for the memory workload test_memory.py runs in the guest
+    xvfb x11-apps # the window front end's test: a virtual X server, xwd screenshots
     # default guest image builder
     apt-utils dpkg cpio gzip lz4 kmod binutils
 )

@@ -25,6 +25,10 @@
 /* page_flags bits, one byte per 4 KiB RAM page (indexed by RAM offset >> 12). */
 #define BUS_PAGE_CODE  0x01 /* the CPU engine holds decoded blocks from this page */
 #define BUS_PAGE_DIRTY 0x02 /* written since the last dirty-log reset */
+/* The same for the display's framebuffer scan (hw/lfb.c), kept apart so that it and the
+ * whole-RAM dirty log (snapshots, migration) each reset only their own bit. */
+#define BUS_PAGE_DIRTY_FB 0x04
+#define BUS_PAGE_WRITTEN  (BUS_PAGE_DIRTY | BUS_PAGE_DIRTY_FB) /* what a write sets */
 
 struct io_ops {
     /* size is 1, 2, 4 or 8; offset is relative to the range base. */

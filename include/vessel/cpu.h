@@ -83,6 +83,10 @@ enum vcpu_exit vcpu_run(struct vcpu *v, uint64_t budget);
 void vcpu_request_exit(struct vcpu *v);
 /* Whether the vCPU is halted (HLT executed, waiting for an interrupt). */
 bool vcpu_halted(const struct vcpu *v);
+/* Re-arm RAM dirty tracking: forget the engine's fast write mappings, so the next store to any
+ * page marks it dirty again (BUS_PAGE_WRITTEN) (a caller that cleared dirty bits it consumed, such as the
+ * framebuffer scan, calls this). Not thread-safe: call between vcpu_run calls. */
+void vcpu_rearm_dirty(struct vcpu *v);
 
 void vcpu_get_regs(const struct vcpu *v, struct vcpu_regs *r);
 void vcpu_set_regs(struct vcpu *v, const struct vcpu_regs *r);

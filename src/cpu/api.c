@@ -84,6 +84,11 @@ void vcpu_request_exit(struct vcpu *v)
     __atomic_store_n(&vcpu_cpu(v)->exit_request, 1, __ATOMIC_RELEASE);
 }
 
+void vcpu_rearm_dirty(struct vcpu *v)
+{
+    tlb_flush_all(vcpu_cpu(v));
+}
+
 bool vcpu_halted(const struct vcpu *v)
 {
     return vcpu_ccpu(v)->halted;

@@ -240,7 +240,7 @@ static uint32_t mmu_xlat_nf(struct cpu *c, uint64_t lin, unsigned kind, bool sys
             if (!(c->bus->page_flags[off >> BUS_PAGE_SHIFT] & BUS_PAGE_CODE)) {
                 e->addend = (uintptr_t)x->host - lin;
                 e->tag &= ~TLB_SLOW;
-                c->bus->page_flags[off >> BUS_PAGE_SHIFT] |= BUS_PAGE_DIRTY;
+                c->bus->page_flags[off >> BUS_PAGE_SHIFT] |= BUS_PAGE_WRITTEN;
             }
         }
         return 0;
@@ -263,7 +263,7 @@ static uint32_t mmu_xlat_nf(struct cpu *c, uint64_t lin, unsigned kind, bool sys
         } else {
             e->addend = (uintptr_t)(x->host - (lin & 0xfff)) - page;
             if (kind == TLB_WRITE)
-                *flags |= BUS_PAGE_DIRTY; /* fast writes will not report themselves */
+                *flags |= BUS_PAGE_WRITTEN; /* fast writes will not report themselves */
         }
     } else {
         tag |= TLB_SLOW;

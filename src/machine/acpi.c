@@ -152,6 +152,15 @@ void acpi_build_dsdt_body(struct aml *a, const struct acpi_config *cfg)
         aml_res_irq_noflags(a, 1u << PC_KBD_IRQ);
         aml_end(a);
         aml_end(a);
+        if (cfg->i8042_aux) {
+            aml_device_begin(a, "MOU");
+            aml_name_eisaid(a, "_HID", "PNP0F13");
+            aml_name(a, "_CRS");
+            aml_restemplate_begin(a);
+            aml_res_irq_noflags(a, 1u << PC_AUX_IRQ);
+            aml_end(a);
+            aml_end(a);
+        }
     }
     if (cfg->pvpanic) {
         aml_device_begin(a, "PEVT");

@@ -28,7 +28,8 @@ struct acpi_config {
     unsigned ncpus; /* processor local APIC entries, APIC ids 0..ncpus-1 */
     uint64_t pci_mmio64_base, pci_mmio64_size; /* 64-bit window; size 0: none */
     bool com1, rtc, pvpanic;                   /* which legacy devices the DSDT describes */
-    bool i8042; /* PS/2 keyboard controller (PNP0303, no AUX); also the FADT 8042 flag */
+    bool i8042;     /* PS/2 keyboard controller (PNP0303, no AUX); also the FADT 8042 flag */
+    bool i8042_aux; /* with i8042: its AUX port's mouse (PNP0F13, IRQ 12) */
 };
 
 /* Defaults for the vessel PC: 1 CPU, all legacy devices present. */

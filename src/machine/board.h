@@ -46,6 +46,10 @@
 #define PC_KBD_IRQ         1
 #define PC_KBD_GSI         PC_KBD_IRQ
 
+/* The i8042's AUX port (a PS/2 mouse), only with a display: ISA IRQ 12. */
+#define PC_AUX_IRQ 12
+#define PC_AUX_GSI PC_AUX_IRQ
+
 /* pvpanic: one port, no interrupt. */
 #define PC_PVPANIC_PORT PVPANIC_PORT
 

@@ -25,6 +25,21 @@
 #define BP_E820_TABLE        0x2d0
 #define BP_SIZE              0x1000
 
+/* struct screen_info (the zero page's first 0x40 bytes), include/uapi/linux/screen_info.h. */
+#define SI_ORIG_VIDEO_ISVGA         0x0f
+#define SI_LFB_WIDTH                0x12
+#define SI_LFB_HEIGHT               0x14
+#define SI_LFB_DEPTH                0x16
+#define SI_LFB_BASE                 0x18
+#define SI_LFB_SIZE                 0x1c
+#define SI_LFB_LINELENGTH           0x24
+#define SI_RED_SIZE                 0x26 /* then red_pos, green size/pos, blue size/pos, rsvd size/pos */
+#define SI_PAGES                    0x32
+#define SI_CAPABILITIES             0x36
+#define SI_EXT_LFB_BASE             0x3a
+#define VIDEO_TYPE_EFI              0x70 /* sysfb then registers "efi-framebuffer", which efifb drives */
+#define VIDEO_CAPABILITY_64BIT_BASE 0x2
+
 #define BOOT_PAGE_MASK        0xFFFull
 #define BOOT_MAX_KERNEL_FILE  (256ull << 20)
 #define BOOT_VMLINUX_ADDR_MAX 0x7FFFFFFFu /* initrd_addr_max we assume for a plain vmlinux */
@@ -52,6 +67,24 @@ void boot_params_set_e820(uint8_t *zp, const struct e820_map *m)
     unsigned n = m->n < E820_MAX_ENTRIES ? m->n : E820_MAX_ENTRIES;
     zp[BP_E820_ENTRIES] = (uint8_t)n;
     memcpy(zp + BP_E820_TABLE, m->e, n * sizeof(struct e820_entry));
+}
+
+void boot_params_set_screen(uint8_t *zp, const struct boot_screen *s)
+{
+    zp[SI_ORIG_VIDEO_ISVGA] = VIDEO_TYPE_EFI;
+    wr16(zp + SI_LFB_WIDTH, (uint16_t)s->width);
+    wr16(zp + SI_LFB_HEIGHT, (uint16_t)s->height);
+    wr16(zp + SI_LFB_DEPTH, 32);
+    wr32(zp + SI_LFB_BASE, (uint32_t)s->base);
+    if (s->base >> 32) {
+        wr32(zp + SI_EXT_LFB_BASE, (uint32_t)(s->base >> 32));
+        wr32(zp + SI_CAPABILITIES, VIDEO_CAPABILITY_64BIT_BASE);
+    }
+    wr32(zp + SI_LFB_SIZE, (uint32_t)s->size); /* bytes for EFI (64 KiB units only for VESA) */
+    wr16(zp + SI_LFB_LINELENGTH, (uint16_t)s->stride);
+    static const uint8_t masks[8] = {8, 16, 8, 8, 8, 0, 8, 24}; /* XRGB8888 */
+    memcpy(zp + SI_RED_SIZE, masks, sizeof(masks));
+    wr16(zp + SI_PAGES, 1);
 }
 
 static struct vcpu_segment seg(uint16_t sel, uint32_t limit, uint16_t attr)
@@ -135,7 +168,8 @@ int linux_boot_load_images(struct bus *bus, const struct linux_boot_images *img,
     }
     uint8_t *zp = bus_ram_ptr(bus, BOOT_ZERO_PAGE_ADDR, BP_SIZE);
     uint8_t *cl = bus_ram_ptr(bus, BOOT_CMDLINE_ADDR, BOOT_CMDLINE_MAX);
-    if (e820_build_pc(map, bus) != 0 || !zp || !cl) {
+    if (e820_build_pc(map, bus) != 0 || !zp || !cl ||
+        (img->screen && e820_reserve(map, img->screen->base, img->screen->size) != 0)) {
         snprintf(err, errlen, "guest RAM is too small to boot Linux");
         free(map);
         return -1;
@@ -194,6 +228,7 @@ int linux_boot_load_images(struct bus *bus, const struct linux_boot_images *img,
     if (img->initrd && img->initrd_len) {
         uint64_t top = (uint64_t)initrd_addr_max + 1;
         if (top > bus->low_ram_end) top = bus->low_ram_end;
+        if (img->screen && top > img->screen->base) top = img->screen->base;
         uint64_t floor = (elf.hi + BOOT_PAGE_MASK) & ~BOOT_PAGE_MASK;
         if (is_bz && bz.pref_address + bz.init_size > floor &&
             bz.pref_address + bz.init_size <= top)
@@ -219,6 +254,7 @@ int linux_boot_load_images(struct bus *bus, const struct linux_boot_images *img,
     }
 
     wr64(zp + BP_ACPI_RSDP_ADDR, img->rsdp_addr);
+    if (img->screen) boot_params_set_screen(zp, img->screen);
     boot_params_set_e820(zp, map);
     free(map);
     bus_note_write(bus, BOOT_ZERO_PAGE_ADDR, BP_SIZE);
@@ -265,7 +301,8 @@ static int read_all(const char *what, const char *path, uint64_t max, uint8_t **
 int linux_boot_load(struct bus *bus, const struct linux_boot_config *cfg,
                     struct linux_boot_state *out, char *err, size_t errlen)
 {
-    struct linux_boot_images img = {.cmdline = cfg->cmdline, .rsdp_addr = cfg->rsdp_addr};
+    struct linux_boot_images img = {
+        .cmdline = cfg->cmdline, .rsdp_addr = cfg->rsdp_addr, .screen = cfg->screen};
     uint8_t *kernel = NULL, *initrd = NULL;
     if (!cfg->kernel_path) {
         snprintf(err, errlen, "no kernel given");

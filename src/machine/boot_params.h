@@ -30,11 +30,19 @@ struct e820_map;
 #define BOOT_SEL_CODE64 0x10
 #define BOOT_SEL_DATA   0x18
 
+/* A linear framebuffer for boot_params.screen_info (32-bit XRGB8888), its RAM reserved in the
+ * e820 map and kept clear of the initrd. */
+struct boot_screen {
+    uint64_t base, size; /* guest-physical, bytes (page aligned) */
+    unsigned width, height, stride;
+};
+
 struct linux_boot_config {
     const char *kernel_path; /* bzImage or vmlinux ELF */
     const char *initrd_path; /* NULL: none */
     const char *cmdline;     /* NULL: empty */
     uint64_t rsdp_addr;      /* boot_params.acpi_rsdp_addr; 0: the kernel scans the BIOS area */
+    const struct boot_screen *screen; /* NULL: no framebuffer */
 };
 
 /* In-memory form, for tests and for callers that already hold the files. */
@@ -45,6 +53,7 @@ struct linux_boot_images {
     size_t initrd_len;
     const char *cmdline;
     uint64_t rsdp_addr;
+    const struct boot_screen *screen;
 };
 
 struct linux_boot_state {
@@ -66,5 +75,7 @@ int linux_boot_load_images(struct bus *bus, const struct linux_boot_images *img,
  * `zero_page`. 0, or -1 if low RAM can't hold them. */
 int boot_setup_entry(struct bus *bus, uint64_t entry, uint64_t zero_page,
                      struct linux_boot_state *out);
+/* Describe a framebuffer in a zero page's screen_info, as an EFI GOP framebuffer. */
+void boot_params_set_screen(uint8_t *zero_page, const struct boot_screen *s);
 /* Copy an e820 map into a zero page (4096 bytes). */
 void boot_params_set_e820(uint8_t *zero_page, const struct e820_map *m);

@@ -39,6 +39,28 @@ int e820_build_pc(struct e820_map *m, const struct bus *b)
     return 0;
 }
 
+int e820_reserve(struct e820_map *m, uint64_t addr, uint64_t size)
+{
+    for (unsigned k = 0; k < m->n; k++) {
+        struct e820_entry e = m->e[k];
+        if (e.type != E820_RAM || addr < e.addr || size == 0 || addr - e.addr > e.size ||
+            size > e.size - (addr - e.addr))
+            continue;
+        struct e820_entry parts[3];
+        unsigned np = 0;
+        if (addr > e.addr) parts[np++] = (struct e820_entry){e.addr, addr - e.addr, E820_RAM};
+        parts[np++] = (struct e820_entry){addr, size, E820_RESERVED};
+        if (addr + size < e.addr + e.size)
+            parts[np++] = (struct e820_entry){addr + size, e.addr + e.size - addr - size, E820_RAM};
+        if (m->n + np - 1 > E820_MAX_ENTRIES) return -1;
+        memmove(&m->e[k + np], &m->e[k + 1], (m->n - k - 1) * sizeof(m->e[0]));
+        memcpy(&m->e[k], parts, np * sizeof(parts[0]));
+        m->n += np - 1;
+        return 0;
+    }
+    return -1;
+}
+
 uint32_t e820_type_of(const struct e820_map *m, uint64_t addr, uint64_t len)
 {
     for (unsigned k = 0; k < m->n; k++) {

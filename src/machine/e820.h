@@ -37,5 +37,8 @@ void e820_init(struct e820_map *m);
 int e820_add(struct e820_map *m, uint64_t addr, uint64_t size, uint32_t type);
 /* The standard PC map for this bus's RAM. 0 or -1 (RAM too small for the layout). */
 int e820_build_pc(struct e820_map *m, const struct bus *b);
+/* Turn [addr, addr+size) inside one RAM entry into a reserved entry (the framebuffer), splitting
+ * that entry. 0 or -1 (not wholly inside one RAM entry, or the table is full). */
+int e820_reserve(struct e820_map *m, uint64_t addr, uint64_t size);
 /* Type of the entry containing [addr, addr+len) entirely, or 0 if no single entry does. */
 uint32_t e820_type_of(const struct e820_map *m, uint64_t addr, uint64_t len);

@@ -20,6 +20,7 @@
 #include "machine/acpi.h"
 #include "machine/board.h"
 #include "machine/boot_params.h"
+#include "machine/pc_display.h"
 #include "machine/pc_internal.h"
 #include "vessel/cpu.h"
 #include "vessel/log.h"
@@ -411,10 +412,11 @@ static int pc_create_virtio(struct pc *pc, const struct pc_config *cfg, char *er
     return rc;
 }
 
-static int pc_build_firmware(struct pc *pc, char *err, size_t errlen)
+static int pc_build_firmware(struct pc *pc, const struct pc_config *cfg, char *err, size_t errlen)
 {
     struct acpi_config ac;
-    acpi_config_default(&ac); /* one CPU, every legacy device this board creates */
+    acpi_config_default(&ac);            /* one CPU, every legacy device this board creates */
+    ac.i8042_aux = cfg->display != NULL; /* the display's mouse (pc_display.c) */
     if (acpi_build(&pc->bus, &ac, &pc->rsdp_addr) < 0)
         return snprintf(err, errlen, "cannot build the ACPI tables"), -1;
     return 0;
@@ -429,8 +431,9 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen, int 
         return NULL;
     }
     pc->events = cfg->events;
-    int rc = cfg->memory_file ? bus_init_file(&pc->bus, cfg->ram_size, cfg->memory_file)
-                              : bus_init(&pc->bus, cfg->ram_size);
+    uint64_t ram = cfg->ram_size + pc_display_ram(cfg);
+    int rc =
+        cfg->memory_file ? bus_init_file(&pc->bus, ram, cfg->memory_file) : bus_init(&pc->bus, ram);
     if (rc < 0) {
         if (cfg->memory_file) {
             *usage = 1;
@@ -445,14 +448,18 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen, int 
         return NULL;
     }
     if (pc_create_cpu(pc, err, errlen) < 0 || pc_create_devices(pc, err, errlen) < 0 ||
-        pc_create_virtio(pc, cfg, err, errlen, usage) < 0 || pc_build_firmware(pc, err, errlen) < 0)
+        pc_create_virtio(pc, cfg, err, errlen, usage) < 0 ||
+        pc_build_firmware(pc, cfg, err, errlen) < 0)
         goto fail;
+    struct boot_screen screen;
+    if (cfg->display && pc_display_create(pc, cfg, &screen, err, errlen, usage) < 0) goto fail;
 
     struct linux_boot_config bc = {
         .kernel_path = cfg->kernel,
         .initrd_path = cfg->initrd,
         .cmdline = cfg->cmdline,
         .rsdp_addr = pc->rsdp_addr,
+        .screen = cfg->display ? &screen : NULL,
     };
     struct linux_boot_state bs;
     if (linux_boot_load(&pc->bus, &bc, &bs, err, errlen) < 0) {

@@ -46,6 +46,9 @@ struct pc_config {
     bool hvc;                          /* a virtio-console carries the console */
     const char *memory_file; /* guest RAM in a file here (bus_init_file), or NULL: anonymous */
     struct pc_balloon_config balloon;
+    const char *display;               /* display front end spec (backend/display.h), NULL: none */
+    unsigned display_width, display_height;
+    const char *screenshot; /* PNG of the framebuffer written when the board goes */
     struct pc_events events;
 };
 

@@ -288,7 +288,7 @@ void bus_note_write(struct bus *b, uint64_t gpa, uint64_t len)
     uint64_t npages = b->ram_size >> BUS_PAGE_SHIFT;
     bool code = false;
     for (uint64_t p = first; p <= last && p < npages; p++) {
-        b->page_flags[p] |= BUS_PAGE_DIRTY;
+        b->page_flags[p] |= BUS_PAGE_WRITTEN;
         code |= (b->page_flags[p] & BUS_PAGE_CODE) != 0;
     }
     if (code)

@@ -5,6 +5,7 @@
 #include "vm/cli.h"
 
 #include "backend/disk.h"
+#include "backend/display.h"
 #include "backend/net.h"
 
 #include <ctype.h>
@@ -18,6 +19,7 @@
 
 static bool cli_default_guest;
 static char cli_kernel_buf[4096], cli_initrd_buf[4096], cli_cmdline_buf[8192];
+static char cli_display_cmdline[8192 + sizeof(VM_CMDLINE_DISPLAY)];
 
 bool cli_parse_size(const char *s, uint64_t *out)
 {
@@ -116,11 +118,15 @@ enum cli_opt {
     OPT_CONSOLE_DEVICE,
     OPT_MEMORY_FILE,
     OPT_BALLOON,
+    OPT_DISPLAY,
+    OPT_RESOLUTION,
+    OPT_SCREENSHOT,
 };
 static const char *const cli_opt_names[] = {
-    "--kernel",  "--initrd",         "--append",      "--memory", "--cpus",
-    "--console", "--reboot",         "--disk",        "--net",    "--rng",
-    "--mac",     "--console-device", "--memory-file", "--balloon"};
+    "--kernel", "--initrd", "--append", "--memory", "--cpus", "--console", "--reboot", "--disk",
+    "--net", "--rng", "--mac", "--console-device", "--memory-file", "--balloon",
+    /* the display */
+    "--display", "--resolution", "--screenshot-on-exit"};
 
 /* on|off for option `what`. */
 static int cli_on_off(const char *what, const char *v, size_t n, bool *out, char *err,
@@ -303,6 +309,30 @@ static int cli_run_option(enum cli_opt o, const char *v, struct vm_config *cfg, 
         cfg->memory_file = v;
         break;
     case OPT_BALLOON: return cli_balloon(v, cfg, err, errlen);
+    case OPT_DISPLAY:
+        if (!strcmp(v, "none")) {
+            cfg->display = NULL;
+            break;
+        }
+        if (display_check_spec(v, err, errlen) < 0) return -1;
+        cfg->display = v;
+        break;
+    case OPT_RESOLUTION: {
+        unsigned w, h;
+        char tail;
+        if (sscanf(v, "%ux%u%c", &w, &h, &tail) != 2)
+            return cli_err(err, errlen, "--resolution: '%s' is not WIDTHxHEIGHT", v);
+        if (w < 320 || w > 4096 || h < 200 || h > 2160)
+            return cli_err(err, errlen, "--resolution: %s is out of range (320x200 to 4096x2160)",
+                           v);
+        cfg->display_width = w;
+        cfg->display_height = h;
+        break;
+    }
+    case OPT_SCREENSHOT:
+        if (!*v) return cli_err(err, errlen, "--screenshot-on-exit: empty path");
+        cfg->screenshot = v;
+        break;
     case OPT_REBOOT:
         if (!strcmp(v, "exit"))
             cfg->reboot = VM_REBOOT_EXIT;
@@ -364,6 +394,15 @@ static int cli_parse_run(int argc, char **argv, int i, enum cli_command *cmd, st
             return cli_err(err, errlen, "--append: command line too long");
         cfg->cmdline = cli_cmdline_buf;
     }
+    if (cfg->screenshot && !cfg->display)
+        return cli_err(err, errlen, "--screenshot-on-exit needs a --display");
+    if (cfg->display) {
+        int n = snprintf(cli_display_cmdline, sizeof(cli_display_cmdline), "%s%s",
+                         VM_CMDLINE_DISPLAY, cfg->cmdline);
+        if (n < 0 || (size_t)n >= sizeof(cli_display_cmdline))
+            return cli_err(err, errlen, "--append: command line too long");
+        cfg->cmdline = cli_display_cmdline;
+    }
     *cmd = CLI_RUN;
     return 0;
 }
@@ -380,6 +419,8 @@ int cli_parse(int argc, char **argv, enum cli_command *cmd, struct vm_config *cf
         .reboot = VM_REBOOT_EXIT,
         .rng = true,
         .balloon = {.deflate_on_oom = true, .reporting = true},
+        .display_width = VM_DISPLAY_WIDTH,
+        .display_height = VM_DISPLAY_HEIGHT,
     };
     if (errlen) err[0] = 0;
     if (argc < 2) return cli_err(err, errlen, "no command given (try vessel --help)");
@@ -485,6 +526,13 @@ void cli_print_run_help(void)
           "                       (default 0: on request), deflate-on-oom=on|off (on),\n"
           "                       reporting=on|off free page reporting (on), control=PATH a\n"
           "                       file holding a new balloon size, read on SIGUSR2\n"
+          "  --display none|vnc[=[HOST]:PORT|=:N]|window\n"
+          "                       a framebuffer with the kernel console on it (efifb, fbcon)\n"
+          "                       and the keyboard, shown by a VNC server (default\n"
+          "                       127.0.0.1:5900, no password) or a window (SDL2); default none\n"
+          "  --resolution WxH     framebuffer size (default 1024x768)\n"
+          "  --screenshot-on-exit PATH\n"
+          "                       write the framebuffer to PATH as a PNG when the VM ends\n"
           "\n"
           "On a terminal the console is in raw mode: Ctrl-A x quits, Ctrl-A h shows help,\n"
           "Ctrl-A Ctrl-A sends Ctrl-A. SIGUSR1 prints the vCPU state on stderr (the guest\n"

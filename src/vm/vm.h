@@ -6,9 +6,14 @@
 
 #include "machine/pc.h"
 
-#define VM_MEM_MIN     (64ull << 20)
-#define VM_MEM_MAX     (64ull << 30)
-#define VM_MEM_DEFAULT (256ull << 20)
+#define VM_MEM_MIN         (64ull << 20)
+#define VM_MEM_MAX         (64ull << 30)
+#define VM_MEM_DEFAULT     (256ull << 20)
+#define VM_DISPLAY_WIDTH   1024
+#define VM_DISPLAY_HEIGHT  768
+/* With a display the kernel console is on the framebuffer too; the last console= stays
+ * /dev/console, so the serial console keeps init's shell. */
+#define VM_CMDLINE_DISPLAY "console=tty0 "
 /* reboot=acpi: on hardware-reduced ACPI without EFI, Linux would otherwise pick the EFI reset,
  * find no EFI and fall back to the BIOS path through a real-mode trampoline; the ACPI reset
  * register is the way this board resets. */
@@ -47,6 +52,10 @@ struct vm_config {
     const char *memory_file; /* --memory-file: guest RAM in a file (directory or new) */
     struct pc_balloon_config balloon; /* --balloon */
     const char *balloon_control;      /* a file holding the balloon size, read again on SIGUSR2 */
+    const char *display;    /* display front end spec, NULL for none (--display) */
+    unsigned display_width; /* --resolution */
+    unsigned display_height;
+    const char *screenshot; /* PNG of the display written at exit (--screenshot-on-exit) */
 };
 
 /* Build, run and tear down the machine. Returns an enum vm_status; every exit path restores

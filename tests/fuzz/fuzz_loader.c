@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             splice(img, len, at % len, data, size);
         else
             len = at % len;
-        struct linux_boot_images li = {img, len, data, size, "console=ttyS0", 0xE0000};
+        struct linux_boot_images li = {img, len, data, size, "console=ttyS0", 0xE0000, NULL};
         linux_boot_load_images(&bus, &li, &st, err, sizeof(err));
         free(img);
         break;
@@ -66,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t *img = malloc(elf.len);
         memcpy(img, elf.p, elf.len);
         splice(img, elf.len, at % 0x100, data, size);
-        struct linux_boot_images li = {img, elf.len, NULL, 0, NULL, 0};
+        struct linux_boot_images li = {img, elf.len, NULL, 0, NULL, 0, NULL};
         linux_boot_load_images(&bus, &li, &st, err, sizeof(err));
         free(img);
         break;
@@ -90,7 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     default: /* the input as the whole kernel file */ {
-        struct linux_boot_images li = {data, size, NULL, 0, (const char *)NULL, 0};
+        struct linux_boot_images li = {data, size, NULL, 0, (const char *)NULL, 0, NULL};
         linux_boot_load_images(&bus, &li, &st, err, sizeof(err));
         break;
     }

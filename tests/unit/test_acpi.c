@@ -118,6 +118,25 @@ static void test_fadt(void)
     if (d) CHECK_EQ(d[8], 2);
 }
 
+/* The AUX port's mouse is announced only when the board has one (a display). */
+static void test_i8042_aux(void)
+{
+    for (int aux = 0; aux < 2; aux++) {
+        acpi_config_default(&cfg);
+        cfg.i8042_aux = aux;
+        CHECK(acpi_build_tables(mem, sizeof(mem), BASE, &cfg, &rsdp) > 0);
+        const uint8_t *f = xsdt_entry("FACP");
+        const uint8_t *d = f ? table(le(f + 140, 8), "DSDT") : NULL;
+        CHECK(d != NULL);
+        if (!d) return;
+        size_t len = le(d + 4, 4);
+        bool mou = memmem(d, len, "\x0C\x41\xD0\x0F\x13", 5) != NULL; /* PNP0F13 */
+        bool irq12 = memmem(d, len, "\x22\x00\x10", 3) != NULL;       /* IRQNoFlags {12} */
+        CHECK_EQ(mou, aux);
+        CHECK_EQ(irq12, aux);
+    }
+}
+
 static void test_no_i8042(void)
 {
     acpi_config_default(&cfg);
@@ -362,6 +381,7 @@ int main(void)
     RUN(test_rsdp);
     RUN(test_fadt);
     RUN(test_no_i8042);
+    RUN(test_i8042_aux);
     RUN(test_madt);
     RUN(test_dsdt_iasl);
     RUN(test_bad_config);

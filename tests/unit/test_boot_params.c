@@ -88,7 +88,7 @@ static void test_bzimage_boot(void)
     for (size_t i = 0; i < sizeof(initrd); i++)
         initrd[i] = (uint8_t)(i * 31);
     const char *cmdline = "console=ttyS0 earlyprintk=serial panic=-1";
-    struct linux_boot_images img = {k.p, k.len, initrd, sizeof(initrd), cmdline, 0xE0000};
+    struct linux_boot_images img = {k.p, k.len, initrd, sizeof(initrd), cmdline, 0xE0000, NULL};
     struct linux_boot_state st;
     int rc = linux_boot_load_images(&b, &img, &st, err, sizeof(err));
     if (rc) fprintf(stderr, "# %s\n", err);
@@ -143,7 +143,7 @@ static void test_vmlinux_boot(void)
     struct bus b;
     CHECK_EQ(bus_init(&b, 32 << 20), 0);
     struct fk_buf v = fk_vmlinux();
-    struct linux_boot_images img = {v.p, v.len, NULL, 0, NULL, 0};
+    struct linux_boot_images img = {v.p, v.len, NULL, 0, NULL, 0, NULL};
     struct linux_boot_state st;
     CHECK_EQ(linux_boot_load_images(&b, &img, &st, err, sizeof(err)), 0);
     const uint8_t *zp = b.ram + BOOT_ZERO_PAGE_ADDR;
@@ -189,7 +189,7 @@ static void test_errors(void)
     /* An initrd larger than the RAM above the kernel. */
     size_t big = 31 << 20;
     uint8_t *initrd = calloc(1, big);
-    struct linux_boot_images img = {k.p, k.len, initrd, big, "", 0};
+    struct linux_boot_images img = {k.p, k.len, initrd, big, "", 0, NULL};
     CHECK(linux_boot_load_images(&b, &img, &st, err, sizeof(err)) != 0);
     CHECK(strstr(err, "initrd") != NULL);
     free(initrd);
@@ -198,7 +198,7 @@ static void test_errors(void)
     char *cl = malloc(3000);
     memset(cl, 'x', 2999);
     cl[2999] = 0;
-    img = (struct linux_boot_images){k.p, k.len, NULL, 0, cl, 0};
+    img = (struct linux_boot_images){k.p, k.len, NULL, 0, cl, 0, NULL};
     CHECK(linux_boot_load_images(&b, &img, &st, err, sizeof(err)) != 0);
     CHECK(strstr(err, "command line") != NULL);
     cl[2047] = 0; /* exactly the limit is fine */
@@ -207,14 +207,14 @@ static void test_errors(void)
 
     /* Not a kernel at all. */
     static const uint8_t junk[4096] = {1, 2, 3};
-    img = (struct linux_boot_images){junk, sizeof(junk), NULL, 0, NULL, 0};
+    img = (struct linux_boot_images){junk, sizeof(junk), NULL, 0, NULL, 0, NULL};
     CHECK(linux_boot_load_images(&b, &img, &st, err, sizeof(err)) != 0);
     CHECK(strstr(err, "neither a bzImage nor an ELF") != NULL);
 
     /* RAM too small: the kernel at 16 MiB does not fit in 8 MiB. */
     struct bus small;
     CHECK_EQ(bus_init(&small, 8 << 20), 0);
-    img = (struct linux_boot_images){k.p, k.len, NULL, 0, NULL, 0};
+    img = (struct linux_boot_images){k.p, k.len, NULL, 0, NULL, 0, NULL};
     CHECK(linux_boot_load_images(&small, &img, &st, err, sizeof(err)) != 0);
     CHECK(strstr(err, "not in guest RAM") != NULL);
     bus_destroy(&small);
@@ -224,7 +224,7 @@ static void test_errors(void)
     bus_destroy(&small);
 
     /* File errors name the file. */
-    struct linux_boot_config cfg = {"/nonexistent/vmlinuz", NULL, NULL, 0};
+    struct linux_boot_config cfg = {"/nonexistent/vmlinuz", NULL, NULL, 0, NULL};
     CHECK(linux_boot_load(&b, &cfg, &st, err, sizeof(err)) != 0);
     CHECK(strstr(err, "/nonexistent/vmlinuz") != NULL);
     cfg.kernel_path = "/";
@@ -237,7 +237,7 @@ static void test_errors(void)
     CHECK(fd >= 0);
     CHECK_EQ(write(fd, k.p, k.len), (ssize_t)k.len);
     close(fd);
-    cfg = (struct linux_boot_config){path, "/nonexistent/initrd", "quiet", 0};
+    cfg = (struct linux_boot_config){path, "/nonexistent/initrd", "quiet", 0, NULL};
     CHECK(linux_boot_load(&b, &cfg, &st, err, sizeof(err)) != 0);
     CHECK(strstr(err, "/nonexistent/initrd") != NULL);
     cfg.initrd_path = path; /* any file will do as an initrd */
@@ -255,7 +255,7 @@ static void test_real_kernel(void)
     struct bus b;
     CHECK_EQ(bus_init(&b, 256 << 20), 0);
     struct linux_boot_config cfg = {fk_real_kernel(buf, sizeof(buf)), NULL, "console=ttyS0",
-                                    0xE0000};
+                                    0xE0000, NULL};
     cfg.initrd_path = cfg.kernel_path; /* a big stand-in initrd */
     struct linux_boot_state st;
     int rc = linux_boot_load(&b, &cfg, &st, err, sizeof(err));

@@ -220,6 +220,43 @@ static void test_memory_options(void)
     expect_error("--memory-file", parse(&cmd, &cfg, err, "run", "--memory-file", NULL), err);
 }
 
+/* The display options: spec checked at parse time, resolution bounds, console=tty0 first. */
+static void test_display_options(void)
+{
+    enum cli_command cmd;
+    struct vm_config cfg;
+    char err[256];
+    CHECK_EQ(parse(&cmd, &cfg, err, "run", NULL), 0);
+    CHECK(cfg.display == NULL);
+    CHECK(strstr(cfg.cmdline, "tty0") == NULL);
+    CHECK_EQ(cfg.display_width, 1024);
+    CHECK_EQ(cfg.display_height, 768);
+    CHECK_EQ(parse(&cmd, &cfg, err, "run", "--display", "vnc=:2", "--resolution", "800x600",
+                   "--append", "quiet", NULL),
+             0);
+    CHECK(!strcmp(cfg.display, "vnc=:2"));
+    CHECK_EQ(cfg.display_width, 800);
+    CHECK_EQ(cfg.display_height, 600);
+    CHECK(!strncmp(cfg.cmdline, "console=tty0 console=ttyS0", 26));
+    CHECK(strstr(cfg.cmdline, " quiet") != NULL);
+    CHECK_EQ(parse(&cmd, &cfg, err, "run", "--display=window", "--display", "none", NULL), 0);
+    CHECK(cfg.display == NULL);
+    CHECK_EQ(parse(&cmd, &cfg, err, "run", "--display", "window", "--screenshot-on-exit",
+                   "/tmp/x.png", NULL),
+             0);
+    CHECK(!strcmp(cfg.screenshot, "/tmp/x.png"));
+    CHECK(parse(&cmd, &cfg, err, "run", "--display", "sdl", NULL) < 0);
+    CHECK(strstr(err, "--display") != NULL);
+    CHECK(parse(&cmd, &cfg, err, "run", "--display", "vnc=host", NULL) < 0);
+    CHECK(parse(&cmd, &cfg, err, "run", "--resolution", "800", NULL) < 0);
+    CHECK(strstr(err, "--resolution") != NULL);
+    CHECK(parse(&cmd, &cfg, err, "run", "--resolution", "800x600x32", NULL) < 0);
+    CHECK(parse(&cmd, &cfg, err, "run", "--resolution", "100x100", NULL) < 0);
+    CHECK(parse(&cmd, &cfg, err, "run", "--resolution", "8000x600", NULL) < 0);
+    CHECK(parse(&cmd, &cfg, err, "run", "--screenshot-on-exit", "/tmp/x.png", NULL) < 0);
+    CHECK(strstr(err, "needs a --display") != NULL);
+}
+
 int main(void)
 {
     RUN(test_sizes);
@@ -229,5 +266,6 @@ int main(void)
     RUN(test_device_options);
     RUN(test_disk_formats);
     RUN(test_memory_options);
+    RUN(test_display_options);
     return check_done();
 }

@@ -1,7 +1,7 @@
 /* test_hw_hostile.c — every platform device wired together as on the board (UART, PIT, RTC and
- * i8042 on IOAPIC pins, IOAPIC and PCI MSI-X into the LAPIC, kvmclock on RAM) and driven by a
- * hostile guest: seeded random port and MMIO accesses of every size at every offset of every
- * device, random MSR writes, timer updates at random times, and random or truncated state
+ * i8042 with its AUX mouse on IOAPIC pins, IOAPIC and PCI MSI-X into the LAPIC, kvmclock on RAM)
+ * and driven by a hostile guest: seeded random port and MMIO accesses of every size at every offset
+ * of every device, random MSR writes, timer updates at random times, and random or truncated state
  * streams handed to every loader. The monitor must not crash (ASan/UBSan runs catch memory
  * errors) and the observable invariants must hold. */
 #include <stdlib.h>
@@ -82,6 +82,7 @@ static void test_random_guest(void)
     struct pit *p = pit_create(&bus, ioapic_irq_line(io, 2), now_fn);
     struct rtc *r = rtc_create(&bus, ioapic_irq_line(io, 8), now_fn, wall_fn);
     struct i8042 *k = i8042_create(&bus, ioapic_irq_line(io, 1), on_reset, NULL);
+    i8042_enable_aux(k, ioapic_irq_line(io, 12)); /* the mouse too (a board with a display) */
     struct kvmclock_config kc = {tsc_fn, NULL, 3000000000ull, now_fn, wall_fn};
     struct kvmclock *kv = kvmclock_create(&bus, &kc);
     struct irq_line lines[4];

@@ -147,11 +147,164 @@ static void test_save_load(void)
     done(k);
 }
 
+/* Host keys: one byte at a time into the output buffer, an edge per byte; held while the
+ * keyboard port is disabled or a reply is pending; all-or-nothing when the buffer is full. */
+static void test_host_keys(void)
+{
+    struct i8042 *k = mk();
+    edges = 0;
+    const uint8_t a_down[] = {0x1e}, rctrl_up[] = {0xe0, 0x9d};
+    CHECK(i8042_kbd_input(k, a_down, 1));
+    CHECK(i8042_kbd_input(k, rctrl_up, 2));
+    CHECK_EQ(level, 1);
+    CHECK_EQ(st() & 0x01, 0x01);
+    CHECK_EQ(data(), 0x1e);
+    CHECK_EQ(data(), 0xe0);
+    CHECK_EQ(data(), 0x9d);
+    CHECK_EQ(st() & 0x01, 0);
+    CHECK_EQ(level, 0);
+    CHECK_EQ(edges, 3);
+
+    cmd(0xad); /* keyboard port disabled: keys wait */
+    CHECK(i8042_kbd_input(k, a_down, 1));
+    CHECK_EQ(st() & 0x01, 0);
+    put(0xf2); /* a command to the keyboard re-enables it; its reply comes first */
+    CHECK_EQ(data(), 0xfa);
+    CHECK_EQ(data(), 0xab);
+    CHECK_EQ(data(), 0x83);
+    CHECK_EQ(data(), 0x1e);
+    CHECK_EQ(st() & 0x01, 0);
+
+    cmd(0xad);
+    unsigned n = 0;
+    while (i8042_kbd_input(k, rctrl_up, 2))
+        n++;
+    CHECK_EQ(n, 128);                        /* 256 bytes held */
+    CHECK(!i8042_kbd_input(k, rctrl_up, 2)); /* full: the whole event refused */
+    CHECK(i8042_kbd_input(k, a_down, 1) == false);
+    cmd(0xae);
+    for (unsigned i = 0; i < n; i++) {
+        CHECK_EQ(data(), 0xe0);
+        CHECK_EQ(data(), 0x9d);
+    }
+    CHECK_EQ(st() & 0x01, 0);
+    done(k);
+}
+
+static int aux_level_, aux_edges;
+static void aux_set_level(void *opaque, unsigned pin, int l)
+{
+    if (l && !aux_level_) aux_edges++;
+    aux_level_ = l;
+}
+
+/* The AUX port with its mouse, as Linux's i8042 and psmouse probe and use it. */
+static void test_aux_mouse(void)
+{
+    struct i8042 *k = mk();
+    CHECK(!i8042_mouse_input(k, 1, 1, 0)); /* no AUX port yet */
+    aux_level_ = aux_edges = 0;
+    i8042_enable_aux(k, (struct irq_line){aux_set_level, NULL, 12});
+    cmd(0xa9);
+    CHECK_EQ(data(), 0x00); /* AUX interface test passes */
+    cmd(0x60);
+    put(0x47); /* keyboard and AUX interrupts, translation */
+    cmd(0xa8);
+    cmd(0xd3); /* loopback: comes back as AUX data on IRQ 12 */
+    put(0x5a);
+    CHECK_EQ(st() & 0x21, 0x21);
+    CHECK_EQ(aux_level_, 1);
+    CHECK_EQ(level, 0);
+    CHECK_EQ(data(), 0x5a);
+    CHECK_EQ(aux_level_, 0);
+    cmd(0xd4);
+    put(0xff); /* reset: ACK, self-test passed, id 0 */
+    CHECK_EQ(data(), 0xfa);
+    CHECK_EQ(data(), 0xaa);
+    CHECK_EQ(data(), 0x00);
+    CHECK(i8042_mouse_input(k, 5, 5, 0)); /* not reporting yet: dropped by the mouse */
+    CHECK_EQ(st() & 0x01, 0);
+    cmd(0xd4);
+    put(0xf4);
+    CHECK_EQ(data(), 0xfa);
+    CHECK(i8042_mouse_input(k, 10, -5, 1)); /* right 10, up 5, left button */
+    CHECK_EQ(aux_level_, 1);
+    CHECK_EQ(st() & 0x21, 0x21);
+    CHECK_EQ(data(), 0x09);
+    CHECK_EQ(data(), 10);
+    CHECK_EQ(data(), 5);
+    CHECK(i8042_mouse_input(k, -3, 2, 4)); /* left 3, down 2, right button */
+    CHECK_EQ(data(), 0x08 | 0x02 | 0x10 | 0x20);
+    CHECK_EQ(data(), 0xfd);
+    CHECK_EQ(data(), 0xfe);
+    CHECK_EQ(st() & 0x01, 0);
+    /* A key between mouse bytes keeps its own source. */
+    const uint8_t a_down[] = {0x1e};
+    CHECK(i8042_mouse_input(k, 1, 0, 0));
+    CHECK(i8042_kbd_input(k, a_down, 1));
+    CHECK_EQ(st() & 0x21, 0x21);
+    CHECK_EQ(data(), 0x08);
+    CHECK_EQ(st() & 0x21, 0x01); /* the key is next: keyboard data on IRQ 1 */
+    CHECK_EQ(level, 1);
+    CHECK_EQ(data(), 0x1e);
+    CHECK_EQ(st() & 0x21, 0x21);
+    CHECK_EQ(data(), 0x01);
+    CHECK_EQ(data(), 0x00);
+    /* The IntelliMouse knock turns on the wheel byte. */
+    static const uint8_t knock[] = {0xf3, 200, 0xf3, 100, 0xf3, 80};
+    for (unsigned i = 0; i < sizeof(knock); i++) {
+        cmd(0xd4);
+        put(knock[i]);
+        CHECK_EQ(data(), 0xfa);
+    }
+    cmd(0xd4);
+    put(0xf2);
+    CHECK_EQ(data(), 0xfa);
+    CHECK_EQ(data(), 0x03);
+    cmd(0xd4);
+    put(0xe9); /* status: stream mode, enabled, rate 80, resolution 2 */
+    CHECK_EQ(data(), 0xfa);
+    CHECK_EQ(data(), 0x20);
+    CHECK_EQ(data(), 0x02);
+    CHECK_EQ(data(), 80);
+    CHECK(i8042_mouse_input(k, 0, 0, 1));
+    CHECK_EQ(data(), 0x09);
+    CHECK_EQ(data(), 0);
+    CHECK_EQ(data(), 0);
+    CHECK_EQ(data(), 0); /* the wheel byte */
+
+    /* Save with an AUX byte waiting; the loaded controller says it is AUX data. */
+    cmd(0xd3);
+    put(0x77);
+    struct state_writer w;
+    state_writer_init(&w);
+    i8042_save(k, &w);
+    CHECK(!w.error);
+    done(k);
+    k = mk();
+    i8042_enable_aux(k, (struct irq_line){aux_set_level, NULL, 12});
+    aux_level_ = 0;
+    struct state_reader r;
+    CHECK(state_reader_init(&r, w.data, w.len));
+    CHECK_EQ(i8042_load(k, &r), 0);
+    CHECK_EQ(aux_level_, 1);
+    CHECK_EQ(st() & 0x21, 0x21);
+    CHECK_EQ(data(), 0x77);
+    cmd(0xd4);
+    put(0xf2);
+    CHECK_EQ(data(), 0xfa);
+    CHECK_EQ(data(), 0x03); /* the mouse's state came along */
+    state_writer_free(&w);
+    done(k);
+}
+
 int main(void)
 {
     RUN(test_probe);
     RUN(test_keyboard);
     RUN(test_reset_line);
     RUN(test_save_load);
+    RUN(test_host_keys);
+    RUN(test_aux_mouse);
     return check_done();
 }
