@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(
     # build
     gcc make meson ninja-build pkg-config clang-format
-    libglib2.0-dev libslirp-dev liblz4-dev zlib1g-dev liblzma-dev libzstd-dev libbz2-dev
+    libglib2.0-dev libslirp-dev libjansson-dev liblz4-dev zlib1g-dev liblzma-dev libzstd-dev libbz2-dev
     # tests: decoder cross-check, fuzzing and sanitizers, integration drivers
     libzydis-dev clang libclang-rt-14-dev python3 busybox-static e2fsprogs acpica-tools
     qemu-utils # qemu-img and qemu-io: the reference for the qcow2 back-end

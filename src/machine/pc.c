@@ -448,6 +448,7 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen, int 
         pc_create_virtio(pc, cfg, err, errlen, usage) < 0 || pc_build_firmware(pc, err, errlen) < 0)
         goto fail;
 
+    if (!cfg->kernel) return pc; /* restored from a snapshot: RAM and registers come from it */
     struct linux_boot_config bc = {
         .kernel_path = cfg->kernel,
         .initrd_path = cfg->initrd,

@@ -116,11 +116,15 @@ enum cli_opt {
     OPT_CONSOLE_DEVICE,
     OPT_MEMORY_FILE,
     OPT_BALLOON,
+    OPT_API_SOCK,
+    OPT_RESTORE,
+    OPT_RESTORE_MEM,
 };
 static const char *const cli_opt_names[] = {
     "--kernel",  "--initrd",         "--append",      "--memory", "--cpus",
     "--console", "--reboot",         "--disk",        "--net",    "--rng",
-    "--mac",     "--console-device", "--memory-file", "--balloon"};
+    "--mac",     "--console-device", "--memory-file", "--balloon",
+    "--api-sock", "--restore", "--restore-mem"};
 
 /* on|off for option `what`. */
 static int cli_on_off(const char *what, const char *v, size_t n, bool *out, char *err,
@@ -284,7 +288,20 @@ static int cli_run_option(enum cli_opt o, const char *v, struct vm_config *cfg, 
         else
             return cli_err(err, errlen, "--console-device: '%s' is not uart or virtio", v);
         break;
+    case OPT_API_SOCK:
+        if (!*v) return cli_err(err, errlen, "--api-sock: empty path");
+        cfg->api_sock = v;
+        break;
+    case OPT_RESTORE:
+        if (!*v) return cli_err(err, errlen, "--restore: empty path");
+        cfg->restore = v;
+        break;
+    case OPT_RESTORE_MEM:
+        if (!*v) return cli_err(err, errlen, "--restore-mem: empty path");
+        cfg->restore_mem = v;
+        break;
     case OPT_NET:
+        cfg->net_given = true;
         if (strcmp(v, "none") == 0)
             cfg->net = NULL;
         else
@@ -344,7 +361,15 @@ static int cli_parse_run(int argc, char **argv, int i, enum cli_command *cmd, st
         initrd_given |= o == OPT_INITRD;
     }
 
-    if (!kernel_given) {
+    if (cfg->restore_mem && !cfg->restore)
+        return cli_err(err, errlen, "--restore-mem needs --restore");
+    if (cfg->restore && (kernel_given || initrd_given || append))
+        return cli_err(
+            err, errlen,
+            "--restore: the snapshot brings its kernel; drop --kernel/--initrd/--append");
+    /* A restore needs no kernel, and with an API socket the kernel may come later
+     * (PUT /boot-source), so neither falls back to the default guest. */
+    if (!kernel_given && !cfg->restore && !cfg->api_sock) {
         char dir[2048];
         cli_cache_dir(dir, sizeof(dir));
         if (!kernel_given) {
@@ -409,8 +434,13 @@ static const char *cli_file_problem(const char *path)
 int cli_check_files(const struct vm_config *cfg, char *err, size_t errlen)
 {
     const char *what = "kernel", *path = cfg->kernel;
-    const char *why = cli_file_problem(path);
-    if (!why && cfg->initrd) {
+    const char *why = path ? cli_file_problem(path) : NULL;
+    if (!why && cfg->restore) {
+        what = "state file";
+        path = cfg->restore;
+        why = cli_file_problem(path);
+    }
+    if (!why && cfg->kernel && cfg->initrd) {
         what = "initrd";
         path = cfg->initrd;
         why = cli_file_problem(path);
@@ -437,7 +467,9 @@ void cli_print_help(void)
           "A virtual machine monitor with its own x86-64 engine.\n"
           "\n"
           "commands:\n"
-          "  run        boot a Linux kernel (see vessel run --help)\n"
+          "  run        boot a Linux kernel or restore a snapshot (see vessel run --help)\n"
+          "  api        send one request to a running vessel's control API\n"
+          "             (vessel api SOCKET METHOD PATH [JSON])\n"
           "\n"
           "  --help     show this help\n"
           "  --version  show the version\n",
@@ -485,6 +517,12 @@ void cli_print_run_help(void)
           "                       (default 0: on request), deflate-on-oom=on|off (on),\n"
           "                       reporting=on|off free page reporting (on), control=PATH a\n"
           "                       file holding a new balloon size, read on SIGUSR2\n"
+          "  --api-sock PATH      serve the control API (HTTP/1.1 + JSON, Firecracker's\n"
+          "                       endpoints; docs/API.md) on a Unix socket; without --kernel\n"
+          "                       the VM waits to be configured and started through it\n"
+          "  --restore STATE      resume the snapshot in STATE instead of booting; --disk and\n"
+          "                       --net replace the snapshot's disk images and network back-end\n"
+          "  --restore-mem MEM    its memory file, when not at the path recorded in STATE\n"
           "\n"
           "On a terminal the console is in raw mode: Ctrl-A x quits, Ctrl-A h shows help,\n"
           "Ctrl-A Ctrl-A sends Ctrl-A. SIGUSR1 prints the vCPU state on stderr (the guest\n"

@@ -1,0 +1,8 @@
+/* client.h — `vessel api SOCK METHOD PATH [JSON]`: one request to a running vessel's control
+ * API, for people and scripts (curl --unix-socket works as well). */
+#pragma once
+
+/* argv[0] is "api". Prints the response body on stdout; returns the process exit status:
+ * 0 for a 2xx answer, 1 for an error answer (its fault_message on stderr), 2 for a usage or
+ * connection problem. */
+int api_client_main(int argc, char **argv);
