@@ -78,7 +78,7 @@ def main():
             return t.done()
         g.wait_for(b"# ", 60, ready)
         g.run("stty -echo 2>/dev/null; dmesg -n 1; true", 60)
-        out, st = g.run("cat /sys/block/vda/serial; cat /sys/block/vda/size")
+        out, st = g.run("cat /sys/block/vda/serial; echo; cat /sys/block/vda/size")
         t.ok(st == 0 and out.split() == ["scratch", str(8 << 20 >> 9)],
              "the API's drive is /dev/vda with its id as serial", out)
         st, info = apiclient.call(sock, "GET", "/")

@@ -22,8 +22,10 @@ from harness import READY_LINE, Guest, Tap, guest_files, guest_present, vessel_p
 
 COUNT_RE = re.compile(rb"CNT (\d+) (\d+\.\d+)\r?\n")
 LOOP = ("(i=0; while [ ! -e /tmp/stop ]; do i=$((i+1)); echo $i > /mnt/count; sync; "
-        "echo \"CNT $i $(cut -d' ' -f1 /proc/uptime)\"; sleep 0.2; done; echo CNT''DONE) "
-        "</dev/null &\n")
+        "echo \"CNT $i $(cut -d' ' -f1 /proc/uptime)\"; sleep 0.2; done; echo CNT''DONE; "
+        "exec sleep 100000) </dev/null &\n")
+# The loop never exits: busybox ash, reading its next command line, takes the SIGCHLD of a
+# finished background job for end of input and exits (the console would get a new shell).
 
 
 def counts(data):
