@@ -11,6 +11,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "api/http.h"
 
 static int api_client_usage(void)
@@ -115,4 +117,23 @@ int api_client_main(int argc, char **argv)
     fprintf(stderr, "vessel api: %d %s: %s\n", status, http_reason(status), p);
     free(resp);
     return 1;
+}
+
+int api_client_migrate(int argc, char **argv)
+{
+    if (argc < 3 || argc > 4 || (argc == 4 && strspn(argv[3], "0123456789") != strlen(argv[3]))) {
+        fputs("usage: vessel migrate SOCKET ADDR [MAX_DOWNTIME_MS]\n"
+              "  ADDR: unix:PATH or tcp:HOST:PORT of a `vessel run --incoming ADDR`\n",
+              stderr);
+        return 2;
+    }
+    json_t *o = json_pack("{s:s}", "destination", argv[2]);
+    if (o && argc == 4) json_object_set_new(o, "max_downtime_ms", json_integer(atoll(argv[3])));
+    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!body) return 2;
+    char *args[] = {"api", argv[1], "PUT", "/migrate", body, NULL};
+    int rc = api_client_main(5, args);
+    free(body);
+    return rc;
 }

@@ -6,3 +6,6 @@
  * 0 for a 2xx answer, 1 for an error answer (its fault_message on stderr), 2 for a usage or
  * connection problem. */
 int api_client_main(int argc, char **argv);
+/* `vessel migrate SOCKET ADDR [MAX_DOWNTIME_MS]`: PUT /migrate and wait for the outcome
+ * (argv[0] is "migrate"); the same exit statuses. */
+int api_client_migrate(int argc, char **argv);

@@ -25,6 +25,7 @@ static const struct api_route api_routes[] = {
     {"/vm", false, api_res_vm},
     {"/snapshot", true, api_res_snapshot},
     {"/metrics", false, api_res_metrics},
+    {"/migrate", false, api_res_migrate},
 };
 
 void api_fault(struct api_call *c, int status, const char *fmt, ...)

@@ -119,12 +119,13 @@ enum cli_opt {
     OPT_API_SOCK,
     OPT_RESTORE,
     OPT_RESTORE_MEM,
+    OPT_INCOMING,
 };
 static const char *const cli_opt_names[] = {
     "--kernel",  "--initrd",         "--append",      "--memory", "--cpus",
     "--console", "--reboot",         "--disk",        "--net",    "--rng",
     "--mac",     "--console-device", "--memory-file", "--balloon",
-    "--api-sock", "--restore", "--restore-mem"};
+    "--api-sock", "--restore", "--restore-mem", "--incoming"};
 
 /* on|off for option `what`. */
 static int cli_on_off(const char *what, const char *v, size_t n, bool *out, char *err,
@@ -300,6 +301,11 @@ static int cli_run_option(enum cli_opt o, const char *v, struct vm_config *cfg, 
         if (!*v) return cli_err(err, errlen, "--restore-mem: empty path");
         cfg->restore_mem = v;
         break;
+    case OPT_INCOMING:
+        if (strncmp(v, "unix:", 5) != 0 && strncmp(v, "tcp:", 4) != 0)
+            return cli_err(err, errlen, "--incoming: '%s' is not unix:PATH or tcp:HOST:PORT", v);
+        cfg->incoming = v;
+        break;
     case OPT_NET:
         cfg->net_given = true;
         if (strcmp(v, "none") == 0)
@@ -363,13 +369,15 @@ static int cli_parse_run(int argc, char **argv, int i, enum cli_command *cmd, st
 
     if (cfg->restore_mem && !cfg->restore)
         return cli_err(err, errlen, "--restore-mem needs --restore");
-    if (cfg->restore && (kernel_given || initrd_given || append))
+    if (cfg->incoming && cfg->restore)
+        return cli_err(err, errlen, "--incoming and --restore exclude each other");
+    if ((cfg->restore || cfg->incoming) && (kernel_given || initrd_given || append))
         return cli_err(
             err, errlen,
             "--restore: the snapshot brings its kernel; drop --kernel/--initrd/--append");
     /* A restore needs no kernel, and with an API socket the kernel may come later
      * (PUT /boot-source), so neither falls back to the default guest. */
-    if (!kernel_given && !cfg->restore && !cfg->api_sock) {
+    if (!kernel_given && !cfg->restore && !cfg->incoming && !cfg->api_sock) {
         char dir[2048];
         cli_cache_dir(dir, sizeof(dir));
         if (!kernel_given) {
@@ -470,6 +478,8 @@ void cli_print_help(void)
           "  run        boot a Linux kernel or restore a snapshot (see vessel run --help)\n"
           "  api        send one request to a running vessel's control API\n"
           "             (vessel api SOCKET METHOD PATH [JSON])\n"
+          "  migrate    live-migrate a running vessel to a `vessel run --incoming ADDR`\n"
+          "             (vessel migrate SOCKET ADDR [MAX_DOWNTIME_MS])\n"
           "\n"
           "  --help     show this help\n"
           "  --version  show the version\n",
@@ -523,6 +533,8 @@ void cli_print_run_help(void)
           "  --restore STATE      resume the snapshot in STATE instead of booting; --disk and\n"
           "                       --net replace the snapshot's disk images and network back-end\n"
           "  --restore-mem MEM    its memory file, when not at the path recorded in STATE\n"
+          "  --incoming ADDR      receive a live migration (unix:PATH or tcp:HOST:PORT) from\n"
+          "                       `vessel migrate` and run the guest here\n"
           "\n"
           "On a terminal the console is in raw mode: Ctrl-A x quits, Ctrl-A h shows help,\n"
           "Ctrl-A Ctrl-A sends Ctrl-A. SIGUSR1 prints the vCPU state on stderr (the guest\n"

@@ -53,6 +53,14 @@ void vm_ctl_call(struct vm_ctl *c, const struct vm_request *req, struct vm_reply
     pthread_mutex_unlock(&c->lock);
 }
 
+void vm_ctl_finish(struct vm_ctl *c)
+{
+    pthread_mutex_lock(&c->lock);
+    c->done = true;
+    pthread_cond_broadcast(&c->done_cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
 void vm_ctl_close(struct vm_ctl *c, const char *why)
 {
     pthread_mutex_lock(&c->lock);
@@ -77,7 +85,7 @@ bool vm_ctl_serve(struct vm_ctl *c,
     *rep = (struct vm_reply){.status = 204};
     handle(opaque, req, rep);
     pthread_mutex_lock(&c->lock);
-    c->done = true;
+    c->done = rep->status != 0; /* 0: answered later by vm_ctl_finish */
     atomic_store(&c->pending, false);
     pthread_cond_broadcast(&c->done_cond);
     pthread_mutex_unlock(&c->lock);

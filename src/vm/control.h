@@ -28,6 +28,7 @@ enum vm_op {
     VM_OP_SNAP_CREATE,   /* PUT /snapshot/create */
     VM_OP_SNAP_LOAD,     /* PUT /snapshot/load */
     VM_OP_METRICS,       /* GET /metrics */
+    VM_OP_MIGRATE,       /* PUT /migrate (vessel's own) */
 };
 
 struct vm_request {
@@ -56,6 +57,10 @@ struct vm_request {
             bool resume; /* load: run right after loading (otherwise Paused) */
             bool has_mem;
         } snap;
+        struct {
+            char dest[VM_CTL_PATH_MAX];
+            uint64_t downtime_ms;
+        } migrate;
     } u;
 };
 
@@ -76,11 +81,17 @@ struct vm_metrics {
     uint64_t restore_ms; /* building the machine and mapping RAM from a snapshot, 0 if none */
 };
 
+/* PUT /migrate's answer. */
+struct vm_migration_stats {
+    uint64_t total_ms, downtime_ms, iterations, bytes, pages;
+};
+
 struct vm_reply {
     int status; /* 200 with a body, 204 without, 400 bad request, 500 host failure */
     char fault[512];
     struct vm_info info;
     struct vm_metrics metrics;
+    struct vm_migration_stats migration;
 };
 
 /* One request in flight between the API thread and the main loop. */
@@ -105,6 +116,9 @@ void vm_ctl_call(struct vm_ctl *c, const struct vm_request *req, struct vm_reply
 bool vm_ctl_serve(struct vm_ctl *c,
                   void (*handle)(void *opaque, const struct vm_request *req, struct vm_reply *rep),
                   void *opaque);
+/* A handler that leaves rep->status 0 answers later: the caller keeps waiting (and the
+ * mailbox stays busy) until the loop fills rep and calls vm_ctl_finish. */
+void vm_ctl_finish(struct vm_ctl *c);
 /* Main loop, on its way out: answer the waiting request (if any) and every later one with
  * `why` (status 400), so the API thread never waits for a loop that is gone. */
 void vm_ctl_close(struct vm_ctl *c, const char *why);

@@ -92,7 +92,7 @@ static void snap_put_str(struct state_writer *w, const char *s)
     state_put_bytes(w, s, n);
 }
 
-static void snap_put_config(struct state_writer *w, const struct vm_config *cfg)
+void snap_put_config(struct state_writer *w, const struct vm_config *cfg)
 {
     state_section_begin(w, "vm-config", SNAP_CONFIG_VER);
     state_put_u64(w, cfg->mem_size);
@@ -536,5 +536,23 @@ int snap_restore(struct pc *pc, const struct snap_image *img, const char *mem_pa
         }
     }
     snap_dirty_reset(pc);
+    return 0;
+}
+
+int snap_open_config(uint8_t *data, size_t len, struct snap_image *img, char *err, size_t errlen)
+{
+    memset(img, 0, sizeof(*img));
+    img->data = data;
+    img->len = len;
+    struct state_reader r;
+    if (!state_reader_init(&r, data, len)) {
+        snap_close(img);
+        return snap_err(err, errlen, "not a vessel state stream of format %u",
+                        STATE_FORMAT_VERSION);
+    }
+    if (snap_get_config(&r, img, err, errlen) < 0) {
+        snap_close(img);
+        return -1;
+    }
     return 0;
 }

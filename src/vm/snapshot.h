@@ -14,6 +14,8 @@
 #include "vm/vm.h"
 
 struct pc;
+struct snap_image;
+struct state_writer;
 
 #define SNAP_MAX_LAYERS 16
 
@@ -32,6 +34,12 @@ struct snap_stats {
     uint64_t mem_bytes; /* guest pages written to the memory file */
     uint64_t state_bytes;
 };
+
+/* The "vm-config" section: what a machine is rebuilt from (also sent by live migration). */
+void snap_put_config(struct state_writer *w, const struct vm_config *cfg);
+/* Decode a stream holding a "vm-config" section into img->cfg; img takes data (malloc'd)
+ * whatever the outcome. 0, or -1 with a reason. */
+int snap_open_config(uint8_t *data, size_t len, struct snap_image *img, char *err, size_t errlen);
 
 /* Snapshot a stopped machine (its vCPU not running). Disk images named in cfg are flushed
  * first; both files are written under temporary names and renamed at the end. Diff needs a

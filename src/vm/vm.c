@@ -40,6 +40,7 @@
 #include "vessel/cpu.h"
 #include "vessel/log.h"
 #include "vm/cli.h"
+#include "vm/migrate.h"
 #include "vm/vm_internal.h"
 
 /* Instructions per slice: large enough that the loop's bookkeeping is noise, small enough that
@@ -50,7 +51,16 @@
 /* Host input is looked at no more often than this while the guest computes. */
 #define VM_INPUT_PERIOD_NS 1000000
 
-enum vm_outcome { VM_RUNNING, VM_POWEROFF, VM_RESET, VM_PANIC, VM_QUIT, VM_CRASH, VM_DEAD };
+enum vm_outcome {
+    VM_RUNNING,
+    VM_POWEROFF,
+    VM_RESET,
+    VM_PANIC,
+    VM_QUIT,
+    VM_CRASH,
+    VM_DEAD,
+    VM_MIGRATED
+};
 
 /* How long a SIGUSR2 report waits for the guest's statistics. */
 #define VM_REPORT_WAIT_NS 1000000000ull
@@ -322,6 +332,11 @@ static enum vm_outcome vm_loop(struct vm *vm)
     bool fresh = true; /* the machine was (re)started or resumed: read the clock and timers */
     for (;;) {
         if (vm_ctl_serve(&vm->ctl, vm_handle_request, vm)) fresh = true;
+        if (vm->mig) {
+            migrate_poll(vm);
+            if (vm->migrated) return VM_MIGRATED;
+            fresh = true; /* a stop for the last round may have come and gone */
+        }
         if (!vm->pc || vm->paused) {
             /* Not started or paused: only requests (and the quit signal) matter. */
             if (vm_quit_requested) return VM_QUIT;
@@ -462,13 +477,12 @@ int vm_restore(struct vm *vm, const char *state_path, const char *mem_path, char
     return 0;
 }
 
-static int vm_restore_into(struct vm *vm, const char *state_path, const char *mem_path, char *err,
-                           size_t errlen)
+int vm_adopt_config(struct vm *vm, const struct vm_config *saved, char *err, size_t errlen)
 {
-    struct vm_config c = vm->img.cfg;
+    struct vm_config c = *saved;
     const struct vm_config *cli = vm->cli;
-    /* What the snapshot cannot know: where this process's console and API are, and (from the
-     * command line) other disk images or network back-ends for a clone. */
+    /* What the saved machine cannot know: where this process's console and API are, and (from
+     * the command line) other disk images or network back-ends for a clone. */
     if (cli->ndisks) {
         if (cli->ndisks != c.ndisks) {
             snprintf(err, errlen, "the snapshot has %u disk(s), the command line gives %u",
@@ -491,8 +505,15 @@ static int vm_restore_into(struct vm *vm, const char *state_path, const char *me
     }
     c.console = cli->console;
     c.api_sock = cli->api_sock;
-    c.restore = c.restore_mem = NULL;
+    c.restore = c.restore_mem = c.incoming = NULL;
     vm->conf = c;
+    return 0;
+}
+
+static int vm_restore_into(struct vm *vm, const char *state_path, const char *mem_path, char *err,
+                           size_t errlen)
+{
+    if (vm_adopt_config(vm, &vm->img.cfg, err, errlen) < 0) return -1;
     int usage;
     char why[512];
     if (vm_build(vm, false, why, sizeof(why), &usage) < 0) {
@@ -581,7 +602,12 @@ int vm_main(const struct vm_config *cfg)
             failed = true;
         }
     }
-    if (!failed && cfg->restore) {
+    if (!failed && cfg->incoming) {
+        if (migrate_incoming(vm, cfg->incoming, err, sizeof(err)) < 0) {
+            status = VM_STATUS_USAGE;
+            failed = true;
+        }
+    } else if (!failed && cfg->restore) {
         if (vm_restore(vm, cfg->restore, cfg->restore_mem, err, sizeof(err)) < 0) {
             status = VM_STATUS_USAGE;
             failed = true;
@@ -616,6 +642,7 @@ int vm_main(const struct vm_config *cfg)
             }
             continue;
         }
+        migrate_cancel(vm);
         vm_ctl_close(&vm->ctl, "the VM has stopped");
         console_close(&vm->con); /* flushes and restores the terminal before we report */
         vm_report(vm, o);

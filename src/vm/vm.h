@@ -51,6 +51,7 @@ struct vm_config {
     const char *restore;     /* state file to restore instead of booting, or NULL */
     const char *restore_mem; /* its memory file when not the one the state file names */
     bool net_given;          /* --net was on the command line (a restore keeps it) */
+    const char *incoming;    /* receive a live migration at this address, or NULL */
 };
 
 /* Build (or restore, or wait for the API to configure), run and tear down the machine. Returns an

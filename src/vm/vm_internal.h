@@ -13,6 +13,7 @@
 #include "vm/vm.h"
 
 struct api_server;
+struct migration;
 
 struct vm {
     const struct vm_config *cli; /* as given on the command line */
@@ -37,6 +38,8 @@ struct vm {
     struct snap_image img; /* the snapshot restored from (conf's strings may point into it) */
     struct snap_chain chain;
 
+    struct migration *mig; /* an outgoing live migration in progress, or NULL */
+    bool migrated;         /* it succeeded: the loop ends, the guest runs elsewhere */
     uint64_t start_ns, paused_since_ns, paused_ns;
     uint64_t pauses, resumes, snapshots, snap_last_ns, snap_last_bytes, restore_ns;
 };
@@ -48,6 +51,11 @@ int vm_build(struct vm *vm, bool boot, char *err, size_t errlen, int *usage);
 /* Restore state_path (and its memory, or mem_path) into a new machine (vm.c). */
 int vm_restore(struct vm *vm, const char *state_path, const char *mem_path, char *err,
                size_t errlen);
+/* Take a saved machine's configuration (snapshot, migration) with this command line's
+ * overrides (disks, network back-end, console, API). 0, or -1 with a reason. */
+int vm_adopt_config(struct vm *vm, const struct vm_config *saved, char *err, size_t errlen);
+/* Pause or resume on the loop's behalf (keeps the paused-time accounting). */
+void vm_set_paused(struct vm *vm, bool paused);
 /* Execute one control request (vm_requests.c). */
 void vm_handle_request(void *opaque, const struct vm_request *req, struct vm_reply *rep);
 /* Keep a string alive as long as the VM (conf points to it); NULL when out of memory. */

@@ -12,6 +12,7 @@
 #include "machine/pc.h"
 #include "vessel/clock.h"
 #include "vessel/cpu.h"
+#include "vm/migrate.h"
 #include "vm/vm_internal.h"
 
 static const char *vm_state_name(const struct vm *vm)
@@ -159,13 +160,9 @@ static void vm_start(struct vm *vm, struct vm_reply *rep)
     vm->paused = false;
 }
 
-static void vm_pause(struct vm *vm, bool pause, struct vm_reply *rep)
+void vm_set_paused(struct vm *vm, bool pause)
 {
-    if (!vm->pc) {
-        vm_reply_fault(rep, 400, "vm: the instance is not started");
-        return;
-    }
-    if (pause == vm->paused) return; /* already there: Firecracker answers 204 too */
+    if (pause == vm->paused) return;
     uint64_t now = clock_ns();
     if (pause) {
         vm->paused_since_ns = now;
@@ -175,6 +172,26 @@ static void vm_pause(struct vm *vm, bool pause, struct vm_reply *rep)
         vm->resumes++;
     }
     vm->paused = pause;
+}
+
+static void vm_pause(struct vm *vm, bool pause, struct vm_reply *rep)
+{
+    if (!vm->pc) {
+        vm_reply_fault(rep, 400, "vm: the instance is not started");
+        return;
+    }
+    vm_set_paused(vm, pause); /* already there: 204 as in Firecracker */
+}
+
+static void vm_migrate(struct vm *vm, const struct vm_request *req, struct vm_reply *rep)
+{
+    char err[400];
+    if (migrate_start(vm, req->u.migrate.dest, req->u.migrate.downtime_ms, rep, err, sizeof(err)) <
+        0) {
+        vm_reply_fault(rep, 400, "migrate: %s", err);
+        return;
+    }
+    rep->status = 0; /* answered by migrate_poll when it is over */
 }
 
 static void vm_snap_create(struct vm *vm, const struct vm_request *req, struct vm_reply *rep)
@@ -267,6 +284,7 @@ void vm_handle_request(void *opaque, const struct vm_request *req, struct vm_rep
     case VM_OP_RESUME: vm_pause(vm, false, rep); break;
     case VM_OP_SNAP_CREATE: vm_snap_create(vm, req, rep); break;
     case VM_OP_SNAP_LOAD: vm_snap_load(vm, req, rep); break;
+    case VM_OP_MIGRATE: vm_migrate(vm, req, rep); break;
     default: vm_reply_fault(rep, 400, "unknown request"); break;
     }
 }
