@@ -285,7 +285,7 @@ struct api_server *api_server_start(const char *path, api_vm_fn vm, void *opaque
         snprintf(err, errlen, "--api-sock: path longer than %zu bytes", sizeof(s->path) - 1);
         goto fail;
     }
-    snprintf(s->path, sizeof(s->path), "%s", path);
+    memcpy(s->path, path, strlen(path) + 1);
     if (api_claim_path(path, err, errlen) < 0) goto fail;
     s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
