@@ -50,6 +50,10 @@ static void fuzz_vm(void *opaque, const struct vm_request *req, struct vm_reply 
         fuzz_check_str(req->u.snap.mem, sizeof(req->u.snap.mem));
         if (!req->u.snap.state[0]) abort();
         break;
+    case VM_OP_MIGRATE:
+        fuzz_check_str(req->u.migrate.dest, sizeof(req->u.migrate.dest));
+        if (!req->u.migrate.dest[0] || req->u.migrate.downtime_ms < 1) abort();
+        break;
     case VM_OP_PUT_MACHINE:
         if (req->u.machine.has_vcpus && (req->u.machine.vcpus < 1 || req->u.machine.vcpus > 32))
             abort();
@@ -77,6 +81,7 @@ static const char *const fuzz_targets[] = {
     "PUT /snapshot/create",
     "PUT /snapshot/load",
     "GET /metrics",
+    "PUT /migrate",
 };
 
 static const char *const fuzz_bodies[] = {
@@ -90,6 +95,7 @@ static const char *const fuzz_bodies[] = {
     "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\", \"snapshot_type\": \"Diff\"}",
     "{\"snapshot_path\": \"/s\", \"mem_backend\": {\"backend_type\": \"File\", "
     "\"backend_path\": \"/m\"}, \"resume_vm\": true}",
+    "{\"destination\": \"unix:/tmp/m.sock\", \"max_downtime_ms\": 300}",
 };
 
 /* Parse and answer every request in buf, like the server's connection loop. */
