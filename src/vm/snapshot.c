@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backend/disk.h"
 #include "machine/pc.h"
 #include "vessel/bus.h"
 #include "vessel/clock.h"
@@ -221,15 +222,21 @@ static void snap_fsync_dir(const char *path)
 }
 
 /* Disk images are written with pwrite from the virtio-blk thread; fsync on any descriptor of
- * the file makes them durable before the snapshot that describes them exists. */
+ * the file makes them durable before the snapshot that describes them exists. (qcow2 orders
+ * its metadata writes for a crash at any point, which is what a restore from this snapshot
+ * then is for the image: its refcounts are repaired on open if needed.) */
 static int snap_flush_disks(const struct vm_config *cfg, char *err, size_t errlen)
 {
     for (unsigned k = 0; k < cfg->ndisks; k++) {
-        int fd = open(cfg->disks[k], O_RDONLY | O_CLOEXEC);
+        char path[PATH_MAX], why[256];
+        struct disk_options o;
+        if (disk_spec_parse(cfg->disks[k], path, sizeof(path), &o, why, sizeof(why)) < 0)
+            return snap_err(err, errlen, "disk '%s': %s", cfg->disks[k], why);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0 || fsync(fd) < 0) {
             int e = errno;
             if (fd >= 0) close(fd);
-            return snap_err(err, errlen, "flushing disk '%s': %s", cfg->disks[k], strerror(e));
+            return snap_err(err, errlen, "flushing disk '%s': %s", path, strerror(e));
         }
         close(fd);
     }

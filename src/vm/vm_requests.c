@@ -90,6 +90,11 @@ static void vm_put_drive(struct vm *vm, const struct vm_request *req, struct vm_
         vm_reply_fault(rep, 400, "drives: at most %d drives", VM_MAX_DISKS);
         return;
     }
+    if (strchr(req->u.drive.path, ',')) {
+        /* conf.disks holds --disk specs, where a comma starts the options */
+        vm_reply_fault(rep, 400, "drives: path_on_host '%s' contains a comma", req->u.drive.path);
+        return;
+    }
     const char *why = vm_file_problem(req->u.drive.path, !req->u.drive.readonly);
     if (why) {
         vm_reply_fault(rep, 400, "drives: path_on_host '%s': %s", req->u.drive.path, why);
