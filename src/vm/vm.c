@@ -531,12 +531,13 @@ static int vm_restore_into(struct vm *vm, const char *state_path, const char *me
 
 const char *vm_keep(struct vm *vm, const char *s)
 {
-    if (!s || vm->nowned == sizeof(vm->owned) / sizeof(vm->owned[0])) {
-        /* Recycle: a long-running configuration session re-puts the same fields. */
-        if (!s) return NULL;
-        free(vm->owned[0]);
-        memmove(vm->owned, vm->owned + 1, sizeof(vm->owned) - sizeof(vm->owned[0]));
-        vm->nowned--;
+    if (!s) return NULL;
+    if (vm->nowned == vm->owned_cap) {
+        size_t cap = vm->owned_cap ? 2 * vm->owned_cap : 16;
+        char **o = realloc(vm->owned, cap * sizeof(*o));
+        if (!o) return NULL;
+        vm->owned = o;
+        vm->owned_cap = cap;
     }
     char *d = strdup(s);
     if (d) vm->owned[vm->nowned++] = d;
@@ -545,8 +546,9 @@ const char *vm_keep(struct vm *vm, const char *s)
 
 static void vm_free(struct vm *vm)
 {
-    for (unsigned k = 0; k < vm->nowned; k++)
+    for (size_t k = 0; k < vm->nowned; k++)
         free(vm->owned[k]);
+    free(vm->owned);
     for (unsigned k = 0; k < VM_MAX_DISKS; k++)
         free(vm->drive_name[k]);
     snap_close(&vm->img);

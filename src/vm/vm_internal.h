@@ -31,9 +31,9 @@ struct vm {
     struct vm_ctl ctl;
     struct api_server *api;
     bool paused;
-    int root_disk;   /* index of the API's is_root_device drive, or -1 */
-    char *owned[32]; /* strings conf points to that the API supplied */
-    unsigned nowned;
+    int root_disk; /* index of the API's is_root_device drive, or -1 */
+    char **owned;  /* strings conf points to that the API supplied (kept to the end) */
+    size_t nowned, owned_cap;
     char *drive_name[VM_MAX_DISKS]; /* the API's drive ids, in conf.disks order */
     struct snap_image img; /* the snapshot restored from (conf's strings may point into it) */
     struct snap_chain chain;
