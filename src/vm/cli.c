@@ -122,10 +122,9 @@ enum cli_opt {
     OPT_INCOMING,
 };
 static const char *const cli_opt_names[] = {
-    "--kernel",  "--initrd",         "--append",      "--memory", "--cpus",
-    "--console", "--reboot",         "--disk",        "--net",    "--rng",
-    "--mac",     "--console-device", "--memory-file", "--balloon",
-    "--api-sock", "--restore", "--restore-mem", "--incoming"};
+    "--kernel",      "--initrd",  "--append",   "--memory",  "--cpus",        "--console",
+    "--reboot",      "--disk",    "--net",      "--rng",     "--mac",         "--console-device",
+    "--memory-file", "--balloon", "--api-sock", "--restore", "--restore-mem", "--incoming"};
 
 /* on|off for option `what`. */
 static int cli_on_off(const char *what, const char *v, size_t n, bool *out, char *err,

@@ -112,6 +112,11 @@ void snap_put_config(struct state_writer *w, const struct vm_config *cfg)
     state_put_u8(w, cfg->rng);
     state_put_u8(w, cfg->hvc);
     state_put_u32(w, (uint32_t)cfg->reboot);
+    state_put_u8(w, cfg->balloon.enabled);
+    state_put_u64(w, cfg->balloon.size);
+    state_put_u32(w, cfg->balloon.stats_interval_ms);
+    state_put_u8(w, cfg->balloon.deflate_on_oom);
+    state_put_u8(w, cfg->balloon.reporting);
     state_section_end(w);
 }
 
@@ -372,6 +377,11 @@ static int snap_get_config(struct state_reader *r, struct snap_image *img, char 
     c->hvc = state_get_u8(r) != 0;
     uint32_t reboot = state_get_u32(r);
     c->reboot = reboot == VM_REBOOT_RESTART ? VM_REBOOT_RESTART : VM_REBOOT_EXIT;
+    c->balloon.enabled = state_get_u8(r) != 0;
+    c->balloon.size = state_get_u64(r);
+    c->balloon.stats_interval_ms = state_get_u32(r);
+    c->balloon.deflate_on_oom = state_get_u8(r) != 0;
+    c->balloon.reporting = state_get_u8(r) != 0;
     if (!ok || !state_ok(r) || c->mem_size == 0 || (c->mem_size & (BUS_PAGE_SIZE - 1)))
         return snap_err(err, errlen, "malformed vm-config section");
     return 0;

@@ -505,6 +505,10 @@ int vm_adopt_config(struct vm *vm, const struct vm_config *saved, char *err, siz
     }
     c.console = cli->console;
     c.api_sock = cli->api_sock;
+    /* RAM comes from the snapshot's memory file or the migration stream; a --memory-file is
+     * not combined with that. */
+    c.memory_file = NULL;
+    c.balloon_control = cli->balloon_control;
     c.restore = c.restore_mem = c.incoming = NULL;
     vm->conf = c;
     return 0;

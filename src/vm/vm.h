@@ -47,11 +47,11 @@ struct vm_config {
     const char *memory_file; /* --memory-file: guest RAM in a file (directory or new) */
     struct pc_balloon_config balloon; /* --balloon */
     const char *balloon_control;      /* a file holding the balloon size, read again on SIGUSR2 */
-    const char *api_sock;    /* control API socket path (src/api/), or NULL */
-    const char *restore;     /* state file to restore instead of booting, or NULL */
-    const char *restore_mem; /* its memory file when not the one the state file names */
-    bool net_given;          /* --net was on the command line (a restore keeps it) */
-    const char *incoming;    /* receive a live migration at this address, or NULL */
+    const char *api_sock;             /* control API socket path (src/api/), or NULL */
+    const char *restore;              /* state file to restore instead of booting, or NULL */
+    const char *restore_mem;          /* its memory file when not the one the state file names */
+    bool net_given;                   /* --net was on the command line (a restore keeps it) */
+    const char *incoming;             /* receive a live migration at this address, or NULL */
 };
 
 /* Build (or restore, or wait for the API to configure), run and tear down the machine. Returns an
