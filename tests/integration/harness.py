@@ -137,8 +137,9 @@ class Guest:
         self.seq += 1
         tag = f"VSL{self.seq}"
         # The quotes keep the echoed command line from matching the markers.
-        self.send(f"echo '{tag}''B'; {cmd}; echo \"{tag}E $?\"\n")
+        # The offset first: a quick answer may arrive before send() returns on a loaded host.
         start_len = len(self.out)
+        self.send(f"echo '{tag}''B'; {cmd}; echo \"{tag}E $?\"\n")
         b = self.wait_for(f"{tag}B".encode(), timeout, start_len)
         if b is None:
             return None, None
