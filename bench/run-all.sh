@@ -15,3 +15,7 @@ bench/virtio.py --runs 3 --vessel "$BUILD/vessel" || echo "(virtio.py: some runs
 echo
 echo "## Balloon inflate/deflate (bench/balloon.py --cycles 3)"
 bench/balloon.py --vessel "$BUILD/vessel" --cycles 3 || echo "(balloon.py failed, see above)"
+echo
+echo "## Snapshot, restore, clones, migration (bench/snapshot.py, JSON)"
+bench/snapshot.py --vessel "$BUILD/vessel" --memory 512 --runs 3 --clones 10 ||
+    echo "(snapshot.py failed, see above)"

@@ -7,7 +7,8 @@ set -euo pipefail
 PKGS=(
     # build
     gcc make meson ninja-build pkg-config clang-format
-    libglib2.0-dev libslirp-dev liblz4-dev zlib1g-dev liblzma-dev libzstd-dev libbz2-dev
+    libglib2.0-dev libslirp-dev libjansson-dev liblz4-dev zlib1g-dev liblzma-dev libzstd-dev
+    libbz2-dev
     # display: VNC server (and the tests' VNC client), window, PNG screenshots
     libvncserver-dev libsdl2-dev libpng-dev
     # tests: decoder cross-check, fuzzing and sanitizers, integration drivers

@@ -1,8 +1,10 @@
 /* main.c — the `vessel` command: parse the command line (src/vm/cli.c) and run the machine
- * (src/vm/vm.c). Usage errors and unusable input files print one line on stderr and exit with
- * status 2. */
+ * (src/vm/vm.c), or `vessel api` (src/api/client.c) to talk to a running one. Usage errors and
+ * unusable input files print one line on stderr and exit with status 2. */
 #include <stdio.h>
+#include <string.h>
 
+#include "api/client.h"
 #include "vm/cli.h"
 #include "vm/vm.h"
 
@@ -13,6 +15,8 @@ int main(int argc, char **argv)
     enum cli_command cmd;
     struct vm_config cfg;
     char err[512];
+    if (argc >= 2 && !strcmp(argv[1], "api")) return api_client_main(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "migrate")) return api_client_migrate(argc - 1, argv + 1);
     if (cli_parse(argc, argv, &cmd, &cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "vessel: %s\n", err);
         return CLI_USAGE_EXIT;

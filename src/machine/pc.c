@@ -454,6 +454,7 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen, int 
     struct boot_screen screen;
     if (cfg->display && pc_display_create(pc, cfg, &screen, err, errlen, usage) < 0) goto fail;
 
+    if (!cfg->kernel) return pc; /* restored from a snapshot: RAM and registers come from it */
     struct linux_boot_config bc = {
         .kernel_path = cfg->kernel,
         .initrd_path = cfg->initrd,

@@ -35,8 +35,8 @@ struct pc_balloon_config {
 
 struct pc_config {
     uint64_t ram_size;
-    const char *kernel, *initrd, *cmdline;
-    const char *disks[PC_MAX_DISKS]; /* raw images for virtio-blk, in slot order */
+    const char *kernel, *initrd, *cmdline; /* kernel NULL: none loaded (a restore follows) */
+    const char *disks[PC_MAX_DISKS];       /* raw images for virtio-blk, in slot order */
     bool disk_ro[PC_MAX_DISKS];
     unsigned ndisks;
     const char *net;                   /* backend/net.h spec for virtio-net, or NULL */
@@ -65,6 +65,12 @@ void pc_destroy(struct pc *pc);
  * the same configuration; 0 or -1 (logged). */
 void pc_save(struct pc *pc, struct state_writer *w);
 int pc_load(struct pc *pc, const void *data, size_t len);
+/* The same without the "ram" section, for callers that move RAM themselves (snapshot memory
+ * files, migration): pc_load_devices leaves RAM as it is. */
+void pc_save_devices(struct pc *pc, struct state_writer *w);
+int pc_load_devices(struct pc *pc, const void *data, size_t len);
+/* Guest RAM and its per-page dirty bits (vessel/bus.h), for snapshots and migration. */
+struct bus *pc_bus(struct pc *pc);
 
 /* Fire every device timer due at host time now_ns; returns the earliest next deadline (host
  * ns, UINT64_MAX if none). */

@@ -2,14 +2,15 @@
  * firmware tables are, which optional devices exist), guest RAM, then every device of the
  * board's list in order, each in its own section. Loading expects a board built with the same
  * configuration (pc_create with the same RAM size and devices) and replaces its state; any
- * device refusing its section fails the load. Format: docs/STATE-FORMAT.md. */
+ * device refusing its section fails the load. The _devices variants leave RAM out: snapshots
+ * (memory files) and live migration move it themselves. Format: docs/STATE-FORMAT.md. */
 #include "machine/pc_internal.h"
 #include "vessel/log.h"
 #include "vessel/state.h"
 
 #define PC_STATE_VERSION 1
 
-void pc_save(struct pc *pc, struct state_writer *w)
+static void pc_save_all(struct pc *pc, struct state_writer *w, bool with_ram)
 {
     state_section_begin(w, "board", PC_STATE_VERSION);
     state_put_u64(w, pc->bus.ram_size);
@@ -18,15 +19,27 @@ void pc_save(struct pc *pc, struct state_writer *w)
     state_put_u32(w, pc->ndisks);
     state_section_end(w);
 
-    state_section_begin(w, "ram", PC_STATE_VERSION);
-    state_put_bytes(w, pc->bus.ram, pc->bus.ram_size);
-    state_section_end(w);
+    if (with_ram) {
+        state_section_begin(w, "ram", PC_STATE_VERSION);
+        state_put_bytes(w, pc->bus.ram, pc->bus.ram_size);
+        state_section_end(w);
+    }
 
     for (unsigned k = 0; k < pc->ndev; k++)
         if (pc->dev[k].ops->save) pc->dev[k].ops->save(pc->dev[k].obj, w, pc->dev[k].name);
 }
 
-static int pc_load_board(struct pc *pc, struct state_reader *r)
+void pc_save(struct pc *pc, struct state_writer *w)
+{
+    pc_save_all(pc, w, true);
+}
+
+void pc_save_devices(struct pc *pc, struct state_writer *w)
+{
+    pc_save_all(pc, w, false);
+}
+
+static int pc_load_board(struct pc *pc, struct state_reader *r, bool with_ram)
 {
     uint32_t version;
     if (!state_section_find(r, "board", &version)) {
@@ -47,6 +60,10 @@ static int pc_load_board(struct pc *pc, struct state_reader *r)
         log_error("state: saved machine (%llu MiB, devices %#x, %u disks) differs from this one",
                   (unsigned long long)(ram >> 20), devs, ndisks);
         return -1;
+    }
+    if (!with_ram) {
+        if (!r->check_only) pc->rsdp_addr = rsdp;
+        return 0;
     }
     if (!state_section_find(r, "ram", &version) || version != PC_STATE_VERSION) {
         log_error("state: no usable ram section");
@@ -71,17 +88,17 @@ static int pc_load_board(struct pc *pc, struct state_reader *r)
 }
 
 /* One pass over every section; with r->check_only it decodes and validates but commits nothing. */
-static int pc_load_pass(struct pc *pc, struct state_reader *r_)
+static int pc_load_pass(struct pc *pc, struct state_reader *r_, bool with_ram)
 {
     struct state_reader r = *r_;
-    if (pc_load_board(pc, &r) < 0) return -1;
+    if (pc_load_board(pc, &r, with_ram) < 0) return -1;
     for (unsigned k = 0; k < pc->ndev; k++)
         if (pc->dev[k].ops->load && pc->dev[k].ops->load(pc->dev[k].obj, &r, pc->dev[k].name) < 0)
             return -1;
     return 0;
 }
 
-int pc_load(struct pc *pc, const void *data, size_t len)
+static int pc_load_all(struct pc *pc, const void *data, size_t len, bool with_ram)
 {
     struct state_reader r;
     if (!state_reader_init(&r, data, len)) {
@@ -90,7 +107,22 @@ int pc_load(struct pc *pc, const void *data, size_t len)
     }
     /* Check everything, then load: a bad stream leaves the whole machine as it was. */
     r.check_only = true;
-    if (pc_load_pass(pc, &r) < 0) return -1;
+    if (pc_load_pass(pc, &r, with_ram) < 0) return -1;
     r.check_only = false;
-    return pc_load_pass(pc, &r);
+    return pc_load_pass(pc, &r, with_ram);
+}
+
+int pc_load(struct pc *pc, const void *data, size_t len)
+{
+    return pc_load_all(pc, data, len, true);
+}
+
+int pc_load_devices(struct pc *pc, const void *data, size_t len)
+{
+    return pc_load_all(pc, data, len, false);
+}
+
+struct bus *pc_bus(struct pc *pc)
+{
+    return &pc->bus;
 }

@@ -121,12 +121,18 @@ enum cli_opt {
     OPT_DISPLAY,
     OPT_RESOLUTION,
     OPT_SCREENSHOT,
+    OPT_API_SOCK,
+    OPT_RESTORE,
+    OPT_RESTORE_MEM,
+    OPT_INCOMING,
 };
 static const char *const cli_opt_names[] = {
     "--kernel", "--initrd", "--append", "--memory", "--cpus", "--console", "--reboot", "--disk",
     "--net", "--rng", "--mac", "--console-device", "--memory-file", "--balloon",
     /* the display */
-    "--display", "--resolution", "--screenshot-on-exit"};
+    "--display", "--resolution", "--screenshot-on-exit",
+    /* the control API, snapshots and migration */
+    "--api-sock", "--restore", "--restore-mem", "--incoming"};
 
 /* on|off for option `what`. */
 static int cli_on_off(const char *what, const char *v, size_t n, bool *out, char *err,
@@ -290,7 +296,25 @@ static int cli_run_option(enum cli_opt o, const char *v, struct vm_config *cfg, 
         else
             return cli_err(err, errlen, "--console-device: '%s' is not uart or virtio", v);
         break;
+    case OPT_API_SOCK:
+        if (!*v) return cli_err(err, errlen, "--api-sock: empty path");
+        cfg->api_sock = v;
+        break;
+    case OPT_RESTORE:
+        if (!*v) return cli_err(err, errlen, "--restore: empty path");
+        cfg->restore = v;
+        break;
+    case OPT_RESTORE_MEM:
+        if (!*v) return cli_err(err, errlen, "--restore-mem: empty path");
+        cfg->restore_mem = v;
+        break;
+    case OPT_INCOMING:
+        if (strncmp(v, "unix:", 5) != 0 && strncmp(v, "tcp:", 4) != 0)
+            return cli_err(err, errlen, "--incoming: '%s' is not unix:PATH or tcp:HOST:PORT", v);
+        cfg->incoming = v;
+        break;
     case OPT_NET:
+        cfg->net_given = true;
         if (strcmp(v, "none") == 0)
             cfg->net = NULL;
         else
@@ -374,7 +398,17 @@ static int cli_parse_run(int argc, char **argv, int i, enum cli_command *cmd, st
         initrd_given |= o == OPT_INITRD;
     }
 
-    if (!kernel_given) {
+    if (cfg->restore_mem && !cfg->restore)
+        return cli_err(err, errlen, "--restore-mem needs --restore");
+    if (cfg->incoming && cfg->restore)
+        return cli_err(err, errlen, "--incoming and --restore exclude each other");
+    if ((cfg->restore || cfg->incoming) && (kernel_given || initrd_given || append))
+        return cli_err(
+            err, errlen,
+            "--restore: the snapshot brings its kernel; drop --kernel/--initrd/--append");
+    /* A restore needs no kernel, and with an API socket the kernel may come later
+     * (PUT /boot-source), so neither falls back to the default guest. */
+    if (!kernel_given && !cfg->restore && !cfg->incoming && !cfg->api_sock) {
         char dir[2048];
         cli_cache_dir(dir, sizeof(dir));
         if (!kernel_given) {
@@ -450,8 +484,13 @@ static const char *cli_file_problem(const char *path)
 int cli_check_files(const struct vm_config *cfg, char *err, size_t errlen)
 {
     const char *what = "kernel", *path = cfg->kernel;
-    const char *why = cli_file_problem(path);
-    if (!why && cfg->initrd) {
+    const char *why = path ? cli_file_problem(path) : NULL;
+    if (!why && cfg->restore) {
+        what = "state file";
+        path = cfg->restore;
+        why = cli_file_problem(path);
+    }
+    if (!why && cfg->kernel && cfg->initrd) {
         what = "initrd";
         path = cfg->initrd;
         why = cli_file_problem(path);
@@ -478,7 +517,11 @@ void cli_print_help(void)
           "A virtual machine monitor with its own x86-64 engine.\n"
           "\n"
           "commands:\n"
-          "  run        boot a Linux kernel (see vessel run --help)\n"
+          "  run        boot a Linux kernel or restore a snapshot (see vessel run --help)\n"
+          "  api        send one request to a running vessel's control API\n"
+          "             (vessel api SOCKET METHOD PATH [JSON])\n"
+          "  migrate    live-migrate a running vessel to a `vessel run --incoming ADDR`\n"
+          "             (vessel migrate SOCKET ADDR [MAX_DOWNTIME_MS])\n"
           "\n"
           "  --help     show this help\n"
           "  --version  show the version\n",
@@ -533,6 +576,14 @@ void cli_print_run_help(void)
           "  --resolution WxH     framebuffer size (default 1024x768)\n"
           "  --screenshot-on-exit PATH\n"
           "                       write the framebuffer to PATH as a PNG when the VM ends\n"
+          "  --api-sock PATH      serve the control API (HTTP/1.1 + JSON, Firecracker's\n"
+          "                       endpoints; docs/API.md) on a Unix socket; without --kernel\n"
+          "                       the VM waits to be configured and started through it\n"
+          "  --restore STATE      resume the snapshot in STATE instead of booting; --disk and\n"
+          "                       --net replace the snapshot's disk images and network back-end\n"
+          "  --restore-mem MEM    its memory file, when not at the path recorded in STATE\n"
+          "  --incoming ADDR      receive a live migration (unix:PATH or tcp:HOST:PORT) from\n"
+          "                       `vessel migrate` and run the guest here\n"
           "\n"
           "On a terminal the console is in raw mode: Ctrl-A x quits, Ctrl-A h shows help,\n"
           "Ctrl-A Ctrl-A sends Ctrl-A. SIGUSR1 prints the vCPU state on stderr (the guest\n"

@@ -1,8 +1,15 @@
 /* vm.c — the single-vCPU main loop. The vCPU runs in slices; between slices the loop fires due
- * device timers, moves console bytes both ways and acts on machine events (power-off, reset,
- * panic). When the guest halts the loop sleeps in ppoll() on the console and a wake eventfd until
- * the earliest timer deadline, so an idle guest costs the host almost nothing. Other threads
- * (future virtio I/O) reach the loop through the kick: vcpu_request_exit plus the eventfd.
+ * device timers, moves console bytes both ways, acts on machine events (power-off, reset,
+ * panic) and executes control requests from the API thread (vm_requests.c). When the guest
+ * halts the loop sleeps in ppoll() on the console and a wake eventfd until the earliest timer
+ * deadline, so an idle guest costs the host almost nothing. Other threads (virtio I/O, the
+ * API) reach the loop through the kick: vcpu_request_exit plus the eventfd.
+ *
+ * Pause is the loop not running the vCPU (it stopped at the end of a slice, an instruction
+ * boundary) and not firing device timers; the guest's clocks (TSC, kvmclock, APIC timer, RTC)
+ * follow the host's monotonic clock, so after a resume guest time has moved on by the pause
+ * and never backwards, and timers that fell due meanwhile fire at once. A restored snapshot
+ * instead continues from the instant it was taken: every device rebases its clock on load.
  *
  * Exit statuses are enum vm_status; the terminal is restored before anything is printed on the
  * way out (a raw terminal would mangle the register dump).
@@ -24,12 +31,17 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <stdlib.h>
+
+#include "api/server.h"
 #include "backend/console.h"
 #include "machine/pc.h"
 #include "vessel/clock.h"
 #include "vessel/cpu.h"
 #include "vessel/log.h"
 #include "vm/cli.h"
+#include "vm/migrate.h"
+#include "vm/vm_internal.h"
 
 /* Instructions per slice: large enough that the loop's bookkeeping is noise, small enough that
  * timers and console input are served within a few milliseconds while the guest is busy. */
@@ -39,19 +51,15 @@
 /* Host input is looked at no more often than this while the guest computes. */
 #define VM_INPUT_PERIOD_NS 1000000
 
-enum vm_outcome { VM_RUNNING, VM_POWEROFF, VM_RESET, VM_PANIC, VM_QUIT, VM_CRASH, VM_DEAD };
-
-struct vm {
-    const struct vm_config *cfg;
-    struct console con;
-    struct pc *pc;
-    int wake_fd;
-    pthread_t loop_thread;
-    atomic_bool poweroff, reset;
-    atomic_uint panic_events;
-    double insns_per_ns; /* measured engine speed, 0 until known */
-    uint64_t next_input_ns;
-    uint64_t report_asked_ns, report_due_ns; /* a SIGUSR2 report waiting for guest statistics */
+enum vm_outcome {
+    VM_RUNNING,
+    VM_POWEROFF,
+    VM_RESET,
+    VM_PANIC,
+    VM_QUIT,
+    VM_CRASH,
+    VM_DEAD,
+    VM_MIGRATED
 };
 
 /* How long a SIGUSR2 report waits for the guest's statistics. */
@@ -77,7 +85,7 @@ static void vm_on_sigusr2(int sig)
 /* The balloon size in the control file: a size as --memory takes it, or 0. */
 static void vm_read_balloon_control(struct vm *vm)
 {
-    const char *path = vm->cfg->balloon_control;
+    const char *path = vm->cli->balloon_control;
     if (!path) return;
     FILE *f = fopen(path, "r");
     char line[64] = "";
@@ -179,6 +187,22 @@ static void vm_memory_report_if_due(struct vm *vm, uint64_t now)
     vm_memory_report(vm);
 }
 
+/* With a control API, SIGTERM and SIGINT end the VM like Ctrl-A x (the socket file is
+ * removed on the way out). */
+static volatile sig_atomic_t vm_quit_requested;
+static int vm_signal_wake_fd = -1;
+
+static void vm_on_sigterm(int sig)
+{
+    (void)sig;
+    vm_quit_requested = 1;
+    uint64_t one = 1;
+    if (vm_signal_wake_fd >= 0) {
+        ssize_t n = write(vm_signal_wake_fd, &one, sizeof(one));
+        (void)n;
+    }
+}
+
 static void vm_on_poweroff(void *opaque)
 {
     struct vm *vm = opaque;
@@ -219,6 +243,22 @@ static void vm_kick(void *opaque)
     (void)n; /* EAGAIN: the counter is already non-zero, the loop will wake */
 }
 
+/* The API thread's kick: always from another thread. */
+static void vm_ctl_kick(void *opaque)
+{
+    struct vm *vm = opaque;
+    if (vm->pc) vcpu_request_exit(pc_vcpu(vm->pc));
+    uint64_t one = 1;
+    ssize_t n = write(vm->wake_fd, &one, sizeof(one));
+    (void)n;
+}
+
+static void vm_api_call(void *opaque, const struct vm_request *req, struct vm_reply *rep)
+{
+    struct vm *vm = opaque;
+    vm_ctl_call(&vm->ctl, req, rep);
+}
+
 static void vm_feed_console(struct vm *vm)
 {
     const uint8_t *p;
@@ -233,7 +273,7 @@ static void vm_idle(struct vm *vm, uint64_t deadline)
     const uint8_t *p;
     /* Only wait for host input if there is room to put it: otherwise the fd stays readable and
      * the sleep would spin. */
-    if (console_pending(&vm->con, &p) == 0)
+    if (vm->pc && !vm->paused && console_pending(&vm->con, &p) == 0)
         fds[1] = (struct pollfd){.fd = console_input_fd(&vm->con), .events = POLLIN};
     struct timespec ts, *tsp = NULL;
     if (deadline != UINT64_MAX) {
@@ -252,6 +292,7 @@ static void vm_idle(struct vm *vm, uint64_t deadline)
 
 static enum vm_outcome vm_check_events(struct vm *vm)
 {
+    if (vm_quit_requested) return VM_QUIT;
     if (atomic_load(&vm->panic_events)) return VM_PANIC;
     if (vm->con.quit) return VM_QUIT;
     if (atomic_load(&vm->poweroff)) return VM_POWEROFF;
@@ -287,10 +328,28 @@ static void vm_measure(struct vm *vm, uint64_t insns, uint64_t ns)
 
 static enum vm_outcome vm_loop(struct vm *vm)
 {
-    struct vcpu *v = pc_vcpu(vm->pc);
-    uint64_t now = clock_ns();
-    uint64_t deadline = pc_update_timers(vm->pc, now);
+    uint64_t now = 0, deadline = UINT64_MAX;
+    bool fresh = true; /* the machine was (re)started or resumed: read the clock and timers */
     for (;;) {
+        if (vm_ctl_serve(&vm->ctl, vm_handle_request, vm)) fresh = true;
+        if (vm->mig) {
+            migrate_poll(vm);
+            if (vm->migrated) return VM_MIGRATED;
+            fresh = true; /* a stop for the last round may have come and gone */
+        }
+        if (!vm->pc || vm->paused) {
+            /* Not started or paused: only requests (and the quit signal) matter. */
+            if (vm_quit_requested) return VM_QUIT;
+            vm_idle(vm, UINT64_MAX);
+            fresh = true;
+            continue;
+        }
+        struct vcpu *v = pc_vcpu(vm->pc);
+        if (fresh) {
+            now = clock_ns();
+            deadline = pc_update_timers(vm->pc, now);
+            fresh = false;
+        }
         struct vcpu_stats st;
         vcpu_get_stats(v, &st);
         uint64_t insns0 = st.insns, t0 = now;
@@ -323,7 +382,7 @@ static enum vm_outcome vm_loop(struct vm *vm)
         case VCPU_EXIT_HLT:
             if (vm_halted_for_good(v)) return VM_DEAD;
             /* A timer that just fired or input just fed may already have woken it. */
-            if (!pc_irq_pending(vm->pc)) {
+            if (!pc_irq_pending(vm->pc) && !atomic_load(&vm->ctl.pending)) {
                 vm_idle(vm, deadline);
                 now = clock_ns();
                 deadline = pc_update_timers(vm->pc, now);
@@ -369,20 +428,169 @@ static int vm_status_of(const struct vm *vm, enum vm_outcome o)
     }
 }
 
+int vm_build(struct vm *vm, bool boot, char *err, size_t errlen, int *usage)
+{
+    const struct vm_config *cfg = &vm->conf;
+    struct pc_config pcfg = {
+        .ram_size = cfg->mem_size,
+        .kernel = boot ? cfg->kernel : NULL,
+        .initrd = cfg->initrd,
+        .cmdline = cfg->cmdline,
+        .ndisks = cfg->ndisks,
+        .net = cfg->net,
+        .rng = cfg->rng,
+        .mac = cfg->mac,
+        .hvc = cfg->hvc,
+        .memory_file = cfg->memory_file,
+        .balloon = cfg->balloon,
+        .display = cfg->display,
+        .display_width = cfg->display_width,
+        .display_height = cfg->display_height,
+        .screenshot = cfg->screenshot,
+        .events = {.poweroff = vm_on_poweroff,
+                   .reset = vm_on_reset,
+                   .panic = vm_on_panic,
+                   .serial_out = vm_on_serial,
+                   .kick = vm_kick,
+                   .opaque = vm},
+    };
+    for (unsigned k = 0; k < cfg->ndisks && k < PC_MAX_DISKS; k++) {
+        pcfg.disks[k] = cfg->disks[k];
+        pcfg.disk_ro[k] = cfg->disk_ro[k];
+        pcfg.disk_id[k] = cfg->disk_id[k];
+    }
+    vm->pc = pc_create(&pcfg, err, errlen, usage);
+    return vm->pc ? 0 : -1;
+}
+
+static int vm_restore_into(struct vm *vm, const char *state_path, const char *mem_path, char *err,
+                           size_t errlen);
+
+int vm_restore(struct vm *vm, const char *state_path, const char *mem_path, char *err,
+               size_t errlen)
+{
+    uint64_t t0 = clock_ns();
+    struct vm_config before = vm->conf;
+    if (snap_open(state_path, &vm->img, err, errlen) < 0) return -1;
+    if (vm_restore_into(vm, state_path, mem_path, err, errlen) < 0) {
+        vm->conf = before;
+        snap_close(&vm->img);
+        return -1;
+    }
+    vm->restore_ns = clock_ns() - t0;
+    return 0;
+}
+
+int vm_adopt_config(struct vm *vm, const struct vm_config *saved, char *err, size_t errlen)
+{
+    struct vm_config c = *saved;
+    const struct vm_config *cli = vm->cli;
+    /* What the saved machine cannot know: where this process's console and API are, and (from
+     * the command line) other disk images or network back-ends for a clone. */
+    if (cli->ndisks) {
+        if (cli->ndisks != c.ndisks) {
+            snprintf(err, errlen, "the snapshot has %u disk(s), the command line gives %u",
+                     c.ndisks, cli->ndisks);
+            return -1;
+        }
+        for (unsigned k = 0; k < c.ndisks; k++) {
+            c.disks[k] = cli->disks[k];
+            c.disk_ro[k] = cli->disk_ro[k];
+            if (cli->disk_id[k]) c.disk_id[k] = cli->disk_id[k];
+        }
+    }
+    if (cli->net_given) {
+        if (!c.net != !cli->net) {
+            snprintf(err, errlen, "the snapshot %s a network interface; --net must %s",
+                     c.net ? "has" : "has no", c.net ? "give a back-end" : "be none");
+            return -1;
+        }
+        c.net = cli->net;
+    }
+    c.console = cli->console;
+    c.api_sock = cli->api_sock;
+    /* RAM comes from the snapshot's memory file or the migration stream; a --memory-file is
+     * not combined with that. */
+    c.memory_file = NULL;
+    c.balloon_control = cli->balloon_control;
+    c.restore = c.restore_mem = c.incoming = NULL;
+    vm->conf = c;
+    return 0;
+}
+
+static int vm_restore_into(struct vm *vm, const char *state_path, const char *mem_path, char *err,
+                           size_t errlen)
+{
+    if (vm_adopt_config(vm, &vm->img.cfg, err, errlen) < 0) return -1;
+    int usage;
+    char why[512];
+    if (vm_build(vm, false, why, sizeof(why), &usage) < 0) {
+        snprintf(err, errlen, "rebuilding the snapshot's machine: %s", why);
+        return -1;
+    }
+    if (snap_restore(vm->pc, &vm->img, mem_path, &vm->chain, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "restoring '%s': %s", state_path, why);
+        pc_destroy(vm->pc);
+        vm->pc = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+const char *vm_keep(struct vm *vm, const char *s)
+{
+    if (!s) return NULL;
+    if (vm->nowned == vm->owned_cap) {
+        size_t cap = vm->owned_cap ? 2 * vm->owned_cap : 16;
+        char **o = realloc(vm->owned, cap * sizeof(*o));
+        if (!o) return NULL;
+        vm->owned = o;
+        vm->owned_cap = cap;
+    }
+    char *d = strdup(s);
+    if (d) vm->owned[vm->nowned++] = d;
+    return d;
+}
+
+static void vm_free(struct vm *vm)
+{
+    for (size_t k = 0; k < vm->nowned; k++)
+        free(vm->owned[k]);
+    free(vm->owned);
+    for (unsigned k = 0; k < VM_MAX_DISKS; k++)
+        free(vm->drive_name[k]);
+    snap_close(&vm->img);
+    snap_chain_clear(&vm->chain);
+    vm_ctl_destroy(&vm->ctl);
+    free(vm);
+}
+
 int vm_main(const struct vm_config *cfg)
 {
-    struct vm vm = {.cfg = cfg, .loop_thread = pthread_self()};
-    char err[512];
-    if (console_open(&vm.con, cfg->console, err, sizeof(err)) < 0) {
-        fprintf(stderr, "vessel: %s\n", err);
-        return VM_STATUS_USAGE;
-    }
-    vm.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (vm.wake_fd < 0) {
-        console_close(&vm.con);
-        fprintf(stderr, "vessel: eventfd: %s\n", strerror(errno));
+    struct vm *vm = calloc(1, sizeof(*vm));
+    if (!vm) {
+        fprintf(stderr, "vessel: out of memory\n");
         return VM_STATUS_ERROR;
     }
+    vm->cli = cfg;
+    vm->conf = *cfg;
+    vm->loop_thread = pthread_self();
+    vm->root_disk = -1;
+    vm->start_ns = clock_ns();
+    char err[1024];
+    if (console_open(&vm->con, cfg->console, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vessel: %s\n", err);
+        free(vm);
+        return VM_STATUS_USAGE;
+    }
+    vm->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (vm->wake_fd < 0) {
+        console_close(&vm->con);
+        fprintf(stderr, "vessel: eventfd: %s\n", strerror(errno));
+        free(vm);
+        return VM_STATUS_ERROR;
+    }
+    vm_ctl_init(&vm->ctl, vm_ctl_kick, vm);
     signal(SIGPIPE, SIG_IGN); /* a closed stdout must not kill the monitor */
     struct sigaction sa = {.sa_handler = vm_on_sigusr1};
     sigemptyset(&sa.sa_mask);
@@ -390,58 +598,72 @@ int vm_main(const struct vm_config *cfg)
     sa.sa_handler = vm_on_sigusr2;
     sigaction(SIGUSR2, &sa, NULL);
 
-    int status;
-    for (;;) {
-        struct pc_config pcfg = {
-            .ram_size = cfg->mem_size,
-            .kernel = cfg->kernel,
-            .initrd = cfg->initrd,
-            .cmdline = cfg->cmdline,
-            .ndisks = cfg->ndisks,
-            .net = cfg->net,
-            .rng = cfg->rng,
-            .mac = cfg->mac,
-            .hvc = cfg->hvc,
-            .memory_file = cfg->memory_file,
-            .balloon = cfg->balloon,
-            .display = cfg->display,
-            .display_width = cfg->display_width,
-            .display_height = cfg->display_height,
-            .screenshot = cfg->screenshot,
-            .events = {.poweroff = vm_on_poweroff,
-                       .reset = vm_on_reset,
-                       .panic = vm_on_panic,
-                       .serial_out = vm_on_serial,
-                       .kick = vm_kick,
-                       .opaque = &vm},
-        };
-        for (unsigned k = 0; k < cfg->ndisks && k < PC_MAX_DISKS; k++) {
-            pcfg.disks[k] = cfg->disks[k];
-            pcfg.disk_ro[k] = cfg->disk_ro[k];
-            pcfg.disk_id[k] = cfg->disk_id[k];
+    int status = VM_STATUS_OK;
+    bool failed = false;
+    if (cfg->api_sock) {
+        vm_signal_wake_fd = vm->wake_fd;
+        struct sigaction st = {.sa_handler = vm_on_sigterm};
+        sigemptyset(&st.sa_mask);
+        sigaction(SIGTERM, &st, NULL);
+        sigaction(SIGINT, &st, NULL);
+        vm->api = api_server_start(cfg->api_sock, vm_api_call, vm, err, sizeof(err));
+        if (!vm->api) {
+            status = VM_STATUS_USAGE;
+            failed = true;
         }
+    }
+    if (!failed && cfg->incoming) {
+        if (migrate_incoming(vm, cfg->incoming, err, sizeof(err)) < 0) {
+            status = VM_STATUS_USAGE;
+            failed = true;
+        }
+    } else if (!failed && cfg->restore) {
+        if (vm_restore(vm, cfg->restore, cfg->restore_mem, err, sizeof(err)) < 0) {
+            status = VM_STATUS_USAGE;
+            failed = true;
+        } else {
+            fprintf(stderr, "vessel: restored %s (%llu MiB) in %.2f ms\n", cfg->restore,
+                    (unsigned long long)(vm->conf.mem_size >> 20), (double)vm->restore_ns / 1e6);
+        }
+    } else if (!failed && cfg->kernel) {
         int usage = 0;
-        vm.pc = pc_create(&pcfg, err, sizeof(err), &usage);
-        if (!vm.pc) {
-            console_close(&vm.con);
-            fprintf(stderr, "vessel: %s\n", err);
+        if (vm_build(vm, true, err, sizeof(err), &usage) < 0) {
             status = usage ? VM_STATUS_USAGE : VM_STATUS_ERROR;
-            break;
+            failed = true;
         }
-        enum vm_outcome o = vm_loop(&vm);
-        if (o == VM_RESET && cfg->reboot == VM_REBOOT_RESTART) {
-            pc_destroy(vm.pc);
-            vm.pc = NULL;
-            atomic_store(&vm.reset, false);
-            vm.con.panic_seen = false;
+    }
+    if (failed) {
+        console_close(&vm->con);
+        fprintf(stderr, "vessel: %s\n", err);
+    }
+    while (!failed) {
+        enum vm_outcome o = vm_loop(vm);
+        if (o == VM_RESET && vm->conf.reboot == VM_REBOOT_RESTART && vm->conf.kernel) {
+            pc_destroy(vm->pc);
+            vm->pc = NULL;
+            atomic_store(&vm->reset, false);
+            vm->con.panic_seen = false;
+            int usage = 0;
+            if (vm_build(vm, true, err, sizeof(err), &usage) < 0) {
+                console_close(&vm->con);
+                fprintf(stderr, "vessel: %s\n", err);
+                status = usage ? VM_STATUS_USAGE : VM_STATUS_ERROR;
+                break;
+            }
             continue;
         }
-        console_close(&vm.con); /* flushes and restores the terminal before we report */
-        vm_report(&vm, o);
-        status = vm_status_of(&vm, o);
-        pc_destroy(vm.pc);
+        migrate_cancel(vm);
+        vm_ctl_close(&vm->ctl, "the VM has stopped");
+        console_close(&vm->con); /* flushes and restores the terminal before we report */
+        vm_report(vm, o);
+        status = vm_status_of(vm, o);
         break;
     }
-    close(vm.wake_fd);
+    vm_ctl_close(&vm->ctl, "the VM has stopped");
+    api_server_stop(vm->api);
+    if (vm->pc) pc_destroy(vm->pc);
+    vm_signal_wake_fd = -1;
+    close(vm->wake_fd);
+    vm_free(vm);
     return status;
 }

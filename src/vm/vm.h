@@ -6,11 +6,11 @@
 
 #include "machine/pc.h"
 
-#define VM_MEM_MIN         (64ull << 20)
-#define VM_MEM_MAX         (64ull << 30)
-#define VM_MEM_DEFAULT     (256ull << 20)
-#define VM_DISPLAY_WIDTH   1024
-#define VM_DISPLAY_HEIGHT  768
+#define VM_MEM_MIN        (64ull << 20)
+#define VM_MEM_MAX        (64ull << 30)
+#define VM_MEM_DEFAULT    (256ull << 20)
+#define VM_DISPLAY_WIDTH  1024
+#define VM_DISPLAY_HEIGHT 768
 /* With a display the kernel console is on the framebuffer too; the last console= stays
  * /dev/console, so the serial console keeps init's shell. */
 #define VM_CMDLINE_DISPLAY "console=tty0 "
@@ -52,12 +52,17 @@ struct vm_config {
     const char *memory_file; /* --memory-file: guest RAM in a file (directory or new) */
     struct pc_balloon_config balloon; /* --balloon */
     const char *balloon_control;      /* a file holding the balloon size, read again on SIGUSR2 */
-    const char *display;    /* display front end spec, NULL for none (--display) */
-    unsigned display_width; /* --resolution */
+    const char *display;              /* display front end spec, NULL for none (--display) */
+    unsigned display_width;           /* --resolution */
     unsigned display_height;
-    const char *screenshot; /* PNG of the display written at exit (--screenshot-on-exit) */
+    const char *screenshot;  /* PNG of the display written at exit (--screenshot-on-exit) */
+    const char *api_sock;    /* control API socket path (src/api/), or NULL */
+    const char *restore;     /* state file to restore instead of booting, or NULL */
+    const char *restore_mem; /* its memory file when not the one the state file names */
+    bool net_given;          /* --net was on the command line (a restore keeps it) */
+    const char *incoming;    /* receive a live migration at this address, or NULL */
 };
 
-/* Build, run and tear down the machine. Returns an enum vm_status; every exit path restores
- * the terminal. */
+/* Build (or restore, or wait for the API to configure), run and tear down the machine. Returns an
+ * enum vm_status; every exit path restores the terminal. */
 int vm_main(const struct vm_config *cfg);

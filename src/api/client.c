@@ -1,0 +1,139 @@
+/* client.c — the `vessel api` command: connect to the Unix socket, send one HTTP/1.1 request
+ * with Connection: close, read the answer to end of file, print its body. */
+#include "api/client.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "api/http.h"
+
+static int api_client_usage(void)
+{
+    fputs("usage: vessel api SOCKET METHOD PATH [JSON]\n"
+          "  e.g. vessel api /tmp/vessel.sock PATCH /vm '{\"state\": \"Paused\"}'\n"
+          "       vessel api /tmp/vessel.sock GET /\n",
+          stderr);
+    return 2;
+}
+
+static bool api_client_send_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return false;
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+int api_client_main(int argc, char **argv)
+{
+    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        api_client_usage();
+        return 0;
+    }
+    if (argc < 4 || argc > 5) return api_client_usage();
+    const char *sock = argv[1], *method = argv[2], *path = argv[3];
+    const char *body = argc == 5 ? argv[4] : "";
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(sock) >= sizeof(a.sun_path)) {
+        fprintf(stderr, "vessel api: socket path too long\n");
+        return 2;
+    }
+    if (path[0] != '/' || strpbrk(path, " \r\n") || strpbrk(method, " \r\n/")) {
+        fprintf(stderr, "vessel api: PATH must start with '/' and contain no blanks\n");
+        return 2;
+    }
+    memcpy(a.sun_path, sock, strlen(sock) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        fprintf(stderr, "vessel api: cannot connect to %s: %s\n", sock, strerror(errno));
+        if (fd >= 0) close(fd);
+        return 2;
+    }
+    size_t blen = strlen(body);
+    char head[2048];
+    int n = snprintf(head, sizeof(head),
+                     "%s %s HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n"
+                     "%sContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                     method, path, blen ? "Content-Type: application/json\r\n" : "", blen);
+    if (n < 0 || (size_t)n >= sizeof(head) || !api_client_send_all(fd, head, (size_t)n) ||
+        !api_client_send_all(fd, body, blen)) {
+        fprintf(stderr, "vessel api: cannot send the request\n");
+        close(fd);
+        return 2;
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *resp = malloc(cap + 1);
+    for (;;) {
+        if (!resp) break;
+        if (len == cap) {
+            char *r = realloc(resp, cap * 2 + 1);
+            if (!r) break;
+            resp = r;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, resp + len, cap - len);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        len += (size_t)r;
+    }
+    close(fd);
+    if (!resp) return 2;
+    resp[len] = 0;
+    /* Skip interim 100 Continue answers. */
+    char *p = resp;
+    int status = 0;
+    for (;;) {
+        if (sscanf(p, "HTTP/1.%*d %d", &status) != 1) {
+            fprintf(stderr, "vessel api: no HTTP answer from %s\n", sock);
+            free(resp);
+            return 2;
+        }
+        char *e = strstr(p, "\r\n\r\n");
+        if (!e) {
+            fprintf(stderr, "vessel api: truncated answer\n");
+            free(resp);
+            return 2;
+        }
+        p = e + 4;
+        if (status != 100) break;
+    }
+    if (status >= 200 && status < 300) {
+        if (*p) printf("%s\n", p);
+        free(resp);
+        return 0;
+    }
+    fprintf(stderr, "vessel api: %d %s: %s\n", status, http_reason(status), p);
+    free(resp);
+    return 1;
+}
+
+int api_client_migrate(int argc, char **argv)
+{
+    if (argc < 3 || argc > 4 || (argc == 4 && strspn(argv[3], "0123456789") != strlen(argv[3]))) {
+        fputs("usage: vessel migrate SOCKET ADDR [MAX_DOWNTIME_MS]\n"
+              "  ADDR: unix:PATH or tcp:HOST:PORT of a `vessel run --incoming ADDR`\n",
+              stderr);
+        return 2;
+    }
+    json_t *o = json_pack("{s:s}", "destination", argv[2]);
+    if (o && argc == 4) json_object_set_new(o, "max_downtime_ms", json_integer(atoll(argv[3])));
+    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!body) return 2;
+    char *args[] = {"api", argv[1], "PUT", "/migrate", body, NULL};
+    int rc = api_client_main(5, args);
+    free(body);
+    return rc;
+}

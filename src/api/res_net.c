@@ -1,0 +1,65 @@
+/* res_net.c — PUT /network-interfaces/{iface_id}: the virtio-net NIC (Firecracker's
+ * NetworkInterface: iface_id must repeat the path's id, host_dev_name names a tap device,
+ * guest_mac is optional). vessel's extension: "backend" takes a --net spec instead of
+ * host_dev_name, e.g. "user,hostfwd=tcp::2222-:22" for libslirp. One NIC; pre-boot only. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+
+void api_res_net(struct api_call *c)
+{
+    if (!api_method_is(c, "PUT")) {
+        api_bad_method(c, "PUT");
+        return;
+    }
+    struct vm_request *r = calloc(1, sizeof(*r));
+    json_t *o = NULL;
+    if (!r) {
+        api_fault(c, 500, "out of memory");
+        return;
+    }
+    r->op = VM_OP_PUT_NET;
+    if (!api_path_id(c, r->u.net.id, sizeof(r->u.net.id))) goto out;
+    static const struct api_field f[] = {
+        {"iface_id", JSON_STRING, true},
+        {"host_dev_name", JSON_STRING, false},
+        {"guest_mac", JSON_STRING, false},
+        {"backend", JSON_STRING, false},
+    };
+    o = api_body(c, "network-interfaces", f, sizeof(f) / sizeof(f[0]));
+    if (!o) goto out;
+    if (strcmp(json_string_value(json_object_get(o, "iface_id")), r->u.net.id) != 0) {
+        api_fault(c, 400, "network-interfaces: iface_id '%.64s' differs from the path's id '%s'",
+                  json_string_value(json_object_get(o, "iface_id")), r->u.net.id);
+        goto out;
+    }
+    bool tap = json_object_get(o, "host_dev_name") != NULL;
+    bool be = json_object_get(o, "backend") != NULL;
+    if (tap == be) {
+        api_fault(c, 400,
+                  "network-interfaces: give exactly one of host_dev_name (a tap device) "
+                  "and backend (a --net spec such as \"user\")");
+        goto out;
+    }
+    if (tap) {
+        char dev[64];
+        if (!api_str(c, o, "host_dev_name", dev, sizeof(dev), true)) goto out;
+        if (strchr(dev, ',')) {
+            api_fault(c, 400, "network-interfaces: host_dev_name contains a comma");
+            goto out;
+        }
+        snprintf(r->u.net.backend, sizeof(r->u.net.backend), "tap,ifname=%s", dev);
+    } else if (!api_str(c, o, "backend", r->u.net.backend, sizeof(r->u.net.backend), true)) {
+        goto out;
+    }
+    r->u.net.has_mac = json_object_get(o, "guest_mac") != NULL;
+    if (r->u.net.has_mac && !api_str(c, o, "guest_mac", r->u.net.mac, sizeof(r->u.net.mac), true))
+        goto out;
+    struct vm_reply rep;
+    api_vm_call(c, r, &rep);
+out:
+    json_decref(o);
+    free(r);
+}
