@@ -563,6 +563,16 @@ int pc_balloon_set_size(struct pc *pc, uint64_t bytes)
     return 0;
 }
 
+int pc_send_ctrl_alt_del(struct pc *pc)
+{
+    /* scan code set 1: Ctrl, Alt, Del (E0 53) pressed, then released in reverse order */
+    static const uint8_t keys[] = {0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d};
+    for (unsigned k = 0; k < pc->ndev; k++)
+        if (!strcmp(pc->dev[k].name, "i8042"))
+            return i8042_kbd_input(pc->dev[k].obj, keys, sizeof keys) ? 0 : -1;
+    return -1;
+}
+
 int pc_balloon_request_stats(struct pc *pc)
 {
     if (!pc->balloon) return -1;

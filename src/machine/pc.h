@@ -46,7 +46,7 @@ struct pc_config {
     bool hvc;                          /* a virtio-console carries the console */
     const char *memory_file; /* guest RAM in a file here (bus_init_file), or NULL: anonymous */
     struct pc_balloon_config balloon;
-    const char *display;               /* display front end spec (backend/display.h), NULL: none */
+    const char *display; /* display front end spec (backend/display.h), NULL: none */
     unsigned display_width, display_height;
     const char *screenshot; /* PNG of the framebuffer written when the board goes */
     struct pc_events events;
@@ -102,3 +102,6 @@ void pc_memory_report(struct pc *pc, struct pc_memory_report *r);
 int pc_balloon_set_size(struct pc *pc, uint64_t bytes);
 /* Ask the guest for fresh statistics (they arrive while it runs); -1 without a balloon. */
 int pc_balloon_request_stats(struct pc *pc);
+/* Press and release Ctrl+Alt+Del on the i8042 keyboard (Firecracker's SendCtrlAltDel: Linux
+ * then runs its ctrl-alt-del action). Safe from any thread; -1 if the key buffer is full. */
+int pc_send_ctrl_alt_del(struct pc *pc);

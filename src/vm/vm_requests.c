@@ -282,7 +282,10 @@ void vm_handle_request(void *opaque, const struct vm_request *req, struct vm_rep
     case VM_OP_PUT_NET: vm_put_net(vm, req, rep); break;
     case VM_OP_START: vm_start(vm, rep); break;
     case VM_OP_CTRL_ALT_DEL:
-        vm_reply_fault(rep, 400, "SendCtrlAltDel: this board's keyboard cannot send keys yet");
+        if (!vm->pc)
+            vm_reply_fault(rep, 400, "SendCtrlAltDel: the VM is not started");
+        else if (pc_send_ctrl_alt_del(vm->pc) < 0)
+            vm_reply_fault(rep, 400, "SendCtrlAltDel: the keyboard buffer is full");
         break;
     case VM_OP_FLUSH_METRICS: break; /* metrics are answered on request, nothing to flush */
     case VM_OP_PAUSE: vm_pause(vm, true, rep); break;

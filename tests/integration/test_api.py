@@ -182,6 +182,22 @@ def main():
         code = g.wait_exit(60)
         t.ok(code == 0 and not os.path.exists(sock), "SIGTERM: exit 0, socket removed",
              f"{code} {g.tail()}")
+        g.kill()
+
+        # SendCtrlAltDel: Ctrl+Alt+Del on the i8042 keyboard; busybox init's ctrlaltdel action
+        # reboots, which ends the VM (--reboot exit) with status 0. The API runs alongside a
+        # VM started from the command line here.
+        sock2 = os.path.join(tmp, "api2.sock")
+        g = Guest(vessel, ["--kernel", files["vmlinuz"], "--initrd", files["initrd.img"],
+                           "--api-sock", sock2], log_path=os.path.join(tmp, "cad.log"))
+        ready = g.wait_for(READY_LINE, timeout)
+        if t.ok(ready is not None, "a CLI-started guest with the API alongside boots", g.tail()):
+            g.wait_for(b"# ", 60, ready)
+            st, b = apiclient.call(sock2, "PUT", "/actions", {"action_type": "SendCtrlAltDel"})
+            code = g.wait_exit(120)
+            t.ok(st == 204 and code == 0,
+                 "SendCtrlAltDel: the guest's init reboots and the VM exits 0",
+                 f"{st} {b} exit {code}\n{g.tail()}")
     finally:
         if g:
             g.kill()
