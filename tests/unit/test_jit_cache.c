@@ -118,6 +118,16 @@ static void test_bound_flush(void)
     CHECK_EQ(jc->used, 0);
     CHECK_EQ(jit_cache_begin(jc, &rw, &avail), first);
     CHECK_EQ(avail, JIT_CACHE_MIN);
+
+    /* a floor survives flushes */
+    jit_cache_begin(jc, &rw, &avail);
+    jit_cache_commit(jc, 40, "trampoline");
+    jit_cache_set_floor(jc);
+    jit_cache_begin(jc, &rw, &avail);
+    jit_cache_commit(jc, 100, NULL);
+    jit_cache_flush(jc);
+    CHECK_EQ(jc->used, 40);
+    CHECK_EQ(jit_cache_begin(jc, &rw, &avail), first + 48);
     jit_cache_free(jc);
 
     /* sizes below the minimum are raised to it; sizes round up to pages */

@@ -88,25 +88,25 @@ static void test_moves(void)
 
 static void test_arith(void)
 {
-    T("add rax, rbx", emit_alu_rr(e, ALU_ADD, 8, HR_RAX, HR_RBX));
-    T("sub r10d, eax", emit_alu_rr(e, ALU_SUB, 4, HR_R10, HR_RAX));
-    T("and bpl, cl", emit_alu_rr(e, ALU_AND, 1, HR_RBP, HR_RCX));
-    T("cmp rax, [r15+0x08]", emit_alu_rm(e, ALU_CMP, 8, HR_RAX, jit_mem(HR_R15, 8)));
-    T("or [rsp+0x10], cx", emit_alu_mr(e, ALU_OR, 2, jit_mem(HR_RSP, 16), HR_RCX));
-    T("adc rax, 0x01", emit_alu_ri(e, ALU_ADC, 8, HR_RAX, 1));
-    T("sbb ecx, 0x1000", emit_alu_ri(e, ALU_SBB, 4, HR_RCX, 0x1000));
-    T("add rdx, 0xFFFFFFFFFFFFFF80", emit_alu_ri(e, ALU_ADD, 8, HR_RDX, -128));
-    T("xor si, 0x1234", emit_alu_ri(e, ALU_XOR, 2, HR_RSI, 0x1234));
-    T("cmp dil, 0xFF", emit_alu_ri(e, ALU_CMP, 1, HR_RDI, -1));
-    T("sub qword ptr [rbx], 0x10", emit_alu_mi(e, ALU_SUB, 8, jit_mem(HR_RBX, 0), 16));
-    T("cmp byte ptr [rax+0x01], 0x02", emit_alu_mi(e, ALU_CMP, 1, jit_mem(HR_RAX, 1), 2));
+    T("add rax, rbx", emit_alu_rr(e, JALU_ADD, 8, HR_RAX, HR_RBX));
+    T("sub r10d, eax", emit_alu_rr(e, JALU_SUB, 4, HR_R10, HR_RAX));
+    T("and bpl, cl", emit_alu_rr(e, JALU_AND, 1, HR_RBP, HR_RCX));
+    T("cmp rax, [r15+0x08]", emit_alu_rm(e, JALU_CMP, 8, HR_RAX, jit_mem(HR_R15, 8)));
+    T("or [rsp+0x10], cx", emit_alu_mr(e, JALU_OR, 2, jit_mem(HR_RSP, 16), HR_RCX));
+    T("adc rax, 0x01", emit_alu_ri(e, JALU_ADC, 8, HR_RAX, 1));
+    T("sbb ecx, 0x1000", emit_alu_ri(e, JALU_SBB, 4, HR_RCX, 0x1000));
+    T("add rdx, 0xFFFFFFFFFFFFFF80", emit_alu_ri(e, JALU_ADD, 8, HR_RDX, -128));
+    T("xor si, 0x1234", emit_alu_ri(e, JALU_XOR, 2, HR_RSI, 0x1234));
+    T("cmp dil, 0xFF", emit_alu_ri(e, JALU_CMP, 1, HR_RDI, -1));
+    T("sub qword ptr [rbx], 0x10", emit_alu_mi(e, JALU_SUB, 8, jit_mem(HR_RBX, 0), 16));
+    T("cmp byte ptr [rax+0x01], 0x02", emit_alu_mi(e, JALU_CMP, 1, jit_mem(HR_RAX, 1), 2));
     T("test rax, rcx", emit_test_rr(e, 8, HR_RAX, HR_RCX));
     T("test r8b, 0x80", emit_test_ri(e, 1, HR_R8, 0x80));
     T("test dword ptr [rdi], 0x10000", emit_test_mi(e, 4, jit_mem(HR_RDI, 0), 0x10000));
-    T("shl rax, 0x03", emit_shift_ri(e, SH_SHL, 8, HR_RAX, 3));
-    T("shr ecx, 0x01", emit_shift_ri(e, SH_SHR, 4, HR_RCX, 1));
-    T("sar r9w, cl", emit_shift_rcl(e, SH_SAR, 2, HR_R9));
-    T("rol sil, cl", emit_shift_rcl(e, SH_ROL, 1, HR_RSI));
+    T("shl rax, 0x03", emit_shift_ri(e, JSH_SHL, 8, HR_RAX, 3));
+    T("shr ecx, 0x01", emit_shift_ri(e, JSH_SHR, 4, HR_RCX, 1));
+    T("sar r9w, cl", emit_shift_rcl(e, JSH_SAR, 2, HR_R9));
+    T("rol sil, cl", emit_shift_rcl(e, JSH_ROL, 1, HR_RSI));
     T("imul rax, r11", emit_imul_rr(e, 8, HR_RAX, HR_R11));
     T("imul ecx, edx, 0x03", emit_imul_rri(e, 4, HR_RCX, HR_RDX, 3));
     T("imul r8, r9, 0x1000", emit_imul_rri(e, 8, HR_R8, HR_R9, 0x1000));
@@ -118,11 +118,11 @@ static void test_arith(void)
 
 static void test_flow(void)
 {
-    T("setb al", emit_setcc(e, CC_B, HR_RAX));
-    T("setnz sil", emit_setcc(e, CC_NE, HR_RSI));
-    T("setle r10b", emit_setcc(e, CC_LE, HR_R10));
-    T("cmovnbe rax, rcx", emit_cmov_rr(e, CC_A, 8, HR_RAX, HR_RCX));
-    T("cmovs r8d, r9d", emit_cmov_rr(e, CC_S, 4, HR_R8, HR_R9));
+    T("setb al", emit_setcc(e, JCC_B, HR_RAX));
+    T("setnz sil", emit_setcc(e, JCC_NE, HR_RSI));
+    T("setle r10b", emit_setcc(e, JCC_LE, HR_R10));
+    T("cmovnbe rax, rcx", emit_cmov_rr(e, JCC_A, 8, HR_RAX, HR_RCX));
+    T("cmovs r8d, r9d", emit_cmov_rr(e, JCC_S, 4, HR_R8, HR_R9));
     T("pushfq", emit_pushfq(e));
     T("popfq", emit_popfq(e));
     T("lahf", emit_lahf(e));
@@ -135,14 +135,14 @@ static void test_flow(void)
     T("call rax", emit_call_r(e, HR_RAX));
     T("jmp [rbx+rcx*8]", emit_jmp_m(e, jit_mem_idx(HR_RBX, HR_RCX, 3, 0)));
     T("jmp 0x0000000000100100", emit_jmp_abs(e, RX_BASE + 0x100));
-    T("jz 0x00000000000FFF00", emit_jcc_abs(e, CC_E, RX_BASE - 0x100));
+    T("jz 0x00000000000FFF00", emit_jcc_abs(e, JCC_E, RX_BASE - 0x100));
     T("call 0x0000000000100040", emit_call_abs(e, (void *)(uintptr_t)(RX_BASE + 0x40), HR_RAX));
     /* a label bound after two forward jumps and used by one backward jump */
     {
         struct jit_emit e;
         jit_emit_init(&e, buf, RX_BASE, sizeof buf);
         struct jit_label l = jit_label_new();
-        size_t f1 = emit_jcc_label(&e, CC_NE, &l);
+        size_t f1 = emit_jcc_label(&e, JCC_NE, &l);
         size_t f2 = emit_jmp_label(&e, &l);
         emit_u8(&e, 0x90);
         jit_label_bind(&e, &l);
@@ -322,11 +322,11 @@ static void test_exec(void)
     /* sum of 1..n with a backward loop and a forward exit */
     fn_begin(&e);
     struct jit_label top = jit_label_new(), done = jit_label_new();
-    emit_alu_rr(&e, ALU_XOR, 4, HR_RAX, HR_RAX);
+    emit_alu_rr(&e, JALU_XOR, 4, HR_RAX, HR_RAX);
     jit_label_bind(&e, &top);
     emit_test_rr(&e, 8, HR_RDI, HR_RDI);
-    emit_jcc_label(&e, CC_E, &done);
-    emit_alu_rr(&e, ALU_ADD, 8, HR_RAX, HR_RDI);
+    emit_jcc_label(&e, JCC_E, &done);
+    emit_alu_rr(&e, JALU_ADD, 8, HR_RAX, HR_RDI);
     emit_dec(&e, 8, HR_RDI);
     emit_jmp_label(&e, &top);
     jit_label_bind(&e, &done);
@@ -339,7 +339,7 @@ static void test_exec(void)
     emit_push(&e, HR_RBX);
     emit_mov_rr(&e, 8, HR_RBX, HR_RSI);
     emit_call_abs(&e, (const void *)helper_mix, HR_RAX);
-    emit_alu_rr(&e, ALU_XOR, 8, HR_RAX, HR_RBX);
+    emit_alu_rr(&e, JALU_XOR, 8, HR_RAX, HR_RBX);
     emit_pop(&e, HR_RBX);
     emit_ret(&e);
     f = (fn2)fn_end(&e);
@@ -348,7 +348,7 @@ static void test_exec(void)
     /* host flags out through pushfq: 0xff + 1 at byte size sets CF, ZF, AF, PF */
     fn_begin(&e);
     emit_mov_rr(&e, 8, HR_RAX, HR_RDI);
-    emit_alu_rr(&e, ALU_ADD, 1, HR_RAX, HR_RSI);
+    emit_alu_rr(&e, JALU_ADD, 1, HR_RAX, HR_RSI);
     emit_pushfq(&e);
     emit_pop(&e, HR_RAX);
     emit_ret(&e);
@@ -357,13 +357,13 @@ static void test_exec(void)
 
     /* setcc / cmov / shifts / imul / movsx */
     fn_begin(&e);
-    emit_alu_rr(&e, ALU_CMP, 8, HR_RDI, HR_RSI);
-    emit_setcc(&e, CC_L, HR_RAX);
+    emit_alu_rr(&e, JALU_CMP, 8, HR_RDI, HR_RSI);
+    emit_setcc(&e, JCC_L, HR_RAX);
     emit_movzx_rr(&e, 4, 1, HR_RAX, HR_RAX);
-    emit_shift_ri(&e, SH_SHL, 8, HR_RAX, 8);
+    emit_shift_ri(&e, JSH_SHL, 8, HR_RAX, 8);
     emit_imul_rri(&e, 8, HR_RCX, HR_RSI, 3);
     emit_movsx_rr(&e, 8, 1, HR_RDX, HR_RCX);
-    emit_alu_rr(&e, ALU_ADD, 8, HR_RAX, HR_RDX);
+    emit_alu_rr(&e, JALU_ADD, 8, HR_RAX, HR_RDX);
     emit_ret(&e);
     f = (fn2)fn_end(&e);
     CHECK_EQ(f((uint64_t)-5, 0x50), 0x100 + (int64_t)(int8_t)0xf0);

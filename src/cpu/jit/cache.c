@@ -89,9 +89,14 @@ uintptr_t jit_cache_commit(struct jit_cache *jc, size_t len, const char *name)
     return rx;
 }
 
+void jit_cache_set_floor(struct jit_cache *jc)
+{
+    jc->floor = jc->used;
+}
+
 void jit_cache_flush(struct jit_cache *jc)
 {
-    jc->used = 0;
+    jc->used = jc->floor;
     jc->generation++;
     jc->flushes++;
 }

@@ -22,6 +22,7 @@ struct jit_cache {
     uint8_t *rx;         /* executable view of the same pages */
     size_t size;         /* bytes in each view */
     size_t used;         /* bytes handed out since the last flush */
+    size_t floor;        /* bytes kept across flushes (the entry trampoline) */
     uint64_t generation; /* bumped by every flush */
     uint64_t flushes;
     FILE *perf_map; /* /tmp/perf-PID.map, or NULL */
@@ -38,8 +39,11 @@ uintptr_t jit_cache_begin(struct jit_cache *jc, uint8_t **rw, size_t *avail);
 /* Keep `len` bytes written at the position jit_cache_begin gave; returns their RX address.
  * `name` (may be NULL) labels the region in the perf map. */
 uintptr_t jit_cache_commit(struct jit_cache *jc, size_t len, const char *name);
-/* Reclaim everything: bumps the generation. The caller must guarantee no host thread is
- * running cached code (the vCPU thread flushes between blocks, outside translated code). */
+/* Keep everything committed so far across flushes (code every translation calls into). */
+void jit_cache_set_floor(struct jit_cache *jc);
+/* Reclaim everything above the floor: bumps the generation. The caller must guarantee no host
+ * thread is running cached code (the vCPU thread flushes between blocks, outside translated code).
+ */
 void jit_cache_flush(struct jit_cache *jc);
 
 /* The writable alias of an address in the executable view (for patching chained jumps). */

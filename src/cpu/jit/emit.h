@@ -36,27 +36,27 @@ enum jit_reg {
 #define HR_RIP  0xfe /* base: RIP-relative (disp is relative to the end of the instruction) */
 
 /* ALU group 1 (opcode /digit order). */
-enum jit_alu { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP };
+enum jit_alu { JALU_ADD, JALU_OR, JALU_ADC, JALU_SBB, JALU_AND, JALU_SUB, JALU_XOR, JALU_CMP };
 /* Shift group 2 (/digit order). */
-enum jit_shift { SH_ROL, SH_ROR, SH_RCL, SH_RCR, SH_SHL, SH_SHR, SH_SAL, SH_SAR };
+enum jit_shift { JSH_ROL, JSH_ROR, JSH_RCL, JSH_RCR, JSH_SHL, JSH_SHR, JSH_SAL, JSH_SAR };
 /* Condition codes (Jcc/SETcc/CMOVcc low nibble). */
 enum jit_cc {
-    CC_O,
-    CC_NO,
-    CC_B,
-    CC_AE,
-    CC_E,
-    CC_NE,
-    CC_BE,
-    CC_A,
-    CC_S,
-    CC_NS,
-    CC_P,
-    CC_NP,
-    CC_L,
-    CC_GE,
-    CC_LE,
-    CC_G
+    JCC_O,
+    JCC_NO,
+    JCC_B,
+    JCC_AE,
+    JCC_E,
+    JCC_NE,
+    JCC_BE,
+    JCC_A,
+    JCC_S,
+    JCC_NS,
+    JCC_P,
+    JCC_NP,
+    JCC_L,
+    JCC_GE,
+    JCC_LE,
+    JCC_G
 };
 
 /* A memory operand: [base + index << scale + disp]. */
