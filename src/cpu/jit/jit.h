@@ -1,0 +1,92 @@
+/* jit.h — the translator's per-vCPU state and its interface to the run loop (see docs/JIT.md).
+ * jit_translate() turns one decoded block into host code in the vCPU's code cache; the run loop
+ * calls jit_exec() for blocks that have translations. Translated code reads the fields at the
+ * top of struct jit through absolute addresses embedded in it, so a struct jit never moves. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../core.h"
+#include "cache.h"
+#include "emit.h"
+
+#define JIT_IBTC      4096    /* indirect-branch table entries (power of two) */
+#define JIT_HOT       2       /* executions before a block is translated */
+#define JIT_AX_MEMORY 0xffffu /* helper's flags argument: the flags are already in struct cpu */
+
+struct block;
+struct jit_tb;
+
+/* A direct exit of a translated block that can be chained: the rel32 of its jmp. */
+struct jit_exit {
+    uintptr_t field;   /* RX address of the rel32 field */
+    uint64_t target;   /* guest linear RIP it goes to */
+    struct jit_tb *tb; /* the block it belongs to */
+};
+
+/* One translation. Lives in the code cache's RW view just before its code, so a flush frees
+ * both at once; `gen` says which cache generation it belongs to. */
+struct jit_tb {
+    uintptr_t entry; /* RX address of the code */
+    uint64_t gen;
+    uint64_t rip;        /* guest linear RIP of the first instruction */
+    struct block *block; /* the decoded block (its struct insns are called by fallbacks) */
+    uint32_t code_len;
+    uint8_t cpl;
+    uint8_t nexit;
+    struct jit_exit exit[2];
+};
+
+struct jit_ibtc {
+    uint64_t rip, epoch;
+    uintptr_t code;
+    uint64_t pad;
+};
+
+struct jit_stats {
+    uint64_t translated, translated_insns, inline_insns, entries, chained, ibtc_fills, flushes;
+};
+
+struct jit {
+    /* read and written by translated code */
+    uint64_t budget_end;        /* stats.insns at which blocks stop entering */
+    int32_t poll;               /* nonzero: leave translated code at the next block entry */
+    struct jit_exit *last_exit; /* the chainable exit just taken, or NULL */
+    struct jit_ibtc ibtc[JIT_IBTC];
+
+    struct jit_cache *cache;
+    uintptr_t enter;    /* void enter(struct cpu *c, uintptr_t code) */
+    uintptr_t epilogue; /* where every exit ends */
+    uintptr_t lookup;   /* indirect-branch table lookup: RCX = guest RIP (stored in c->rip) */
+    unsigned hot;       /* translation threshold */
+    uint64_t epoch;     /* TLB epoch the ibtc entries were last validated against */
+    struct jit_stats st;
+};
+
+/* Per-vCPU translator with a code cache of `cache_size` bytes (0: default). NULL if the host
+ * cannot give us executable memory. */
+struct jit *jit_new(size_t cache_size);
+void jit_free(struct jit *j);
+/* Forget every translation (cache flush, ibtc cleared). */
+void jit_flush(struct jit *j);
+/* Translate the n instructions of block b, whose first instruction is at linear `rip`, for
+ * the current CPL. NULL if the cache is full (flush and retry) or the block cannot be
+ * translated at all. */
+struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, const struct insn *insn,
+                             unsigned n, uint64_t rip);
+/* Whether tb is still usable: same cache generation and the current CPL. */
+static inline bool jit_tb_live(const struct jit *j, const struct jit_tb *tb, unsigned cpl)
+{
+    return tb && tb->gen == j->cache->generation && tb->cpl == cpl;
+}
+/* Run translated code from tb until it exits; c->rip is then the next instruction. Faults
+ * longjmp out of it to the run loop like any handler's. */
+void jit_exec(struct jit *j, struct cpu *c, struct jit_tb *tb);
+/* Chain the exit just taken (j->last_exit) to tb if that is allowed; cheap when not. */
+void jit_link(struct jit *j, struct jit_tb *tb);
+/* Remember tb as the translation for rip in the indirect-branch table. */
+void jit_ibtc_fill(struct jit *j, struct cpu *c, struct jit_tb *tb);
+
+/* Called from translated code (not for other use). */
+uint32_t jit_helper_insn(struct cpu *c, const struct insn *i, uint64_t rip, uint32_t ax,
+                         struct jit_tb *tb, uint32_t retired);

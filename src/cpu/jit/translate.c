@@ -1,0 +1,1042 @@
+/* translate.c — one decoded block to host x86-64 code (docs/JIT.md has the conventions).
+ * Every instruction is either emitted inline — the same host instruction with guest register
+ * operands rewritten to their slots in struct cpu (RBX) and guest memory operands to a host
+ * pointer from the inlined soft-TLB check — or handed to the interpreter's handler through
+ * jit_helper_insn. A memory instruction whose TLB check misses takes that same handler call, so
+ * the inline code only ever covers the simple case and the interpreter owns every corner.
+ *
+ * Guest arithmetic flags live in host flags while `host_flags` says so, else in struct cpu
+ * (c->rflags / c->lf). A backward pass decides where the host needs them. */
+#include <stddef.h>
+#include <string.h>
+
+#include "../block.h"
+#include "jit.h"
+
+#define JIT_MAX_INSNS 64
+#define CPU_OFF(f)    ((int32_t)offsetof(struct cpu, f))
+#define F_ARITH_MASK  0x8d5
+
+/* How an inline instruction treats the arithmetic flags (for the liveness pass). */
+enum { FX_NONE, FX_KILL, FX_READ };
+
+/* Inline instruction classes; TX_FALLBACK is the interpreter's handler. */
+enum tx_class {
+    TX_FALLBACK,
+    TX_NOP,
+    TX_MOV_RM_R,
+    TX_MOV_R_RM,
+    TX_MOV_RM_IMM,
+    TX_MOV_R_IMM,
+    TX_LEA,
+    TX_ALU_RM_R,
+    TX_ALU_R_RM,
+    TX_ALU_ACC,
+    TX_ALU_GRP1,
+    TX_TEST_RM_R,
+    TX_TEST_ACC,
+    TX_TEST_RM_IMM,
+    TX_UNARY, /* not, neg (F6/F7 /2 /3), inc, dec (FE/FF /0 /1) */
+    TX_SHIFT,
+    TX_IMUL,
+    TX_MOVX,
+    TX_CMOV,
+    TX_SETCC,
+    TX_PUSH_R,
+    TX_PUSH_IMM,
+    TX_POP_R,
+    TX_JCC,
+    TX_JMP,
+    TX_CALL,
+    TX_RET,
+    TX_JMP_RM,
+    TX_CALL_RM,
+    TX_CF, /* cmc, clc, stc */
+};
+
+struct tx_slow {
+    struct jit_label entry;
+    size_t resume; /* emitter offset to continue at */
+    unsigned k;
+    bool ax_valid; /* AX holds the flags (else they are in struct cpu) */
+    bool reload;   /* host flags must be reloaded before resuming */
+};
+
+struct tx_stub {
+    struct jit_label entry;
+    uint64_t target;
+    unsigned exit; /* index into tb->exit */
+};
+
+struct tx {
+    struct jit *j;
+    struct cpu *c;
+    struct jit_emit *e;
+    struct jit_tb *tb;
+    const struct insn *ins;
+    unsigned n, k;
+    uint64_t rip, next; /* this instruction's linear address and the next one's */
+    uint64_t page;      /* linear page of the block's first byte */
+    unsigned cpl;
+    bool host_flags; /* guest flags are in host RFLAGS right now */
+    bool ax_saved;   /* this instruction saved the flags in AX */
+    uint8_t cls[JIT_MAX_INSNS];
+    bool live[JIT_MAX_INSNS + 1]; /* host flags needed before instruction k */
+    struct tx_slow slow[JIT_MAX_INSNS];
+    unsigned nslow;
+    struct tx_slow *cur_slow; /* slow path of the current instruction, if any */
+    struct tx_stub stub[2];
+    unsigned nstub;
+    struct jit_label entry_exit;
+};
+
+static bool tx_canonical(uint64_t a)
+{
+    return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+}
+
+/* ---- classification ---- */
+
+static enum tx_class tx_classify(const struct insn *i)
+{
+    unsigned op = i->op, sub = (i->modrm >> 3) & 7, s = i->opsize;
+    bool mem = i->flags & INSN_MEM;
+    if (i->fn == exec_ud || i->addrsize == 2) return TX_FALLBACK; /* #UD keeps op 0 */
+    if (mem && i->base == REG_RIP && i->index != REG_NONE) return TX_FALLBACK;
+    if (i->flags & INSN_LOCK) {
+        /* host LOCK on the same RMW forms; anything else locked goes to the handler */
+        bool rmw = mem && ((op < 0x40 && (op & 7) < 2 && ((op >> 3) & 7) != 7) ||
+                           ((op == 0x80 || op == 0x81 || op == 0x83) && sub != 7) ||
+                           ((op == 0xF6 || op == 0xF7) && (sub == 2 || sub == 3)) ||
+                           ((op == 0xFE || op == 0xFF) && sub < 2));
+        if (!rmw) return TX_FALLBACK;
+    }
+    if (op < 0x40 && (op & 7) < 6) {
+        switch (op & 7) {
+        case 0:
+        case 1: return TX_ALU_RM_R;
+        case 2:
+        case 3: return TX_ALU_R_RM;
+        default: return TX_ALU_ACC;
+        }
+    }
+    if (op >= 0x50 && op <= 0x57) return s == 8 ? TX_PUSH_R : TX_FALLBACK;
+    if (op >= 0x58 && op <= 0x5F) return s == 8 ? TX_POP_R : TX_FALLBACK;
+    if (op == 0x68 || op == 0x6A) return s == 8 ? TX_PUSH_IMM : TX_FALLBACK;
+    if (op == 0x69 || op == 0x6B) return TX_IMUL;
+    if (op >= 0x70 && op <= 0x7F) return TX_JCC;
+    if (op >= 0x180 && op <= 0x18F) return TX_JCC;
+    if (op >= 0x140 && op <= 0x14F) return TX_CMOV;
+    if (op >= 0x190 && op <= 0x19F) return TX_SETCC;
+    if (op >= 0xB0 && op <= 0xBF) return TX_MOV_R_IMM;
+    switch (op) {
+    case 0x63: return s == 8 ? TX_MOVX : TX_FALLBACK;
+    case 0x80:
+    case 0x81:
+    case 0x83: return TX_ALU_GRP1;
+    case 0x84:
+    case 0x85: return TX_TEST_RM_R;
+    case 0x88:
+    case 0x89: return TX_MOV_RM_R;
+    case 0x8A:
+    case 0x8B: return TX_MOV_R_RM;
+    case 0x8D: return mem ? TX_LEA : TX_FALLBACK;
+    case 0x90: return (i->reg == 0) ? TX_NOP : TX_FALLBACK;
+    case 0xA8:
+    case 0xA9: return TX_TEST_ACC;
+    case 0xC0:
+    case 0xC1:
+    case 0xD0:
+    case 0xD1:
+    case 0xD2:
+    case 0xD3: return sub != 6 ? TX_SHIFT : TX_FALLBACK;
+    case 0xC3: return TX_RET;
+    case 0xC6:
+    case 0xC7: return sub == 0 ? TX_MOV_RM_IMM : TX_FALLBACK;
+    case 0xE8: return TX_CALL;
+    case 0xE9:
+    case 0xEB: return TX_JMP;
+    case 0xF5:
+    case 0xF8:
+    case 0xF9: return TX_CF;
+    case 0xF6:
+    case 0xF7:
+        if (sub < 2) return TX_TEST_RM_IMM;
+        if (sub < 4) return TX_UNARY;
+        return TX_FALLBACK;
+    case 0xFE: return sub < 2 ? TX_UNARY : TX_FALLBACK;
+    case 0xFF:
+        if (sub < 2) return TX_UNARY;
+        if (sub == 2) return TX_CALL_RM;
+        if (sub == 4) return TX_JMP_RM;
+        return TX_FALLBACK;
+    case 0x11F: return TX_NOP;
+    case 0x1AF: return TX_IMUL;
+    case 0x1B6:
+    case 0x1B7:
+    case 0x1BE:
+    case 0x1BF: return TX_MOVX;
+    default: return TX_FALLBACK;
+    }
+}
+
+static unsigned tx_alu_op(const struct insn *i)
+{
+    return (i->op == 0x80 || i->op == 0x81 || i->op == 0x83) ? (i->modrm >> 3) & 7
+                                                             : (i->op >> 3) & 7;
+}
+
+static unsigned tx_flags_effect(enum tx_class cls, const struct insn *i)
+{
+    switch (cls) {
+    case TX_ALU_RM_R:
+    case TX_ALU_R_RM:
+    case TX_ALU_ACC:
+    case TX_ALU_GRP1: {
+        unsigned a = tx_alu_op(i);
+        return (a == JALU_ADC || a == JALU_SBB) ? FX_READ : FX_KILL;
+    }
+    case TX_TEST_RM_R:
+    case TX_TEST_ACC:
+    case TX_TEST_RM_IMM: return FX_KILL;
+    case TX_UNARY:
+        if (i->op == 0xF6 || i->op == 0xF7)
+            return ((i->modrm >> 3) & 7) == 3 ? FX_KILL : FX_NONE; /* neg / not */
+        return FX_READ;                                            /* inc/dec keep CF */
+    case TX_SHIFT:
+    case TX_IMUL:
+    case TX_CMOV:
+    case TX_SETCC:
+    case TX_JCC:
+    case TX_CF: return FX_READ;
+    default: return FX_NONE;
+    }
+}
+
+/* ---- guest state addressing ---- */
+
+/* The slot of guest register r at size bytes (AH..BH are byte 1 of RAX..RBX's slot). */
+static struct jit_mem tx_gpr(const struct insn *i, unsigned r, unsigned size)
+{
+    if (size == 1 && !(i->flags & INSN_REX) && r >= 4 && r < 8)
+        return jit_mem(HR_RBX, CPU_OFF(gpr) + 8 * (int32_t)(r - 4) + 1);
+    return jit_mem(HR_RBX, CPU_OFF(gpr) + 8 * (int32_t)r);
+}
+
+static struct jit_mem tx_cpu(int32_t off)
+{
+    return jit_mem(HR_RBX, off);
+}
+
+/* h = guest register r at size, zero-extended. */
+static void tx_load_gpr(struct tx *t, unsigned h, unsigned r, unsigned size)
+{
+    struct jit_mem m = tx_gpr(&t->ins[t->k], r, size);
+    if (size >= 4)
+        emit_load(t->e, size, h, m);
+    else
+        emit_movzx_rm(t->e, 4, size, h, m);
+}
+
+/* Guest register r at size = h, with x86-64 write rules (32-bit writes zero the top). */
+static void tx_store_gpr(struct tx *t, unsigned r, unsigned size, unsigned h)
+{
+    struct jit_mem m = tx_gpr(&t->ins[t->k], r, size);
+    if (size == 4) {
+        emit_mov_rr(t->e, 4, h, h);
+        emit_store(t->e, 8, m, h);
+    } else {
+        emit_store(t->e, size, m, h);
+    }
+}
+
+/* ---- flags ---- */
+
+/* Host flags -> struct cpu (c->rflags, lf.op = FL_NONE). Clobbers RAX, RCX and the flags. */
+static void tx_flags_store(struct tx *t)
+{
+    struct jit_emit *e = t->e;
+    emit_pushfq(e);
+    emit_pop(e, HR_RAX);
+    emit_alu_ri(e, JALU_AND, 4, HR_RAX, F_ARITH_MASK);
+    emit_load(e, 8, HR_RCX, tx_cpu(CPU_OFF(rflags)));
+    emit_alu_ri(e, JALU_AND, 8, HR_RCX, ~F_ARITH_MASK);
+    emit_alu_rr(e, JALU_OR, 8, HR_RCX, HR_RAX);
+    emit_store(e, 8, tx_cpu(CPU_OFF(rflags)), HR_RCX);
+    emit_store_imm(e, 4, tx_cpu(CPU_OFF(lf.op)), FL_NONE);
+}
+
+/* struct cpu -> host flags: materialise a lazy record, then OF via `add al,0x7f` and the rest
+ * via SAHF (no POPF: slow, and it would load TF/DF/AC too). Clobbers caller-saved regs. */
+static void tx_flags_load(struct tx *t)
+{
+    struct jit_emit *e = t->e;
+    struct jit_label done = jit_label_new();
+    emit_alu_mi(e, JALU_CMP, 4, tx_cpu(CPU_OFF(lf.op)), FL_NONE);
+    emit_jcc_label(e, JCC_E, &done);
+    emit_mov_rr(e, 8, HR_RDI, HR_RBX);
+    emit_call_abs(e, (const void *)flags_read, HR_RAX);
+    jit_label_bind(e, &done);
+    emit_load(e, 8, HR_RAX, tx_cpu(CPU_OFF(rflags)));
+    emit_mov_rr(e, 4, HR_RCX, HR_RAX);
+    emit_shift_ri(e, JSH_SHR, 4, HR_RCX, 11);
+    emit_alu_ri(e, JALU_AND, 4, HR_RCX, 1);
+    emit_alu_ri(e, JALU_ADD, 1, HR_RCX, 0x7f);
+    emit_u8(e, 0x88); /* mov ah, al */
+    emit_u8(e, 0xC4);
+    emit_sahf(e);
+}
+
+/* Host flags -> AX (AH = SF ZF AF PF CF image, AL = OF), if they are in the host. */
+static void tx_save_ax(struct tx *t)
+{
+    if (!t->host_flags || t->ax_saved) return;
+    emit_lahf(t->e);
+    emit_setcc(t->e, JCC_O, HR_RAX);
+    t->ax_saved = true;
+}
+
+static void tx_restore_ax(struct tx *t)
+{
+    if (!t->ax_saved) return;
+    emit_alu_ri(t->e, JALU_ADD, 1, HR_RAX, 0x7f);
+    emit_sahf(t->e);
+}
+
+/* ---- slow paths and memory ---- */
+
+/* The current instruction's handler call (created on first use). */
+static struct tx_slow *tx_slow(struct tx *t)
+{
+    if (!t->cur_slow) {
+        struct tx_slow *s = &t->slow[t->nslow++];
+        s->entry = jit_label_new();
+        s->k = t->k;
+        s->ax_valid = t->host_flags;
+        t->cur_slow = s;
+    }
+    return t->cur_slow;
+}
+
+/* Linear address of the memory operand in RSI (with_seg: plus the FS/GS base). Flag-free;
+ * clobbers RDI. */
+static void tx_ea(struct tx *t, const struct insn *i, bool with_seg)
+{
+    struct jit_emit *e = t->e;
+    if (i->base == REG_RIP) {
+        uint64_t ea = t->next + (uint64_t)(int64_t)i->disp;
+        if (i->addrsize == 4) ea = (uint32_t)ea;
+        emit_mov_ri(e, 8, HR_RSI, ea);
+    } else {
+        unsigned b = HR_NONE, x = HR_NONE;
+        if (i->base != REG_NONE) {
+            emit_load(e, 8, HR_RSI, tx_gpr(i, i->base, 8));
+            b = HR_RSI;
+        }
+        if (i->index != REG_NONE) {
+            emit_load(e, 8, HR_RDI, tx_gpr(i, i->index, 8));
+            x = HR_RDI;
+        }
+        if (b == HR_NONE && x == HR_NONE)
+            emit_mov_ri(e, 8, HR_RSI, (uint64_t)(int64_t)i->disp);
+        else if (x != HR_NONE || i->disp)
+            emit_lea(e, 8, HR_RSI, jit_mem_idx(b, x, i->scale, i->disp));
+        if (i->addrsize == 4) emit_mov_rr(e, 4, HR_RSI, HR_RSI);
+    }
+    if (with_seg && (i->seg == SEG_FS || i->seg == SEG_GS)) {
+        emit_load(e, 8, HR_RDI,
+                  tx_cpu(CPU_OFF(seg) + (int32_t)(i->seg * sizeof(struct segcache)) +
+                         (int32_t)offsetof(struct segcache, base)));
+        emit_lea(e, 8, HR_RSI, jit_mem_idx(HR_RSI, HR_RDI, 0, 0));
+    }
+}
+
+/* RSI (linear) -> RSI (host pointer) through the TLB for an access of `size` bytes, or the
+ * handler on a miss. Saves the flags in AX first; clobbers RCX, RDX, RDI. */
+static void tx_tlb(struct tx *t, unsigned kind, unsigned size)
+{
+    struct jit_emit *e = t->e;
+    tx_save_ax(t);
+    struct tx_slow *s = tx_slow(t);
+    int32_t tags = CPU_OFF(tlb.e) + (int32_t)(kind * TLB_ENTRIES * sizeof(struct tlb_entry));
+    emit_mov_rr(e, 4, HR_RDI, HR_RSI);
+    emit_shift_ri(e, JSH_SHR, 4, HR_RDI, 8);
+    emit_alu_ri(e, JALU_AND, 4, HR_RDI, (TLB_ENTRIES - 1) * (int32_t)sizeof(struct tlb_entry));
+    emit_lea(e, 8, HR_RCX, jit_mem(HR_RSI, (int32_t)size - 1));
+    emit_alu_ri(e, JALU_AND, 8, HR_RCX, -4096);
+    emit_load(e, 8, HR_RDX, jit_mem_idx(HR_RBX, HR_RDI, 0, tags));
+    if (t->cpl != 3) emit_alu_ri(e, JALU_AND, 8, HR_RDX, ~(int32_t)TLB_KERNEL);
+    emit_alu_rr(e, JALU_CMP, 8, HR_RDX, HR_RCX);
+    emit_jcc_label(e, JCC_NE, &s->entry);
+    emit_alu_rm(e, JALU_ADD, 8, HR_RSI,
+                jit_mem_idx(HR_RBX, HR_RDI, 0, tags + (int32_t)offsetof(struct tlb_entry, addend)));
+}
+
+/* The host pointer of the current instruction's memory operand in RSI. */
+static void tx_mem(struct tx *t, unsigned kind, unsigned size)
+{
+    tx_ea(t, &t->ins[t->k], true);
+    tx_tlb(t, kind, size);
+}
+
+/* LOCK prefix for a host RMW on guest memory. */
+static void tx_lock(struct tx *t, const struct insn *i)
+{
+    if (i->flags & INSN_LOCK) emit_u8(t->e, 0xF0);
+}
+
+/* ---- block exits ---- */
+
+static void tx_count(struct tx *t, unsigned retired)
+{
+    emit_alu_mi(t->e, JALU_ADD, 8, tx_cpu(CPU_OFF(stats.insns)), (int32_t)retired);
+}
+
+/* Leave for the run loop with c->rip = rip. */
+static void tx_exit_loop(struct tx *t, uint64_t rip)
+{
+    emit_mov_ri(t->e, 8, HR_RAX, rip);
+    emit_store(t->e, 8, tx_cpu(CPU_OFF(rip)), HR_RAX);
+    emit_jmp_abs(t->e, t->j->epilogue);
+}
+
+/* Go to guest `target` (flags already stored, instructions counted): a chainable jump when it
+ * is on the block's own page, else through the indirect-branch table. */
+static void tx_exit_direct(struct tx *t, uint64_t target)
+{
+    if ((target & ~0xfffull) == t->page && t->nstub < 2) {
+        struct tx_stub *st = &t->stub[t->nstub];
+        st->entry = jit_label_new();
+        st->target = target;
+        st->exit = t->nstub++;
+        size_t field = emit_jmp_label(t->e, &st->entry);
+        struct jit_exit *x = &t->tb->exit[st->exit];
+        x->field = t->e->rx + field;
+        x->target = target;
+        x->tb = t->tb;
+        t->tb->nexit = (uint8_t)t->nstub;
+        return;
+    }
+    emit_mov_ri(t->e, 8, HR_RCX, target);
+    emit_store(t->e, 8, tx_cpu(CPU_OFF(rip)), HR_RCX);
+    emit_jmp_abs(t->e, t->j->lookup);
+}
+
+/* Target in RCX (canonical), flags stored, counted. */
+static void tx_exit_indirect(struct tx *t)
+{
+    emit_store(t->e, 8, tx_cpu(CPU_OFF(rip)), HR_RCX);
+    emit_jmp_abs(t->e, t->j->lookup);
+}
+
+/* Prepare to leave the block after the current instruction retires. */
+static void tx_exit_prep(struct tx *t)
+{
+    if (t->host_flags) tx_flags_store(t);
+    tx_count(t, t->k + 1);
+}
+
+/* RCX must be canonical, else the handler runs the instruction (and raises #GP). */
+static void tx_check_canonical(struct tx *t)
+{
+    struct jit_emit *e = t->e;
+    tx_save_ax(t);
+    struct tx_slow *s = tx_slow(t);
+    emit_mov_rr(e, 8, HR_RDX, HR_RCX);
+    emit_shift_ri(e, JSH_SHL, 8, HR_RDX, 16);
+    emit_shift_ri(e, JSH_SAR, 8, HR_RDX, 16);
+    emit_alu_rr(e, JALU_CMP, 8, HR_RDX, HR_RCX);
+    emit_jcc_label(e, JCC_NE, &s->entry);
+}
+
+/* ---- inline instructions ---- */
+
+/* dst-slot op= src for a guest register destination: memory-destination op on the slot for
+ * 8/16/8-bit, or load/op/store for 32-bit (which must zero the top half). src is a host
+ * register (imm_form false) or imm. */
+static void tx_alu_reg(struct tx *t, unsigned alu, unsigned size, unsigned dst, bool imm_form,
+                       unsigned src, int32_t imm)
+{
+    const struct insn *i = &t->ins[t->k];
+    struct jit_emit *e = t->e;
+    struct jit_mem m = tx_gpr(i, dst, size);
+    if (size != 4 || alu == JALU_CMP) {
+        if (imm_form)
+            emit_alu_mi(e, (enum jit_alu)alu, size, m, imm);
+        else
+            emit_alu_mr(e, (enum jit_alu)alu, size, m, src);
+        return;
+    }
+    emit_load(e, 4, HR_RCX, m);
+    if (imm_form)
+        emit_alu_ri(e, (enum jit_alu)alu, 4, HR_RCX, imm);
+    else
+        emit_alu_rr(e, (enum jit_alu)alu, 4, HR_RCX, src);
+    emit_store(e, 8, m, HR_RCX);
+}
+
+static void tx_alu(struct tx *t, enum tx_class cls)
+{
+    const struct insn *i = &t->ins[t->k];
+    struct jit_emit *e = t->e;
+    unsigned alu = tx_alu_op(i), size = i->opsize;
+    bool mem = i->flags & INSN_MEM;
+    int32_t imm = (int32_t)i->imm;
+    bool kill = tx_flags_effect(cls, i) == FX_KILL;
+    switch (cls) {
+    case TX_ALU_ACC: tx_alu_reg(t, alu, size, R_RAX, true, 0, imm); return;
+    case TX_ALU_GRP1:
+        if (!mem) {
+            tx_alu_reg(t, alu, size, i->rm, true, 0, imm);
+            return;
+        }
+        tx_mem(t, alu == JALU_CMP ? TLB_READ : TLB_WRITE, size);
+        if (!kill) tx_restore_ax(t);
+        tx_lock(t, i);
+        emit_alu_mi(e, (enum jit_alu)alu, size, jit_mem(HR_RSI, 0), imm);
+        return;
+    case TX_ALU_RM_R:
+        if (!mem) {
+            tx_load_gpr(t, HR_RDX, i->reg, size);
+            tx_alu_reg(t, alu, size, i->rm, false, HR_RDX, 0);
+            return;
+        }
+        tx_mem(t, alu == JALU_CMP ? TLB_READ : TLB_WRITE, size);
+        tx_load_gpr(t, HR_RDX, i->reg, size);
+        if (!kill) tx_restore_ax(t);
+        tx_lock(t, i);
+        emit_alu_mr(e, (enum jit_alu)alu, size, jit_mem(HR_RSI, 0), HR_RDX);
+        return;
+    default: /* TX_ALU_R_RM */
+        if (!mem) {
+            tx_load_gpr(t, HR_RDX, i->rm, size);
+        } else {
+            tx_mem(t, TLB_READ, size);
+            if (size >= 4)
+                emit_load(e, size, HR_RDX, jit_mem(HR_RSI, 0));
+            else
+                emit_movzx_rm(e, 4, size, HR_RDX, jit_mem(HR_RSI, 0));
+            if (!kill) tx_restore_ax(t);
+        }
+        tx_alu_reg(t, alu, size, i->reg, false, HR_RDX, 0);
+        return;
+    }
+}
+
+static void tx_test(struct tx *t, enum tx_class cls)
+{
+    const struct insn *i = &t->ins[t->k];
+    struct jit_emit *e = t->e;
+    unsigned size = i->opsize;
+    if (cls == TX_TEST_ACC) {
+        emit_test_mi(e, size, tx_gpr(i, R_RAX, size), (int32_t)i->imm);
+        return;
+    }
+    struct jit_mem m;
+    if (i->flags & INSN_MEM) {
+        tx_mem(t, TLB_READ, size);
+        m = jit_mem(HR_RSI, 0);
+    } else {
+        m = tx_gpr(i, i->rm, size);
+    }
+    if (cls == TX_TEST_RM_IMM) {
+        emit_test_mi(e, size, m, (int32_t)i->imm);
+    } else {
+        tx_load_gpr(t, HR_RDX, i->reg, size);
+        emit_op_rm(e, size, size == 1 ? 0x84 : 0x85, HR_RDX, m);
+    }
+}
+
+/* Group 2/3/4/5 single-operand forms on the slot or on [rsi]: not/neg/inc/dec and shifts. */
+static void tx_rmw1(struct tx *t, enum tx_class cls)
+{
+    const struct insn *i = &t->ins[t->k];
+    struct jit_emit *e = t->e;
+    unsigned size = i->opsize, sub = (i->modrm >> 3) & 7;
+    uint32_t op = i->op;
+    bool by_cl = cls == TX_SHIFT && (op == 0xD2 || op == 0xD3);
+    bool kill = tx_flags_effect(cls, i) == FX_KILL;
+    struct jit_mem m;
+    bool via_reg = false;
+    if (i->flags & INSN_MEM) {
+        tx_mem(t, TLB_WRITE, size);
+        if (!kill) tx_restore_ax(t);
+        m = jit_mem(HR_RSI, 0);
+    } else if (size == 4) {
+        emit_load(e, 4, HR_RDX, tx_gpr(i, i->rm, 4));
+        via_reg = true;
+        m = jit_mem(HR_NONE, 0);
+    } else {
+        m = tx_gpr(i, i->rm, size);
+    }
+    if (by_cl) emit_movzx_rm(e, 4, 1, HR_RCX, tx_gpr(i, R_RCX, 1));
+    if (via_reg) {
+        /* the guest's own opcode with a register operand (ModRM mod=3, rm=RDX) */
+        emit_op_rr(e, 4, op, sub, HR_RDX);
+        if (cls == TX_SHIFT && (op == 0xC0 || op == 0xC1)) emit_u8(e, (uint8_t)i->imm);
+        emit_store(e, 8, tx_gpr(i, i->rm, 4), HR_RDX);
+        return;
+    }
+    tx_lock(t, i);
+    emit_op_rm(e, size, op, sub, m);
+    if (cls == TX_SHIFT && (op == 0xC0 || op == 0xC1)) emit_u8(e, (uint8_t)i->imm);
+}
+
+/* Source r/m of size `ssize` into host register h (zero-extended). */
+static void tx_src(struct tx *t, unsigned h, unsigned ssize, bool restore)
+{
+    const struct insn *i = &t->ins[t->k];
+    if (i->flags & INSN_MEM) {
+        tx_mem(t, TLB_READ, ssize);
+        if (ssize >= 4)
+            emit_load(t->e, ssize, h, jit_mem(HR_RSI, 0));
+        else
+            emit_movzx_rm(t->e, 4, ssize, h, jit_mem(HR_RSI, 0));
+        if (restore) tx_restore_ax(t);
+    } else {
+        tx_load_gpr(t, h, i->rm, ssize);
+    }
+}
+
+/* RSI = host pointer of the stack slot at RSP + delta (8 bytes), for `kind`. */
+static void tx_stack(struct tx *t, unsigned kind, int32_t delta)
+{
+    emit_load(t->e, 8, HR_RSI, tx_gpr(&t->ins[t->k], R_RSP, 8));
+    if (delta) emit_lea(t->e, 8, HR_RSI, jit_mem(HR_RSI, delta));
+    tx_tlb(t, kind, 8);
+}
+
+static void tx_rsp_add(struct tx *t, int32_t delta)
+{
+    struct jit_mem m = tx_gpr(&t->ins[t->k], R_RSP, 8);
+    emit_load(t->e, 8, HR_RDI, m);
+    emit_lea(t->e, 8, HR_RDI, jit_mem(HR_RDI, delta));
+    emit_store(t->e, 8, m, HR_RDI);
+}
+
+static void tx_inline(struct tx *t, enum tx_class cls)
+{
+    const struct insn *i = &t->ins[t->k];
+    struct jit_emit *e = t->e;
+    unsigned size = i->opsize;
+    bool mem = i->flags & INSN_MEM;
+    switch (cls) {
+    case TX_NOP: return;
+    case TX_MOV_RM_R:
+        if (mem) {
+            tx_mem(t, TLB_WRITE, size);
+            tx_restore_ax(t);
+            tx_load_gpr(t, HR_RDX, i->reg, size);
+            emit_store(e, size, jit_mem(HR_RSI, 0), HR_RDX);
+        } else {
+            tx_load_gpr(t, HR_RDX, i->reg, size);
+            tx_store_gpr(t, i->rm, size, HR_RDX);
+        }
+        return;
+    case TX_MOV_R_RM:
+        tx_src(t, HR_RDX, size, true);
+        tx_store_gpr(t, i->reg, size, HR_RDX);
+        return;
+    case TX_MOV_RM_IMM:
+        if (mem) {
+            tx_mem(t, TLB_WRITE, size);
+            tx_restore_ax(t);
+            emit_store_imm(e, size, jit_mem(HR_RSI, 0), (int32_t)i->imm);
+        } else if (size == 4) {
+            emit_mov_ri(e, 4, HR_RDX, (uint32_t)i->imm);
+            emit_store(e, 8, tx_gpr(i, i->rm, 8), HR_RDX);
+        } else {
+            emit_store_imm(e, size, tx_gpr(i, i->rm, size), (int32_t)i->imm);
+        }
+        return;
+    case TX_MOV_R_IMM:
+        if (size >= 4) {
+            emit_mov_ri(e, size, HR_RDX, size == 4 ? (uint32_t)i->imm : i->imm);
+            emit_store(e, 8, tx_gpr(i, i->reg, 8), HR_RDX);
+        } else {
+            emit_store_imm(e, size, tx_gpr(i, i->reg, size), (int32_t)i->imm);
+        }
+        return;
+    case TX_LEA:
+        tx_ea(t, i, false);
+        if (size == 2)
+            emit_store(e, 2, tx_gpr(i, i->reg, 2), HR_RSI);
+        else
+            tx_store_gpr(t, i->reg, size, HR_RSI);
+        return;
+    case TX_ALU_RM_R:
+    case TX_ALU_R_RM:
+    case TX_ALU_ACC:
+    case TX_ALU_GRP1: tx_alu(t, cls); return;
+    case TX_TEST_RM_R:
+    case TX_TEST_ACC:
+    case TX_TEST_RM_IMM: tx_test(t, cls); return;
+    case TX_UNARY:
+    case TX_SHIFT: tx_rmw1(t, cls); return;
+    case TX_IMUL:
+        tx_src(t, HR_RDX, size, true);
+        if (i->op == 0x1AF) {
+            tx_load_gpr(t, HR_RCX, i->reg, size);
+            emit_imul_rr(e, size, HR_RCX, HR_RDX);
+        } else {
+            emit_imul_rri(e, size, HR_RCX, HR_RDX, (int32_t)i->imm);
+        }
+        if (size == 2)
+            emit_store(e, 2, tx_gpr(i, i->reg, 2), HR_RCX);
+        else
+            emit_store(e, 8, tx_gpr(i, i->reg, 8), HR_RCX); /* 32-bit imul zero-extends */
+        return;
+    case TX_MOVX: {
+        unsigned ss = i->op == 0x63 ? 4 : (i->op & 1) ? 2 : 1;
+        bool sx = i->op == 0x63 || i->op >= 0x1BE;
+        struct jit_mem m;
+        if (mem) {
+            tx_mem(t, TLB_READ, ss);
+            tx_restore_ax(t);
+            m = jit_mem(HR_RSI, 0);
+        } else {
+            m = tx_gpr(i, i->rm, ss);
+        }
+        unsigned ds = size == 2 ? 4 : size; /* a 16-bit result is stored as a word */
+        if (sx)
+            emit_movsx_rm(e, ds, ss, HR_RDX, m);
+        else
+            emit_movzx_rm(e, ds, ss, HR_RDX, m);
+        if (size == 2)
+            emit_store(e, 2, tx_gpr(i, i->reg, 2), HR_RDX);
+        else
+            emit_store(e, 8, tx_gpr(i, i->reg, 8), HR_RDX);
+        return;
+    }
+    case TX_CMOV: {
+        unsigned cc = i->op & 15;
+        struct jit_mem m;
+        if (mem) {
+            tx_mem(t, TLB_READ, size);
+            tx_restore_ax(t);
+            m = jit_mem(HR_RSI, 0);
+        } else {
+            m = tx_gpr(i, i->rm, size);
+        }
+        tx_load_gpr(t, HR_RDX, i->reg, size);
+        emit_op_rm(e, size, 0x0F40u | cc, HR_RDX, m);
+        if (size == 2)
+            emit_store(e, 2, tx_gpr(i, i->reg, 2), HR_RDX);
+        else
+            emit_store(e, 8, tx_gpr(i, i->reg, 8), HR_RDX);
+        return;
+    }
+    case TX_SETCC: {
+        struct jit_mem m;
+        if (mem) {
+            tx_mem(t, TLB_WRITE, 1);
+            tx_restore_ax(t);
+            m = jit_mem(HR_RSI, 0);
+        } else {
+            m = tx_gpr(i, i->rm, 1);
+        }
+        emit_op_rm(e, 4, 0x0F90u | (i->op & 15), 0, m);
+        return;
+    }
+    case TX_PUSH_R:
+    case TX_PUSH_IMM:
+        tx_stack(t, TLB_WRITE, -8);
+        tx_restore_ax(t);
+        if (cls == TX_PUSH_R) {
+            emit_load(e, 8, HR_RDX, tx_gpr(i, i->reg, 8));
+            emit_store(e, 8, jit_mem(HR_RSI, 0), HR_RDX);
+        } else {
+            emit_store_imm(e, 8, jit_mem(HR_RSI, 0), (int32_t)i->imm);
+        }
+        tx_rsp_add(t, -8);
+        return;
+    case TX_POP_R:
+        tx_stack(t, TLB_READ, 0);
+        tx_restore_ax(t);
+        emit_load(e, 8, HR_RDX, jit_mem(HR_RSI, 0));
+        tx_rsp_add(t, 8);
+        emit_store(e, 8, tx_gpr(i, i->reg, 8), HR_RDX);
+        return;
+    case TX_CF:
+        if (i->op == 0xF5)
+            emit_cmc(e);
+        else if (i->op == 0xF8)
+            emit_clc(e);
+        else
+            emit_stc(e);
+        return;
+    default: return; /* branches: tx_branch */
+    }
+}
+
+/* Branch instructions end the block: they leave through exits. */
+static void tx_branch(struct tx *t, enum tx_class cls)
+{
+    const struct insn *i = &t->ins[t->k];
+    struct jit_emit *e = t->e;
+    uint64_t target = t->next + i->imm;
+    switch (cls) {
+    case TX_JCC: {
+        struct jit_label taken = jit_label_new();
+        emit_setcc(e, (enum jit_cc)(i->op & 15), HR_RDX);
+        emit_movzx_rr(e, 4, 1, HR_RDX, HR_RDX);
+        tx_exit_prep(t);
+        emit_test_rr(e, 4, HR_RDX, HR_RDX);
+        emit_jcc_label(e, JCC_NE, &taken);
+        tx_exit_direct(t, t->next);
+        jit_label_bind(e, &taken);
+        tx_exit_direct(t, target);
+        return;
+    }
+    case TX_JMP:
+        tx_exit_prep(t);
+        tx_exit_direct(t, target);
+        return;
+    case TX_CALL:
+        tx_stack(t, TLB_WRITE, -8);
+        emit_mov_ri(e, 8, HR_RDX, t->next);
+        emit_store(e, 8, jit_mem(HR_RSI, 0), HR_RDX);
+        tx_rsp_add(t, -8);
+        tx_restore_ax(t);
+        tx_exit_prep(t);
+        tx_exit_direct(t, target);
+        return;
+    case TX_RET:
+        tx_stack(t, TLB_READ, 0);
+        emit_load(e, 8, HR_RCX, jit_mem(HR_RSI, 0));
+        tx_check_canonical(t);
+        tx_rsp_add(t, 8);
+        break;
+    case TX_JMP_RM:
+        if (i->flags & INSN_MEM) {
+            tx_mem(t, TLB_READ, 8);
+            emit_load(e, 8, HR_RCX, jit_mem(HR_RSI, 0));
+        } else {
+            emit_load(e, 8, HR_RCX, tx_gpr(i, i->rm, 8));
+        }
+        tx_check_canonical(t);
+        break;
+    case TX_CALL_RM:
+        if (i->flags & INSN_MEM) {
+            tx_mem(t, TLB_READ, 8);
+            emit_load(e, 8, HR_R8, jit_mem(HR_RSI, 0));
+        } else {
+            emit_load(e, 8, HR_R8, tx_gpr(i, i->rm, 8));
+        }
+        emit_mov_rr(e, 8, HR_RCX, HR_R8);
+        tx_check_canonical(t);
+        tx_stack(t, TLB_WRITE, -8);
+        emit_mov_ri(e, 8, HR_RDX, t->next);
+        emit_store(e, 8, jit_mem(HR_RSI, 0), HR_RDX);
+        tx_rsp_add(t, -8);
+        emit_mov_rr(e, 8, HR_RCX, HR_R8);
+        break;
+    default: return;
+    }
+    /* indirect: target in RCX; keep it across the flag store */
+    tx_restore_ax(t);
+    emit_mov_rr(e, 8, HR_R8, HR_RCX);
+    tx_exit_prep(t);
+    emit_mov_rr(e, 8, HR_RCX, HR_R8);
+    tx_exit_indirect(t);
+}
+
+/* The interpreter's handler for instruction k, inline (not as a slow path). */
+static void tx_fallback(struct tx *t)
+{
+    struct jit_emit *e = t->e;
+    const struct insn *i = &t->ins[t->k];
+    tx_save_ax(t);
+    if (t->host_flags)
+        emit_movzx_rr(e, 4, 2, HR_RCX, HR_RAX);
+    else
+        emit_mov_ri(e, 4, HR_RCX, JIT_AX_MEMORY);
+    emit_mov_rr(e, 8, HR_RDI, HR_RBX);
+    emit_mov_ri(e, 8, HR_RSI, (uintptr_t)i);
+    emit_mov_ri(e, 8, HR_RDX, t->rip);
+    emit_mov_ri(e, 8, HR_R8, (uintptr_t)t->tb);
+    emit_mov_ri(e, 4, HR_R9, t->k + 1);
+    emit_call_abs(e, (const void *)jit_helper_insn, HR_RAX);
+    emit_test_rr(e, 4, HR_RAX, HR_RAX);
+    emit_jcc_abs(e, JCC_NE, t->j->epilogue);
+    t->host_flags = false;
+    if (t->live[t->k + 1]) {
+        tx_flags_load(t);
+        t->host_flags = true;
+    }
+}
+
+/* Out-of-line: the slow path of a memory instruction (its handler), then back. */
+static void tx_emit_slow(struct tx *t, struct tx_slow *s)
+{
+    struct jit_emit *e = t->e;
+    const struct insn *i = &t->ins[s->k];
+    uint64_t rip = t->tb->rip;
+    for (unsigned k = 0; k < s->k; k++)
+        rip += t->ins[k].len;
+    jit_label_bind(e, &s->entry);
+    if (s->ax_valid)
+        emit_movzx_rr(e, 4, 2, HR_RCX, HR_RAX);
+    else
+        emit_mov_ri(e, 4, HR_RCX, JIT_AX_MEMORY);
+    emit_mov_rr(e, 8, HR_RDI, HR_RBX);
+    emit_mov_ri(e, 8, HR_RSI, (uintptr_t)i);
+    emit_mov_ri(e, 8, HR_RDX, rip);
+    emit_mov_ri(e, 8, HR_R8, (uintptr_t)t->tb);
+    emit_mov_ri(e, 4, HR_R9, s->k + 1);
+    emit_call_abs(e, (const void *)jit_helper_insn, HR_RAX);
+    emit_test_rr(e, 4, HR_RAX, HR_RAX);
+    emit_jcc_abs(e, JCC_NE, t->j->epilogue);
+    if (s->reload) tx_flags_load(t);
+    emit_jmp_abs(e, e->rx + s->resume);
+}
+
+static void tx_emit_stub(struct tx *t, struct tx_stub *st)
+{
+    struct jit_emit *e = t->e;
+    jit_label_bind(e, &st->entry);
+    emit_mov_ri(e, 8, HR_RAX, st->target);
+    emit_store(e, 8, tx_cpu(CPU_OFF(rip)), HR_RAX);
+    emit_mov_ri(e, 8, HR_RAX, (uintptr_t)&t->tb->exit[st->exit]);
+    emit_mov_ri(e, 8, HR_RCX, (uintptr_t)&t->j->last_exit);
+    emit_store(e, 8, jit_mem(HR_RCX, 0), HR_RAX);
+    emit_jmp_abs(e, t->j->epilogue);
+}
+
+/* Budget, exit request and poll at block entry (flags are in struct cpu here). */
+static void tx_prologue(struct tx *t)
+{
+    struct jit_emit *e = t->e;
+    t->entry_exit = jit_label_new();
+    emit_load(e, 8, HR_RAX, tx_cpu(CPU_OFF(stats.insns)));
+    emit_mov_ri(e, 8, HR_RCX, (uintptr_t)t->j);
+    emit_alu_rm(e, JALU_CMP, 8, HR_RAX, jit_mem(HR_RCX, (int32_t)offsetof(struct jit, budget_end)));
+    emit_jcc_label(e, JCC_AE, &t->entry_exit);
+    emit_alu_mi(e, JALU_CMP, 4, jit_mem(HR_RCX, (int32_t)offsetof(struct jit, poll)), 0);
+    emit_jcc_label(e, JCC_NE, &t->entry_exit);
+    emit_alu_mi(e, JALU_CMP, 4, tx_cpu(CPU_OFF(exit_request)), 0);
+    emit_jcc_label(e, JCC_NE, &t->entry_exit);
+}
+
+static bool tx_is_branch(enum tx_class cls)
+{
+    return cls == TX_JCC || cls == TX_JMP || cls == TX_CALL || cls == TX_RET || cls == TX_JMP_RM ||
+           cls == TX_CALL_RM;
+}
+
+struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, const struct insn *insn,
+                             unsigned n, uint64_t rip)
+{
+    if (n == 0 || n > JIT_MAX_INSNS) return NULL;
+    uint8_t *rw;
+    size_t avail;
+    uintptr_t rx = jit_cache_begin(j->cache, &rw, &avail);
+    size_t hdr = (sizeof(struct jit_tb) + 15) & ~(size_t)15;
+    if (avail < hdr + 256) return NULL;
+    struct jit_tb *tb = (struct jit_tb *)rw; /* RW view: C reads and writes it there */
+    memset(tb, 0, sizeof(*tb));
+    struct jit_emit em;
+    jit_emit_init(&em, rw + hdr, rx + hdr, avail - hdr);
+
+    struct tx tx_storage = {0};
+    struct tx *t = &tx_storage;
+    t->j = j;
+    t->c = c;
+    t->e = &em;
+    t->tb = tb;
+    t->ins = insn;
+    t->n = n;
+    t->page = rip & ~0xfffull;
+    t->cpl = c->cpl;
+    tb->entry = rx + hdr;
+    tb->gen = j->cache->generation;
+    tb->rip = rip;
+    tb->block = b;
+    tb->cpl = (uint8_t)c->cpl;
+
+    /* classes and the backward liveness pass */
+    unsigned inl = 0;
+    for (unsigned k = 0; k < n; k++) {
+        enum tx_class cls = tx_classify(&insn[k]);
+        /* a branch is inline only as the block's last instruction, to a canonical target */
+        if (tx_is_branch(cls) && k != n - 1) cls = TX_FALLBACK;
+        if ((cls == TX_JCC || cls == TX_JMP || cls == TX_CALL) && k == n - 1) {
+            uint64_t nx = rip;
+            for (unsigned q = 0; q < n; q++)
+                nx += insn[q].len;
+            if (!tx_canonical(nx + insn[k].imm) || !tx_canonical(nx)) cls = TX_FALLBACK;
+        }
+        t->cls[k] = (uint8_t)cls;
+        inl += cls != TX_FALLBACK;
+    }
+    t->live[n] = false;
+    for (unsigned k = n; k-- > 0;) {
+        enum tx_class cls = t->cls[k];
+        if (cls == TX_FALLBACK) {
+            t->live[k] = false;
+            continue;
+        }
+        unsigned fx = tx_flags_effect(cls, &insn[k]);
+        t->live[k] = fx == FX_READ || (fx == FX_NONE && t->live[k + 1]);
+    }
+
+    tx_prologue(t);
+    if (t->live[0]) {
+        tx_flags_load(t);
+        t->host_flags = true;
+    }
+    uint64_t r = rip;
+    bool ended = false;
+    for (unsigned k = 0; k < n; k++) {
+        const struct insn *i = &insn[k];
+        enum tx_class cls = t->cls[k];
+        t->k = k;
+        t->rip = r;
+        t->next = r + i->len;
+        t->cur_slow = NULL;
+        t->ax_saved = false;
+        if (cls == TX_FALLBACK) {
+            tx_fallback(t);
+            if (k == n - 1 && (i->flags & INSN_BRANCH)) {
+                /* system instructions leave for the run loop: interrupts, mode changes */
+                tx_exit_prep(t);
+                tx_exit_loop(t, t->next);
+                ended = true;
+            }
+        } else if (tx_is_branch(cls)) {
+            tx_branch(t, cls);
+            ended = true;
+        } else {
+            tx_inline(t, cls);
+            unsigned fx = tx_flags_effect(cls, i);
+            if (fx != FX_NONE) t->host_flags = true;
+        }
+        if (t->cur_slow) {
+            t->cur_slow->resume = em.pos;
+            t->cur_slow->reload = t->host_flags;
+        }
+        r = t->next;
+    }
+    if (!ended) {
+        t->k = n - 1;
+        tx_exit_prep(t);
+        tx_exit_direct(t, r);
+    }
+    /* out-of-line parts */
+    for (unsigned s = 0; s < t->nslow; s++)
+        tx_emit_slow(t, &t->slow[s]);
+    for (unsigned s = 0; s < t->nstub; s++)
+        tx_emit_stub(t, &t->stub[s]);
+    jit_label_bind(&em, &t->entry_exit);
+    tx_exit_loop(t, rip);
+    if (em.overflow) return NULL;
+
+    tb->code_len = (uint32_t)em.pos;
+    char name[48];
+    snprintf(name, sizeof name, "jit_%llx", (unsigned long long)rip);
+    jit_cache_commit(j->cache, hdr + em.pos, name);
+    j->st.translated++;
+    j->st.translated_insns += n;
+    j->st.inline_insns += inl;
+    return tb;
+}
