@@ -8,6 +8,7 @@
 #include "cpu/exec/block.h"
 #include "cpu/exec/exec.h"
 #include "cpu/exec/event.h"
+#include "cpu/jit/jit.h"
 #include "cpu/msr.h"
 #include "cpu/ops/host.h"
 #include "vessel/log.h"
@@ -46,6 +47,11 @@ struct vcpu *vcpu_create(struct bus *bus, unsigned id)
         free(c);
         return NULL;
     }
+    const char *eng = getenv("VESSEL_ENGINE");
+    if (eng && strcmp(eng, "jit") == 0) {
+        c->jit = jit_new(0);
+        if (c->jit) c->jit->block_gen = c->blocks->generation;
+    }
     c->id = id;
     c->tsc_hz = CPU_TSC_HZ;
     cpu_reset(c, bus);
@@ -59,6 +65,7 @@ void vcpu_destroy(struct vcpu *v)
     if (c->bus) bus_remove_code_write_listener(c->bus, block_code_write, c);
     block_cache_free(c->blocks);
     exec_state_free(c->exec);
+    jit_free(c->jit);
     free(c);
 }
 

@@ -9,6 +9,7 @@
 #include "cpu/exec/block.h"
 #include "cpu/exec/event.h"
 #include "cpu/exec/exec.h"
+#include "cpu/jit/jit.h"
 
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -48,6 +49,22 @@ int cpu_step(struct cpu *c, bool deliver)
         bc->cur = NULL;
         if (deliver) event_fault(c);
         return vec;
+    }
+    if (c->jit && c->mode == MODE_LONG64 && !c->intr_shadow) {
+        /* The translator's version of one instruction: a one-instruction block, translated
+         * and run once (it counts itself). */
+        struct jit *j = c->jit;
+        block_decode_one(c, &j->step_insn);
+        struct jit_tb *tb = jit_translate(j, c, NULL, &j->step_insn, 1, c->rip);
+        if (!tb) {
+            jit_flush(j);
+            tb = jit_translate(j, c, NULL, &j->step_insn, 1, c->rip);
+        }
+        if (tb) {
+            j->budget_end = c->stats.insns + 1;
+            jit_exec(j, c, tb);
+            return -1;
+        }
     }
     struct insn i;
     block_decode_one(c, &i);
@@ -95,6 +112,36 @@ static inline struct block *exec_find(struct cpu *c, struct exec_state *ex, stru
     return b;
 }
 
+/* Run b's translation (making it once b is hot) in place of exec_insns. False: interpret b.
+ * The hotness count lives in jit_data while the block has no jit_code. */
+static bool exec_jit(struct cpu *c, struct exec_state *ex, struct block *b)
+{
+    struct block_cache *bc = c->blocks;
+    struct jit *j = c->jit;
+    if (j->block_gen != bc->generation) {
+        jit_flush(j); /* translations point at struct insns of the old arena */
+        j->block_gen = bc->generation;
+    }
+    struct jit_tb *tb = b->jit_code;
+    if (!jit_tb_live(j, tb, c->cpl)) {
+        uintptr_t runs = (uintptr_t)b->jit_data + 1;
+        b->jit_data = (void *)runs;
+        if (runs < j->hot) return false;
+        tb = jit_translate(j, c, b, b->insn, b->n, c->rip);
+        if (!tb) {
+            jit_flush(j);
+            tb = jit_translate(j, c, b, b->insn, b->n, c->rip);
+            if (!tb) return false;
+        }
+        b->jit_code = tb;
+    }
+    jit_link(j, tb);
+    jit_ibtc_fill(j, c, tb);
+    j->budget_end = ex->budget_end;
+    jit_exec(j, c, tb);
+    return true;
+}
+
 __attribute__((noinline)) static enum vcpu_exit exec_loop(struct cpu *c)
 {
     struct block_cache *bc = c->blocks;
@@ -118,6 +165,11 @@ __attribute__((noinline)) static enum vcpu_exit exec_loop(struct cpu *c)
         if (unlikely(c->halted)) return c->exit = VCPU_EXIT_HLT;
 
         struct block *b = exec_find(c, ex, prev);
+        if (c->jit && b != bc->scratch && b->mode == MODE_LONG64 && !c->intr_shadow &&
+            exec_jit(c, ex, b)) {
+            prev = NULL;
+            continue;
+        }
         unsigned slot = c->recent_pos++ & 15;
         c->recent_rip[slot] = c->rip;
         ex->recent[slot] = b;

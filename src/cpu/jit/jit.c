@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../block.h"
+#include "cpu/exec/block.h"
+#include "cpu/exec/exec.h" /* cur_rip: the run loop's fault accounting */
 #include "jit.h"
 
 #define CPU_OFF(f) ((int32_t)offsetof(struct cpu, f))
@@ -82,13 +83,14 @@ void jit_free(struct jit *j)
 {
     if (!j) return;
     if (getenv("VESSEL_JIT_STATS"))
-        fprintf(stderr,
-                "jit: %llu blocks (%llu insns, %llu inline) translated, %llu entries, %llu chained, "
-                "%llu ibtc fills, %llu flushes\n",
-                (unsigned long long)j->st.translated, (unsigned long long)j->st.translated_insns,
-                (unsigned long long)j->st.inline_insns, (unsigned long long)j->st.entries,
-                (unsigned long long)j->st.chained, (unsigned long long)j->st.ibtc_fills,
-                (unsigned long long)j->st.flushes);
+        fprintf(
+            stderr,
+            "jit: %llu blocks (%llu insns, %llu inline) translated, %llu entries, %llu chained, "
+            "%llu ibtc fills, %llu flushes\n",
+            (unsigned long long)j->st.translated, (unsigned long long)j->st.translated_insns,
+            (unsigned long long)j->st.inline_insns, (unsigned long long)j->st.entries,
+            (unsigned long long)j->st.chained, (unsigned long long)j->st.ibtc_fills,
+            (unsigned long long)j->st.flushes);
     jit_cache_free(j->cache);
     free(j);
 }
@@ -114,7 +116,7 @@ void jit_link(struct jit *j, struct jit_tb *tb)
     struct jit_exit *x = j->last_exit;
     j->last_exit = NULL;
     if (!x || x->tb->gen != j->cache->generation || tb->gen != j->cache->generation) return;
-    if (x->target != tb->rip || x->tb->cpl != tb->cpl) return;
+    if (x->target != tb->rip || x->tb->cpl != tb->cpl || !x->tb->block || !tb->block) return;
     /* A target that runs into a second page may only be chained from a block that depends on
      * the same page: a write there drops both. */
     if (tb->block->gpa2 != ~0ull && tb->block->gpa2 != x->tb->block->gpa2) return;
@@ -143,8 +145,8 @@ uint32_t jit_helper_insn(struct cpu *c, const struct insn *i, uint64_t rip, uint
     }
     c->rip = rip;
     c->next_rip = rip + i->len;
-    bc->cur = tb->block;
-    bc->cur_rip = tb->rip;
+    bc->cur = tb->block; /* NULL for a single step */
+    c->exec->cur_rip = tb->rip;
     bc->stop = false;
     uint64_t epoch = c->tlb.epoch;
     i->fn(c, i);

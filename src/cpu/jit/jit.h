@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../core.h"
+#include "cpu/core.h"
 #include "cache.h"
 #include "emit.h"
 
@@ -59,8 +59,10 @@ struct jit {
     uintptr_t epilogue; /* where every exit ends */
     uintptr_t lookup;   /* indirect-branch table lookup: RCX = guest RIP (stored in c->rip) */
     unsigned hot;       /* translation threshold */
+    uint64_t block_gen; /* block-arena generation the translations were made for */
     uint64_t epoch;     /* TLB epoch the ibtc entries were last validated against */
     struct jit_stats st;
+    struct insn step_insn; /* the instruction of a single step (cpu_step) */
 };
 
 /* Per-vCPU translator with a code cache of `cache_size` bytes (0: default). NULL if the host

@@ -10,7 +10,8 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "../block.h"
+#include "cpu/exec/block.h"
+#include "cpu/ops/ops.h"
 #include "jit.h"
 
 #define JIT_MAX_INSNS 64
