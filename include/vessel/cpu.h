@@ -4,6 +4,7 @@
  * same functions (src/accel/). */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -11,6 +12,14 @@ struct bus;
 struct vcpu;
 struct state_writer;
 struct state_reader;
+
+/* How guest instructions run. DEFAULT is JIT on x86-64 hosts unless the environment variable
+ * VESSEL_ENGINE (jit|interp) says otherwise (the tests run every engine that way). */
+enum vcpu_engine {
+    VCPU_ENGINE_DEFAULT,
+    VCPU_ENGINE_INTERP, /* the interpreter over decoded blocks */
+    VCPU_ENGINE_JIT,    /* hot blocks translated to host code; the interpreter for the rest */
+};
 
 enum vcpu_exit {
     VCPU_EXIT_BUDGET,   /* ran the requested number of instructions */
@@ -76,6 +85,11 @@ struct vcpu *vcpu_create(struct bus *bus, unsigned id);
 void vcpu_destroy(struct vcpu *v);
 void vcpu_set_intc(struct vcpu *v, const struct vcpu_intc_ops *ops, void *opaque);
 void vcpu_set_msr_ops(struct vcpu *v, const struct vcpu_msr_ops *ops, void *opaque);
+/* Select the engine (between runs). jit_cache is the translator's code cache in bytes (0: the
+ * default, 64 MiB). Returns 0, or -1 if the host cannot run translated code (the interpreter
+ * is used then). */
+int vcpu_set_engine(struct vcpu *v, enum vcpu_engine e, size_t jit_cache);
+enum vcpu_engine vcpu_get_engine(const struct vcpu *v);
 
 /* Run until `budget` instructions retired, HLT, shutdown, or an exit request. */
 enum vcpu_exit vcpu_run(struct vcpu *v, uint64_t budget);

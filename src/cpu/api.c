@@ -47,11 +47,7 @@ struct vcpu *vcpu_create(struct bus *bus, unsigned id)
         free(c);
         return NULL;
     }
-    const char *eng = getenv("VESSEL_ENGINE");
-    if (eng && strcmp(eng, "jit") == 0) {
-        c->jit = jit_new(0);
-        if (c->jit) c->jit->block_gen = c->blocks->generation;
-    }
+    vcpu_set_engine((struct vcpu *)c, VCPU_ENGINE_DEFAULT, 0);
     c->id = id;
     c->tsc_hz = CPU_TSC_HZ;
     cpu_reset(c, bus);
@@ -79,6 +75,42 @@ void vcpu_set_msr_ops(struct vcpu *v, const struct vcpu_msr_ops *ops, void *opaq
 {
     vcpu_cpu(v)->msr_ops = ops;
     vcpu_cpu(v)->msr_opaque = opaque;
+}
+
+/* DEFAULT: VESSEL_ENGINE=jit|interp from the environment, else the translator on x86-64. */
+static enum vcpu_engine vcpu_default_engine(void)
+{
+    const char *e = getenv("VESSEL_ENGINE");
+    if (e && !strcmp(e, "interp")) return VCPU_ENGINE_INTERP;
+    if (e && !strcmp(e, "jit")) return VCPU_ENGINE_JIT;
+#if defined(__x86_64__)
+    return VCPU_ENGINE_JIT;
+#else
+    return VCPU_ENGINE_INTERP;
+#endif
+}
+
+int vcpu_set_engine(struct vcpu *v, enum vcpu_engine e, size_t jit_cache)
+{
+    struct cpu *c = vcpu_cpu(v);
+    if (e == VCPU_ENGINE_DEFAULT) e = vcpu_default_engine();
+    if (e == VCPU_ENGINE_INTERP) {
+        jit_free(c->jit);
+        c->jit = NULL;
+        return 0;
+    }
+    if (c->jit && (!jit_cache || c->jit->cache->size == jit_cache)) return 0;
+    struct jit *j = jit_new(jit_cache);
+    if (!j) return -1;
+    jit_free(c->jit);
+    c->jit = j;
+    j->block_gen = c->blocks->generation;
+    return 0;
+}
+
+enum vcpu_engine vcpu_get_engine(const struct vcpu *v)
+{
+    return vcpu_ccpu(v)->jit ? VCPU_ENGINE_JIT : VCPU_ENGINE_INTERP;
 }
 
 enum vcpu_exit vcpu_run(struct vcpu *v, uint64_t budget)

@@ -255,10 +255,16 @@ static void pc_rtc_cmos_init(struct pc *pc, struct rtc *rtc)
 
 /* The vCPU and its platform: LAPIC (interrupt controller, MSI sink, timer) and kvmclock. The
  * kvmclock entry follows the vCPU's so that loading it finds the guest TSC already restored. */
-static int pc_create_cpu(struct pc *pc, char *err, size_t errlen)
+static int pc_create_cpu(struct pc *pc, const struct pc_config *cfg, char *err, size_t errlen)
 {
     if (pc_add(pc, "cpu", pc->vcpu = vcpu_create(&pc->bus, 0), &pc_vcpu_ops, err, errlen) < 0)
         return -1;
+    if ((cfg->engine != VCPU_ENGINE_DEFAULT || cfg->jit_cache) &&
+        vcpu_set_engine(pc->vcpu, cfg->engine, cfg->jit_cache) < 0 &&
+        cfg->engine == VCPU_ENGINE_JIT) {
+        snprintf(err, errlen, "--engine jit: this host cannot run translated code");
+        return -1;
+    }
     struct kvmclock_config kc = {
         .read_tsc = pc_read_tsc,
         .tsc_opaque = pc->vcpu,
@@ -447,7 +453,7 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen, int 
         free(pc);
         return NULL;
     }
-    if (pc_create_cpu(pc, err, errlen) < 0 || pc_create_devices(pc, err, errlen) < 0 ||
+    if (pc_create_cpu(pc, cfg, err, errlen) < 0 || pc_create_devices(pc, err, errlen) < 0 ||
         pc_create_virtio(pc, cfg, err, errlen, usage) < 0 ||
         pc_build_firmware(pc, cfg, err, errlen) < 0)
         goto fail;

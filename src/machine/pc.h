@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vessel/cpu.h"
+
 struct pc;
 struct vcpu;
 struct state_writer;
@@ -49,6 +51,8 @@ struct pc_config {
     const char *display; /* display front end spec (backend/display.h), NULL: none */
     unsigned display_width, display_height;
     const char *screenshot; /* PNG of the framebuffer written when the board goes */
+    enum vcpu_engine engine;           /* the vCPU's engine (vessel/cpu.h) */
+    size_t jit_cache;                  /* translator code cache bytes, 0 for the default */
     struct pc_events events;
 };
 

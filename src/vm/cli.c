@@ -125,6 +125,8 @@ enum cli_opt {
     OPT_RESTORE,
     OPT_RESTORE_MEM,
     OPT_INCOMING,
+    OPT_ENGINE,
+    OPT_JIT_CACHE,
 };
 static const char *const cli_opt_names[] = {
     "--kernel", "--initrd", "--append", "--memory", "--cpus", "--console", "--reboot", "--disk",
@@ -132,7 +134,9 @@ static const char *const cli_opt_names[] = {
     /* the display */
     "--display", "--resolution", "--screenshot-on-exit",
     /* the control API, snapshots and migration */
-    "--api-sock", "--restore", "--restore-mem", "--incoming"};
+    "--api-sock", "--restore", "--restore-mem", "--incoming",
+    /* the engine */
+    "--engine", "--jit-cache"};
 
 /* on|off for option `what`. */
 static int cli_on_off(const char *what, const char *v, size_t n, bool *out, char *err,
@@ -357,6 +361,22 @@ static int cli_run_option(enum cli_opt o, const char *v, struct vm_config *cfg, 
         if (!*v) return cli_err(err, errlen, "--screenshot-on-exit: empty path");
         cfg->screenshot = v;
         break;
+    case OPT_ENGINE:
+        if (!strcmp(v, "jit"))
+            cfg->engine = VCPU_ENGINE_JIT;
+        else if (!strcmp(v, "interp"))
+            cfg->engine = VCPU_ENGINE_INTERP;
+        else
+            return cli_err(err, errlen, "--engine: '%s' is not jit or interp", v);
+        break;
+    case OPT_JIT_CACHE:
+        if (!cli_parse_size(v, &m))
+            return cli_err(err, errlen,
+                           "--jit-cache: '%s' is not a size (use bytes or a K/M/G suffix)", v);
+        if (m < (1ull << 20) || m > (1ull << 32))
+            return cli_err(err, errlen, "--jit-cache: %s is out of range (1M to 4G)", v);
+        cfg->jit_cache = (size_t)m;
+        break;
     case OPT_REBOOT:
         if (!strcmp(v, "exit"))
             cfg->reboot = VM_REBOOT_EXIT;
@@ -557,6 +577,9 @@ void cli_print_run_help(void)
           "                       (libslirp NAT), tap,ifname=NAME, or none (default)\n"
           "  --mac ADDR           the NIC's MAC address (default 52:54:00:12:34:56)\n"
           "  --rng on|off         virtio-rng entropy device (default on)\n"
+          "  --engine jit|interp  how guest code runs: translated to host code (jit,\n"
+          "                       the default on x86-64) or interpreted\n"
+          "  --jit-cache SIZE     the translator's code cache (default 64M, 1M..4G)\n"
           "  --console-device uart|virtio\n"
           "                       the console's guest device: COM1 (ttyS0, default) or\n"
           "                       virtio-console (hvc0; add --append console=hvc0)\n"

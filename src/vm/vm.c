@@ -447,6 +447,8 @@ int vm_build(struct vm *vm, bool boot, char *err, size_t errlen, int *usage)
         .display_width = cfg->display_width,
         .display_height = cfg->display_height,
         .screenshot = cfg->screenshot,
+        .engine = cfg->engine,
+        .jit_cache = cfg->jit_cache,
         .events = {.poweroff = vm_on_poweroff,
                    .reset = vm_on_reset,
                    .panic = vm_on_panic,

@@ -2,8 +2,10 @@
  * (timers, console, idle sleep), and turn how the guest ended into a process exit status. */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "vessel/cpu.h"
 #include "machine/pc.h"
 
 #define VM_MEM_MIN        (64ull << 20)
@@ -61,6 +63,8 @@ struct vm_config {
     const char *restore_mem; /* its memory file when not the one the state file names */
     bool net_given;          /* --net was on the command line (a restore keeps it) */
     const char *incoming;    /* receive a live migration at this address, or NULL */
+    enum vcpu_engine engine; /* --engine (DEFAULT: jit where available) */
+    size_t jit_cache;        /* --jit-cache bytes, 0 for the default */
 };
 
 /* Build (or restore, or wait for the API to configure), run and tear down the machine. Returns an

@@ -63,6 +63,8 @@ static void test_defaults(void)
     CHECK_EQ(cfg.cpus, 1);
     CHECK(!strcmp(cfg.console, "stdio"));
     CHECK_EQ(cfg.reboot, VM_REBOOT_EXIT);
+    CHECK_EQ(cfg.engine, VCPU_ENGINE_DEFAULT);
+    CHECK_EQ(cfg.jit_cache, 0);
 }
 
 static void test_options(void)
@@ -121,6 +123,22 @@ static void test_device_options(void)
     CHECK(parse(&cmd, &cfg, err, "run", "--mac", "ff:ff:ff:ff:ff:ff", NULL) != 0);
     CHECK(parse(&cmd, &cfg, err, "run", "--mac", "52:54:00:12:34", NULL) != 0);
     CHECK(parse(&cmd, &cfg, err, "run", "--console-device", "hvc", NULL) != 0);
+}
+
+static void test_engine_options(void)
+{
+    enum cli_command cmd;
+    struct vm_config cfg;
+    char err[256];
+    CHECK_EQ(parse(&cmd, &cfg, err, "run", "--engine", "interp", NULL), 0);
+    CHECK_EQ(cfg.engine, VCPU_ENGINE_INTERP);
+    CHECK_EQ(parse(&cmd, &cfg, err, "run", "--engine=jit", "--jit-cache", "16M", NULL), 0);
+    CHECK_EQ(cfg.engine, VCPU_ENGINE_JIT);
+    CHECK_EQ(cfg.jit_cache, 16ull << 20);
+    CHECK(parse(&cmd, &cfg, err, "run", "--engine", "qemu", NULL) != 0);
+    CHECK(strstr(err, "jit or interp") != NULL);
+    CHECK(parse(&cmd, &cfg, err, "run", "--jit-cache", "512K", NULL) != 0);
+    CHECK(parse(&cmd, &cfg, err, "run", "--jit-cache", "lots", NULL) != 0);
 }
 
 static void expect_error(const char *what, int rc, const char *err)
@@ -267,5 +285,6 @@ int main(void)
     RUN(test_disk_formats);
     RUN(test_memory_options);
     RUN(test_display_options);
+    RUN(test_engine_options);
     return check_done();
 }
