@@ -123,7 +123,7 @@ static bool exec_jit(struct cpu *c, struct exec_state *ex, struct block *b)
         j->block_gen = bc->generation;
     }
     struct jit_tb *tb = b->jit_code;
-    if (!jit_tb_live(j, tb, c->cpl)) {
+    if (!jit_tb_live(j, tb, c->rip, c->cpl)) {
         uintptr_t runs = (uintptr_t)b->jit_data + 1;
         b->jit_data = (void *)runs;
         if (runs < j->hot) return false;

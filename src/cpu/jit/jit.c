@@ -12,6 +12,8 @@
 
 #define CPU_OFF(f) ((int32_t)offsetof(struct cpu, f))
 
+_Static_assert(sizeof(struct jit_ibtc) == 64, "the lookup scales the index by 64");
+
 static unsigned jit_ibtc_index(uint64_t rip)
 {
     return (unsigned)((rip ^ (rip >> 12)) & (JIT_IBTC - 1));
@@ -45,19 +47,48 @@ static bool jit_emit_glue(struct jit *j)
 
     emit_align(e, 16);
     j->lookup = jit_emit_here(e);
+    struct jit_label miss = jit_label_new();
+    int32_t tags = CPU_OFF(tlb.e) + (int32_t)(TLB_EXEC * TLB_ENTRIES * sizeof(struct tlb_entry));
+    int32_t gpas = CPU_OFF(tlb.gpa) + (int32_t)(TLB_EXEC * TLB_ENTRIES * sizeof(uint64_t));
     emit_mov_rr(e, 8, HR_RDX, HR_RCX);
     emit_shift_ri(e, JSH_SHR, 8, HR_RDX, 12);
     emit_alu_rr(e, JALU_XOR, 8, HR_RDX, HR_RCX);
     emit_alu_ri(e, JALU_AND, 4, HR_RDX, JIT_IBTC - 1);
-    emit_shift_ri(e, JSH_SHL, 4, HR_RDX, 5);
+    emit_shift_ri(e, JSH_SHL, 4, HR_RDX, 6);
     emit_mov_ri(e, 8, HR_RDI, (uintptr_t)j->ibtc);
     emit_alu_rr(e, JALU_ADD, 8, HR_RDI, HR_RDX);
     emit_alu_rm(e, JALU_CMP, 8, HR_RCX, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, rip)));
-    emit_jcc_abs(e, JCC_NE, j->epilogue);
-    emit_load(e, 8, HR_RAX, jit_mem(HR_RBX, CPU_OFF(tlb.epoch)));
-    emit_alu_rm(e, JALU_CMP, 8, HR_RAX, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, epoch)));
-    emit_jcc_abs(e, JCC_NE, j->epilogue);
+    emit_jcc_label(e, JCC_NE, &miss);
+    emit_load(e, 4, HR_RAX, jit_mem(HR_RBX, CPU_OFF(cpl)));
+    emit_alu_rm(e, JALU_CMP, 4, HR_RAX, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, cpl)));
+    emit_jcc_label(e, JCC_NE, &miss);
+    emit_alu_mi(e, JALU_CMP, 4, jit_mem(HR_RBX, CPU_OFF(mode)), MODE_LONG64);
+    emit_jcc_label(e, JCC_NE, &miss);
+    emit_load(e, 8, HR_RAX, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, block)));
+    emit_alu_mi(e, JALU_CMP, 1, jit_mem(HR_RAX, (int32_t)offsetof(struct block, valid)), 0);
+    emit_jcc_label(e, JCC_E, &miss);
+    /* the code TLB must still map rip's page, to the same physical page */
+    emit_mov_rr(e, 4, HR_RDX, HR_RCX);
+    emit_shift_ri(e, JSH_SHR, 4, HR_RDX, 12);
+    emit_alu_ri(e, JALU_AND, 4, HR_RDX, TLB_ENTRIES - 1);
+    emit_load(e, 8, HR_RAX, jit_mem_idx(HR_RBX, HR_RDX, 3, gpas));
+    emit_alu_ri(e, JALU_AND, 8, HR_RAX, -4096);
+    emit_alu_rm(e, JALU_CMP, 8, HR_RAX,
+                jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, gpa_page)));
+    emit_jcc_label(e, JCC_NE, &miss);
+    emit_shift_ri(e, JSH_SHL, 4, HR_RDX, 4);
+    emit_load(e, 8, HR_RAX, jit_mem_idx(HR_RBX, HR_RDX, 0, tags));
+    emit_alu_rm(e, JALU_AND, 8, HR_RAX,
+                jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, tag_mask)));
+    emit_mov_rr(e, 8, HR_RSI, HR_RCX);
+    emit_alu_ri(e, JALU_AND, 8, HR_RSI, -4096);
+    emit_alu_rr(e, JALU_CMP, 8, HR_RAX, HR_RSI);
+    emit_jcc_label(e, JCC_NE, &miss);
     emit_jmp_m(e, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, code)));
+    jit_label_bind(e, &miss);
+    emit_mov_ri(e, 8, HR_RAX, (uintptr_t)&j->st.exit_lookup);
+    emit_alu_mi(e, JALU_ADD, 8, jit_mem(HR_RAX, 0), 1);
+    emit_jmp_abs(e, j->epilogue);
     if (e->overflow) return false;
     jit_cache_commit(j->cache, e->pos, "jit_glue");
     jit_cache_set_floor(j->cache);
@@ -86,11 +117,12 @@ void jit_free(struct jit *j)
         fprintf(
             stderr,
             "jit: %llu blocks (%llu insns, %llu inline) translated, %llu entries, %llu chained, "
-            "%llu ibtc fills, %llu flushes\n",
+            "%llu ibtc fills, %llu flushes; exits: %llu at entry, %llu lookup, %llu helper\n",
             (unsigned long long)j->st.translated, (unsigned long long)j->st.translated_insns,
             (unsigned long long)j->st.inline_insns, (unsigned long long)j->st.entries,
             (unsigned long long)j->st.chained, (unsigned long long)j->st.ibtc_fills,
-            (unsigned long long)j->st.flushes);
+            (unsigned long long)j->st.flushes, (unsigned long long)j->st.exit_entry,
+            (unsigned long long)j->st.exit_lookup, (unsigned long long)j->st.exit_helper);
     jit_cache_free(j->cache);
     free(j);
 }
@@ -126,9 +158,16 @@ void jit_link(struct jit *j, struct jit_tb *tb)
 
 void jit_ibtc_fill(struct jit *j, struct cpu *c, struct jit_tb *tb)
 {
+    struct block *b = tb->block;
+    /* a block running into a second page depends on that page's mapping too: not here */
+    if (!b || b->gpa2 != ~0ull || c->mode != MODE_LONG64) return;
     struct jit_ibtc *e = &j->ibtc[jit_ibtc_index(tb->rip)];
+    if (e->rip == tb->rip && e->code == tb->entry && e->cpl == tb->cpl) return;
     e->rip = tb->rip;
-    e->epoch = c->tlb.epoch;
+    e->cpl = tb->cpl;
+    e->block = b;
+    e->gpa_page = b->gpa & ~0xfffull;
+    e->tag_mask = ~(uint64_t)TLB_SLOW & (tb->cpl == 3 ? ~0ull : ~(uint64_t)TLB_KERNEL);
     e->code = tb->entry;
     j->st.ibtc_fills++;
 }
@@ -158,6 +197,7 @@ uint32_t jit_helper_insn(struct cpu *c, const struct insn *i, uint64_t rip, uint
         c->intc->pending(c->intc_opaque) >= 0)
         leave = true;
     if (!leave) return 0;
+    if (c->jit) c->jit->st.exit_helper++;
     c->rip = c->next_rip;
     c->stats.insns += retired;
     return 1;

@@ -10,7 +10,7 @@
 #include "cache.h"
 #include "emit.h"
 
-#define JIT_IBTC      4096    /* indirect-branch table entries (power of two) */
+#define JIT_IBTC      32768    /* indirect-branch table entries (power of two) */
 #define JIT_HOT       2       /* executions before a block is translated */
 #define JIT_AX_MEMORY 0xffffu /* helper's flags argument: the flags are already in struct cpu */
 
@@ -37,14 +37,22 @@ struct jit_tb {
     struct jit_exit exit[2];
 };
 
+/* An indirect-branch table entry: valid while its block is, the code TLB still maps rip's page
+ * to the same physical page, and the CPU is in the CPL (and long mode) it was translated for. */
 struct jit_ibtc {
-    uint64_t rip, epoch;
+    uint64_t rip;
+    uint32_t cpl, pad;
+    struct block *block;
+    uint64_t gpa_page; /* physical page of the block's first byte */
+    uint64_t tag_mask; /* TLB tag bits that must match (TLB_KERNEL ignored below CPL 3) */
     uintptr_t code;
-    uint64_t pad;
+    uint64_t pad2[2];
 };
 
 struct jit_stats {
     uint64_t translated, translated_insns, inline_insns, entries, chained, ibtc_fills, flushes;
+    /* why translated code returned to the run loop (besides chain-pending stubs) */
+    uint64_t exit_entry, exit_lookup, exit_helper;
 };
 
 struct jit {
@@ -60,7 +68,6 @@ struct jit {
     uintptr_t lookup;   /* indirect-branch table lookup: RCX = guest RIP (stored in c->rip) */
     unsigned hot;       /* translation threshold */
     uint64_t block_gen; /* block-arena generation the translations were made for */
-    uint64_t epoch;     /* TLB epoch the ibtc entries were last validated against */
     struct jit_stats st;
     struct insn step_insn; /* the instruction of a single step (cpu_step) */
 };
@@ -76,10 +83,12 @@ void jit_flush(struct jit *j);
  * translated at all. */
 struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, const struct insn *insn,
                              unsigned n, uint64_t rip);
-/* Whether tb is still usable: same cache generation and the current CPL. */
-static inline bool jit_tb_live(const struct jit *j, const struct jit_tb *tb, unsigned cpl)
+/* Whether tb is usable at linear `rip` now: same cache generation, CPL and linear address (a
+ * block is found by physical address, but its translation embeds linear ones). */
+static inline bool jit_tb_live(const struct jit *j, const struct jit_tb *tb, uint64_t rip,
+                               unsigned cpl)
 {
-    return tb && tb->gen == j->cache->generation && tb->cpl == cpl;
+    return tb && tb->gen == j->cache->generation && tb->cpl == cpl && tb->rip == rip;
 }
 /* Run translated code from tb until it exits; c->rip is then the next instruction. Faults
  * longjmp out of it to the run loop like any handler's. */

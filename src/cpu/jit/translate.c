@@ -1029,6 +1029,8 @@ struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, cons
     for (unsigned s = 0; s < t->nstub; s++)
         tx_emit_stub(t, &t->stub[s]);
     jit_label_bind(&em, &t->entry_exit);
+    emit_mov_ri(&em, 8, HR_RAX, (uintptr_t)&j->st.exit_entry);
+    emit_alu_mi(&em, JALU_ADD, 8, jit_mem(HR_RAX, 0), 1);
     tx_exit_loop(t, rip);
     if (em.overflow) return NULL;
 
