@@ -10,6 +10,15 @@
 #include "cpu/exec/exec.h" /* cur_rip: the run loop's fault accounting */
 #include "jit.h"
 
+/* Under valgrind (callgrind measures host instructions per guest instruction), a patched jump
+ * must also drop valgrind's own translation of the patched bytes. A no-op otherwise. */
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define JIT_DISCARD(addr, len) VALGRIND_DISCARD_TRANSLATIONS(addr, len)
+#else
+#define JIT_DISCARD(addr, len) ((void)0)
+#endif
+
 #define CPU_OFF(f) ((int32_t)offsetof(struct cpu, f))
 
 _Static_assert(sizeof(struct jit_ibtc) == 64, "the lookup scales the index by 64");
@@ -129,6 +138,7 @@ void jit_free(struct jit *j)
 
 void jit_flush(struct jit *j)
 {
+    JIT_DISCARD(j->cache->rx + j->cache->floor, j->cache->used - j->cache->floor);
     jit_cache_flush(j->cache);
     memset(j->ibtc, 0, sizeof(j->ibtc));
     j->last_exit = NULL;
@@ -153,6 +163,7 @@ void jit_link(struct jit *j, struct jit_tb *tb)
      * the same page: a write there drops both. */
     if (tb->block->gpa2 != ~0ull && tb->block->gpa2 != x->tb->block->gpa2) return;
     jit_patch_rel32(jit_cache_rw(j->cache, x->field), x->field, tb->entry);
+    JIT_DISCARD((void *)(x->field - 1), 5);
     j->st.chained++;
 }
 
