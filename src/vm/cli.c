@@ -373,8 +373,8 @@ static int cli_run_option(enum cli_opt o, const char *v, struct vm_config *cfg, 
         if (!cli_parse_size(v, &m))
             return cli_err(err, errlen,
                            "--jit-cache: '%s' is not a size (use bytes or a K/M/G suffix)", v);
-        if (m < (1ull << 20) || m > (1ull << 32))
-            return cli_err(err, errlen, "--jit-cache: %s is out of range (1M to 4G)", v);
+        if (m < (1ull << 20) || m > (1ull << 30))
+            return cli_err(err, errlen, "--jit-cache: %s is out of range (1M to 1G)", v);
         cfg->jit_cache = (size_t)m;
         break;
     case OPT_REBOOT:
@@ -579,7 +579,7 @@ void cli_print_run_help(void)
           "  --rng on|off         virtio-rng entropy device (default on)\n"
           "  --engine jit|interp  how guest code runs: translated to host code (jit,\n"
           "                       the default on x86-64) or interpreted\n"
-          "  --jit-cache SIZE     the translator's code cache (default 64M, 1M..4G)\n"
+          "  --jit-cache SIZE     the translator's code cache (default 64M, 1M..1G)\n"
           "  --console-device uart|virtio\n"
           "                       the console's guest device: COM1 (ttyS0, default) or\n"
           "                       virtio-console (hvc0; add --append console=hvc0)\n"

@@ -33,6 +33,7 @@ struct jit_cache *jit_cache_new(size_t size)
 {
     if (!size) size = JIT_CACHE_DEFAULT;
     if (size < JIT_CACHE_MIN) size = JIT_CACHE_MIN;
+    if (size > JIT_CACHE_MAX) size = JIT_CACHE_MAX;
     size = jit_page_round(size);
     struct jit_cache *jc = calloc(1, sizeof(*jc));
     if (!jc) return NULL;

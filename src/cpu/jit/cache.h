@@ -15,6 +15,7 @@
 
 #define JIT_CACHE_DEFAULT (64ull << 20)
 #define JIT_CACHE_MIN     (64ull << 10)
+#define JIT_CACHE_MAX     (1ull << 30) /* every jump within the cache stays a rel32 */
 
 struct jit_cache {
     int fd;

@@ -28,88 +28,12 @@ static unsigned jit_ibtc_index(uint64_t rip)
     return (unsigned)((rip ^ (rip >> 12)) & (JIT_IBTC - 1));
 }
 
-/* enter(c, code): save the callee-saved registers, align the stack, RBX = c, jump.
- * epilogue: undo that and return to the run loop.
- * lookup: RCX = guest RIP; jump to its translation if the table has a current one. */
-static bool jit_emit_glue(struct jit *j)
-{
-    uint8_t *rw;
-    size_t avail;
-    uintptr_t rx = jit_cache_begin(j->cache, &rw, &avail);
-    struct jit_emit em, *e = &em;
-    jit_emit_init(e, rw, rx, avail);
-    static const uint8_t saved[] = {HR_RBX, HR_RBP, HR_R12, HR_R13, HR_R14, HR_R15};
-
-    j->enter = jit_emit_here(e);
-    for (unsigned k = 0; k < 6; k++)
-        emit_push(e, saved[k]);
-    emit_alu_ri(e, JALU_SUB, 8, HR_RSP, 8); /* 8 (return) + 48 + 8: 16-byte aligned */
-    emit_mov_rr(e, 8, HR_RBX, HR_RDI);
-    emit_jmp_r(e, HR_RSI);
-
-    emit_align(e, 16);
-    j->epilogue = jit_emit_here(e);
-    emit_alu_ri(e, JALU_ADD, 8, HR_RSP, 8);
-    for (unsigned k = 6; k-- > 0;)
-        emit_pop(e, saved[k]);
-    emit_ret(e);
-
-    emit_align(e, 16);
-    j->lookup = jit_emit_here(e);
-    struct jit_label miss = jit_label_new();
-    int32_t tags = CPU_OFF(tlb.e) + (int32_t)(TLB_EXEC * TLB_ENTRIES * sizeof(struct tlb_entry));
-    int32_t gpas = CPU_OFF(tlb.gpa) + (int32_t)(TLB_EXEC * TLB_ENTRIES * sizeof(uint64_t));
-    emit_mov_rr(e, 8, HR_RDX, HR_RCX);
-    emit_shift_ri(e, JSH_SHR, 8, HR_RDX, 12);
-    emit_alu_rr(e, JALU_XOR, 8, HR_RDX, HR_RCX);
-    emit_alu_ri(e, JALU_AND, 4, HR_RDX, JIT_IBTC - 1);
-    emit_shift_ri(e, JSH_SHL, 4, HR_RDX, 6);
-    emit_mov_ri(e, 8, HR_RDI, (uintptr_t)j->ibtc);
-    emit_alu_rr(e, JALU_ADD, 8, HR_RDI, HR_RDX);
-    emit_alu_rm(e, JALU_CMP, 8, HR_RCX, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, rip)));
-    emit_jcc_label(e, JCC_NE, &miss);
-    emit_load(e, 4, HR_RAX, jit_mem(HR_RBX, CPU_OFF(cpl)));
-    emit_alu_rm(e, JALU_CMP, 4, HR_RAX, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, cpl)));
-    emit_jcc_label(e, JCC_NE, &miss);
-    emit_alu_mi(e, JALU_CMP, 4, jit_mem(HR_RBX, CPU_OFF(mode)), MODE_LONG64);
-    emit_jcc_label(e, JCC_NE, &miss);
-    emit_load(e, 8, HR_RAX, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, block)));
-    emit_alu_mi(e, JALU_CMP, 1, jit_mem(HR_RAX, (int32_t)offsetof(struct block, valid)), 0);
-    emit_jcc_label(e, JCC_E, &miss);
-    /* the code TLB must still map rip's page, to the same physical page */
-    emit_mov_rr(e, 4, HR_RDX, HR_RCX);
-    emit_shift_ri(e, JSH_SHR, 4, HR_RDX, 12);
-    emit_alu_ri(e, JALU_AND, 4, HR_RDX, TLB_ENTRIES - 1);
-    emit_load(e, 8, HR_RAX, jit_mem_idx(HR_RBX, HR_RDX, 3, gpas));
-    emit_alu_ri(e, JALU_AND, 8, HR_RAX, -4096);
-    emit_alu_rm(e, JALU_CMP, 8, HR_RAX,
-                jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, gpa_page)));
-    emit_jcc_label(e, JCC_NE, &miss);
-    emit_shift_ri(e, JSH_SHL, 4, HR_RDX, 4);
-    emit_load(e, 8, HR_RAX, jit_mem_idx(HR_RBX, HR_RDX, 0, tags));
-    emit_alu_rm(e, JALU_AND, 8, HR_RAX,
-                jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, tag_mask)));
-    emit_mov_rr(e, 8, HR_RSI, HR_RCX);
-    emit_alu_ri(e, JALU_AND, 8, HR_RSI, -4096);
-    emit_alu_rr(e, JALU_CMP, 8, HR_RAX, HR_RSI);
-    emit_jcc_label(e, JCC_NE, &miss);
-    emit_jmp_m(e, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, code)));
-    jit_label_bind(e, &miss);
-    emit_mov_ri(e, 8, HR_RAX, (uintptr_t)&j->st.exit_lookup);
-    emit_alu_mi(e, JALU_ADD, 8, jit_mem(HR_RAX, 0), 1);
-    emit_jmp_abs(e, j->epilogue);
-    if (e->overflow) return false;
-    jit_cache_commit(j->cache, e->pos, "jit_glue");
-    jit_cache_set_floor(j->cache);
-    return true;
-}
-
 struct jit *jit_new(size_t cache_size)
 {
     struct jit *j = calloc(1, sizeof(*j));
     if (!j) return NULL;
     j->cache = jit_cache_new(cache_size);
-    if (!j->cache || !jit_emit_glue(j)) {
+    if (!j->cache || !jit_glue(j)) {
         jit_free(j);
         return NULL;
     }
@@ -126,12 +50,13 @@ void jit_free(struct jit *j)
         fprintf(
             stderr,
             "jit: %llu blocks (%llu insns, %llu inline) translated, %llu entries, %llu chained, "
-            "%llu ibtc fills, %llu flushes; exits: %llu at entry, %llu lookup, %llu helper\n",
+            "%llu ibtc fills, %llu flushes; exits: %llu at entry, %llu lookup, %llu helper; cache %zu KiB used\n",
             (unsigned long long)j->st.translated, (unsigned long long)j->st.translated_insns,
             (unsigned long long)j->st.inline_insns, (unsigned long long)j->st.entries,
             (unsigned long long)j->st.chained, (unsigned long long)j->st.ibtc_fills,
             (unsigned long long)j->st.flushes, (unsigned long long)j->st.exit_entry,
-            (unsigned long long)j->st.exit_lookup, (unsigned long long)j->st.exit_helper);
+            (unsigned long long)j->st.exit_lookup, (unsigned long long)j->st.exit_helper,
+            j->cache->used >> 10);
     jit_cache_free(j->cache);
     free(j);
 }

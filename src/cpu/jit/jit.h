@@ -10,8 +10,8 @@
 #include "cache.h"
 #include "emit.h"
 
-#define JIT_IBTC      32768    /* indirect-branch table entries (power of two) */
-#define JIT_HOT       2       /* executions before a block is translated */
+#define JIT_IBTC      32768   /* indirect-branch table entries (power of two) */
+#define JIT_HOT       16      /* executions before a block is translated */
 #define JIT_AX_MEMORY 0xffffu /* helper's flags argument: the flags are already in struct cpu */
 
 struct block;
@@ -22,6 +22,14 @@ struct jit_exit {
     uintptr_t field;   /* RX address of the rel32 field */
     uint64_t target;   /* guest linear RIP it goes to */
     struct jit_tb *tb; /* the block it belongs to */
+};
+
+/* A call from translated code to an instruction's handler (jit_helper_insn's arguments). */
+struct jit_call {
+    const struct insn *insn;
+    uint64_t rip;
+    struct jit_tb *tb;
+    uint32_t retired, pad;
 };
 
 /* One translation. Lives in the code cache's RW view just before its code, so a flush frees
@@ -66,6 +74,7 @@ struct jit {
     uintptr_t enter;    /* void enter(struct cpu *c, uintptr_t code) */
     uintptr_t epilogue; /* where every exit ends */
     uintptr_t lookup;   /* indirect-branch table lookup: RCX = guest RIP (stored in c->rip) */
+    uintptr_t g_call_insn, g_flags_load, g_flags_store, g_stub, g_leave, g_leave_entry; /* glue */
     unsigned hot;       /* translation threshold */
     uint64_t block_gen; /* block-arena generation the translations were made for */
     struct jit_stats st;
@@ -76,6 +85,8 @@ struct jit {
  * cannot give us executable memory. */
 struct jit *jit_new(size_t cache_size);
 void jit_free(struct jit *j);
+/* Emit the shared glue code (translate.c); false if the cache is too small. */
+bool jit_glue(struct jit *j);
 /* Forget every translation (cache flush, ibtc cleared). */
 void jit_flush(struct jit *j);
 /* Translate the n instructions of block b, whose first instruction is at linear `rip`, for

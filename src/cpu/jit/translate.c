@@ -88,6 +88,8 @@ struct tx {
     struct tx_slow *cur_slow; /* slow path of the current instruction, if any */
     struct tx_stub stub[2];
     unsigned nstub;
+    struct jit_call *rec; /* handler-call records (in the cache, after the tb) */
+    unsigned nrec;
     struct jit_label entry_exit;
 };
 
@@ -253,10 +255,10 @@ static void tx_store_gpr(struct tx *t, unsigned r, unsigned size, unsigned h)
 
 /* ---- flags ---- */
 
-/* Host flags -> struct cpu (c->rflags, lf.op = FL_NONE). Clobbers RAX, RCX and the flags. */
-static void tx_flags_store(struct tx *t)
+/* Host flags -> struct cpu (c->rflags, lf.op = FL_NONE). Clobbers RAX, RCX and the flags.
+ * Emitted once as a glue routine; blocks call it. */
+static void glue_flags_store(struct jit_emit *e)
 {
-    struct jit_emit *e = t->e;
     emit_pushfq(e);
     emit_pop(e, HR_RAX);
     emit_alu_ri(e, JALU_AND, 4, HR_RAX, F_ARITH_MASK);
@@ -265,19 +267,22 @@ static void tx_flags_store(struct tx *t)
     emit_alu_rr(e, JALU_OR, 8, HR_RCX, HR_RAX);
     emit_store(e, 8, tx_cpu(CPU_OFF(rflags)), HR_RCX);
     emit_store_imm(e, 4, tx_cpu(CPU_OFF(lf.op)), FL_NONE);
+    emit_ret(e);
 }
 
 /* struct cpu -> host flags: materialise a lazy record, then OF via `add al,0x7f` and the rest
- * via SAHF (no POPF: slow, and it would load TF/DF/AC too). Clobbers caller-saved regs. */
-static void tx_flags_load(struct tx *t)
+ * via SAHF (no POPF: slow, and it would load TF/DF/AC too). Clobbers caller-saved regs.
+ * A glue routine: entered by a call, so the stack is realigned around flags_read. */
+static void glue_flags_load(struct jit_emit *e)
 {
-    struct jit_emit *e = t->e;
     struct jit_label done = jit_label_new();
+    emit_alu_ri(e, JALU_SUB, 8, HR_RSP, 8);
     emit_alu_mi(e, JALU_CMP, 4, tx_cpu(CPU_OFF(lf.op)), FL_NONE);
     emit_jcc_label(e, JCC_E, &done);
     emit_mov_rr(e, 8, HR_RDI, HR_RBX);
     emit_call_abs(e, (const void *)flags_read, HR_RAX);
     jit_label_bind(e, &done);
+    emit_alu_ri(e, JALU_ADD, 8, HR_RSP, 8);
     emit_load(e, 8, HR_RAX, tx_cpu(CPU_OFF(rflags)));
     emit_mov_rr(e, 4, HR_RCX, HR_RAX);
     emit_shift_ri(e, JSH_SHR, 4, HR_RCX, 11);
@@ -286,6 +291,17 @@ static void tx_flags_load(struct tx *t)
     emit_u8(e, 0x88); /* mov ah, al */
     emit_u8(e, 0xC4);
     emit_sahf(e);
+    emit_ret(e);
+}
+
+static void tx_flags_store(struct tx *t)
+{
+    emit_call_abs(t->e, (const void *)t->j->g_flags_store, HR_RAX);
+}
+
+static void tx_flags_load(struct tx *t)
+{
+    emit_call_abs(t->e, (const void *)t->j->g_flags_load, HR_RAX);
 }
 
 /* Host flags -> AX (AH = SF ZF AF PF CF image, AL = OF), if they are in the host. */
@@ -393,12 +409,11 @@ static void tx_count(struct tx *t, unsigned retired)
     emit_alu_mi(t->e, JALU_ADD, 8, tx_cpu(CPU_OFF(stats.insns)), (int32_t)retired);
 }
 
-/* Leave for the run loop with c->rip = rip. */
-static void tx_exit_loop(struct tx *t, uint64_t rip)
+/* Leave for the run loop with c->rip = rip (through `glue`, which stores RAX to c->rip). */
+static void tx_exit_loop(struct tx *t, uint64_t rip, uintptr_t glue)
 {
     emit_mov_ri(t->e, 8, HR_RAX, rip);
-    emit_store(t->e, 8, tx_cpu(CPU_OFF(rip)), HR_RAX);
-    emit_jmp_abs(t->e, t->j->epilogue);
+    emit_jmp_abs(t->e, glue);
 }
 
 /* Go to guest `target` (flags already stored, instructions counted): a chainable jump when it
@@ -842,24 +857,31 @@ static void tx_branch(struct tx *t, enum tx_class cls)
     tx_exit_indirect(t);
 }
 
-/* The interpreter's handler for instruction k, inline (not as a slow path). */
-static void tx_fallback(struct tx *t)
+/* Call the handler of instruction k through its record (the glue loads the helper's
+ * arguments from it); leave for the run loop if the helper says so. */
+static void tx_call_insn(struct tx *t, unsigned k, uint64_t rip, bool ax_valid)
 {
     struct jit_emit *e = t->e;
-    const struct insn *i = &t->ins[t->k];
-    tx_save_ax(t);
-    if (t->host_flags)
+    struct jit_call *rec = &t->rec[t->nrec++];
+    rec->insn = &t->ins[k];
+    rec->rip = rip;
+    rec->tb = t->tb;
+    rec->retired = k + 1;
+    if (ax_valid)
         emit_movzx_rr(e, 4, 2, HR_RCX, HR_RAX);
     else
         emit_mov_ri(e, 4, HR_RCX, JIT_AX_MEMORY);
-    emit_mov_rr(e, 8, HR_RDI, HR_RBX);
-    emit_mov_ri(e, 8, HR_RSI, (uintptr_t)i);
-    emit_mov_ri(e, 8, HR_RDX, t->rip);
-    emit_mov_ri(e, 8, HR_R8, (uintptr_t)t->tb);
-    emit_mov_ri(e, 4, HR_R9, t->k + 1);
-    emit_call_abs(e, (const void *)jit_helper_insn, HR_RAX);
+    emit_mov_ri(e, 8, HR_RSI, (uintptr_t)rec);
+    emit_call_abs(e, (const void *)t->j->g_call_insn, HR_RAX);
     emit_test_rr(e, 4, HR_RAX, HR_RAX);
     emit_jcc_abs(e, JCC_NE, t->j->epilogue);
+}
+
+/* The interpreter's handler for instruction k, inline (not as a slow path). */
+static void tx_fallback(struct tx *t)
+{
+    tx_save_ax(t);
+    tx_call_insn(t, t->k, t->rip, t->host_flags);
     t->host_flags = false;
     if (t->live[t->k + 1]) {
         tx_flags_load(t);
@@ -871,23 +893,11 @@ static void tx_fallback(struct tx *t)
 static void tx_emit_slow(struct tx *t, struct tx_slow *s)
 {
     struct jit_emit *e = t->e;
-    const struct insn *i = &t->ins[s->k];
     uint64_t rip = t->tb->rip;
     for (unsigned k = 0; k < s->k; k++)
         rip += t->ins[k].len;
     jit_label_bind(e, &s->entry);
-    if (s->ax_valid)
-        emit_movzx_rr(e, 4, 2, HR_RCX, HR_RAX);
-    else
-        emit_mov_ri(e, 4, HR_RCX, JIT_AX_MEMORY);
-    emit_mov_rr(e, 8, HR_RDI, HR_RBX);
-    emit_mov_ri(e, 8, HR_RSI, (uintptr_t)i);
-    emit_mov_ri(e, 8, HR_RDX, rip);
-    emit_mov_ri(e, 8, HR_R8, (uintptr_t)t->tb);
-    emit_mov_ri(e, 4, HR_R9, s->k + 1);
-    emit_call_abs(e, (const void *)jit_helper_insn, HR_RAX);
-    emit_test_rr(e, 4, HR_RAX, HR_RAX);
-    emit_jcc_abs(e, JCC_NE, t->j->epilogue);
+    tx_call_insn(t, s->k, rip, s->ax_valid);
     if (s->reload) tx_flags_load(t);
     emit_jmp_abs(e, e->rx + s->resume);
 }
@@ -896,12 +906,8 @@ static void tx_emit_stub(struct tx *t, struct tx_stub *st)
 {
     struct jit_emit *e = t->e;
     jit_label_bind(e, &st->entry);
-    emit_mov_ri(e, 8, HR_RAX, st->target);
-    emit_store(e, 8, tx_cpu(CPU_OFF(rip)), HR_RAX);
     emit_mov_ri(e, 8, HR_RAX, (uintptr_t)&t->tb->exit[st->exit]);
-    emit_mov_ri(e, 8, HR_RCX, (uintptr_t)&t->j->last_exit);
-    emit_store(e, 8, jit_mem(HR_RCX, 0), HR_RAX);
-    emit_jmp_abs(e, t->j->epilogue);
+    emit_jmp_abs(e, t->j->g_stub);
 }
 
 /* Budget, exit request and poll at block entry (flags are in struct cpu here). */
@@ -932,7 +938,8 @@ struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, cons
     uint8_t *rw;
     size_t avail;
     uintptr_t rx = jit_cache_begin(j->cache, &rw, &avail);
-    size_t hdr = (sizeof(struct jit_tb) + 15) & ~(size_t)15;
+    /* at most one handler-call record per instruction */
+    size_t hdr = (sizeof(struct jit_tb) + n * sizeof(struct jit_call) + 15) & ~(size_t)15;
     if (avail < hdr + 256) return NULL;
     struct jit_tb *tb = (struct jit_tb *)rw; /* RW view: C reads and writes it there */
     memset(tb, 0, sizeof(*tb));
@@ -945,6 +952,7 @@ struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, cons
     t->c = c;
     t->e = &em;
     t->tb = tb;
+    t->rec = (struct jit_call *)(tb + 1);
     t->ins = insn;
     t->n = n;
     t->page = rip & ~0xfffull;
@@ -1001,7 +1009,7 @@ struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, cons
             if (k == n - 1 && (i->flags & INSN_BRANCH)) {
                 /* system instructions leave for the run loop: interrupts, mode changes */
                 tx_exit_prep(t);
-                tx_exit_loop(t, t->next);
+                tx_exit_loop(t, t->next, j->g_leave);
                 ended = true;
             }
         } else if (tx_is_branch(cls)) {
@@ -1029,9 +1037,7 @@ struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, cons
     for (unsigned s = 0; s < t->nstub; s++)
         tx_emit_stub(t, &t->stub[s]);
     jit_label_bind(&em, &t->entry_exit);
-    emit_mov_ri(&em, 8, HR_RAX, (uintptr_t)&j->st.exit_entry);
-    emit_alu_mi(&em, JALU_ADD, 8, jit_mem(HR_RAX, 0), 1);
-    tx_exit_loop(t, rip);
+    tx_exit_loop(t, rip, j->g_leave_entry);
     if (em.overflow) return NULL;
 
     tb->code_len = (uint32_t)em.pos;
@@ -1042,4 +1048,122 @@ struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, cons
     j->st.translated_insns += n;
     j->st.inline_insns += inl;
     return tb;
+}
+
+/* Shared code every translation jumps or calls into, emitted once below the cache's floor:
+ * the entry trampoline, the epilogue, the indirect-branch lookup, flag transfers, the
+ * handler-call thunk, chain stubs' common tail and the leave paths. */
+bool jit_glue(struct jit *j)
+{
+    uint8_t *rw;
+    size_t avail;
+    uintptr_t rx = jit_cache_begin(j->cache, &rw, &avail);
+    struct jit_emit em, *e = &em;
+    jit_emit_init(e, rw, rx, avail);
+    static const uint8_t saved[] = {HR_RBX, HR_RBP, HR_R12, HR_R13, HR_R14, HR_R15};
+
+    /* enter(c, code): save the callee-saved registers, align the stack, RBX = c, jump */
+    j->enter = jit_emit_here(e);
+    for (unsigned k = 0; k < 6; k++)
+        emit_push(e, saved[k]);
+    emit_alu_ri(e, JALU_SUB, 8, HR_RSP, 8); /* 8 (return) + 48 + 8: 16-byte aligned */
+    emit_mov_rr(e, 8, HR_RBX, HR_RDI);
+    emit_jmp_r(e, HR_RSI);
+
+    emit_align(e, 16);
+    j->epilogue = jit_emit_here(e);
+    emit_alu_ri(e, JALU_ADD, 8, HR_RSP, 8);
+    for (unsigned k = 6; k-- > 0;)
+        emit_pop(e, saved[k]);
+    emit_ret(e);
+
+    /* leave: RAX = guest RIP to continue at */
+    emit_align(e, 16);
+    j->g_leave_entry = jit_emit_here(e);
+    emit_mov_ri(e, 8, HR_RCX, (uintptr_t)&j->st.exit_entry);
+    emit_alu_mi(e, JALU_ADD, 8, jit_mem(HR_RCX, 0), 1);
+    j->g_leave = jit_emit_here(e);
+    emit_store(e, 8, tx_cpu(CPU_OFF(rip)), HR_RAX);
+    emit_jmp_abs(e, j->epilogue);
+
+    /* stub tail: RAX = the struct jit_exit taken (the run loop chains it) */
+    emit_align(e, 16);
+    j->g_stub = jit_emit_here(e);
+    emit_load(e, 8, HR_RCX, jit_mem(HR_RAX, (int32_t)offsetof(struct jit_exit, target)));
+    emit_store(e, 8, tx_cpu(CPU_OFF(rip)), HR_RCX);
+    emit_mov_ri(e, 8, HR_RCX, (uintptr_t)&j->last_exit);
+    emit_store(e, 8, jit_mem(HR_RCX, 0), HR_RAX);
+    emit_jmp_abs(e, j->epilogue);
+
+    /* call_insn: RSI = struct jit_call, ECX = flags image; tail-calls the helper */
+    emit_align(e, 16);
+    j->g_call_insn = jit_emit_here(e);
+    emit_mov_rr(e, 8, HR_RDI, HR_RBX);
+    emit_load(e, 8, HR_RDX, jit_mem(HR_RSI, (int32_t)offsetof(struct jit_call, rip)));
+    emit_load(e, 8, HR_R8, jit_mem(HR_RSI, (int32_t)offsetof(struct jit_call, tb)));
+    emit_load(e, 4, HR_R9, jit_mem(HR_RSI, (int32_t)offsetof(struct jit_call, retired)));
+    emit_load(e, 8, HR_RSI, jit_mem(HR_RSI, (int32_t)offsetof(struct jit_call, insn)));
+    if (jit_rel32_ok(jit_emit_here(e) + 1, (uintptr_t)jit_helper_insn)) {
+        emit_jmp_abs(e, (uintptr_t)jit_helper_insn);
+    } else {
+        emit_mov_ri(e, 8, HR_RAX, (uintptr_t)jit_helper_insn);
+        emit_jmp_r(e, HR_RAX);
+    }
+
+    emit_align(e, 16);
+    j->g_flags_store = jit_emit_here(e);
+    glue_flags_store(e);
+    emit_align(e, 16);
+    j->g_flags_load = jit_emit_here(e);
+    glue_flags_load(e);
+
+    /* lookup: RCX = guest RIP (already in c->rip) */
+    emit_align(e, 16);
+    j->lookup = jit_emit_here(e);
+    struct jit_label miss = jit_label_new();
+    int32_t tags = CPU_OFF(tlb.e) + (int32_t)(TLB_EXEC * TLB_ENTRIES * sizeof(struct tlb_entry));
+    int32_t gpas = CPU_OFF(tlb.gpa) + (int32_t)(TLB_EXEC * TLB_ENTRIES * sizeof(uint64_t));
+    emit_mov_rr(e, 8, HR_RDX, HR_RCX);
+    emit_shift_ri(e, JSH_SHR, 8, HR_RDX, 12);
+    emit_alu_rr(e, JALU_XOR, 8, HR_RDX, HR_RCX);
+    emit_alu_ri(e, JALU_AND, 4, HR_RDX, JIT_IBTC - 1);
+    emit_shift_ri(e, JSH_SHL, 4, HR_RDX, 6);
+    emit_mov_ri(e, 8, HR_RDI, (uintptr_t)j->ibtc);
+    emit_alu_rr(e, JALU_ADD, 8, HR_RDI, HR_RDX);
+    emit_alu_rm(e, JALU_CMP, 8, HR_RCX, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, rip)));
+    emit_jcc_label(e, JCC_NE, &miss);
+    emit_load(e, 4, HR_RAX, tx_cpu(CPU_OFF(cpl)));
+    emit_alu_rm(e, JALU_CMP, 4, HR_RAX, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, cpl)));
+    emit_jcc_label(e, JCC_NE, &miss);
+    emit_alu_mi(e, JALU_CMP, 4, tx_cpu(CPU_OFF(mode)), MODE_LONG64);
+    emit_jcc_label(e, JCC_NE, &miss);
+    emit_load(e, 8, HR_RAX, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, block)));
+    emit_alu_mi(e, JALU_CMP, 1, jit_mem(HR_RAX, (int32_t)offsetof(struct block, valid)), 0);
+    emit_jcc_label(e, JCC_E, &miss);
+    /* the code TLB must still map rip's page, to the same physical page */
+    emit_mov_rr(e, 4, HR_RDX, HR_RCX);
+    emit_shift_ri(e, JSH_SHR, 4, HR_RDX, 12);
+    emit_alu_ri(e, JALU_AND, 4, HR_RDX, TLB_ENTRIES - 1);
+    emit_load(e, 8, HR_RAX, jit_mem_idx(HR_RBX, HR_RDX, 3, gpas));
+    emit_alu_ri(e, JALU_AND, 8, HR_RAX, -4096);
+    emit_alu_rm(e, JALU_CMP, 8, HR_RAX,
+                jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, gpa_page)));
+    emit_jcc_label(e, JCC_NE, &miss);
+    emit_shift_ri(e, JSH_SHL, 4, HR_RDX, 4);
+    emit_load(e, 8, HR_RAX, jit_mem_idx(HR_RBX, HR_RDX, 0, tags));
+    emit_alu_rm(e, JALU_AND, 8, HR_RAX,
+                jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, tag_mask)));
+    emit_mov_rr(e, 8, HR_RSI, HR_RCX);
+    emit_alu_ri(e, JALU_AND, 8, HR_RSI, -4096);
+    emit_alu_rr(e, JALU_CMP, 8, HR_RAX, HR_RSI);
+    emit_jcc_label(e, JCC_NE, &miss);
+    emit_jmp_m(e, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, code)));
+    jit_label_bind(e, &miss);
+    emit_mov_ri(e, 8, HR_RAX, (uintptr_t)&j->st.exit_lookup);
+    emit_alu_mi(e, JALU_ADD, 8, jit_mem(HR_RAX, 0), 1);
+    emit_jmp_abs(e, j->epilogue);
+    if (e->overflow) return false;
+    jit_cache_commit(j->cache, e->pos, "jit_glue");
+    jit_cache_set_floor(j->cache);
+    return true;
 }
