@@ -259,13 +259,20 @@ static void tx_store_gpr(struct tx *t, unsigned r, unsigned size, unsigned h)
  * Emitted once as a glue routine; blocks call it. */
 static void glue_flags_store(struct jit_emit *e)
 {
-    emit_pushfq(e);
-    emit_pop(e, HR_RAX);
-    emit_alu_ri(e, JALU_AND, 4, HR_RAX, F_ARITH_MASK);
-    emit_load(e, 8, HR_RCX, tx_cpu(CPU_OFF(rflags)));
-    emit_alu_ri(e, JALU_AND, 8, HR_RCX, ~F_ARITH_MASK);
-    emit_alu_rr(e, JALU_OR, 8, HR_RCX, HR_RAX);
-    emit_store(e, 8, tx_cpu(CPU_OFF(rflags)), HR_RCX);
+    /* LAHF/SETO rather than PUSHF, which is microcoded and was a tenth of boot time */
+    emit_lahf(e);
+    emit_setcc(e, JCC_O, HR_RAX);
+    emit_u8(e, 0x0F); /* movzx ecx, ah */
+    emit_u8(e, 0xB6);
+    emit_u8(e, 0xCC);
+    emit_alu_ri(e, JALU_AND, 4, HR_RCX, F_SF | F_ZF | F_AF | F_PF | F_CF);
+    emit_movzx_rr(e, 4, 1, HR_RAX, HR_RAX);
+    emit_shift_ri(e, JSH_SHL, 4, HR_RAX, 11);
+    emit_alu_rr(e, JALU_OR, 4, HR_RCX, HR_RAX);
+    emit_load(e, 8, HR_RAX, tx_cpu(CPU_OFF(rflags)));
+    emit_alu_ri(e, JALU_AND, 8, HR_RAX, ~F_ARITH_MASK);
+    emit_alu_rr(e, JALU_OR, 8, HR_RAX, HR_RCX);
+    emit_store(e, 8, tx_cpu(CPU_OFF(rflags)), HR_RAX);
     emit_store_imm(e, 4, tx_cpu(CPU_OFF(lf.op)), FL_NONE);
     emit_ret(e);
 }
