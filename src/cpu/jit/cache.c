@@ -1,4 +1,4 @@
-/* cache.c — the translator's code cache: a memfd mapped once writable and once executable
+/* cache.c — the translator's code cache: shared pages mapped once writable and once executable
  * (see cache.h). The executable view is placed near vessel's own text when the kernel allows,
  * so translated code reaches the engine's C helpers with a plain rel32 call. */
 #include "cache.h"
@@ -17,16 +17,61 @@ static size_t jit_page_round(size_t n)
     return (n + pg - 1) & ~(pg - 1);
 }
 
-/* Ask for the executable view a little below our own code: every call from translated code
- * into the engine is then within rel32 range. The kernel treats the address as a hint. */
-static void *jit_cache_map_rx(int fd, size_t size)
+/* Where to put the executable view: near our own code, so every call from translated code
+ * into the engine is a plain rel32 (below a high PIE text, above a low fixed-address one). */
+static uintptr_t jit_cache_hint(size_t size)
 {
-    uintptr_t text = (uintptr_t)&jit_cache_map_rx;
-    uintptr_t gap = (uintptr_t)256 << 20;
-    void *hint = NULL;
-    if (text > size + gap + ((uintptr_t)1 << 30))
-        hint = (void *)((text - size - gap) & ~(((uintptr_t)2 << 20) - 1));
-    return mmap(hint, size, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+    uintptr_t text = (uintptr_t)&jit_cache_hint, gap = (uintptr_t)512 << 20;
+    uintptr_t align = ((uintptr_t)2 << 20) - 1;
+    if (text > size + gap + ((uintptr_t)1 << 30)) return (text - size - gap) & ~align;
+    return (text + gap + align) & ~align;
+}
+
+/* A second mapping of the shared pages at rw, executable and not writable, at the hint if the
+ * range is free. */
+static void *jit_cache_alias(void *rw, size_t size)
+{
+    void *hint = (void *)jit_cache_hint(size), *rx = MAP_FAILED;
+    void *p = mmap(hint, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p == hint) {
+        rx = mremap(rw, 0, size, MREMAP_MAYMOVE | MREMAP_FIXED, hint);
+        if (rx == MAP_FAILED) munmap(p, size);
+    } else if (p != MAP_FAILED) {
+        munmap(p, size);
+    }
+    if (rx == MAP_FAILED) rx = mremap(rw, 0, size, MREMAP_MAYMOVE);
+    if (rx != MAP_FAILED && mprotect(rx, size, PROT_READ | PROT_EXEC) != 0) {
+        munmap(rx, size);
+        rx = MAP_FAILED;
+    }
+    return rx;
+}
+
+/* Two views of one set of pages. Shared anonymous memory duplicated with mremap shows in
+ * /proc/PID/maps as /dev/zero, which perf treats as anonymous (so it reads the perf map);
+ * a memfd is the fallback. */
+static bool jit_cache_map(struct jit_cache *jc, size_t size)
+{
+    void *rw = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (rw != MAP_FAILED) {
+        void *rx = jit_cache_alias(rw, size);
+        if (rx != MAP_FAILED) {
+            jc->rw = rw;
+            jc->rx = rx;
+            return true;
+        }
+        munmap(rw, size);
+    }
+    jc->fd = memfd_create("vessel-jit", MFD_CLOEXEC);
+    if (jc->fd < 0 || ftruncate(jc->fd, (off_t)size) != 0) return false;
+    rw = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, jc->fd, 0);
+    if (rw == MAP_FAILED) return false;
+    jc->rw = rw;
+    void *rx =
+        mmap((void *)jit_cache_hint(size), size, PROT_READ | PROT_EXEC, MAP_SHARED, jc->fd, 0);
+    if (rx == MAP_FAILED) return false;
+    jc->rx = rx;
+    return true;
 }
 
 struct jit_cache *jit_cache_new(size_t size)
@@ -37,16 +82,9 @@ struct jit_cache *jit_cache_new(size_t size)
     size = jit_page_round(size);
     struct jit_cache *jc = calloc(1, sizeof(*jc));
     if (!jc) return NULL;
-    jc->fd = memfd_create("vessel-jit", MFD_CLOEXEC);
-    if (jc->fd < 0) goto fail;
-    if (ftruncate(jc->fd, (off_t)size) != 0) goto fail;
-    void *rw = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, jc->fd, 0);
-    if (rw == MAP_FAILED) goto fail;
-    jc->rw = rw;
-    void *rx = jit_cache_map_rx(jc->fd, size);
-    if (rx == MAP_FAILED) goto fail;
-    jc->rx = rx;
+    jc->fd = -1;
     jc->size = size;
+    if (!jit_cache_map(jc, size)) goto fail;
     const char *pm = getenv("VESSEL_PERF_MAP");
     if (pm && strcmp(pm, "1") == 0) {
         char path[64];
@@ -64,7 +102,7 @@ void jit_cache_free(struct jit_cache *jc)
     if (!jc) return;
     if (jc->rw) munmap(jc->rw, jc->size);
     if (jc->rx) munmap(jc->rx, jc->size);
-    if (jc->fd > 0) close(jc->fd);
+    if (jc->fd >= 0) close(jc->fd);
     if (jc->perf_map) fclose(jc->perf_map);
     free(jc);
 }
@@ -83,11 +121,15 @@ uintptr_t jit_cache_commit(struct jit_cache *jc, size_t len, const char *name)
     size_t at = (jc->used + JIT_ALIGN - 1) & ~(size_t)(JIT_ALIGN - 1);
     uintptr_t rx = (uintptr_t)jc->rx + at;
     jc->used = at + len;
-    if (jc->perf_map && len) {
-        fprintf(jc->perf_map, "%lx %zx %s\n", (unsigned long)rx, len, name ? name : "jit");
-        fflush(jc->perf_map);
-    }
+    if (name) jit_cache_perf_name(jc, rx, len, name);
     return rx;
+}
+
+void jit_cache_perf_name(struct jit_cache *jc, uintptr_t rx, size_t len, const char *name)
+{
+    if (!jc->perf_map || !len) return;
+    fprintf(jc->perf_map, "%lx %zx %s\n", (unsigned long)rx, len, name);
+    fflush(jc->perf_map);
 }
 
 void jit_cache_set_floor(struct jit_cache *jc)

@@ -1,8 +1,9 @@
-/* cache.h — the executable code cache of the translator. One memfd is mapped twice: a writable
- * view the emitter writes through and an executable view the host runs, so no page is ever
- * writable and executable at once in this process. Space is handed out bump-pointer style and
- * only reclaimed all at once (jit_cache_flush), which bumps `generation`: anything that holds a
- * pointer into the cache records the generation it was made in and treats a mismatch as gone.
+/* cache.h — the executable code cache of the translator. One set of shared pages (anonymous, or a
+ * memfd) is mapped twice: a writable view the emitter writes through and an executable view the
+ * host runs, so no page is ever writable and executable at once in this process. Space is handed
+ * out bump-pointer style and only reclaimed all at once (jit_cache_flush), which bumps
+ * `generation`: anything that holds a pointer into the cache records the generation it was made in
+ * and treats a mismatch as gone.
  *
  * With VESSEL_PERF_MAP=1 in the environment every committed region is also written to
  * /tmp/perf-PID.map ("addr size name"), so `perf report` can attribute samples to translated
@@ -40,6 +41,8 @@ uintptr_t jit_cache_begin(struct jit_cache *jc, uint8_t **rw, size_t *avail);
 /* Keep `len` bytes written at the position jit_cache_begin gave; returns their RX address.
  * `name` (may be NULL) labels the region in the perf map. */
 uintptr_t jit_cache_commit(struct jit_cache *jc, size_t len, const char *name);
+/* Name a sub-range of committed code in the perf map (no-op without VESSEL_PERF_MAP=1). */
+void jit_cache_perf_name(struct jit_cache *jc, uintptr_t rx, size_t len, const char *name);
 /* Keep everything committed so far across flushes (code every translation calls into). */
 void jit_cache_set_floor(struct jit_cache *jc);
 /* Reclaim everything above the floor: bumps the generation. The caller must guarantee no host

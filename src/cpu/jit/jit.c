@@ -50,7 +50,8 @@ void jit_free(struct jit *j)
         fprintf(
             stderr,
             "jit: %llu blocks (%llu insns, %llu inline) translated, %llu entries, %llu chained, "
-            "%llu ibtc fills, %llu flushes; exits: %llu at entry, %llu lookup, %llu helper; cache %zu KiB used\n",
+            "%llu ibtc fills, %llu flushes; exits: %llu at entry, %llu lookup, %llu helper; cache "
+            "%zu KiB used\n",
             (unsigned long long)j->st.translated, (unsigned long long)j->st.translated_insns,
             (unsigned long long)j->st.inline_insns, (unsigned long long)j->st.entries,
             (unsigned long long)j->st.chained, (unsigned long long)j->st.ibtc_fills,

@@ -71,11 +71,12 @@ struct jit {
     struct jit_ibtc ibtc[JIT_IBTC];
 
     struct jit_cache *cache;
-    uintptr_t enter;    /* void enter(struct cpu *c, uintptr_t code) */
-    uintptr_t epilogue; /* where every exit ends */
-    uintptr_t lookup;   /* indirect-branch table lookup: RCX = guest RIP (stored in c->rip) */
-    uintptr_t g_call_insn, g_flags_load, g_flags_store, g_stub, g_leave, g_leave_entry; /* glue */
-    unsigned hot;       /* translation threshold */
+    uintptr_t enter;       /* void enter(struct cpu *c, uintptr_t code) */
+    uintptr_t epilogue;    /* where every exit ends */
+    uintptr_t lookup;      /* indirect-branch table lookup: RCX = guest RIP (stored in c->rip) */
+    uintptr_t epilogue_ax; /* the same, with the flags image in AX to store first */
+    uintptr_t g_call_insn, g_flags_load, g_stub, g_leave, g_leave_entry; /* glue */
+    unsigned hot;                                                        /* translation threshold */
     uint64_t block_gen; /* block-arena generation the translations were made for */
     struct jit_stats st;
     struct insn step_insn; /* the instruction of a single step (cpu_step) */

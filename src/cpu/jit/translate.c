@@ -216,6 +216,29 @@ static unsigned tx_flags_effect(enum tx_class cls, const struct insn *i)
     }
 }
 
+static bool tx_is_branch(enum tx_class cls)
+{
+    return cls == TX_JCC || cls == TX_JMP || cls == TX_CALL || cls == TX_RET || cls == TX_JMP_RM ||
+           cls == TX_CALL_RM;
+}
+
+/* Whether an inline instruction may call the handler (a TLB miss, a non-canonical target). */
+static bool tx_touches_memory(enum tx_class cls, const struct insn *i)
+{
+    switch (cls) {
+    case TX_LEA:
+    case TX_NOP: return false;
+    case TX_PUSH_R:
+    case TX_PUSH_IMM:
+    case TX_POP_R:
+    case TX_CALL:
+    case TX_RET:
+    case TX_JMP_RM:
+    case TX_CALL_RM: return true;
+    default: return (i->flags & INSN_MEM) != 0;
+    }
+}
+
 /* ---- guest state addressing ---- */
 
 /* The slot of guest register r at size bytes (AH..BH are byte 1 of RAX..RBX's slot). */
@@ -255,13 +278,10 @@ static void tx_store_gpr(struct tx *t, unsigned r, unsigned size, unsigned h)
 
 /* ---- flags ---- */
 
-/* Host flags -> struct cpu (c->rflags, lf.op = FL_NONE). Clobbers RAX, RCX and the flags.
- * Emitted once as a glue routine; blocks call it. */
-static void glue_flags_store(struct jit_emit *e)
+/* AX (a LAHF/SETO image) -> struct cpu (c->rflags, lf.op = FL_NONE). Clobbers RAX, RCX and
+ * the flags. */
+static void glue_ax_to_cpu(struct jit_emit *e)
 {
-    /* LAHF/SETO rather than PUSHF, which is microcoded and was a tenth of boot time */
-    emit_lahf(e);
-    emit_setcc(e, JCC_O, HR_RAX);
     emit_u8(e, 0x0F); /* movzx ecx, ah */
     emit_u8(e, 0xB6);
     emit_u8(e, 0xCC);
@@ -274,7 +294,6 @@ static void glue_flags_store(struct jit_emit *e)
     emit_alu_rr(e, JALU_OR, 8, HR_RAX, HR_RCX);
     emit_store(e, 8, tx_cpu(CPU_OFF(rflags)), HR_RAX);
     emit_store_imm(e, 4, tx_cpu(CPU_OFF(lf.op)), FL_NONE);
-    emit_ret(e);
 }
 
 /* struct cpu -> host flags: materialise a lazy record, then OF via `add al,0x7f` and the rest
@@ -299,11 +318,6 @@ static void glue_flags_load(struct jit_emit *e)
     emit_u8(e, 0xC4);
     emit_sahf(e);
     emit_ret(e);
-}
-
-static void tx_flags_store(struct tx *t)
-{
-    emit_call_abs(t->e, (const void *)t->j->g_flags_store, HR_RAX);
 }
 
 static void tx_flags_load(struct tx *t)
@@ -416,10 +430,10 @@ static void tx_count(struct tx *t, unsigned retired)
     emit_alu_mi(t->e, JALU_ADD, 8, tx_cpu(CPU_OFF(stats.insns)), (int32_t)retired);
 }
 
-/* Leave for the run loop with c->rip = rip (through `glue`, which stores RAX to c->rip). */
+/* Leave for the run loop with c->rip = rip (through `glue`, which stores RCX to c->rip). */
 static void tx_exit_loop(struct tx *t, uint64_t rip, uintptr_t glue)
 {
-    emit_mov_ri(t->e, 8, HR_RAX, rip);
+    emit_mov_ri(t->e, 8, HR_RCX, rip);
     emit_jmp_abs(t->e, glue);
 }
 
@@ -455,7 +469,12 @@ static void tx_exit_indirect(struct tx *t)
 /* Prepare to leave the block after the current instruction retires. */
 static void tx_exit_prep(struct tx *t)
 {
-    if (t->host_flags) tx_flags_store(t);
+    if (t->host_flags) {
+        emit_lahf(t->e);
+        emit_setcc(t->e, JCC_O, HR_RAX);
+    } else {
+        emit_mov_ri(t->e, 4, HR_RAX, JIT_AX_MEMORY);
+    }
     tx_count(t, t->k + 1);
 }
 
@@ -913,7 +932,7 @@ static void tx_emit_stub(struct tx *t, struct tx_stub *st)
 {
     struct jit_emit *e = t->e;
     jit_label_bind(e, &st->entry);
-    emit_mov_ri(e, 8, HR_RAX, (uintptr_t)&t->tb->exit[st->exit]);
+    emit_mov_ri(e, 8, HR_RDX, (uintptr_t)&t->tb->exit[st->exit]);
     emit_jmp_abs(e, t->j->g_stub);
 }
 
@@ -922,20 +941,14 @@ static void tx_prologue(struct tx *t)
 {
     struct jit_emit *e = t->e;
     t->entry_exit = jit_label_new();
-    emit_load(e, 8, HR_RAX, tx_cpu(CPU_OFF(stats.insns)));
+    emit_load(e, 8, HR_RDX, tx_cpu(CPU_OFF(stats.insns)));
     emit_mov_ri(e, 8, HR_RCX, (uintptr_t)t->j);
-    emit_alu_rm(e, JALU_CMP, 8, HR_RAX, jit_mem(HR_RCX, (int32_t)offsetof(struct jit, budget_end)));
+    emit_alu_rm(e, JALU_CMP, 8, HR_RDX, jit_mem(HR_RCX, (int32_t)offsetof(struct jit, budget_end)));
     emit_jcc_label(e, JCC_AE, &t->entry_exit);
     emit_alu_mi(e, JALU_CMP, 4, jit_mem(HR_RCX, (int32_t)offsetof(struct jit, poll)), 0);
     emit_jcc_label(e, JCC_NE, &t->entry_exit);
     emit_alu_mi(e, JALU_CMP, 4, tx_cpu(CPU_OFF(exit_request)), 0);
     emit_jcc_label(e, JCC_NE, &t->entry_exit);
-}
-
-static bool tx_is_branch(enum tx_class cls)
-{
-    return cls == TX_JCC || cls == TX_JMP || cls == TX_CALL || cls == TX_RET || cls == TX_JMP_RM ||
-           cls == TX_CALL_RM;
 }
 
 struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, const struct insn *insn,
@@ -997,8 +1010,30 @@ struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, cons
     }
 
     tx_prologue(t);
-    if (t->live[0]) {
+    /* Flags arrive in AX (or AX = JIT_AX_MEMORY: in struct cpu). Into host flags if anything
+     * before the first instruction that rewrites them all needs them: a reader, a handler
+     * call, an access that may fault (the fault must see them), or the block's end. */
+    bool need = true;
+    for (unsigned k = 0; k < n; k++) {
+        enum tx_class cls = t->cls[k];
+        if (cls == TX_FALLBACK || tx_touches_memory(cls, &insn[k])) break;
+        unsigned fx = tx_flags_effect(cls, &insn[k]);
+        if (fx == FX_KILL) {
+            need = false;
+            break;
+        }
+        if (fx == FX_READ || tx_is_branch(cls)) break;
+    }
+    if (need) {
+        struct jit_label from_ax = jit_label_new(), done = jit_label_new();
+        emit_alu_ri(&em, JALU_CMP, 4, HR_RAX, JIT_AX_MEMORY);
+        emit_jcc_label(&em, JCC_NE, &from_ax);
         tx_flags_load(t);
+        emit_jmp_label(&em, &done);
+        jit_label_bind(&em, &from_ax);
+        emit_alu_ri(&em, JALU_ADD, 1, HR_RAX, 0x7f);
+        emit_sahf(&em);
+        jit_label_bind(&em, &done);
         t->host_flags = true;
     }
     uint64_t r = rip;
@@ -1075,32 +1110,44 @@ bool jit_glue(struct jit *j)
         emit_push(e, saved[k]);
     emit_alu_ri(e, JALU_SUB, 8, HR_RSP, 8); /* 8 (return) + 48 + 8: 16-byte aligned */
     emit_mov_rr(e, 8, HR_RBX, HR_RDI);
+    emit_mov_ri(e, 4, HR_RAX, JIT_AX_MEMORY); /* the flags are in struct cpu */
     emit_jmp_r(e, HR_RSI);
 
+    /* epilogue_ax: AX = flags image (or JIT_AX_MEMORY): into struct cpu, then the epilogue */
     emit_align(e, 16);
+    j->epilogue_ax = jit_emit_here(e);
+    struct jit_label in_mem = jit_label_new();
+    emit_alu_ri(e, JALU_CMP, 4, HR_RAX, JIT_AX_MEMORY);
+    emit_jcc_label(e, JCC_E, &in_mem);
+    glue_ax_to_cpu(e);
+    jit_label_bind(e, &in_mem);
     j->epilogue = jit_emit_here(e);
     emit_alu_ri(e, JALU_ADD, 8, HR_RSP, 8);
     for (unsigned k = 6; k-- > 0;)
         emit_pop(e, saved[k]);
     emit_ret(e);
 
-    /* leave: RAX = guest RIP to continue at */
+    /* leave: RCX = guest RIP to continue at; leave_entry (a block's entry checks): AX = flags
+     * image, leave (after a handler): the flags are in struct cpu */
     emit_align(e, 16);
     j->g_leave_entry = jit_emit_here(e);
-    emit_mov_ri(e, 8, HR_RCX, (uintptr_t)&j->st.exit_entry);
-    emit_alu_mi(e, JALU_ADD, 8, jit_mem(HR_RCX, 0), 1);
+    emit_mov_ri(e, 8, HR_RDX, (uintptr_t)&j->st.exit_entry);
+    emit_alu_mi(e, JALU_ADD, 8, jit_mem(HR_RDX, 0), 1);
+    emit_store(e, 8, tx_cpu(CPU_OFF(rip)), HR_RCX);
+    emit_jmp_abs(e, j->epilogue_ax);
+    emit_align(e, 16);
     j->g_leave = jit_emit_here(e);
-    emit_store(e, 8, tx_cpu(CPU_OFF(rip)), HR_RAX);
+    emit_store(e, 8, tx_cpu(CPU_OFF(rip)), HR_RCX);
     emit_jmp_abs(e, j->epilogue);
 
-    /* stub tail: RAX = the struct jit_exit taken (the run loop chains it) */
+    /* stub tail: RDX = the struct jit_exit taken (the run loop chains it), AX = flags */
     emit_align(e, 16);
     j->g_stub = jit_emit_here(e);
-    emit_load(e, 8, HR_RCX, jit_mem(HR_RAX, (int32_t)offsetof(struct jit_exit, target)));
+    emit_load(e, 8, HR_RCX, jit_mem(HR_RDX, (int32_t)offsetof(struct jit_exit, target)));
     emit_store(e, 8, tx_cpu(CPU_OFF(rip)), HR_RCX);
     emit_mov_ri(e, 8, HR_RCX, (uintptr_t)&j->last_exit);
-    emit_store(e, 8, jit_mem(HR_RCX, 0), HR_RAX);
-    emit_jmp_abs(e, j->epilogue);
+    emit_store(e, 8, jit_mem(HR_RCX, 0), HR_RDX);
+    emit_jmp_abs(e, j->epilogue_ax);
 
     /* call_insn: RSI = struct jit_call, ECX = flags image; tail-calls the helper */
     emit_align(e, 16);
@@ -1117,9 +1164,6 @@ bool jit_glue(struct jit *j)
         emit_jmp_r(e, HR_RAX);
     }
 
-    emit_align(e, 16);
-    j->g_flags_store = jit_emit_here(e);
-    glue_flags_store(e);
     emit_align(e, 16);
     j->g_flags_load = jit_emit_here(e);
     glue_flags_load(e);
@@ -1139,38 +1183,47 @@ bool jit_glue(struct jit *j)
     emit_alu_rr(e, JALU_ADD, 8, HR_RDI, HR_RDX);
     emit_alu_rm(e, JALU_CMP, 8, HR_RCX, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, rip)));
     emit_jcc_label(e, JCC_NE, &miss);
-    emit_load(e, 4, HR_RAX, tx_cpu(CPU_OFF(cpl)));
-    emit_alu_rm(e, JALU_CMP, 4, HR_RAX, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, cpl)));
+    emit_load(e, 4, HR_R8, tx_cpu(CPU_OFF(cpl)));
+    emit_alu_rm(e, JALU_CMP, 4, HR_R8, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, cpl)));
     emit_jcc_label(e, JCC_NE, &miss);
     emit_alu_mi(e, JALU_CMP, 4, tx_cpu(CPU_OFF(mode)), MODE_LONG64);
     emit_jcc_label(e, JCC_NE, &miss);
-    emit_load(e, 8, HR_RAX, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, block)));
-    emit_alu_mi(e, JALU_CMP, 1, jit_mem(HR_RAX, (int32_t)offsetof(struct block, valid)), 0);
+    emit_load(e, 8, HR_R8, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, block)));
+    emit_alu_mi(e, JALU_CMP, 1, jit_mem(HR_R8, (int32_t)offsetof(struct block, valid)), 0);
     emit_jcc_label(e, JCC_E, &miss);
     /* the code TLB must still map rip's page, to the same physical page */
     emit_mov_rr(e, 4, HR_RDX, HR_RCX);
     emit_shift_ri(e, JSH_SHR, 4, HR_RDX, 12);
     emit_alu_ri(e, JALU_AND, 4, HR_RDX, TLB_ENTRIES - 1);
-    emit_load(e, 8, HR_RAX, jit_mem_idx(HR_RBX, HR_RDX, 3, gpas));
-    emit_alu_ri(e, JALU_AND, 8, HR_RAX, -4096);
-    emit_alu_rm(e, JALU_CMP, 8, HR_RAX,
+    emit_load(e, 8, HR_R8, jit_mem_idx(HR_RBX, HR_RDX, 3, gpas));
+    emit_alu_ri(e, JALU_AND, 8, HR_R8, -4096);
+    emit_alu_rm(e, JALU_CMP, 8, HR_R8,
                 jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, gpa_page)));
     emit_jcc_label(e, JCC_NE, &miss);
     emit_shift_ri(e, JSH_SHL, 4, HR_RDX, 4);
-    emit_load(e, 8, HR_RAX, jit_mem_idx(HR_RBX, HR_RDX, 0, tags));
-    emit_alu_rm(e, JALU_AND, 8, HR_RAX,
+    emit_load(e, 8, HR_R8, jit_mem_idx(HR_RBX, HR_RDX, 0, tags));
+    emit_alu_rm(e, JALU_AND, 8, HR_R8,
                 jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, tag_mask)));
     emit_mov_rr(e, 8, HR_RSI, HR_RCX);
     emit_alu_ri(e, JALU_AND, 8, HR_RSI, -4096);
-    emit_alu_rr(e, JALU_CMP, 8, HR_RAX, HR_RSI);
+    emit_alu_rr(e, JALU_CMP, 8, HR_R8, HR_RSI);
     emit_jcc_label(e, JCC_NE, &miss);
     emit_jmp_m(e, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, code)));
     jit_label_bind(e, &miss);
-    emit_mov_ri(e, 8, HR_RAX, (uintptr_t)&j->st.exit_lookup);
-    emit_alu_mi(e, JALU_ADD, 8, jit_mem(HR_RAX, 0), 1);
-    emit_jmp_abs(e, j->epilogue);
+    emit_mov_ri(e, 8, HR_R8, (uintptr_t)&j->st.exit_lookup);
+    emit_alu_mi(e, JALU_ADD, 8, jit_mem(HR_R8, 0), 1);
+    emit_jmp_abs(e, j->epilogue_ax);
     if (e->overflow) return false;
-    jit_cache_commit(j->cache, e->pos, "jit_glue");
+    jit_cache_commit(j->cache, e->pos, NULL);
+    const struct {
+        uintptr_t at;
+        const char *name;
+    } parts[] = {{j->enter, "jit_enter"},           {j->epilogue_ax, "jit_epilogue"},
+                 {j->g_leave_entry, "jit_leave"},   {j->g_stub, "jit_stub"},
+                 {j->g_call_insn, "jit_call_insn"}, {j->g_flags_load, "jit_flags_load"},
+                 {j->lookup, "jit_lookup"},         {rx + e->pos, NULL}};
+    for (unsigned k = 0; parts[k].name; k++)
+        jit_cache_perf_name(j->cache, parts[k].at, parts[k + 1].at - parts[k].at, parts[k].name);
     jit_cache_set_floor(j->cache);
     return true;
 }
