@@ -64,6 +64,7 @@ void cpu_reset(struct cpu *c, struct bus *bus)
     void *msr_opaque = c->msr_opaque;
     struct block_cache *blocks = c->blocks;
     struct exec_state *exec = c->exec;
+    struct jit *jit = c->jit;
     struct vcpu_stats stats = c->stats;
     /* A vCPU moved to another bus stops listening to the old one. */
     if (c->bus && c->bus != bus) bus_remove_code_write_listener(c->bus, block_code_write, c);
@@ -76,6 +77,7 @@ void cpu_reset(struct cpu *c, struct bus *bus)
     c->msr_opaque = msr_opaque;
     c->blocks = blocks;
     c->exec = exec;
+    c->jit = jit;
     c->stats = stats;
     c->id = id;
     c->tsc_hz = tsc_hz ? tsc_hz : CPU_TSC_HZ;

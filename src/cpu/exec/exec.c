@@ -2,7 +2,7 @@
  * over cached blocks and by cpu_step's single instruction, block chaining (links and the jump
  * cache), interrupts, the exit request and the budget, which are looked at between blocks only.
  * Inside a block the loop does the minimum per instruction (set next_rip, call the handler,
- * retire). A translator (jit/) would run a block's jit_code in place of exec_insns. */
+ * retire). With the translator (jit/), a hot block's jit_code runs in place of exec_insns. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,7 +123,7 @@ static bool exec_jit(struct cpu *c, struct exec_state *ex, struct block *b)
         j->block_gen = bc->generation;
     }
     struct jit_tb *tb = b->jit_code;
-    if (!jit_tb_live(j, tb, c->rip, c->cpl)) {
+    if (!jit_tb_live(j, tb, b, c->rip, c->cpl)) {
         uintptr_t runs = (uintptr_t)b->jit_data + 1;
         b->jit_data = (void *)runs;
         if (runs < j->hot) return false;

@@ -95,12 +95,14 @@ void jit_flush(struct jit *j);
  * translated at all. */
 struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, const struct insn *insn,
                              unsigned n, uint64_t rip);
-/* Whether tb is usable at linear `rip` now: same cache generation, CPL and linear address (a
- * block is found by physical address, but its translation embeds linear ones). */
-static inline bool jit_tb_live(const struct jit *j, const struct jit_tb *tb, uint64_t rip,
-                               unsigned cpl)
+/* Whether tb is block b's usable translation at linear `rip` now: same cache generation, CPL
+ * and linear address (a block is found by physical address, but its translation embeds linear
+ * ones). b->jit_code may point at reused cache space after a flush, hence the block check. */
+static inline bool jit_tb_live(const struct jit *j, const struct jit_tb *tb, const struct block *b,
+                               uint64_t rip, unsigned cpl)
 {
-    return tb && tb->gen == j->cache->generation && tb->cpl == cpl && tb->rip == rip;
+    return tb && tb->gen == j->cache->generation && tb->block == b && tb->cpl == cpl &&
+           tb->rip == rip;
 }
 /* Run translated code from tb until it exits; c->rip is then the next instruction. Faults
  * longjmp out of it to the run loop like any handler's. */
