@@ -138,7 +138,12 @@ static bool exec_jit(struct cpu *c, struct exec_state *ex, struct block *b)
     jit_link(j, tb);
     jit_ibtc_fill(j, c, tb);
     j->budget_end = ex->budget_end;
-    jit_exec(j, c, tb);
+    if (j->verify && ++j->verify_count >= j->verify) {
+        j->verify_count = 0;
+        jit_verify(j, c, tb);
+    } else {
+        jit_exec(j, c, tb);
+    }
     return true;
 }
 

@@ -61,6 +61,7 @@ struct jit_stats {
     uint64_t translated, translated_insns, inline_insns, entries, chained, ibtc_fills, flushes;
     /* why translated code returned to the run loop (besides chain-pending stubs) */
     uint64_t exit_entry, exit_lookup, exit_helper;
+    uint64_t verify_runs, verify_bad, verify_skipped;
 };
 
 struct jit {
@@ -78,6 +79,8 @@ struct jit {
     uintptr_t g_call_insn, g_flags_load, g_stub, g_leave, g_leave_entry; /* glue */
     unsigned hot;                                                        /* translation threshold */
     uint64_t block_gen; /* block-arena generation the translations were made for */
+    unsigned verify;    /* VESSEL_JIT_VERIFY sample period, 0 = off */
+    unsigned verify_count;
     struct jit_stats st;
     struct insn step_insn; /* the instruction of a single step (cpu_step) */
 };
@@ -111,6 +114,14 @@ void jit_exec(struct jit *j, struct cpu *c, struct jit_tb *tb);
 void jit_link(struct jit *j, struct jit_tb *tb);
 /* Remember tb as the translation for rip in the indirect-branch table. */
 void jit_ibtc_fill(struct jit *j, struct cpu *c, struct jit_tb *tb);
+
+/* The verify mode (VESSEL_JIT_VERIFY=N): every Nth block entered from the run loop is also run
+ * by the interpreter in a forked copy of the process, and the guest state after both is
+ * compared (registers, RIP, defined flags, the memory the block addressed). Divergences are
+ * reported on stderr and counted in st.verify_bad. Faults propagate as usual. */
+void jit_verify(struct jit *j, struct cpu *c, struct jit_tb *tb);
+/* The arithmetic flags a block's last flag-writing instruction defines when translated. */
+uint32_t jit_flags_defined(const struct insn *insn, unsigned n);
 
 /* Called from translated code (not for other use). */
 uint32_t jit_helper_insn(struct cpu *c, const struct insn *i, uint64_t rip, uint32_t ax,

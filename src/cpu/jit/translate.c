@@ -1227,3 +1227,41 @@ bool jit_glue(struct jit *j)
     jit_cache_set_floor(j->cache);
     return true;
 }
+
+uint32_t jit_flags_defined(const struct insn *insn, unsigned n)
+{
+    for (unsigned k = n; k-- > 0;) {
+        const struct insn *i = &insn[k];
+        enum tx_class cls = tx_classify(i);
+        /* a handler computes the same flags on both sides, or leaves an earlier writer's */
+        if (cls == TX_FALLBACK) continue;
+        unsigned fx = tx_flags_effect(cls, i), sub = (i->modrm >> 3) & 7;
+        switch (cls) {
+        case TX_ALU_RM_R:
+        case TX_ALU_R_RM:
+        case TX_ALU_ACC:
+        case TX_ALU_GRP1: {
+            unsigned a = tx_alu_op(i);
+            return (a == JALU_AND || a == JALU_OR || a == JALU_XOR) ? F_ARITH & ~F_AF : F_ARITH;
+        }
+        case TX_TEST_RM_R:
+        case TX_TEST_ACC:
+        case TX_TEST_RM_IMM: return F_ARITH & ~F_AF;
+        case TX_UNARY:
+            if (fx == FX_NONE) continue; /* not */
+            return F_ARITH;
+        case TX_SHIFT: {
+            unsigned cnt = i->op == 0xD0 || i->op == 0xD1 ? 1 : (unsigned)i->imm;
+            cnt &= i->opsize == 8 ? 63 : 31;
+            if (i->op == 0xD2 || i->op == 0xD3) return 0; /* count in CL: not known here */
+            if (cnt == 0) continue;
+            if (sub < 4) return F_CF; /* rotates */
+            return F_CF | F_ZF | F_SF | F_PF | (cnt == 1 ? F_OF : 0);
+        }
+        case TX_IMUL: return F_CF | F_OF;
+        case TX_CF: return F_CF;
+        default: continue;
+        }
+    }
+    return F_ARITH;
+}
