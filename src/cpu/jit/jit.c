@@ -321,6 +321,7 @@ void jit_verify(struct jit *j, struct cpu *c, struct jit_tb *tb)
             j->st.verify_bad++;
             fprintf(stderr, "jit verify: block at %#llx (%u insns): %s\n", (unsigned long long)rip0,
                     b->n, why);
+            if (getenv("VESSEL_JIT_VERIFY_FATAL")) abort(); /* tests: a divergence fails */
         }
     }
     if (vec >= 0) _longjmp(c->fault_jmp, 1);
