@@ -95,6 +95,7 @@ int vcpu_set_engine(struct vcpu *v, enum vcpu_engine e, size_t jit_cache)
     struct cpu *c = vcpu_cpu(v);
     if (e == VCPU_ENGINE_DEFAULT) e = vcpu_default_engine();
     if (e == VCPU_ENGINE_INTERP) {
+        block_set_jit_drop(c->blocks, NULL, NULL);
         jit_free(c->jit);
         c->jit = NULL;
         return 0;
@@ -105,6 +106,7 @@ int vcpu_set_engine(struct vcpu *v, enum vcpu_engine e, size_t jit_cache)
     jit_free(c->jit);
     c->jit = j;
     j->block_gen = c->blocks->generation;
+    block_set_jit_drop(c->blocks, jit_block_dropped, j);
     return 0;
 }
 

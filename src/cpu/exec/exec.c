@@ -133,6 +133,8 @@ static bool exec_jit(struct cpu *c, struct exec_state *ex, struct block *b)
             tb = jit_translate(j, c, b, b->insn, b->n, c->rip);
             if (!tb) return false;
         }
+        if (b->jit_code && ((struct jit_tb *)b->jit_code)->gen == j->cache->generation)
+            jit_ibtc_forget(j, b->jit_code); /* the old one (another rip) dies with this slot */
         b->jit_code = tb;
     }
     jit_link(j, tb);

@@ -29,9 +29,17 @@
 
 _Static_assert(sizeof(struct jit_ibtc) == 64, "the lookup scales the index by 64");
 
+#define JIT_IBTC_NONE 0x8000000000000000ull /* a non-canonical rip: never looked up */
+
 static unsigned jit_ibtc_index(uint64_t rip)
 {
     return (unsigned)((rip ^ (rip >> 12)) & (JIT_IBTC - 1));
+}
+
+static void jit_ibtc_clear(struct jit *j)
+{
+    for (unsigned k = 0; k < JIT_IBTC; k++)
+        j->ibtc[k] = (struct jit_ibtc){.rip = JIT_IBTC_NONE};
 }
 
 struct jit *jit_new(size_t cache_size)
@@ -45,6 +53,7 @@ struct jit *jit_new(size_t cache_size)
     }
     const char *v = getenv("VESSEL_JIT_VERIFY");
     if (v && *v) j->verify = (unsigned)strtoul(v, NULL, 0);
+    jit_ibtc_clear(j);
     j->hot = JIT_HOT;
     const char *h = getenv("VESSEL_JIT_HOT");
     if (h && *h) j->hot = (unsigned)strtoul(h, NULL, 0);
@@ -78,7 +87,7 @@ void jit_flush(struct jit *j)
 {
     JIT_DISCARD(j->cache->rx + j->cache->floor, j->cache->used - j->cache->floor);
     jit_cache_flush(j->cache);
-    memset(j->ibtc, 0, sizeof(j->ibtc));
+    jit_ibtc_clear(j);
     j->last_exit = NULL;
     j->st.flushes++;
 }
@@ -111,14 +120,28 @@ void jit_ibtc_fill(struct jit *j, struct cpu *c, struct jit_tb *tb)
     /* a block running into a second page depends on that page's mapping too: not here */
     if (!b || b->gpa2 != ~0ull || c->mode != MODE_LONG64) return;
     struct jit_ibtc *e = &j->ibtc[jit_ibtc_index(tb->rip)];
-    if (e->rip == tb->rip && e->code == tb->entry && e->cpl == tb->cpl) return;
+    if (e->rip == tb->rip && e->code == tb->entry) return;
     e->rip = tb->rip;
     e->cpl = tb->cpl;
-    e->block = b;
     e->gpa_page = b->gpa & ~0xfffull;
     e->tag_mask = ~(uint64_t)TLB_SLOW & (tb->cpl == 3 ? ~0ull : ~(uint64_t)TLB_KERNEL);
     e->code = tb->entry;
     j->st.ibtc_fills++;
+}
+
+void jit_ibtc_forget(struct jit *j, const struct jit_tb *tb)
+{
+    struct jit_ibtc *e = &j->ibtc[jit_ibtc_index(tb->rip)];
+    if (e->code == tb->entry) e->rip = JIT_IBTC_NONE;
+}
+
+void jit_block_dropped(void *opaque, struct block *b)
+{
+    struct jit *j = opaque;
+    const struct jit_tb *tb = b->jit_code;
+    /* A translation from before a cache flush points at reused space; the flush emptied the
+     * table then anyway. */
+    if (tb->gen == j->cache->generation) jit_ibtc_forget(j, tb);
 }
 
 uint32_t jit_helper_insn(struct cpu *c, const struct insn *i, uint64_t rip, uint32_t ax,

@@ -45,16 +45,18 @@ struct jit_tb {
     struct jit_exit exit[2];
 };
 
-/* An indirect-branch table entry: valid while its block is, the code TLB still maps rip's page
- * to the same physical page, and the CPU is in the CPL (and long mode) it was translated for. */
+/* An indirect-branch table entry: valid while the code TLB still maps rip's page to the
+ * block's physical page and the CPU is at the CPL it was translated for. Dropping the block
+ * clears its entry (jit_block_dropped); translated code only runs in long mode. (A count of
+ * TLB flushes instead of the TLB check was tried: INVLPG is frequent enough during a boot to
+ * empty the table over and over.) */
 struct jit_ibtc {
     uint64_t rip;
-    uint32_t cpl, pad;
-    struct block *block;
     uint64_t gpa_page; /* physical page of the block's first byte */
     uint64_t tag_mask; /* TLB tag bits that must match (TLB_KERNEL ignored below CPL 3) */
     uintptr_t code;
-    uint64_t pad2[2];
+    uint32_t cpl, pad;
+    uint64_t pad2[3];
 };
 
 struct jit_stats {
@@ -114,6 +116,10 @@ void jit_exec(struct jit *j, struct cpu *c, struct jit_tb *tb);
 void jit_link(struct jit *j, struct jit_tb *tb);
 /* Remember tb as the translation for rip in the indirect-branch table. */
 void jit_ibtc_fill(struct jit *j, struct cpu *c, struct jit_tb *tb);
+/* Forget tb in the indirect-branch table (its block is dropped or retranslated). */
+void jit_ibtc_forget(struct jit *j, const struct jit_tb *tb);
+/* The block cache's drop hook (block_set_jit_drop; opaque = struct jit). */
+void jit_block_dropped(void *opaque, struct block *b);
 
 /* The verify mode (VESSEL_JIT_VERIFY=N): every Nth block entered from the run loop is also run
  * by the interpreter in a forked copy of the process, and the guest state after both is

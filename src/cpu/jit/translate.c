@@ -1186,11 +1186,6 @@ bool jit_glue(struct jit *j)
     emit_load(e, 4, HR_R8, tx_cpu(CPU_OFF(cpl)));
     emit_alu_rm(e, JALU_CMP, 4, HR_R8, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, cpl)));
     emit_jcc_label(e, JCC_NE, &miss);
-    emit_alu_mi(e, JALU_CMP, 4, tx_cpu(CPU_OFF(mode)), MODE_LONG64);
-    emit_jcc_label(e, JCC_NE, &miss);
-    emit_load(e, 8, HR_R8, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, block)));
-    emit_alu_mi(e, JALU_CMP, 1, jit_mem(HR_R8, (int32_t)offsetof(struct block, valid)), 0);
-    emit_jcc_label(e, JCC_E, &miss);
     /* the code TLB must still map rip's page, to the same physical page */
     emit_mov_rr(e, 4, HR_RDX, HR_RCX);
     emit_shift_ri(e, JSH_SHR, 4, HR_RDX, 12);
