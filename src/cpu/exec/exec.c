@@ -138,6 +138,9 @@ static bool exec_jit(struct cpu *c, struct exec_state *ex, struct block *b)
         b->jit_code = tb;
     }
     jit_link(j, tb);
+    /* The table's entries are checked against the code TLB: make sure rip's entry is there
+     * (the links and the jump cache may have found b without looking at the TLB). */
+    mmu_translate_exec(c, c->rip);
     jit_ibtc_fill(j, c, tb);
     j->budget_end = ex->budget_end;
     if (j->verify && ++j->verify_count >= j->verify) {
