@@ -95,7 +95,6 @@ void jit_flush(struct jit *j)
 void jit_exec(struct jit *j, struct cpu *c, struct jit_tb *tb)
 {
     j->last_exit = NULL;
-    j->poll = 0;
     j->st.entries++;
     ((void (*)(struct cpu *, uintptr_t))j->enter)(c, tb->entry);
 }

@@ -69,7 +69,6 @@ struct jit_stats {
 struct jit {
     /* read and written by translated code */
     uint64_t budget_end;        /* stats.insns at which blocks stop entering */
-    int32_t poll;               /* nonzero: leave translated code at the next block entry */
     struct jit_exit *last_exit; /* the chainable exit just taken, or NULL */
     struct jit_ibtc ibtc[JIT_IBTC];
 

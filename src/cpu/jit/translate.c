@@ -936,7 +936,7 @@ static void tx_emit_stub(struct tx *t, struct tx_stub *st)
     emit_jmp_abs(e, t->j->g_stub);
 }
 
-/* Budget, exit request and poll at block entry (flags are in struct cpu here). */
+/* Budget and exit request at block entry (the flags are in AX here). */
 static void tx_prologue(struct tx *t)
 {
     struct jit_emit *e = t->e;
@@ -945,8 +945,6 @@ static void tx_prologue(struct tx *t)
     emit_mov_ri(e, 8, HR_RCX, (uintptr_t)t->j);
     emit_alu_rm(e, JALU_CMP, 8, HR_RDX, jit_mem(HR_RCX, (int32_t)offsetof(struct jit, budget_end)));
     emit_jcc_label(e, JCC_AE, &t->entry_exit);
-    emit_alu_mi(e, JALU_CMP, 4, jit_mem(HR_RCX, (int32_t)offsetof(struct jit, poll)), 0);
-    emit_jcc_label(e, JCC_NE, &t->entry_exit);
     emit_alu_mi(e, JALU_CMP, 4, tx_cpu(CPU_OFF(exit_request)), 0);
     emit_jcc_label(e, JCC_NE, &t->entry_exit);
 }
