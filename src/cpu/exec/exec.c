@@ -175,15 +175,15 @@ __attribute__((noinline)) static enum vcpu_exit exec_loop(struct cpu *c)
         if (unlikely(c->halted)) return c->exit = VCPU_EXIT_HLT;
 
         struct block *b = exec_find(c, ex, prev);
-        if (c->jit && b != bc->scratch && b->mode == MODE_LONG64 && !c->intr_shadow &&
-            exec_jit(c, ex, b)) {
-            prev = NULL;
-            continue;
-        }
         unsigned slot = c->recent_pos++ & 15;
         c->recent_rip[slot] = c->rip;
         ex->recent[slot] = b;
         ex->recent_gen[slot] = bc->generation;
+        if (c->jit && b != bc->scratch && b->mode == MODE_LONG64 && !c->intr_shadow &&
+            exec_jit(c, ex, b)) {
+            prev = NULL; /* translated code chains on its own */
+            continue;
+        }
         bc->cur = b;
         ex->cur_rip = c->rip;
         bc->stop = false;
