@@ -52,7 +52,9 @@ enum tx_class {
     TX_RET,
     TX_JMP_RM,
     TX_CALL_RM,
-    TX_CF, /* cmc, clc, stc */
+    TX_CF,    /* cmc, clc, stc */
+    TX_CBW,   /* cbw, cwde, cdqe */
+    TX_BSWAP, /* bswap r32/r64 */
 };
 
 struct tx_slow {
@@ -132,6 +134,7 @@ static enum tx_class tx_classify(const struct insn *i)
     if (op >= 0x140 && op <= 0x14F) return TX_CMOV;
     if (op >= 0x190 && op <= 0x19F) return TX_SETCC;
     if (op >= 0xB0 && op <= 0xBF) return TX_MOV_R_IMM;
+    if (op >= 0x1C8 && op <= 0x1CF) return s >= 4 ? TX_BSWAP : TX_FALLBACK;
     switch (op) {
     case 0x63: return s == 8 ? TX_MOVX : TX_FALLBACK;
     case 0x80:
@@ -145,6 +148,7 @@ static enum tx_class tx_classify(const struct insn *i)
     case 0x8B: return TX_MOV_R_RM;
     case 0x8D: return mem ? TX_LEA : TX_FALLBACK;
     case 0x90: return (i->reg == 0) ? TX_NOP : TX_FALLBACK;
+    case 0x98: return TX_CBW;
     case 0xA8:
     case 0xA9: return TX_TEST_ACC;
     case 0xC0:
@@ -798,6 +802,15 @@ static void tx_inline(struct tx *t, enum tx_class cls)
         emit_load(e, 8, HR_RDX, jit_mem(HR_RSI, 0));
         tx_rsp_add(t, 8);
         emit_store(e, 8, tx_gpr(i, i->reg, 8), HR_RDX);
+        return;
+    case TX_CBW: /* sign-extend the low half of rAX into rAX (flag-free) */
+        emit_movsx_rm(e, size == 2 ? 4 : size, size / 2, HR_RDX, tx_gpr(i, R_RAX, size / 2));
+        tx_store_gpr(t, R_RAX, size, HR_RDX);
+        return;
+    case TX_BSWAP:
+        emit_load(e, size, HR_RDX, tx_gpr(i, i->reg, size));
+        emit_bswap(e, size, HR_RDX);
+        tx_store_gpr(t, i->reg, size, HR_RDX);
         return;
     case TX_CF:
         if (i->op == 0xF5)
