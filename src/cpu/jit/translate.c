@@ -55,6 +55,8 @@ enum tx_class {
     TX_CF,    /* cmc, clc, stc */
     TX_CBW,   /* cbw, cwde, cdqe */
     TX_BSWAP, /* bswap r32/r64 */
+    TX_XCHG,  /* xchg between registers (86/87 mod=3, 90+r) */
+    TX_LEAVE,
 };
 
 struct tx_slow {
@@ -125,6 +127,7 @@ static enum tx_class tx_classify(const struct insn *i)
         default: return TX_ALU_ACC;
         }
     }
+    if (op >= 0x91 && op <= 0x97) return TX_XCHG;
     if (op >= 0x50 && op <= 0x57) return s == 8 ? TX_PUSH_R : TX_FALLBACK;
     if (op >= 0x58 && op <= 0x5F) return s == 8 ? TX_POP_R : TX_FALLBACK;
     if (op == 0x68 || op == 0x6A) return s == 8 ? TX_PUSH_IMM : TX_FALLBACK;
@@ -147,7 +150,10 @@ static enum tx_class tx_classify(const struct insn *i)
     case 0x8A:
     case 0x8B: return TX_MOV_R_RM;
     case 0x8D: return mem ? TX_LEA : TX_FALLBACK;
-    case 0x90: return (i->reg == 0) ? TX_NOP : TX_FALLBACK;
+    case 0x90: return (i->reg == 0) ? TX_NOP : TX_XCHG;
+    case 0x86:
+    case 0x87: return mem ? TX_FALLBACK : TX_XCHG; /* with memory: an implied LOCK */
+    case 0xC9: return s == 8 ? TX_LEAVE : TX_FALLBACK;
     case 0x98: return TX_CBW;
     case 0xA8:
     case 0xA9: return TX_TEST_ACC;
@@ -235,6 +241,7 @@ static bool tx_touches_memory(enum tx_class cls, const struct insn *i)
     case TX_PUSH_R:
     case TX_PUSH_IMM:
     case TX_POP_R:
+    case TX_LEAVE:
     case TX_CALL:
     case TX_RET:
     case TX_JMP_RM:
@@ -806,6 +813,24 @@ static void tx_inline(struct tx *t, enum tx_class cls)
     case TX_CBW: /* sign-extend the low half of rAX into rAX (flag-free) */
         emit_movsx_rm(e, size == 2 ? 4 : size, size / 2, HR_RDX, tx_gpr(i, R_RAX, size / 2));
         tx_store_gpr(t, R_RAX, size, HR_RDX);
+        return;
+    case TX_XCHG: { /* 90+r: rAX and reg; 86/87: reg and rm (a register here) */
+        unsigned a = i->op >= 0x90 && i->op <= 0x97 ? R_RAX : i->rm;
+        tx_load_gpr(t, HR_RDX, a, size);
+        tx_load_gpr(t, HR_RCX, i->reg, size);
+        tx_store_gpr(t, a, size, HR_RCX);
+        tx_store_gpr(t, i->reg, size, HR_RDX);
+        return;
+    }
+    case TX_LEAVE: /* rsp = rbp + 8, rbp = [rbp] (the load first: it may fault) */
+        emit_load(e, 8, HR_RSI, tx_gpr(i, R_RBP, 8));
+        emit_mov_rr(e, 8, HR_R8, HR_RSI);
+        tx_tlb(t, TLB_READ, 8);
+        tx_restore_ax(t);
+        emit_load(e, 8, HR_RDX, jit_mem(HR_RSI, 0));
+        emit_lea(e, 8, HR_R8, jit_mem(HR_R8, 8));
+        emit_store(e, 8, tx_gpr(i, R_RSP, 8), HR_R8);
+        emit_store(e, 8, tx_gpr(i, R_RBP, 8), HR_RDX);
         return;
     case TX_BSWAP:
         emit_load(e, size, HR_RDX, tx_gpr(i, i->reg, size));
