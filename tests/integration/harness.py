@@ -140,6 +140,10 @@ class Guest:
         with self.cond:
             start_len = len(self.out)
         # The quotes keep the echoed command line from matching the markers.
+        # Where the answer can start: taken before sending, since a fast guest may answer
+        # before this thread looks again (the marker would then be missed until the timeout).
+        with self.cond:
+            start_len = len(self.out)
         self.send(f"echo '{tag}''B'; {cmd}; echo \"{tag}E $?\"\n")
         b = self.wait_for(f"{tag}B".encode(), timeout, start_len)
         if b is None:
