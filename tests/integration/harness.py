@@ -136,14 +136,11 @@ class Guest:
         """Run a shell command in the guest; returns (output, exit status) or (None, None)."""
         self.seq += 1
         tag = f"VSL{self.seq}"
-        # Where to look from, taken before sending: a quick guest answers before the next line.
-        with self.cond:
-            start_len = len(self.out)
-        # The quotes keep the echoed command line from matching the markers.
         # Where the answer can start: taken before sending, since a fast guest may answer
         # before this thread looks again (the marker would then be missed until the timeout).
         with self.cond:
             start_len = len(self.out)
+        # The quotes keep the echoed command line from matching the markers.
         self.send(f"echo '{tag}''B'; {cmd}; echo \"{tag}E $?\"\n")
         b = self.wait_for(f"{tag}B".encode(), timeout, start_len)
         if b is None:
