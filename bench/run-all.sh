@@ -10,6 +10,10 @@ echo
 echo "## Boot (bench/boot.py --runs 5)"
 bench/boot.py --runs 5 --vessel "$BUILD/vessel" || echo "(boot.py: some runs failed, see above)"
 echo
+echo "## Guest workloads vs QEMU TCG and native (bench/workloads.py --runs 5)"
+bench/workloads.py --runs 5 --vessel "$BUILD/vessel" --engine jit ||
+    echo "(workloads.py: some runs failed or outputs differed, see above)"
+echo
 echo "## virtio I/O throughput (bench/virtio.py --runs 3)"
 bench/virtio.py --runs 3 --vessel "$BUILD/vessel" || echo "(virtio.py: some runs failed, see above)"
 echo
