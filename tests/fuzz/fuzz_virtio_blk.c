@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned ndesc = data[0] % (VDRV_QSIZE + 1);
     uint16_t head = data[1] % (VDRV_QSIZE + 2); /* sometimes out of range */
     size_t off = 2;
-    off = vdrv_fuzz_descs(&drv, 0, data, size, off, ndesc, 0x200000, false);
+    off = vdrv_fuzz_descs(&drv, 0, data, size, off, ndesc, 0x200000, false, 1);
     vdrv_fuzz_fill(&drv, data, size, off, 0x200000);
     vdrv_kick(&drv, 0, head);
     /* the I/O thread answers the chain or marks the device broken */

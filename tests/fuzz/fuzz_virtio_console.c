@@ -73,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned ndesc = data[1] % (VDRV_QSIZE + 1);
     uint16_t head = data[2] % (VDRV_QSIZE + 2); /* sometimes out of range */
     size_t off = 4;
-    off = vdrv_fuzz_descs(&drv, q, data, size, off, ndesc, BUF_AREA, true);
+    off = vdrv_fuzz_descs(&drv, q, data, size, off, ndesc, BUF_AREA, true, 1);
     const uint8_t *rest = data + off;
     size_t nrest = off < size ? size - off : 0;
     vdrv_fuzz_fill(&drv, data, size, off, BUF_AREA);

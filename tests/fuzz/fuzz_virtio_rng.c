@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned ndesc = data[1] % (VDRV_QSIZE + 1);
     uint16_t head = data[2] % (VDRV_QSIZE + 2); /* sometimes out of range */
     size_t off = 3;
-    off = vdrv_fuzz_descs(&drv, 0, data, size, off, ndesc, BUF_AREA, true);
+    off = vdrv_fuzz_descs(&drv, 0, data, size, off, ndesc, BUF_AREA, true, 1);
     vdrv_fuzz_fill(&drv, data, size, off, BUF_AREA);
     uint16_t before = vdrv_used_idx(&drv, 0);
     vdrv_kick(&drv, 0, head);

@@ -153,6 +153,18 @@ class Guest:
         body = bytes(self.out[b:e - len(f"{tag}E ")])
         return body.replace(b"\r\n", b"\n").strip(b"\n").decode(errors="replace"), status
 
+    def to_shell(self, timeout, quiet_kernel=True):
+        """Wait for the ready line and the prompt, then make the terminal quiet and predictable:
+        no echo, and (with quiet_kernel) kernel messages only in the log, never in the middle of
+        a command's output. Returns the offset just after the ready line, or None."""
+        ready = self.wait_for(READY_LINE, timeout)
+        if ready is None:
+            return None
+        self.wait_for(b"# ", 60, ready)
+        self.run("stty -echo 2>/dev/null; " + ("dmesg -n 1; " if quiet_kernel else "") + "true",
+                 60)
+        return ready
+
     def wait_exit(self, timeout):
         """Exit status, once the process has exited and everything it wrote has been read (the
         pumps reach end of file after the exit: reading err before that races with them)."""
@@ -177,6 +189,17 @@ class Guest:
             lines = bytes(self.out).replace(b"\r", b"").decode(errors="replace").splitlines()
             err = bytes(self.err).decode(errors="replace")
         return "\n".join(["--- last console lines:"] + lines[-n:] + ["--- stderr:", err[-4000:]])
+
+
+def start_guest(vessel, t, tag, args, timeout, log_path, quiet_kernel=True):
+    """A guest booted to a quiet shell (Guest.to_shell), or None after a failed check named
+    after `tag` (the guest is then killed)."""
+    g = Guest(vessel, args, log_path=log_path)
+    if not t.ok(g.to_shell(timeout, quiet_kernel) is not None,
+                f"{tag}: guest reaches the ready line", g.tail()):
+        g.kill()
+        return None
+    return g
 
 
 def vessel_path():

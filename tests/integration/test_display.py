@@ -22,7 +22,7 @@ import tempfile
 import time
 import zlib
 
-from harness import READY_LINE, Guest, Tap, guest_present, vessel_path
+from harness import Tap, guest_present, start_guest, vessel_path
 
 W, H = 640, 480
 IDLE_SECONDS = 10
@@ -139,14 +139,8 @@ def boot(vessel, t, tag, args, timeout, env=None):
     log = os.path.join(tempfile.gettempdir(), f"vessel-display-{tag}-{os.getpid()}.log")
     if env:
         os.environ.update(env)
-    g = Guest(vessel, args, log_path=log)
-    ready = g.wait_for(READY_LINE, timeout)
-    if not t.ok(ready is not None, f"{tag}: guest reaches the ready line", g.tail()):
-        g.kill()
-        return None
-    g.wait_for(b"# ", 60, ready)
-    g.run("stty -echo 2>/dev/null; true", 60)
-    return g
+    # kernel messages stay on: the framebuffer checks read fbcon's own lines
+    return start_guest(vessel, t, tag, args, timeout, log, quiet_kernel=False)
 
 
 def fb_setup_checks(g, t, tag):

@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import READY_LINE, Guest, Tap, guest_present, manifest, vessel_path
+from harness import Tap, guest_present, manifest, start_guest, vessel_path
 
 MIB = 1 << 20
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -73,14 +73,7 @@ def set_balloon(g, control, size, timeout=180):
 
 def start(vessel, t, tag, args, timeout):
     log = os.path.join(tempfile.gettempdir(), f"vessel-memory-{tag}-{os.getpid()}.log")
-    g = Guest(vessel, args, log_path=log)
-    ready = g.wait_for(READY_LINE, timeout)
-    if not t.ok(ready is not None, f"{tag}: guest reaches the ready line", g.tail()):
-        g.kill()
-        return None
-    g.wait_for(b"# ", 60, ready)
-    g.run("stty -echo 2>/dev/null; dmesg -n 1; true", 60)
-    return g
+    return start_guest(vessel, t, tag, args, timeout, log)
 
 
 def meminfo(g, key):

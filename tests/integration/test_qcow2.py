@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import READY_LINE, Guest, Tap, guest_present, vessel_path
+from harness import Tap, guest_present, start_guest, vessel_path
 
 BASE_TEXT = b"from the shared base image\n"
 
@@ -54,14 +54,7 @@ def debugfs_cat(image, name):
 
 def start(vessel, t, tag, args, timeout):
     log = os.path.join(tempfile.gettempdir(), f"vessel-qcow2-{tag}-{os.getpid()}.log")
-    g = Guest(vessel, args, log_path=log)
-    ready = g.wait_for(READY_LINE, timeout)
-    if not t.ok(ready is not None, f"{tag}: guest reaches the ready line", g.tail()):
-        g.kill()
-        return None
-    g.wait_for(b"# ", 60, ready)
-    g.run("stty -echo 2>/dev/null; dmesg -n 1; true", 60)
-    return g
+    return start_guest(vessel, t, tag, args, timeout, log)
 
 
 def cli_errors(vessel, t, tmp):

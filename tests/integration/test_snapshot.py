@@ -18,7 +18,8 @@ import tempfile
 import time
 
 import apiclient
-from harness import READY_LINE, Guest, Tap, guest_files, guest_present, vessel_path
+import harness
+from harness import Guest, Tap, guest_files, guest_present, vessel_path
 
 COUNT_RE = re.compile(rb"CNT (\d+) (\d+\.\d+)\r?\n")
 LOOP = ("(i=0; while [ ! -e /tmp/stop ]; do i=$((i+1)); echo $i > /mnt/count; sync; "
@@ -91,14 +92,7 @@ def stop_counter(t, g, name):
 
 
 def start_guest(vessel, t, args, tag, tmp, timeout):
-    g = Guest(vessel, args, log_path=os.path.join(tmp, f"{tag}.log"))
-    ready = g.wait_for(READY_LINE, timeout)
-    if not t.ok(ready is not None, f"{tag}: guest reaches the ready line", g.tail()):
-        g.kill()
-        return None
-    g.wait_for(b"# ", 60, ready)
-    g.run("stty -echo 2>/dev/null; dmesg -n 1; true", 60)
-    return g
+    return harness.start_guest(vessel, t, tag, args, timeout, os.path.join(tmp, f"{tag}.log"))
 
 
 def main():

@@ -16,7 +16,7 @@ import threading
 import time
 import urllib.request
 
-from harness import READY_LINE, Guest, Tap, guest_present, vessel_path
+from harness import Tap, guest_present, start_guest, vessel_path
 
 BLOB_SIZE = 16 << 20
 
@@ -58,15 +58,7 @@ def serve(directory):
 
 def start(vessel, t, tag, args, timeout):
     log = os.path.join(tempfile.gettempdir(), f"vessel-virtio-{tag}-{os.getpid()}.log")
-    g = Guest(vessel, args, log_path=log)
-    ready = g.wait_for(READY_LINE, timeout)
-    if not t.ok(ready is not None, f"{tag}: guest reaches the ready line", g.tail()):
-        g.kill()
-        return None
-    g.wait_for(b"# ", 60, ready)
-    # kernel messages on the console would interleave with command output
-    g.run("stty -echo 2>/dev/null; dmesg -n 1; true", 60)
-    return g
+    return start_guest(vessel, t, tag, args, timeout, log)
 
 
 def devices_test(vessel, t, timeout, tmp):

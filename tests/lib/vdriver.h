@@ -194,10 +194,13 @@ static inline void vdrv_move_bar(struct vdrv *d, uint64_t delta)
 /* Fuzz input -> descriptor table of queue q: up to `ndesc` 16-byte records from data[off..]
  * (addr u64, len u32, flags u16, next u16). Unless bit 15 of flags asks for raw values, a
  * record is made plausible: address inside [area, area + 64 KiB), length below 8 KiB (below
- * 64 KiB when `long_lens` and bit 14 are set), next inside the ring. Returns the offset after
- * the records used; the rest of the input is the caller's (copy_rest puts it in the area). */
+ * 64 KiB when `long_lens` and bit 14 are set), next inside the ring; plausible addresses are
+ * multiples of `align` (a power of two) for devices that read words from their buffers.
+ * Returns the offset after the records used; the rest of the input is the caller's
+ * (vdrv_fuzz_fill puts it in the area). */
 static inline size_t vdrv_fuzz_descs(struct vdrv *d, unsigned q, const uint8_t *data, size_t size,
-                                     size_t off, unsigned ndesc, uint64_t area, bool long_lens)
+                                     size_t off, unsigned ndesc, uint64_t area, bool long_lens,
+                                     uint64_t align)
 {
     for (unsigned k = 0; k < ndesc && off + 16 <= size; k++, off += 16) {
         uint64_t addr;
@@ -208,7 +211,7 @@ static inline size_t vdrv_fuzz_descs(struct vdrv *d, unsigned q, const uint8_t *
         memcpy(&flags, data + off + 12, 2);
         memcpy(&next, data + off + 14, 2);
         if (!(flags & 0x8000)) {
-            addr = area + addr % 0x10000;
+            addr = area + (addr % 0x10000 & ~(align - 1));
             len %= long_lens && (flags & 0x4000) ? 0x10000 : 0x2000;
             next %= VDRV_QSIZE;
         }
