@@ -686,7 +686,12 @@ static int qcow2_read_chunk(struct qcow2 *q, uint64_t g, size_t len, const struc
     return -EIO;
 }
 
-static int qcow2_preadv(struct disk_backend *b, const struct iovec *iov, int n, uint64_t off)
+/* Split a request into pieces within one cluster each and hand them to `chunk` in order, under
+ * the image lock; the first error ends the request. */
+typedef int qcow2_chunk_fn(struct qcow2 *q, uint64_t g, size_t len, const struct iovec *v, int m);
+
+static int qcow2_for_each_chunk(struct disk_backend *b, const struct iovec *iov, int n,
+                                uint64_t off, qcow2_chunk_fn *chunk)
 {
     struct qcow2 *q = qcow2_of(b);
     size_t total = 0;
@@ -702,13 +707,18 @@ static int qcow2_preadv(struct disk_backend *b, const struct iovec *iov, int n, 
         size_t len = q->cs - (off & (q->cs - 1));
         if (len > total) len = total;
         int m = qcow2_slice(&c, len, v);
-        rc = qcow2_read_chunk(q, off, len, v, m);
+        rc = chunk(q, off, len, v, m);
         off += len;
         total -= len;
     }
     pthread_mutex_unlock(&q->lock);
     if (v != local) free(v);
     return rc;
+}
+
+static int qcow2_preadv(struct disk_backend *b, const struct iovec *iov, int n, uint64_t off)
+{
+    return qcow2_for_each_chunk(b, iov, n, off, qcow2_read_chunk);
 }
 
 /* ---- writes ---- */
@@ -760,27 +770,7 @@ static int qcow2_write_chunk(struct qcow2 *q, uint64_t g, size_t len, const stru
 
 static int qcow2_pwritev(struct disk_backend *b, const struct iovec *iov, int n, uint64_t off)
 {
-    struct qcow2 *q = qcow2_of(b);
-    size_t total = 0;
-    for (int k = 0; k < n; k++)
-        total += iov[k].iov_len;
-    if (off > b->size || total > b->size - off) return -EIO;
-    struct iovec local[64], *v = n <= 64 ? local : malloc(sizeof(*v) * (size_t)n);
-    if (!v) return -ENOMEM;
-    struct qcow2_cursor c = {iov, n, 0, 0};
-    int rc = 0;
-    pthread_mutex_lock(&q->lock);
-    while (total && !rc) {
-        size_t len = q->cs - (off & (q->cs - 1));
-        if (len > total) len = total;
-        int m = qcow2_slice(&c, len, v);
-        rc = qcow2_write_chunk(q, off, len, v, m);
-        off += len;
-        total -= len;
-    }
-    pthread_mutex_unlock(&q->lock);
-    if (v != local) free(v);
-    return rc;
+    return qcow2_for_each_chunk(b, iov, n, off, qcow2_write_chunk);
 }
 
 /* Make whole clusters read as zeros by changing the map: the zero flag (v3), or an empty entry
