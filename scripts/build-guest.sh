@@ -14,7 +14,7 @@ set -euo pipefail
 CACHE="${VESSEL_CACHE:-$HOME/.cache/vessel}"
 OUT="$CACHE/guest"
 HERE="$(cd "$(dirname "$0")" && pwd)"
-MODULES="virtio_pci virtio_blk virtio_net virtio_console virtio-rng virtio_balloon pvpanic-mmio"
+MODULES="virtio_pci virtio_blk virtio_net virtio_console virtio-rng virtio_balloon virtio_input evdev pvpanic-mmio"
 
 # The initramfs depends on these files too: a change to them rebuilds the guest.
 SCRIPTS_SHA="$(cat "$0" "$HERE"/guest/* | sha256sum | cut -c1-16)"

@@ -26,7 +26,8 @@ struct display_surface {
 
 struct display_sink {
     void (*key)(void *opaque, uint16_t code, bool down);
-    /* Absolute pointer position in framebuffer pixels, buttons bit 0 left, 1 middle, 2 right. */
+    /* Absolute pointer position in framebuffer pixels, buttons bit 0 left, 1 middle, 2 right,
+     * 3 and 4 the wheel up and down (pressed for one notch, as RFB sends it). */
     void (*pointer)(void *opaque, unsigned x, unsigned y, unsigned buttons);
     /* A viewer appeared: the machine should start sending updates soon. */
     void (*wake)(void *opaque);

@@ -48,8 +48,8 @@ static void vnc_pointer(int mask, int x, int y, rfbClientPtr cl)
     struct display_vnc *v = cl->screen->screenData;
     if (x < 0) x = 0;
     if (y < 0) y = 0;
-    /* RFB buttons: bit 0 left, 1 middle, 2 right, 3/4 wheel (not passed on). */
-    if (v->sink.pointer) v->sink.pointer(v->sink.opaque, (unsigned)x, (unsigned)y, mask & 7);
+    /* RFB buttons: bit 0 left, 1 middle, 2 right, 3/4 wheel up/down (a press per notch). */
+    if (v->sink.pointer) v->sink.pointer(v->sink.opaque, (unsigned)x, (unsigned)y, mask & 31);
     rfbDefaultPtrAddEvent(mask, x, y, cl);
 }
 

@@ -26,6 +26,7 @@
 #include "vessel/log.h"
 #include "vessel/clock.h"
 #include "virtio/virtio_balloon.h"
+#include "virtio/virtio_input.h"
 #include "virtio/virtio_blk.h"
 #include "virtio/virtio_console.h"
 #include "virtio/virtio_net.h"
@@ -101,6 +102,15 @@ static uint64_t pc_balloon_timer(void *o, uint64_t now)
     return virtio_balloon_timer(o, now);
 }
 PC_PLAIN_OPS(virtio_balloon, pc_balloon_timer);
+/* Pointer reports from the display's threads are delivered here, on the vCPU thread, after
+ * the front end's kick ended the slice. */
+static uint64_t pc_input_timer(void *o, uint64_t now)
+{
+    (void)now;
+    virtio_input_deliver(o);
+    return UINT64_MAX;
+}
+PC_PLAIN_OPS(virtio_input, pc_input_timer);
 
 /* acpi_pm lives inside struct pc and has nothing to free. */
 static void pc_acpi_pm_save(void *o, struct state_writer *w, const char *name)
@@ -374,7 +384,8 @@ static int pc_create_storage_net(struct pc *pc, const struct pc_config *cfg, cha
     return 0;
 }
 
-/* Paravirtual devices on PCI slots 1.. in the order rng, hvc, disks, net, balloon. */
+/* Paravirtual devices on PCI slots 1.. in the order rng, hvc, disks, net, balloon, tablet (with
+ * a display). */
 static int pc_create_virtio(struct pc *pc, const struct pc_config *cfg, char *err, size_t errlen,
                             int *usage)
 {
@@ -405,6 +416,11 @@ static int pc_create_virtio(struct pc *pc, const struct pc_config *cfg, char *er
             pc->optional |= PC_HAS_BALLOON;
         else
             pc->balloon = NULL;
+    }
+    if (rc == 0 && cfg->display) {
+        rc = pc_add(pc, "virtio-input", virtio_input_create(pc->pci, &pc->bus, pc_kick, pc),
+                    &pc_virtio_input_ops, err, errlen);
+        if (rc == 0) pc->optional |= PC_HAS_TABLET;
     }
     if (pc->hvc) {
         char why[128];

@@ -21,6 +21,7 @@
 #include "backend/display.h"
 #include "hw/i8042.h"
 #include "hw/lfb.h"
+#include "virtio/virtio_input.h"
 #include "machine/board.h"
 #include "machine/pc_internal.h"
 #include "vessel/cpu.h"
@@ -34,6 +35,7 @@ struct pc_display {
     struct lfb *fb;
     struct display *fe;
     struct i8042 *kbd;
+    struct virtio_input *tablet; /* the pointer goes here once the guest drives it */
     const char *screenshot;
     bool viewing;             /* a viewer was there at the last scan */
     uint64_t next;            /* next scan, host ns */
@@ -89,23 +91,32 @@ static void pc_display_key(void *opaque, uint16_t code, bool down)
     if (!i8042_kbd_input(d->kbd, b, n)) log_warn("display: keyboard buffer full, key dropped");
 }
 
-/* Front-end threads: the absolute pointer as relative mouse movement. */
+/* Front-end threads: the absolute pointer to the tablet when the guest drives it (exactly
+ * where the host's pointer is), otherwise as relative movement of the PS/2 mouse. Bits 3 and
+ * 4 of `buttons` are the wheel's "buttons" (RFB's convention): a press is one notch. */
 static void pc_display_pointer(void *opaque, unsigned x, unsigned y, unsigned buttons)
 {
     struct pc_display *d = opaque;
     pthread_mutex_lock(&d->ptr_lock);
+    unsigned pressed = buttons & ~d->ptr_buttons;
+    int wheel = (pressed >> 3 & 1) - (pressed >> 4 & 1);
     int dx = d->ptr_known ? (int)x - (int)d->ptr_x : 0;
     int dy = d->ptr_known ? (int)y - (int)d->ptr_y : 0;
-    bool send = dx || dy || buttons != d->ptr_buttons;
+    bool send = dx || dy || ((buttons ^ d->ptr_buttons) & 7);
     d->ptr_known = true;
     d->ptr_x = x;
     d->ptr_y = y;
     d->ptr_buttons = buttons;
+    if (d->tablet && virtio_input_active(d->tablet)) {
+        virtio_input_pointer(d->tablet, x, y, lfb_width(d->fb), lfb_height(d->fb), buttons & 7,
+                             wheel);
+        send = false;
+    }
     /* Big jumps go as several packets (each axis -256..255). */
     while (send) {
         int sx = dx < -255 ? -255 : dx > 255 ? 255 : dx;
         int sy = dy < -255 ? -255 : dy > 255 ? 255 : dy;
-        if (!i8042_mouse_input(d->kbd, sx, sy, buttons)) break;
+        if (!i8042_mouse_input(d->kbd, sx, sy, buttons & 7)) break;
         dx -= sx;
         dy -= sy;
         send = dx || dy;
@@ -152,8 +163,10 @@ int pc_display_create(struct pc *pc, const struct pc_config *cfg, struct boot_sc
     d->pc = pc;
     d->screenshot = cfg->screenshot;
     pthread_mutex_init(&d->ptr_lock, NULL);
-    for (unsigned k = 0; k < pc->ndev; k++)
+    for (unsigned k = 0; k < pc->ndev; k++) {
         if (!strcmp(pc->dev[k].name, "i8042")) d->kbd = pc->dev[k].obj;
+        if (!strcmp(pc->dev[k].name, "virtio-input")) d->tablet = pc->dev[k].obj;
+    }
     uint64_t base = pc->bus.low_ram_end - size;
     d->fb =
         lfb_create(&pc->bus, base, cfg->display_width, cfg->display_height, pc_display_rearm, d);

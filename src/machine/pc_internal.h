@@ -39,6 +39,7 @@ struct pc_device {
 #define PC_HAS_NET     2u
 #define PC_HAS_HVC     4u
 #define PC_HAS_BALLOON 8u
+#define PC_HAS_TABLET  16u /* the display's virtio-input tablet */
 
 struct pc {
     struct bus bus;

@@ -156,12 +156,47 @@ def fb_setup_checks(g, t, tag):
          f"{tag}: Linux finds the PS/2 mouse port (AUX, IOAPIC pin 12)", out)
 
 
+ABS_MAX = 32767  # the tablet's axis range (src/virtio/virtio_input.h)
+BTN_LEFT = 0x110
+
+
 def write_pattern(g):
     # fbcon would draw its cursor over the pattern: unbind it from the VT layer first.
     out, st = g.run("for c in /sys/class/vtconsole/vtcon*; do grep -q 'frame buffer' $c/name "
                     "&& echo 0 > $c/bind; done; "
                     f"dd if=/dev/vda of=/dev/fb0 bs=4096 count={W * H * 4 // 4096} 2>&1")
     return out, st
+
+
+def tablet_test(g, client, addr, t):
+    """The pointer through VNC reaches the guest's evdev device of vessel's virtio tablet as
+    absolute coordinates scaled to the axis range, with the button press and release."""
+    out, _ = g.run("for d in /sys/class/input/event*; do "
+                   "grep -qx 'vessel tablet' $d/device/name 2>/dev/null && echo ${d##*/}; done")
+    if not t.ok(out is not None and out.strip().startswith("event"),
+                "tablet: the guest's virtio_input driver made an event device for the tablet",
+                out):
+        return
+    dev = "/dev/input/" + out.strip().splitlines()[0]
+    x, y = 100, 50
+    want = [(3, 0, x * ABS_MAX // (W - 1)), (3, 1, y * ABS_MAX // (H - 1)), (1, BTN_LEFT, 1),
+            (1, BTN_LEFT, 0)]
+    g.run(f"rm -f /tmp/ev; (dd if={dev} of=/tmp/ev bs=24 count=7 2>/dev/null &) ; sleep 1")
+    r = subprocess.run([client, addr, "--point", f"{x},{y},0;{x},{y},1;{x},{y},0"],
+                       capture_output=True, timeout=120)
+    t.ok(r.returncode == 0, "tablet: the VNC client moves and clicks", r.stderr.decode())
+    events = []
+    for _ in range(20):
+        out, _ = g.run("od -An -v -tx1 /tmp/ev 2>/dev/null")
+        raw = bytes.fromhex("".join((out or "").split()))
+        events = [struct.unpack_from("<HHi", raw, k + 16) for k in range(0, len(raw) - 23, 24)]
+        if len(events) >= 7:
+            break
+        time.sleep(1)
+    got = [e for e in events if e[0] != 0]
+    t.ok(got == want and len(events) == 7 and events[2][0] == 0 and events[-1][0] == 0,
+         "tablet: the guest reads the position (absolute, scaled) and the click, each report "
+         "ended by SYN_REPORT", f"want {want}, got {events}")
 
 
 def vnc_test(vessel, client, t, timeout, tmp):
@@ -203,8 +238,13 @@ def vnc_test(vessel, client, t, timeout, tmp):
              f"{viewed * 100:.2f}% of a host core (< 1%)")
         g.run("echo 1 > /sys/class/graphics/fbcon/cursor_blink")
 
-        # Keys: a shell on tty1 (the VT the keyboard feeds), a command typed through VNC.
-        g.run("setsid sh -c 'exec /bin/sh -l <>/dev/tty1 >&0 2>&1' & sleep 1")
+        # Keys: the guest keeps a shell on tty1 (the VT the keyboard feeds) when it has a
+        # framebuffer; a command typed through VNC runs there.
+        # (the shell reading tty1, its name and its controlling tty: 4:1 is 1025 in stat)
+        out, _ = g.run("for p in /proc/[0-9]*; do [ \"$(readlink $p/fd/0)\" = /dev/tty1 ] && "
+                       "echo $(cat $p/comm) $(cut -d' ' -f7 $p/stat); done")
+        t.ok(out is not None and "sh 1025" in out.splitlines(),
+             "vnc: the guest runs a shell on the framebuffer's console, tty1 its terminal", out)
         typed = subprocess.run([client, addr, "--type", "echo typed-over-vnc > /tmp/vnc-keys\n",
                                 "--capture", os.path.join(tmp, "typed.ppm")],
                                capture_output=True, timeout=120)
@@ -217,6 +257,8 @@ def vnc_test(vessel, client, t, timeout, tmp):
             time.sleep(1)
         t.ok(out is not None and "typed-over-vnc" in out,
              "vnc: a command typed through VNC runs in the guest shell", out)
+
+        tablet_test(g, client, addr, t)
 
         out, st = write_pattern(g)
         t.ok(st == 0, "vnc: the guest copies the pattern into /dev/fb0", out)

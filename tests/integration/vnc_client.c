@@ -2,10 +2,12 @@
  * the whole frame as the server sends it, optionally type text as key events, and write the
  * frame as a binary PPM (P6).
  *
- *   vnc_client HOST:PORT [--type TEXT] [--capture OUT.ppm] [--settle MS] [--hold S]
+ *   vnc_client HOST:PORT [--type TEXT] [--point X,Y,MASK;...] [--capture OUT.ppm]
+ *              [--settle MS] [--hold S]
  *
  * --type sends each character of TEXT as X11 keysym press and release (with Shift around the
- * characters a US keyboard shifts; "\n" is Return), 20 ms apart. --capture waits until no
+ * characters a US keyboard shifts; "\n" is Return), 20 ms apart. --point sends pointer events
+ * (position and RFB button mask: 1 left, 2 middle, 4 right, 8/16 wheel), 50 ms apart. --capture waits until no
  * update has arrived for --settle ms (default 500) after the first full frame, then writes the
  * frame (or 10 s have passed). --hold stays connected for S seconds as a viewer does (taking
  * every update the server sends). Exit 0 on success, 1 on any failure (reason on stderr). */
@@ -66,11 +68,13 @@ int main(int argc, char **argv)
                 "usage: vnc_client HOST:PORT [--type TEXT] [--capture OUT] [--settle MS]\n");
         return 1;
     }
-    const char *type = NULL, *capture = NULL;
+    const char *type = NULL, *capture = NULL, *point = NULL;
     long settle = 500, hold = 0;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--type"))
             type = argv[i + 1];
+        else if (!strcmp(argv[i], "--point"))
+            point = argv[i + 1];
         else if (!strcmp(argv[i], "--capture"))
             capture = argv[i + 1];
         else if (!strcmp(argv[i], "--settle"))
@@ -105,6 +109,15 @@ int main(int argc, char **argv)
             key(cl, ks, 0);
             if (sh) key(cl, 0xffe1, 0);
         }
+    }
+    for (const char *p = point; p && *p;) {
+        int x, y, mask, used;
+        if (sscanf(p, "%d,%d,%d%n", &x, &y, &mask, &used) != 3)
+            return fprintf(stderr, "vnc_client: bad --point at '%s'\n", p), 1;
+        SendPointerEvent(cl, x, y, mask);
+        if (pump(cl, 50) < 0) return fprintf(stderr, "vnc_client: connection lost\n"), 1;
+        p += used;
+        if (*p == ';') p++;
     }
     if (capture) {
         /* Until the picture stops changing (a blinking cursor never does: at most 10 s). */
