@@ -17,6 +17,8 @@ int main(int argc, char **argv)
     char err[512];
     if (argc >= 2 && !strcmp(argv[1], "api")) return api_client_main(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "migrate")) return api_client_migrate(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "screenshot"))
+        return api_client_screenshot(argc - 1, argv + 1);
     if (cli_parse(argc, argv, &cmd, &cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "vessel: %s\n", err);
         return CLI_USAGE_EXIT;

@@ -61,16 +61,17 @@ void api_json_reply(struct api_call *c, json_t *v);
 bool api_path_id(struct api_call *c, char *id, size_t cap);
 
 /* One per resource. */
-void api_res_info(struct api_call *c);     /* / */
-void api_res_machine(struct api_call *c);  /* /machine-config */
-void api_res_boot(struct api_call *c);     /* /boot-source */
-void api_res_drives(struct api_call *c);   /* /drives/{id} */
-void api_res_net(struct api_call *c);      /* /network-interfaces/{id} */
-void api_res_actions(struct api_call *c);  /* /actions */
-void api_res_vm(struct api_call *c);       /* /vm */
-void api_res_snapshot(struct api_call *c); /* /snapshot/create, /snapshot/load */
-void api_res_metrics(struct api_call *c);  /* /metrics */
-void api_res_migrate(struct api_call *c);  /* /migrate (vessel's own) */
+void api_res_info(struct api_call *c);       /* / */
+void api_res_machine(struct api_call *c);    /* /machine-config */
+void api_res_boot(struct api_call *c);       /* /boot-source */
+void api_res_drives(struct api_call *c);     /* /drives/{id} */
+void api_res_net(struct api_call *c);        /* /network-interfaces/{id} */
+void api_res_actions(struct api_call *c);    /* /actions */
+void api_res_vm(struct api_call *c);         /* /vm */
+void api_res_snapshot(struct api_call *c);   /* /snapshot/create, /snapshot/load */
+void api_res_metrics(struct api_call *c);    /* /metrics */
+void api_res_migrate(struct api_call *c);    /* /migrate (vessel's own) */
+void api_res_screenshot(struct api_call *c); /* /screenshot (vessel's own) */
 bool api_method_is(const struct api_call *c, const char *m);
 /* 400 naming the methods this resource accepts. */
 void api_bad_method(struct api_call *c, const char *allowed);

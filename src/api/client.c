@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "api/http.h"
+#include "vm/control.h"
 
 static int api_client_usage(void)
 {
@@ -117,6 +118,33 @@ int api_client_main(int argc, char **argv)
     fprintf(stderr, "vessel api: %d %s: %s\n", status, http_reason(status), p);
     free(resp);
     return 1;
+}
+
+int api_client_screenshot(int argc, char **argv)
+{
+    if (argc != 3) {
+        fputs("usage: vessel screenshot SOCKET PATH.png\n"
+              "  the display of the vessel at SOCKET (run with --display and --api-sock) as PNG\n",
+              stderr);
+        return 2;
+    }
+    /* The monitor writes the file from its own working directory: make the path absolute. */
+    char abs[VM_CTL_PATH_MAX], cwd[VM_CTL_PATH_MAX];
+    if (argv[2][0] == '/')
+        snprintf(abs, sizeof(abs), "%s", argv[2]);
+    else if (!getcwd(cwd, sizeof(cwd)) ||
+             snprintf(abs, sizeof(abs), "%s/%s", cwd, argv[2]) >= (int)sizeof(abs)) {
+        fprintf(stderr, "vessel screenshot: path too long\n");
+        return 2;
+    }
+    json_t *o = json_pack("{s:s}", "path", abs);
+    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!body) return 2;
+    char *args[] = {"api", argv[1], "PUT", "/screenshot", body, NULL};
+    int rc = api_client_main(5, args);
+    free(body);
+    return rc;
 }
 
 int api_client_migrate(int argc, char **argv)

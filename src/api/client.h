@@ -9,3 +9,6 @@ int api_client_main(int argc, char **argv);
 /* `vessel migrate SOCKET ADDR [MAX_DOWNTIME_MS]`: PUT /migrate and wait for the outcome
  * (argv[0] is "migrate"); the same exit statuses. */
 int api_client_migrate(int argc, char **argv);
+/* `vessel screenshot SOCKET PATH.png`: PUT /screenshot with PATH made absolute (argv[0] is
+ * "screenshot"); the same exit statuses. */
+int api_client_screenshot(int argc, char **argv);

@@ -26,6 +26,7 @@ static const struct api_route api_routes[] = {
     {"/snapshot", true, api_res_snapshot},
     {"/metrics", false, api_res_metrics},
     {"/migrate", false, api_res_migrate},
+    {"/screenshot", false, api_res_screenshot},
 };
 
 void api_fault(struct api_call *c, int status, const char *fmt, ...)

@@ -50,9 +50,9 @@ struct pc_config {
     struct pc_balloon_config balloon;
     const char *display; /* display front end spec (backend/display.h), NULL: none */
     unsigned display_width, display_height;
-    const char *screenshot; /* PNG of the framebuffer written when the board goes */
-    enum vcpu_engine engine;           /* the vCPU's engine (vessel/cpu.h) */
-    size_t jit_cache;                  /* translator code cache bytes, 0 for the default */
+    const char *screenshot;  /* PNG of the framebuffer written when the board goes */
+    enum vcpu_engine engine; /* the vCPU's engine (vessel/cpu.h) */
+    size_t jit_cache;        /* translator code cache bytes, 0 for the default */
     struct pc_events events;
 };
 
@@ -109,3 +109,6 @@ int pc_balloon_request_stats(struct pc *pc);
 /* Press and release Ctrl+Alt+Del on the i8042 keyboard (Firecracker's SendCtrlAltDel: Linux
  * then runs its ctrl-alt-del action). Safe from any thread; -1 if the key buffer is full. */
 int pc_send_ctrl_alt_del(struct pc *pc);
+/* The display's current frame as a PNG at `path` (written beside it and renamed). 0, or -1
+ * with the reason (no display, an unwritable path). */
+int pc_screenshot(struct pc *pc, const char *path, char *err, size_t errlen);

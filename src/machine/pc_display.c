@@ -151,6 +151,17 @@ static void pc_display_destroy(void *obj)
     free(d);
 }
 
+int pc_screenshot(struct pc *pc, const char *path, char *err, size_t errlen)
+{
+    for (unsigned k = 0; k < pc->ndev; k++) {
+        if (strcmp(pc->dev[k].name, "display")) continue;
+        struct display_surface s = pc_display_surface(pc->dev[k].obj);
+        return display_write_png(&s, path, err, errlen) < 0 ? -1 : 0;
+    }
+    snprintf(err, errlen, "the VM has no display (run it with --display)");
+    return -1;
+}
+
 static const struct pc_device_ops pc_display_ops = {pc_display_destroy, NULL, NULL,
                                                     pc_display_timer};
 

@@ -542,6 +542,8 @@ void cli_print_help(void)
           "             (vessel api SOCKET METHOD PATH [JSON])\n"
           "  migrate    live-migrate a running vessel to a `vessel run --incoming ADDR`\n"
           "             (vessel migrate SOCKET ADDR [MAX_DOWNTIME_MS])\n"
+          "  screenshot save a running vessel's display as PNG\n"
+          "             (vessel screenshot SOCKET PATH.png)\n"
           "\n"
           "  --help     show this help\n"
           "  --version  show the version\n",

@@ -29,6 +29,7 @@ enum vm_op {
     VM_OP_SNAP_LOAD,     /* PUT /snapshot/load */
     VM_OP_METRICS,       /* GET /metrics */
     VM_OP_MIGRATE,       /* PUT /migrate (vessel's own) */
+    VM_OP_SCREENSHOT,    /* PUT /screenshot (vessel's own) */
 };
 
 struct vm_request {
@@ -61,6 +62,9 @@ struct vm_request {
             char dest[VM_CTL_PATH_MAX];
             uint64_t downtime_ms;
         } migrate;
+        struct {
+            char path[VM_CTL_PATH_MAX];
+        } screenshot;
     } u;
 };
 

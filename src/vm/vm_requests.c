@@ -293,6 +293,14 @@ void vm_handle_request(void *opaque, const struct vm_request *req, struct vm_rep
     case VM_OP_SNAP_CREATE: vm_snap_create(vm, req, rep); break;
     case VM_OP_SNAP_LOAD: vm_snap_load(vm, req, rep); break;
     case VM_OP_MIGRATE: vm_migrate(vm, req, rep); break;
+    case VM_OP_SCREENSHOT: {
+        char why[512];
+        if (!vm->pc)
+            vm_reply_fault(rep, 400, "screenshot: the VM is not started");
+        else if (pc_screenshot(vm->pc, req->u.screenshot.path, why, sizeof(why)) < 0)
+            vm_reply_fault(rep, 400, "screenshot: %s", why);
+        break;
+    }
     default: vm_reply_fault(rep, 400, "unknown request"); break;
     }
 }

@@ -22,7 +22,7 @@ import tempfile
 import time
 import zlib
 
-from harness import Tap, guest_present, start_guest, vessel_path
+from harness import Tap, guest_files, guest_present, start_guest, vessel_path
 
 W, H = 640, 480
 IDLE_SECONDS = 10
@@ -205,9 +205,13 @@ def vnc_test(vessel, client, t, timeout, tmp):
     port = free_port()
     addr = f"127.0.0.1:{port}"
     shot = os.path.join(tmp, "exit.png")
-    g = boot(vessel, t, "vnc", ["--display", f"vnc={addr}", "--resolution", f"{W}x{H}",
+    sock = os.path.join(tmp, "api.sock")
+    # with --api-sock and no --kernel vessel would wait for the API to configure it
+    files = guest_files()
+    g = boot(vessel, t, "vnc", ["--kernel", files["vmlinuz"], "--initrd", files["initrd.img"],
+                                "--display", f"vnc={addr}", "--resolution", f"{W}x{H}",
                                 "--disk", f"{pattern_disk},readonly", "--memory", "256M",
-                                "--screenshot-on-exit", shot], timeout)
+                                "--screenshot-on-exit", shot, "--api-sock", sock], timeout)
     if not g:
         return
     try:
@@ -270,6 +274,21 @@ def vnc_test(vessel, client, t, timeout, tmp):
             t.ok((w, h) == (W, H) and bad == 0,
                  "vnc: the captured frame equals the guest's pattern pixel for pixel",
                  f"{w}x{h}, {bad} pixels differ, first (x, y, got, want): {where}")
+        # The same frame through the control API, to a path relative to the client's cwd.
+        r = subprocess.run([os.path.abspath(vessel), "screenshot", sock, "api.png"], cwd=tmp,
+                           capture_output=True, timeout=60)
+        api_png = os.path.join(tmp, "api.png")
+        if t.ok(r.returncode == 0 and os.path.isfile(api_png),
+                "vnc: `vessel screenshot SOCK api.png` writes the frame through the API",
+                r.stderr.decode()):
+            w, h, got = read_png(api_png)
+            bad, where = diff_pixels(got, rgb)
+            t.ok((w, h) == (W, H) and bad == 0, "vnc: the API screenshot equals the pattern",
+                 f"{w}x{h}, {bad} pixels differ, first (x, y, got, want): {where}")
+        r = subprocess.run([vessel, "screenshot", sock, "/nonexistent-dir/x.png"],
+                           capture_output=True, timeout=60)
+        t.ok(r.returncode == 1 and b"nonexistent-dir" in r.stderr,
+             "vnc: an unwritable screenshot path is a 400 naming it, exit 1", r.stderr.decode())
     finally:
         g.send("poweroff -f\n")
         if g.wait_exit(60) is None:

@@ -167,6 +167,8 @@ static void test_routes(void)
     CHECK_EQ(handle("PUT", "/migrate", "{\"destination\": \"tcp:host:4444\"}", NULL), 204);
     CHECK(last.op == VM_OP_MIGRATE && last.u.migrate.downtime_ms == 300 &&
           !strcmp(last.u.migrate.dest, "tcp:host:4444"));
+    CHECK_EQ(handle("PUT", "/screenshot", "{\"path\": \"/tmp/frame.png\"}", NULL), 204);
+    CHECK(last.op == VM_OP_SCREENSHOT && !strcmp(last.u.screenshot.path, "/tmp/frame.png"));
     CHECK_EQ(handle("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", NULL), 204);
     CHECK(fault_has("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", "already started"));
     CHECK_EQ(handle("GET", "/metrics", NULL, &out), 200);
@@ -229,6 +231,8 @@ static void test_bad_bodies(void)
     CHECK(fault_has("PUT", "/migrate", "{\"destination\": \"unix:/x\", \"max_downtime_ms\": 0}",
                     "outside"));
     CHECK(fault_has("GET", "/migrate", NULL, "Invalid request method"));
+    CHECK(fault_has("PUT", "/screenshot", "{\"path\": \"frame.png\"}", "must be absolute"));
+    CHECK(fault_has("PUT", "/screenshot", "{}", "missing field 'path'"));
     CHECK(fault_has("GET", "/nope", NULL, "Invalid request method and/or path"));
     CHECK(fault_has("GET", "/machine-configs", NULL, "Invalid request"));
     CHECK_EQ(calls, before); /* none of these reached the VM */
