@@ -97,8 +97,7 @@ static int oci_extract(const char *tarball, const char *dir, bool layer, char *e
         archive_write_disk_set_options(
             wr, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_OWNER |
                     ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                    ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS |
-                    ARCHIVE_EXTRACT_UNLINK);
+                    ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_UNLINK);
         int rc = 0;
         if (archive_read_open_filename(ar, tarball, 1 << 16) != ARCHIVE_OK) {
             rc = oci_err(err, errlen, "%s: %s", tarball, archive_error_string(ar));

@@ -326,8 +326,9 @@ int appliance_run_main(int argc, char **argv)
         snprintf(err, sizeof(err), "%s: %s", dir, strerror(errno));
         goto fail;
     }
-    snprintf(search, sizeof(search), "%s", r.base_dir ? r.base_dir : path);
-    if (!r.base_dir) snprintf(search, sizeof(search), "%s", dirname(search));
+    char pbuf[PATH_MAX];
+    snprintf(pbuf, sizeof(pbuf), "%s", path);
+    snprintf(search, sizeof(search), "%s", r.base_dir ? r.base_dir : dirname(pbuf));
     static char specs[VM_MAX_DISKS][3 * PATH_MAX];
     for (unsigned k = 0; k < r.a.nparts; k++) {
         const struct appl_part *p = &r.a.parts[k];
