@@ -164,6 +164,21 @@ def http_appliance(vessel, t, tmp):
     t.ok(d0.get("size", 1 << 40) < 4 << 20,
          f"the disk part holds only what differs from the base ({d0.get('size')} bytes for a "
          f"64 MiB disk)")
+    if shutil.which("qemu-img") and d0:
+        part = os.path.join(tmp, "disk0.qcow2")
+        with open(app, "rb") as f, open(part, "wb") as o:
+            f.seek(d0["offset"])
+            o.write(f.read(d0["size"]))
+        c = subprocess.run(["qemu-img", "check", part], capture_output=True, text=True)
+        conv = os.path.join(tmp, "disk0.raw")
+        subprocess.run(["qemu-img", "convert", "-O", "raw", part, conv], check=False)
+        with open(conv, "rb") as a, open(disk, "rb") as b:
+            same = a.read() == b.read()
+        t.ok(c.returncode == 0 and same,
+             "the packed disk passes qemu-img check and reads (through its base) as the disk "
+             "given", c.stdout + c.stderr)
+        for f in (part, conv):
+            os.unlink(f)
     mach = m.get("machine", {})
     t.ok("hostfwd=tcp:127.0.0.1:18080-:80" in (mach.get("net") or "")
          and mach.get("memory") == 256 << 20,
@@ -186,13 +201,23 @@ def http_appliance(vessel, t, tmp):
 
     # A cold boot of the same appliance.
     port = free_port()
-    g = Guest(vessel, [app, "--cold", "--net", f"user,hostfwd=tcp:127.0.0.1:{port}-:80"])
+    g = Guest(vessel, [app, "--cold", "--keep-overlays", "--net",
+                       f"user,hostfwd=tcp:127.0.0.1:{port}-:80"])
     up = g.wait_for(HTTPD_UP.encode(), TIMEOUT)
     t.ok(up is not None and fetch(port, "/app.html", 60) == APP_PAGE,
          "--cold boots the appliance and it serves its page", g.tail())
     g.send("poweroff -f\n")
     g.wait_exit(60)
     g.kill()
+    kept = [l.split("kept overlay ", 1)[1] for l in bytes(g.err).decode().splitlines()
+            if "kept overlay " in l]
+    if shutil.which("qemu-img"):
+        c = subprocess.run(["qemu-img", "check", *kept[:1]], capture_output=True, text=True)
+        t.ok(len(kept) == 1 and c.returncode == 0,
+             "the run's overlay (kept with --keep-overlays) passes qemu-img check",
+             c.stdout + c.stderr + g.tail())
+    for k in kept:
+        os.unlink(k)
     cache = os.path.join(os.environ["VESSEL_CACHE"], "appliance")
     left = [f for _, _, fs in os.walk(cache) for f in fs if f.startswith("run-")]
     t.ok(not left, "each run's disk overlay is removed when it ends", str(left))
