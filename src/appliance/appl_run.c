@@ -14,7 +14,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <dirent.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,6 +177,23 @@ static int run_base(json_t *b, const char *search, const char *dir, char *base_d
     return 0;
 }
 
+/* Overlays of runs that were killed (their pid is gone) are removed. */
+static void run_sweep(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int pid;
+        char rest[8];
+        if (sscanf(e->d_name, "run-%d-%7s", &pid, rest) != 2 || pid <= 0) continue;
+        if (kill(pid, 0) == 0 || errno != ESRCH) continue;
+        char path[PATH_MAX + 300];
+        if (appl_fmt(path, sizeof(path), "%s/%s", dir, e->d_name)) unlink(path);
+    }
+    closedir(d);
+}
+
 struct run {
     struct appl a;
     const char *user[RUN_MAX_ARGS];
@@ -329,6 +348,7 @@ int appliance_run_main(int argc, char **argv)
     char pbuf[PATH_MAX];
     snprintf(pbuf, sizeof(pbuf), "%s", path);
     snprintf(search, sizeof(search), "%s", r.base_dir ? r.base_dir : dirname(pbuf));
+    run_sweep(dir);
     static char specs[VM_MAX_DISKS][3 * PATH_MAX];
     for (unsigned k = 0; k < r.a.nparts; k++) {
         const struct appl_part *p = &r.a.parts[k];

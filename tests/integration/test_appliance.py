@@ -199,6 +199,15 @@ def http_appliance(vessel, t, tmp):
     g.send("poweroff -f\n")
     t.ok(g.wait_exit(60) == 0, "the resumed appliance powers off with status 0", g.tail())
 
+    # A killed run's overlay (its pid gone) is swept by the next run.
+    cache = os.path.join(os.environ["VESSEL_CACHE"], "appliance")
+    dirs = [d for d in os.listdir(cache) if not d.startswith("verified-")]
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = os.path.join(cache, dirs[0], f"run-{dead.pid}-disk0.qcow2") if dirs else None
+    if stale:
+        open(stale, "wb").close()
+
     # A cold boot of the same appliance.
     port = free_port()
     g = Guest(vessel, [app, "--cold", "--keep-overlays", "--net",
@@ -218,7 +227,7 @@ def http_appliance(vessel, t, tmp):
              c.stdout + c.stderr + g.tail())
     for k in kept:
         os.unlink(k)
-    cache = os.path.join(os.environ["VESSEL_CACHE"], "appliance")
+    t.ok(stale and not os.path.exists(stale), "a killed run's overlay is removed by the next run")
     left = [f for _, _, fs in os.walk(cache) for f in fs if f.startswith("run-")]
     t.ok(not left, "each run's disk overlay is removed when it ends", str(left))
     return app, base
