@@ -242,6 +242,12 @@ static int appl_parse_parts(struct appl *a, char *err, size_t errlen)
         if (p->offset % APPL_ALIGN || p->offset < APPL_HEADER_SIZE || p->offset > data_end ||
             p->size > data_end - p->offset)
             return appl_err(err, errlen, "part '%s' lies outside the file (truncated?)", p->name);
+        /* Names become file names in the cache: plain ones only. */
+        bool plain = p->name[0] && p->name[0] != '.' && strlen(p->name) <= 64;
+        for (const char *c = p->name; plain && *c; c++)
+            plain = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                    (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.';
+        if (!plain) return appl_err(err, errlen, "manifest part %zu has a bad name", k);
         for (size_t q = 0; q < k; q++)
             if (!strcmp(a->parts[q].name, p->name))
                 return appl_err(err, errlen, "part '%s' appears twice", p->name);

@@ -199,7 +199,8 @@ struct run {
     const char *user[RUN_MAX_ARGS];
     int nuser;
     const char *base_dir, *append;
-    bool cold, verify_full, keep;
+    bool cold, verify_full, keep, has_expect;
+    uint8_t expect[32]; /* --expect-sha256: the manifest's hash the user trusts */
     char overlays[VM_MAX_DISKS][PATH_MAX + 64];
     unsigned noverlays;
 };
@@ -216,6 +217,8 @@ static void run_usage(void)
           "  --cold               boot even if the appliance holds a snapshot\n"
           "  --base-dir DIR       where the disks' bases are (default: beside the appliance)\n"
           "  --verify full        hash every part even if this file was verified before\n"
+          "  --expect-sha256 HEX  refuse the file unless its manifest has this SHA-256\n"
+          "                       (vessel inspect-appliance prints it)\n"
           "  --keep-overlays      keep this run's disk overlays (their paths are printed)\n",
           stdout);
 }
@@ -229,9 +232,14 @@ static int run_parse(struct run *r, int argc, char **argv, char *err, size_t err
             r->cold = true;
         } else if (!strcmp(a, "--keep-overlays")) {
             r->keep = true;
-        } else if (!strcmp(a, "--base-dir") || !strcmp(a, "--verify") || !strcmp(a, "--append")) {
+        } else if (!strcmp(a, "--base-dir") || !strcmp(a, "--verify") || !strcmp(a, "--append") ||
+                   !strcmp(a, "--expect-sha256")) {
             if (!v) return run_err(err, errlen, "option %s needs a value", a);
-            if (!strcmp(a, "--base-dir"))
+            if (!strcmp(a, "--expect-sha256")) {
+                if (!appl_unhex(v, r->expect))
+                    return run_err(err, errlen, "--expect-sha256: '%s' is not 64 hex digits", v);
+                r->has_expect = true;
+            } else if (!strcmp(a, "--base-dir"))
                 r->base_dir = v;
             else if (!strcmp(a, "--append"))
                 r->append = v;
@@ -270,6 +278,15 @@ int appliance_run_main(int argc, char **argv)
     r.a.fd = -1;
     if (run_parse(&r, argc, argv, err, sizeof(err)) < 0) goto fail;
     if (appl_open(path, &r.a, err, sizeof(err)) < 0) goto fail;
+    if (r.has_expect && memcmp(r.expect, r.a.manifest_sha256, 32) != 0) {
+        char hex[65];
+        appl_hex(r.a.manifest_sha256, hex);
+        snprintf(err, sizeof(err),
+                 "appliance '%s': its manifest's SHA-256 is %s, not the one expected (another "
+                 "appliance or version, or tampered)",
+                 path, hex);
+        goto fail;
+    }
     if (appl_verify(&r.a, !r.verify_full, err, sizeof(err)) < 0) goto fail;
     uint64_t t_verified = clock_ns();
 
@@ -378,6 +395,12 @@ int appliance_run_main(int argc, char **argv)
             goto fail;
         char *spec = specs[r.noverlays++];
         const char *id = run_str(p->j, "id");
+        /* The id goes into a --disk spec: nothing that could add an option to it. */
+        for (const char *c = id; c && *c; c++)
+            if (*c == ',' || *c == '=' || (unsigned char)*c < 0x20) {
+                snprintf(err, sizeof(err), "appliance '%s': disk id '%s' is malformed", path, id);
+                goto fail;
+            }
         snprintf(spec, sizeof(specs[0]), "%s,format=qcow2%s%s%s%s%s", ovl,
                  base_dir[0] ? ",backing-dir=" : "", base_dir,
                  json_is_true(json_object_get(p->j, "readonly")) ? ",readonly" : "",
@@ -469,6 +492,9 @@ int appliance_inspect_main(int argc, char **argv)
     char *text = json_dumps(a.manifest, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (text) puts(text);
     free(text);
+    char hex[65];
+    appl_hex(a.manifest_sha256, hex);
+    fprintf(stderr, "vessel: manifest SHA-256 %s\n", hex);
     if (verify) fprintf(stderr, "vessel: every part of %s matches its SHA-256\n", path);
     appl_close(&a);
     return 0;

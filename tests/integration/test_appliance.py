@@ -185,9 +185,14 @@ def http_appliance(vessel, t, tmp):
          "the machine configuration (memory, network with its port forward) is recorded",
          json.dumps(mach))
 
+    msha = [l.split()[-1] for l in p.stderr.splitlines() if "manifest SHA-256" in l]
+    t.ok(len(msha) == 1 and len(msha[0]) == 64, "inspect-appliance names the manifest's SHA-256",
+         p.stderr)
+
     # Resume from the embedded snapshot, with the port forward given on the command line.
     port = free_port()
-    g = Guest(vessel, [app, "--net", f"user,hostfwd=tcp:127.0.0.1:{port}-:80"])
+    g = Guest(vessel, [app, "--expect-sha256", (msha or ["0" * 64])[0], "--net",
+                       f"user,hostfwd=tcp:127.0.0.1:{port}-:80"])
     page = fetch(port, "/app.html", 60)
     t.ok(page == APP_PAGE, "the resumed appliance serves its own page through the port forward",
          f"{page!r}\n{g.tail()}")
@@ -272,6 +277,36 @@ def damaged(vessel, t, tmp, app, base):
         t.ok(code == 2 and want in err and len(err.splitlines()) == 1,
              f"tampered ({name}): exit 2 with a clear message", f"{code}: {err}")
         os.unlink(path)
+    code, err = run_status(vessel, [app, "--expect-sha256", "ab" * 32])
+    t.ok(code == 2 and "not the one expected" in err,
+         "--expect-sha256 refuses an appliance whose manifest has another hash", err)
+
+    # Forged manifests (hash recomputed, as anyone can): hostile names are still refused.
+    def forge(edit):
+        hdr = data[:4096]
+        moff = int.from_bytes(hdr[16:24], "little")
+        man = json.loads(bytes(data[moff:]))
+        edit(man)
+        text = json.dumps(man).encode()
+        h = bytearray(hdr)
+        h[24:32] = len(text).to_bytes(8, "little")
+        h[32:64] = hashlib.sha256(text).digest()
+        path = os.path.join(tmp, "forged.vessel")
+        with open(path, "wb") as f:
+            f.write(bytes(h) + bytes(data[4096:moff]) + text)
+        return path
+
+    def evil_name(m):
+        m["parts"][2]["name"] = "../../evil"
+
+    def evil_id(m):
+        m["parts"][2]["id"] = "x,backing-dir=/"
+
+    for what, edit, want in (("a part name with a path", evil_name, "bad name"),
+                             ("a disk id adding a --disk option", evil_id, "malformed")):
+        code, err = run_status(vessel, [forge(edit)])
+        t.ok(code == 2 and want in err, f"forged manifest, {what}: exit 2", f"{code}: {err}")
+
     # The base: another file under its name, then none at all.
     other = os.path.join(tmp, "other")
     os.makedirs(other)
