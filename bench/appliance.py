@@ -18,12 +18,12 @@ Per start (medians of --runs), host time from launch to:
 Then --copies copies started at once: time until every one served a page, sum of RSS and PSS
 (smaps_rollup), bytes each wrote to storage (/proc/PID/io write_bytes) and its overlay's size.
 Usage: bench/appliance.py [--vessel build/vessel] [--runs 5] [--copies 20] [--no-qemu]"""
-import argparse, json, os, re, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+import argparse, json, os, re, shutil, subprocess, sys, tempfile, time, urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
-from snapshot import Proc, first_answer, hmp, med  # noqa: E402
+from snapshot import Proc, hmp, med  # noqa: E402
 import test_appliance as ta  # noqa: E402
 from harness import guest_files  # noqa: E402
 

@@ -85,8 +85,9 @@ def debugfs_write(image, data, directory, name):
     src = image + ".src"
     with open(src, "wb") as f:
         f.write(data)
-    subprocess.run(["debugfs", "-w", "-f", "-", image], input=f"cd {directory}\nwrite {src} {name}\n",
-                   text=True, check=True, capture_output=True)
+    subprocess.run(["debugfs", "-w", "-f", "-", image],
+                   input=f"cd {directory}\nwrite {src} {name}\n", text=True, check=True,
+                   capture_output=True)
     os.unlink(src)
 
 
