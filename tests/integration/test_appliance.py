@@ -133,11 +133,12 @@ def http_appliance(vessel, t, tmp):
     initrd = os.path.join(tmp, "app-initrd.img")
     make_initrd(tmp, initrd)
     app = os.path.join(tmp, "web.vessel")
+    pack_port = free_port()  # the snapshot's boot forwards it while packing
     t0 = time.monotonic()
     code, err = pack(vessel, ["-o", app, "--name", "web", "--version", "1.0",
                               "--initrd", initrd, "--kernel", guest_files()["vmlinuz"],
                               "--disk", f"{disk},base={base},id=webdata",
-                              "--net", "user,hostfwd=tcp:127.0.0.1:18080-:80",
+                              "--net", f"user,hostfwd=tcp:127.0.0.1:{pack_port}-:80",
                               "--snapshot-after", HTTPD_UP])
     if not t.ok(code == 0 and os.path.isfile(app), "vessel pack with a base and a snapshot",
                 err):
@@ -181,7 +182,7 @@ def http_appliance(vessel, t, tmp):
         for f in (part, conv):
             os.unlink(f)
     mach = m.get("machine", {})
-    t.ok("hostfwd=tcp:127.0.0.1:18080-:80" in (mach.get("net") or "")
+    t.ok(f"hostfwd=tcp:127.0.0.1:{pack_port}-:80" in (mach.get("net") or "")
          and mach.get("memory") == 256 << 20,
          "the machine configuration (memory, network with its port forward) is recorded",
          json.dumps(mach))
