@@ -78,7 +78,7 @@ def make_ext4(path, size_mb, tree):
     if os.path.exists(path):
         os.unlink(path)
     subprocess.run(["mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0", "-d", tree, path,
-                    f"{size_mb}M"], check=True)
+                    f"{size_mb}M"], check=True, capture_output=True)  # stdout is TAP
 
 
 def debugfs_write(image, data, directory, name):
