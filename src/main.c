@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/client.h"
+#include "appliance/appliance.h"
 #include "vm/cli.h"
 #include "vm/vm.h"
 
@@ -19,6 +20,12 @@ int main(int argc, char **argv)
     if (argc >= 2 && !strcmp(argv[1], "migrate")) return api_client_migrate(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "screenshot"))
         return api_client_screenshot(argc - 1, argv + 1);
+    /* Appliances (docs/APPLIANCE.md): `vessel run` takes no other positional argument. */
+    if (argc >= 2 && !strcmp(argv[1], "pack")) return appliance_pack_main(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "inspect-appliance"))
+        return appliance_inspect_main(argc - 1, argv + 1);
+    if (argc >= 3 && !strcmp(argv[1], "run") && argv[2][0] != '-')
+        return appliance_run_main(argc - 1, argv + 1);
     if (cli_parse(argc, argv, &cmd, &cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "vessel: %s\n", err);
         return CLI_USAGE_EXIT;

@@ -454,19 +454,23 @@ int snap_open(const char *state_path, struct snap_image *img, char *err, size_t 
     return 0;
 }
 
-/* Check a layer's size and trailer; the open descriptor, or -1 with err set. */
-static int snap_open_layer(const char *path, uint64_t id, uint64_t ram, char *err, size_t errlen)
+/* Check a layer's size and trailer; the open descriptor, or -1 with err set. A layer at an
+ * offset (inside an appliance file) may be followed by other data. */
+static int snap_open_layer(const char *path, uint64_t off, uint64_t id, uint64_t ram, char *err,
+                           size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return snap_err(err, errlen, "memory file '%s': %s", path, strerror(errno));
     struct stat st;
     uint8_t t[24];
-    if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != ram + SNAP_TRAILER) {
+    if (fstat(fd, &st) < 0 || (off == 0 && (uint64_t)st.st_size != ram + SNAP_TRAILER) ||
+        (uint64_t)st.st_size < off + ram + SNAP_TRAILER) {
         close(fd);
         return snap_err(err, errlen, "memory file '%s' is not %llu bytes (RAM and trailer)", path,
                         (unsigned long long)(ram + SNAP_TRAILER));
     }
-    if (pread(fd, t, sizeof(t), (off_t)ram) != (ssize_t)sizeof(t) || memcmp(t, SNAP_MAGIC, 8)) {
+    if (pread(fd, t, sizeof(t), (off_t)(off + ram)) != (ssize_t)sizeof(t) ||
+        memcmp(t, SNAP_MAGIC, 8)) {
         close(fd);
         return snap_err(err, errlen, "'%s' is not a vessel memory file", path);
     }
@@ -520,6 +524,12 @@ static int snap_map_diff(int fd, const char *path, struct bus *b, char *err, siz
 int snap_restore(struct pc *pc, const struct snap_image *img, const char *mem_path,
                  struct snap_chain *chain, char *err, size_t errlen)
 {
+    return snap_restore_at(pc, img, mem_path, 0, chain, err, errlen);
+}
+
+int snap_restore_at(struct pc *pc, const struct snap_image *img, const char *mem_path,
+                    uint64_t mem_offset, struct snap_chain *chain, char *err, size_t errlen)
+{
     struct bus *b = pc_bus(pc);
     if (b->ram_size != img->ram_size)
         return snap_err(err, errlen, "the snapshot has %llu MiB of RAM, this machine %llu MiB",
@@ -527,13 +537,20 @@ int snap_restore(struct pc *pc, const struct snap_image *img, const char *mem_pa
                         (unsigned long long)(b->ram_size >> 20));
     for (unsigned k = 0; k < img->chain.nlayers; k++) {
         const char *path = img->chain.path[k];
-        if (mem_path && k == img->chain.nlayers - 1) path = mem_path;
-        int fd = snap_open_layer(path, img->chain.id[k], b->ram_size, err, errlen);
+        uint64_t off = 0;
+        if (mem_path && k == img->chain.nlayers - 1) {
+            path = mem_path;
+            off = mem_offset;
+        }
+        if (off && (off & (BUS_PAGE_SIZE - 1) || img->chain.nlayers != 1))
+            return snap_err(err, errlen,
+                            "a memory layer at an offset must be page-aligned and alone");
+        int fd = snap_open_layer(path, off, img->chain.id[k], b->ram_size, err, errlen);
         if (fd < 0) return -1;
         int rc = 0;
         if (k == 0) {
             void *p = mmap(b->ram, b->ram_size, PROT_READ | PROT_WRITE,
-                           MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, 0);
+                           MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, (off_t)off);
             if (p == MAP_FAILED)
                 rc = snap_err(err, errlen, "mapping '%s': %s", path, strerror(errno));
         } else {

@@ -70,6 +70,10 @@ void snap_close(struct snap_image *img);
  * then load every device. The chain becomes the image's. 0, or -1 with a reason. */
 int snap_restore(struct pc *pc, const struct snap_image *img, const char *mem_path,
                  struct snap_chain *chain, char *err, size_t errlen);
+/* The same with the (single, Full) memory layer at a page-aligned offset of mem_path: an
+ * appliance file maps its embedded memory in place (src/appliance/). */
+int snap_restore_at(struct pc *pc, const struct snap_image *img, const char *mem_path,
+                    uint64_t mem_offset, struct snap_chain *chain, char *err, size_t errlen);
 
 /* Restart the dirty log: clear every page's dirty bit and make the vCPU forget its cached
  * write translations, so the next write to any page marks it again. */

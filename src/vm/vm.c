@@ -530,7 +530,9 @@ static int vm_restore_into(struct vm *vm, const char *state_path, const char *me
         snprintf(err, errlen, "rebuilding the snapshot's machine: %s", why);
         return -1;
     }
-    if (snap_restore(vm->pc, &vm->img, mem_path, &vm->chain, why, sizeof(why)) < 0) {
+    /* Only the command line's memory file can lie inside an appliance file. */
+    uint64_t off = mem_path && mem_path == vm->cli->restore_mem ? vm->cli->restore_mem_offset : 0;
+    if (snap_restore_at(vm->pc, &vm->img, mem_path, off, &vm->chain, why, sizeof(why)) < 0) {
         snprintf(err, errlen, "restoring '%s': %s", state_path, why);
         pc_destroy(vm->pc);
         vm->pc = NULL;

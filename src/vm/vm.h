@@ -57,14 +57,15 @@ struct vm_config {
     const char *display;              /* display front end spec, NULL for none (--display) */
     unsigned display_width;           /* --resolution */
     unsigned display_height;
-    const char *screenshot;  /* PNG of the display written at exit (--screenshot-on-exit) */
-    const char *api_sock;    /* control API socket path (src/api/), or NULL */
-    const char *restore;     /* state file to restore instead of booting, or NULL */
-    const char *restore_mem; /* its memory file when not the one the state file names */
-    bool net_given;          /* --net was on the command line (a restore keeps it) */
-    const char *incoming;    /* receive a live migration at this address, or NULL */
-    enum vcpu_engine engine; /* --engine (DEFAULT: jit where available) */
-    size_t jit_cache;        /* --jit-cache bytes, 0 for the default */
+    const char *screenshot;      /* PNG of the display written at exit (--screenshot-on-exit) */
+    const char *api_sock;        /* control API socket path (src/api/), or NULL */
+    const char *restore;         /* state file to restore instead of booting, or NULL */
+    const char *restore_mem;     /* its memory file when not the one the state file names */
+    uint64_t restore_mem_offset; /* where the memory starts in restore_mem (an appliance) */
+    bool net_given;              /* --net was on the command line (a restore keeps it) */
+    const char *incoming;        /* receive a live migration at this address, or NULL */
+    enum vcpu_engine engine;     /* --engine (DEFAULT: jit where available) */
+    size_t jit_cache;            /* --jit-cache bytes, 0 for the default */
 };
 
 /* Build (or restore, or wait for the API to configure), run and tear down the machine. Returns an
