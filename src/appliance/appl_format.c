@@ -6,6 +6,7 @@
  * remembered by its identity (device, inode, size, mtime, ctime); any write to it changes
  * that identity and the next run hashes again. */
 #include "appliance/appl.h"
+#include "vessel/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,17 +20,6 @@
 #include <unistd.h>
 
 #define APPL_CHUNK (1u << 20)
-
-static int appl_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int appl_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 bool appl_fmt(char *buf, size_t len, const char *fmt, ...)
 {
@@ -137,7 +127,7 @@ int appl_cache_dir(char *buf, size_t len, char *err, size_t errlen)
     const char *home = getenv("HOME");
     int n = c && *c ? snprintf(buf, len, "%s/appliance", c)
                     : snprintf(buf, len, "%s/.cache/vessel/appliance", home && *home ? home : ".");
-    if (n < 0 || (size_t)n >= len) return appl_err(err, errlen, "cache directory name too long");
+    if (n < 0 || (size_t)n >= len) return error_set(err, errlen, "cache directory name too long");
     /* mkdir -p of the last three components at most ($HOME/.cache/vessel/appliance). */
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof(tmp), "%s", buf);
@@ -148,7 +138,7 @@ int appl_cache_dir(char *buf, size_t len, char *err, size_t errlen)
         *p = '/';
     }
     if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-        return appl_err(err, errlen, "cache directory %s: %s", buf, strerror(errno));
+        return error_set(err, errlen, "cache directory %s: %s", buf, strerror(errno));
     return 0;
 }
 
@@ -225,7 +215,7 @@ static int appl_parse_parts(struct appl *a, char *err, size_t errlen)
 {
     json_t *parts = json_object_get(a->manifest, "parts");
     if (!json_is_array(parts) || json_array_size(parts) > APPL_MAX_PARTS)
-        return appl_err(err, errlen, "manifest has no valid parts list");
+        return error_set(err, errlen, "manifest has no valid parts list");
     uint64_t data_end = a->file_size; /* parts lie between the header and the manifest */
     uint8_t h[APPL_HEADER_SIZE];
     if (pread(a->fd, h, 32, 0) == 32) data_end = appl_le64(h + 16);
@@ -238,19 +228,19 @@ static int appl_parse_parts(struct appl *a, char *err, size_t errlen)
         if (!p->name || !p->type || appl_get_u64(o, "offset", &p->offset) ||
             appl_get_u64(o, "size", &p->size) ||
             !appl_unhex(json_string_value(json_object_get(o, "sha256")), p->sha256))
-            return appl_err(err, errlen, "manifest part %zu is malformed", k);
+            return error_set(err, errlen, "manifest part %zu is malformed", k);
         if (p->offset % APPL_ALIGN || p->offset < APPL_HEADER_SIZE || p->offset > data_end ||
             p->size > data_end - p->offset)
-            return appl_err(err, errlen, "part '%s' lies outside the file (truncated?)", p->name);
+            return error_set(err, errlen, "part '%s' lies outside the file (truncated?)", p->name);
         /* Names become file names in the cache: plain ones only. */
         bool plain = p->name[0] && p->name[0] != '.' && strlen(p->name) <= 64;
         for (const char *c = p->name; plain && *c; c++)
             plain = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
                     (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.';
-        if (!plain) return appl_err(err, errlen, "manifest part %zu has a bad name", k);
+        if (!plain) return error_set(err, errlen, "manifest part %zu has a bad name", k);
         for (size_t q = 0; q < k; q++)
             if (!strcmp(a->parts[q].name, p->name))
-                return appl_err(err, errlen, "part '%s' appears twice", p->name);
+                return error_set(err, errlen, "part '%s' appears twice", p->name);
         a->nparts = (unsigned)k + 1;
     }
     return 0;
@@ -260,7 +250,7 @@ int appl_open(const char *path, struct appl *a, char *err, size_t errlen)
 {
     memset(a, 0, sizeof(*a));
     a->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (a->fd < 0) return appl_err(err, errlen, "appliance '%s': %s", path, strerror(errno));
+    if (a->fd < 0) return error_set(err, errlen, "appliance '%s': %s", path, strerror(errno));
     a->path = strdup(path);
     struct stat st;
     uint8_t h[APPL_HEADER_SIZE];
@@ -332,7 +322,7 @@ int appl_open(const char *path, struct appl *a, char *err, size_t errlen)
     if (appl_parse_parts(a, why, sizeof(why)) < 0) goto fail;
     return 0;
 fail:
-    appl_err(err, errlen, "appliance '%s': %s", path, why);
+    error_set(err, errlen, "appliance '%s': %s", path, why);
     appl_close(a);
     return rc;
 }
@@ -347,13 +337,13 @@ int appl_verify(struct appl *a, bool cached, char *err, size_t errlen)
         uint8_t sha[32];
         int rc = appl_sha256_range(a->fd, p->offset, p->size, sha);
         if (rc < 0)
-            return appl_err(err, errlen, "appliance '%s': reading part '%s': %s", a->path, p->name,
-                            strerror(-rc));
+            return error_set(err, errlen, "appliance '%s': reading part '%s': %s", a->path, p->name,
+                             strerror(-rc));
         if (memcmp(sha, p->sha256, 32) != 0)
-            return appl_err(err, errlen,
-                            "appliance '%s': part '%s' does not match its SHA-256 in the "
-                            "manifest (damaged or tampered)",
-                            a->path, p->name);
+            return error_set(err, errlen,
+                             "appliance '%s': part '%s' does not match its SHA-256 in the "
+                             "manifest (damaged or tampered)",
+                             a->path, p->name);
     }
     appl_verified_put(a->fd, key);
     return 0;
@@ -367,14 +357,14 @@ int appl_writer_open(struct appl_writer *w, const char *path, char *err, size_t 
     w->path = strdup(path);
     size_t n = strlen(path) + 16;
     w->tmp = malloc(n);
-    if (!w->path || !w->tmp) return appl_err(err, errlen, "out of memory");
+    if (!w->path || !w->tmp) return error_set(err, errlen, "out of memory");
     snprintf(w->tmp, n, "%s.tmp", path);
     w->fd = open(w->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (w->fd < 0) {
         int e = errno;
         free(w->path);
         free(w->tmp);
-        return appl_err(err, errlen, "%s: %s", path, strerror(e));
+        return error_set(err, errlen, "%s: %s", path, strerror(e));
     }
     w->pos = APPL_HEADER_SIZE;
     w->parts = json_array();
@@ -414,7 +404,7 @@ static int appl_writer_record(struct appl_writer *w, const char *name, const cha
     int rc = appl_sha256_range(w->fd, w->pos, size, sha);
     if (rc < 0) {
         json_decref(extra);
-        return appl_err(err, errlen, "hashing part '%s': %s", name, strerror(-rc));
+        return error_set(err, errlen, "hashing part '%s': %s", name, strerror(-rc));
     }
     appl_hex(sha, hex);
     json_t *o = extra ? extra : json_object();
@@ -434,7 +424,7 @@ int appl_writer_add_buf(struct appl_writer *w, const char *name, const char *typ
     int rc = appl_write_all(w->fd, buf, len, w->pos);
     if (rc < 0) {
         json_decref(extra);
-        return appl_err(err, errlen, "writing part '%s': %s", name, strerror(-rc));
+        return error_set(err, errlen, "writing part '%s': %s", name, strerror(-rc));
     }
     return appl_writer_record(w, name, type, len, extra, err, errlen);
 }
@@ -448,7 +438,7 @@ int appl_writer_add_file(struct appl_writer *w, const char *name, const char *ty
         int e = errno;
         if (fd >= 0) close(fd);
         json_decref(extra);
-        return appl_err(err, errlen, "%s: %s", src, strerror(e));
+        return error_set(err, errlen, "%s: %s", src, strerror(e));
     }
     uint64_t size = (uint64_t)st.st_size, pos = 0;
     uint8_t *buf = malloc(APPL_CHUNK);
@@ -482,7 +472,7 @@ int appl_writer_add_file(struct appl_writer *w, const char *name, const char *ty
     if (rc == 0 && ftruncate(w->fd, (off_t)(w->pos + size)) < 0) rc = -errno;
     if (rc < 0) {
         json_decref(extra);
-        return appl_err(err, errlen, "copying %s into part '%s': %s", src, name, strerror(-rc));
+        return error_set(err, errlen, "copying %s into part '%s': %s", src, name, strerror(-rc));
     }
     return appl_writer_record(w, name, type, size, extra, err, errlen);
 }
@@ -494,7 +484,7 @@ int appl_writer_finish(struct appl_writer *w, json_t *manifest, char *err, size_
     json_object_set(manifest, "parts", w->parts);
     char *text = json_dumps(manifest, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(manifest);
-    if (!text) return appl_err(err, errlen, "out of memory");
+    if (!text) return error_set(err, errlen, "out of memory");
     size_t mlen = strlen(text);
     uint8_t h[APPL_HEADER_SIZE] = {0};
     memcpy(h, APPL_MAGIC, 8);
@@ -510,7 +500,7 @@ int appl_writer_finish(struct appl_writer *w, json_t *manifest, char *err, size_
     if (rc == 0 && ftruncate(w->fd, (off_t)(w->pos + mlen)) < 0) rc = -errno;
     if (rc == 0 && fsync(w->fd) < 0) rc = -errno;
     if (rc == 0 && rename(w->tmp, w->path) < 0) rc = -errno;
-    if (rc < 0) return appl_err(err, errlen, "writing %s: %s", w->path, strerror(-rc));
+    if (rc < 0) return error_set(err, errlen, "writing %s: %s", w->path, strerror(-rc));
     close(w->fd);
     w->fd = -1;
     free(w->tmp);

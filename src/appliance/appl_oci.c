@@ -7,6 +7,7 @@
  * initrd as a second cpio archive, loads the virtio drivers, mounts the image as root, and
  * runs that script with the guest's busybox, which powers the VM off when the process ends. */
 #include "appliance/appl.h"
+#include "vessel/log.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -25,17 +26,6 @@
 
 #define OCI_MAX_LAYERS 128
 #define OCI_SCRIPT_MAX (64u << 10)
-
-static int oci_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int oci_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* A path from an archive, made relative and refused if it climbs out ("..") — the writer's
  * own checks (SECURE_*) hold too, this keeps whiteout deletions inside the root. */
@@ -100,7 +90,7 @@ static int oci_extract(const char *tarball, const char *dir, bool layer, char *e
                     ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_UNLINK);
         int rc = 0;
         if (archive_read_open_filename(ar, tarball, 1 << 16) != ARCHIVE_OK) {
-            rc = oci_err(err, errlen, "%s: %s", tarball, archive_error_string(ar));
+            rc = error_set(err, errlen, "%s: %s", tarball, archive_error_string(ar));
             goto done;
         }
         struct archive_entry *e;
@@ -108,8 +98,8 @@ static int oci_extract(const char *tarball, const char *dir, bool layer, char *e
         while ((r = archive_read_next_header(ar, &e)) == ARCHIVE_OK) {
             char rel[PATH_MAX], full[2 * PATH_MAX + 8];
             if (!oci_clean_path(archive_entry_pathname(e), rel, sizeof(rel))) {
-                rc = oci_err(err, errlen, "%s: entry '%s' leaves the root", tarball,
-                             archive_entry_pathname(e));
+                rc = error_set(err, errlen, "%s: entry '%s' leaves the root", tarball,
+                               archive_entry_pathname(e));
                 goto done;
             }
             if (!rel[0]) continue; /* "./" itself */
@@ -147,7 +137,7 @@ static int oci_extract(const char *tarball, const char *dir, bool layer, char *e
             if (hl) {
                 char hrel[PATH_MAX], hfull[2 * PATH_MAX + 8];
                 if (!oci_clean_path(hl, hrel, sizeof(hrel))) {
-                    rc = oci_err(err, errlen, "%s: link '%s' leaves the root", tarball, hl);
+                    rc = error_set(err, errlen, "%s: link '%s' leaves the root", tarball, hl);
                     goto done;
                 }
                 appl_fmt(hfull, sizeof(hfull), "%s/%s", dir, hrel);
@@ -156,7 +146,7 @@ static int oci_extract(const char *tarball, const char *dir, bool layer, char *e
             if (!layer && !S_ISREG(archive_entry_mode(e)) && !S_ISDIR(archive_entry_mode(e)))
                 continue; /* the outer tarball holds only files and directories we read */
             if (archive_write_header(wr, e) != ARCHIVE_OK) {
-                rc = oci_err(err, errlen, "%s: %s: %s", tarball, rel, archive_error_string(wr));
+                rc = error_set(err, errlen, "%s: %s: %s", tarball, rel, archive_error_string(wr));
                 goto done;
             }
             const void *buf;
@@ -165,17 +155,17 @@ static int oci_extract(const char *tarball, const char *dir, bool layer, char *e
             while ((r = archive_read_data_block(ar, &buf, &size, &off)) == ARCHIVE_OK)
                 if (archive_write_data_block(wr, buf, size, off) != ARCHIVE_OK) break;
             if (r != ARCHIVE_EOF && r != ARCHIVE_OK) {
-                rc = oci_err(err, errlen, "%s: %s: %s", tarball, rel, archive_error_string(ar));
+                rc = error_set(err, errlen, "%s: %s: %s", tarball, rel, archive_error_string(ar));
                 goto done;
             }
             if (archive_write_finish_entry(wr) != ARCHIVE_OK) {
-                rc = oci_err(err, errlen, "%s: %s: %s", tarball, rel, archive_error_string(wr));
+                rc = error_set(err, errlen, "%s: %s: %s", tarball, rel, archive_error_string(wr));
                 goto done;
             }
         }
         if (r != ARCHIVE_EOF)
-            rc = oci_err(err, errlen, "%s: %s (truncated or not a tar archive)", tarball,
-                         archive_error_string(ar));
+            rc = error_set(err, errlen, "%s: %s (truncated or not a tar archive)", tarball,
+                           archive_error_string(ar));
     done:
         archive_read_free(ar);
         archive_write_free(wr);
@@ -188,7 +178,7 @@ static json_t *oci_load_json(const char *path, char *err, size_t errlen)
 {
     json_error_t je;
     json_t *j = json_load_file(path, 0, &je);
-    if (!j) oci_err(err, errlen, "%s: %s (line %d)", path, je.text, je.line);
+    if (!j) error_set(err, errlen, "%s: %s (line %d)", path, je.text, je.line);
     return j;
 }
 
@@ -198,7 +188,7 @@ static int oci_blob(const char *root, const char *digest, char *out, size_t len,
 {
     if (!digest || strncmp(digest, "sha256:", 7) != 0 || strlen(digest) != 71 ||
         strchr(digest + 7, '/'))
-        return oci_err(err, errlen, "unsupported or malformed digest '%s'", digest ? digest : "");
+        return error_set(err, errlen, "unsupported or malformed digest '%s'", digest ? digest : "");
     appl_fmt(out, len, "%s/blobs/sha256/%s", root, digest + 7);
     int fd = open(out, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -206,13 +196,13 @@ static int oci_blob(const char *root, const char *digest, char *out, size_t len,
     char hex[65];
     if (fd < 0 || fstat(fd, &st) < 0) {
         if (fd >= 0) close(fd);
-        return oci_err(err, errlen, "blob %s is missing from the image", digest);
+        return error_set(err, errlen, "blob %s is missing from the image", digest);
     }
     int rc = appl_sha256_range(fd, 0, (uint64_t)st.st_size, sha);
     close(fd);
     appl_hex(sha, hex);
     if (rc < 0 || strcmp(hex, digest + 7) != 0)
-        return oci_err(err, errlen, "blob %s does not match its digest (damaged image)", digest);
+        return error_set(err, errlen, "blob %s does not match its digest (damaged image)", digest);
     return 0;
 }
 
@@ -241,7 +231,7 @@ static int oci_find(const char *root, char *config, size_t clen, char (*layers)[
         }
         json_decref(idx);
         if (!m || !json_object_get(m, "layers")) {
-            if (m) oci_err(err, errlen, "%s: no image manifest", root);
+            if (m) error_set(err, errlen, "%s: no image manifest", root);
             goto out;
         }
         if (oci_blob(root,
@@ -251,7 +241,7 @@ static int oci_find(const char *root, char *config, size_t clen, char (*layers)[
         json_t *ls = json_object_get(m, "layers");
         for (size_t k = 0; k < json_array_size(ls); k++) {
             if (k == OCI_MAX_LAYERS) {
-                oci_err(err, errlen, "more than %d layers", OCI_MAX_LAYERS);
+                error_set(err, errlen, "more than %d layers", OCI_MAX_LAYERS);
                 goto out;
             }
             if (oci_blob(root, json_string_value(json_object_get(json_array_get(ls, k), "digest")),
@@ -264,23 +254,23 @@ static int oci_find(const char *root, char *config, size_t clen, char (*layers)[
     }
     appl_fmt(p, sizeof(p), "%s/manifest.json", root);
     if (access(p, R_OK) != 0)
-        return oci_err(err, errlen,
-                       "neither an OCI image layout (index.json) nor a docker save tarball "
-                       "(manifest.json)");
+        return error_set(err, errlen,
+                         "neither an OCI image layout (index.json) nor a docker save tarball "
+                         "(manifest.json)");
     if (!(m = oci_load_json(p, err, errlen))) return -1;
     json_t *e = json_array_get(m, 0);
     const char *c = json_string_value(json_object_get(e, "Config"));
     json_t *ls = json_object_get(e, "Layers");
     char rel[PATH_MAX];
     if (!c || !json_is_array(ls) || !oci_clean_path(c, rel, sizeof(rel))) {
-        oci_err(err, errlen, "manifest.json: no Config and Layers");
+        error_set(err, errlen, "manifest.json: no Config and Layers");
         goto out;
     }
     appl_fmt(config, clen, "%s/%s", root, rel);
     for (size_t k = 0; k < json_array_size(ls); k++) {
         const char *l = json_string_value(json_array_get(ls, k));
         if (k == OCI_MAX_LAYERS || !l || !oci_clean_path(l, rel, sizeof(rel))) {
-            oci_err(err, errlen, "manifest.json: bad layer %zu", k);
+            error_set(err, errlen, "manifest.json: bad layer %zu", k);
             goto out;
         }
         appl_fmt(layers[k], PATH_MAX, "%s/%s", root, rel);
@@ -358,7 +348,7 @@ static int oci_start_script(json_t *config, char *s, size_t len, json_t **info, 
         json_decref(ep);
         json_decref(cmd);
         json_decref(env);
-        return oci_err(err, errlen, "the image has neither Entrypoint nor Cmd");
+        return error_set(err, errlen, "the image has neither Entrypoint nor Cmd");
     }
     s[0] = 0;
     oci_cat(s, len,
@@ -398,7 +388,7 @@ static int oci_start_script(json_t *config, char *s, size_t len, json_t **info, 
             "echo \"vessel-oci: exit $rc\"\n"
             "$B sync\n"
             "$B poweroff -f\n");
-    if (strlen(s) + 1 >= len) return oci_err(err, errlen, "the image's command line is too long");
+    if (strlen(s) + 1 >= len) return error_set(err, errlen, "the image's command line is too long");
     *info = json_object();
     json_object_set_new(*info, "entrypoint", ep);
     json_object_set_new(*info, "cmd", cmd);
@@ -442,7 +432,7 @@ static int oci_mkfs(const char *dir, const char *image, char *err, size_t errlen
     char size[32];
     appl_fmt(size, sizeof(size), "%lluM", (unsigned long long)mib);
     pid_t pid = fork();
-    if (pid < 0) return oci_err(err, errlen, "fork: %s", strerror(errno));
+    if (pid < 0) return error_set(err, errlen, "fork: %s", strerror(errno));
     if (pid == 0) {
         int null = open("/dev/null", O_WRONLY);
         if (null >= 0) dup2(null, 1);
@@ -452,9 +442,9 @@ static int oci_mkfs(const char *dir, const char *image, char *err, size_t errlen
     }
     int st;
     if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        return oci_err(err, errlen,
-                       "mkfs.ext4 -d %s %s failed (status %d; is e2fsprogs installed?)", dir, image,
-                       WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        return error_set(err, errlen,
+                         "mkfs.ext4 -d %s %s failed (status %d; is e2fsprogs installed?)", dir,
+                         image, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
     return 0;
 }
 
@@ -468,24 +458,24 @@ int appl_oci_import(const char *tarball, const char *workdir, const char *ext4_p
     appl_fmt(root, sizeof(root), "%s/oci", workdir);
     appl_fmt(fs, sizeof(fs), "%s/rootfs", workdir);
     if (mkdir(root, 0700) < 0 || mkdir(fs, 0755) < 0)
-        return oci_err(err, errlen, "%s: %s", workdir, strerror(errno));
+        return error_set(err, errlen, "%s: %s", workdir, strerror(errno));
     char why[1024];
     if (oci_extract(tarball, root, false, why, sizeof(why)) < 0 ||
         oci_find(root, config, sizeof(config), layers, &nlayers, why, sizeof(why)) < 0)
-        return oci_err(err, errlen, "--oci %s: %s", tarball, why);
+        return error_set(err, errlen, "--oci %s: %s", tarball, why);
     json_t *cfg = oci_load_json(config, why, sizeof(why));
-    if (!cfg) return oci_err(err, errlen, "--oci %s: image config: %s", tarball, why);
+    if (!cfg) return error_set(err, errlen, "--oci %s: image config: %s", tarball, why);
     static char script[OCI_SCRIPT_MAX];
     if (oci_start_script(cfg, script, sizeof(script), info, why, sizeof(why)) < 0) {
         json_decref(cfg);
-        return oci_err(err, errlen, "--oci %s: %s", tarball, why);
+        return error_set(err, errlen, "--oci %s: %s", tarball, why);
     }
     json_decref(cfg);
     fprintf(stderr, "vessel pack: %s: %u layer(s)\n", tarball, nlayers);
     for (unsigned k = 0; k < nlayers; k++)
         if (oci_extract(layers[k], fs, true, why, sizeof(why)) < 0) {
             json_decref(*info);
-            return oci_err(err, errlen, "--oci %s: layer %u: %s", tarball, k, why);
+            return error_set(err, errlen, "--oci %s: layer %u: %s", tarball, k, why);
         }
     if (oci_mkfs(fs, ext4_path, err, errlen) < 0) {
         json_decref(*info);

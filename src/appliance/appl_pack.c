@@ -26,6 +26,7 @@
 
 #include "vm/cli.h"
 #include "vm/vm.h"
+#include "vessel/log.h"
 
 #define APPL_MAX_ARGS 128
 
@@ -46,17 +47,6 @@ struct pack {
     unsigned ndisks;
     char work[PATH_MAX];
 };
-
-static int pack_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int pack_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static void pack_usage(void)
 {
@@ -109,13 +99,13 @@ static int pack_parse(struct pack *p, int argc, char **argv, char *err, size_t e
             p->marker = v;
         } else if (PACK_OPT("--snapshot-timeout")) {
             p->timeout_s = v ? (unsigned)strtoul(v, NULL, 10) : 0;
-            if (!p->timeout_s) return pack_err(err, errlen, "--snapshot-timeout: not seconds");
+            if (!p->timeout_s) return error_set(err, errlen, "--snapshot-timeout: not seconds");
         } else if (PACK_OPT("--append")) {
             p->append = v;
         } else if (PACK_OPT("--disk")) {
             if (!v) break;
             if (p->ndisks == VM_MAX_DISKS)
-                return pack_err(err, errlen, "--disk: at most %d disks", VM_MAX_DISKS);
+                return error_set(err, errlen, "--disk: at most %d disks", VM_MAX_DISKS);
             struct pack_disk *d = &p->disks[p->ndisks++];
             static char paths[VM_MAX_DISKS][PATH_MAX];
             char *path = paths[p->ndisks - 1];
@@ -132,9 +122,9 @@ static int pack_parse(struct pack *p, int argc, char **argv, char *err, size_t e
                     size_t n = strlen(d->flagbuf);
                     appl_fmt(d->flagbuf + n, sizeof(d->flagbuf) - n, ",%s", c);
                 } else {
-                    return pack_err(err, errlen,
-                                    "--disk %s: unknown option '%s' (base=BASE, readonly, id=NAME)",
-                                    path, c);
+                    return error_set(
+                        err, errlen,
+                        "--disk %s: unknown option '%s' (base=BASE, readonly, id=NAME)", path, c);
                 }
                 c = next;
             }
@@ -145,18 +135,18 @@ static int pack_parse(struct pack *p, int argc, char **argv, char *err, size_t e
         } else {
             for (size_t k = 0; k < sizeof(pack_refused) / sizeof(pack_refused[0]); k++)
                 if (!strncmp(a, pack_refused[k], strlen(pack_refused[k])))
-                    return pack_err(err, errlen,
-                                    "pack: %s is not part of an appliance (give it to vessel run)",
-                                    a);
-            if (p->run_argc + 1 >= APPL_MAX_ARGS) return pack_err(err, errlen, "too many options");
+                    return error_set(err, errlen,
+                                     "pack: %s is not part of an appliance (give it to vessel run)",
+                                     a);
+            if (p->run_argc + 1 >= APPL_MAX_ARGS) return error_set(err, errlen, "too many options");
             p->run_argv[p->run_argc++] = a; /* vessel run's option (and maybe its value) */
             continue;
         }
 #undef PACK_OPT
-        if (!v) return pack_err(err, errlen, "option %s needs a value", a);
+        if (!v) return error_set(err, errlen, "option %s needs a value", a);
         i++;
     }
-    if (!p->out) return pack_err(err, errlen, "pack: -o APP.vessel is required (see --help)");
+    if (!p->out) return error_set(err, errlen, "pack: -o APP.vessel is required (see --help)");
     return 0;
 }
 
@@ -170,7 +160,7 @@ static int pack_http(const char *sock, const char *method, const char *path, con
     appl_fmt(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         if (fd >= 0) close(fd);
-        return pack_err(err, errlen, "control socket %s: %s", sock, strerror(errno));
+        return error_set(err, errlen, "control socket %s: %s", sock, strerror(errno));
     }
     char req[4096];
     int n = snprintf(req, sizeof(req),
@@ -181,7 +171,7 @@ static int pack_http(const char *sock, const char *method, const char *path, con
     size_t got = 0;
     if (write(fd, req, (size_t)n) != n) {
         close(fd);
-        return pack_err(err, errlen, "control socket: %s", strerror(errno));
+        return error_set(err, errlen, "control socket: %s", strerror(errno));
     }
     for (;;) {
         ssize_t k = read(fd, resp + got, sizeof(resp) - 1 - got);
@@ -193,7 +183,7 @@ static int pack_http(const char *sock, const char *method, const char *path, con
     resp[got] = 0;
     if (strncmp(resp, "HTTP/1.1 2", 10) != 0) {
         const char *b = strstr(resp, "\r\n\r\n");
-        return pack_err(err, errlen, "%s %s: %s", method, path, b ? b + 4 : resp);
+        return error_set(err, errlen, "%s %s: %s", method, path, b ? b + 4 : resp);
     }
     return 0;
 }
@@ -238,7 +228,7 @@ static int pack_snapshot(struct pack *p, const char **argv, int argc, char *err,
     cargv[c] = NULL;
     fprintf(stderr, "vessel pack: booting to take the snapshot (waiting for \"%s\")\n", p->marker);
     pid_t pid = fork();
-    if (pid < 0) return pack_err(err, errlen, "fork: %s", strerror(errno));
+    if (pid < 0) return error_set(err, errlen, "fork: %s", strerror(errno));
     if (pid == 0) {
         int null = open("/dev/null", O_RDWR);
         if (null >= 0) {
@@ -253,16 +243,16 @@ static int pack_snapshot(struct pack *p, const char **argv, int argc, char *err,
     for (unsigned t = 0; t < p->timeout_s * 10; t++) {
         if (waitpid(pid, &status, WNOHANG) == pid) {
             pid = -1;
-            pack_err(err, errlen, "the machine stopped before \"%s\" appeared (console: %s)",
-                     p->marker, log);
+            error_set(err, errlen, "the machine stopped before \"%s\" appeared (console: %s)",
+                      p->marker, log);
             break;
         }
         if ((seen = pack_log_has(log, p->marker))) break;
         pack_sleep_ms(100);
     }
     if (pid > 0 && !seen)
-        pack_err(err, errlen, "\"%s\" did not appear within %u s (console: %s)", p->marker,
-                 p->timeout_s, log);
+        error_set(err, errlen, "\"%s\" did not appear within %u s (console: %s)", p->marker,
+                  p->timeout_s, log);
     if (seen) {
         appl_fmt(body, sizeof(body),
                  "{\"snapshot_path\": \"%s/snap.state\", \"mem_file_path\": \"%s/snap.mem\"}",
@@ -312,7 +302,7 @@ static int pack_concat(const char *a, const uint8_t *b, size_t blen, const char 
     if (rc == 0 && fwrite(b, 1, blen, o) != blen) rc = -1;
     if (in) fclose(in);
     if (o && fclose(o) != 0) rc = -1;
-    if (rc < 0) return pack_err(err, errlen, "building the initrd %s from %s", out, a);
+    if (rc < 0) return error_set(err, errlen, "building the initrd %s from %s", out, a);
     return 0;
 }
 
@@ -337,7 +327,7 @@ static int pack_run(struct pack *p, char *err, size_t errlen)
     appl_fmt(p->work, sizeof(p->work), "%s/.pack-XXXXXX", dir);
     if (!mkdtemp(p->work)) {
         p->work[0] = 0;
-        return pack_err(err, errlen, "work directory in %s: %s", dir, strerror(errno));
+        return error_set(err, errlen, "work directory in %s: %s", dir, strerror(errno));
     }
     char *realwork = realpath(p->work, NULL);
     if (realwork) {
@@ -351,7 +341,7 @@ static int pack_run(struct pack *p, char *err, size_t errlen)
     if (p->oci) {
         appl_fmt(rootfs, sizeof(rootfs), "%s/rootfs.ext4", p->work);
         if (p->ndisks == VM_MAX_DISKS)
-            return pack_err(err, errlen, "--oci: no disk slot left for the image's root");
+            return error_set(err, errlen, "--oci: no disk slot left for the image's root");
         if (appl_oci_import(p->oci, p->work, rootfs, &cpio, &cpio_len, &oci_info, err, errlen) < 0)
             return -1;
         /* The image's root is the first disk (/dev/vda). */
@@ -375,12 +365,12 @@ static int pack_run(struct pack *p, char *err, size_t errlen)
     enum cli_command cmd;
     struct vm_config cfg;
     if (cli_parse(argc, (char **)argv, &cmd, &cfg, err, errlen) < 0) return -1;
-    if (cmd != CLI_RUN) return pack_err(err, errlen, "pack: not a machine configuration");
+    if (cmd != CLI_RUN) return error_set(err, errlen, "pack: not a machine configuration");
     if (cli_check_files(&cfg, err, errlen) < 0) return -1;
-    if (!cfg.kernel) return pack_err(err, errlen, "pack: no kernel");
+    if (!cfg.kernel) return error_set(err, errlen, "pack: no kernel");
     const char *initrd = cfg.initrd;
     if (p->oci) {
-        if (!initrd) return pack_err(err, errlen, "--oci needs an initrd (the default guest's)");
+        if (!initrd) return error_set(err, errlen, "--oci needs an initrd (the default guest's)");
         appl_fmt(initrd_oci, sizeof(initrd_oci), "%s/initrd.img", p->work);
         int rc = pack_concat(initrd, cpio, cpio_len, initrd_oci, err, errlen);
         free(cpio);
@@ -395,7 +385,8 @@ static int pack_run(struct pack *p, char *err, size_t errlen)
         base_dir[k][0] = 0;
         if (d->base) {
             char tmp[PATH_MAX], *real = realpath(d->base, NULL);
-            if (!real) return pack_err(err, errlen, "--disk base %s: %s", d->base, strerror(errno));
+            if (!real)
+                return error_set(err, errlen, "--disk base %s: %s", d->base, strerror(errno));
             appl_fmt(tmp, sizeof(tmp), "%s", real);
             appl_fmt(d->base_name, sizeof(d->base_name), "%s", basename(tmp));
             appl_fmt(tmp, sizeof(tmp), "%s", real);
@@ -408,11 +399,11 @@ static int pack_run(struct pack *p, char *err, size_t errlen)
                 cur[n] = 0;
                 if (strcmp(cur, real) != 0) {
                     free(real);
-                    return pack_err(err, errlen, "two bases named %s", d->base_name);
+                    return error_set(err, errlen, "two bases named %s", d->base_name);
                 }
             } else if (symlink(real, link) < 0) {
                 free(real);
-                return pack_err(err, errlen, "%s: %s", link, strerror(errno));
+                return error_set(err, errlen, "%s: %s", link, strerror(errno));
             }
             free(real);
         }
@@ -442,10 +433,10 @@ static int pack_run(struct pack *p, char *err, size_t errlen)
             char why[512], name[64];
             uint64_t size;
             if (appl_qcow2_size(packed[k], &size, why, sizeof(why)) < 0)
-                return pack_err(err, errlen, "%s", why);
+                return error_set(err, errlen, "%s", why);
             appl_fmt(name, sizeof(name), "disk%u.qcow2", k);
             if (appl_qcow2_create(ovl[k], size, name, "qcow2", why, sizeof(why)) < 0)
-                return pack_err(err, errlen, "%s", why);
+                return error_set(err, errlen, "%s", why);
             appl_fmt(specs[k], sizeof(specs[k]), "%s,format=qcow2%s%s%s", ovl[k],
                      base_dir[k][0] ? ",backing-dir=" : "", base_dir[k], p->disks[k].flags);
             cargv[c++] = "--disk";
@@ -461,7 +452,7 @@ static int pack_run(struct pack *p, char *err, size_t errlen)
                                    errlen) < 0)
                 return -1;
             if (rename(final, packed[k]) < 0)
-                return pack_err(err, errlen, "%s: %s", final, strerror(errno));
+                return error_set(err, errlen, "%s: %s", final, strerror(errno));
         }
     }
     /* The file. */
@@ -492,7 +483,7 @@ static int pack_run(struct pack *p, char *err, size_t errlen)
                 appl_sha256_range(bfd, 0, (uint64_t)st.st_size, sha) < 0) {
                 if (bfd >= 0) close(bfd);
                 json_decref(x);
-                rc = pack_err(err, errlen, "base %s: cannot hash", d->base);
+                rc = error_set(err, errlen, "base %s: cannot hash", d->base);
                 break;
             }
             appl_hex(sha, hex);

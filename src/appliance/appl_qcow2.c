@@ -16,22 +16,12 @@
 #include <unistd.h>
 
 #include "backend/disk.h"
+#include "vessel/log.h"
 
 #define APPL_QCOW2_CLUSTER_BITS 16
 #define APPL_QCOW2_CS           (1u << APPL_QCOW2_CLUSTER_BITS)
 #define APPL_QCOW2_HEADER_LEN   112
 #define APPL_QCOW2_EXT_BACKFMT  0xE2792ACAu
-
-static int appl_qerr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int appl_qerr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static void be32(uint8_t *p, uint32_t v)
 {
@@ -55,12 +45,12 @@ int appl_qcow2_create(const char *path, uint64_t size, const char *backing, cons
     uint64_t l1_clusters = l1_entries ? (l1_entries * 8 + cs - 1) / cs : 1;
     uint64_t nclusters = 3 + l1_clusters;
     if (nclusters > cs / 2 || size % 512)
-        return appl_qerr(err, errlen, "%s: disk size %llu is not supported", path,
+        return error_set(err, errlen, "%s: disk size %llu is not supported", path,
                          (unsigned long long)size);
     size_t blen = backing ? strlen(backing) : 0, flen = backing_fmt ? strlen(backing_fmt) : 0;
-    if (blen > 1023 || flen > 16) return appl_qerr(err, errlen, "%s: backing name too long", path);
+    if (blen > 1023 || flen > 16) return error_set(err, errlen, "%s: backing name too long", path);
     uint8_t *img = calloc(1, nclusters * cs);
-    if (!img) return appl_qerr(err, errlen, "out of memory");
+    if (!img) return error_set(err, errlen, "out of memory");
     uint8_t *h = img;
     memcpy(h, "QFI\xfb", 4);
     be32(h + 4, 3);
@@ -93,7 +83,7 @@ int appl_qcow2_create(const char *path, uint64_t size, const char *backing, cons
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     int rc = 0;
     if (fd < 0) {
-        rc = appl_qerr(err, errlen, "%s: %s", path, strerror(errno));
+        rc = error_set(err, errlen, "%s: %s", path, strerror(errno));
     } else {
         size_t left = nclusters * cs;
         uint8_t *p = img;
@@ -101,13 +91,13 @@ int appl_qcow2_create(const char *path, uint64_t size, const char *backing, cons
             ssize_t k = write(fd, p, left);
             if (k < 0 && errno == EINTR) continue;
             if (k <= 0) {
-                rc = appl_qerr(err, errlen, "%s: %s", path, strerror(k < 0 ? errno : EIO));
+                rc = error_set(err, errlen, "%s: %s", path, strerror(k < 0 ? errno : EIO));
                 break;
             }
             p += k;
             left -= (size_t)k;
         }
-        if (close(fd) < 0 && rc == 0) rc = appl_qerr(err, errlen, "%s: %s", path, strerror(errno));
+        if (close(fd) < 0 && rc == 0) rc = error_set(err, errlen, "%s: %s", path, strerror(errno));
         if (rc < 0) unlink(path);
     }
     free(img);
@@ -121,7 +111,7 @@ int appl_qcow2_size(const char *path, uint64_t *size, char *err, size_t errlen)
     bool ok =
         fd >= 0 && pread(fd, h, sizeof(h), 0) == (ssize_t)sizeof(h) && !memcmp(h, "QFI\xfb", 4);
     if (fd >= 0) close(fd);
-    if (!ok) return appl_qerr(err, errlen, "%s: not a qcow2 image", path);
+    if (!ok) return error_set(err, errlen, "%s: not a qcow2 image", path);
     *size = 0;
     for (int k = 0; k < 8; k++)
         *size = *size << 8 | h[24 + k];
@@ -142,7 +132,7 @@ int appl_qcow2_convert(const char *src, const char *base, const char *base_name,
     char base_dir[PATH_MAX] = "";
     if (base) {
         char *real = realpath(base, NULL);
-        if (!real) return appl_qerr(err, errlen, "base %s: %s", base, strerror(errno));
+        if (!real) return error_set(err, errlen, "base %s: %s", base, strerror(errno));
         snprintf(base_dir, sizeof(base_dir), "%s", dirname(real));
         free(real);
     }
@@ -150,13 +140,13 @@ int appl_qcow2_convert(const char *src, const char *base, const char *base_name,
     struct disk_options so = {
         .format = DISK_FORMAT_AUTO, .readonly = true, .backing_dir = base_dir[0] ? base_dir : NULL};
     struct disk_backend *s = disk_open_opts(src, &so, why, sizeof(why));
-    if (!s) return appl_qerr(err, errlen, "--disk %s", why);
+    if (!s) return error_set(err, errlen, "--disk %s", why);
     struct disk_backend *b = NULL;
     if (base) {
         struct disk_options bo = {.format = DISK_FORMAT_AUTO, .readonly = true};
         if (!(b = disk_open_opts(base, &bo, why, sizeof(why)))) {
             disk_close(s);
-            return appl_qerr(err, errlen, "base %s", why);
+            return error_set(err, errlen, "base %s", why);
         }
     }
     uint64_t size = disk_size(s);
@@ -173,7 +163,7 @@ int appl_qcow2_convert(const char *src, const char *base, const char *base_name,
     if (!d) {
         disk_close(s);
         if (b) disk_close(b);
-        return appl_qerr(err, errlen, "%s", why);
+        return error_set(err, errlen, "%s", why);
     }
     uint8_t *sb = malloc(APPL_QCOW2_CS), *bb = malloc(APPL_QCOW2_CS);
     uint64_t bsize = b ? disk_size(b) : 0;
@@ -206,7 +196,7 @@ int appl_qcow2_convert(const char *src, const char *base, const char *base_name,
     if (b) disk_close(b);
     if (rc < 0) {
         unlink(dst);
-        return appl_qerr(err, errlen, "converting %s: %s", src, strerror(-rc));
+        return error_set(err, errlen, "converting %s: %s", src, strerror(-rc));
     }
     return 0;
 }

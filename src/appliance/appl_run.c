@@ -28,19 +28,9 @@
 #include "vessel/clock.h"
 #include "vm/cli.h"
 #include "vm/vm.h"
+#include "vessel/log.h"
 
 #define RUN_MAX_ARGS 160
-
-static int run_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int run_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 bool appliance_is_file(const char *path)
 {
@@ -84,11 +74,11 @@ static int run_memfd(const struct appl *a, const struct appl_part *p, char *path
                      char *err, size_t errlen)
 {
     int fd = memfd_create(p->name, MFD_CLOEXEC);
-    if (fd < 0) return run_err(err, errlen, "memfd: %s", strerror(errno));
+    if (fd < 0) return error_set(err, errlen, "memfd: %s", strerror(errno));
     int rc = run_copy_range(a->fd, p->offset, p->size, fd);
     if (rc < 0) {
         close(fd);
-        return run_err(err, errlen, "reading part '%s': %s", p->name, strerror(-rc));
+        return error_set(err, errlen, "reading part '%s': %s", p->name, strerror(-rc));
     }
     snprintf(path, len, "/proc/self/fd/%d", fd);
     return fd;
@@ -104,14 +94,14 @@ static int run_disk_cache(const struct appl *a, const struct appl_part *p, const
     if (stat(path, &st) == 0 && (uint64_t)st.st_size == p->size) return 0;
     snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
     int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0444);
-    if (fd < 0) return run_err(err, errlen, "%s: %s", tmp, strerror(errno));
+    if (fd < 0) return error_set(err, errlen, "%s: %s", tmp, strerror(errno));
     int rc = run_copy_range(a->fd, p->offset, p->size, fd);
     if (rc == 0 && fsync(fd) < 0) rc = -errno;
     close(fd);
     if (rc == 0 && rename(tmp, path) < 0) rc = -errno;
     if (rc < 0) {
         unlink(tmp);
-        return run_err(err, errlen, "%s: %s", path, strerror(-rc));
+        return error_set(err, errlen, "%s: %s", path, strerror(-rc));
     }
     return 0;
 }
@@ -127,37 +117,37 @@ static int run_base(json_t *b, const char *search, const char *dir, char *base_d
     uint8_t want[32], have[32];
     if (!name || !*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..") ||
         !appl_unhex(hex, want) || !json_is_integer(js))
-        return run_err(err, errlen, "manifest: malformed disk base");
+        return error_set(err, errlen, "manifest: malformed disk base");
     char path[2 * PATH_MAX];
     snprintf(path, sizeof(path), "%s/%s", search, name);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0) {
         if (fd >= 0) close(fd);
-        return run_err(err, errlen,
-                       "the appliance's disk base '%s' is not in %s (--base-dir DIR says where "
-                       "it is)",
-                       name, search);
+        return error_set(err, errlen,
+                         "the appliance's disk base '%s' is not in %s (--base-dir DIR says where "
+                         "it is)",
+                         name, search);
     }
     if ((uint64_t)st.st_size != (uint64_t)json_integer_value(js)) {
         close(fd);
-        return run_err(err, errlen, "base %s has %llu bytes, the appliance expects %lld", path,
-                       (unsigned long long)st.st_size, (long long)json_integer_value(js));
+        return error_set(err, errlen, "base %s has %llu bytes, the appliance expects %lld", path,
+                         (unsigned long long)st.st_size, (long long)json_integer_value(js));
     }
     if (!cached || !appl_verified_get(fd, hex)) {
         int rc = appl_sha256_range(fd, 0, (uint64_t)st.st_size, have);
         if (rc < 0 || memcmp(have, want, 32) != 0) {
             close(fd);
-            return run_err(err, errlen,
-                           "base %s does not match the SHA-256 the appliance expects (another "
-                           "image, damaged or tampered)",
-                           path);
+            return error_set(err, errlen,
+                             "base %s does not match the SHA-256 the appliance expects (another "
+                             "image, damaged or tampered)",
+                             path);
         }
         appl_verified_put(fd, hex);
     }
     close(fd);
     char *real = realpath(path, NULL);
-    if (!real) return run_err(err, errlen, "%s: %s", path, strerror(errno));
+    if (!real) return error_set(err, errlen, "%s: %s", path, strerror(errno));
     char link[PATH_MAX + 300], cur[PATH_MAX];
     snprintf(link, sizeof(link), "%s/%s", dir, name);
     ssize_t n = readlink(link, cur, sizeof(cur) - 1);
@@ -169,7 +159,7 @@ static int run_base(json_t *b, const char *search, const char *dir, char *base_d
             int e = errno;
             unlink(tmp);
             free(real);
-            return run_err(err, errlen, "%s: %s", link, strerror(e));
+            return error_set(err, errlen, "%s: %s", link, strerror(e));
         }
     }
     snprintf(base_dir, bdlen, "%s", dirname(real));
@@ -234,10 +224,10 @@ static int run_parse(struct run *r, int argc, char **argv, char *err, size_t err
             r->keep = true;
         } else if (!strcmp(a, "--base-dir") || !strcmp(a, "--verify") || !strcmp(a, "--append") ||
                    !strcmp(a, "--expect-sha256")) {
-            if (!v) return run_err(err, errlen, "option %s needs a value", a);
+            if (!v) return error_set(err, errlen, "option %s needs a value", a);
             if (!strcmp(a, "--expect-sha256")) {
                 if (!appl_unhex(v, r->expect))
-                    return run_err(err, errlen, "--expect-sha256: '%s' is not 64 hex digits", v);
+                    return error_set(err, errlen, "--expect-sha256: '%s' is not 64 hex digits", v);
                 r->has_expect = true;
             } else if (!strcmp(a, "--base-dir"))
                 r->base_dir = v;
@@ -246,17 +236,17 @@ static int run_parse(struct run *r, int argc, char **argv, char *err, size_t err
             else if (!strcmp(v, "full"))
                 r->verify_full = true;
             else if (strcmp(v, "cached") != 0)
-                return run_err(err, errlen, "--verify: '%s' is not full or cached", v);
+                return error_set(err, errlen, "--verify: '%s' is not full or cached", v);
             i++;
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             run_usage();
             exit(0);
         } else if (!strcmp(a, "--kernel") || !strcmp(a, "--initrd") || !strcmp(a, "--disk") ||
                    !strcmp(a, "--restore") || !strcmp(a, "--incoming")) {
-            return run_err(err, errlen,
-                           "%s: an appliance brings its own (see vessel run APP --help)", a);
+            return error_set(err, errlen,
+                             "%s: an appliance brings its own (see vessel run APP --help)", a);
         } else {
-            if (r->nuser + 1 >= RUN_MAX_ARGS) return run_err(err, errlen, "too many options");
+            if (r->nuser + 1 >= RUN_MAX_ARGS) return error_set(err, errlen, "too many options");
             r->user[r->nuser++] = a;
         }
     }

@@ -34,6 +34,7 @@
 #include "vessel/clock.h"
 #include "vessel/state.h"
 #include "vm/vm_internal.h"
+#include "vessel/log.h"
 
 #define MIG_MAGIC      "VSLMIG01"
 #define MIG_CONFIG     1u
@@ -73,17 +74,6 @@ struct migration {
     uint64_t t_start, t_stop, t_end, bytes, pages, rounds;
 };
 
-static int mig_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int mig_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 /* ---- addresses ---- */
 
 static int mig_socket(const char *addr, bool listen_side, char *err, size_t errlen)
@@ -92,20 +82,20 @@ static int mig_socket(const char *addr, bool listen_side, char *err, size_t errl
         struct sockaddr_un a = {.sun_family = AF_UNIX};
         const char *p = addr + 5;
         if (!*p || strlen(p) >= sizeof(a.sun_path))
-            return mig_err(err, errlen, "'%s': bad Unix socket path", addr);
+            return error_set(err, errlen, "'%s': bad Unix socket path", addr);
         memcpy(a.sun_path, p, strlen(p) + 1);
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0) return mig_err(err, errlen, "socket: %s", strerror(errno));
+        if (fd < 0) return error_set(err, errlen, "socket: %s", strerror(errno));
         if (listen_side) {
             struct stat st;
             if (lstat(p, &st) == 0 && S_ISSOCK(st.st_mode)) unlink(p);
             if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 1) < 0) {
                 close(fd);
-                return mig_err(err, errlen, "'%s': %s", addr, strerror(errno));
+                return error_set(err, errlen, "'%s': %s", addr, strerror(errno));
             }
         } else if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
             close(fd);
-            return mig_err(err, errlen, "connecting to '%s': %s", addr, strerror(errno));
+            return error_set(err, errlen, "connecting to '%s': %s", addr, strerror(errno));
         }
         return fd;
     }
@@ -113,7 +103,7 @@ static int mig_socket(const char *addr, bool listen_side, char *err, size_t errl
         char host[256];
         const char *hp = addr + 4, *colon = strrchr(hp, ':');
         if (!colon || colon == hp || (size_t)(colon - hp) >= sizeof(host) || !colon[1])
-            return mig_err(err, errlen, "'%s': use tcp:HOST:PORT", addr);
+            return error_set(err, errlen, "'%s': use tcp:HOST:PORT", addr);
         memcpy(host, hp, (size_t)(colon - hp));
         host[colon - hp] = 0;
         struct addrinfo hints = {.ai_family = AF_UNSPEC,
@@ -121,7 +111,7 @@ static int mig_socket(const char *addr, bool listen_side, char *err, size_t errl
                                  .ai_flags = listen_side ? AI_PASSIVE : 0},
                         *ai = NULL;
         int g = getaddrinfo(host, colon + 1, &hints, &ai);
-        if (g != 0) return mig_err(err, errlen, "'%s': %s", addr, gai_strerror(g));
+        if (g != 0) return error_set(err, errlen, "'%s': %s", addr, gai_strerror(g));
         int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         int one = 1;
         if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -132,11 +122,11 @@ static int mig_socket(const char *addr, bool listen_side, char *err, size_t errl
         freeaddrinfo(ai);
         if (rc < 0) {
             if (fd >= 0) close(fd);
-            return mig_err(err, errlen, "'%s': %s", addr, strerror(e));
+            return error_set(err, errlen, "'%s': %s", addr, strerror(e));
         }
         return fd;
     }
-    return mig_err(err, errlen, "'%s' is not unix:PATH or tcp:HOST:PORT", addr);
+    return error_set(err, errlen, "'%s' is not unix:PATH or tcp:HOST:PORT", addr);
 }
 
 /* ---- the stream ---- */
@@ -250,17 +240,17 @@ static int mig_run(struct migration *m)
 {
     if (mig_write(m->fd, MIG_MAGIC, 8) < 0 ||
         mig_record(m->fd, MIG_CONFIG, m->config.len, 0, m->config.data, m->config.len) < 0)
-        return mig_err(m->err, sizeof(m->err), "sending the configuration failed");
+        return error_set(m->err, sizeof(m->err), "sending the configuration failed");
     bool first = true;
     for (;;) {
         uint64_t t0 = clock_ns(), b0 = m->bytes;
         if (mig_send_round(m, first) < 0)
-            return mig_err(m->err, sizeof(m->err), "sending RAM failed: %s", strerror(errno));
+            return error_set(m->err, sizeof(m->err), "sending RAM failed: %s", strerror(errno));
         first = false;
         m->rounds++;
         uint64_t dt = clock_ns() - t0, sent = m->bytes - b0;
         mig_ask(m, MIG_REQ_COLLECT);
-        if (m->cancelled) return mig_err(m->err, sizeof(m->err), "the VM stopped");
+        if (m->cancelled) return error_set(m->err, sizeof(m->err), "the VM stopped");
         /* Time the rest would take at the rate just measured. */
         double rate = dt && sent ? (double)sent / (double)dt : 0; /* bytes per ns */
         double need = rate > 0 ? (double)(m->ndirty << BUS_PAGE_SHIFT) / rate : 0;
@@ -270,13 +260,13 @@ static int mig_run(struct migration *m)
     if (mig_send_round(m, false) < 0 ||
         mig_record(m->fd, MIG_DEVICES, m->devices.len, 0, m->devices.data, m->devices.len) < 0 ||
         mig_record(m->fd, MIG_END, 0, 0, NULL, 0) < 0)
-        return mig_err(m->err, sizeof(m->err), "sending the last round failed: %s",
-                       strerror(errno));
+        return error_set(m->err, sizeof(m->err), "sending the last round failed: %s",
+                         strerror(errno));
     struct pollfd pfd = {.fd = m->fd, .events = POLLIN};
     uint8_t ack = 0;
     if (poll(&pfd, 1, (int)(MIG_ACK_NS / 1000000)) <= 0 || mig_read(m->fd, &ack, 1) < 0 ||
         ack != 'K')
-        return mig_err(m->err, sizeof(m->err), "the destination did not confirm");
+        return error_set(m->err, sizeof(m->err), "the destination did not confirm");
     return 0;
 }
 
@@ -310,17 +300,18 @@ static void mig_collect(struct migration *m)
 int migrate_start(struct vm *vm, const char *addr, uint64_t downtime_ms, struct vm_reply *rep,
                   char *err, size_t errlen)
 {
-    if (vm->mig) return mig_err(err, errlen, "a migration is already in progress");
-    if (!vm->pc) return mig_err(err, errlen, "the instance is not started");
+    if (vm->mig) return error_set(err, errlen, "a migration is already in progress");
+    if (!vm->pc) return error_set(err, errlen, "the instance is not started");
     struct migration *m = calloc(1, sizeof(*m));
-    if (!m) return mig_err(err, errlen, "out of memory");
+    if (!m) return error_set(err, errlen, "out of memory");
     m->vm = vm;
     m->bus = pc_bus(vm->pc);
     m->rep = rep;
     m->downtime_ns = downtime_ms * 1000000ull;
     snprintf(m->dest, sizeof(m->dest), "%s", addr);
     m->dirty = calloc(m->bus->ram_size >> BUS_PAGE_SHIFT, 1);
-    m->fd = m->dirty ? mig_socket(addr, false, err, errlen) : mig_err(err, errlen, "out of memory");
+    m->fd =
+        m->dirty ? mig_socket(addr, false, err, errlen) : error_set(err, errlen, "out of memory");
     if (m->fd < 0) {
         free(m->dirty);
         free(m);
@@ -338,7 +329,7 @@ int migrate_start(struct vm *vm, const char *addr, uint64_t downtime_ms, struct 
         state_writer_free(&m->config);
         free(m->dirty);
         free(m);
-        return mig_err(err, errlen, "cannot start the migration thread");
+        return error_set(err, errlen, "cannot start the migration thread");
     }
     vm->mig = m;
     return 0;
@@ -429,14 +420,14 @@ static int mig_recv(struct vm *vm, int fd, char *err, size_t errlen)
     char magic[8];
     uint8_t h[20];
     if (mig_read(fd, magic, 8) < 0 || memcmp(magic, MIG_MAGIC, 8) != 0)
-        return mig_err(err, errlen, "the source did not send a vessel migration stream");
+        return error_set(err, errlen, "the source did not send a vessel migration stream");
     uint8_t *devices = NULL;
     size_t devices_len = 0;
     bool have_config = false;
     for (;;) {
         if (mig_read(fd, h, sizeof(h)) < 0) {
             free(devices);
-            return mig_err(err, errlen, "the migration stream ended early");
+            return error_set(err, errlen, "the migration stream ended early");
         }
         uint32_t type = (uint32_t)mig_get_le(h, 4);
         uint64_t a = mig_get_le(h + 4, 8), b = mig_get_le(h + 12, 8);
@@ -445,34 +436,34 @@ static int mig_recv(struct vm *vm, int fd, char *err, size_t errlen)
             char why[256];
             if (!cfg || mig_read(fd, cfg, a) < 0) {
                 free(cfg);
-                return mig_err(err, errlen, "bad configuration record");
+                return error_set(err, errlen, "bad configuration record");
             }
             if (snap_open_config(cfg, a, &vm->img, why, sizeof(why)) < 0)
-                return mig_err(err, errlen, "configuration: %s", why);
+                return error_set(err, errlen, "configuration: %s", why);
             int usage;
             if (vm_adopt_config(vm, &vm->img.cfg, why, sizeof(why)) < 0 ||
                 vm_build(vm, false, why, sizeof(why), &usage) < 0)
-                return mig_err(err, errlen, "%s", why);
+                return error_set(err, errlen, "%s", why);
             have_config = true;
         } else if (type == MIG_PAGES && have_config) {
             struct bus *bus = pc_bus(vm->pc);
             if (b == 0 || b > MIG_CHUNK || (a | b) & (BUS_PAGE_SIZE - 1) || a > bus->ram_size ||
                 b > bus->ram_size - a)
-                return mig_err(err, errlen, "page record outside RAM");
+                return error_set(err, errlen, "page record outside RAM");
             if (mig_read(fd, bus->ram + a, b) < 0)
-                return mig_err(err, errlen, "the migration stream ended early");
+                return error_set(err, errlen, "the migration stream ended early");
         } else if (type == MIG_DEVICES && have_config && !devices) {
             devices = a <= MIG_STATE_MAX ? malloc(a ? a : 1) : NULL;
             devices_len = a;
             if (!devices || mig_read(fd, devices, a) < 0) {
                 free(devices);
-                return mig_err(err, errlen, "bad device record");
+                return error_set(err, errlen, "bad device record");
             }
         } else if (type == MIG_END && devices) {
             break;
         } else {
             free(devices);
-            return mig_err(err, errlen, "unexpected record %u in the migration stream", type);
+            return error_set(err, errlen, "unexpected record %u in the migration stream", type);
         }
     }
     /* Everything in RAM may have changed behind the engine's back. */
@@ -482,10 +473,10 @@ static int mig_recv(struct vm *vm, int fd, char *err, size_t errlen)
         bus_note_write(bus, BUS_HIGH_RAM, bus->ram_size - bus->low_ram_end);
     int rc = pc_load_devices(vm->pc, devices, devices_len);
     free(devices);
-    if (rc < 0) return mig_err(err, errlen, "the device state does not fit this machine");
+    if (rc < 0) return error_set(err, errlen, "the device state does not fit this machine");
     snap_dirty_reset(vm->pc);
     uint8_t ack = 'K';
-    if (mig_write(fd, &ack, 1) < 0) return mig_err(err, errlen, "the source went away");
+    if (mig_write(fd, &ack, 1) < 0) return error_set(err, errlen, "the source went away");
     return 0;
 }
 
@@ -500,7 +491,7 @@ int migrate_incoming(struct vm *vm, const char *addr, char *err, size_t errlen)
     int e = errno;
     close(lfd);
     if (!strncmp(addr, "unix:", 5)) unlink(addr + 5);
-    if (fd < 0) return mig_err(err, errlen, "accepting on '%s': %s", addr, strerror(e));
+    if (fd < 0) return error_set(err, errlen, "accepting on '%s': %s", addr, strerror(e));
     uint64_t t0 = clock_ns();
     int rc = mig_recv(vm, fd, err, errlen);
     close(fd);

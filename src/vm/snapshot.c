@@ -29,6 +29,7 @@
 #include "vessel/clock.h"
 #include "vessel/cpu.h"
 #include "vessel/state.h"
+#include "vessel/log.h"
 
 #define SNAP_TRAILER     BUS_PAGE_SIZE
 #define SNAP_MAGIC       "VSLMEM01"
@@ -38,17 +39,6 @@
 #define SNAP_WRITE_CHUNK (8u << 20)
 #define SNAP_MAX_EXTENTS 16384 /* more mappings than this: copy the layer instead */
 #define SNAP_NULL_STR    0xffffffffu
-
-static int snap_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int snap_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 void snap_chain_clear(struct snap_chain *c)
 {
@@ -236,12 +226,12 @@ static int snap_flush_disks(const struct vm_config *cfg, char *err, size_t errle
         char path[PATH_MAX], why[256];
         struct disk_options o;
         if (disk_spec_parse(cfg->disks[k], path, sizeof(path), &o, why, sizeof(why)) < 0)
-            return snap_err(err, errlen, "disk '%s': %s", cfg->disks[k], why);
+            return error_set(err, errlen, "disk '%s': %s", cfg->disks[k], why);
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0 || fsync(fd) < 0) {
             int e = errno;
             if (fd >= 0) close(fd);
-            return snap_err(err, errlen, "flushing disk '%s': %s", path, strerror(e));
+            return error_set(err, errlen, "flushing disk '%s': %s", path, strerror(e));
         }
         close(fd);
     }
@@ -255,16 +245,16 @@ int snap_create(struct pc *pc, const struct vm_config *cfg, const char *state_pa
     uint64_t t0 = clock_ns();
     struct bus *b = pc_bus(pc);
     if (diff && chain->nlayers == 0)
-        return snap_err(err, errlen,
-                        "a Diff snapshot needs an earlier snapshot of this VM (or "
-                        "a restore): take a Full one first");
+        return error_set(err, errlen,
+                         "a Diff snapshot needs an earlier snapshot of this VM (or "
+                         "a restore): take a Full one first");
     if (diff && chain->nlayers >= SNAP_MAX_LAYERS)
-        return snap_err(err, errlen, "%d memory layers already: take a Full snapshot",
-                        SNAP_MAX_LAYERS);
+        return error_set(err, errlen, "%d memory layers already: take a Full snapshot",
+                         SNAP_MAX_LAYERS);
     char state_tmp[PATH_MAX], mem_tmp[PATH_MAX];
     if (snprintf(state_tmp, sizeof(state_tmp), "%s.tmp", state_path) >= (int)sizeof(state_tmp) ||
         snprintf(mem_tmp, sizeof(mem_tmp), "%s.tmp", mem_path) >= (int)sizeof(mem_tmp))
-        return snap_err(err, errlen, "snapshot path too long");
+        return error_set(err, errlen, "snapshot path too long");
     uint64_t id;
     if (getrandom(&id, sizeof(id), 0) != sizeof(id)) id = clock_wall_ns() ^ (uint64_t)getpid();
 
@@ -280,7 +270,7 @@ int snap_create(struct pc *pc, const struct vm_config *cfg, const char *state_pa
     int rc = snap_flush_disks(cfg, err, errlen);
     uint64_t mem_bytes = 0;
     if (rc == 0 && (rc = snap_write_mem(mem_tmp, b, diff, id, &mem_bytes)) < 0)
-        snap_err(err, errlen, "writing memory file '%s': %s", mem_tmp, strerror(-rc));
+        error_set(err, errlen, "writing memory file '%s': %s", mem_tmp, strerror(-rc));
     if (rc == 0) {
         /* The layer list names files by absolute path; the newest is the one being written. */
         char dir[PATH_MAX], base[PATH_MAX], abs[PATH_MAX + 8];
@@ -289,7 +279,7 @@ int snap_create(struct pc *pc, const struct vm_config *cfg, const char *state_pa
         char *rd = realpath(dirname(dir), NULL);
         if (!rd) {
             rc = -1;
-            snap_err(err, errlen, "memory file directory of '%s': %s", mem_path, strerror(errno));
+            error_set(err, errlen, "memory file directory of '%s': %s", mem_path, strerror(errno));
         } else {
             snprintf(abs, sizeof(abs), "%s/%s", rd, basename(base));
             free(rd);
@@ -297,15 +287,15 @@ int snap_create(struct pc *pc, const struct vm_config *cfg, const char *state_pa
             snap_put_memory(&w, id, b->ram_size, diff, &next);
             if (w.error) {
                 rc = -1;
-                snap_err(err, errlen, "out of memory building the state file");
+                error_set(err, errlen, "out of memory building the state file");
             } else if ((rc = snap_write_file(state_tmp, &w)) < 0) {
-                snap_err(err, errlen, "writing state file '%s': %s", state_tmp, strerror(-rc));
+                error_set(err, errlen, "writing state file '%s': %s", state_tmp, strerror(-rc));
             }
         }
     }
     if (rc == 0 && (rename(mem_tmp, mem_path) < 0 || rename(state_tmp, state_path) < 0)) {
         rc = -1;
-        snap_err(err, errlen, "renaming the snapshot files into place: %s", strerror(errno));
+        error_set(err, errlen, "renaming the snapshot files into place: %s", strerror(errno));
         unlink(mem_path);
     }
     if (rc < 0) {
@@ -352,10 +342,10 @@ static int snap_get_config(struct state_reader *r, struct snap_image *img, char 
 {
     uint32_t v;
     if (!state_section_find(r, "vm-config", &v))
-        return snap_err(err, errlen, "no vm-config section (not a vessel snapshot)");
+        return error_set(err, errlen, "no vm-config section (not a vessel snapshot)");
     if (v != SNAP_CONFIG_VER)
-        return snap_err(err, errlen, "vm-config section version %u (this vessel reads %u)", v,
-                        SNAP_CONFIG_VER);
+        return error_set(err, errlen, "vm-config section version %u (this vessel reads %u)", v,
+                         SNAP_CONFIG_VER);
     struct vm_config *c = &img->cfg;
     bool ok = true;
     c->mem_size = state_get_u64(r);
@@ -383,7 +373,7 @@ static int snap_get_config(struct state_reader *r, struct snap_image *img, char 
     c->balloon.deflate_on_oom = state_get_u8(r) != 0;
     c->balloon.reporting = state_get_u8(r) != 0;
     if (!ok || !state_ok(r) || c->mem_size == 0 || (c->mem_size & (BUS_PAGE_SIZE - 1)))
-        return snap_err(err, errlen, "malformed vm-config section");
+        return error_set(err, errlen, "malformed vm-config section");
     return 0;
 }
 
@@ -391,16 +381,16 @@ static int snap_get_memory(struct state_reader *r, struct snap_image *img, char 
 {
     uint32_t v;
     if (!state_section_find(r, "memory", &v))
-        return snap_err(err, errlen, "no memory section (not a vessel snapshot)");
+        return error_set(err, errlen, "no memory section (not a vessel snapshot)");
     if (v != SNAP_MEMORY_VER)
-        return snap_err(err, errlen, "memory section version %u (this vessel reads %u)", v,
-                        SNAP_MEMORY_VER);
+        return error_set(err, errlen, "memory section version %u (this vessel reads %u)", v,
+                         SNAP_MEMORY_VER);
     img->id = state_get_u64(r);
     img->ram_size = state_get_u64(r);
     (void)state_get_u32(r); /* diff: the layer list says it all */
     uint32_t n = state_get_u32(r);
     if (!state_ok(r) || n == 0 || n > SNAP_MAX_LAYERS)
-        return snap_err(err, errlen, "malformed memory section");
+        return error_set(err, errlen, "malformed memory section");
     for (uint32_t k = 0; k < n; k++) {
         uint32_t len = state_get_u32(r);
         if (!state_ok(r) || len == 0 || len >= PATH_MAX) break;
@@ -414,7 +404,7 @@ static int snap_get_memory(struct state_reader *r, struct snap_image *img, char 
     }
     if (!state_ok(r) || img->chain.nlayers != n || img->chain.id[n - 1] != img->id ||
         img->ram_size != img->cfg.mem_size)
-        return snap_err(err, errlen, "malformed memory section");
+        return error_set(err, errlen, "malformed memory section");
     return 0;
 }
 
@@ -431,17 +421,17 @@ int snap_open(const char *state_path, struct snap_image *img, char *err, size_t 
 {
     memset(img, 0, sizeof(*img));
     int rc = state_read_file(state_path, &img->data, &img->len);
-    if (rc < 0) return snap_err(err, errlen, "state file '%s': %s", state_path, strerror(-rc));
+    if (rc < 0) return error_set(err, errlen, "state file '%s': %s", state_path, strerror(-rc));
     if (img->len < 12 || memcmp(img->data, "VSLSTATE", 8) != 0) {
         snap_close(img);
-        return snap_err(err, errlen, "'%s' is not a vessel state file", state_path);
+        return error_set(err, errlen, "'%s' is not a vessel state file", state_path);
     }
     uint32_t fv = (uint32_t)img->data[8] | (uint32_t)img->data[9] << 8 |
                   (uint32_t)img->data[10] << 16 | (uint32_t)img->data[11] << 24;
     if (fv != STATE_FORMAT_VERSION) {
         snap_close(img);
-        return snap_err(err, errlen, "state file '%s' has format version %u; this vessel reads %u",
-                        state_path, fv, STATE_FORMAT_VERSION);
+        return error_set(err, errlen, "state file '%s' has format version %u; this vessel reads %u",
+                         state_path, fv, STATE_FORMAT_VERSION);
     }
     struct state_reader r;
     char why[256];
@@ -449,7 +439,7 @@ int snap_open(const char *state_path, struct snap_image *img, char *err, size_t 
         snap_get_config(&r, img, why, sizeof(why)) < 0 ||
         snap_get_memory(&r, img, why, sizeof(why)) < 0) {
         snap_close(img);
-        return snap_err(err, errlen, "state file '%s': %s", state_path, why);
+        return error_set(err, errlen, "state file '%s': %s", state_path, why);
     }
     return 0;
 }
@@ -460,19 +450,19 @@ static int snap_open_layer(const char *path, uint64_t off, uint64_t id, uint64_t
                            size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return snap_err(err, errlen, "memory file '%s': %s", path, strerror(errno));
+    if (fd < 0) return error_set(err, errlen, "memory file '%s': %s", path, strerror(errno));
     struct stat st;
     uint8_t t[24];
     if (fstat(fd, &st) < 0 || (off == 0 && (uint64_t)st.st_size != ram + SNAP_TRAILER) ||
         (uint64_t)st.st_size < off + ram + SNAP_TRAILER) {
         close(fd);
-        return snap_err(err, errlen, "memory file '%s' is not %llu bytes (RAM and trailer)", path,
-                        (unsigned long long)(ram + SNAP_TRAILER));
+        return error_set(err, errlen, "memory file '%s' is not %llu bytes (RAM and trailer)", path,
+                         (unsigned long long)(ram + SNAP_TRAILER));
     }
     if (pread(fd, t, sizeof(t), (off_t)(off + ram)) != (ssize_t)sizeof(t) ||
         memcmp(t, SNAP_MAGIC, 8)) {
         close(fd);
-        return snap_err(err, errlen, "'%s' is not a vessel memory file", path);
+        return error_set(err, errlen, "'%s' is not a vessel memory file", path);
     }
     uint64_t fid = 0, fram = 0;
     for (unsigned k = 0; k < 8; k++) {
@@ -481,7 +471,7 @@ static int snap_open_layer(const char *path, uint64_t off, uint64_t id, uint64_t
     }
     if (fid != id || fram != ram) {
         close(fd);
-        return snap_err(err, errlen, "memory file '%s' belongs to another snapshot", path);
+        return error_set(err, errlen, "memory file '%s' belongs to another snapshot", path);
     }
     return fd;
 }
@@ -509,9 +499,9 @@ static int snap_map_diff(int fd, const char *path, struct bus *b, char *err, siz
                     void *p = mmap(b->ram + s, (size_t)(e - s), PROT_READ | PROT_WRITE,
                                    MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, s);
                     if (p == MAP_FAILED)
-                        return snap_err(err, errlen, "mapping '%s': %s", path, strerror(errno));
+                        return error_set(err, errlen, "mapping '%s': %s", path, strerror(errno));
                 } else if (pread(fd, b->ram + s, (size_t)(e - s), s) != e - s) {
-                    return snap_err(err, errlen, "reading '%s': %s", path, strerror(errno));
+                    return error_set(err, errlen, "reading '%s': %s", path, strerror(errno));
                 }
             }
             pos = e;
@@ -532,9 +522,9 @@ int snap_restore_at(struct pc *pc, const struct snap_image *img, const char *mem
 {
     struct bus *b = pc_bus(pc);
     if (b->ram_size != img->ram_size)
-        return snap_err(err, errlen, "the snapshot has %llu MiB of RAM, this machine %llu MiB",
-                        (unsigned long long)(img->ram_size >> 20),
-                        (unsigned long long)(b->ram_size >> 20));
+        return error_set(err, errlen, "the snapshot has %llu MiB of RAM, this machine %llu MiB",
+                         (unsigned long long)(img->ram_size >> 20),
+                         (unsigned long long)(b->ram_size >> 20));
     for (unsigned k = 0; k < img->chain.nlayers; k++) {
         const char *path = img->chain.path[k];
         uint64_t off = 0;
@@ -543,8 +533,8 @@ int snap_restore_at(struct pc *pc, const struct snap_image *img, const char *mem
             off = mem_offset;
         }
         if (off && (off & (BUS_PAGE_SIZE - 1) || img->chain.nlayers != 1))
-            return snap_err(err, errlen,
-                            "a memory layer at an offset must be page-aligned and alone");
+            return error_set(err, errlen,
+                             "a memory layer at an offset must be page-aligned and alone");
         int fd = snap_open_layer(path, off, img->chain.id[k], b->ram_size, err, errlen);
         if (fd < 0) return -1;
         int rc = 0;
@@ -552,7 +542,7 @@ int snap_restore_at(struct pc *pc, const struct snap_image *img, const char *mem
             void *p = mmap(b->ram, b->ram_size, PROT_READ | PROT_WRITE,
                            MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, (off_t)off);
             if (p == MAP_FAILED)
-                rc = snap_err(err, errlen, "mapping '%s': %s", path, strerror(errno));
+                rc = error_set(err, errlen, "mapping '%s': %s", path, strerror(errno));
         } else {
             rc = snap_map_diff(fd, path, b, err, errlen);
         }
@@ -560,7 +550,7 @@ int snap_restore_at(struct pc *pc, const struct snap_image *img, const char *mem
         if (rc < 0) return -1;
     }
     if (pc_load_devices(pc, img->data, img->len) < 0)
-        return snap_err(err, errlen, "the state file does not fit this machine (see above)");
+        return error_set(err, errlen, "the state file does not fit this machine (see above)");
     snap_chain_copy(chain, &img->chain);
     if (mem_path) {
         char *abs = realpath(mem_path, NULL);
@@ -581,8 +571,8 @@ int snap_open_config(uint8_t *data, size_t len, struct snap_image *img, char *er
     struct state_reader r;
     if (!state_reader_init(&r, data, len)) {
         snap_close(img);
-        return snap_err(err, errlen, "not a vessel state stream of format %u",
-                        STATE_FORMAT_VERSION);
+        return error_set(err, errlen, "not a vessel state stream of format %u",
+                         STATE_FORMAT_VERSION);
     }
     if (snap_get_config(&r, img, err, errlen) < 0) {
         snap_close(img);
