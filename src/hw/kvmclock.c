@@ -63,7 +63,7 @@ static bool put(struct kvmclock *k, uint64_t gpa, size_t off, const void *p, siz
     return bus_dma_write(k->bus, gpa + off, p, n);
 }
 
-static void publish_time(struct kvmclock *k)
+static void publish_time(struct kvmclock *k, uint8_t flags)
 {
     if (!(k->system_time_msr & 1) || !k->bus) return;
     uint64_t gpa = k->system_time_msr & ~1ull;
@@ -71,7 +71,7 @@ static void publish_time(struct kvmclock *k)
         return; /* not RAM: ignore, as the guest gets what it asked for */
     struct pvclock_vcpu_time_info ti = {0};
     kvmclock_scale(k->cfg.tsc_hz, &ti.tsc_to_system_mul, &ti.tsc_shift);
-    ti.flags = PVCLOCK_TSC_STABLE_BIT;
+    ti.flags = PVCLOCK_TSC_STABLE_BIT | flags;
     /* Sample the TSC and the clock as close together as we can. */
     uint64_t now = mono(k);
     ti.tsc_timestamp = k->cfg.read_tsc ? k->cfg.read_tsc(k->cfg.tsc_opaque) : 0;
@@ -120,6 +120,13 @@ void kvmclock_destroy(struct kvmclock *k)
     free(k);
 }
 
+void kvmclock_guest_stopped(struct kvmclock *k)
+{
+    pthread_mutex_lock(&k->lock);
+    publish_time(k, PVCLOCK_GUEST_STOPPED);
+    pthread_mutex_unlock(&k->lock);
+}
+
 bool kvmclock_msr_read(struct kvmclock *k, uint32_t msr, uint64_t *value)
 {
     bool ok = true;
@@ -143,7 +150,7 @@ bool kvmclock_msr_write(struct kvmclock *k, uint32_t msr, uint64_t value)
     case MSR_KVM_SYSTEM_TIME:
     case MSR_KVM_SYSTEM_TIME_NEW:
         k->system_time_msr = value;
-        publish_time(k);
+        publish_time(k, 0);
         break;
     case MSR_KVM_WALL_CLOCK:
     case MSR_KVM_WALL_CLOCK_NEW:
@@ -196,7 +203,7 @@ int kvmclock_load(struct kvmclock *k, struct state_reader *r)
     uint64_t now = mono(k);
     int rc = state_load_section(r, "kvmclock", STATE_VERSION, &kvmclock_desc, k, &now);
     if (rc == 0 && state_committing(r))
-        publish_time(k); /* the host TSC/clock relation is new after a restore */
+        publish_time(k, 0); /* the host TSC/clock relation is new after a restore */
     pthread_mutex_unlock(&k->lock);
     return rc;
 }

@@ -17,6 +17,7 @@ struct state_reader;
 #define MSR_KVM_WALL_CLOCK_NEW  0x4b564d00
 #define MSR_KVM_SYSTEM_TIME_NEW 0x4b564d01
 #define PVCLOCK_TSC_STABLE_BIT  0x01
+#define PVCLOCK_GUEST_STOPPED   0x02 /* set by the host, cleared by the guest */
 
 /* The layouts the guest reads (little-endian, as in Linux's asm/pvclock-abi.h; naturally
  * aligned, so no packing is needed). */
@@ -55,6 +56,10 @@ void kvmclock_destroy(struct kvmclock *k);
 /* The kvmclock MSRs; false for others. Addresses outside RAM are accepted and ignored. */
 bool kvmclock_msr_read(struct kvmclock *k, uint32_t msr, uint64_t *value);
 bool kvmclock_msr_write(struct kvmclock *k, uint32_t msr, uint64_t value);
+/* The VM was paused and runs again: publish the structure once more with GUEST_STOPPED, which
+ * the guest's soft-lockup and RCU-stall watchdogs take (and clear) as "the host stopped me",
+ * rather than reporting the paused time as a hung CPU. */
+void kvmclock_guest_stopped(struct kvmclock *k);
 /* The multiplier and shift for a TSC of tsc_hz (exposed for tests and the CPUID leaf). */
 void kvmclock_scale(uint64_t tsc_hz, uint32_t *mul, int8_t *shift);
 

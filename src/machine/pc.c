@@ -48,7 +48,8 @@ static int pc_vcpu_load(void *o, struct state_reader *r, const char *name)
     (void)name;
     return vcpu_load(o, r);
 }
-static const struct pc_device_ops pc_vcpu_ops = {pc_vcpu_destroy, pc_vcpu_save, pc_vcpu_load, NULL};
+static const struct pc_device_ops pc_vcpu_ops = {pc_vcpu_destroy, pc_vcpu_save, pc_vcpu_load, NULL,
+                                                 NULL};
 
 /* A device whose save/load take only (object, stream) and whose destroy takes the object. */
 #define PC_PLAIN_OPS(prefix, timer)                                                                \
@@ -67,7 +68,7 @@ static const struct pc_device_ops pc_vcpu_ops = {pc_vcpu_destroy, pc_vcpu_save, 
         return prefix##_load(o, r);                                                                \
     }                                                                                              \
     static const struct pc_device_ops pc_##prefix##_ops = {                                        \
-        pc_##prefix##_destroy, pc_##prefix##_save, pc_##prefix##_load, timer}
+        pc_##prefix##_destroy, pc_##prefix##_save, pc_##prefix##_load, timer, NULL}
 
 /* The timer devices: fire what is due, report the next deadline. */
 static uint64_t pc_lapic_timer(void *o, uint64_t now)
@@ -123,7 +124,8 @@ static int pc_acpi_pm_load(void *o, struct state_reader *r, const char *name)
     (void)name;
     return acpi_pm_load(o, r);
 }
-static const struct pc_device_ops pc_acpi_pm_ops = {NULL, pc_acpi_pm_save, pc_acpi_pm_load, NULL};
+static const struct pc_device_ops pc_acpi_pm_ops = {NULL, pc_acpi_pm_save, pc_acpi_pm_load, NULL,
+                                                    NULL};
 
 /* Devices that can exist more than once take their section name from the list entry. */
 static void pc_virtio_blk_destroy(void *o)
@@ -138,8 +140,12 @@ static int pc_virtio_blk_load(void *o, struct state_reader *r, const char *name)
 {
     return virtio_blk_load(o, r, name);
 }
-static const struct pc_device_ops pc_virtio_blk_ops = {pc_virtio_blk_destroy, pc_virtio_blk_save,
-                                                       pc_virtio_blk_load, NULL};
+static void pc_virtio_blk_run_state(void *o, bool running)
+{
+    virtio_blk_set_running(o, running);
+}
+static const struct pc_device_ops pc_virtio_blk_ops = {
+    pc_virtio_blk_destroy, pc_virtio_blk_save, pc_virtio_blk_load, NULL, pc_virtio_blk_run_state};
 
 static void pc_virtio_net_destroy(void *o)
 {
@@ -153,20 +159,25 @@ static int pc_virtio_net_load(void *o, struct state_reader *r, const char *name)
 {
     return virtio_net_load(o, r, name);
 }
-static const struct pc_device_ops pc_virtio_net_ops = {pc_virtio_net_destroy, pc_virtio_net_save,
-                                                       pc_virtio_net_load, NULL};
+static void pc_virtio_net_run_state(void *o, bool running)
+{
+    virtio_net_set_running(o, running);
+}
+static const struct pc_device_ops pc_virtio_net_ops = {
+    pc_virtio_net_destroy, pc_virtio_net_save, pc_virtio_net_load, NULL, pc_virtio_net_run_state};
 
 /* Host back-ends: only closed, their state is the host's. */
 static void pc_disk_close(void *o)
 {
     disk_close(o);
 }
-static const struct pc_device_ops pc_disk_ops = {pc_disk_close, NULL, NULL, NULL};
+static const struct pc_device_ops pc_disk_ops = {pc_disk_close, NULL, NULL, NULL, NULL};
 static void pc_net_backend_destroy(void *o)
 {
     net_backend_destroy(o);
 }
-static const struct pc_device_ops pc_net_backend_ops = {pc_net_backend_destroy, NULL, NULL, NULL};
+static const struct pc_device_ops pc_net_backend_ops = {pc_net_backend_destroy, NULL, NULL, NULL,
+                                                        NULL};
 
 /* Append a device, or report why it could not be created. Returns obj != NULL ? 0 : -1. */
 static int pc_add(struct pc *pc, const char *name, void *obj, const struct pc_device_ops *ops,
@@ -506,6 +517,13 @@ void pc_destroy(struct pc *pc)
         if (pc->dev[k].ops->destroy) pc->dev[k].ops->destroy(pc->dev[k].obj);
     bus_destroy(&pc->bus);
     free(pc);
+}
+
+void pc_set_running(struct pc *pc, bool running)
+{
+    for (unsigned k = 0; k < pc->ndev; k++)
+        if (pc->dev[k].ops->run_state) pc->dev[k].ops->run_state(pc->dev[k].obj, running);
+    if (running) kvmclock_guest_stopped(pc->kvmclock);
 }
 
 uint64_t pc_update_timers(struct pc *pc, uint64_t now_ns)

@@ -79,6 +79,10 @@ struct bus *pc_bus(struct pc *pc);
 /* Fire every device timer due at host time now_ns; returns the earliest next deadline (host
  * ns, UINT64_MAX if none). */
 uint64_t pc_update_timers(struct pc *pc, uint64_t now_ns);
+/* Pause (false) and resume (true) beyond the vCPU: device threads stop writing guest memory
+ * (virtio-net receive, virtio-blk batches) and, on resume, the guest's kvmclock says it was
+ * stopped. The loop calls it; a new machine runs. */
+void pc_set_running(struct pc *pc, bool running);
 /* The board's vCPU: the caller runs it (vcpu_run) and asks it to stop (vcpu_request_exit). */
 struct vcpu *pc_vcpu(struct pc *pc);
 /* Whether the LAPIC has an interrupt the CPU could take now (a halted vCPU will wake). */

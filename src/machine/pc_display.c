@@ -163,7 +163,7 @@ int pc_screenshot(struct pc *pc, const char *path, char *err, size_t errlen)
 }
 
 static const struct pc_device_ops pc_display_ops = {pc_display_destroy, NULL, NULL,
-                                                    pc_display_timer};
+                                                    pc_display_timer, NULL};
 
 int pc_display_create(struct pc *pc, const struct pc_config *cfg, struct boot_screen *screen,
                       char *err, size_t errlen, int *usage)

@@ -22,6 +22,9 @@ struct pc_device_ops {
     int (*load)(void *obj, struct state_reader *r, const char *name);
     /* Fire what is due at host time now_ns; the next deadline (UINT64_MAX: none). */
     uint64_t (*timer)(void *obj, uint64_t now_ns);
+    /* The VM stops or runs again (pc_set_running): devices with threads stop touching guest
+     * memory. */
+    void (*run_state)(void *obj, bool running);
 };
 
 struct pc_device {

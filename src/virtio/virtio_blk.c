@@ -49,6 +49,7 @@ struct virtio_blk {
 
     pthread_t thread;
     pthread_mutex_t lock; /* held while the I/O thread works on the queue */
+    bool held;            /* the VM is paused: no batch starts (virtio_blk_set_running) */
     pthread_cond_t cond;
     bool kicked, paused, stop;
     struct virtq_elem elem;
@@ -180,7 +181,7 @@ static void *blk_thread(void *opaque)
     struct virtq *q = &d->vd.vq[0];
     pthread_mutex_lock(&d->lock);
     for (;;) {
-        while (!d->stop && (!d->kicked || d->paused))
+        while (!d->stop && (!d->kicked || d->paused || d->held))
             pthread_cond_wait(&d->cond, &d->lock);
         if (d->stop) break;
         d->kicked = false;
@@ -218,6 +219,14 @@ static void blk_driver_ok(struct virtio_dev *vd)
     pthread_mutex_lock(&d->lock);
     d->paused = false;
     pthread_cond_signal(&d->cond);
+    pthread_mutex_unlock(&d->lock);
+}
+
+void virtio_blk_set_running(struct virtio_blk *d, bool running)
+{
+    pthread_mutex_lock(&d->lock); /* stopping: waits for a batch in progress */
+    d->held = !running;
+    if (running) pthread_cond_signal(&d->cond);
     pthread_mutex_unlock(&d->lock);
 }
 

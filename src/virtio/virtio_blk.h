@@ -14,6 +14,8 @@ struct virtio_blk;
 struct virtio_blk *virtio_blk_create(struct pci_host *host, struct bus *bus, struct disk_backend *b,
                                      const char *id);
 void virtio_blk_destroy(struct virtio_blk *d);
+/* The VM stops (false: waits for a batch in progress, starts none) or runs again (true). */
+void virtio_blk_set_running(struct virtio_blk *d, bool running);
 /* Section "virtio-blk.<id or index>" is the caller's naming; this writes the payload of a
  * section named `name`. */
 void virtio_blk_save(struct virtio_blk *d, struct state_writer *w, const char *name);

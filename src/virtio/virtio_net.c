@@ -36,6 +36,7 @@ struct virtio_net {
     uint8_t config[12];
     pthread_mutex_t lock; /* queues vs. reset from the vCPU thread */
     bool paused;
+    bool held; /* the VM is paused: frames neither arrive nor leave (virtio_net_set_running) */
     struct pending_frame pending[NET_PENDING];
     unsigned phead, pcount;
     struct virtq_elem rx_elem, tx_elem;
@@ -90,7 +91,7 @@ static bool net_receive(void *opaque, const uint8_t *frame, size_t len)
     struct virtio_net *n = opaque;
     bool ok = true;
     pthread_mutex_lock(&n->lock);
-    if (n->paused || !virtio_driver_ok(&n->vd)) {
+    if (n->paused || n->held || !virtio_driver_ok(&n->vd)) {
         ok = false;
     } else {
         flush_pending(n);
@@ -121,7 +122,7 @@ static void net_tx_ready(void *opaque)
         pthread_mutex_lock(&n->lock);
         int got = 0;
         uint64_t len = 0;
-        if (!n->paused && virtio_driver_ok(&n->vd)) {
+        if (!n->paused && !n->held && virtio_driver_ok(&n->vd)) {
             got = virtq_pop(q, &n->tx_elem);
             if (got == 1) {
                 len = virtq_copy_from_out(&n->tx_elem, 0, n->txbuf, sizeof(n->txbuf));
@@ -136,7 +137,7 @@ static void net_tx_ready(void *opaque)
             virtio_queue_notify(&n->vd, TXQ);
         }
         if (got != 1) {
-            if (!n->paused && virtio_driver_ok(&n->vd)) flush_pending(n);
+            if (!n->paused && !n->held && virtio_driver_ok(&n->vd)) flush_pending(n);
             pthread_mutex_unlock(&n->lock);
             return;
         }
@@ -167,6 +168,14 @@ static void net_driver_ok(struct virtio_dev *vd)
     n->paused = false;
     pthread_mutex_unlock(&n->lock);
     net_backend_kick(n->nb);
+}
+
+void virtio_net_set_running(struct virtio_net *n, bool running)
+{
+    pthread_mutex_lock(&n->lock);
+    n->held = !running;
+    pthread_mutex_unlock(&n->lock);
+    if (running) net_backend_kick(n->nb); /* what the guest queued to send meanwhile */
 }
 
 static uint64_t net_config_read(struct virtio_dev *vd, uint64_t off, unsigned size)

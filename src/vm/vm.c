@@ -6,9 +6,10 @@
  * API) reach the loop through the kick: vcpu_request_exit plus the eventfd.
  *
  * Pause is the loop not running the vCPU (it stopped at the end of a slice, an instruction
- * boundary) and not firing device timers; the guest's clocks (TSC, kvmclock, APIC timer, RTC)
- * follow the host's monotonic clock, so after a resume guest time has moved on by the pause
- * and never backwards, and timers that fell due meanwhile fire at once. A restored snapshot
+ * boundary), not firing device timers, and the board holding its device threads
+ * (pc_set_running: no guest memory written while paused); the guest's clocks (TSC, kvmclock, APIC
+ * timer, RTC) follow the host's monotonic clock, so after a resume guest time has moved on by the
+ * pause and never backwards, and timers that fell due meanwhile fire at once. A restored snapshot
  * instead continues from the instant it was taken: every device rebases its clock on load.
  *
  * Exit statuses are enum vm_status; the terminal is restored before anything is printed on the

@@ -177,6 +177,7 @@ void vm_set_paused(struct vm *vm, bool pause)
         vm->resumes++;
     }
     vm->paused = pause;
+    if (vm->pc) pc_set_running(vm->pc, !pause);
 }
 
 static void vm_pause(struct vm *vm, bool pause, struct vm_reply *rep)
@@ -233,6 +234,7 @@ static void vm_snap_load(struct vm *vm, const struct vm_request *req, struct vm_
     if (vm->paused) {
         vm->paused_since_ns = clock_ns();
         vm->pauses++;
+        pc_set_running(vm->pc, false); /* the restored devices wait for the resume too */
     }
 }
 

@@ -3,6 +3,7 @@ runs `vessel run` with pipes, waits for the guest's ready line and runs shell co
 guest, separating each command's output with markers the shell's own echo can't fake."""
 
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -200,6 +201,13 @@ def start_guest(vessel, t, tag, args, timeout, log_path, quiet_kernel=True):
         g.kill()
         return None
     return g
+
+
+def free_port():
+    """A TCP port on the loopback that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def vessel_path():

@@ -22,14 +22,14 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tarfile
 import tempfile
 import time
 import urllib.request
 
-from harness import READY_LINE, Guest, Tap, guest_files, guest_present, vessel_path
+from harness import (READY_LINE, Guest, Tap, free_port, guest_files, guest_present,
+                     vessel_path)
 
 TIMEOUT = int(os.environ.get("VESSEL_BOOT_TIMEOUT", "300"))
 BASE_PAGE = b"served from the shared base\n"
@@ -51,14 +51,6 @@ INITTAB = """::sysinit:/etc/init.d/rcS
 ::ctrlaltdel:/bin/reboot
 ::shutdown:/bin/umount -a -r
 """
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def fetch(port, path, timeout):

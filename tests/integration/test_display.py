@@ -14,7 +14,6 @@ VESSEL_BOOT_TIMEOUT bounds the wait for the ready line."""
 import os
 import random
 import shutil
-import socket
 import struct
 import subprocess
 import sys
@@ -22,16 +21,11 @@ import tempfile
 import time
 import zlib
 
-from harness import Tap, guest_files, guest_present, start_guest, vessel_path
+from harness import (Tap, free_port, guest_files, guest_present, start_guest,
+                     vessel_path)
 
 W, H = 640, 480
 IDLE_SECONDS = 10
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_pattern(path):

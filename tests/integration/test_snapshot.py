@@ -13,15 +13,17 @@ each number to a file on a virtio-blk ext4 disk and printing it with its uptime:
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
 
 import apiclient
 import harness
-from harness import Guest, Tap, guest_files, guest_present, vessel_path
+from harness import Guest, Tap, free_port, guest_files, guest_present, vessel_path
 
 COUNT_RE = re.compile(rb"CNT (\d+) (\d+\.\d+)\r?\n")
+PAUSE_S = 2
 LOOP = ("(i=0; while [ ! -e /tmp/stop ]; do i=$((i+1)); echo $i > /mnt/count; sync; "
         "echo \"CNT $i $(cut -d' ' -f1 /proc/uptime)\"; sleep 0.2; done; echo CNT''DONE; "
         "exec sleep 100000) </dev/null &\n")
@@ -76,6 +78,21 @@ def rss_kib(pid):
     return out
 
 
+def same_ram(a, b):
+    """Whether two memory files hold the same RAM (their trailers carry different ids)."""
+    size = os.path.getsize(a)
+    if size != os.path.getsize(b):
+        return False
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        left = size - 4096
+        while left > 0:
+            n = min(left, 1 << 22)
+            if fa.read(n) != fb.read(n):
+                return False
+            left -= n
+    return True
+
+
 def stop_counter(t, g, name):
     """Stop the loop, check the disk's last number, unmount. Returns the output offset."""
     mark = len(g.out)
@@ -110,8 +127,11 @@ def main():
         sock = os.path.join(tmp, "api.sock")
         state, mem = os.path.join(tmp, "vm.state"), os.path.join(tmp, "vm.mem")
         files = guest_files()  # with --api-sock the kernel is not defaulted: name it
+        port = free_port()  # traffic that arrives while the VM is paused
         g = start_guest(vessel, t, ["--kernel", files["vmlinuz"], "--initrd", files["initrd.img"],
-                                    "--disk", disk, "--api-sock", sock], "source", tmp, timeout)
+                                    "--disk", disk, "--api-sock", sock,
+                                    "--net", f"user,hostfwd=tcp:127.0.0.1:{port}-:7777"],
+                        "source", tmp, timeout)
         if not g:
             return t.done()
         procs.append(g)
@@ -136,6 +156,21 @@ def main():
                   f"{os.path.getsize(state)} bytes")
         t.ok(not any(n.endswith(".tmp") for n in os.listdir(tmp)),
              "no temporary files are left behind")
+        # A paused VM is still: a connection through the port forward while paused (slirp
+        # answers the host at once and sends the guest its SYN) must not reach guest memory.
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+                c.sendall(b"while you were paused\n")
+                time.sleep(1.5)
+        except OSError:
+            pass
+        mem2 = os.path.join(tmp, "vm2.mem")
+        st_, body = apiclient.call(sock, "PUT", "/snapshot/create",
+                                   {"snapshot_path": os.path.join(tmp, "vm2.state"),
+                                    "mem_file_path": mem2, "snapshot_type": "Full"})
+        t.ok(st_ == 204 and same_ram(mem, mem2),
+             "paused: guest RAM is unchanged by network traffic arriving meanwhile", body)
+        os.unlink(mem2)
         time.sleep(0.3)
         g.proc.kill()
         g.wait_exit(30)
@@ -148,7 +183,8 @@ def main():
             clones.append(c)
 
         sock2 = os.path.join(tmp, "api2.sock")
-        r = Guest(vessel, ["--restore", state, "--api-sock", sock2],
+        # (--net user: the restored machines need no port forward, and clones cannot share one)
+        r = Guest(vessel, ["--restore", state, "--api-sock", sock2, "--net", "user"],
                   log_path=os.path.join(tmp, "restored.log"))
         procs.append(r)
         after = wait_count(r, counts(before)[-1][0] + 15, 120)
@@ -171,10 +207,11 @@ def main():
         time.sleep(0.5)
         mark = len(r.out)
         st2, info = apiclient.call(sock2, "GET", "/")
-        time.sleep(2)
+        time.sleep(PAUSE_S)
         quiet = len(r.out) == mark
         t.ok(st_ == 204 and st2 == 200 and info.get("state") == "Paused" and quiet,
-             "(b) paused: state Paused and no guest output for 2 s", f"{info} {r.tail()}")
+             f"(b) paused: state Paused and no guest output for {PAUSE_S} s",
+             f"{info} {r.tail()}")
         st_, _ = apiclient.call(sock2, "PATCH", "/vm", {"state": "Resumed"})
         last = counts(bytes(r.out))[-1][0]
         wait_count(r, last + 10, 120)
@@ -194,7 +231,7 @@ def main():
         # (c) three clones of one snapshot
         cl = []
         for k, d in enumerate(clones):
-            c = Guest(vessel, ["--restore", state, "--disk", d],
+            c = Guest(vessel, ["--restore", state, "--disk", d, "--net", "user"],
                       log_path=os.path.join(tmp, f"clone{k}.log"))
             procs.append(c)
             cl.append(c)

@@ -9,22 +9,15 @@ import hashlib
 import http.server
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
 import time
 import urllib.request
 
-from harness import Tap, guest_present, start_guest, vessel_path
+from harness import Tap, free_port, guest_present, start_guest, vessel_path
 
 BLOB_SIZE = 16 << 20
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def sha256_file(path):

@@ -98,6 +98,15 @@ static void test_tracking(void)
         CHECK(kvmclock_msr_write(k, MSR_KVM_SYSTEM_TIME_NEW, 0x2001));
         CHECK(bus_dma_read(&bus, 0x2000, &ti, sizeof(ti)));
         CHECK_EQ(ti.version, 4);
+        /* after a pause: the same clock, now flagged as stopped by the host */
+        fake_now += 30000000000ull;
+        kvmclock_guest_stopped(k);
+        struct pvclock_vcpu_time_info st;
+        CHECK(bus_dma_read(&bus, 0x2000, &st, sizeof(st)));
+        CHECK_EQ(st.version, 6);
+        CHECK_EQ(st.flags, PVCLOCK_TSC_STABLE_BIT | PVCLOCK_GUEST_STOPPED);
+        CHECK(absdiff(guest_ns(&st, tsc_at(fake_now)), fake_now - boot) <=
+              1000000000ull / freqs[f] + 2 + 30000000000ull / 500000000ull);
         done(k);
     }
 }
