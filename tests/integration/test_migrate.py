@@ -53,13 +53,13 @@ def main():
         t.ok(st == 0 and before, "source: 32 MiB checksummed in guest RAM", out)
         src.send("(i=0; while :; do i=$((i+1)); dd if=/dev/urandom of=/tmp/churn bs=1M count=8 "
                  "2>/dev/null; echo \"MIG $i\"; done) </dev/null &\n")
-        src.wait_for(b"MIG 3\n", 120)
+        src.wait_for(b"MIG 3\r\n", 120)  # the console ends lines in CR LF
 
         # a destination nobody listens on: 400, the source goes on
         st_, body = apiclient.call(sock, "PUT", "/migrate",
                                    {"destination": "unix:" + os.path.join(tmp, "nobody.sock")})
         n0 = len(counts(bytes(src.out)))
-        src.wait_for(f"MIG {n0 + 2}\n".encode(), 60)
+        src.wait_for(f"MIG {n0 + 2}\r\n".encode(), 60)
         t.ok(st_ == 400 and "migrate:" in body.get("fault_message", "") and
              src.proc.poll() is None and len(counts(bytes(src.out))) > n0,
              "migrating to nowhere fails with 400 and the source keeps running", body)
@@ -81,7 +81,7 @@ def main():
         code = src.wait_exit(60)
         t.ok(code == 0, "the source exits 0 after the destination confirmed", src.tail())
         last_src = counts(bytes(src.out))
-        dst.wait_for(f"MIG {last_src[-1] + 3}\n".encode() if last_src else b"MIG", 120)
+        dst.wait_for(f"MIG {last_src[-1] + 3}\r\n".encode() if last_src else b"MIG", 120)
         whole = counts(bytes(src.out) + bytes(dst.out))
         t.ok(len(whole) > len(last_src) and all(b == a + 1 for a, b in zip(whole, whole[1:])),
              "the guest's count goes on at the destination with nothing lost or repeated",
