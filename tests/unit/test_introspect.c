@@ -5,8 +5,11 @@
  * looked up, truncated and corrupted; guest page-table walks (4 KiB and 2 MiB pages, page
  * crossings, unmapped and out-of-RAM addresses); and the task and module list walks over
  * guest RAM, whole and broken (a cycle not through the head, a garbage pointer, an unmapped
- * element) ending with a partial list and a reason. With a real vmlinux ($VESSEL_VMLINUX or
- * the guest cache) its BTF and kallsyms are read too. */
+ * element) ending with a partial list and a reason. The whole listing (insp_list) runs on a
+ * made-up vmlinux (ELF, .BTF, kallsyms) whose kernel is slid 42 MiB above its link address and
+ * whose vCPU sits on the PTI user page tables: the slide comes from LSTAR, a static namesake of
+ * `modules` that is no list head is passed over, a wrong slide and a missing .BTF are refused.
+ * With a real vmlinux ($VESSEL_VMLINUX or the guest cache) its BTF and kallsyms are read too. */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -650,6 +653,188 @@ static void test_walk_modules(void)
     bus_destroy(&b);
 }
 
+/* ---------------- the whole listing: a made-up vmlinux, a slid kernel ---------------- */
+
+#define E_SLIDE 0x2a00000ull /* the made-up kernel runs this far above its link address */
+#define E_PHYS  0x600000ull  /* where KS_BASE + E_SLIDE.. (a 2 MiB page) sits in RAM */
+#define E_PML4  0x8000ull    /* 8 KiB-aligned, the user copy (empty) at 0x9000, as with PTI */
+
+/* BTF for the walks: offsets as struct insp_layout's g_layout, module_layout {base; size}. */
+static size_t make_kernel_btf(uint8_t *out)
+{
+    struct tb b;
+    tb_init(&b);
+    uint32_t i = tb_type(&b, "int", K_INT, 0, false, 4);
+    tb_u32(&b, 32);
+    uint32_t ml = tb_type(&b, "module_layout", K_STRUCT, 2, false, 16);
+    tb_member(&b, "base", i, 0);
+    tb_member(&b, "size", i, 64);
+    tb_type(&b, "cred", K_STRUCT, 1, false, 8);
+    tb_member(&b, "uid", i, 32);
+    tb_type(&b, "task_struct", K_STRUCT, 8, false, 0x100);
+    tb_member(&b, "tasks", i, 0x10 * 8);
+    tb_member(&b, "pid", i, 0x20 * 8);
+    tb_member(&b, "tgid", i, 0x24 * 8);
+    tb_member(&b, "real_parent", i, 0x28 * 8);
+    tb_member(&b, "comm", i, 0x30 * 8);
+    tb_member(&b, "__state", i, 0x40 * 8);
+    tb_member(&b, "exit_state", i, 0x44 * 8);
+    tb_member(&b, "cred", i, 0x48 * 8);
+    tb_type(&b, "module", K_STRUCT, 5, false, 0x100);
+    tb_member(&b, "state", i, 0);
+    tb_member(&b, "list", i, 8 * 8);
+    tb_member(&b, "name", i, 0x18 * 8);
+    tb_member(&b, "core_layout", ml, 0x50 * 8);
+    tb_member(&b, "init_layout", ml, 0x60 * 8);
+    return tb_blob(&b, out);
+}
+
+static void e_sh(uint8_t *sh, uint32_t name, uint32_t type, uint64_t off, uint64_t size)
+{
+    memset(sh, 0, 64);
+    memcpy(sh, &name, 4);
+    memcpy(sh + 4, &type, 4);
+    memcpy(sh + 0x18, &off, 8);
+    memcpy(sh + 0x20, &size, 8);
+}
+
+/* An ELF file: .shstrtab, .BTF, and the kallsyms tables in a .rodata. */
+static void make_vmlinux(const char *path, bool with_btf)
+{
+    static uint8_t img[1 << 17];
+    memset(img, 0, sizeof(img));
+    memcpy(img, "\177ELF\2\1\1", 7);
+    static const char shstr[] = "\0.shstrtab\0.BTF\0.rodata";
+    memcpy(img + 0x40, shstr, sizeof(shstr));
+    size_t btf_len = make_kernel_btf(img + 0x100);
+    size_t ro = (0x100 + btf_len + 4095) & ~(size_t)4095;
+    size_t ro_len = make_kallsyms(img + ro);
+    size_t shoff = (ro + ro_len + 63) & ~(size_t)63;
+    e_sh(img + shoff, 0, 0, 0, 0);
+    e_sh(img + shoff + 64, 1, 3, 0x40, sizeof(shstr));
+    e_sh(img + shoff + 128, with_btf ? 11 : 16, 1, 0x100, btf_len);
+    e_sh(img + shoff + 192, 16, 1, ro, ro_len);
+    uint64_t so = shoff;
+    uint16_t ent = 64, num = 4, strndx = 1;
+    memcpy(img + 0x28, &so, 8);
+    memcpy(img + 0x3a, &ent, 2);
+    memcpy(img + 0x3c, &num, 2);
+    memcpy(img + 0x3e, &strndx, 2);
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (!f) return;
+    fwrite(img, 1, shoff + 256, f);
+    fclose(f);
+}
+
+static uint64_t e_va(uint64_t link)
+{
+    return link + E_SLIDE;
+}
+
+static void e_w(struct bus *b, uint64_t va, const void *p, size_t n)
+{
+    memcpy(bus_ram_ptr(b, E_PHYS + (va - e_va(KS_BASE)), n), p, n);
+}
+
+static void e_w64(struct bus *b, uint64_t va, uint64_t v)
+{
+    e_w(b, va, &v, 8);
+}
+
+static void e_w32(struct bus *b, uint64_t va, uint32_t v)
+{
+    e_w(b, va, &v, 4);
+}
+
+static void test_list_slid_kernel(void)
+{
+    char dir[] = "/tmp/vessel-insp-XXXXXX", path[64], nobtf[64], junk[64], err[256];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/vmlinux", dir);
+    snprintf(nobtf, sizeof(nobtf), "%s/vmlinux-nobtf", dir);
+    snprintf(junk, sizeof(junk), "%s/junk", dir);
+    make_vmlinux(path, true);
+    make_vmlinux(nobtf, false);
+    FILE *f = fopen(junk, "wb");
+    fputs("not a kernel", f);
+    fclose(f);
+
+    struct bus b;
+    struct insp_guest g;
+    g_setup(&b, &g);
+    /* A kernel PGD at E_PML4 sharing the kernel half; the vCPU is on the user copy. */
+    g_pte(&b, E_PML4 + 511 * 8, G_PDPT | 3);
+    uint64_t pd_index = (e_va(KS_BASE) - G_VA) >> 21;
+    g_pte(&b, G_PD + pd_index * 8, E_PHYS | 0x83);
+    g.cr3 = (E_PML4 + 0x1000) | 5; /* user PGD, PCID 5 */
+    g.lstar = e_va(ks_addr(5));
+
+    uint64_t init = e_va(ks_addr(100)), t1 = e_va(KS_BASE) + 0x10000;
+    char c[16] = "swapper/0";
+    e_w(&b, init + 0x30, c, 16);
+    e_w64(&b, init + 0x10, t1 + 0x10);
+    e_w32(&b, t1 + 0x24, 1);
+    e_w64(&b, t1 + 0x28, init);
+    strcpy(c, "init");
+    e_w(&b, t1 + 0x30, c, 16);
+    e_w32(&b, t1 + 0x40, 1);
+    e_w64(&b, t1 + 0x48, t1 + 0x800);
+    e_w64(&b, t1 + 0x10, init + 0x10);
+    /* The first `modules` is a namesake that is not a list head; the second is. */
+    uint64_t decoy = e_va(ks_addr(200)), head = e_va(ks_addr(250)), m = e_va(KS_BASE) + 0x20000;
+    e_w64(&b, decoy, 0xffffffff00000000ull);
+    e_w64(&b, head, m + 8);
+    e_w64(&b, head + 8, m + 8);
+    e_w64(&b, m + 8, head);
+    e_w64(&b, m + 16, head);
+    char nm[56] = "virtio_rng";
+    e_w(&b, m + 0x18, nm, 56);
+    e_w64(&b, m + 0x50, 0xffffffffc0262000ull);
+    e_w32(&b, m + 0x58, 16384);
+
+    struct insp_report r;
+    CHECK_EQ(insp_list(path, &g, INSP_PROCESSES, &r, err, sizeof(err)), 0);
+    CHECK_EQ(r.slide, E_SLIDE);
+    CHECK(r.complete);
+    CHECK_EQ(r.n, 1);
+    if (r.n == 1) {
+        CHECK_EQ(r.procs[0].pid, 1);
+        CHECK_EQ(r.procs[0].ppid, 0);
+        CHECK(!strcmp(r.procs[0].comm, "init"));
+        CHECK_EQ(r.procs[0].state, 'S');
+    }
+    insp_report_free(&r);
+    CHECK_EQ(insp_list(path, &g, INSP_MODULES, &r, err, sizeof(err)), 0);
+    CHECK(r.complete && r.n == 1);
+    if (r.n == 1) {
+        CHECK(!strcmp(r.mods[0].name, "virtio_rng"));
+        CHECK_EQ(r.mods[0].size, 16384);
+        CHECK_EQ(r.mods[0].base, 0xffffffffc0262000ull);
+    }
+    insp_report_free(&r);
+
+    /* A slide that does not land on "swapper": refused, naming the slide. */
+    g.lstar += 0x1000;
+    CHECK(insp_list(path, &g, INSP_PROCESSES, &r, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "init_task is not at") != NULL);
+    g.lstar = 0; /* before the kernel set up system calls */
+    CHECK(insp_list(path, &g, INSP_PROCESSES, &r, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "LSTAR") != NULL);
+    g.lstar = e_va(ks_addr(5));
+    CHECK(insp_list(nobtf, &g, INSP_PROCESSES, &r, err, sizeof(err)) < 0);
+    CHECK(strstr(err, ".BTF") != NULL);
+    CHECK(insp_list(junk, &g, INSP_PROCESSES, &r, err, sizeof(err)) < 0);
+    CHECK(insp_list("/nonexistent/vmlinux", &g, INSP_PROCESSES, &r, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "no guest kernel image") != NULL);
+    insp_forget();
+    unlink(path);
+    unlink(nobtf);
+    unlink(junk);
+    rmdir(dir);
+    bus_destroy(&b);
+}
+
 /* ---------------- the real kernel, when there is one ---------------- */
 
 static void test_real_vmlinux(void)
@@ -713,6 +898,7 @@ int main(void)
     RUN(test_page_walk);
     RUN(test_walk_processes);
     RUN(test_walk_modules);
+    RUN(test_list_slid_kernel);
     RUN(test_real_vmlinux);
     return check_done();
 }
