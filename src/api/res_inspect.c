@@ -57,7 +57,23 @@ void api_res_inspect(struct api_call *c)
         api_fault(c, 400, "inspect: unknown list '%.64s' (processes or modules)", c->sub);
         return;
     }
+    /* Ask which vmlinux the monitor reads and parse it here, on the API thread, so that the
+     * loop (which holds the guest stopped while it serves us) only walks the lists. */
+    struct vm_request q = {.op = VM_OP_INSPECT, .u.inspect.what = INSP_KERNEL_PATH};
     struct vm_reply rep = {0};
+    if (api_vm_call(c, &q, &rep) != 200) goto out;
+    if (!rep.inspect) {
+        api_fault(c, 500, "inspect: no report");
+        return;
+    }
+    char why[512];
+    snprintf(r.u.inspect.vmlinux, sizeof(r.u.inspect.vmlinux), "%s", rep.inspect->vmlinux);
+    free(rep.inspect);
+    rep.inspect = NULL;
+    if (insp_prepare(r.u.inspect.vmlinux, why, sizeof(why)) < 0) {
+        api_fault(c, 400, "inspect: %s", why);
+        return;
+    }
     int status = api_vm_call(c, &r, &rep);
     if (status == 200) {
         json_t *o = rep.inspect ? api_inspect_json(rep.inspect) : NULL;
@@ -66,6 +82,7 @@ void api_res_inspect(struct api_call *c)
         else
             api_fault(c, 500, "inspect: no report");
     }
+out:
     if (rep.inspect) {
         insp_report_free(rep.inspect);
         free(rep.inspect);

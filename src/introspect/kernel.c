@@ -5,6 +5,7 @@
  * At each listing the KASLR slide is LSTAR minus entry_SYSCALL_64's link address, and it is
  * believed only if init_task then reads as "swapper". */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,10 +35,16 @@ struct insp_kernel {
     struct ksyms *ksyms;
     struct insp_layout layout;
     uint64_t entry_syscall, init_task;
+    const uint8_t *btf_data; /* the file's .BTF, and where the kernel keeps it (0: unknown) */
+    size_t btf_len;
+    uint64_t btf_start;
     uint64_t modules[INSP_MAX_CANDIDATES];
     int nmodules;
 };
 
+/* The API thread parses ahead (insp_prepare) so the loop, which holds the guest stopped,
+ * only reads; the lock covers the cache between the two. */
+static pthread_mutex_t insp_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct insp_kernel *insp_cached;
 
 static void insp_err(char *err, size_t errlen, const char *fmt, ...)
@@ -59,10 +66,17 @@ static void insp_kernel_free(struct insp_kernel *k)
     free(k);
 }
 
-void insp_forget(void)
+static void insp_forget_locked(void)
 {
     insp_kernel_free(insp_cached);
     insp_cached = NULL;
+}
+
+void insp_forget(void)
+{
+    pthread_mutex_lock(&insp_lock);
+    insp_forget_locked();
+    pthread_mutex_unlock(&insp_lock);
 }
 
 /* The .BTF section of the ELF image, bounds-checked. */
@@ -185,6 +199,8 @@ static struct insp_kernel *insp_kernel_load(const char *path, const struct stat 
         insp_err(err, errlen, "%s is not an ELF kernel image with a .BTF section", path);
         goto bad;
     }
+    k->btf_data = btf;
+    k->btf_len = btf_len;
     k->btf = btf_parse(btf, btf_len, why, sizeof(why));
     if (!k->btf) {
         insp_err(err, errlen, "%s: %s", path, why);
@@ -204,6 +220,7 @@ static struct insp_kernel *insp_kernel_load(const char *path, const struct stat 
     }
     k->entry_syscall = a[0];
     k->nmodules = ksyms_lookup(k->ksyms, "modules", k->modules, NULL, INSP_MAX_CANDIDATES);
+    if (ksyms_lookup(k->ksyms, "__start_BTF", a, NULL, 1) == 1) k->btf_start = a[0];
     return k;
 bad:
     insp_kernel_free(k);
@@ -222,9 +239,17 @@ static struct insp_kernel *insp_kernel_get(const char *path, char *err, size_t e
         k->size == st.st_size && k->mtime.tv_sec == st.st_mtim.tv_sec &&
         k->mtime.tv_nsec == st.st_mtim.tv_nsec)
         return k;
-    insp_forget();
+    insp_forget_locked();
     insp_cached = insp_kernel_load(path, &st, err, errlen);
     return insp_cached;
+}
+
+int insp_prepare(const char *vmlinux, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&insp_lock);
+    int rc = insp_kernel_get(vmlinux, err, errlen) ? 0 : -1;
+    pthread_mutex_unlock(&insp_lock);
+    return rc;
 }
 
 /* The kernel page tables: with page-table isolation the vCPU may be on the user copy, which
@@ -291,7 +316,9 @@ int insp_list(const char *vmlinux, const struct insp_guest *guest, enum insp_wha
               struct insp_report *r, char *err, size_t errlen)
 {
     uint64_t t0 = insp_now_us();
+    pthread_mutex_lock(&insp_lock);
     int rc = insp_list_at(vmlinux, guest, what, r, err, errlen);
+    pthread_mutex_unlock(&insp_lock);
     r->read_us = insp_now_us() - t0;
     return rc;
 }
@@ -320,6 +347,19 @@ static int insp_list_at(const char *vmlinux, const struct insp_guest *guest, enu
                  "running kernel?",
                  (unsigned long long)init_task, (unsigned long long)slide, vmlinux);
         return -1;
+    }
+    /* The kernel keeps its BTF in memory: its first and last pages must be the file's, or the
+     * offsets would be another kernel's. */
+    if (k->btf_start) {
+        uint8_t page[4096];
+        size_t n = k->btf_len < sizeof(page) ? k->btf_len : sizeof(page);
+        uint64_t tail = k->btf_len - n;
+        if (!insp_read_virt(&g, k->btf_start + slide, page, n) || memcmp(page, k->btf_data, n) ||
+            !insp_read_virt(&g, k->btf_start + slide + tail, page, n) ||
+            memcmp(page, k->btf_data + tail, n)) {
+            insp_err(err, errlen, "the running kernel's BTF is not the one in %s", vmlinux);
+            return -1;
+        }
     }
     r->slide = slide;
     if (what == INSP_PROCESSES) {

@@ -67,7 +67,8 @@ struct vm_request {
             char path[VM_CTL_PATH_MAX];
         } screenshot;
         struct {
-            int what; /* enum insp_what */
+            int what;                      /* enum insp_what */
+            char vmlinux[VM_CTL_PATH_MAX]; /* "" for the monitor's choice */
         } inspect;
     } u;
 };

@@ -272,11 +272,19 @@ static void vm_inspect(struct vm *vm, const struct vm_request *req, struct vm_re
         vm_reply_fault(rep, 400, "inspect: the VM is not started");
         return;
     }
-    insp_guest_of(pc_bus(vm->pc), pc_vcpu(vm->pc), &g);
-    insp_default_vmlinux(vm->conf.kernel, vmlinux, sizeof(vmlinux));
     rep->inspect = calloc(1, sizeof(*rep->inspect));
     if (!rep->inspect) {
         vm_reply_fault(rep, 500, "inspect: out of memory");
+        return;
+    }
+    if (req->u.inspect.vmlinux[0])
+        snprintf(vmlinux, sizeof(vmlinux), "%s", req->u.inspect.vmlinux);
+    else
+        insp_default_vmlinux(vm->conf.kernel, vmlinux, sizeof(vmlinux));
+    insp_guest_of(pc_bus(vm->pc), pc_vcpu(vm->pc), &g);
+    if (req->u.inspect.what == INSP_KERNEL_PATH) {
+        snprintf(rep->inspect->vmlinux, sizeof(rep->inspect->vmlinux), "%s", vmlinux);
+        rep->status = 200;
     } else if (insp_list(vmlinux, &g, (enum insp_what)req->u.inspect.what, rep->inspect, why,
                          sizeof(why)) < 0) {
         free(rep->inspect);

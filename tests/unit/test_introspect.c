@@ -277,6 +277,8 @@ static void ks_name(int i, char *out)
         strcpy(out, "Tentry_SYSCALL_64");
     else if (i == 100)
         strcpy(out, "Dinit_task");
+    else if (i == 150)
+        strcpy(out, "R__start_BTF");
     else if (i == 200 || i == 250)
         strcpy(out, "dmodules"); /* a static namesake */
     else
@@ -793,6 +795,12 @@ static void test_list_slid_kernel(void)
     e_w64(&b, m + 0x50, 0xffffffffc0262000ull);
     e_w32(&b, m + 0x58, 16384);
 
+    /* The kernel's copy of its BTF, as the running kernel keeps it. */
+    uint8_t btf[4096];
+    size_t btf_len = make_kernel_btf(btf);
+    CHECK(ks_addr(150) + btf_len < ks_addr(200));
+    e_w(&b, e_va(ks_addr(150)), btf, btf_len);
+
     struct insp_report r;
     CHECK_EQ(insp_list(path, &g, INSP_PROCESSES, &r, err, sizeof(err)), 0);
     CHECK_EQ(r.slide, E_SLIDE);
@@ -814,6 +822,11 @@ static void test_list_slid_kernel(void)
     }
     insp_report_free(&r);
 
+    /* Another kernel's BTF in memory: refused. */
+    e_w(&b, e_va(ks_addr(150)) + btf_len - 1, "\x55", 1);
+    CHECK(insp_list(path, &g, INSP_MODULES, &r, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "BTF is not") != NULL);
+    e_w(&b, e_va(ks_addr(150)), btf, btf_len);
     /* A slide that does not land on "swapper": refused, naming the slide. */
     g.lstar += 0x1000;
     CHECK(insp_list(path, &g, INSP_PROCESSES, &r, err, sizeof(err)) < 0);
