@@ -7,8 +7,8 @@ busybox su) is started; `ps -o pid,ppid,user,comm,stat` runs in the guest before
 inspection, and every row the two agree on (so not a kernel worker that came or went between
 them) is in the inspected list with the same pid, ppid, uid, command and state letter, which
 lists nothing ps did not. The same holds with a busy loop running in the guest, whose process
-shows as R. Modules: the list equals /proc/modules (name, size, address, in order). The time
-per listing is reported. VESSEL_BOOT_TIMEOUT bounds the wait for the ready line."""
+shows as R; with 200 more processes every listing stays complete. Modules: the list equals
+/proc/modules (name, size, address, in order). The time per listing is reported. VESSEL_BOOT_TIMEOUT bounds the wait for the ready line."""
 
 import json
 import os
@@ -169,6 +169,17 @@ def main():
             if rc == 0 and rep.get("complete"):
                 times.append((dt, rep["read_us"]))
 
+        # scale: 200 more processes
+        g.run("for i in $(seq 200); do sleep 2000 & done", 120)
+        many = []
+        for _ in range(RUNS):
+            rc, rep, err, dt = inspect(vessel, sock, "ps")
+            if rc == 0 and rep.get("complete"):
+                many.append((dt, rep["read_us"], len(rep["processes"])))
+        t.ok(len(many) == RUNS and all(m[2] >= 250 for m in many),
+             "with 200 more processes every listing is complete and holds them all",
+             f"{[m[2] for m in many]}")
+
         rc, table, err, _ = inspect(vessel, sock, "ps", as_json=False)
         lines = table.splitlines() if rc == 0 else []
         t.ok(rc == 0 and lines and lines[0].split() == ["PID", "PPID", "UID", "STATE", "COMM"]
@@ -187,6 +198,11 @@ def main():
             t.comment("inspect ps, busy guest: CLI wall ms median %.1f, monitor read us median "
                       "%d (n=%d)" % (statistics.median(x[0] for x in times) * 1000,
                                      statistics.median(x[1] for x in times), len(times)))
+        if many:
+            t.comment("inspect ps, busy guest, %d processes: CLI wall ms median %.1f, monitor "
+                      "read us median %d (n=%d)" % (
+                          many[0][2], statistics.median(x[0] for x in many) * 1000,
+                          statistics.median(x[1] for x in many), len(many)))
         if mt:
             t.comment("inspect modules: CLI wall ms median %.1f, monitor read us median %d "
                       "(n=%d)" % (statistics.median(x[0] for x in mt) * 1000,
