@@ -8,7 +8,8 @@ inspection, and every row the two agree on (so not a kernel worker that came or 
 them) is in the inspected list with the same pid, ppid, uid, command and state letter, which
 lists nothing ps did not. The same holds with a busy loop running in the guest, whose process
 shows as R; with 200 more processes every listing stays complete. Modules: the list equals
-/proc/modules (name, size, address, in order). The time per listing is reported. VESSEL_BOOT_TIMEOUT bounds the wait for the ready line."""
+/proc/modules (name, size, address, in order). The time per listing is reported.
+VESSEL_BOOT_TIMEOUT bounds the wait for the ready line."""
 
 import json
 import os
