@@ -156,6 +156,13 @@ int api_client_screenshot(int argc, char **argv)
     return rc;
 }
 
+/* String member `k` of e, or "?" (the answer is the monitor's, but a table never crashes). */
+static const char *api_client_str(json_t *e, const char *k)
+{
+    const char *v = json_string_value(json_object_get(e, k));
+    return v ? v : "?";
+}
+
 static void api_client_inspect_table(json_t *o, bool ps)
 {
     json_t *list = json_object_get(o, ps ? "processes" : "modules"), *e;
@@ -171,12 +178,11 @@ static void api_client_inspect_table(json_t *o, bool ps)
                    (long long)json_integer_value(json_object_get(e, "pid")),
                    (long long)json_integer_value(json_object_get(e, "ppid")),
                    (long long)json_integer_value(json_object_get(e, "uid")),
-                   json_string_value(json_object_get(e, "state")) ?: "?",
-                   json_string_value(json_object_get(e, "comm")) ?: "?");
+                   api_client_str(e, "state"), api_client_str(e, "comm"));
         else
-            printf("%-24s %10lld  %s\n", json_string_value(json_object_get(e, "name")) ?: "?",
+            printf("%-24s %10lld  %s\n", api_client_str(e, "name"),
                    (long long)json_integer_value(json_object_get(e, "size")),
-                   json_string_value(json_object_get(e, "address")) ?: "?");
+                   api_client_str(e, "address"));
     }
 }
 
@@ -206,8 +212,7 @@ int api_client_inspect(int argc, char **argv)
     else
         api_client_inspect_table(o, ps);
     if (!json_is_true(json_object_get(o, "complete"))) {
-        fprintf(stderr, "vessel inspect: partial list: %s\n",
-                json_string_value(json_object_get(o, "reason")) ?: "?");
+        fprintf(stderr, "vessel inspect: partial list: %s\n", api_client_str(o, "reason"));
         rc = 1;
     }
     json_decref(o);
