@@ -57,8 +57,9 @@ void api_res_inspect(struct api_call *c)
         api_fault(c, 400, "inspect: unknown list '%.64s' (processes or modules)", c->sub);
         return;
     }
-    /* Ask which vmlinux the monitor reads and parse it here, on the API thread, so that the
-     * loop (which holds the guest stopped while it serves us) only walks the lists. */
+    /* Ask the loop for the booted kernel, pick the vmlinux and parse it here, on the API
+     * thread, so that the loop (which holds the guest stopped while it serves us) only walks
+     * the lists and makes no system call. */
     struct vm_request q = {.op = VM_OP_INSPECT, .u.inspect.what = INSP_KERNEL_PATH};
     struct vm_reply rep = {0};
     if (api_vm_call(c, &q, &rep) != 200) goto out;
@@ -67,7 +68,8 @@ void api_res_inspect(struct api_call *c)
         return;
     }
     char why[512];
-    snprintf(r.u.inspect.vmlinux, sizeof(r.u.inspect.vmlinux), "%s", rep.inspect->vmlinux);
+    insp_default_vmlinux(rep.inspect->vmlinux[0] ? rep.inspect->vmlinux : NULL, r.u.inspect.vmlinux,
+                         sizeof(r.u.inspect.vmlinux));
     free(rep.inspect);
     rep.inspect = NULL;
     if (insp_prepare(r.u.inspect.vmlinux, why, sizeof(why)) < 0) {

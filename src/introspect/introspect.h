@@ -36,7 +36,8 @@ struct insp_module {
     uint64_t size, base;
 };
 
-/* INSP_KERNEL_PATH asks only which vmlinux the monitor would read (report.vmlinux). */
+/* INSP_KERNEL_PATH asks only for the booted kernel's path (report.vmlinux), from which the
+ * API thread picks the vmlinux (insp_default_vmlinux) and prepares it. */
 enum insp_what { INSP_PROCESSES, INSP_MODULES, INSP_KERNEL_PATH };
 
 struct insp_report {
@@ -62,9 +63,10 @@ struct insp_layout {
  * would otherwise parse it itself, with the guest stopped, ~0.1 s for Debian's kernel).
  * 0, or -1 with a reason in err. */
 int insp_prepare(const char *vmlinux, char *err, size_t errlen);
-/* List `what` of the guest whose kernel image is vmlinux (parsed if insp_prepare has not
- * been called for it). Returns 0 with r filled (free with insp_report_free; r->complete false
- * for a partial list), or -1 with a reason in err when the kernel cannot be understood. */
+/* List `what` of the guest whose kernel image is vmlinux (as insp_prepare left it, without
+ * looking at the file again; parsed here if it has not been prepared). Returns 0 with r filled
+ * (free with insp_report_free; r->complete false for a partial list), or -1 with a reason in err
+ * when the kernel cannot be understood. */
 int insp_list(const char *vmlinux, const struct insp_guest *g, enum insp_what what,
               struct insp_report *r, char *err, size_t errlen);
 void insp_report_free(struct insp_report *r);

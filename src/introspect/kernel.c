@@ -328,7 +328,10 @@ static int insp_list_at(const char *vmlinux, const struct insp_guest *guest, enu
 {
     memset(r, 0, sizeof(*r));
     r->what = what;
-    struct insp_kernel *k = insp_kernel_get(vmlinux, err, errlen);
+    /* Prepared on the API thread moments ago: no system call here on the loop thread. */
+    struct insp_kernel *k = insp_cached && !strcmp(insp_cached->path, vmlinux)
+                                ? insp_cached
+                                : insp_kernel_get(vmlinux, err, errlen);
     if (!k) return -1;
     struct insp_guest g = *guest;
     uint64_t slide = g.lstar - k->entry_syscall;

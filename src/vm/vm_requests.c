@@ -266,7 +266,7 @@ static void vm_metrics(struct vm *vm, struct vm_metrics *m)
 /* GET /inspect: the guest's lists read from its RAM between slices (docs/INSPECT.md). */
 static void vm_inspect(struct vm *vm, const struct vm_request *req, struct vm_reply *rep)
 {
-    char why[512], vmlinux[VM_CTL_PATH_MAX];
+    char why[512], vmlinux[VM_CTL_PATH_MAX] = "";
     struct insp_guest g;
     if (!vm->pc) {
         vm_reply_fault(rep, 400, "inspect: the VM is not started");
@@ -279,11 +279,12 @@ static void vm_inspect(struct vm *vm, const struct vm_request *req, struct vm_re
     }
     if (req->u.inspect.vmlinux[0])
         snprintf(vmlinux, sizeof(vmlinux), "%s", req->u.inspect.vmlinux);
-    else
+    else if (req->u.inspect.what != INSP_KERNEL_PATH)
         insp_default_vmlinux(vm->conf.kernel, vmlinux, sizeof(vmlinux));
     insp_guest_of(pc_bus(vm->pc), pc_vcpu(vm->pc), &g);
     if (req->u.inspect.what == INSP_KERNEL_PATH) {
-        snprintf(rep->inspect->vmlinux, sizeof(rep->inspect->vmlinux), "%s", vmlinux);
+        snprintf(rep->inspect->vmlinux, sizeof(rep->inspect->vmlinux), "%s",
+                 vm->conf.kernel ? vm->conf.kernel : "");
         rep->status = 200;
     } else if (insp_list(vmlinux, &g, (enum insp_what)req->u.inspect.what, rep->inspect, why,
                          sizeof(why)) < 0) {
