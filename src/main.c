@@ -20,6 +20,7 @@ int main(int argc, char **argv)
     if (argc >= 2 && !strcmp(argv[1], "migrate")) return api_client_migrate(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "screenshot"))
         return api_client_screenshot(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "inspect")) return api_client_inspect(argc - 1, argv + 1);
     /* Appliances (docs/APPLIANCE.md): `vessel run` takes no other positional argument. */
     if (argc >= 2 && !strcmp(argv[1], "pack")) return appliance_pack_main(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "inspect-appliance"))

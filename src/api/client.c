@@ -44,8 +44,17 @@ int api_client_main(int argc, char **argv)
         return 0;
     }
     if (argc < 4 || argc > 5) return api_client_usage();
-    const char *sock = argv[1], *method = argv[2], *path = argv[3];
-    const char *body = argc == 5 ? argv[4] : "";
+    char *out = NULL;
+    int rc = api_client_request(argv[1], argv[2], argv[3], argc == 5 ? argv[4] : "", &out);
+    if (rc == 0 && out && *out) printf("%s\n", out);
+    free(out);
+    return rc;
+}
+
+int api_client_request(const char *sock, const char *method, const char *path, const char *body,
+                       char **out)
+{
+    *out = NULL;
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     if (strlen(sock) >= sizeof(a.sun_path)) {
         fprintf(stderr, "vessel api: socket path too long\n");
@@ -111,8 +120,8 @@ int api_client_main(int argc, char **argv)
         if (status != 100) break;
     }
     if (status >= 200 && status < 300) {
-        if (*p) printf("%s\n", p);
-        free(resp);
+        memmove(resp, p, strlen(p) + 1);
+        *out = resp;
         return 0;
     }
     fprintf(stderr, "vessel api: %d %s: %s\n", status, http_reason(status), p);
@@ -144,6 +153,70 @@ int api_client_screenshot(int argc, char **argv)
     char *args[] = {"api", argv[1], "PUT", "/screenshot", body, NULL};
     int rc = api_client_main(5, args);
     free(body);
+    return rc;
+}
+
+/* String member `k` of e, or "?" (the answer is the monitor's, but a table never crashes). */
+static const char *api_client_str(json_t *e, const char *k)
+{
+    const char *v = json_string_value(json_object_get(e, k));
+    return v ? v : "?";
+}
+
+static void api_client_inspect_table(json_t *o, bool ps)
+{
+    json_t *list = json_object_get(o, ps ? "processes" : "modules"), *e;
+    size_t i;
+    if (ps)
+        printf("%7s %7s %6s %-5s %s\n", "PID", "PPID", "UID", "STATE", "COMM");
+    else
+        printf("%-24s %10s  %s\n", "NAME", "SIZE", "ADDRESS");
+    json_array_foreach(list, i, e)
+    {
+        if (ps)
+            printf("%7lld %7lld %6lld %-5s %s\n",
+                   (long long)json_integer_value(json_object_get(e, "pid")),
+                   (long long)json_integer_value(json_object_get(e, "ppid")),
+                   (long long)json_integer_value(json_object_get(e, "uid")),
+                   api_client_str(e, "state"), api_client_str(e, "comm"));
+        else
+            printf("%-24s %10lld  %s\n", api_client_str(e, "name"),
+                   (long long)json_integer_value(json_object_get(e, "size")),
+                   api_client_str(e, "address"));
+    }
+}
+
+int api_client_inspect(int argc, char **argv)
+{
+    bool json = argc == 4 && !strcmp(argv[3], "--json");
+    bool ps = argc >= 3 && !strcmp(argv[2], "ps"), mods = argc >= 3 && !strcmp(argv[2], "modules");
+    if ((argc != 3 && !json) || (!ps && !mods)) {
+        fputs("usage: vessel inspect SOCKET ps|modules [--json]\n"
+              "  the running guest's processes or kernel modules, read from its memory by the\n"
+              "  vessel at SOCKET (nothing runs in the guest; docs/INSPECT.md)\n",
+              stderr);
+        return 2;
+    }
+    char *out = NULL;
+    int rc = api_client_request(argv[1], "GET", ps ? "/inspect/processes" : "/inspect/modules", "",
+                                &out);
+    if (rc) return rc;
+    json_t *o = json_loads(out, 0, NULL);
+    if (!o) {
+        fprintf(stderr, "vessel inspect: the answer is not JSON\n");
+        free(out);
+        return 2;
+    }
+    if (json)
+        printf("%s\n", out);
+    else
+        api_client_inspect_table(o, ps);
+    if (!json_is_true(json_object_get(o, "complete"))) {
+        fprintf(stderr, "vessel inspect: partial list: %s\n", api_client_str(o, "reason"));
+        rc = 1;
+    }
+    json_decref(o);
+    free(out);
     return rc;
 }
 

@@ -27,6 +27,7 @@ static const struct api_route api_routes[] = {
     {"/metrics", false, api_res_metrics},
     {"/migrate", false, api_res_migrate},
     {"/screenshot", false, api_res_screenshot},
+    {"/inspect", true, api_res_inspect},
 };
 
 void api_fault(struct api_call *c, int status, const char *fmt, ...)

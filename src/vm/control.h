@@ -30,6 +30,7 @@ enum vm_op {
     VM_OP_METRICS,       /* GET /metrics */
     VM_OP_MIGRATE,       /* PUT /migrate (vessel's own) */
     VM_OP_SCREENSHOT,    /* PUT /screenshot (vessel's own) */
+    VM_OP_INSPECT,       /* GET /inspect/{processes,modules} (vessel's own, docs/INSPECT.md) */
 };
 
 struct vm_request {
@@ -65,6 +66,10 @@ struct vm_request {
         struct {
             char path[VM_CTL_PATH_MAX];
         } screenshot;
+        struct {
+            int what;                      /* enum insp_what */
+            char vmlinux[VM_CTL_PATH_MAX]; /* "" for the monitor's choice */
+        } inspect;
     } u;
 };
 
@@ -90,12 +95,15 @@ struct vm_migration_stats {
     uint64_t total_ms, downtime_ms, iterations, bytes, pages;
 };
 
+struct insp_report;
+
 struct vm_reply {
     int status; /* 200 with a body, 204 without, 400 bad request, 500 host failure */
     char fault[512];
     struct vm_info info;
     struct vm_metrics metrics;
     struct vm_migration_stats migration;
+    struct insp_report *inspect; /* GET /inspect: malloc'd by the loop, freed by the API */
 };
 
 /* One request in flight between the API thread and the main loop. */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "backend/net.h"
+#include "introspect/introspect.h"
 #include "machine/pc.h"
 #include "vessel/clock.h"
 #include "vessel/cpu.h"
@@ -262,6 +263,39 @@ static void vm_metrics(struct vm *vm, struct vm_metrics *m)
     }
 }
 
+/* GET /inspect: the guest's lists read from its RAM between slices (docs/INSPECT.md). */
+static void vm_inspect(struct vm *vm, const struct vm_request *req, struct vm_reply *rep)
+{
+    char why[512], vmlinux[VM_CTL_PATH_MAX] = "";
+    struct insp_guest g;
+    if (!vm->pc) {
+        vm_reply_fault(rep, 400, "inspect: the VM is not started");
+        return;
+    }
+    rep->inspect = calloc(1, sizeof(*rep->inspect));
+    if (!rep->inspect) {
+        vm_reply_fault(rep, 500, "inspect: out of memory");
+        return;
+    }
+    if (req->u.inspect.vmlinux[0])
+        snprintf(vmlinux, sizeof(vmlinux), "%s", req->u.inspect.vmlinux);
+    else if (req->u.inspect.what != INSP_KERNEL_PATH)
+        insp_default_vmlinux(vm->conf.kernel, vmlinux, sizeof(vmlinux));
+    insp_guest_of(pc_bus(vm->pc), pc_vcpu(vm->pc), &g);
+    if (req->u.inspect.what == INSP_KERNEL_PATH) {
+        snprintf(rep->inspect->vmlinux, sizeof(rep->inspect->vmlinux), "%s",
+                 vm->conf.kernel ? vm->conf.kernel : "");
+        rep->status = 200;
+    } else if (insp_list(vmlinux, &g, (enum insp_what)req->u.inspect.what, rep->inspect, why,
+                         sizeof(why)) < 0) {
+        free(rep->inspect);
+        rep->inspect = NULL;
+        vm_reply_fault(rep, 400, "inspect: %s", why);
+    } else {
+        rep->status = 200;
+    }
+}
+
 void vm_handle_request(void *opaque, const struct vm_request *req, struct vm_reply *rep)
 {
     struct vm *vm = opaque;
@@ -303,6 +337,7 @@ void vm_handle_request(void *opaque, const struct vm_request *req, struct vm_rep
             vm_reply_fault(rep, 400, "screenshot: %s", why);
         break;
     }
+    case VM_OP_INSPECT: vm_inspect(vm, req, rep); break;
     default: vm_reply_fault(rep, 400, "unknown request"); break;
     }
 }
