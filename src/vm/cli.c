@@ -547,6 +547,8 @@ void cli_print_help(void)
           "             (vessel migrate SOCKET ADDR [MAX_DOWNTIME_MS])\n"
           "  screenshot save a running vessel's display as PNG\n"
           "             (vessel screenshot SOCKET PATH.png)\n"
+          "  inspect    list a running guest's processes or kernel modules from outside\n"
+          "             (vessel inspect SOCKET ps|modules [--json])\n"
           "\n"
           "  --help     show this help\n"
           "  --version  show the version\n",
