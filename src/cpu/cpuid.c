@@ -11,7 +11,7 @@
 #include "cpu/ops/ops.h"
 
 /* Which register of which leaf a probed feature lives in. */
-enum { P_1ECX, P_7EBX, P_7EDX, P_X1ECX, P_NREGS };
+enum { P_1ECX, P_7EBX, P_7EDX, P_X1ECX, P_D1EAX, P_NREGS };
 
 /* One representative instruction: optional legacy prefix, opcode map (0 one-byte, 1 0F,
  * 2 0F38, 3 0F3A), opcode, ModRM, and whether an imm8 follows. A ModRM of 0xC1 is the register
@@ -124,6 +124,17 @@ static const struct cpuid_probe cpuid_probes[] = {
     {P_1ECX, 20, 0x66, 3, 0x63, REG, 1},
     {P_1ECX, 20, 0xF2, 2, 0xF0, REG, 0},
     {P_1ECX, 20, 0xF2, 2, 0xF1, REG, 0},
+    /* XSAVE (26): xsave, xrstor (either pointer format), xgetbv, xsetbv */
+    {P_1ECX, 26, 0, 1, 0xAE, 0x27, 0},
+    {P_1ECX, 26, 0, 1, 0xAE, 0x2F, 0},
+    {P_1ECX, 26, 0x48, 1, 0xAE, 0x27, 0},
+    {P_1ECX, 26, 0x48, 1, 0xAE, 0x2F, 0},
+    {P_1ECX, 26, 0, 1, 0x01, 0xD0, 0},
+    {P_1ECX, 26, 0, 1, 0x01, 0xD1, 0},
+    /* leaf 0xD sub 1 EAX: XSAVEOPT (0), XSAVEC (1), XGETBV with ECX = 1 (2) */
+    {P_D1EAX, 0, 0, 1, 0xAE, 0x37, 0},
+    {P_D1EAX, 1, 0, 1, 0xC7, 0x27, 0},
+    {P_D1EAX, 2, 0, 1, 0x01, 0xD0, 0},
     /* MOVBE (22), POPCNT (23), RDRAND (30) */
     {P_1ECX, 22, 0, 2, 0xF0, MEM, 0},
     {P_1ECX, 22, 0, 2, 0xF1, MEM, 0},
@@ -201,6 +212,9 @@ static const uint32_t *cpuid_features(void)
     ((1u << 0) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) |           \
      (1u << 9) | (1u << 11) | (1u << 12) | (1u << 13) | (1u << 15) | (1u << 16) | (1u << 17) |     \
      (1u << 19) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26))
+#define CPUID_1_ECX_XSAVE   (1u << 26)
+#define CPUID_1_ECX_OSXSAVE (1u << 27)
+#define CPUID_1_ECX_AVX     (1u << 28)
 /* Leaf 1 ECX fixed part: tsc-deadline (the LAPIC implements it) and hypervisor. */
 #define CPUID_1_ECX ((1u << 24) | (1u << 31))
 /* 0x80000001 EDX: syscall, nx, pdpe1gb, rdtscp, lm. */
@@ -231,6 +245,47 @@ static void cpuid_cache_leaf(uint32_t sub, struct cpuid_regs *r)
     r->edx = 0;
 }
 
+uint64_t cpuid_xcr0_supported(void)
+{
+    const uint32_t *f = cpuid_features();
+    if (!(f[P_1ECX] & CPUID_1_ECX_XSAVE)) return XCR0_X87;
+    return XCR0_X87 | XCR0_SSE | ((f[P_1ECX] & CPUID_1_ECX_AVX) ? XCR0_AVX : 0);
+}
+
+/* Size of the standard-format XSAVE area for the components in `xcr0` (the legacy region and
+ * header, 576 bytes, then AVX at 576..831); the compacted format has the same size while AVX
+ * is the only extended component. */
+static uint32_t cpuid_xsave_size(uint64_t xcr0)
+{
+    return 576u + ((xcr0 & XCR0_AVX) ? 256u : 0u);
+}
+
+/* Leaf 0xD: the XSAVE feature set (ops/sse/sse_xsave.c). */
+static void cpuid_xsave_leaf(const struct cpu *c, uint32_t sub, struct cpuid_regs *r)
+{
+    const uint64_t sup = cpuid_xcr0_supported();
+    if (!(sup & XCR0_SSE)) return; /* no XSAVE */
+    switch (sub) {
+    case 0:
+        r->eax = (uint32_t)sup;
+        r->ebx = cpuid_xsave_size(c->xcr0);
+        r->ecx = cpuid_xsave_size(sup);
+        r->edx = (uint32_t)(sup >> 32);
+        break;
+    case 1:
+        r->eax = cpuid_features()[P_D1EAX];
+        r->ebx = cpuid_xsave_size(c->xcr0); /* XCR0 | IA32_XSS, compacted; no XSS bits */
+        break;
+    case 2:
+        if (sup & XCR0_AVX) {
+            r->eax = 256;
+            r->ebx = 576;
+        }
+        break;
+    default: break;
+    }
+}
+
 void cpuid_query(const struct cpu *c, uint32_t leaf, uint32_t sub, struct cpuid_regs *r)
 {
     const uint32_t *f = cpuid_features();
@@ -248,6 +303,7 @@ void cpuid_query(const struct cpu *c, uint32_t leaf, uint32_t sub, struct cpuid_
                  ((CPUID_MODEL >> 4) << 16);
         r->ebx = (8u << 8) | (1u << 16) | ((uint32_t)(c->id & 0xff) << 24);
         r->ecx = CPUID_1_ECX | f[P_1ECX];
+        if ((r->ecx & CPUID_1_ECX_XSAVE) && (c->cr4 & CR4_OSXSAVE)) r->ecx |= CPUID_1_ECX_OSXSAVE;
         r->edx = CPUID_1_EDX;
         break;
     case 2: r->eax = 0xff01; break; /* one round; descriptor 0xFF: "see leaf 4" */
@@ -259,6 +315,7 @@ void cpuid_query(const struct cpu *c, uint32_t leaf, uint32_t sub, struct cpuid_
             r->edx = f[P_7EDX] | 1u << 29; /* IA32_ARCH_CAPABILITIES (msr.h) */
         }
         break;
+    case 0xD: cpuid_xsave_leaf(c, sub, r); break;
     case 0xB:
         /* One thread in one core: level 0 = SMT, level 1 = core, both with one CPU. */
         if (sub < 2) {

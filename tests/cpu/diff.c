@@ -14,6 +14,7 @@
 #include "diff.h"
 #include "vendor.h"
 #include "approx.h"
+#include "xstate.h"
 
 #include <inttypes.h>
 #include <setjmp.h>
@@ -30,6 +31,7 @@ enum { UC_RIP = REG_RIP };
 #undef REG_RIP
 
 #include "cpu/core.h"
+#include "cpu/cpuid.h"
 #include "cpu/decode/decode.h"
 #include "cpu/ops/ops.h"
 #include "vessel/bus.h"
@@ -357,6 +359,9 @@ static void engine_prepare(const struct diff_form *f)
     e[(DIFF_CODE >> 12) & 511] = DIFF_CODE | 7;
     c->cr3 = pml4;
     c->cr0 |= CR0_PG;
+    /* XSAVE enabled with every component the model offers (the host's XCR0 has them too) */
+    c->cr4 |= CR4_OSXSAVE;
+    c->xcr0 = cpuid_xcr0_supported();
     cpu_mode_changed(c);
 }
 
@@ -562,6 +567,7 @@ void diff_run_form(const struct diff_form *f, unsigned cases, struct diff_result
         memcpy(emu_data, diff_bus.ram + DIFF_DATA, DIFF_DATA_SIZE);
         vendor_fix(f, &in, data_in, &nat, nat_data, &emu, emu_data);
         approx_fix(f, &in, data_in, &nat);
+        xstate_fix(f, &in, data_in, &nat, nat_data);
         res->cases++;
         if (nat.vector >= 0) res->faults++;
         if (compare(f, &in, data_in, &nat, nat_data, &emu, emu_data, false)) {

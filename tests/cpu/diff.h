@@ -132,3 +132,5 @@ extern const struct diff_form forms_int[];
 extern const unsigned forms_int_count;
 extern const struct diff_form forms_sse[];
 extern const unsigned forms_sse_count;
+extern const struct diff_form forms_ext[];
+extern const unsigned forms_ext_count;
