@@ -320,3 +320,17 @@ static inline void host_mxcsr_restore(uint32_t v)
                          : X87_HOST_CLOB);                                                         \
         return sw;                                                                                 \
     }
+
+/* ---- SSE4.2 CRC32 (the host has SSE4.2: host_check) ---- */
+/* CRC-32C of the low `size` bytes of v, continuing from crc (no pre/post inversion). */
+static inline uint32_t host_crc32(uint32_t crc, uint64_t v, unsigned size)
+{
+    uint64_t c = crc;
+    switch (size) {
+    case 1: __asm__("crc32b %b1, %k0" : "+r"(c) : "r"(v)); break;
+    case 2: __asm__("crc32w %w1, %k0" : "+r"(c) : "r"(v)); break;
+    case 4: __asm__("crc32l %k1, %k0" : "+r"(c) : "r"(v)); break;
+    default: __asm__("crc32q %1, %0" : "+r"(c) : "r"(v)); break;
+    }
+    return (uint32_t)c;
+}

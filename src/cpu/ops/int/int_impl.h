@@ -73,6 +73,7 @@ insn_fn int_bit_lookup(const struct insn *i);
 insn_fn int_move_lookup(const struct insn *i);
 insn_fn int_flow_lookup(const struct insn *i);
 insn_fn int_string_lookup(const struct insn *i);
+insn_fn int_ext_lookup(const struct insn *i);
 
 /* CF without a call for the common producers (the hot path of adc/sbb/inc/dec). */
 static inline unsigned int_cf(struct cpu *c)
