@@ -556,10 +556,16 @@ void diff_run_form(const struct diff_form *f, unsigned cases, struct diff_result
     place_insn(f);
     engine_prepare(f);
     unsigned printed = 0;
+    struct diff_form g = *f; /* the form as run: with DIFF_IMM8, this case's immediate */
     for (unsigned k = 0; k < cases; k++) {
         struct diff_state in, nat, emu;
+        if (f->flags & DIFF_IMM8) {
+            g.bytes[g.len - 1] = (uint8_t)diff_rand(&rng);
+            place_insn(&g);
+            engine_prepare(&g);
+        }
         random_state(f, &rng, &in, data_in);
-        run_native(f, &in, data_in, &nat);
+        run_native(&g, &in, data_in, &nat);
         memcpy(nat_data, (void *)DIFF_DATA, DIFF_DATA_SIZE);
         run_engine(&in, data_in, &emu);
         if (nat.vector >= 0 && nat.rip != DIFF_INSN && emu.vector < 0 && emu.rip == nat.rip)
@@ -575,8 +581,8 @@ void diff_run_form(const struct diff_form *f, unsigned cases, struct diff_result
             if (printed < 3) {
                 printed++;
                 fprintf(stderr, "# MISMATCH %s [", f->name);
-                for (unsigned b = 0; b < f->len; b++)
-                    fprintf(stderr, "%s%02x", b ? " " : "", f->bytes[b]);
+                for (unsigned b = 0; b < g.len; b++)
+                    fprintf(stderr, "%s%02x", b ? " " : "", g.bytes[b]);
                 fprintf(stderr, "] case %u\n", k);
                 print_state("input", &in);
                 compare(f, &in, data_in, &nat, nat_data, &emu, emu_data, true);

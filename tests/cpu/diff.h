@@ -90,6 +90,7 @@ uint64_t diff_rand_edge(struct diff_rng *r, unsigned bits);
 #define DIFF_SSE    0x0008 /* compare XMM0-15 and MXCSR */
 #define DIFF_X87    0x0010 /* compare FCW, FSW, abridged FTW, ST0-7 */
 #define DIFF_MEMOFS 0x0020 /* memory base may land anywhere in [0, 4096-64], any alignment */
+#define DIFF_IMM8   0x0040 /* the last byte (an imm8) is random per case, 0..255 */
 
 struct diff_form {
     const char *name;  /* e.g. "add r/m32, r32 (mem)" */

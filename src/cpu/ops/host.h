@@ -334,3 +334,85 @@ static inline uint32_t host_crc32(uint32_t crc, uint64_t v, unsigned size)
     }
     return (uint32_t)c;
 }
+
+/* ---- instructions with an imm8: one asm statement per immediate value ---- */
+/* HOST_IMM256(M) expands M(k) for k = 0..255 (k as a constant expression gas evaluates). */
+#define HOST_IMM4(M, b)   M(b + 0) M(b + 1) M(b + 2) M(b + 3)
+#define HOST_IMM16(M, b)  HOST_IMM4(M, b) HOST_IMM4(M, b + 4) HOST_IMM4(M, b + 8) HOST_IMM4(M, b + 12)
+#define HOST_IMM64(M, b)  HOST_IMM16(M, b) HOST_IMM16(M, b + 16) HOST_IMM16(M, b + 32) HOST_IMM16(M, b + 48)
+#define HOST_IMM256(M)    HOST_IMM64(M, 0) HOST_IMM64(M, 64) HOST_IMM64(M, 128) HOST_IMM64(M, 192)
+
+/* uint32_t fn(union xmm *d, const union xmm *s, unsigned imm, uint32_t mx): d = op(d, s, imm)
+ * under MXCSR mx; returns the MXCSR after. */
+#define SSE_HOST_FP_IMM(fname, mn)                                                                 \
+    static uint32_t fname(union xmm *d, const union xmm *s, unsigned imm, uint32_t mx)             \
+    {                                                                                              \
+        sse_v2 a, b;                                                                               \
+        uint32_t host = 0;                                                                         \
+        memcpy(&a, d, 16);                                                                         \
+        memcpy(&b, s, 16);                                                                         \
+        switch (imm & 0xff) {                                                                      \
+            HOST_IMM256(SSE_HOST_FP_IMM_CASE_##fname)                                              \
+        }                                                                                          \
+        memcpy(d, &a, 16);                                                                         \
+        return mx;                                                                                 \
+    }
+#define SSE_HOST_FP_IMM_CASE(mn, k)                                                                \
+    case (k):                                                                                      \
+        __asm__ volatile(SSE_HOST_MX_PRE mn " $(" #k "), %[b], %[a]" SSE_HOST_MX_POST              \
+                         : [a] "+x"(a), [g] "+m"(mx), [h] "+m"(host)                               \
+                         : [b] "x"(b));                                                            \
+        break;
+
+/* void fn(union xmm *d, const union xmm *s, unsigned imm): integer operation with an imm8. */
+#define SSE_HOST_INT_IMM(fname, mn)                                                                \
+    static void fname(union xmm *d, const union xmm *s, unsigned imm)                              \
+    {                                                                                              \
+        sse_v2 a, b;                                                                               \
+        memcpy(&a, d, 16);                                                                         \
+        memcpy(&b, s, 16);                                                                         \
+        switch (imm & 0xff) {                                                                      \
+            HOST_IMM256(SSE_HOST_INT_IMM_CASE_##fname)                                             \
+        }                                                                                          \
+        memcpy(d, &a, 16);                                                                         \
+    }
+#define SSE_HOST_INT_IMM_CASE(mn, k)                                                               \
+    case (k): __asm__(mn " $(" #k "), %[b], %[a]" : [a] "+x"(a) : [b] "x"(b)); break;
+
+/* void fn(union xmm *d, const union xmm *s, const union xmm *x0): integer operation with
+ * XMM0 as an implicit third operand (pblendvb, blendvps/pd, sha256rnds2). */
+#define SSE_HOST_INT_X0(fname, mn)                                                                 \
+    static void fname(union xmm *d, const union xmm *s, const union xmm *x0)                       \
+    {                                                                                              \
+        sse_v2 a, b, z;                                                                            \
+        memcpy(&a, d, 16);                                                                         \
+        memcpy(&b, s, 16);                                                                         \
+        memcpy(&z, x0, 16);                                                                        \
+        __asm__(mn " %[z], %[b], %[a]" : [a] "+x"(a) : [b] "x"(b), [z] "Yz"(z));                   \
+        memcpy(d, &a, 16);                                                                         \
+    }
+
+/* The SSE4.2 string compares: explicit (rax/rdx lengths) or implicit; imm8 controls. Each
+ * returns the host's arithmetic flags; *ecx gets the index (…stri), *mask the mask (…strm). */
+#define SSE_HOST_PCMPSTR_CASE(mn, k)                                                               \
+    case (k):                                                                                      \
+        __asm__(mn " $(" #k "), %[b], %[a]\n\tpushfq\n\tpopq %[fl]"                                \
+                : [fl] "=r"(fl), "=c"(cx), "=Yz"(z)                                                \
+                : [a] "x"(a), [b] "x"(b), "a"(ax), "d"(dx)                                         \
+                : "cc");                                                                           \
+        break;
+#define SSE_HOST_PCMPSTR(fname, mn)                                                                \
+    static uint64_t fname(const union xmm *d, const union xmm *s, unsigned imm, uint64_t ax,       \
+                          uint64_t dx, uint32_t *ecx, union xmm *mask)                             \
+    {                                                                                              \
+        sse_v2 a, b, z;                                                                            \
+        uint64_t fl = 0, cx = 0;                                                                   \
+        memcpy(&a, d, 16);                                                                         \
+        memcpy(&b, s, 16);                                                                         \
+        switch (imm & 0xff) {                                                                      \
+            HOST_IMM256(SSE_HOST_PCMPSTR_CASE_##fname)                                             \
+        }                                                                                          \
+        *ecx = (uint32_t)cx;                                                                       \
+        memcpy(mask, &z, 16);                                                                      \
+        return fl;                                                                                 \
+    }

@@ -35,6 +35,7 @@ SSE_FORMS(sse_cvt_forms);
 SSE_FORMS(sse_fx_forms);
 SSE_FORMS(sse_approx_forms);
 SSE_FORMS(sse_xsave_forms);
+SSE_FORMS(sse_sse4_forms);
 /* XGETBV / XSETBV (0F 01 D0 / D1), or NULL: sse_xsave.c */
 insn_fn sse_xcr_lookup(const struct insn *i);
 /* XINUSE: the state components not in their initial configuration (sse_xsave.c) */

@@ -12,6 +12,7 @@ static const struct {
     {sse_move_forms, &sse_move_forms_count},     {sse_shuf_forms, &sse_shuf_forms_count},
     {sse_cvt_forms, &sse_cvt_forms_count},       {sse_fx_forms, &sse_fx_forms_count},
     {sse_approx_forms, &sse_approx_forms_count}, {sse_xsave_forms, &sse_xsave_forms_count},
+    {sse_sse4_forms, &sse_sse4_forms_count},
 };
 
 insn_fn sse_lookup(const struct insn *i)
