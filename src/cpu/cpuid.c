@@ -37,8 +37,14 @@ static const struct cpuid_probe cpuid_probes[] = {
     {P_1ECX, 0, 0xF2, 1, 0x7D, REG, 0},
     {P_1ECX, 0, 0xF2, 1, 0xF0, MEM, 0},
     {P_1ECX, 0, 0, 0, 0xDB, 0x0F, 0}, /* fisttp m32 */
-    /* PCLMULQDQ (1) */
+    /* PCLMULQDQ (1), AES (25) */
     {P_1ECX, 1, 0x66, 3, 0x44, REG, 1},
+    {P_1ECX, 25, 0x66, 2, 0xDB, REG, 0},
+    {P_1ECX, 25, 0x66, 2, 0xDC, REG, 0},
+    {P_1ECX, 25, 0x66, 2, 0xDD, REG, 0},
+    {P_1ECX, 25, 0x66, 2, 0xDE, REG, 0},
+    {P_1ECX, 25, 0x66, 2, 0xDF, REG, 0},
+    {P_1ECX, 25, 0x66, 3, 0xDF, REG, 1},
 /* SSSE3 (9): xmm and mm forms of 0F38 00-0B, 1C-1E, and palignr */
 #define SSSE3(op)                                                                                  \
     {P_1ECX, 9, 0x66, 2, op, REG, 0},                                                              \
@@ -146,6 +152,14 @@ static const struct cpuid_probe cpuid_probes[] = {
     {P_7EBX, 18, 0, 1, 0xC7, 0xF8, 0},
     {P_7EBX, 19, 0x66, 2, 0xF6, REG, 0},
     {P_7EBX, 19, 0xF3, 2, 0xF6, REG, 0},
+    /* SHA (EBX 29) */
+    {P_7EBX, 29, 0, 2, 0xC8, REG, 0},
+    {P_7EBX, 29, 0, 2, 0xC9, REG, 0},
+    {P_7EBX, 29, 0, 2, 0xCA, REG, 0},
+    {P_7EBX, 29, 0, 2, 0xCB, REG, 0},
+    {P_7EBX, 29, 0, 2, 0xCC, REG, 0},
+    {P_7EBX, 29, 0, 2, 0xCD, REG, 0},
+    {P_7EBX, 29, 0, 3, 0xCC, REG, 1},
     /* 0x80000001 ECX: LAHF/SAHF (0), ABM/LZCNT (5), PREFETCHW (8) */
     {P_X1ECX, 0, 0, 0, 0x9F, 0, 0xFF},
     {P_X1ECX, 0, 0, 0, 0x9E, 0, 0xFF},

@@ -231,7 +231,29 @@ static void prep_str(const struct diff_form *f, struct diff_state *s, uint8_t *d
 
 #define XS DIFF_SSE | DIFF_X87 | DIFF_MEM | DIFF_FAULTS
 
+/* register and memory forms of an NP 0F 38 op */
+#define N38(n, op)                                                                                 \
+    F(n " xmm1, xmm2", V, prep_vec, 0x0f, 0x38, op, 0xca),                                         \
+        F(n " xmm9, xmm14", V, prep_vec, 0x45, 0x0f, 0x38, op, 0xce),                              \
+        F(n " xmm3, [rbx]", VM, prep_vec, 0x0f, 0x38, op, 0x1b)
+
 const struct diff_form forms_ext[] = {
+    F38("aesimc", 0xdb),
+    F38("aesenc", 0xdc),
+    F38("aesenclast", 0xdd),
+    F38("aesdec", 0xde),
+    F38("aesdeclast", 0xdf),
+    F3A("aeskeygenassist", 0xdf, prep_vec),
+    F3A("pclmulqdq", 0x44, prep_vec),
+    N38("sha1nexte", 0xc8),
+    N38("sha1msg1", 0xc9),
+    N38("sha1msg2", 0xca),
+    N38("sha256rnds2", 0xcb),
+    N38("sha256msg1", 0xcc),
+    N38("sha256msg2", 0xcd),
+    F("sha1rnds4 xmm1, xmm2, imm8", VI, prep_vec, 0x0f, 0x3a, 0xcc, 0xca, 0),
+    F("sha1rnds4 xmm9, xmm14, imm8", VI, prep_vec, 0x45, 0x0f, 0x3a, 0xcc, 0xce, 0),
+    F("sha1rnds4 xmm3, [rbx], imm8", VIM, prep_vec, 0x0f, 0x3a, 0xcc, 0x1b, 0),
     F38("pblendvb", 0x10),
     F38("blendvps", 0x14),
     F38("blendvpd", 0x15),

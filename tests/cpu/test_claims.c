@@ -94,23 +94,9 @@ static struct known_ud {
     {2, 0x80, "invept", false},
     {2, 0x81, "invvpid", false},
     {2, 0x82, "invpcid", false},
-    {2, 0xc8, "SHA", false},
-    {2, 0xc9, "SHA", false},
-    {2, 0xca, "SHA", false},
-    {2, 0xcb, "SHA", false},
-    {2, 0xcc, "SHA", false},
-    {2, 0xcd, "SHA", false},
     {2, 0xcf, "GFNI gf2p8mulb", false},
-    {2, 0xdb, "AES-NI", false},
-    {2, 0xdc, "AES-NI", false},
-    {2, 0xdd, "AES-NI", false},
-    {2, 0xde, "AES-NI", false},
-    {2, 0xdf, "AES-NI", false},
-    {3, 0x44, "pclmulqdq", false},
-    {3, 0xcc, "SHA sha1rnds4", false},
     {3, 0xce, "GFNI", false},
     {3, 0xcf, "GFNI", false},
-    {3, 0xdf, "AES-NI aeskeygenassist", false},
 };
 static unsigned long n_unknown_ud;
 

@@ -36,6 +36,8 @@ SSE_FORMS(sse_fx_forms);
 SSE_FORMS(sse_approx_forms);
 SSE_FORMS(sse_xsave_forms);
 SSE_FORMS(sse_sse4_forms);
+/* AES-NI, PCLMULQDQ, SHA where the host has them, or NULL: sse_crypto.c */
+insn_fn sse_crypto_lookup(const struct insn *i);
 /* XGETBV / XSETBV (0F 01 D0 / D1), or NULL: sse_xsave.c */
 insn_fn sse_xcr_lookup(const struct insn *i);
 /* XINUSE: the state components not in their initial configuration (sse_xsave.c) */

@@ -18,6 +18,8 @@ static const struct {
 insn_fn sse_lookup(const struct insn *i)
 {
     if (i->op == 0x101) return sse_xcr_lookup(i);
+    insn_fn f = sse_crypto_lookup(i);
+    if (f) return f;
     for (unsigned t = 0; t < sizeof sse_tables / sizeof sse_tables[0]; t++)
         for (unsigned k = 0; k < *sse_tables[t].count; k++)
             if (sse_form_match(&sse_tables[t].forms[k], i)) return sse_tables[t].forms[k].fn;
