@@ -167,6 +167,32 @@ static const struct cpuid_probe cpuid_probes[] = {
     {P_X1ECX, 8, 0, 1, 0x0D, 0x08, 0},
 };
 
+/* VEX-encoded representatives, as raw bytes (register forms; W0 and W1 where both exist). */
+struct cpuid_raw_probe {
+    uint8_t where, bit, len;
+    uint8_t b[7];
+};
+static const struct cpuid_raw_probe cpuid_raw_probes[] = {
+    /* BMI1 (leaf 7 EBX 3): andn, bextr, blsr, blsmsk, blsi (32 and 64 bits), and tzcnt */
+    {P_7EBX, 3, 5, {0xc4, 0xe2, 0x78, 0xf2, 0xc1}},
+    {P_7EBX, 3, 5, {0xc4, 0xe2, 0xf8, 0xf2, 0xc1}},
+    {P_7EBX, 3, 5, {0xc4, 0xe2, 0x78, 0xf7, 0xc1}},
+    {P_7EBX, 3, 5, {0xc4, 0xe2, 0xf8, 0xf7, 0xc1}},
+    {P_7EBX, 3, 5, {0xc4, 0xe2, 0x78, 0xf3, 0xc9}},
+    {P_7EBX, 3, 5, {0xc4, 0xe2, 0x78, 0xf3, 0xd1}},
+    {P_7EBX, 3, 5, {0xc4, 0xe2, 0x78, 0xf3, 0xd9}},
+    {P_7EBX, 3, 4, {0xf3, 0x0f, 0xbc, 0xc1}},
+    /* BMI2 (leaf 7 EBX 8): bzhi, pext, pdep, mulx, rorx, shlx, sarx, shrx */
+    {P_7EBX, 8, 5, {0xc4, 0xe2, 0x78, 0xf5, 0xc1}},
+    {P_7EBX, 8, 5, {0xc4, 0xe2, 0x7a, 0xf5, 0xc1}},
+    {P_7EBX, 8, 5, {0xc4, 0xe2, 0x7b, 0xf5, 0xc1}},
+    {P_7EBX, 8, 5, {0xc4, 0xe2, 0x7b, 0xf6, 0xc1}},
+    {P_7EBX, 8, 6, {0xc4, 0xe3, 0x7b, 0xf0, 0xc1, 0x01}},
+    {P_7EBX, 8, 5, {0xc4, 0xe2, 0x79, 0xf7, 0xc1}},
+    {P_7EBX, 8, 5, {0xc4, 0xe2, 0x7a, 0xf7, 0xc1}},
+    {P_7EBX, 8, 5, {0xc4, 0xe2, 0x7b, 0xf7, 0xc1}},
+};
+
 /* Assemble a probe's bytes; imm 0xFF marks an opcode without ModRM. */
 static unsigned cpuid_probe_bytes(const struct cpuid_probe *p, uint8_t *b)
 {
@@ -203,6 +229,16 @@ static const uint32_t *cpuid_features(void)
     for (unsigned k = 0; k < sizeof(cpuid_probes) / sizeof(cpuid_probes[0]); k++) {
         const struct cpuid_probe *p = &cpuid_probes[k];
         if (cpuid_insn_ok(p))
+            yes[p->where] |= 1u << p->bit;
+        else
+            no[p->where] |= 1u << p->bit;
+    }
+    for (unsigned k = 0; k < sizeof(cpuid_raw_probes) / sizeof(cpuid_raw_probes[0]); k++) {
+        const struct cpuid_raw_probe *p = &cpuid_raw_probes[k];
+        struct insn in;
+        memset(&in, 0, sizeof(in));
+        bool ok = decode_insn(&in, p->b, p->len, MODE_LONG64) == p->len && exec_lookup(&in);
+        if (ok)
             yes[p->where] |= 1u << p->bit;
         else
             no[p->where] |= 1u << p->bit;

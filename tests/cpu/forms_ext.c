@@ -123,6 +123,24 @@ static void prep_mem_edge(const struct diff_form *f, struct diff_state *s, uint8
 
 #define M DIFF_MEM | DIFF_FAULTS
 
+/* BMI: the VEX.vvvv operand is EDX/RDX (or R10); index, control and count bytes small half
+ * the time so bzhi/bextr/shifts see both sides of the operand width */
+static void prep_bmi(const struct diff_form *f, struct diff_state *s, uint8_t *data,
+                     struct diff_rng *r)
+{
+    if (f->flags & DIFF_MEM) prep_mem_edge(f, s, data, r);
+    for (unsigned g = R_RDX; g <= R_R10; g += R_R10 - R_RDX)
+        if (diff_rand(r) % 2)
+            s->gpr[g] = (s->gpr[g] & ~0xffffull) | (diff_rand(r) % 72) | (diff_rand(r) % 72) << 8;
+}
+
+#define BMI(n, fl, ...) F(n, fl, prep_bmi, __VA_ARGS__)
+#define BMI_UNDEF(n, fl, u, ...)                                                                   \
+    {                                                                                              \
+        .name = n, .bytes = {__VA_ARGS__}, .len = NB(__VA_ARGS__), .flags = fl, .undef = u,        \
+        .membase = R_RBX, .prep = prep_bmi                                                         \
+    }
+
 /* ---- SSE4.1 / SSE4.2 ---- */
 
 static const uint64_t fp_special[] = {
@@ -238,6 +256,54 @@ static void prep_str(const struct diff_form *f, struct diff_state *s, uint8_t *d
         F(n " xmm3, [rbx]", VM, prep_vec, 0x0f, 0x38, op, 0x1b)
 
 const struct diff_form forms_ext[] = {
+    BMI_UNDEF("andn ecx, edx, ebx", 0, F_AF | F_PF, 0xc4, 0xe2, 0x68, 0xf2, 0xcb),
+    BMI_UNDEF("andn rcx, rdx, rbx", 0, F_AF | F_PF, 0xc4, 0xe2, 0xe8, 0xf2, 0xcb),
+    BMI_UNDEF("andn r9, r10, r11", 0, F_AF | F_PF, 0xc4, 0x42, 0xa8, 0xf2, 0xcb),
+    BMI_UNDEF("andn ecx, edx, [rbx]", M, F_AF | F_PF, 0xc4, 0xe2, 0x68, 0xf2, 0x0b),
+    BMI_UNDEF("andn rcx, rdx, [rbx]", M, F_AF | F_PF, 0xc4, 0xe2, 0xe8, 0xf2, 0x0b),
+    BMI_UNDEF("blsr edx, ebx", 0, F_AF | F_PF, 0xc4, 0xe2, 0x68, 0xf3, 0xcb),
+    BMI_UNDEF("blsr rdx, rbx", 0, F_AF | F_PF, 0xc4, 0xe2, 0xe8, 0xf3, 0xcb),
+    BMI_UNDEF("blsr rdx, [rbx]", M, F_AF | F_PF, 0xc4, 0xe2, 0xe8, 0xf3, 0x0b),
+    BMI_UNDEF("blsmsk edx, ebx", 0, F_AF | F_PF, 0xc4, 0xe2, 0x68, 0xf3, 0xd3),
+    BMI_UNDEF("blsmsk rdx, rbx", 0, F_AF | F_PF, 0xc4, 0xe2, 0xe8, 0xf3, 0xd3),
+    BMI_UNDEF("blsmsk edx, [rbx]", M, F_AF | F_PF, 0xc4, 0xe2, 0x68, 0xf3, 0x13),
+    BMI_UNDEF("blsi edx, ebx", 0, F_AF | F_PF, 0xc4, 0xe2, 0x68, 0xf3, 0xdb),
+    BMI_UNDEF("blsi rdx, rbx", 0, F_AF | F_PF, 0xc4, 0xe2, 0xe8, 0xf3, 0xdb),
+    BMI_UNDEF("blsi r10, r11", 0, F_AF | F_PF, 0xc4, 0xc2, 0xa8, 0xf3, 0xdb),
+    BMI_UNDEF("blsi rdx, [rbx]", M, F_AF | F_PF, 0xc4, 0xe2, 0xe8, 0xf3, 0x1b),
+    BMI_UNDEF("bextr ecx, ebx, edx", 0, F_AF | F_SF | F_PF, 0xc4, 0xe2, 0x68, 0xf7, 0xcb),
+    BMI_UNDEF("bextr rcx, rbx, rdx", 0, F_AF | F_SF | F_PF, 0xc4, 0xe2, 0xe8, 0xf7, 0xcb),
+    BMI_UNDEF("bextr r9, r11, r10", 0, F_AF | F_SF | F_PF, 0xc4, 0x42, 0xa8, 0xf7, 0xcb),
+    BMI_UNDEF("bextr ecx, [rbx], edx", M, F_AF | F_SF | F_PF, 0xc4, 0xe2, 0x68, 0xf7, 0x0b),
+    BMI_UNDEF("bzhi ecx, ebx, edx", 0, F_AF | F_PF, 0xc4, 0xe2, 0x68, 0xf5, 0xcb),
+    BMI_UNDEF("bzhi rcx, rbx, rdx", 0, F_AF | F_PF, 0xc4, 0xe2, 0xe8, 0xf5, 0xcb),
+    BMI_UNDEF("bzhi rcx, [rbx], rdx", M, F_AF | F_PF, 0xc4, 0xe2, 0xe8, 0xf5, 0x0b),
+    BMI("pext ecx, edx, ebx", 0, 0xc4, 0xe2, 0x6a, 0xf5, 0xcb),
+    BMI("pext rcx, rdx, rbx", 0, 0xc4, 0xe2, 0xea, 0xf5, 0xcb),
+    BMI("pext r9, r10, r11", 0, 0xc4, 0x42, 0xaa, 0xf5, 0xcb),
+    BMI("pext rcx, rdx, [rbx]", M, 0xc4, 0xe2, 0xea, 0xf5, 0x0b),
+    BMI("pdep ecx, edx, ebx", 0, 0xc4, 0xe2, 0x6b, 0xf5, 0xcb),
+    BMI("pdep rcx, rdx, rbx", 0, 0xc4, 0xe2, 0xeb, 0xf5, 0xcb),
+    BMI("pdep ecx, edx, [rbx]", M, 0xc4, 0xe2, 0x6b, 0xf5, 0x0b),
+    BMI("mulx ecx, edx, ebx", 0, 0xc4, 0xe2, 0x6b, 0xf6, 0xcb),
+    BMI("mulx rcx, rdx, rbx", 0, 0xc4, 0xe2, 0xeb, 0xf6, 0xcb),
+    BMI("mulx rdx, rdx, rbx (same)", 0, 0xc4, 0xe2, 0xeb, 0xf6, 0xd3),
+    BMI("mulx r9, r10, r11", 0, 0xc4, 0x42, 0xab, 0xf6, 0xcb),
+    BMI("mulx rcx, rdx, [rbx]", M, 0xc4, 0xe2, 0xeb, 0xf6, 0x0b),
+    BMI("shlx ecx, ebx, edx", 0, 0xc4, 0xe2, 0x69, 0xf7, 0xcb),
+    BMI("shlx rcx, rbx, rdx", 0, 0xc4, 0xe2, 0xe9, 0xf7, 0xcb),
+    BMI("shlx rcx, [rbx], rdx", M, 0xc4, 0xe2, 0xe9, 0xf7, 0x0b),
+    BMI("sarx ecx, ebx, edx", 0, 0xc4, 0xe2, 0x6a, 0xf7, 0xcb),
+    BMI("sarx rcx, rbx, rdx", 0, 0xc4, 0xe2, 0xea, 0xf7, 0xcb),
+    BMI("sarx ecx, [rbx], edx", M, 0xc4, 0xe2, 0x6a, 0xf7, 0x0b),
+    BMI("shrx ecx, ebx, edx", 0, 0xc4, 0xe2, 0x6b, 0xf7, 0xcb),
+    BMI("shrx rcx, rbx, rdx", 0, 0xc4, 0xe2, 0xeb, 0xf7, 0xcb),
+    BMI("shrx r9, r11, r10", 0, 0xc4, 0x42, 0xab, 0xf7, 0xcb),
+    BMI("shrx rcx, [rbx], rdx", M, 0xc4, 0xe2, 0xeb, 0xf7, 0x0b),
+    F("rorx ecx, ebx, imm8", DIFF_IMM8, NULL, 0xc4, 0xe3, 0x7b, 0xf0, 0xcb, 0),
+    F("rorx rcx, rbx, imm8", DIFF_IMM8, NULL, 0xc4, 0xe3, 0xfb, 0xf0, 0xcb, 0),
+    F("rorx r9, r11, imm8", DIFF_IMM8, NULL, 0xc4, 0x43, 0xfb, 0xf0, 0xcb, 0),
+    F("rorx rcx, [rbx], imm8", M | DIFF_IMM8, prep_mem_edge, 0xc4, 0xe3, 0xfb, 0xf0, 0x0b, 0),
     F38("aesimc", 0xdb),
     F38("aesenc", 0xdc),
     F38("aesenclast", 0xdd),
