@@ -40,19 +40,20 @@ static void xs_random_regs(struct diff_state *s, struct diff_rng *r)
         }
     }
     if (diff_rand(r) % 4 == 0) memset(s->fx.xmm, 0, sizeof s->fx.xmm);
+    if (diff_rand(r) % 4 == 0) memset(s->ymmh, 0, sizeof s->ymmh);
     s->fx.mxcsr = 0x1f80 | (uint32_t)(diff_rand(r) & 0x603f);
 }
 
 /* RBX: a 64-byte aligned area, sometimes running past the data page (#PF), sometimes
- * misaligned (#GP); EAX: x87 and SSE in any combination, EDX: anything (no component above
- * bit 31 exists on either side). */
+ * misaligned (#GP); EAX: x87, SSE and AVX (where the host has it) in any combination, EDX: anything
+ * (no component above bit 31 exists on either side). */
 static uint64_t xs_place(struct diff_state *s, struct diff_rng *r)
 {
     uint64_t off = 64 * (diff_rand(r) % 8 ? diff_rand(r) % 56 : 56 + diff_rand(r) % 8);
     if (diff_rand(r) % 12 == 0) off += 8 * (1 + diff_rand(r) % 7);
     s->gpr[R_RBX] = DIFF_DATA + off;
-    s->gpr[R_RAX] = (diff_rand(r) & ~7ull) << 32 | (diff_rand(r) & 3);
-    if (diff_rand(r) % 8 == 0) s->gpr[R_RAX] |= 3;
+    s->gpr[R_RAX] = (diff_rand(r) & ~7ull) << 32 | (diff_rand(r) & (diff_host_avx() ? 7 : 3));
+    if (diff_rand(r) % 8 == 0) s->gpr[R_RAX] |= diff_host_avx() ? 7 : 3;
     s->gpr[R_RDX] = diff_rand(r) % 2 ? 0 : diff_rand(r);
     return off;
 }
@@ -63,9 +64,12 @@ static void prep_xsave(const struct diff_form *f, struct diff_state *s, uint8_t 
     (void)f;
     xs_random_regs(s, r);
     uint64_t off = xs_place(s, r);
+    /* an AVX region running off the page: keep the AVX state in use, so whether it is
+     * written (and faults) does not depend on the host's XINUSE tracking */
+    if (off + 832 > DIFF_DATA_SIZE && off + 576 <= DIFF_DATA_SIZE) s->ymmh[5][3] |= 1;
     if (off + 520 <= DIFF_DATA_SIZE && diff_rand(r) % 2) {
         /* XSTATE_BV bits outside RFBM must survive XSAVE */
-        uint64_t bv = diff_rand(r) & 0x3;
+        uint64_t bv = diff_rand(r) & 0x7;
         memcpy(data + off + 512, &bv, 8);
     }
 }
@@ -79,7 +83,7 @@ static void prep_xrstor(const struct diff_form *f, struct diff_state *s, uint8_t
     (void)f;
     xs_random_regs(s, r);
     uint64_t off = xs_place(s, r);
-    if (off + 576 > DIFF_DATA_SIZE) return;
+    if (off + 832 > DIFF_DATA_SIZE) return;
     uint8_t *m = data + off;
     struct diff_state t;
     memset(&t, 0, sizeof t);
@@ -93,12 +97,17 @@ static void prep_xrstor(const struct diff_form *f, struct diff_state *s, uint8_t
     t.fx.mxcsr_mask = (uint32_t)diff_rand(r);
     memcpy(m, &t.fx, 464);
     uint8_t hdr[64] = {0};
-    uint64_t bv = diff_rand(r) & 3, comp = 0;
-    if (diff_rand(r) % 2) comp = (1ull << 63) | bv | (diff_rand(r) & 3);
+    const uint64_t all = diff_host_avx() ? 7 : 3;
+    for (unsigned k = 0; k < 256; k += 8) {
+        uint64_t v = diff_rand(r);
+        memcpy(m + 576 + k, &v, 8);
+    }
+    uint64_t bv = diff_rand(r) & all, comp = 0;
+    if (diff_rand(r) % 2) comp = (1ull << 63) | bv | (diff_rand(r) & all);
     switch (diff_rand(r) % 16) {
     case 0: bv |= 1ull << (int[]){8, 62, 63}[diff_rand(r) % 3]; break;
     case 1: comp |= 1ull << (int[]){8, 62}[diff_rand(r) % 2]; break;
-    case 2: comp = (comp & ~3ull) | (diff_rand(r) & 3); break; /* XSTATE_BV beyond XCOMP_BV */
+    case 2: comp = (comp & ~all) | (diff_rand(r) & all); break; /* XSTATE_BV beyond XCOMP_BV */
     default: break;
     }
     memcpy(hdr, &bv, 8);

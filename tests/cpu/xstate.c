@@ -79,8 +79,9 @@ void xstate_fix(const struct diff_form *f, const struct diff_state *in, const ui
     if (kind == NONE || nat->vector >= 0) return;
     uint64_t ea = in->gpr[i.base] + (uint64_t)(int64_t)i.disp;
     if (ea < DIFF_DATA || ea + 576 > DIFF_DATA + DIFF_DATA_SIZE) return;
+    const bool avx_fits = ea + 832 <= DIFF_DATA + DIFF_DATA_SIZE;
     unsigned off = (unsigned)(ea - DIFF_DATA);
-    uint64_t rfbm = ((in->gpr[R_RDX] << 32) | (uint32_t)in->gpr[R_RAX]) & cpuid_xcr0_supported();
+    uint64_t rfbm = ((in->gpr[R_RDX] << 32) | (uint32_t)in->gpr[R_RAX]) & diff_xcr0();
     uint8_t *area = nat_data + off;
     const uint8_t *old = data_in + off;
 
@@ -144,6 +145,12 @@ void xstate_fix(const struct diff_form *f, const struct diff_state *in, const ui
     if ((rfbm & XCR0_SSE) && (bv & XCR0_SSE) && sse_initial(in)) {
         bv &= ~XCR0_SSE;
         if (kind != STD) memcpy(area + 160, old + 160, 256);
+        hit = true;
+    }
+    static const uint8_t zero[256];
+    if ((rfbm & XCR0_AVX) && (bv & XCR0_AVX) && !memcmp(in->ymmh, zero, 256) && avx_fits) {
+        bv &= ~XCR0_AVX;
+        if (kind != STD) memcpy(area + 576, old + 576, 256);
         hit = true;
     }
     if (hit) {
