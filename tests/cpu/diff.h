@@ -101,7 +101,6 @@ uint64_t diff_rand_edge(struct diff_rng *r, unsigned bits);
 #define DIFF_X87    0x0010 /* compare FCW, FSW, abridged FTW, ST0-7 */
 #define DIFF_MEMOFS 0x0020 /* memory base may land anywhere in [0, 4096-64], any alignment */
 #define DIFF_IMM8   0x0040 /* the last byte (an imm8) is random per case, 0..255 */
-#define DIFF_AVX    0x0080 /* needs the host's AVX: skipped (not run) on a host without it */
 
 struct diff_form {
     const char *name;  /* e.g. "add r/m32, r32 (mem)" */
@@ -146,3 +145,5 @@ extern const struct diff_form forms_sse[];
 extern const unsigned forms_sse_count;
 extern const struct diff_form forms_ext[];
 extern const unsigned forms_ext_count;
+extern const struct diff_form forms_avx[];
+extern const unsigned forms_avx_count;

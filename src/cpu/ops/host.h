@@ -422,3 +422,177 @@ static inline uint32_t host_crc32(uint32_t crc, uint64_t v, unsigned size)
         memcpy(mask, &z, 16);                                                                      \
         return fl;                                                                                 \
     }
+
+/* ---- AVX, AVX2, FMA, F16C (ops/avx): the very VEX instruction on copies of the guest's
+ * registers. Each helper is compiled for the extension it needs (target attribute) and is only
+ * reached when host_ext() has that extension: avx_lookup() checks before it hands one out.
+ * l selects the 256-bit form; the 128-bit form leaves bits 255:128 of the result zero, as VEX
+ * does. Results are written through void pointers to 32-byte buffers. ---- */
+typedef long long avx_v4 __attribute__((vector_size(32), may_alias));
+
+/* HOST_IMMX256(M, a) expands M(a, k) for k = 0..255 */
+#define HOST_IMMX4(M, a, b)   M(a, b + 0) M(a, b + 1) M(a, b + 2) M(a, b + 3)
+#define HOST_IMMX16(M, a, b)  HOST_IMMX4(M, a, b) HOST_IMMX4(M, a, b + 4) HOST_IMMX4(M, a, b + 8) HOST_IMMX4(M, a, b + 12)
+#define HOST_IMMX64(M, a, b)  HOST_IMMX16(M, a, b) HOST_IMMX16(M, a, b + 16) HOST_IMMX16(M, a, b + 32) HOST_IMMX16(M, a, b + 48)
+#define HOST_IMMX256(M, a)    HOST_IMMX64(M, a, 0) HOST_IMMX64(M, a, 64) HOST_IMMX64(M, a, 128) HOST_IMMX64(M, a, 192)
+
+/* operand declarations: x result, y first source (VEX.vvvv), z second source (r/m), w is4 */
+#define AVX_LOAD(T, v, p, n) T v; memcpy(&v, p, n)
+#define AVX_STORE128(d, x)   do { memcpy(d, &x, 16); memset((char *)(d) + 16, 0, 16); } while (0)
+
+/* d = op(a, b) [imm]; fp variants run under MXCSR mx and return the MXCSR after */
+#define AVX_ASM_V3(T, mn, imm) __asm__ volatile(mn " " imm "%[z], %[y], %[x]" : [x] "=x"(x) : [y] "x"(y), [z] "x"(z))
+#define AVX_ASM_V3_FP(T, mn, imm)                                                                  \
+    __asm__ volatile(SSE_HOST_MX_PRE mn " " imm "%[z], %[y], %[x]" SSE_HOST_MX_POST               \
+                     : [x] "=x"(x), [g] "+m"(mx), [h] "+m"(host) : [y] "x"(y), [z] "x"(z))
+#define AVX_ASM_V2(T, mn, imm) __asm__ volatile(mn " " imm "%[z], %[x]" : [x] "=x"(x) : [z] "x"(z))
+#define AVX_ASM_V2_FP(T, mn, imm)                                                                  \
+    __asm__ volatile(SSE_HOST_MX_PRE mn " " imm "%[z], %[x]" SSE_HOST_MX_POST                     \
+                     : [x] "=x"(x), [g] "+m"(mx), [h] "+m"(host) : [z] "x"(z))
+
+/* dst/src widths: both by l (same), or one fixed at 128 */
+#define AVX_BODY_SAME(KIND, mn, imm)                                                               \
+    if (l) {                                                                                       \
+        AVX_LOAD(avx_v4, y, a, 32);                                                                \
+        AVX_LOAD(avx_v4, z, b, 32);                                                                \
+        avx_v4 x;                                                                                  \
+        (void)y;                                                                                   \
+        AVX_ASM_##KIND(avx_v4, mn, imm);                                                           \
+        memcpy(d, &x, 32);                                                                         \
+    } else {                                                                                       \
+        AVX_LOAD(sse_v2, y, a, 16);                                                                \
+        AVX_LOAD(sse_v2, z, b, 16);                                                                \
+        sse_v2 x;                                                                                  \
+        (void)y;                                                                                   \
+        AVX_ASM_##KIND(sse_v2, mn, imm);                                                           \
+        AVX_STORE128(d, x);                                                                        \
+    }
+/* instructions defined for one length only (the decoder has refused the other) */
+#define AVX_BODY_L0(KIND, mn, imm)                                                                 \
+    {                                                                                              \
+        AVX_LOAD(sse_v2, y, a, 16);                                                                \
+        AVX_LOAD(sse_v2, z, b, 16);                                                                \
+        sse_v2 x;                                                                                  \
+        (void)y, (void)l;                                                                          \
+        AVX_ASM_##KIND(sse_v2, mn, imm);                                                           \
+        AVX_STORE128(d, x);                                                                        \
+    }
+#define AVX_BODY_L1(KIND, mn, imm)                                                                 \
+    {                                                                                              \
+        AVX_LOAD(avx_v4, y, a, 32);                                                                \
+        AVX_LOAD(avx_v4, z, b, 32);                                                                \
+        avx_v4 x;                                                                                  \
+        (void)y, (void)l;                                                                          \
+        AVX_ASM_##KIND(avx_v4, mn, imm);                                                           \
+        memcpy(d, &x, 32);                                                                         \
+    }
+/* the r/m source is 128 bits whatever l is (shift counts, widening conversions) */
+#define AVX_BODY_SRC128(KIND, mn, imm)                                                             \
+    if (l) {                                                                                       \
+        AVX_LOAD(avx_v4, y, a, 32);                                                                \
+        AVX_LOAD(sse_v2, z, b, 16);                                                                \
+        avx_v4 x;                                                                                  \
+        (void)y;                                                                                   \
+        AVX_ASM_##KIND(avx_v4, mn, imm);                                                           \
+        memcpy(d, &x, 32);                                                                         \
+    } else {                                                                                       \
+        AVX_LOAD(sse_v2, y, a, 16);                                                                \
+        AVX_LOAD(sse_v2, z, b, 16);                                                                \
+        sse_v2 x;                                                                                  \
+        (void)y;                                                                                   \
+        AVX_ASM_##KIND(sse_v2, mn, imm);                                                           \
+        AVX_STORE128(d, x);                                                                        \
+    }
+/* the result is 128 bits whatever l is (narrowing conversions, vextract*) */
+#define AVX_BODY_DST128(KIND, mn, imm)                                                             \
+    if (l) {                                                                                       \
+        AVX_LOAD(avx_v4, y, a, 32);                                                                \
+        AVX_LOAD(avx_v4, z, b, 32);                                                                \
+        sse_v2 x;                                                                                  \
+        (void)y;                                                                                   \
+        AVX_ASM_##KIND(avx_v4, mn, imm);                                                           \
+        AVX_STORE128(d, x);                                                                        \
+    } else {                                                                                       \
+        AVX_LOAD(sse_v2, y, a, 16);                                                                \
+        AVX_LOAD(sse_v2, z, b, 16);                                                                \
+        sse_v2 x;                                                                                  \
+        (void)y;                                                                                   \
+        AVX_ASM_##KIND(sse_v2, mn, imm);                                                           \
+        AVX_STORE128(d, x);                                                                        \
+    }
+
+/* uint32_t fname(void *d, const void *a, const void *b, bool l, unsigned imm, uint32_t mx):
+ * SHAPE is SAME, SRC128 or DST128; KIND is V3, V3_FP, V2 or V2_FP; an instruction without an
+ * immediate ignores imm, an FP-less one ignores and returns mx. */
+#define AVX_HOST(fname, tgt, SHAPE, KIND, mn)                                                      \
+    static __attribute__((target(tgt))) uint32_t fname(void *d, const void *a, const void *b,      \
+                                                       bool l, unsigned imm, uint32_t mx)          \
+    {                                                                                              \
+        uint32_t host = 0;                                                                         \
+        (void)host, (void)imm;                                                                     \
+        AVX_BODY_##SHAPE(KIND, mn, "")                                                             \
+        return mx;                                                                                 \
+    }
+#define AVX_UNPACK(...)            __VA_ARGS__
+#define AVX_IMM_CASE(p, k)         AVX_IMM_CASE_I((AVX_UNPACK p, k))
+#define AVX_IMM_CASE_I(args)       AVX_IMM_CASE3 args
+#define AVX_IMM_CASE3(S, K, mn, k)                                                                 \
+    case (k): {                                                                                    \
+        AVX_BODY_##S(K, mn, "$(" #k "), ")                                                         \
+    } break;
+/* the same with an imm8: one asm statement per value (gas evaluates "$(64 + 3)") */
+#define AVX_HOST_IMM(fname, tgt, SHAPE, KIND, mn)                                                  \
+    static __attribute__((target(tgt))) uint32_t fname(void *d, const void *a, const void *b,      \
+                                                       bool l, unsigned imm, uint32_t mx)          \
+    {                                                                                              \
+        uint32_t host = 0;                                                                         \
+        (void)host;                                                                                \
+        switch (imm & 0xff) { HOST_IMMX256(AVX_IMM_CASE, (SHAPE, KIND, mn)) }                      \
+        return mx;                                                                                 \
+    }
+
+/* FMA: d = op(d, a, b) under MXCSR */
+#define AVX_HOST_FMA(fname, mn)                                                                    \
+    static __attribute__((target("avx,fma"))) uint32_t fname(void *d, const void *a,               \
+                                                             const void *b, bool l, uint32_t mx)   \
+    {                                                                                              \
+        uint32_t host = 0;                                                                         \
+        if (l) {                                                                                   \
+            AVX_LOAD(avx_v4, x, d, 32);                                                            \
+            AVX_LOAD(avx_v4, y, a, 32);                                                            \
+            AVX_LOAD(avx_v4, z, b, 32);                                                            \
+            __asm__ volatile(SSE_HOST_MX_PRE mn " %[z], %[y], %[x]" SSE_HOST_MX_POST               \
+                             : [x] "+x"(x), [g] "+m"(mx), [h] "+m"(host) : [y] "x"(y), [z] "x"(z)); \
+            memcpy(d, &x, 32);                                                                     \
+        } else {                                                                                   \
+            AVX_LOAD(sse_v2, x, d, 16);                                                            \
+            AVX_LOAD(sse_v2, y, a, 16);                                                            \
+            AVX_LOAD(sse_v2, z, b, 16);                                                            \
+            __asm__ volatile(SSE_HOST_MX_PRE mn " %[z], %[y], %[x]" SSE_HOST_MX_POST               \
+                             : [x] "+x"(x), [g] "+m"(mx), [h] "+m"(host) : [y] "x"(y), [z] "x"(z)); \
+            AVX_STORE128(d, x);                                                                    \
+        }                                                                                          \
+        return mx;                                                                                 \
+    }
+
+/* is4 blends: d = op(a, b, w), the fourth register named by imm8[7:4] */
+#define AVX_HOST_IS4(fname, tgt, mn)                                                               \
+    static __attribute__((target(tgt))) void fname(void *d, const void *a, const void *b,          \
+                                                   const void *c4, bool l)                         \
+    {                                                                                              \
+        if (l) {                                                                                   \
+            AVX_LOAD(avx_v4, y, a, 32);                                                            \
+            AVX_LOAD(avx_v4, z, b, 32);                                                            \
+            AVX_LOAD(avx_v4, w, c4, 32);                                                           \
+            avx_v4 x;                                                                              \
+            __asm__(mn " %[w], %[z], %[y], %[x]" : [x] "=x"(x) : [y] "x"(y), [z] "x"(z), [w] "x"(w)); \
+            memcpy(d, &x, 32);                                                                     \
+        } else {                                                                                   \
+            AVX_LOAD(sse_v2, y, a, 16);                                                            \
+            AVX_LOAD(sse_v2, z, b, 16);                                                            \
+            AVX_LOAD(sse_v2, w, c4, 16);                                                           \
+            sse_v2 x;                                                                              \
+            __asm__(mn " %[w], %[z], %[y], %[x]" : [x] "=x"(x) : [y] "x"(y), [z] "x"(z), [w] "x"(w)); \
+            AVX_STORE128(d, x);                                                                    \
+        }                                                                                          \
+    }
