@@ -273,6 +273,8 @@ void vendor_fix(const struct diff_form *f, const struct diff_state *in, const ui
             rule_hit(RULE_SHA_ALIGN, f);
         }
     }
+    if (i.op == 0x5ae && mem && i.mp == MP_NONE && digit == 2)
+        fix_mxcsr_load(f, &i, in, data_in, nat, nat_data, 0); /* vldmxcsr */
     if (i.op == 0x1ae && mem && i.mp == MP_NONE) {
         if (digit == 2) fix_mxcsr_load(f, &i, in, data_in, nat, nat_data, 0);  /* ldmxcsr */
         if (digit == 1) fix_mxcsr_load(f, &i, in, data_in, nat, nat_data, 24); /* fxrstor */

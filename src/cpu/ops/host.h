@@ -596,3 +596,43 @@ typedef long long avx_v4 __attribute__((vector_size(32), may_alias));
             AVX_STORE128(d, x);                                                                    \
         }                                                                                          \
     }
+
+/* uint32_t fn(union xmm *d, const union xmm *a, type v, uint32_t mx): VEX vcvtsi2ss/sd,
+ * d = a with element 0 converted from v; returns the MXCSR after */
+#define AVX_HOST_SI2F(fname, mn, type)                                                             \
+    static uint32_t fname(union xmm *d, const union xmm *a, type v, uint32_t mx)                   \
+    {                                                                                              \
+        sse_v2 x, y;                                                                               \
+        uint32_t host = 0;                                                                         \
+        memcpy(&y, a, 16);                                                                         \
+        __asm__ volatile(SSE_HOST_MX_PRE mn " %[v], %[y], %[x]" SSE_HOST_MX_POST                   \
+                         : [x] "=x"(x), [g] "+m"(mx), [h] "+m"(host)                               \
+                         : [y] "x"(y), [v] "r"(v));                                                \
+        memcpy(d, &x, 16);                                                                         \
+        return mx;                                                                                 \
+    }
+
+/* vcvtps2ph: 4 (l = 0) or 8 singles to halves under MXCSR mx, imm8 the rounding control;
+ * the result is 8 or 16 bytes (the rest of *d zero) */
+#define AVX_PS2PH_CASE(unused, k)                                                                  \
+    case (k):                                                                                      \
+        if (l) {                                                                                   \
+            AVX_LOAD(avx_v4, z, s, 32);                                                            \
+            __asm__ volatile(SSE_HOST_MX_PRE "vcvtps2ph $(" #k "), %[z], %[x]" SSE_HOST_MX_POST    \
+                             : [x] "=x"(x), [g] "+m"(mx), [h] "+m"(host) : [z] "x"(z));            \
+        } else {                                                                                   \
+            AVX_LOAD(sse_v2, z, s, 16);                                                            \
+            __asm__ volatile(SSE_HOST_MX_PRE "vcvtps2ph $(" #k "), %[z], %[x]" SSE_HOST_MX_POST    \
+                             : [x] "=x"(x), [g] "+m"(mx), [h] "+m"(host) : [z] "x"(z));            \
+        }                                                                                          \
+        break;
+#define AVX_HOST_PS2PH(fname)                                                                      \
+    static __attribute__((target("avx,f16c"))) uint32_t fname(void *d, const void *s, bool l,      \
+                                                              unsigned imm, uint32_t mx)           \
+    {                                                                                              \
+        uint32_t host = 0;                                                                         \
+        sse_v2 x;                                                                                  \
+        switch (imm & 0xff) { HOST_IMMX256(AVX_PS2PH_CASE, _) }                                    \
+        AVX_STORE128(d, x);                                                                        \
+        return mx;                                                                                 \
+    }

@@ -22,7 +22,8 @@ union ymm {
 
 /* Which host extension (and so which CPUID feature) an instruction belongs to. AF_AVXI: an
  * integer instruction that AVX has in its 128-bit form and AVX2 extends to 256 bits. */
-enum { AF_AVX, AF_AVXI, AF_AVX2, AF_FMA, AF_F16C, AF_AES, AF_PCLMUL };
+/* AF_BCAST: vbroadcastss/sd, AVX with a memory source and AVX2 with a register. */
+enum { AF_AVX, AF_AVXI, AF_AVX2, AF_FMA, AF_F16C, AF_AES, AF_PCLMUL, AF_BCAST };
 /* VEX.W requirement of a form */
 enum { AW_ANY, AW_0, AW_1 };
 #define AVX_ANY_DIGIT 0xff

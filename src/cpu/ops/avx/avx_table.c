@@ -5,8 +5,9 @@
  * AVX. Lookups happen when a block is built, not per executed instruction. */
 #include "cpu/ops/avx/avx.h"
 
-static bool avx_host_has(unsigned feat, bool l)
+static bool avx_host_has(unsigned feat, const struct insn *i)
 {
+    const bool l = avx_l(i);
     const unsigned e = host_ext();
     if (!(e & HOST_AVX)) return false;
     switch (feat) {
@@ -17,6 +18,7 @@ static bool avx_host_has(unsigned feat, bool l)
     case AF_F16C: return (e & HOST_F16C) != 0;
     case AF_AES: return (e & HOST_AES) != 0;
     case AF_PCLMUL: return (e & HOST_PCLMUL) != 0;
+    case AF_BCAST: return (i->flags & INSN_MEM) || (e & HOST_AVX2);
     default: return false;
     }
 }
@@ -40,7 +42,7 @@ insn_fn avx_lookup(const struct insn *i)
             if (f->op != i->op || f->mp != i->mp) continue;
             if ((f->w == AW_0 && w) || (f->w == AW_1 && !w)) continue;
             if (f->digit != AVX_ANY_DIGIT && f->digit != digit) continue;
-            return avx_host_has(f->feat, avx_l(i)) ? f->fn : NULL;
+            return avx_host_has(f->feat, i) ? f->fn : NULL;
         }
     return NULL;
 }
