@@ -85,13 +85,13 @@ enum seg { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR };
 
 /* What this CPU model lets software set (MOV to CR0/CR4, WRMSR EFER) and so what a loaded state
  * may hold. CR0.ET is hardwired to 1. CR4 has only bits backed by what CPUID advertises (no
- * VME/PVI, UMIP, FSGSBASE, PCID, SMEP, SMAP); MCE is accepted as a harmless no-op. */
+ * VME/PVI, UMIP, PCID, SMEP, SMAP); MCE is accepted as a harmless no-op. */
 #define CR0_KNOWN                                                                                  \
     (CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_NW | CR0_CD |     \
      CR0_PG)
 #define CR4_KNOWN                                                                                  \
     (CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_MCE | CR4_PGE | CR4_PCE | CR4_OSFXSR |             \
-     CR4_OSXMMEXCPT | CR4_OSXSAVE)
+     CR4_OSXMMEXCPT | CR4_FSGSBASE | CR4_OSXSAVE)
 #define EFER_KNOWN (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE)
 
 /* XCR0 state components (XSETBV, the XSAVE family: ops/sse/sse_xsave.c) */

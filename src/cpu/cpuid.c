@@ -11,7 +11,7 @@
 #include "cpu/ops/ops.h"
 
 /* Which register of which leaf a probed feature lives in. */
-enum { P_1ECX, P_7EBX, P_7EDX, P_X1ECX, P_D1EAX, P_NREGS };
+enum { P_1ECX, P_7EBX, P_7ECX, P_7EDX, P_X1ECX, P_D1EAX, P_NREGS };
 
 /* One representative instruction: optional legacy prefix, opcode map (0 one-byte, 1 0F,
  * 2 0F38, 3 0F3A), opcode, ModRM, and whether an imm8 follows. A ModRM of 0xC1 is the register
@@ -152,6 +152,12 @@ static const struct cpuid_probe cpuid_probes[] = {
     {P_7EBX, 18, 0, 1, 0xC7, 0xF8, 0},
     {P_7EBX, 19, 0x66, 2, 0xF6, REG, 0},
     {P_7EBX, 19, 0xF3, 2, 0xF6, REG, 0},
+    /* FSGSBASE (EBX 0): rdfsbase rdgsbase wrfsbase wrgsbase; RDPID (ECX 22) */
+    {P_7EBX, 0, 0xF3, 1, 0xAE, 0xC0, 0},
+    {P_7EBX, 0, 0xF3, 1, 0xAE, 0xC8, 0},
+    {P_7EBX, 0, 0xF3, 1, 0xAE, 0xD0, 0},
+    {P_7EBX, 0, 0xF3, 1, 0xAE, 0xD8, 0},
+    {P_7ECX, 22, 0xF3, 1, 0xC7, 0xF8, 0},
     /* SHA (EBX 29) */
     {P_7EBX, 29, 0, 2, 0xC8, REG, 0},
     {P_7EBX, 29, 0, 2, 0xC9, REG, 0},
@@ -727,6 +733,7 @@ void cpuid_query(const struct cpu *c, uint32_t leaf, uint32_t sub, struct cpuid_
     case 7:
         if (sub == 0) {
             r->ebx = f[P_7EBX];
+            r->ecx = f[P_7ECX];
             r->edx = f[P_7EDX] | 1u << 29; /* IA32_ARCH_CAPABILITIES (msr.h) */
         }
         break;

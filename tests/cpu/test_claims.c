@@ -88,7 +88,7 @@ static struct known_ud {
     {1, 0x78, "vmread", false},
     {1, 0x79, "vmwrite", false},
     {1, 0xaa, "rsm", false},
-    {1, 0xae, "group 15 forms of features not offered (xsave, fsgsbase, ...)", false},
+    {1, 0xae, "group 15 forms of features not offered (clwb, clflushopt)", false},
     {1, 0xb9, "ud1", false},
     {1, 0xc7, "group 9 forms of features not offered (rdrand, rdseed, vmx, ...)", false},
     {1, 0xff, "ud0", false},
