@@ -137,34 +137,46 @@ static void prep_ldmxcsr(const struct diff_form *f, struct diff_state *s, uint8_
 /* gathers: indices (xmm3 / xmm14, 32- or 64-bit elements) small enough to stay in the data page
  * at any scale, a few negative or far ones (#PF; far enough to miss the harness's own pages),
  * random mask sign bits (xmm2 / xmm10) */
-static void prep_gather(const struct diff_form *f, struct diff_state *s, uint8_t *data,
-                        struct diff_rng *r)
+static void prep_gather_any(struct diff_state *s, uint8_t *data, struct diff_rng *r, bool q)
 {
     prep_common(s, data, r, false);
     s->gpr[R_RBX] = DIFF_DATA + diff_rand(r) % 256;
     for (unsigned reg = 3; reg <= 14; reg += 11) {
         uint8_t *lo = s->fx.xmm[reg], *hi = s->ymmh[reg];
-        for (unsigned k = 0; k < 8; k++) {
-            int32_t v = (int32_t)(diff_rand(r) % 440);
-            if (diff_rand(r) % 40 == 0) v = -(int32_t)(diff_rand(r) % 4096);
+        for (unsigned k = 0; k < (q ? 4u : 8u); k++) {
+            int64_t v = (int64_t)(diff_rand(r) % 440);
+            if (diff_rand(r) % 40 == 0) v = -(int64_t)(diff_rand(r) % 4096);
             if (diff_rand(r) % 40 == 0)
-                v = 0x100000 + (int32_t)(diff_rand(r) % 4096); /* unmapped */
-            uint8_t *p = k < 4 ? lo + 4 * k : hi + 4 * (k - 4);
-            memcpy(p, &v, 4);
+                v = 0x100000 + (int64_t)(diff_rand(r) % 4096); /* unmapped */
+            unsigned size = q ? 8 : 4, half = 16 / size;
+            uint8_t *p = k < half ? lo + size * k : hi + size * (k - half);
+            memcpy(p, &v, size);
         }
-        if (diff_rand(r) % 2) /* 64-bit indices for the q forms */
-            for (unsigned k = 0; k < 4; k++) {
-                int64_t v = (int64_t)(diff_rand(r) % 440);
-                if (diff_rand(r) % 40 == 0) v = -(int64_t)(diff_rand(r) % 4096);
-                uint8_t *p = k < 2 ? lo + 8 * k : hi + 8 * (k - 2);
-                memcpy(p, &v, 8);
-            }
     }
     for (unsigned reg = 2; reg <= 10; reg += 8)
         for (unsigned k = 0; k < 16; k++) {
             s->fx.xmm[reg][k] = (uint8_t)diff_rand(r);
             s->ymmh[reg][k] = (uint8_t)diff_rand(r);
         }
+}
+
+/* gathers with 32-bit indices (xmm3 / xmm14): small enough to stay in the data page at any
+ * scale, a few negative or far ones (#PF; far enough to miss the harness's own pages); random
+ * mask sign bits (xmm2 / xmm10) */
+static void prep_gather(const struct diff_form *f, struct diff_state *s, uint8_t *data,
+                        struct diff_rng *r)
+{
+    (void)f;
+    prep_gather_any(s, data, r, false);
+}
+
+/* the same with 64-bit indices: every index is a chosen one (random 64-bit values could point
+ * into memory the host process has mapped, e.g. a sanitizer's shadow) */
+static void prep_gather_q(const struct diff_form *f, struct diff_state *s, uint8_t *data,
+                          struct diff_rng *r)
+{
+    (void)f;
+    prep_gather_any(s, data, r, true);
 }
 
 /* the string compares: bytes from a small alphabet, lengths in RAX/RDX around the limits */
@@ -1928,18 +1940,18 @@ const struct diff_form forms_avx[] = {
     F("vpgatherdq ymm scale 1", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0xe2, 0xed, 0x90, 0x0c, 0x1b),
     F("vpgatherdq ymm scale 8", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0xe2, 0xed, 0x90, 0x0c, 0xdb),
     F("vpgatherdq ymm9, [rbx + ymm14*4 + 16], ymm10", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0x22, 0xad, 0x90, 0x4c, 0xb3, 0x10),
-    F("vpgatherqd xmm scale 1", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0xe2, 0x69, 0x91, 0x0c, 0x1b),
-    F("vpgatherqd xmm scale 8", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0xe2, 0x69, 0x91, 0x0c, 0xdb),
-    F("vpgatherqd xmm9, [rbx + xmm14*4 + 16], xmm10", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0x22, 0x29, 0x91, 0x4c, 0xb3, 0x10),
-    F("vpgatherqd ymm scale 1", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0xe2, 0x6d, 0x91, 0x0c, 0x1b),
-    F("vpgatherqd ymm scale 8", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0xe2, 0x6d, 0x91, 0x0c, 0xdb),
-    F("vpgatherqd ymm9, [rbx + ymm14*4 + 16], ymm10", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0x22, 0x2d, 0x91, 0x4c, 0xb3, 0x10),
-    F("vpgatherqq xmm scale 1", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0xe2, 0xe9, 0x91, 0x0c, 0x1b),
-    F("vpgatherqq xmm scale 8", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0xe2, 0xe9, 0x91, 0x0c, 0xdb),
-    F("vpgatherqq xmm9, [rbx + xmm14*4 + 16], xmm10", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0x22, 0xa9, 0x91, 0x4c, 0xb3, 0x10),
-    F("vpgatherqq ymm scale 1", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0xe2, 0xed, 0x91, 0x0c, 0x1b),
-    F("vpgatherqq ymm scale 8", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0xe2, 0xed, 0x91, 0x0c, 0xdb),
-    F("vpgatherqq ymm9, [rbx + ymm14*4 + 16], ymm10", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0x22, 0xad, 0x91, 0x4c, 0xb3, 0x10),
+    F("vpgatherqd xmm scale 1", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather_q, 0xc4, 0xe2, 0x69, 0x91, 0x0c, 0x1b),
+    F("vpgatherqd xmm scale 8", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather_q, 0xc4, 0xe2, 0x69, 0x91, 0x0c, 0xdb),
+    F("vpgatherqd xmm9, [rbx + xmm14*4 + 16], xmm10", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather_q, 0xc4, 0x22, 0x29, 0x91, 0x4c, 0xb3, 0x10),
+    F("vpgatherqd ymm scale 1", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather_q, 0xc4, 0xe2, 0x6d, 0x91, 0x0c, 0x1b),
+    F("vpgatherqd ymm scale 8", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather_q, 0xc4, 0xe2, 0x6d, 0x91, 0x0c, 0xdb),
+    F("vpgatherqd ymm9, [rbx + ymm14*4 + 16], ymm10", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather_q, 0xc4, 0x22, 0x2d, 0x91, 0x4c, 0xb3, 0x10),
+    F("vpgatherqq xmm scale 1", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather_q, 0xc4, 0xe2, 0xe9, 0x91, 0x0c, 0x1b),
+    F("vpgatherqq xmm scale 8", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather_q, 0xc4, 0xe2, 0xe9, 0x91, 0x0c, 0xdb),
+    F("vpgatherqq xmm9, [rbx + xmm14*4 + 16], xmm10", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather_q, 0xc4, 0x22, 0xa9, 0x91, 0x4c, 0xb3, 0x10),
+    F("vpgatherqq ymm scale 1", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather_q, 0xc4, 0xe2, 0xed, 0x91, 0x0c, 0x1b),
+    F("vpgatherqq ymm scale 8", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather_q, 0xc4, 0xe2, 0xed, 0x91, 0x0c, 0xdb),
+    F("vpgatherqq ymm9, [rbx + ymm14*4 + 16], ymm10", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather_q, 0xc4, 0x22, 0xad, 0x91, 0x4c, 0xb3, 0x10),
     F("vgatherdps xmm scale 1", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0xe2, 0x69, 0x92, 0x0c, 0x1b),
     F("vgatherdps xmm scale 8", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0xe2, 0x69, 0x92, 0x0c, 0xdb),
     F("vgatherdps xmm9, [rbx + xmm14*4 + 16], xmm10", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0x22, 0x29, 0x92, 0x4c, 0xb3, 0x10),
@@ -1952,18 +1964,18 @@ const struct diff_form forms_avx[] = {
     F("vgatherdpd ymm scale 1", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0xe2, 0xed, 0x92, 0x0c, 0x1b),
     F("vgatherdpd ymm scale 8", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0xe2, 0xed, 0x92, 0x0c, 0xdb),
     F("vgatherdpd ymm9, [rbx + ymm14*4 + 16], ymm10", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0x22, 0xad, 0x92, 0x4c, 0xb3, 0x10),
-    F("vgatherqps xmm scale 1", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0xe2, 0x69, 0x93, 0x0c, 0x1b),
-    F("vgatherqps xmm scale 8", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0xe2, 0x69, 0x93, 0x0c, 0xdb),
-    F("vgatherqps xmm9, [rbx + xmm14*4 + 16], xmm10", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0x22, 0x29, 0x93, 0x4c, 0xb3, 0x10),
-    F("vgatherqps ymm scale 1", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0xe2, 0x6d, 0x93, 0x0c, 0x1b),
-    F("vgatherqps ymm scale 8", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0xe2, 0x6d, 0x93, 0x0c, 0xdb),
-    F("vgatherqps ymm9, [rbx + ymm14*4 + 16], ymm10", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0x22, 0x2d, 0x93, 0x4c, 0xb3, 0x10),
-    F("vgatherqpd xmm scale 1", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0xe2, 0xe9, 0x93, 0x0c, 0x1b),
-    F("vgatherqpd xmm scale 8", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0xe2, 0xe9, 0x93, 0x0c, 0xdb),
-    F("vgatherqpd xmm9, [rbx + xmm14*4 + 16], xmm10", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0x22, 0xa9, 0x93, 0x4c, 0xb3, 0x10),
-    F("vgatherqpd ymm scale 1", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0xe2, 0xed, 0x93, 0x0c, 0x1b),
-    F("vgatherqpd ymm scale 8", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0xe2, 0xed, 0x93, 0x0c, 0xdb),
-    F("vgatherqpd ymm9, [rbx + ymm14*4 + 16], ymm10", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather, 0xc4, 0x22, 0xad, 0x93, 0x4c, 0xb3, 0x10),
+    F("vgatherqps xmm scale 1", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather_q, 0xc4, 0xe2, 0x69, 0x93, 0x0c, 0x1b),
+    F("vgatherqps xmm scale 8", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather_q, 0xc4, 0xe2, 0x69, 0x93, 0x0c, 0xdb),
+    F("vgatherqps xmm9, [rbx + xmm14*4 + 16], xmm10", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather_q, 0xc4, 0x22, 0x29, 0x93, 0x4c, 0xb3, 0x10),
+    F("vgatherqps ymm scale 1", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather_q, 0xc4, 0xe2, 0x6d, 0x93, 0x0c, 0x1b),
+    F("vgatherqps ymm scale 8", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather_q, 0xc4, 0xe2, 0x6d, 0x93, 0x0c, 0xdb),
+    F("vgatherqps ymm9, [rbx + ymm14*4 + 16], ymm10", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather_q, 0xc4, 0x22, 0x2d, 0x93, 0x4c, 0xb3, 0x10),
+    F("vgatherqpd xmm scale 1", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather_q, 0xc4, 0xe2, 0xe9, 0x93, 0x0c, 0x1b),
+    F("vgatherqpd xmm scale 8", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather_q, 0xc4, 0xe2, 0xe9, 0x93, 0x0c, 0xdb),
+    F("vgatherqpd xmm9, [rbx + xmm14*4 + 16], xmm10", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather_q, 0xc4, 0x22, 0xa9, 0x93, 0x4c, 0xb3, 0x10),
+    F("vgatherqpd ymm scale 1", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather_q, 0xc4, 0xe2, 0xed, 0x93, 0x0c, 0x1b),
+    F("vgatherqpd ymm scale 8", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather_q, 0xc4, 0xe2, 0xed, 0x93, 0x0c, 0xdb),
+    F("vgatherqpd ymm9, [rbx + ymm14*4 + 16], ymm10", DIFF_SSE | DIFF_MEM | DIFF_FAULTS, prep_gather_q, 0xc4, 0x22, 0xad, 0x93, 0x4c, 0xb3, 0x10),
     F("vpextrb xmm (L0, 1,3)", DIFF_SSE | DIFF_IMM8, prep_avx, 0xc4, 0xe3, 0x79, 0x14, 0xcb, 0x00),
     F("vpextrb xmm (L0, 9,14)", DIFF_SSE | DIFF_IMM8, prep_avx, 0xc4, 0x43, 0x79, 0x14, 0xce, 0x00),
     F("vpextrb xmm (L0, mem)", DIFF_SSE | DIFF_MEM | DIFF_FAULTS | DIFF_IMM8, prep_avx, 0xc4, 0xe3, 0x79, 0x14, 0x0b, 0x00),
