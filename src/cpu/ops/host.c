@@ -68,8 +68,10 @@ bool host_check(const char **missing)
         static const struct {
             unsigned bit;
             const char *name;
-        } opt[] = {{HOST_AES, "AES-NI"}, {HOST_PCLMUL, "PCLMULQDQ"}, {HOST_SHA, "SHA"}};
-        char list[128] = "";
+        } opt[] = {{HOST_AES, "AES-NI"}, {HOST_PCLMUL, "PCLMULQDQ"}, {HOST_SHA, "SHA"},
+                   {HOST_AVX, "AVX"},    {HOST_AVX2, "AVX2"},        {HOST_FMA, "FMA"},
+                   {HOST_F16C, "F16C"}};
+        char list[160] = "";
         size_t n = 0;
         for (unsigned k = 0; k < sizeof opt / sizeof opt[0]; k++)
             if (!(e & opt[k].bit) && n < sizeof list)
