@@ -14,7 +14,8 @@
 #include "vessel/log.h"
 #include "vessel/state.h"
 
-#define CPU_STATE_VERSION 2 /* 2: the kvmclock MSRs moved to the board's "kvmclock" section */
+/* 2: the kvmclock MSRs moved to the board's "kvmclock" section; 3: xcr0 and ymm_hi appended */
+#define CPU_STATE_VERSION 3
 
 static struct cpu *vcpu_cpu(struct vcpu *v)
 {
@@ -296,7 +297,8 @@ void vcpu_dump(const struct vcpu *v, FILE *out)
  * u64 base, u32 limit, u16 attr; u64 gdt base, u16 limit, u64 idt base, u16 limit; u64 cr0,
  * cr2, cr3, cr4, efer, dr[8]; u64 per MSR of VCPU_MSR_FIELDS; u64 mtrr_fixed[11],
  * mtrr_var[16]; u64 TSC; 16 bytes per xmm; u32 mxcsr; 10 bytes per x87 register; u16 fcw, fsw,
- * ftw, fop; u64 fip, fdp, mm_raw[8]; u8 halted, interrupt shadow. */
+ * ftw, fop; u64 fip, fdp, mm_raw[8]; u8 halted, interrupt shadow; (version 3) u64 xcr0, 16 bytes
+ * per upper YMM half. */
 
 /* The MSRs kept in struct cpu, in stream order. */
 #define VCPU_MSR_FIELDS(X)                                                                         \
@@ -417,41 +419,49 @@ static const struct state_field vcpu_seg_fields[] = {
     STATE_U16(struct segcache, attr),
 };
 static const struct state_desc vcpu_seg_desc = STATE_DESC(struct segcache, vcpu_seg_fields, NULL);
-static const struct state_field vcpu_fields[] = {
-    STATE_UINT_ARRAY(struct cpu, gpr, 8, UINT64_MAX),
-    STATE_U64(struct cpu, rip),
-    STATE_CUSTOM("rflags", vcpu_put_rflags, vcpu_get_rflags, NULL),
-    STATE_STRUCT_ARRAY(struct cpu, seg, &vcpu_seg_desc),
-    STATE_U64(struct cpu, gdt_base),
-    STATE_U16(struct cpu, gdt_limit),
-    STATE_U64(struct cpu, idt_base),
-    STATE_U16(struct cpu, idt_limit),
-    STATE_U64(struct cpu, cr0),
-    STATE_U64(struct cpu, cr2),
-    STATE_U64(struct cpu, cr3),
-    STATE_U64(struct cpu, cr4),
-    STATE_U64(struct cpu, efer),
-    STATE_UINT_ARRAY(struct cpu, dr, 8, UINT64_MAX),
+/* The fields of version 2, which version 3 extends (version 2 snapshots still load). */
 #define X(f) STATE_U64(struct cpu, f),
-    VCPU_MSR_FIELDS(X)
-#undef X
-        STATE_UINT_ARRAY(struct cpu, mtrr_fixed, 8, UINT64_MAX),
-    STATE_UINT_ARRAY(struct cpu, mtrr_var, 8, UINT64_MAX),
-    STATE_CUSTOM("tsc", vcpu_put_tsc, vcpu_get_tsc, NULL),
-    STATE_BYTES_N(struct cpu, xmm, 16, 16, sizeof(union xmm)),
-    STATE_UINT_X(struct cpu, mxcsr, 4, UINT64_MAX, 0, 0, MXCSR_WRITABLE),
-    STATE_BYTES_N(struct cpu, fpu.st, 10, 8, sizeof(long double)), /* the 80-bit values */
-    STATE_U16(struct cpu, fpu.fcw),
-    STATE_U16(struct cpu, fpu.fsw),
-    STATE_U16(struct cpu, fpu.ftw),
-    STATE_U16(struct cpu, fpu.fop),
-    STATE_U64(struct cpu, fpu.fip),
-    STATE_U64(struct cpu, fpu.fdp),
-    STATE_UINT_ARRAY(struct cpu, fpu.mm_raw, 8, UINT64_MAX),
-    STATE_BOOL(struct cpu, halted),
-    STATE_BOOL(struct cpu, intr_shadow),
+#define VCPU_FIELDS_V2                                                                             \
+    STATE_UINT_ARRAY(struct cpu, gpr, 8, UINT64_MAX), STATE_U64(struct cpu, rip),                  \
+        STATE_CUSTOM("rflags", vcpu_put_rflags, vcpu_get_rflags, NULL),                            \
+        STATE_STRUCT_ARRAY(struct cpu, seg, &vcpu_seg_desc), STATE_U64(struct cpu, gdt_base),      \
+        STATE_U16(struct cpu, gdt_limit), STATE_U64(struct cpu, idt_base),                         \
+        STATE_U16(struct cpu, idt_limit), STATE_U64(struct cpu, cr0), STATE_U64(struct cpu, cr2),  \
+        STATE_U64(struct cpu, cr3), STATE_U64(struct cpu, cr4), STATE_U64(struct cpu, efer),       \
+        STATE_UINT_ARRAY(struct cpu, dr, 8, UINT64_MAX),                                           \
+        VCPU_MSR_FIELDS(X) STATE_UINT_ARRAY(struct cpu, mtrr_fixed, 8, UINT64_MAX),                \
+        STATE_UINT_ARRAY(struct cpu, mtrr_var, 8, UINT64_MAX),                                     \
+        STATE_CUSTOM("tsc", vcpu_put_tsc, vcpu_get_tsc, NULL),                                     \
+        STATE_BYTES_N(struct cpu, xmm, 16, 16, sizeof(union xmm)),                                 \
+        STATE_UINT_X(struct cpu, mxcsr, 4, UINT64_MAX, 0, 0, MXCSR_WRITABLE),                      \
+        STATE_BYTES_N(struct cpu, fpu.st, 10, 8, sizeof(long double)),                             \
+        STATE_U16(struct cpu, fpu.fcw), STATE_U16(struct cpu, fpu.fsw),                            \
+        STATE_U16(struct cpu, fpu.ftw), STATE_U16(struct cpu, fpu.fop),                            \
+        STATE_U64(struct cpu, fpu.fip), STATE_U64(struct cpu, fpu.fdp),                            \
+        STATE_UINT_ARRAY(struct cpu, fpu.mm_raw, 8, UINT64_MAX), STATE_BOOL(struct cpu, halted),   \
+        STATE_BOOL(struct cpu, intr_shadow)
+static const struct state_field vcpu_fields_v2[] = {VCPU_FIELDS_V2};
+/* Version 3: XCR0 and the upper halves of YMM0-15. */
+static const struct state_field vcpu_fields[] = {
+    VCPU_FIELDS_V2,
+    STATE_U64(struct cpu, xcr0),
+    STATE_BYTES_N(struct cpu, ymm_hi, 16, 16, sizeof(union xmm)),
 };
-static const struct state_desc vcpu_desc = STATE_DESC(struct cpu, vcpu_fields, vcpu_state_check);
+#undef X
+
+/* XCR0 as XSETBV would have accepted it, on this host's model (a snapshot from a host with AVX
+ * and AVX state enabled does not load where the model has no AVX). */
+static const char *vcpu_state_check_v3(const void *tmp, const void *live, void *ctx)
+{
+    const struct cpu *t = tmp;
+    if (!(t->xcr0 & XCR0_X87) || (t->xcr0 & ~cpuid_xcr0_supported()) ||
+        ((t->xcr0 & XCR0_AVX) && !(t->xcr0 & XCR0_SSE)))
+        return "xcr0: components this CPU model does not support";
+    return vcpu_state_check(tmp, live, ctx);
+}
+static const struct state_desc vcpu_desc = STATE_DESC(struct cpu, vcpu_fields, vcpu_state_check_v3);
+static const struct state_desc vcpu_desc_v2 =
+    STATE_DESC(struct cpu, vcpu_fields_v2, vcpu_state_check);
 
 void vcpu_save(const struct vcpu *v, struct state_writer *w)
 {
@@ -462,8 +472,18 @@ int vcpu_load(struct vcpu *v, struct state_reader *r)
 {
     struct cpu *c = vcpu_cpu(v);
     struct vcpu_state_ctx x = {0};
-    if (state_load_section(r, "cpu", CPU_STATE_VERSION, &vcpu_desc, c, &x) < 0) return -1;
-    if (!state_committing(r)) return 0;
+    uint32_t version = CPU_STATE_VERSION;
+    struct state_reader probe = *r;
+    if (state_section_find(&probe, "cpu", &version) && version == 2) {
+        /* before XSAVE: XCR0 as at reset, no AVX state */
+        if (state_load_section(r, "cpu", 2, &vcpu_desc_v2, c, &x) < 0) return -1;
+        if (!state_committing(r)) return 0;
+        c->xcr0 = XCR0_X87;
+        memset(c->ymm_hi, 0, sizeof c->ymm_hi);
+    } else {
+        if (state_load_section(r, "cpu", CPU_STATE_VERSION, &vcpu_desc, c, &x) < 0) return -1;
+        if (!state_committing(r)) return 0;
+    }
     c->next_rip = c->rip;
     flags_write(c, x.rflags);
     cpu_write_tsc(c, x.tsc);

@@ -85,14 +85,19 @@ enum seg { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR };
 
 /* What this CPU model lets software set (MOV to CR0/CR4, WRMSR EFER) and so what a loaded state
  * may hold. CR0.ET is hardwired to 1. CR4 has only bits backed by what CPUID advertises (no
- * VME/PVI, UMIP, FSGSBASE, PCID, XSAVE, SMEP, SMAP); MCE is accepted as a harmless no-op. */
+ * VME/PVI, UMIP, PCID, SMEP, SMAP); MCE is accepted as a harmless no-op. */
 #define CR0_KNOWN                                                                                  \
     (CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_NW | CR0_CD |     \
      CR0_PG)
 #define CR4_KNOWN                                                                                  \
     (CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_MCE | CR4_PGE | CR4_PCE | CR4_OSFXSR |             \
-     CR4_OSXMMEXCPT)
+     CR4_OSXMMEXCPT | CR4_FSGSBASE | CR4_OSXSAVE)
 #define EFER_KNOWN (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE)
+
+/* XCR0 state components (XSETBV, the XSAVE family: ops/sse/sse_xsave.c) */
+#define XCR0_X87 0x1ull
+#define XCR0_SSE 0x2ull
+#define XCR0_AVX 0x4ull
 
 /* Exception vectors */
 enum { EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4, EXC_BR = 5, EXC_UD = 6,
@@ -158,6 +163,10 @@ typedef void (*insn_fn)(struct cpu *c, const struct insn *i);
  * branch it must be the last instruction of its block; unlike one it stays in the block's mode
  * and page. Set by the decoder, so every executor agrees. */
 #define INSN_RESTART 0x0400
+/* VEX-encoded (C4/C5): op's map is 5, 6 or 7 (4 + VEX.m-mmmm), vreg holds VEX.vvvv (the
+ * register it names, 0..15), INSN_VEXL is VEX.L and INSN_REXW is VEX.W. */
+#define INSN_VEX  0x0800
+#define INSN_VEXL 0x1000
 
 /* Mandatory-prefix class for SSE opcodes: the last of 66/F3/F2 that selects the form. */
 enum { MP_NONE, MP_66, MP_F3, MP_F2 };
@@ -182,6 +191,7 @@ struct insn {
     uint8_t seg;       /* segment of the memory operand (override or default) */
     uint8_t mp;        /* MP_* */
     uint8_t imm2;      /* second immediate (ENTER's nesting level) */
+    uint8_t vreg;      /* VEX.vvvv as a register number (0 without VEX) */
 };
 
 struct cpu {
@@ -202,6 +212,8 @@ struct cpu {
     enum cpu_mode mode;
 
     union xmm xmm[16];
+    union xmm ymm_hi[16]; /* bits 255:128 of YMM0-15 (the AVX state component) */
+    uint64_t xcr0;        /* XFEATURE_ENABLED_MASK (XSETBV); bit 0 always set */
     uint32_t mxcsr;
     struct fpu fpu;
 

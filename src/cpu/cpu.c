@@ -96,6 +96,7 @@ void cpu_reset(struct cpu *c, struct bus *bus)
     c->dr[6] = 0xffff0ff0;
     c->dr[7] = 0x400;
     c->mxcsr = 0x1f80;
+    c->xcr0 = XCR0_X87;
     c->fpu.fcw = 0x37f;
     c->fpu.ftw = 0xffff;
     c->pat = 0x0007040600070406ull;

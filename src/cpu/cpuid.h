@@ -17,3 +17,6 @@ struct cpuid_regs {
 
 /* CPUID for `leaf`/`subleaf` as vCPU `c` sees it. */
 void cpuid_query(const struct cpu *c, uint32_t leaf, uint32_t subleaf, struct cpuid_regs *out);
+/* The XCR0 bits (user state components) this model supports: x87 and SSE, and AVX when
+ * CPUID advertises it. XSETBV accepts nothing else; leaf 0xD describes exactly these. */
+uint64_t cpuid_xcr0_supported(void);

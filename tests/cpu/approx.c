@@ -70,22 +70,29 @@ void approx_fix(const struct diff_form *f, const struct diff_state *in, const ui
     struct insn i;
     memset(&i, 0, sizeof(i));
     if (decode_insn(&i, f->bytes, f->len, MODE_LONG64) != f->len) return;
-    if ((i.op != 0x152 && i.op != 0x153) || (i.mp != MP_NONE && i.mp != MP_F3)) return;
+    /* legacy 0F 52/53 and the VEX forms (maps 0F: 0x552/0x553, 128 or 256 bits) */
+    const unsigned op = i.op & 0xff, map = i.op >> 8;
+    if ((map != 1 && map != 5) || (op != 0x52 && op != 0x53) || (i.mp != MP_NONE && i.mp != MP_F3))
+        return;
     if (nat->vector >= 0) return; /* a fault (alignment, #PF) is compared as it is */
-    bool rsqrt = i.op == 0x152, packed = i.mp == MP_NONE;
-    uint32_t src[4];
+    bool rsqrt = op == 0x52, packed = i.mp == MP_NONE;
+    const unsigned lanes = !packed ? 1u : (i.flags & INSN_VEXL) ? 8u : 4u;
+    uint32_t src[8];
     if (i.flags & INSN_MEM) {
         uint64_t ea = (uint64_t)(int64_t)i.disp;
         if (i.base != REG_NONE && i.base != REG_RIP) ea += in->gpr[i.base];
         if (i.index != REG_NONE) ea += in->gpr[i.index] << i.scale;
-        if (ea < DIFF_DATA || ea + 16 > DIFF_DATA + DIFF_DATA_SIZE) return;
-        memcpy(src, data_in + (ea - DIFF_DATA), 16);
+        if (ea < DIFF_DATA || ea + 4 * lanes > DIFF_DATA + DIFF_DATA_SIZE) return;
+        memcpy(src, data_in + (ea - DIFF_DATA), 4 * lanes);
     } else {
         memcpy(src, in->fx.xmm[i.rm], 16);
+        memcpy(src + 4, in->ymmh[i.rm], 16);
     }
     approx_cases++;
-    uint32_t *dst = (uint32_t *)nat->fx.xmm[i.reg];
-    for (unsigned k = 0; k < (packed ? 4u : 1u); k++) {
+    uint32_t dst[8];
+    memcpy(dst, nat->fx.xmm[i.reg], 16);
+    memcpy(dst + 4, nat->ymmh[i.reg], 16);
+    for (unsigned k = 0; k < lanes; k++) {
         uint32_t special = 0, want;
         bool is_special;
         long double exact = approx_exact(src[k], rsqrt, &special, &is_special);
@@ -106,6 +113,8 @@ void approx_fix(const struct diff_form *f, const struct diff_state *in, const ui
         }
         dst[k] = want;
     }
+    memcpy(nat->fx.xmm[i.reg], dst, 16);
+    memcpy(nat->ymmh[i.reg], dst + 4, 16);
 }
 
 void approx_print_summary(void)

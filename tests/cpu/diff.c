@@ -14,6 +14,7 @@
 #include "diff.h"
 #include "vendor.h"
 #include "approx.h"
+#include "xstate.h"
 
 #include <inttypes.h>
 #include <setjmp.h>
@@ -30,6 +31,8 @@ enum { UC_RIP = REG_RIP };
 #undef REG_RIP
 
 #include "cpu/core.h"
+#include "cpu/cpuid.h"
+#include "cpu/ops/host.h"
 #include "cpu/decode/decode.h"
 #include "cpu/ops/ops.h"
 #include "vessel/bus.h"
@@ -39,9 +42,17 @@ enum { UC_RIP = REG_RIP };
 #define DIFF_RAM_SIZE 0x10030000ull /* guest RAM covers data and code pages */
 #define DIFF_PT       0x10028000ull /* guest page tables (4 pages; native has nothing there) */
 
+/* The host's own FPU/SSE/AVX state while the stub runs (an XSAVE area) */
+struct diff_xs {
+    struct diff_fx fx;
+    uint8_t hdr[64];
+    uint8_t ymmh[16][16];
+    uint8_t pad[192];
+} __attribute__((aligned(64)));
+
 struct stub_area {
     struct diff_state in, out;
-    struct diff_fx host_fx;
+    struct diff_xs host_xs;
     uint64_t host_rsp;
     uint8_t marker;
 };
@@ -138,6 +149,32 @@ static void e_fx(struct emit *e, unsigned sub, uint64_t addr) /* fxsave64 /0, fx
     e_abs(e, 0, 0x0f, 0xae, sub, addr);
 }
 
+static bool host_avx; /* the stub moves state with xsave64/xrstor64 (x87, SSE, AVX) */
+
+bool diff_host_avx(void)
+{
+    return host_avx;
+}
+
+uint64_t diff_xcr0(void)
+{
+    return cpuid_xcr0_supported() | (host_avx ? XCR0_AVX : 0);
+}
+
+/* Save (/4) or restore (/5) the x87/SSE/AVX state at addr: xsave64/xrstor64 with EDX:EAX = 7,
+ * or fxsave64/fxrstor64 (/0, /1) on a host without AVX. Clobbers EAX and EDX. */
+static void e_state(struct emit *e, bool save, uint64_t addr)
+{
+    if (!host_avx) {
+        e_fx(e, save ? 0 : 1, addr);
+        return;
+    }
+    e8(e, 0xb8), e32(e, 7);   /* mov eax, 7 */
+    e8(e, 0x31), e8(e, 0xd2); /* xor edx, edx */
+    e8(e, 0x48);
+    e_abs(e, 0, 0x0f, 0xae, save ? 4 : 5, addr);
+}
+
 static void build_stub(void)
 {
     struct emit e = {(uint8_t *)DIFF_CODE};
@@ -146,8 +183,8 @@ static void build_stub(void)
     for (unsigned r = 12; r <= 15; r++)
         e8(&e, 0x41), e8(&e, 0x50 + (r & 7));
     e_abs(&e, 0x48, 0x89, -1, R_RSP, (uint64_t)&AREA->host_rsp);
-    e_fx(&e, 0, (uint64_t)&AREA->host_fx);
-    e_fx(&e, 1, (uint64_t)&AREA->in.fx);
+    e_state(&e, true, (uint64_t)&AREA->host_xs);
+    e_state(&e, false, (uint64_t)&AREA->in.fx);
     e_abs(&e, 0, 0xff, -1, 6, (uint64_t)&AREA->in.rflags); /* push qword [in.rflags] */
     e8(&e, 0x9d);                                          /* popfq */
     for (unsigned r = 0; r < 16; r++)
@@ -163,8 +200,8 @@ static void build_stub(void)
     e_abs(&e, 0x48, 0x8b, -1, R_RSP, (uint64_t)&AREA->host_rsp);
     e8(&e, 0x9c);                                           /* pushfq */
     e_abs(&e, 0, 0x8f, -1, 0, (uint64_t)&AREA->out.rflags); /* pop qword [out.rflags] */
-    e_fx(&e, 0, (uint64_t)&AREA->out.fx);
-    e_fx(&e, 1, (uint64_t)&AREA->host_fx);
+    e_state(&e, true, (uint64_t)&AREA->out.fx);
+    e_state(&e, false, (uint64_t)&AREA->host_xs);
     e8(&e, 0xfc); /* cld */
     for (unsigned r = 15; r >= 12; r--)
         e8(&e, 0x41), e8(&e, 0x58 + (r & 7));
@@ -224,7 +261,20 @@ static void diff_signal(int sig, siginfo_t *si, void *ctx)
     o->rip = (uint64_t)uc->uc_mcontext.gregs[UC_RIP];
     o->rflags = (uint64_t)uc->uc_mcontext.gregs[REG_EFL];
     o->vector = (int)uc->uc_mcontext.gregs[REG_TRAPNO];
-    if (uc->uc_mcontext.fpregs) memcpy(&o->fx, uc->uc_mcontext.fpregs, sizeof(o->fx));
+    if (uc->uc_mcontext.fpregs) {
+        const uint8_t *fp = (const uint8_t *)uc->uc_mcontext.fpregs;
+        memcpy(&o->fx, fp, sizeof(o->fx));
+        /* the kernel's frame carries the XSAVE area after the legacy region when the magic
+         * word says so; YMM upper halves not in use are zero */
+        uint32_t magic;
+        uint64_t bv = 0;
+        memcpy(&magic, fp + 464, 4);
+        if (magic == 0x46505853u) memcpy(&bv, fp + 512, 8);
+        if (bv & 4)
+            memcpy(o->ymmh, fp + 576, sizeof o->ymmh);
+        else
+            memset(o->ymmh, 0, sizeof o->ymmh);
+    }
     diff_active = 0;
     siglongjmp(diff_jmp, 1);
 }
@@ -245,6 +295,7 @@ bool diff_init(void)
         return false;
     }
     _Static_assert(sizeof(struct stub_area) <= 0x2000, "state area");
+    host_avx = (host_ext() & HOST_AVX) != 0;
     build_stub();
 
     static uint8_t altstack[1 << 16];
@@ -274,6 +325,9 @@ static void run_native(const struct diff_form *f, const struct diff_state *in, c
 {
     memcpy((void *)DIFF_DATA, data, DIFF_DATA_SIZE);
     AREA->in = *in;
+    /* XRSTOR loads all three components from the standard-format area */
+    memset(AREA->in.xs_hdr, 0, sizeof AREA->in.xs_hdr);
+    AREA->in.xs_hdr[0] = 7;
     memset(&AREA->out, 0, sizeof(AREA->out));
     AREA->marker = 0xff;
     if (sigsetjmp(diff_jmp, 1) == 0) {
@@ -282,9 +336,18 @@ static void run_native(const struct diff_form *f, const struct diff_state *in, c
         diff_active = 0;
         AREA->out.vector = -1;
         AREA->out.rip = diff_land(f, AREA->marker == 1);
+        if (host_avx) {
+            /* components XSAVE found in their initial state may be stored or not: make them
+             * so */
+            uint64_t bv;
+            memcpy(&bv, AREA->out.xs_hdr, 8);
+            if (!(bv & 4)) memset(AREA->out.ymmh, 0, sizeof AREA->out.ymmh);
+            if (!(bv & 2)) memset(AREA->out.fx.xmm, 0, sizeof AREA->out.fx.xmm);
+        }
     } else {
         /* back from a fault: restore the host's FPU/SSE control state */
-        __asm__ volatile("fxrstor64 %0" ::"m"(AREA->host_fx));
+        __asm__ volatile("fxrstor64 %0" ::"m"(AREA->host_xs.fx));
+        if (host_avx) __asm__ volatile("vzeroupper");
     }
     *out = AREA->out;
     out->undef = in->undef;
@@ -292,8 +355,10 @@ static void run_native(const struct diff_form *f, const struct diff_state *in, c
 
 /* ---- the engine side ---- */
 
-static void fx_to_cpu(struct cpu *c, const struct diff_fx *fx)
+static void fx_to_cpu(struct cpu *c, const struct diff_fx *fx, const uint8_t (*ymmh)[16])
 {
+    for (int r = 0; r < 16; r++)
+        memcpy(&c->ymm_hi[r], ymmh[r], 16);
     for (int r = 0; r < 16; r++)
         memcpy(&c->xmm[r], fx->xmm[r], 16);
     c->mxcsr = fx->mxcsr;
@@ -313,8 +378,10 @@ static void fx_to_cpu(struct cpu *c, const struct diff_fx *fx)
     }
 }
 
-static void fx_from_cpu(const struct cpu *c, struct diff_fx *fx)
+static void fx_from_cpu(const struct cpu *c, struct diff_fx *fx, uint8_t (*ymmh)[16])
 {
+    for (int r = 0; r < 16; r++)
+        memcpy(ymmh[r], &c->ymm_hi[r], 16);
     for (int r = 0; r < 16; r++)
         memcpy(fx->xmm[r], &c->xmm[r], 16);
     fx->mxcsr = c->mxcsr;
@@ -357,6 +424,9 @@ static void engine_prepare(const struct diff_form *f)
     e[(DIFF_CODE >> 12) & 511] = DIFF_CODE | 7;
     c->cr3 = pml4;
     c->cr0 |= CR0_PG;
+    /* XSAVE enabled with every component the model offers (the host's XCR0 has them too) */
+    c->cr4 |= CR4_OSXSAVE;
+    c->xcr0 = diff_xcr0();
     cpu_mode_changed(c);
 }
 
@@ -369,7 +439,7 @@ static void engine_capture(const struct diff_state *in, int v, struct diff_state
     out->rflags = flags_read(c);
     out->vector = v;
     out->undef = in->undef;
-    fx_from_cpu(c, &out->fx);
+    fx_from_cpu(c, &out->fx, out->ymmh);
 }
 
 static void run_engine(const struct diff_state *in, const uint8_t *data, struct diff_state *out)
@@ -379,7 +449,7 @@ static void run_engine(const struct diff_state *in, const uint8_t *data, struct 
     memcpy(c->gpr, in->gpr, sizeof(c->gpr));
     c->rip = DIFF_INSN;
     flags_write(c, in->rflags);
-    fx_to_cpu(c, &in->fx);
+    fx_to_cpu(c, &in->fx, in->ymmh);
     volatile int v = -1;
     if (sigsetjmp(engine_jmp, 1) == 0) {
         diff_active = DIFF_IN_ENGINE;
@@ -389,7 +459,7 @@ static void run_engine(const struct diff_state *in, const uint8_t *data, struct 
         }
         diff_active = 0;
     } else {
-        __asm__ volatile("fnclex\n\tfxrstor64 %0" ::"m"(AREA->host_fx));
+        __asm__ volatile("fnclex\n\tfxrstor64 %0" ::"m"(AREA->host_xs.fx));
         static unsigned told;
         if (told++ < 5)
             fprintf(stderr, "# diff: the engine raised host signal %d at %#llx\n", engine_signal,
@@ -401,14 +471,14 @@ static void run_engine(const struct diff_state *in, const uint8_t *data, struct 
     uint16_t fcw;
     uint32_t mxcsr;
     __asm__ volatile("fnstcw %0\n\tstmxcsr %1" : "=m"(fcw), "=m"(mxcsr));
-    if (fcw != AREA->host_fx.fcw || mxcsr != AREA->host_fx.mxcsr) {
+    if (fcw != AREA->host_xs.fx.fcw || mxcsr != AREA->host_xs.fx.mxcsr) {
         static unsigned told;
         if (told++ < 5)
             fprintf(stderr, "# diff: the engine left host FCW %#x MXCSR %#x (were %#x %#x)\n", fcw,
-                    mxcsr, AREA->host_fx.fcw, AREA->host_fx.mxcsr);
+                    mxcsr, AREA->host_xs.fx.fcw, AREA->host_xs.fx.mxcsr);
         if (v < DIFF_VEC_HOST_SIGNAL) v = DIFF_VEC_HOST_STATE;
     }
-    __asm__ volatile("fnclex\n\tfxrstor64 %0" ::"m"(AREA->host_fx));
+    __asm__ volatile("fnclex\n\tfxrstor64 %0" ::"m"(AREA->host_xs.fx));
     engine_capture(in, v, out);
 }
 
@@ -480,6 +550,14 @@ static unsigned compare(const struct diff_form *f, const struct diff_state *in,
                 DIFFER("xmm%d: host %016" PRIx64 "%016" PRIx64 ", engine %016" PRIx64 "%016" PRIx64,
                        r, a[1], a[0], b[1], b[0]);
             }
+        for (int r = 0; r < 16; r++)
+            if (memcmp(nat->ymmh[r], emu->ymmh[r], 16)) {
+                uint64_t a[2], b[2];
+                memcpy(a, nat->ymmh[r], 16), memcpy(b, emu->ymmh[r], 16);
+                DIFFER("ymm%d[255:128]: host %016" PRIx64 "%016" PRIx64 ", engine %016" PRIx64
+                       "%016" PRIx64,
+                       r, a[1], a[0], b[1], b[0]);
+            }
         if (nat->fx.mxcsr != emu->fx.mxcsr)
             DIFFER("mxcsr: host %#x, engine %#x", nat->fx.mxcsr, emu->fx.mxcsr);
     }
@@ -527,6 +605,12 @@ static void random_state(const struct diff_form *f, struct diff_rng *r, struct d
             uint64_t v = diff_rand(r);
             memcpy(&s->fx.xmm[k][b], &v, 8);
         }
+    if (host_avx && diff_rand(r) % 4)
+        for (int k = 0; k < 16; k++)
+            for (int b = 0; b < 16; b += 8) {
+                uint64_t v = diff_rand(r);
+                memcpy(&s->ymmh[k][b], &v, 8);
+            }
     if (f->prep) f->prep(f, s, data, r);
 }
 
@@ -551,10 +635,16 @@ void diff_run_form(const struct diff_form *f, unsigned cases, struct diff_result
     place_insn(f);
     engine_prepare(f);
     unsigned printed = 0;
+    struct diff_form g = *f; /* the form as run: with DIFF_IMM8, this case's immediate */
     for (unsigned k = 0; k < cases; k++) {
         struct diff_state in, nat, emu;
+        if (f->flags & DIFF_IMM8) {
+            g.bytes[g.len - 1] = (uint8_t)diff_rand(&rng);
+            place_insn(&g);
+            engine_prepare(&g);
+        }
         random_state(f, &rng, &in, data_in);
-        run_native(f, &in, data_in, &nat);
+        run_native(&g, &in, data_in, &nat);
         memcpy(nat_data, (void *)DIFF_DATA, DIFF_DATA_SIZE);
         run_engine(&in, data_in, &emu);
         if (nat.vector >= 0 && nat.rip != DIFF_INSN && emu.vector < 0 && emu.rip == nat.rip)
@@ -562,6 +652,7 @@ void diff_run_form(const struct diff_form *f, unsigned cases, struct diff_result
         memcpy(emu_data, diff_bus.ram + DIFF_DATA, DIFF_DATA_SIZE);
         vendor_fix(f, &in, data_in, &nat, nat_data, &emu, emu_data);
         approx_fix(f, &in, data_in, &nat);
+        xstate_fix(f, &in, data_in, &nat, nat_data);
         res->cases++;
         if (nat.vector >= 0) res->faults++;
         if (compare(f, &in, data_in, &nat, nat_data, &emu, emu_data, false)) {
@@ -569,8 +660,8 @@ void diff_run_form(const struct diff_form *f, unsigned cases, struct diff_result
             if (printed < 3) {
                 printed++;
                 fprintf(stderr, "# MISMATCH %s [", f->name);
-                for (unsigned b = 0; b < f->len; b++)
-                    fprintf(stderr, "%s%02x", b ? " " : "", f->bytes[b]);
+                for (unsigned b = 0; b < g.len; b++)
+                    fprintf(stderr, "%s%02x", b ? " " : "", g.bytes[b]);
                 fprintf(stderr, "] case %u\n", k);
                 print_state("input", &in);
                 compare(f, &in, data_in, &nat, nat_data, &emu, emu_data, true);

@@ -65,15 +65,25 @@ struct diff_fx {
     uint8_t rsv1[96];
 } __attribute__((aligned(16)));
 
-/* Register state in and out of one case. */
+/* Register state in and out of one case. fx, xs_hdr and ymmh together are an XSAVE area
+ * (standard format: legacy region, header, AVX state), which is how the native stub loads and
+ * stores them when the host has AVX. */
 struct diff_state {
     uint64_t gpr[16]; /* rax rcx rdx rbx rsp rbp rsi rdi r8..r15 */
     uint64_t rip;     /* output: address of the next instruction (or of the faulting one) */
     uint64_t rflags;
     int vector;     /* output: -1 if the instruction retired, else the exception vector */
     uint32_t undef; /* input, set by prep hooks: extra RFLAGS bits undefined for this case */
-    struct diff_fx fx;
+    struct diff_fx fx __attribute__((aligned(64)));
+    uint8_t xs_hdr[64];
+    uint8_t ymmh[16][16]; /* bits 255:128 of YMM0-15 */
 };
+
+/* XCR0 of the engine under test: what the model supports, plus AVX wherever the host has it
+ * (so AVX instructions can be compared before the model offers AVX as a whole). */
+uint64_t diff_xcr0(void);
+/* Whether the native stub moves the AVX state (the host has AVX enabled). */
+bool diff_host_avx(void);
 
 /* Per-case random source (xorshift64*, seeded per form). */
 struct diff_rng {
@@ -90,6 +100,7 @@ uint64_t diff_rand_edge(struct diff_rng *r, unsigned bits);
 #define DIFF_SSE    0x0008 /* compare XMM0-15 and MXCSR */
 #define DIFF_X87    0x0010 /* compare FCW, FSW, abridged FTW, ST0-7 */
 #define DIFF_MEMOFS 0x0020 /* memory base may land anywhere in [0, 4096-64], any alignment */
+#define DIFF_IMM8   0x0040 /* the last byte (an imm8) is random per case, 0..255 */
 
 struct diff_form {
     const char *name;  /* e.g. "add r/m32, r32 (mem)" */
@@ -132,3 +143,7 @@ extern const struct diff_form forms_int[];
 extern const unsigned forms_int_count;
 extern const struct diff_form forms_sse[];
 extern const unsigned forms_sse_count;
+extern const struct diff_form forms_ext[];
+extern const unsigned forms_ext_count;
+extern const struct diff_form forms_avx[];
+extern const unsigned forms_avx_count;

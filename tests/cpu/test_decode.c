@@ -446,6 +446,47 @@ static void test_branch_flags(void)
     }
 }
 
+/* VEX: map, pp, L, W, vvvv and the REX-like bits land where the handlers look */
+static void test_vex(void)
+{
+    struct insn i;
+    CHECK_EQ(dec(&i, "c5 f9 6f c1"), 4); /* vmovdqa xmm0, xmm1 */
+    CHECK_EQ(i.op, 0x56f);
+    CHECK_EQ(i.mp, MP_66);
+    CHECK((i.flags & INSN_VEX) && !(i.flags & INSN_VEXL));
+    CHECK_EQ(i.reg, 0);
+    CHECK_EQ(i.rm, 1);
+    CHECK_EQ(dec(&i, "c5 7d 6f c9"), 4); /* vmovdqa ymm9, ymm1 (C5 R) */
+    CHECK(i.flags & INSN_VEXL);
+    CHECK_EQ(i.reg, 9);
+    CHECK_EQ(dec(&i, "c4 41 34 58 c2"), 5); /* vaddps ymm8, ymm9, ymm10 */
+    CHECK_EQ(i.op, 0x558);
+    CHECK_EQ(i.mp, MP_NONE);
+    CHECK_EQ(i.reg, 8);
+    CHECK_EQ(i.vreg, 9);
+    CHECK_EQ(i.rm, 10);
+    CHECK_EQ(dec(&i, "c4 e2 f8 f2 c1"), 5); /* andn rax, rax, rcx (W1) */
+    CHECK_EQ(i.op, 0x6f2);
+    CHECK_EQ(i.opsize, 8);
+    CHECK_EQ(dec(&i, "c4 e2 78 f2 c1"), 5); /* andn eax, eax, ecx */
+    CHECK_EQ(i.opsize, 4);
+    CHECK_EQ(dec(&i, "c4 e3 fd 00 c1 1b"), 6); /* vpermq ymm0, ymm1, 0x1b */
+    CHECK_EQ(i.op, 0x700);
+    CHECK_EQ(i.imm, 0x1b);
+    CHECK_EQ(dec(&i, "c4 a2 71 92 04 e0"), 6); /* vgatherdpd xmm0, [rax + xmm12*8], xmm1 */
+    CHECK(i.flags & INSN_MEM);
+    CHECK_EQ(i.index, 12);
+    CHECK_EQ(i.scale, 3);
+    CHECK_EQ(dec(&i, "c4 e2 71 92 04 20"), 6); /* index 4 names xmm4 under VSIB */
+    CHECK_EQ(i.index, 4);
+    CHECK_EQ(dec(&i, "c4 e2 79 92 04 20"), DECODE_UD); /* mask = destination */
+    CHECK_EQ(dec(&i, "c5 f8 77"), 3); /* vzeroupper */
+    CHECK_EQ(i.op, 0x577);
+    CHECK_EQ(dec(&i, "c4 e3 69 4a c3 40"), 6); /* vblendvps xmm0, xmm2, xmm3, xmm4 */
+    CHECK_EQ(i.vreg, 2);
+    CHECK_EQ(i.imm, 0x40);
+}
+
 static void test_invalid(void)
 {
     struct insn i;
@@ -466,8 +507,20 @@ static void test_invalid(void)
         "62 00 00 00 00 00",
         "82 c0 01",
         "9a 00 00 00 00 00 00",
-        "c4 e2 79 00 c0",
-        "c5 f9 6f c1",
+        "c4 e4 79 00 c0",    /* VEX map 4 */
+        "c4 e0 79 00 c0",    /* VEX map 0 */
+        "66 c5 f8 77",       /* 66 before VEX */
+        "48 c5 f8 77",       /* REX before VEX */
+        "f0 c5 f8 77",       /* LOCK before VEX */
+        "c5 f9 77",          /* vzeroupper with pp = 66 */
+        "c5 f0 28 c1",       /* vmovaps with vvvv != 1111 */
+        "c4 e2 f9 0c c1",    /* vpermilps with W1 */
+        "c4 e3 79 00 c1 00", /* vpermq with L0 */
+        "c4 e3 7d 00 c1 00", /* vpermq with W0 */
+        "c4 e2 7c f2 c1",    /* andn with L1 */
+        "c4 e2 78 f3 c1",    /* blsr group: /0 */
+        "c4 e2 79 92 c1",    /* gather without memory */
+        "c4 e2 79 92 00",    /* gather without SIB */
         "d4 0a",
         "d5 0a",
         "d6",
@@ -553,6 +606,7 @@ int main(void)
     RUN(test_mandatory_prefixes);
     RUN(test_lock);
     RUN(test_branch_flags);
+    RUN(test_vex);
     RUN(test_invalid);
     RUN(test_length_limit);
     RUN(test_short);

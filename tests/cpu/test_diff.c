@@ -14,6 +14,7 @@
 #include "diff.h"
 #include "vendor.h"
 #include "approx.h"
+#include "xstate.h"
 
 #pragma weak forms_sse
 #pragma weak forms_sse_count
@@ -271,13 +272,15 @@ int main(int argc, char **argv)
         return 0;
     }
     vendor_print_host();
-    struct table t[2];
+    struct table t[4];
     unsigned nt = 0;
     t[nt++] = (struct table){"integer", forms_int, forms_int_count};
     const unsigned *volatile sse_count = &forms_sse_count;
     if (sse_count) t[nt++] = (struct table){"SSE/x87", forms_sse, *sse_count};
+    t[nt++] = (struct table){"extension", forms_ext, forms_ext_count};
+    t[nt++] = (struct table){"AVX", forms_avx, forms_avx_count};
 
-    struct diff_result *res[2];
+    struct diff_result *res[4];
     unsigned n = 0, failed = 0;
     for (unsigned k = 0; k < nt; k++) {
         res[k] = calloc(t[k].count ? t[k].count : 1, sizeof(struct diff_result));
@@ -297,6 +300,7 @@ int main(int argc, char **argv)
     }
     vendor_print_summary();
     approx_print_summary();
+    xstate_print_summary();
     printf("1..%u\n", n);
     if (coverage) write_coverage(coverage, t, nt, res);
     for (unsigned k = 0; k < nt; k++)

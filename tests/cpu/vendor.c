@@ -33,6 +33,7 @@ enum rule_id {
     RULE_MXCSR_RESERVED,
     RULE_FXSAVE_MXCSR_MASK,
     RULE_FXSAVE_X87_POINTERS,
+    RULE_SHA_ALIGN,
     RULE_COUNT
 };
 
@@ -70,6 +71,10 @@ static struct rule rules[RULE_COUNT] = {
                                   "8000_0008 EBX[2] (RstrFpErrPtrs) do not store FOP/FIP/FDP "
                                   "(APM Vol 4 FXSAVE), Intel stores them (SDM Vol 2A FXSAVE). "
                                   "vessel: stored, from the last x87 instruction"},
+    [RULE_SHA_ALIGN] = {"sha-align",
+                        "SHA1*/SHA256* with a 128-bit memory operand not 16-byte aligned: "
+                        "#GP(0) on Intel (SDM Vol 2: exception type 4, legacy SSE); the AMD host "
+                        "accepts it. vessel: #GP(0)"},
 };
 
 void vendor_init(void)
@@ -259,6 +264,17 @@ void vendor_fix(const struct diff_form *f, const struct diff_state *in, const ui
             fix_rep_string(f, &i, in, nat);
         if (i.op == 0xff && digit == 2) fix_call(f, &i, in, data_in, nat, nat_data);
     }
+    bool sha = (i.op >= 0x2c8 && i.op <= 0x2cd) || i.op == 0x3cc;
+    if (!host_is_model && sha && mem && i.mp == MP_NONE && i.base < 16 &&
+        (nat->vector < 0 || nat->vector == EXC_PF)) {
+        uint64_t ea = in->gpr[i.base] + (uint64_t)(int64_t)i.disp;
+        if (ea & 15) {
+            as_gp_fault(in, data_in, nat, nat_data);
+            rule_hit(RULE_SHA_ALIGN, f);
+        }
+    }
+    if (i.op == 0x5ae && mem && i.mp == MP_NONE && digit == 2)
+        fix_mxcsr_load(f, &i, in, data_in, nat, nat_data, 0); /* vldmxcsr */
     if (i.op == 0x1ae && mem && i.mp == MP_NONE) {
         if (digit == 2) fix_mxcsr_load(f, &i, in, data_in, nat, nat_data, 0);  /* ldmxcsr */
         if (digit == 1) fix_mxcsr_load(f, &i, in, data_in, nat, nat_data, 24); /* fxrstor */

@@ -1,7 +1,9 @@
 /* cpuidx.S — CPUID honesty, end to end: for every optional feature CPUID advertises, one
- * instruction of that feature must execute without #UD; features it must never advertise
- * (XSAVE, AVX, x2APIC, PCID, SMEP, SMAP, FSGSBASE, MONITOR, LA57) are absent; the platform
- * bits the kernel relies on are present. One check per feature whether advertised or not. */
+ * instruction of that feature must execute without #UD (the AVX class after enabling XSAVE:
+ * CR4.OSXSAVE, then XCR0 = every component leaf 0xD lists, which CPUID.1:ECX.OSXSAVE must then
+ * show); features it must never advertise (x2APIC, PCID, SMEP, SMAP, MONITOR, LA57) are absent;
+ * the platform bits the kernel relies on are present. One check per feature whether advertised
+ * or not. */
 #include "lib.inc"
 
 /* FEATURE reg, bit, id, insn...: if cpuid(leaf in r12d, subleaf 0) reg has bit, run insn and
@@ -45,15 +47,54 @@ test_main:
     FEATURE %ecx, 8, 16, prefetchw (%rdi)
     FEATURE %edx, 27, 17, rdtscp
 
+    /* XSAVE: enable it with every component the CPU offers, then the AVX class */
+    mov $1, %eax
+    cpuid
+    bt $26, %ecx
+    jnc 2f
+    mov %cr4, %rax
+    bts $18, %rax /* OSXSAVE */
+    bts $16, %rax /* FSGSBASE, checked below if offered */
+    mov %rax, %cr4
+    mov $0xd, %eax
+    xor %ecx, %ecx
+    cpuid
+    xor %ecx, %ecx
+    xsetbv
+2:  mov $1, %r12d
+    FEATURE %ecx, 26, 26, xsave64 xbuf(%rip)
+    FEATURE %ecx, 27, 27, xor %ecx, %ecx; xgetbv
+    FEATURE %ecx, 28, 28, vaddps %ymm1, %ymm2, %ymm0
+    FEATURE %ecx, 12, 29, vfmadd231ps %ymm1, %ymm2, %ymm0
+    FEATURE %ecx, 29, 30, vcvtph2ps %xmm1, %ymm0
+    FEATURE %ecx, 25, 31, aesenc %xmm1, %xmm0
+    mov $7, %r12d
+    FEATURE %ebx, 5, 32, vpaddd %ymm1, %ymm2, %ymm0
+    FEATURE %ebx, 8, 33, pdep %eax, %ebx, %ecx
+    FEATURE %ebx, 29, 34, sha1msg1 %xmm1, %xmm0
+    FEATURE %ebx, 0, 35, rdfsbase %rax
+    FEATURE %ecx, 22, 36, rdpid %rax
+    /* XSAVE offered means OSXSAVE now follows CR4 */
+    mov $1, %eax
+    cpuid
+    mov %ecx, %eax
+    shr $26, %eax
+    and $3, %eax
+    mov %eax, %edx
+    shr $1, %edx
+    xor %edx, %eax /* 0 when OSXSAVE equals XSAVE */
+    and $1, %eax
+    CHECK %rax, $0, 37
+
     /* never advertised */
     mov $1, %eax
     cpuid
-    and $0x1C220008, %ecx /* avx osxsave xsave x2apic pcid monitor */
+    and $0x00220008, %ecx /* x2apic pcid monitor */
     CHECK %rcx, $0, 20
     mov $7, %eax
     xor %ecx, %ecx
     cpuid
-    and $0x00100081, %ebx /* smap smep fsgsbase */
+    and $0x00100080, %ebx /* smap smep */
     CHECK %rbx, $0, 21
     and $0x00010000, %ecx /* la57 */
     CHECK %rcx, $0, 22
@@ -85,3 +126,5 @@ do_movsb:
     .data
     .align 16
 buf: .skip 64
+    .align 64
+xbuf: .skip 1024

@@ -65,6 +65,39 @@ static bool decode_special_ok(unsigned map, unsigned op, unsigned modrm, unsigne
     return true;
 }
 
+/* VEX encodings whose legality the table cannot express (DA_CHECK). Returns false for #UD. */
+static bool decode_vex_ok(unsigned map, unsigned op, unsigned modrm, unsigned mp, bool mem,
+                          unsigned vvvv, bool l)
+{
+    const unsigned digit = (modrm >> 3) & 7;
+    const bool packed = mp == MP_NONE || mp == MP_66;
+    if (map == 1) {
+        switch (op) {
+        case 0x10:
+        case 0x11: /* vmovups/upd: two operands; vmovss/sd: three with registers, two with memory */
+            return (packed || mem) ? vvvv == 0 : true;
+        case 0x12: /* vmovlps/vmovhlps (NP), vmovlpd (66, memory), vmovsldup (F3), vmovddup (F2) */
+        case 0x16: /* vmovhps/vmovlhps (NP), vmovhpd (66, memory), vmovshdup (F3) */
+            if (mp == MP_NONE) return !l;
+            if (mp == MP_66) return mem && !l;
+            if (op == 0x16 && mp == MP_F2) return false;
+            return vvvv == 0;
+        case 0x51: /* vsqrtps/pd: two operands; vsqrtss/sd: three */
+        case 0x52:
+        case 0x53:
+        case 0x5a: /* vcvtps2pd / vcvtpd2ps: two operands; vcvtss2sd / vcvtsd2ss: three */
+            return packed ? vvvv == 0 : true;
+        case 0x71:
+        case 0x72: return digit == 2 || digit == 4 || digit == 6;
+        case 0x73: return digit == 2 || digit == 3 || digit == 6 || digit == 7;
+        case 0xae: return digit == 2 || digit == 3; /* vldmxcsr, vstmxcsr */
+        }
+    } else if (map == 2 && op == 0xf3) {
+        return digit >= 1 && digit <= 3; /* blsr, blsmsk, blsi */
+    }
+    return true;
+}
+
 int decode_insn(struct insn *out, const uint8_t *bytes, unsigned avail, enum cpu_mode mode)
 {
     if (mode != MODE_LONG64) return DECODE_UD;
@@ -110,21 +143,55 @@ int decode_insn(struct insn *out, const uint8_t *bytes, unsigned avail, enum cpu
     }
 
 opcode:;
-    unsigned map = 0, op = bytes[p++];
-    if (op == 0x0f) {
+    unsigned map = 0, op = bytes[p++], mp, vvvv = 0;
+    uint32_t a;
+    if (op == 0xc4 || op == 0xc5) {
+        /* VEX: in 64-bit mode C4/C5 are always VEX (LES/LDS do not exist). A REX, 66, F2, F3
+         * or LOCK prefix before it is #UD; its own fields stand in for them. */
+        if (rex || (flags & (INSN_OPSZ | INSN_REP | INSN_REPNE | INSN_LOCK))) return DECODE_UD;
+        unsigned b1, b2;
+        if (op == 0xc5) {
+            NEED(1);
+            b1 = bytes[p++];
+            b2 = b1 & 0x7f; /* W = 0, then vvvv L pp as in the third byte of C4 */
+            rex = 0x40 | (~b1 & 0x80) >> 5;
+            map = 1;
+        } else {
+            NEED(2);
+            b1 = bytes[p++];
+            b2 = bytes[p++];
+            rex = 0x40 | (~b1 & 0xe0) >> 5 | (b2 & 0x80) >> 4;
+            map = b1 & 0x1f;
+            if (map < 1 || map > 3) return DECODE_UD;
+        }
+        vvvv = (~b2 >> 3) & 15;
+        mp = b2 & 3; /* pp: none, 66, F3, F2 = MP_NONE, MP_66, MP_F3, MP_F2 */
+        flags |= INSN_VEX | ((b2 & 4) ? INSN_VEXL : 0);
         NEED(1);
         op = bytes[p++];
-        map = 1;
-        if (op == 0x38 || op == 0x3a) {
-            map = op == 0x38 ? 2 : 3;
+        a = decode_vex_map[map][op];
+        if (!(a & DA_OK)) return DECODE_UD;
+        if ((a & VA_NOV) && vvvv) return DECODE_UD;
+        if ((a & VA_L0) && (b2 & 4)) return DECODE_UD;
+        if ((a & VA_L1) && !(b2 & 4)) return DECODE_UD;
+        if ((a & VA_W0) && (rex & 8)) return DECODE_UD;
+        if ((a & VA_W1) && !(rex & 8)) return DECODE_UD;
+    } else {
+        if (op == 0x0f) {
             NEED(1);
             op = bytes[p++];
+            map = 1;
+            if (op == 0x38 || op == 0x3a) {
+                map = op == 0x38 ? 2 : 3;
+                NEED(1);
+                op = bytes[p++];
+            }
         }
+        a = decode_map[map][op];
+        if (!(a & DA_OK)) return DECODE_UD;
+        mp = rep_mp != MP_NONE ? rep_mp : (flags & INSN_OPSZ) ? MP_66 : MP_NONE;
     }
-    uint32_t a = decode_map[map][op];
-    if (!(a & DA_OK)) return DECODE_UD;
-
-    const unsigned mp = rep_mp != MP_NONE ? rep_mp : (flags & INSN_OPSZ) ? MP_66 : MP_NONE;
+    const bool vex = (flags & INSN_VEX) != 0;
     if (rex) {
         flags |= INSN_REX;
         if (rex & 8) flags |= INSN_REXW;
@@ -148,7 +215,7 @@ opcode:;
         out->rm = rm | rex_b;
         mem = mod != 3 && !(a & DA_CRDR);
 
-        if (a & (0xffu << DA_GRP_SHIFT)) {
+        if (!vex && (a & (0xffu << DA_GRP_SHIFT))) {
             const uint32_t g = decode_group[a >> DA_GRP_SHIFT][!mem][(modrm >> 3) & 7];
             if (!(g & DA_OK)) return DECODE_UD;
             a |= g;
@@ -161,8 +228,14 @@ opcode:;
         }
         if ((a & DA_MEMONLY) && !mem) return DECODE_UD;
         if ((a & DA_REGONLY) && mem) return DECODE_UD;
-        if ((a & DA_CHECK) && !decode_special_ok(map, op, modrm, out->reg, mp, mem))
+        if ((a & DA_CHECK) &&
+            !(vex ? decode_vex_ok(map, op, modrm, mp, mem, vvvv, (flags & INSN_VEXL) != 0)
+                  : decode_special_ok(map, op, modrm, out->reg, mp, mem)))
             return DECODE_UD;
+        if (vex && (a & VA_VSIB)) {
+            /* VSIB: a SIB byte is required and its index (never "none") names a vector */
+            if (!mem || rm != 4) return DECODE_UD;
+        }
 
         if (mem) {
             unsigned base = rm;
@@ -172,7 +245,7 @@ opcode:;
                 const unsigned idx = ((sib >> 3) & 7) | rex_x;
                 base = sib & 7;
                 out->scale = sib >> 6;
-                if (idx != 4) out->index = idx;
+                if (idx != 4 || (vex && (a & VA_VSIB))) out->index = idx;
                 if (base == 5 && mod == 0) {
                     out->base = REG_NONE;
                     NEED(4);
@@ -207,7 +280,9 @@ opcode:;
     if ((flags & INSN_LOCK) && (!(a & DA_LOCK) || !mem)) return DECODE_UD;
 
     unsigned opsize;
-    if (a & DA_BYTE)
+    if (vex)
+        opsize = (flags & INSN_REXW) ? 8 : 4; /* the general-register operand's size */
+    else if (a & DA_BYTE)
         opsize = 1;
     else if (a & DA_F64)
         opsize = 8;
@@ -274,9 +349,13 @@ opcode:;
     }
 #undef NEED
 
-    if (a & DA_BRANCH) flags |= INSN_BRANCH;
-    if ((a & DA_STRING) && (flags & (INSN_REP | INSN_REPNE))) flags |= INSN_RESTART;
-    out->op = (uint16_t)(map << 8 | op);
+    if (!vex && (a & DA_BRANCH)) flags |= INSN_BRANCH;
+    if (!vex && (a & DA_STRING) && (flags & (INSN_REP | INSN_REPNE))) flags |= INSN_RESTART;
+    /* gathers: destination, index and mask must be three different registers (#UD) */
+    if (vex && (a & VA_VSIB) && (out->reg == vvvv || out->reg == out->index || out->index == vvvv))
+        return DECODE_UD;
+    out->op = (uint16_t)((vex ? map + 4 : map) << 8 | op);
+    out->vreg = (uint8_t)vvvv;
     out->flags = (uint16_t)flags;
     out->len = (uint8_t)p;
     return (int)p;

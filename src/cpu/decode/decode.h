@@ -1,10 +1,19 @@
-/* decode.h — bytes to struct insn. Table-driven over the one-byte, 0F, 0F38 and 0F3A maps;
- * resolves prefixes, REX, ModRM/SIB/displacement, RIP-relative addressing and immediates.
+/* decode.h — bytes to struct insn. Table-driven over the one-byte, 0F, 0F38 and 0F3A maps and
+ * the three VEX maps; resolves prefixes, REX, VEX, ModRM/SIB/displacement, RIP-relative
+ * addressing and immediates.
  * Knows lengths and operand shapes only, not semantics (see exec_lookup). Owned by decode.c.
  *
  * What the fields of struct insn hold (64-bit mode):
- * - op: map << 8 | opcode byte. Group opcodes (80, F7, FF, 0F 01, 0F AE, ...) are told apart by
- *   (modrm >> 3) & 7; 0F 01 register forms by the whole modrm byte.
+ * - op: map << 8 | opcode byte; VEX-encoded instructions use maps 5, 6 and 7 (4 + VEX.m-mmmm:
+ *   0F, 0F 38, 0F 3A), so no legacy family can mistake one for its own. With VEX, flags has
+ *   INSN_VEX (and INSN_VEXL for VEX.L = 1, INSN_REXW for VEX.W = 1, INSN_REX always, REX.R/X/B
+ *   from VEX), mp is VEX.pp, vreg is VEX.vvvv, opsize is 4 or 8 (VEX.W: the general-register
+ *   operand of BMI, vmovd/q, vcvtsi2ss...). A REX, 66, F2, F3 or LOCK prefix before VEX is #UD;
+ *   the VEX tables also refuse the VEX.L / VEX.W / VEX.vvvv values an instruction does not
+ *   define, and gathers (VSIB: a SIB byte whose index, never "none", is a vector register)
+ *   whose destination, index and mask are not three different registers.
+ *   Group opcodes (80, F7, FF, 0F 01, 0F AE, ...) are told apart by (modrm >> 3) & 7; 0F 01
+ *   register forms by the whole modrm byte.
  * - reg / rm: ModRM.reg | REX.R << 3 and ModRM.rm | REX.B << 3. For +r opcodes (50+r, 58+r,
  *   90+r, B0+r, B8+r, 0F C8+r) both hold the low opcode bits | REX.B << 3. Segment-register
  *   operands (8C, 8E) and CR/DR numbers (0F 20..23) are in reg as well (CR8 = 8); use reg & 7
@@ -40,7 +49,9 @@
  *   AA..AF) with an F3 or F2 prefix: they re-execute themselves in chunks, so they end a block
  *   too. LOCK is #UD unless the opcode allows it with a memory destination (the decoder is the
  *   only judge of LOCK legality).
- * Deliberately #UD although defined somewhere: VEX/EVEX/XOP (C4, C5, 62, 8F /1..7), 3DNow!
+ * Deliberately #UD although defined somewhere: EVEX/XOP (62, 8F /1..7), VEX instructions
+ * outside AVX/AVX2/FMA/F16C/BMI1/BMI2 and the VEX.128 AES/PCLMULQDQ forms (AVX-512 mask
+ * registers, AMX, AVX-VNNI, GFNI, VAES/VPCLMULQDQ 256-bit, FMA4), 3DNow!
  * (0F 0F, femms), AMD SSE4a (66/F2 0F 78/79, F2/F3 0F 2B), TSX xbegin/xabort (C7/C6 F8),
  * VIA padlock, SGX/SEV/TDX/uintr/waitpkg/CET-shadow-stack forms of 0F 01, 0F AE and 0F C7,
  * movdiri/movdir64b, key locker. tests/cpu/test_decode_zydis.c reports these counts. */

@@ -2,6 +2,8 @@
  * the group rows selected by ModRM.reg, and the x87 / 0F 01 register-form validity bitmaps.
  * Sources: Intel SDM vol. 2 appendix A (opcode maps). An absent entry is #UD; the semantic
  * families decide which of the decodable instructions they execute. */
+#include <stddef.h>
+
 #include "cpu/decode/decode_tables.h"
 
 /* shorthands for the tables below */
@@ -281,6 +283,138 @@ static const uint32_t map3[256] = {
 };
 
 const uint32_t *const decode_map[4] = {map0, map1, map2, map3};
+
+/* ---- VEX (C4/C5) maps: AVX, AVX2, FMA, F16C, BMI1/BMI2 and the VEX forms of AES/PCLMULQDQ.
+ * Every VEX instruction has a ModRM byte except vzeroupper/vzeroall (0F 77). NOV marks the
+ * instructions that have no VEX.vvvv operand (it must be 1111b, as zydis and the SDM require);
+ * L0/L1 the ones defined for one vector length only; W0/W1 the ones #UD with the other W. */
+#define VX    (DA_OK | DA_MODRM)
+#define NOV   VA_NOV
+#define L0    VA_L0
+#define L1    VA_L1
+#define W0    VA_W0
+#define W1    VA_W1
+#define GPR   VA_GPR
+#define P_66_F3 (DA_NO_NONE | DA_NO_F2)
+#define P_F3F2  (DA_NO_NONE | DA_NO_66)
+#define CHK   DA_CHECK
+
+static const uint32_t vmap1[256] = {
+    [0x10 ... 0x11] = VX | CHK,                   /* vmovups/upd/ss/sd */
+    [0x12] = VX | CHK,                            /* vmovlps/hlps, vmovlpd, vmovsldup, vmovddup */
+    [0x13] = VX | P_N66 | MEM | L0 | NOV,         /* vmovlps/lpd store */
+    [0x14 ... 0x15] = VX | P_N66,                 /* vunpckl/h ps/pd */
+    [0x16] = VX | CHK,                            /* vmovhps/lhps, vmovhpd, vmovshdup */
+    [0x17] = VX | P_N66 | MEM | L0 | NOV,         /* vmovhps/hpd store */
+    [0x28 ... 0x29] = VX | P_N66 | NOV,           /* vmovaps/apd */
+    [0x2a] = VX | P_F3F2,                         /* vcvtsi2ss/sd */
+    [0x2b] = VX | P_N66 | MEM | NOV,              /* vmovntps/pd */
+    [0x2c ... 0x2d] = VX | P_F3F2 | NOV,          /* vcvtt/cvt ss/sd 2si */
+    [0x2e ... 0x2f] = VX | P_N66 | NOV,           /* vucomis/vcomis */
+    [0x50] = VX | P_N66 | REG | NOV,              /* vmovmskps/pd */
+    [0x51] = VX | CHK,                            /* vsqrt */
+    [0x52 ... 0x53] = VX | P_NF3 | CHK,           /* vrsqrt, vrcp */
+    [0x54 ... 0x57] = VX | P_N66,                 /* vand vandn vor vxor */
+    [0x58 ... 0x59] = VX,                         /* vadd vmul */
+    [0x5a] = VX | CHK,                            /* vcvtps2pd pd2ps ss2sd sd2ss */
+    [0x5b] = VX | P_N66_F3 | NOV,                 /* vcvtdq2ps ps2dq ttps2dq */
+    [0x5c ... 0x5f] = VX,                         /* vsub vmin vdiv vmax */
+    [0x60 ... 0x6d] = VX | P_66,                  /* vpunpck* vpack* vpcmpgt* */
+    [0x6e] = VX | P_66 | L0 | NOV,                /* vmovd/q xmm, r/m */
+    [0x6f] = VX | P_66_F3 | NOV,                  /* vmovdqa/u load */
+    [0x70] = VX | P_NO_N | IBZ | NOV,             /* vpshufd/hw/lw */
+    [0x71 ... 0x73] = VX | P_66 | IBZ | REG | CHK, /* shifts by imm8 (vvvv = destination) */
+    [0x74 ... 0x76] = VX | P_66,                  /* vpcmpeq* */
+    [0x77] = DA_OK | P_N | NOV,                   /* vzeroupper (L0), vzeroall (L1) */
+    [0x7c ... 0x7d] = VX | P_66F2,                /* vhadd vhsub */
+    [0x7e] = VX | P_66_F3 | L0 | NOV,             /* vmovd/q r/m, xmm; vmovq xmm, xmm/m64 */
+    [0x7f] = VX | P_66_F3 | NOV,                  /* vmovdqa/u store */
+    [0xae] = VX | P_N | MEM | L0 | NOV | CHK,     /* vldmxcsr /2, vstmxcsr /3 */
+    [0xc2] = VX | IBZ,                            /* vcmp* */
+    [0xc4] = VX | P_66 | IBZ | L0,                /* vpinsrw */
+    [0xc5] = VX | P_66 | IBZ | REG | L0 | NOV,    /* vpextrw */
+    [0xc6] = VX | P_N66 | IBZ,                    /* vshufps/pd */
+    [0xd0] = VX | P_66F2,                         /* vaddsub */
+    [0xd1 ... 0xd5] = VX | P_66,
+    [0xd6] = VX | P_66 | L0 | NOV,                /* vmovq xmm/m64, xmm */
+    [0xd7] = VX | P_66 | REG | NOV,               /* vpmovmskb */
+    [0xd8 ... 0xe5] = VX | P_66,
+    [0xe6] = VX | P_NO_N | NOV,                   /* vcvttpd2dq vcvtdq2pd vcvtpd2dq */
+    [0xe7] = VX | P_66 | MEM | NOV,               /* vmovntdq */
+    [0xe8 ... 0xef] = VX | P_66,
+    [0xf0] = VX | P_F2 | MEM | NOV,               /* vlddqu */
+    [0xf1 ... 0xf6] = VX | P_66,
+    [0xf7] = VX | P_66 | REG | L0 | NOV,          /* vmaskmovdqu */
+    [0xf8 ... 0xfe] = VX | P_66,
+};
+
+static const uint32_t vmap2[256] = {
+    [0x00 ... 0x0b] = VX | P_66,                  /* vpshufb ... vpmulhrsw */
+    [0x0c ... 0x0d] = VX | P_66 | W0,             /* vpermilps/pd */
+    [0x0e ... 0x0f] = VX | P_66 | W0 | NOV,       /* vtestps/pd */
+    [0x13] = VX | P_66 | W0 | NOV,                /* vcvtph2ps */
+    [0x16] = VX | P_66 | W0 | L1,                 /* vpermps */
+    [0x17] = VX | P_66 | NOV,                     /* vptest */
+    [0x18] = VX | P_66 | W0 | NOV,                /* vbroadcastss */
+    [0x19] = VX | P_66 | W0 | L1 | NOV,           /* vbroadcastsd */
+    [0x1a] = VX | P_66 | W0 | L1 | NOV | MEM,     /* vbroadcastf128 */
+    [0x1c ... 0x1e] = VX | P_66 | NOV,            /* vpabs* */
+    [0x20 ... 0x25] = VX | P_66 | NOV,            /* vpmovsx* */
+    [0x28 ... 0x29] = VX | P_66,                  /* vpmuldq vpcmpeqq */
+    [0x2a] = VX | P_66 | NOV | MEM,               /* vmovntdqa */
+    [0x2b] = VX | P_66,                           /* vpackusdw */
+    [0x2c ... 0x2f] = VX | P_66 | W0 | MEM,       /* vmaskmovps/pd load, store */
+    [0x30 ... 0x35] = VX | P_66 | NOV,            /* vpmovzx* */
+    [0x36] = VX | P_66 | W0 | L1,                 /* vpermd */
+    [0x37 ... 0x40] = VX | P_66,                  /* vpcmpgtq vpmin* vpmax* vpmulld */
+    [0x41] = VX | P_66 | L0 | NOV,                /* vphminposuw */
+    [0x45] = VX | P_66,                           /* vpsrlvd/q */
+    [0x46] = VX | P_66 | W0,                      /* vpsravd */
+    [0x47] = VX | P_66,                           /* vpsllvd/q */
+    [0x58 ... 0x59] = VX | P_66 | W0 | NOV,       /* vpbroadcastd/q */
+    [0x5a] = VX | P_66 | W0 | L1 | NOV | MEM,     /* vbroadcasti128 */
+    [0x78 ... 0x79] = VX | P_66 | W0 | NOV,       /* vpbroadcastb/w */
+    [0x8c] = VX | P_66 | MEM,                     /* vpmaskmovd/q load */
+    [0x8e] = VX | P_66 | MEM,                     /* vpmaskmovd/q store */
+    [0x90 ... 0x93] = VX | P_66 | MEM | VA_VSIB,  /* gathers */
+    [0x96 ... 0x9f] = VX | P_66,                  /* FMA 132 */
+    [0xa6 ... 0xaf] = VX | P_66,                  /* FMA 213 */
+    [0xb6 ... 0xbf] = VX | P_66,                  /* FMA 231 */
+    [0xdb] = VX | P_66 | L0 | NOV,                /* vaesimc */
+    [0xdc ... 0xdf] = VX | P_66 | L0,             /* vaesenc ... vaesdeclast */
+    [0xf2] = VX | P_N | L0 | GPR,                 /* andn */
+    [0xf3] = VX | P_N | L0 | GPR | CHK,           /* blsr /1, blsmsk /2, blsi /3 */
+    [0xf5] = VX | DA_NO_66 | L0 | GPR,            /* bzhi (NP), pext (F3), pdep (F2) */
+    [0xf6] = VX | P_F2 | L0 | GPR,                /* mulx */
+    [0xf7] = VX | L0 | GPR,                       /* bextr shlx sarx shrx */
+};
+
+static const uint32_t vmap3[256] = {
+    [0x00 ... 0x01] = VX | P_66 | IBZ | W1 | L1 | NOV, /* vpermq vpermpd */
+    [0x02] = VX | P_66 | IBZ | W0,                 /* vpblendd */
+    [0x04 ... 0x05] = VX | P_66 | IBZ | W0 | NOV, /* vpermilps/pd imm */
+    [0x06] = VX | P_66 | IBZ | W0 | L1,           /* vperm2f128 */
+    [0x08 ... 0x09] = VX | P_66 | IBZ | NOV,      /* vroundps/pd */
+    [0x0a ... 0x0f] = VX | P_66 | IBZ,            /* vroundss/sd vblend* vpblendw vpalignr */
+    [0x14 ... 0x17] = VX | P_66 | IBZ | L0 | NOV, /* vpextrb/w/d/q vextractps */
+    [0x18] = VX | P_66 | IBZ | W0 | L1,           /* vinsertf128 */
+    [0x19] = VX | P_66 | IBZ | W0 | L1 | NOV,     /* vextractf128 */
+    [0x1d] = VX | P_66 | IBZ | W0 | NOV,          /* vcvtps2ph */
+    [0x20 ... 0x22] = VX | P_66 | IBZ | L0,       /* vpinsrb vinsertps vpinsrd/q */
+    [0x38] = VX | P_66 | IBZ | W0 | L1,           /* vinserti128 */
+    [0x39] = VX | P_66 | IBZ | W0 | L1 | NOV,     /* vextracti128 */
+    [0x40] = VX | P_66 | IBZ,                     /* vdpps */
+    [0x41] = VX | P_66 | IBZ | L0,                /* vdppd */
+    [0x42] = VX | P_66 | IBZ,                     /* vmpsadbw */
+    [0x44] = VX | P_66 | IBZ | L0,                /* vpclmulqdq */
+    [0x46] = VX | P_66 | IBZ | W0 | L1,           /* vperm2i128 */
+    [0x4a ... 0x4c] = VX | P_66 | IBZ | W0,       /* vblendvps/pd vpblendvb (is4) */
+    [0x60 ... 0x63] = VX | P_66 | IBZ | L0 | NOV, /* vpcmpestrm/i vpcmpistrm/i */
+    [0xdf] = VX | P_66 | IBZ | L0 | NOV,          /* vaeskeygenassist */
+    [0xf0] = VX | P_F2 | IBZ | L0 | GPR | NOV,    /* rorx */
+};
+
+const uint32_t *const decode_vex_map[4] = {NULL, vmap1, vmap2, vmap3};
 /* clang-format on */
 
 /* clang-format off */

@@ -78,8 +78,20 @@ enum {
     DG_COUNT
 };
 
+/* VEX-only attribute bits (the VEX tables have no group rows, so bits 24..31 are free there):
+ * what VEX.L, VEX.W and VEX.vvvv must be, and the special operand kinds. */
+#define VA_L0   (1u << 24) /* VEX.L must be 0 (128-bit or scalar-only instruction) */
+#define VA_L1   (1u << 25) /* VEX.L must be 1 (256-bit-only instruction) */
+#define VA_NOV  (1u << 26) /* VEX.vvvv must be 1111b: no register operand there */
+#define VA_W0   (1u << 27) /* VEX.W must be 0 */
+#define VA_W1   (1u << 28) /* VEX.W must be 1 */
+#define VA_VSIB (1u << 29) /* VSIB memory operand (gathers): SIB required, index is a vector */
+#define VA_GPR  (1u << 30) /* general-register instruction (BMI): opsize 4, or 8 with VEX.W */
+
 /* Opcode words per map: 0 = one-byte, 1 = 0F, 2 = 0F 38, 3 = 0F 3A. */
 extern const uint32_t *const decode_map[4];
+/* VEX opcode words per VEX.m-mmmm: 1 = 0F, 2 = 0F 38, 3 = 0F 3A (index 0 unused). */
+extern const uint32_t *const decode_vex_map[4];
 /* Group words: [group][mod == 3][ModRM.reg]; OR-ed into the opcode word, DA_OK required. */
 extern const uint32_t decode_group[DG_COUNT][2][8];
 /* x87: memory forms valid per ModRM.reg (bit r), per opcode D8..DF. */

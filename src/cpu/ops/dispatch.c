@@ -5,6 +5,8 @@
 insn_fn exec_lookup(const struct insn *i)
 {
     insn_fn f;
+    if (i->flags & INSN_VEX) /* VEX opcodes live in maps of their own: BMI (int) and AVX */
+        return (f = int_lookup(i)) ? f : avx_lookup(i);
     if ((f = int_lookup(i)) || (f = sse_lookup(i)) || (f = x87_lookup(i)) || (f = sys_lookup(i)))
         return f;
     return NULL;

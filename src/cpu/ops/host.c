@@ -1,9 +1,49 @@
 /* host.c — the run-time half of host.h's promise: the host CPU has the extensions whose
  * instructions the helpers execute. Checked with cpuid once, when a vCPU is created, so a host
- * without them gets a message naming the missing extension instead of SIGILL mid-guest. */
+ * without them gets a message naming the missing extension instead of SIGILL mid-guest. The
+ * optional extensions (AES-NI, PCLMULQDQ, SHA, ...) are looked up at the same time: their
+ * instructions are offered to the guest (claimed by their family, hence in CPUID) only when the
+ * host has them, and the first check says which ones this host cannot give. */
 #include <cpuid.h>
+#include <stdio.h>
 
 #include "cpu/ops/host.h"
+#include "vessel/log.h"
+
+static unsigned host_ext_bits;
+static int host_ext_done;
+
+static unsigned host_ext_probe(void)
+{
+    unsigned a, b, c, d, e = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    if (c & (1u << 1)) e |= HOST_PCLMUL;
+    if (c & (1u << 25)) e |= HOST_AES;
+    /* AVX state must be enabled by the host's OS (OSXSAVE and XCR0 bits 1, 2) */
+    bool ymm = false;
+    if ((c & (1u << 27)) && (c & (1u << 28))) {
+        unsigned lo, hi;
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        ymm = (lo & 6) == 6;
+    }
+    if (ymm) e |= HOST_AVX;
+    if (ymm && (c & (1u << 12))) e |= HOST_FMA;
+    if (ymm && (c & (1u << 29))) e |= HOST_F16C;
+    if (__get_cpuid_max(0, NULL) >= 7) {
+        __cpuid_count(7, 0, a, b, c, d);
+        if (b & (1u << 29)) e |= HOST_SHA;
+        if (ymm && (b & (1u << 5))) e |= HOST_AVX2;
+    }
+    return e;
+}
+
+unsigned host_ext(void)
+{
+    if (__atomic_load_n(&host_ext_done, __ATOMIC_ACQUIRE)) return host_ext_bits;
+    __atomic_store_n(&host_ext_bits, host_ext_probe(), __ATOMIC_RELAXED);
+    __atomic_store_n(&host_ext_done, 1, __ATOMIC_RELEASE);
+    return host_ext_bits;
+}
 
 bool host_check(const char **missing)
 {
@@ -22,5 +62,24 @@ bool host_check(const char **missing)
             *missing = need[k].name;
             return false;
         }
+    static int told;
+    unsigned e = host_ext();
+    if (!__atomic_exchange_n(&told, 1, __ATOMIC_RELAXED)) {
+        static const struct {
+            unsigned bit;
+            const char *name;
+        } opt[] = {{HOST_AES, "AES-NI"}, {HOST_PCLMUL, "PCLMULQDQ"}, {HOST_SHA, "SHA"},
+                   {HOST_AVX, "AVX"},    {HOST_AVX2, "AVX2"},        {HOST_FMA, "FMA"},
+                   {HOST_F16C, "F16C"}};
+        char list[160] = "";
+        size_t n = 0;
+        for (unsigned k = 0; k < sizeof opt / sizeof opt[0]; k++)
+            if (!(e & opt[k].bit) && n < sizeof list)
+                n +=
+                    (size_t)snprintf(list + n, sizeof list - n, "%s%s", n ? ", " : "", opt[k].name);
+        if (n)
+            log_info("cpu: this host CPU lacks %s: the guest's CPU does not offer %s", list,
+                     "them (their instructions run on the host's own units)");
+    }
     return true;
 }

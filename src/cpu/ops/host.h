@@ -18,6 +18,12 @@
  * not, *missing names the first one absent. */
 bool host_check(const char **missing);
 
+/* Optional extensions the host has (and whose instructions the engine then offers): a mask of
+ * HOST_*, from cpuid once (AVX-class bits only where the host OS enabled the YMM state). */
+enum { HOST_AES = 1, HOST_PCLMUL = 2, HOST_SHA = 4, HOST_AVX = 8, HOST_AVX2 = 16, HOST_FMA = 32,
+       HOST_F16C = 64 };
+unsigned host_ext(void);
+
 /* ---- SSE / MMX ---- */
 typedef long long sse_v2 __attribute__((vector_size(16), may_alias));
 
@@ -319,4 +325,314 @@ static inline void host_mxcsr_restore(uint32_t v)
                          : [a] "m"(*a), [cw] "m"(cw)                                               \
                          : X87_HOST_CLOB);                                                         \
         return sw;                                                                                 \
+    }
+
+/* ---- SSE4.2 CRC32 (the host has SSE4.2: host_check) ---- */
+/* CRC-32C of the low `size` bytes of v, continuing from crc (no pre/post inversion). */
+static inline uint32_t host_crc32(uint32_t crc, uint64_t v, unsigned size)
+{
+    uint64_t c = crc;
+    switch (size) {
+    case 1: __asm__("crc32b %b1, %k0" : "+r"(c) : "r"(v)); break;
+    case 2: __asm__("crc32w %w1, %k0" : "+r"(c) : "r"(v)); break;
+    case 4: __asm__("crc32l %k1, %k0" : "+r"(c) : "r"(v)); break;
+    default: __asm__("crc32q %1, %0" : "+r"(c) : "r"(v)); break;
+    }
+    return (uint32_t)c;
+}
+
+/* ---- instructions with an imm8: one asm statement per immediate value ---- */
+/* HOST_IMM256(M) expands M(k) for k = 0..255 (k as a constant expression gas evaluates). */
+#define HOST_IMM4(M, b)   M(b + 0) M(b + 1) M(b + 2) M(b + 3)
+#define HOST_IMM16(M, b)  HOST_IMM4(M, b) HOST_IMM4(M, b + 4) HOST_IMM4(M, b + 8) HOST_IMM4(M, b + 12)
+#define HOST_IMM64(M, b)  HOST_IMM16(M, b) HOST_IMM16(M, b + 16) HOST_IMM16(M, b + 32) HOST_IMM16(M, b + 48)
+#define HOST_IMM256(M)    HOST_IMM64(M, 0) HOST_IMM64(M, 64) HOST_IMM64(M, 128) HOST_IMM64(M, 192)
+
+/* uint32_t fn(union xmm *d, const union xmm *s, unsigned imm, uint32_t mx): d = op(d, s, imm)
+ * under MXCSR mx; returns the MXCSR after. */
+#define SSE_HOST_FP_IMM(fname, mn)                                                                 \
+    static uint32_t fname(union xmm *d, const union xmm *s, unsigned imm, uint32_t mx)             \
+    {                                                                                              \
+        sse_v2 a, b;                                                                               \
+        uint32_t host = 0;                                                                         \
+        memcpy(&a, d, 16);                                                                         \
+        memcpy(&b, s, 16);                                                                         \
+        switch (imm & 0xff) {                                                                      \
+            HOST_IMM256(SSE_HOST_FP_IMM_CASE_##fname)                                              \
+        }                                                                                          \
+        memcpy(d, &a, 16);                                                                         \
+        return mx;                                                                                 \
+    }
+#define SSE_HOST_FP_IMM_CASE(mn, k)                                                                \
+    case (k):                                                                                      \
+        __asm__ volatile(SSE_HOST_MX_PRE mn " $(" #k "), %[b], %[a]" SSE_HOST_MX_POST              \
+                         : [a] "+x"(a), [g] "+m"(mx), [h] "+m"(host)                               \
+                         : [b] "x"(b));                                                            \
+        break;
+
+/* void fn(union xmm *d, const union xmm *s, unsigned imm): integer operation with an imm8. */
+#define SSE_HOST_INT_IMM(fname, mn)                                                                \
+    static void fname(union xmm *d, const union xmm *s, unsigned imm)                              \
+    {                                                                                              \
+        sse_v2 a, b;                                                                               \
+        memcpy(&a, d, 16);                                                                         \
+        memcpy(&b, s, 16);                                                                         \
+        switch (imm & 0xff) {                                                                      \
+            HOST_IMM256(SSE_HOST_INT_IMM_CASE_##fname)                                             \
+        }                                                                                          \
+        memcpy(d, &a, 16);                                                                         \
+    }
+#define SSE_HOST_INT_IMM_CASE(mn, k)                                                               \
+    case (k): __asm__(mn " $(" #k "), %[b], %[a]" : [a] "+x"(a) : [b] "x"(b)); break;
+
+/* void fn(union xmm *d, const union xmm *s, const union xmm *x0): integer operation with
+ * XMM0 as an implicit third operand (pblendvb, blendvps/pd, sha256rnds2). */
+#define SSE_HOST_INT_X0(fname, mn)                                                                 \
+    static void fname(union xmm *d, const union xmm *s, const union xmm *x0)                       \
+    {                                                                                              \
+        sse_v2 a, b, z;                                                                            \
+        memcpy(&a, d, 16);                                                                         \
+        memcpy(&b, s, 16);                                                                         \
+        memcpy(&z, x0, 16);                                                                        \
+        __asm__(mn " %[z], %[b], %[a]" : [a] "+x"(a) : [b] "x"(b), [z] "Yz"(z));                   \
+        memcpy(d, &a, 16);                                                                         \
+    }
+
+/* The SSE4.2 string compares: explicit (rax/rdx lengths) or implicit; imm8 controls. Each
+ * returns the host's arithmetic flags; *ecx gets the index (…stri), *mask the mask (…strm). */
+#define SSE_HOST_PCMPSTR_CASE(mn, k)                                                               \
+    case (k):                                                                                      \
+        __asm__(mn " $(" #k "), %[b], %[a]\n\tpushfq\n\tpopq %[fl]"                                \
+                : [fl] "=r"(fl), "=c"(cx), "=Yz"(z)                                                \
+                : [a] "x"(a), [b] "x"(b), "a"(ax), "d"(dx)                                         \
+                : "cc");                                                                           \
+        break;
+#define SSE_HOST_PCMPSTR(fname, mn)                                                                \
+    static uint64_t fname(const union xmm *d, const union xmm *s, unsigned imm, uint64_t ax,       \
+                          uint64_t dx, uint32_t *ecx, union xmm *mask)                             \
+    {                                                                                              \
+        sse_v2 a, b, z;                                                                            \
+        uint64_t fl = 0, cx = 0;                                                                   \
+        memcpy(&a, d, 16);                                                                         \
+        memcpy(&b, s, 16);                                                                         \
+        switch (imm & 0xff) {                                                                      \
+            HOST_IMM256(SSE_HOST_PCMPSTR_CASE_##fname)                                             \
+        }                                                                                          \
+        *ecx = (uint32_t)cx;                                                                       \
+        memcpy(mask, &z, 16);                                                                      \
+        return fl;                                                                                 \
+    }
+
+/* ---- AVX, AVX2, FMA, F16C (ops/avx): the very VEX instruction on copies of the guest's
+ * registers. Each helper is compiled for the extension it needs (target attribute) and is only
+ * reached when host_ext() has that extension: avx_lookup() checks before it hands one out.
+ * l selects the 256-bit form; the 128-bit form leaves bits 255:128 of the result zero, as VEX
+ * does. Results are written through void pointers to 32-byte buffers. ---- */
+typedef long long avx_v4 __attribute__((vector_size(32), may_alias));
+
+/* HOST_IMMX256(M, a) expands M(a, k) for k = 0..255 */
+#define HOST_IMMX4(M, a, b)   M(a, b + 0) M(a, b + 1) M(a, b + 2) M(a, b + 3)
+#define HOST_IMMX16(M, a, b)  HOST_IMMX4(M, a, b) HOST_IMMX4(M, a, b + 4) HOST_IMMX4(M, a, b + 8) HOST_IMMX4(M, a, b + 12)
+#define HOST_IMMX64(M, a, b)  HOST_IMMX16(M, a, b) HOST_IMMX16(M, a, b + 16) HOST_IMMX16(M, a, b + 32) HOST_IMMX16(M, a, b + 48)
+#define HOST_IMMX256(M, a)    HOST_IMMX64(M, a, 0) HOST_IMMX64(M, a, 64) HOST_IMMX64(M, a, 128) HOST_IMMX64(M, a, 192)
+
+/* operand declarations: x result, y first source (VEX.vvvv), z second source (r/m), w is4 */
+#define AVX_LOAD(T, v, p, n) T v; memcpy(&v, p, n)
+#define AVX_STORE128(d, x)   do { memcpy(d, &x, 16); memset((char *)(d) + 16, 0, 16); } while (0)
+
+/* d = op(a, b) [imm]; fp variants run under MXCSR mx and return the MXCSR after */
+#define AVX_ASM_V3(T, mn, imm) __asm__ volatile(mn " " imm "%[z], %[y], %[x]" : [x] "=x"(x) : [y] "x"(y), [z] "x"(z))
+#define AVX_ASM_V3_FP(T, mn, imm)                                                                  \
+    __asm__ volatile(SSE_HOST_MX_PRE mn " " imm "%[z], %[y], %[x]" SSE_HOST_MX_POST               \
+                     : [x] "=x"(x), [g] "+m"(mx), [h] "+m"(host) : [y] "x"(y), [z] "x"(z))
+#define AVX_ASM_V2(T, mn, imm) __asm__ volatile(mn " " imm "%[z], %[x]" : [x] "=x"(x) : [z] "x"(z))
+#define AVX_ASM_V2_FP(T, mn, imm)                                                                  \
+    __asm__ volatile(SSE_HOST_MX_PRE mn " " imm "%[z], %[x]" SSE_HOST_MX_POST                     \
+                     : [x] "=x"(x), [g] "+m"(mx), [h] "+m"(host) : [z] "x"(z))
+
+/* dst/src widths: both by l (same), or one fixed at 128 */
+#define AVX_BODY_SAME(KIND, mn, imm)                                                               \
+    if (l) {                                                                                       \
+        AVX_LOAD(avx_v4, y, a, 32);                                                                \
+        AVX_LOAD(avx_v4, z, b, 32);                                                                \
+        avx_v4 x;                                                                                  \
+        (void)y;                                                                                   \
+        AVX_ASM_##KIND(avx_v4, mn, imm);                                                           \
+        memcpy(d, &x, 32);                                                                         \
+    } else {                                                                                       \
+        AVX_LOAD(sse_v2, y, a, 16);                                                                \
+        AVX_LOAD(sse_v2, z, b, 16);                                                                \
+        sse_v2 x;                                                                                  \
+        (void)y;                                                                                   \
+        AVX_ASM_##KIND(sse_v2, mn, imm);                                                           \
+        AVX_STORE128(d, x);                                                                        \
+    }
+/* instructions defined for one length only (the decoder has refused the other) */
+#define AVX_BODY_L0(KIND, mn, imm)                                                                 \
+    {                                                                                              \
+        AVX_LOAD(sse_v2, y, a, 16);                                                                \
+        AVX_LOAD(sse_v2, z, b, 16);                                                                \
+        sse_v2 x;                                                                                  \
+        (void)y, (void)l;                                                                          \
+        AVX_ASM_##KIND(sse_v2, mn, imm);                                                           \
+        AVX_STORE128(d, x);                                                                        \
+    }
+#define AVX_BODY_L1(KIND, mn, imm)                                                                 \
+    {                                                                                              \
+        AVX_LOAD(avx_v4, y, a, 32);                                                                \
+        AVX_LOAD(avx_v4, z, b, 32);                                                                \
+        avx_v4 x;                                                                                  \
+        (void)y, (void)l;                                                                          \
+        AVX_ASM_##KIND(avx_v4, mn, imm);                                                           \
+        memcpy(d, &x, 32);                                                                         \
+    }
+/* the r/m source is 128 bits whatever l is (shift counts, widening conversions) */
+#define AVX_BODY_SRC128(KIND, mn, imm)                                                             \
+    if (l) {                                                                                       \
+        AVX_LOAD(avx_v4, y, a, 32);                                                                \
+        AVX_LOAD(sse_v2, z, b, 16);                                                                \
+        avx_v4 x;                                                                                  \
+        (void)y;                                                                                   \
+        AVX_ASM_##KIND(avx_v4, mn, imm);                                                           \
+        memcpy(d, &x, 32);                                                                         \
+    } else {                                                                                       \
+        AVX_LOAD(sse_v2, y, a, 16);                                                                \
+        AVX_LOAD(sse_v2, z, b, 16);                                                                \
+        sse_v2 x;                                                                                  \
+        (void)y;                                                                                   \
+        AVX_ASM_##KIND(sse_v2, mn, imm);                                                           \
+        AVX_STORE128(d, x);                                                                        \
+    }
+/* the result is 128 bits whatever l is (narrowing conversions, vextract*) */
+#define AVX_BODY_DST128(KIND, mn, imm)                                                             \
+    if (l) {                                                                                       \
+        AVX_LOAD(avx_v4, y, a, 32);                                                                \
+        AVX_LOAD(avx_v4, z, b, 32);                                                                \
+        sse_v2 x;                                                                                  \
+        (void)y;                                                                                   \
+        AVX_ASM_##KIND(avx_v4, mn, imm);                                                           \
+        AVX_STORE128(d, x);                                                                        \
+    } else {                                                                                       \
+        AVX_LOAD(sse_v2, y, a, 16);                                                                \
+        AVX_LOAD(sse_v2, z, b, 16);                                                                \
+        sse_v2 x;                                                                                  \
+        (void)y;                                                                                   \
+        AVX_ASM_##KIND(sse_v2, mn, imm);                                                           \
+        AVX_STORE128(d, x);                                                                        \
+    }
+
+/* uint32_t fname(void *d, const void *a, const void *b, bool l, unsigned imm, uint32_t mx):
+ * SHAPE is SAME, SRC128 or DST128; KIND is V3, V3_FP, V2 or V2_FP; an instruction without an
+ * immediate ignores imm, an FP-less one ignores and returns mx. */
+#define AVX_HOST(fname, tgt, SHAPE, KIND, mn)                                                      \
+    static __attribute__((target(tgt))) uint32_t fname(void *d, const void *a, const void *b,      \
+                                                       bool l, unsigned imm, uint32_t mx)          \
+    {                                                                                              \
+        uint32_t host = 0;                                                                         \
+        (void)host, (void)imm;                                                                     \
+        AVX_BODY_##SHAPE(KIND, mn, "")                                                             \
+        return mx;                                                                                 \
+    }
+#define AVX_UNPACK(...)            __VA_ARGS__
+#define AVX_IMM_CASE(p, k)         AVX_IMM_CASE_I((AVX_UNPACK p, k))
+#define AVX_IMM_CASE_I(args)       AVX_IMM_CASE3 args
+#define AVX_IMM_CASE3(S, K, mn, k)                                                                 \
+    case (k): {                                                                                    \
+        AVX_BODY_##S(K, mn, "$(" #k "), ")                                                         \
+    } break;
+/* the same with an imm8: one asm statement per value (gas evaluates "$(64 + 3)") */
+#define AVX_HOST_IMM(fname, tgt, SHAPE, KIND, mn)                                                  \
+    static __attribute__((target(tgt))) uint32_t fname(void *d, const void *a, const void *b,      \
+                                                       bool l, unsigned imm, uint32_t mx)          \
+    {                                                                                              \
+        uint32_t host = 0;                                                                         \
+        (void)host;                                                                                \
+        switch (imm & 0xff) { HOST_IMMX256(AVX_IMM_CASE, (SHAPE, KIND, mn)) }                      \
+        return mx;                                                                                 \
+    }
+
+/* FMA: d = op(d, a, b) under MXCSR */
+#define AVX_HOST_FMA(fname, mn)                                                                    \
+    static __attribute__((target("avx,fma"))) uint32_t fname(void *d, const void *a,               \
+                                                             const void *b, bool l, uint32_t mx)   \
+    {                                                                                              \
+        uint32_t host = 0;                                                                         \
+        if (l) {                                                                                   \
+            AVX_LOAD(avx_v4, x, d, 32);                                                            \
+            AVX_LOAD(avx_v4, y, a, 32);                                                            \
+            AVX_LOAD(avx_v4, z, b, 32);                                                            \
+            __asm__ volatile(SSE_HOST_MX_PRE mn " %[z], %[y], %[x]" SSE_HOST_MX_POST               \
+                             : [x] "+x"(x), [g] "+m"(mx), [h] "+m"(host) : [y] "x"(y), [z] "x"(z)); \
+            memcpy(d, &x, 32);                                                                     \
+        } else {                                                                                   \
+            AVX_LOAD(sse_v2, x, d, 16);                                                            \
+            AVX_LOAD(sse_v2, y, a, 16);                                                            \
+            AVX_LOAD(sse_v2, z, b, 16);                                                            \
+            __asm__ volatile(SSE_HOST_MX_PRE mn " %[z], %[y], %[x]" SSE_HOST_MX_POST               \
+                             : [x] "+x"(x), [g] "+m"(mx), [h] "+m"(host) : [y] "x"(y), [z] "x"(z)); \
+            AVX_STORE128(d, x);                                                                    \
+        }                                                                                          \
+        return mx;                                                                                 \
+    }
+
+/* is4 blends: d = op(a, b, w), the fourth register named by imm8[7:4] */
+#define AVX_HOST_IS4(fname, tgt, mn)                                                               \
+    static __attribute__((target(tgt))) void fname(void *d, const void *a, const void *b,          \
+                                                   const void *c4, bool l)                         \
+    {                                                                                              \
+        if (l) {                                                                                   \
+            AVX_LOAD(avx_v4, y, a, 32);                                                            \
+            AVX_LOAD(avx_v4, z, b, 32);                                                            \
+            AVX_LOAD(avx_v4, w, c4, 32);                                                           \
+            avx_v4 x;                                                                              \
+            __asm__(mn " %[w], %[z], %[y], %[x]" : [x] "=x"(x) : [y] "x"(y), [z] "x"(z), [w] "x"(w)); \
+            memcpy(d, &x, 32);                                                                     \
+        } else {                                                                                   \
+            AVX_LOAD(sse_v2, y, a, 16);                                                            \
+            AVX_LOAD(sse_v2, z, b, 16);                                                            \
+            AVX_LOAD(sse_v2, w, c4, 16);                                                           \
+            sse_v2 x;                                                                              \
+            __asm__(mn " %[w], %[z], %[y], %[x]" : [x] "=x"(x) : [y] "x"(y), [z] "x"(z), [w] "x"(w)); \
+            AVX_STORE128(d, x);                                                                    \
+        }                                                                                          \
+    }
+
+/* uint32_t fn(union xmm *d, const union xmm *a, type v, uint32_t mx): VEX vcvtsi2ss/sd,
+ * d = a with element 0 converted from v; returns the MXCSR after */
+#define AVX_HOST_SI2F(fname, mn, type)                                                             \
+    static uint32_t fname(union xmm *d, const union xmm *a, type v, uint32_t mx)                   \
+    {                                                                                              \
+        sse_v2 x, y;                                                                               \
+        uint32_t host = 0;                                                                         \
+        memcpy(&y, a, 16);                                                                         \
+        __asm__ volatile(SSE_HOST_MX_PRE mn " %[v], %[y], %[x]" SSE_HOST_MX_POST                   \
+                         : [x] "=x"(x), [g] "+m"(mx), [h] "+m"(host)                               \
+                         : [y] "x"(y), [v] "r"(v));                                                \
+        memcpy(d, &x, 16);                                                                         \
+        return mx;                                                                                 \
+    }
+
+/* vcvtps2ph: 4 (l = 0) or 8 singles to halves under MXCSR mx, imm8 the rounding control;
+ * the result is 8 or 16 bytes (the rest of *d zero) */
+#define AVX_PS2PH_CASE(unused, k)                                                                  \
+    case (k):                                                                                      \
+        if (l) {                                                                                   \
+            AVX_LOAD(avx_v4, z, s, 32);                                                            \
+            __asm__ volatile(SSE_HOST_MX_PRE "vcvtps2ph $(" #k "), %[z], %[x]" SSE_HOST_MX_POST    \
+                             : [x] "=x"(x), [g] "+m"(mx), [h] "+m"(host) : [z] "x"(z));            \
+        } else {                                                                                   \
+            AVX_LOAD(sse_v2, z, s, 16);                                                            \
+            __asm__ volatile(SSE_HOST_MX_PRE "vcvtps2ph $(" #k "), %[z], %[x]" SSE_HOST_MX_POST    \
+                             : [x] "=x"(x), [g] "+m"(mx), [h] "+m"(host) : [z] "x"(z));            \
+        }                                                                                          \
+        break;
+#define AVX_HOST_PS2PH(fname)                                                                      \
+    static __attribute__((target("avx,f16c"))) uint32_t fname(void *d, const void *s, bool l,      \
+                                                              unsigned imm, uint32_t mx)           \
+    {                                                                                              \
+        uint32_t host = 0;                                                                         \
+        sse_v2 x;                                                                                  \
+        switch (imm & 0xff) { HOST_IMMX256(AVX_PS2PH_CASE, _) }                                    \
+        AVX_STORE128(d, x);                                                                        \
+        return mx;                                                                                 \
     }

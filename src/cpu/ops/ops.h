@@ -12,5 +12,6 @@ insn_fn int_lookup(const struct insn *i);  /* integer families */
 insn_fn sse_lookup(const struct insn *i);  /* SSE/SSE2/SSSE3, MMX, fxsave/fxrstor, mxcsr */
 insn_fn x87_lookup(const struct insn *i);  /* D8..DF */
 insn_fn sys_lookup(const struct insn *i);  /* privileged, segments, I/O, far transfers, cpuid */
+insn_fn avx_lookup(const struct insn *i);  /* VEX: AVX, AVX2, FMA, F16C */
 /* The handler of undecodable and unclaimed instructions: #UD. */
 void exec_ud(struct cpu *c, const struct insn *i);

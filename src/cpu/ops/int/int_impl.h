@@ -73,6 +73,8 @@ insn_fn int_bit_lookup(const struct insn *i);
 insn_fn int_move_lookup(const struct insn *i);
 insn_fn int_flow_lookup(const struct insn *i);
 insn_fn int_string_lookup(const struct insn *i);
+insn_fn int_ext_lookup(const struct insn *i);
+insn_fn int_bmi_lookup(const struct insn *i); /* VEX: BMI1/BMI2 */
 
 /* CF without a call for the common producers (the hot path of adc/sbb/inc/dec). */
 static inline unsigned int_cf(struct cpu *c)

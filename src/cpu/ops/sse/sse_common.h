@@ -34,6 +34,14 @@ SSE_FORMS(sse_shuf_forms);
 SSE_FORMS(sse_cvt_forms);
 SSE_FORMS(sse_fx_forms);
 SSE_FORMS(sse_approx_forms);
+SSE_FORMS(sse_xsave_forms);
+SSE_FORMS(sse_sse4_forms);
+/* AES-NI, PCLMULQDQ, SHA where the host has them, or NULL: sse_crypto.c */
+insn_fn sse_crypto_lookup(const struct insn *i);
+/* XGETBV / XSETBV (0F 01 D0 / D1), or NULL: sse_xsave.c */
+insn_fn sse_xcr_lookup(const struct insn *i);
+/* XINUSE: the state components not in their initial configuration (sse_xsave.c) */
+uint64_t xsave_xinuse(const struct cpu *c);
 /* vessel's RCP/RSQRT approximations of one float (bits in, bits out): sse_approx.c */
 uint32_t sse_rcp_approx(uint32_t x);
 uint32_t sse_rsqrt_approx(uint32_t x);

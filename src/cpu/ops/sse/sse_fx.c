@@ -46,7 +46,7 @@ bool fx_restore_image(struct cpu *c, const uint8_t *img)
     memcpy(&mxcsr, img + 24, 4);
     if (mxcsr & ~MXCSR_WRITABLE) return false;
     struct fpu *f = &c->fpu;
-    f->fcw = get16(img + 0);
+    f->fcw = (get16(img + 0) & 0x1f3f) | 0x40; /* reserved bits as FLDCW leaves them */
     f->fsw = get16(img + 2);
     unsigned top = (f->fsw >> 11) & 7;
     f->ftw = 0;

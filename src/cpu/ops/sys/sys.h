@@ -122,3 +122,5 @@ void sys_rdmsr(struct cpu *c, const struct insn *i);
 void sys_wrmsr(struct cpu *c, const struct insn *i);
 void sys_clflush(struct cpu *c, const struct insn *i);
 void sys_rdrand(struct cpu *c, const struct insn *i); /* rdrand and rdseed */
+void sys_rdpid(struct cpu *c, const struct insn *i);
+void sys_fsgsbase(struct cpu *c, const struct insn *i); /* rd/wr fs/gs base */

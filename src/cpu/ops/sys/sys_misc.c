@@ -92,3 +92,27 @@ void sys_rdrand(struct cpu *c, const struct insn *i)
     uint64_t f = flags_read(c) & ~(uint64_t)F_ARITH;
     flags_write(c, f | (ok ? F_CF : 0));
 }
+
+/* rdpid r64 (F3 0F C7 /7): IA32_TSC_AUX, any CPL */
+void sys_rdpid(struct cpu *c, const struct insn *i)
+{
+    c->gpr[i->rm] = (uint32_t)c->tsc_aux;
+}
+
+/* rdfsbase / rdgsbase / wrfsbase / wrgsbase (F3 0F AE /0-/3, register): 32 bits, or 64 with
+ * REX.W (a 32-bit write zero-extends); #UD unless CR4.FSGSBASE, #GP(0) for a non-canonical
+ * 64-bit base */
+void sys_fsgsbase(struct cpu *c, const struct insn *i)
+{
+    if (c->mode != MODE_LONG64 || !(c->cr4 & CR4_FSGSBASE)) cpu_fault(c, EXC_UD);
+    const unsigned digit = (i->modrm >> 3) & 7, seg = (digit & 1) ? SEG_GS : SEG_FS;
+    const bool w = (i->flags & INSN_REXW) != 0;
+    if (digit < 2) {
+        uint64_t b = c->seg[seg].base;
+        c->gpr[i->rm] = w ? b : (uint32_t)b;
+        return;
+    }
+    uint64_t v = w ? c->gpr[i->rm] : (uint32_t)c->gpr[i->rm];
+    if (!sys_canonical(v)) cpu_fault_err(c, EXC_GP, 0);
+    c->seg[seg].base = v;
+}

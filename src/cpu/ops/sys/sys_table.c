@@ -1,6 +1,6 @@
 /* sys_table.c — the system family's slice of the opcode space: privileged instructions,
  * segment registers, port I/O, far transfers, software interrupts, CPUID, MSRs and time.
- * Anything not claimed here (monitor/mwait, clac/stac, xgetbv, rdfsbase...) is #UD because
+ * Anything not claimed here (monitor/mwait, clac/stac, ...) is #UD because
  * CPUID does not advertise it. */
 #include "cpu/ops/sys/sys.h"
 
@@ -26,7 +26,7 @@ static insn_fn sys_lookup_0f01(const struct insn *i)
         if (rm == 0) return sys_swapgs;
         if (rm == 1) return sys_rdtscp;
         return NULL;
-    default: return NULL; /* vmcall, monitor/mwait, clac/stac, xgetbv: not advertised */
+    default: return NULL; /* vmcall, monitor/mwait, clac/stac: not advertised */
     }
 }
 
@@ -84,12 +84,15 @@ insn_fn sys_lookup(const struct insn *i)
     case 0x1A1:
     case 0x1A9: return sys_pop_fsgs;
     case 0x1A2: return sys_cpuid;
-    case 0x1AE: return (mem && reg == 7 && i->mp == MP_NONE) ? sys_clflush : NULL;
+    case 0x1AE:
+        if (!mem && reg < 4 && i->mp == MP_F3) return sys_fsgsbase;
+        return (mem && reg == 7 && i->mp == MP_NONE) ? sys_clflush : NULL;
     case 0x1B2:
     case 0x1B4:
     case 0x1B5: return mem ? sys_lxs : NULL;
     case 0x1C7:
         if (!mem && (reg == 6 || reg == 7) && i->mp == MP_NONE) return sys_rdrand;
+        if (!mem && reg == 7 && i->mp == MP_F3) return sys_rdpid;
         return NULL;
     default: return NULL;
     }
