@@ -22,6 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "sandbox/sandbox.h"
 #include "vessel/clock.h"
 #include "vessel/log.h"
 
@@ -197,6 +198,7 @@ static void *api_thread(void *opaque)
 {
     struct api_server *s = opaque;
     struct pollfd fds[2 + API_MAX_CONN];
+    sandbox_enter(SANDBOX_API);
     for (;;) {
         uint64_t now = clock_ns(), next = UINT64_MAX;
         fds[0] = (struct pollfd){.fd = s->stop_fd, .events = POLLIN};

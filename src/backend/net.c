@@ -9,6 +9,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "sandbox/sandbox.h"
+
 struct net_backend *net_backend_create(const char *spec, char *err, size_t errlen)
 {
     struct net_backend *nb = calloc(1, sizeof(*nb));
@@ -41,11 +43,19 @@ struct net_backend *net_backend_create(const char *spec, char *err, size_t errle
     return nb;
 }
 
+/* Every back-end thread runs confined (the back-end was set up on the creating thread). */
+static void *net_thread_main(void *opaque)
+{
+    struct net_backend *nb = opaque;
+    sandbox_enter(SANDBOX_NET);
+    return nb->impl->thread(nb);
+}
+
 int net_backend_start(struct net_backend *nb, const struct net_client *client)
 {
     nb->client = *client;
     pthread_t t;
-    if (pthread_create(&t, NULL, nb->impl->thread, nb) != 0) return -1;
+    if (pthread_create(&t, NULL, net_thread_main, nb) != 0) return -1;
     nb->thread = (uint64_t)t;
     nb->started = true;
     return 0;

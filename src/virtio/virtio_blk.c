@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "backend/disk.h"
+#include "sandbox/sandbox.h"
 #include "vessel/log.h"
 #include "vessel/state.h"
 #include "virtio/virtio_pci.h"
@@ -179,6 +180,7 @@ static void *blk_thread(void *opaque)
 {
     struct virtio_blk *d = opaque;
     struct virtq *q = &d->vd.vq[0];
+    sandbox_enter(SANDBOX_IO);
     pthread_mutex_lock(&d->lock);
     for (;;) {
         while (!d->stop && (!d->kicked || d->paused || d->held))
