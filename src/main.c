@@ -155,12 +155,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "vessel: %s\n", err);
         return CLI_USAGE_EXIT;
     }
-    if (mc.sandbox) {
-        sandbox_close_inherited_fds();
-        if (sandbox_enable(err, sizeof(err)) < 0) {
-            fprintf(stderr, "vessel: %s\n", err);
-            return 1;
-        }
+    if (mc.sandbox) sandbox_close_inherited_fds();
+    if (sandbox_setup(mc.sandbox, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vessel: %s\n", err);
+        return 1;
     }
     return vm_main(&cfg);
 }

@@ -436,9 +436,11 @@ static void sandbox_setup_probe(void)
 
 /* ---- entry points ---- */
 
-int sandbox_enable(char *err, size_t errlen)
+int sandbox_setup(bool on, char *err, size_t errlen)
 {
     sandbox_pid = getpid();
+    sandbox_setup_probe();
+    if (!on) return 0;
     for (int nr = 0; nr < SANDBOX_MAX_NR; nr++) {
         char *n = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
         if (n) snprintf(sandbox_names[nr], sizeof(sandbox_names[nr]), "%s", n);
@@ -459,13 +461,15 @@ int sandbox_enable(char *err, size_t errlen)
     struct sigaction sa = {.sa_sigaction = sandbox_on_sigsys, .sa_flags = SA_SIGINFO};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGSYS, &sa, NULL);
-    sandbox_setup_probe();
     sandbox_on = true;
     return 0;
 }
 
 void sandbox_enter(enum sandbox_kind kind)
 {
+    /* Who is who, for the test hook, confined or not. */
+    sandbox_my_kind = (int)kind;
+    atomic_store(&sandbox_tid[kind], (pid_t)syscall(SYS_gettid));
     if (!sandbox_on) return;
     sandbox_drop_caps();
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
@@ -478,8 +482,6 @@ void sandbox_enter(enum sandbox_kind kind)
                 sandbox_kind_name(kind), strerror(rc < 0 ? -rc : EINVAL));
         _exit(1);
     }
-    sandbox_my_kind = (int)kind;
-    atomic_store(&sandbox_tid[kind], (pid_t)syscall(SYS_gettid));
     log_debug("sandbox: %s thread confined", sandbox_kind_name(kind));
 }
 

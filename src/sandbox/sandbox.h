@@ -22,9 +22,10 @@ enum sandbox_kind {
     SANDBOX_NKINDS
 };
 
-/* Turn the sandbox on for this process (main.c, before the machine is built). Installs the
- * SIGSYS reporter. 0, or -1 with a message. */
-int sandbox_enable(char *err, size_t errlen);
+/* Set the sandbox up for this process (main.c, before the machine is built): with `on`, the
+ * SIGSYS reporter and confinement in every later sandbox_enter; either way the test hook if
+ * its environment variable is set. 0, or -1 with a message. */
+int sandbox_setup(bool on, char *err, size_t errlen);
 bool sandbox_enabled(void);
 /* Confine the calling thread as `kind` (a no-op with the sandbox off). A thread that cannot be
  * confined ends the process: running unconfined when confinement was asked for is worse. */
