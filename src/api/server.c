@@ -9,6 +9,7 @@
 #include "api/server.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -297,6 +298,9 @@ struct api_server *api_server_start(const char *path, api_vm_fn vm, void *opaque
         snprintf(err, errlen, "--api-sock: '%s': %s", path, strerror(errno));
         goto fail;
     }
+    /* jansson seeds its hash tables from /dev/urandom on first use: do it here, since the
+     * server thread may not open files (src/sandbox). */
+    json_object_seed(0);
     s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (s->stop_fd < 0 || pthread_create(&s->thread, NULL, api_thread, s) != 0) {
         snprintf(err, errlen, "api: cannot start the server thread");

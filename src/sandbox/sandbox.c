@@ -2,9 +2,10 @@
  * common calls every thread makes (memory, locks, time, polling, reading and writing
  * descriptors it already holds) plus what its job needs: files for the vCPU thread (snapshots,
  * a reboot reopens the kernel and disks), positional I/O for the block thread, sockets for the
- * network, API and migration threads. Nothing may execve, fork (clone without CLONE_THREAD),
- * ptrace, mount, load modules or BPF, and only the vCPU and display threads may map executable
- * memory (the translator's code cache, the window system's libraries).
+ * network, API and migration threads. Nothing may execve, ptrace, mount, load modules or BPF,
+ * a fork (clone without CLONE_THREAD) is refused with EPERM, and only the vCPU and display
+ * threads may map executable memory (the translator's code cache, the window system's
+ * libraries).
  *
  * A call outside the list raises SIGSYS (SCMP_ACT_TRAP) so the monitor can say which thread
  * kind made which call before it dies; the handler then makes a forbidden call again, which
@@ -123,6 +124,7 @@ static const char *const sandbox_base[] = {
     "prlimit64",
     "getrlimit",
     "membarrier",
+    "seccomp", /* a thread started by a confined one adds its own, narrower list */
 };
 /* The block I/O thread: positional I/O, flushes, holes (discard, write-zeroes). */
 static const char *const sandbox_io[] = {
@@ -184,9 +186,27 @@ static const char *const sandbox_files[] = {
     "munlock",
     "prctl",
 };
-/* The window system's libraries: shared memory with the X server. */
-static const char *const sandbox_display[] = {"shmget", "shmat",     "shmdt",     "shmctl",
-                                              "uname",  "getresuid", "getresgid", "sysinfo"};
+/* The window system's libraries: shared memory with the X server; Mesa's render threads
+ * place themselves on CPUs. */
+static const char *const sandbox_display[] = {"shmget",
+                                              "shmat",
+                                              "shmdt",
+                                              "shmctl",
+                                              "uname",
+                                              "getresuid",
+                                              "getresgid",
+                                              "sysinfo",
+                                              "sched_setaffinity",
+                                              "sched_setscheduler",
+                                              "sched_setparam",
+                                              "setpriority",
+                                              "getpriority",
+                                              "sched_get_priority_max",
+                                              "sched_get_priority_min",
+                                              "kcmp",
+                                              "getppid",
+                                              "get_mempolicy",
+                                              "set_mempolicy"};
 
 static int sandbox_add_names(scmp_filter_ctx ctx, const char *const *names, size_t n)
 {
@@ -211,12 +231,16 @@ static int sandbox_add_mmap(scmp_filter_ctx ctx, bool exec)
                             SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 }
 
-/* New threads only: clone must carry CLONE_THREAD (no fork), and clone3, whose flags sit in
- * memory a filter cannot read, answers ENOSYS so the C library falls back to clone. */
+/* New threads only: clone must carry CLONE_THREAD, and clone3, whose flags sit in memory a
+ * filter cannot read, answers ENOSYS so the C library falls back to clone. A fork is refused
+ * (EPERM) rather than fatal: SDL's D-Bus library tries to fork dbus-launch when there is no
+ * session bus, and does without. */
 static int sandbox_add_threads(scmp_filter_ctx ctx)
 {
     return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
                             SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD)) |
+           seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+                            SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0)) |
            seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
 }
 
@@ -273,7 +297,11 @@ static int sandbox_build(scmp_filter_ctx ctx, enum sandbox_kind kind)
               SANDBOX_ADD(ctx, sandbox_sockets) | SANDBOX_ADD(ctx, sandbox_display) |
               sandbox_add_socket(ctx) | sandbox_add_ioctl(ctx, true);
         break;
-    case SANDBOX_IO: rc |= sandbox_add_mmap(ctx, false) | SANDBOX_ADD(ctx, sandbox_io); break;
+    case SANDBOX_IO:
+        /* log messages ask isatty(2): the terminal ioctls */
+        rc |= sandbox_add_mmap(ctx, false) | SANDBOX_ADD(ctx, sandbox_io) |
+              sandbox_add_ioctl(ctx, false);
+        break;
     case SANDBOX_NET:
         rc |= sandbox_add_mmap(ctx, false) | SANDBOX_ADD(ctx, sandbox_sockets) |
               sandbox_add_socket(ctx) | sandbox_add_ioctl(ctx, false) | sandbox_add_open_ro(ctx);
@@ -471,7 +499,9 @@ void sandbox_enter(enum sandbox_kind kind)
     sandbox_my_kind = (int)kind;
     atomic_store(&sandbox_tid[kind], (pid_t)syscall(SYS_gettid));
     if (!sandbox_on) return;
-    sandbox_drop_caps();
+    /* A thread started by a confined thread inherited its list and its empty capability
+     * sets; the list may not allow capset, and there is nothing left to drop. */
+    if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 2) sandbox_drop_caps();
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
     int rc = ctx ? sandbox_build(ctx, kind) : -1;
     /* no_new_privs (libseccomp's default) and this thread only: no TSYNC. */
