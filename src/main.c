@@ -1,7 +1,8 @@
 /* main.c — the `vessel` command: parse the command line (src/vm/cli.c) and run the machine
  * (src/vm/vm.c), or `vessel api` (src/api/client.c) to talk to a running one. Usage errors and
  * unusable input files print one line on stderr and exit with status 2. The confinement
- * options of `vessel run` (--sandbox, --jail*) are taken out here, before cli.c sees the rest. */
+ * options of `vessel run` (--sandbox, --jail*, --rate-limit) are taken out here, before
+ * cli.c sees the rest. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "api/client.h"
 #include "appliance/appliance.h"
 #include "sandbox/sandbox.h"
+#include "util/ratelimit.h"
 #include "vm/cli.h"
 #include "vm/vm.h"
 
@@ -19,8 +21,9 @@ struct main_confine {
     struct sandbox_jail jail;
 };
 
-/* Take --sandbox on|off, --jail DIR, --jail-uid N, --jail-gid N, --jail-netns and
- * --jail-cgroup cpu=QUOTA/PERIOD,memory=SIZE out of argv (run's options only). */
+/* Take --sandbox on|off, --jail DIR, --jail-uid N, --jail-gid N, --jail-netns,
+ * --jail-cgroup cpu=QUOTA/PERIOD,memory=SIZE and --rate-limit SPEC out of argv (run's
+ * options only). */
 static int main_take_confine(int *argc, char **argv, struct main_confine *mc, char *err,
                              size_t errlen)
 {
@@ -28,11 +31,11 @@ static int main_take_confine(int *argc, char **argv, struct main_confine *mc, ch
     *mc = (struct main_confine){.sandbox = true, .jail = {.uid = -1, .gid = -1}};
     int out = 2;
     for (int i = 2; i < *argc; i++) {
-        const char *a = argv[i],
-                   *names[] = {"--sandbox", "--jail", "--jail-uid", "--jail-gid", "--jail-cgroup"};
+        const char *a = argv[i], *names[] = {"--sandbox",  "--jail",        "--jail-uid",
+                                             "--jail-gid", "--jail-cgroup", "--rate-limit"};
         int k = -1;
         const char *v = NULL;
-        for (int n = 0; n < 5 && k < 0; n++) {
+        for (int n = 0; n < 6 && k < 0; n++) {
             size_t l = strlen(names[n]);
             if (strncmp(a, names[n], l) || (a[l] && a[l] != '=')) continue;
             k = n;
@@ -55,6 +58,9 @@ static int main_take_confine(int *argc, char **argv, struct main_confine *mc, ch
             mc->sandbox = !strcmp(v, "on");
             break;
         case 1: mc->jail.dir = v; break;
+        case 5:
+            if (ratelimit_parse_option(v, err, errlen) < 0) return -1;
+            break;
         case 2:
         case 3: {
             long id = strtol(v, &end, 10);
@@ -108,7 +114,12 @@ static void main_print_confine_help(void)
           "                       who runs in the jail when started as root (default 65534)\n"
           "  --jail-netns         a network namespace of its own as well\n"
           "  --jail-cgroup cpu=QUOTA/PERIOD,memory=SIZE\n"
-          "                       a cgroup v2 group with these cpu.max/memory.max limits\n",
+          "                       a cgroup v2 group with these cpu.max/memory.max limits\n"
+          "  --rate-limit drive:ID|net-rx|net-tx,bw=SIZE,ops=N[,refill=MS][,bw-burst=SIZE]\n"
+          "               [,ops-burst=N]\n"
+          "                       token buckets (Firecracker's): at most bw bytes and ops\n"
+          "                       requests or packets per refill period (default 1000 ms)\n"
+          "                       for a disk (by its id=) or one direction of the NIC\n",
           stdout);
 }
 
@@ -160,5 +171,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "vessel: %s\n", err);
         return 1;
     }
-    return vm_main(&cfg);
+    int status = vm_main(&cfg);
+    ratelimit_registry_clear();
+    return status;
 }

@@ -32,6 +32,7 @@ struct slirp_net {
     struct pollfd *pfd;
     unsigned npfd, cap;
     bool warned_fragment;
+    bool rx_blocked; /* for this round of poll */
 };
 
 static int64_t now_ms(void)
@@ -136,7 +137,8 @@ static int add_poll(int fd, int events, void *opaque)
         s->cap = cap;
     }
     short ev = 0;
-    if (events & SLIRP_POLL_IN) ev |= POLLIN;
+    /* Reading nothing from the host while the NIC is throttled: see net_client.rx_blocked. */
+    if ((events & SLIRP_POLL_IN) && !(s->npfd > 0 && s->rx_blocked)) ev |= POLLIN;
     if (events & SLIRP_POLL_OUT) ev |= POLLOUT;
     if (events & SLIRP_POLL_PRI) ev |= POLLPRI;
     s->pfd[s->npfd] = (struct pollfd){fd, ev, 0};
@@ -179,6 +181,7 @@ static void *slirp_thread(void *opaque)
     while (!nb->stop) {
         uint32_t timeout = 1000;
         s->npfd = 0;
+        s->rx_blocked = net_backend_rx_blocked(nb);
         add_poll(nb->wake_fd, SLIRP_POLL_IN, nb);
         slirp_pollfds_fill(s->slirp, &timeout, add_poll, nb);
         int64_t now = now_ms();
@@ -190,11 +193,12 @@ static void *slirp_thread(void *opaque)
                               ? (uint32_t)(t->expire_ms - now)
                               : timeout;
         }
-        int rc = poll(s->pfd, s->npfd, (int)timeout);
+        int rc = poll(s->pfd, s->npfd, net_backend_timeout(nb, (int)timeout));
         if (rc < 0 && errno != EINTR) break;
         bool woken = rc > 0 && (s->pfd[0].revents & POLLIN);
         slirp_pollfds_poll(s->slirp, rc < 0, get_revents, nb);
         fire_timers(nb);
+        if (net_backend_timer_due(nb)) woken = true;
         if (woken) {
             net_backend_take_wake(nb);
             if (!nb->stop && nb->client.tx_ready) nb->client.tx_ready(nb->client.opaque);
