@@ -5,6 +5,8 @@
  *
  * Spec strings (the --net option):
  *   user[,hostfwd=tcp::HOSTPORT-:GUESTPORT]...[,hostfwd=udp::HOSTPORT-:GUESTPORT]
+ *     [,loopback=PORT]...[,allow=ADDR[/PREFIX][:PORT]]...[,deny=ADDR[/PREFIX][:PORT]]...
+ *     (the network policy: net_slirp.c, docs/SANDBOX.md)
  *   tap,ifname=NAME */
 #pragma once
 #include <stdbool.h>
@@ -25,6 +27,13 @@ struct net_client {
      * are slowed by their own flow control instead of losing packets. */
     bool (*rx_blocked)(void *opaque);
 };
+
+/* The user network's policy counters (process-wide): flows the guest started that were
+ * denied (to the host's loopback through the gateway; by an egress rule) and allowed. */
+struct net_policy_counters {
+    uint64_t denied_loopback, denied_egress, allowed;
+};
+void net_policy_get(struct net_policy_counters *c);
 
 /* Parse a NIC address "52:54:00:12:34:56" (unicast only); 0 or -1. */
 int net_parse_mac(const char *s, uint8_t mac[6]);

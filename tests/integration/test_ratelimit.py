@@ -27,9 +27,6 @@ from harness import READY_LINE, Guest, Tap, guest_files, guest_present, vessel_p
 TIMEOUT = int(os.environ.get("VESSEL_BOOT_TIMEOUT", "300"))
 SECONDS = 4  # each measured transfer lasts about this long
 REFILL = 100  # ms
-# The guest reaches the host's loopback through the gateway (10.0.2.2) only on the ports
-# opened for it (docs/SANDBOX.md, "Network policy").
-NET = "user"
 
 
 def guest_seconds(out):
@@ -64,9 +61,10 @@ class Server:
     """One TCP connection on the host's loopback: receive until EOF (timestamps of each chunk)
     or send n bytes."""
 
-    def __init__(self, send_bytes=0):
+    def __init__(self, port, send_bytes=0):
         self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
         self.sock.listen(1)
         self.port = self.sock.getsockname()[1]
         self.marks = []
@@ -120,8 +118,12 @@ def main():
         sock = os.path.join(tmp, "api.sock")
         blk1 = 2000 * 1024  # bytes/s, from the command line
         tx = 1000 * 1024
+        # The guest reaches the host's loopback through the gateway (10.0.2.2) only on the
+        # ports opened for it (docs/SANDBOX.md, "Network policy"): the servers' ports.
+        ports = [free_port() for _ in range(3)]
+        net = "user," + ",".join(f"loopback={p}" for p in ports)
         args = ["--kernel", guest_files()["vmlinuz"], "--initrd", guest_files()["initrd.img"],
-                "--disk", f"{lim},id=lim", "--disk", f"{free},id=free", "--net", NET,
+                "--disk", f"{lim},id=lim", "--disk", f"{free},id=free", "--net", net,
                 "--api-sock", sock,
                 "--rate-limit", f"drive:lim,bw={blk1 * REFILL // 1000},refill={REFILL}",
                 "--rate-limit", f"net-tx,bw={tx * REFILL // 1000},refill={REFILL}"]
@@ -183,7 +185,7 @@ def main():
         # The NIC: transmit limited from the command line; receive set through the API.
         out, st = g.run("udhcpc -q -n -i eth0 >/dev/null 2>&1; ip -4 addr show eth0 | "
                         "grep -c inet", 60)
-        srv = Server()
+        srv = Server(ports[0])
         n = tx * SECONDS
         out, st = g.run(f"dd if=/dev/zero bs=1024 count={n // 1024} 2>/dev/null | "
                         f"nc 10.0.2.2 {srv.port}", 120)
@@ -198,7 +200,7 @@ def main():
                                                                            bucket(rx)}})
         t.ok(st == 204, f"PATCH /network-interfaces/eth0 rx {rx // 1024} KiB/s -> 204", body)
         n = rx * SECONDS
-        srv = Server(send_bytes=n)
+        srv = Server(ports[1], send_bytes=n)
         out, st = g.run(f"time sh -c 'nc 10.0.2.2 {srv.port} | wc -c' 2>&1", 120)
         s = guest_seconds(out)
         got = int(out.split()[0]) / s if s and out and out.split()[0].isdigit() else None
@@ -208,7 +210,7 @@ def main():
         pst, body = apiclient.call(sock, "PATCH", "/network-interfaces/eth0",
                                    {"iface_id": "eth0", "tx_rate_limiter": {
                                        "bandwidth": {"size": 0, "refill_time": 0}}})
-        srv = Server()
+        srv = Server(ports[2])
         out, st = g.run(f"dd if=/dev/zero bs=64k count=256 2>/dev/null | nc 10.0.2.2 {srv.port}",
                         120)
         srv.thread.join(30)
