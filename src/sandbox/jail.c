@@ -29,6 +29,7 @@
 #include "vessel/log.h"
 
 static pid_t jail_child;
+static char jail_cgroup_dir[700]; /* removed when the jailed monitor has ended */
 
 static void jail_forward(int sig)
 {
@@ -99,6 +100,7 @@ static int jail_cgroup(const struct sandbox_jail *j, pid_t child, char *err, siz
         rmdir(dir);
         return -1;
     }
+    snprintf(jail_cgroup_dir, sizeof(jail_cgroup_dir), "%s", dir);
     log_info("jail: cgroup %s%s%s%s%s", dir, j->cpu_max ? " cpu.max=" : "",
              j->cpu_max ? j->cpu_max : "", j->mem_max ? " memory.max=" : "",
              j->mem_max ? j->mem_max : "");
@@ -223,6 +225,7 @@ int sandbox_jail_enter(const struct sandbox_jail *j, char *err, size_t errlen)
     int status = 0;
     while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
     }
+    if (jail_cgroup_dir[0]) rmdir(jail_cgroup_dir);
     if (WIFEXITED(status)) exit(WEXITSTATUS(status));
     /* Die the same way, so the caller sees what the jailed monitor saw. */
     signal(WTERMSIG(status), SIG_DFL);

@@ -199,6 +199,47 @@ def jail_test(t, vessel, tmp):
                      err[-2000:])
             g.kill()
     unprivileged_jail(t, vessel, tmp)
+    if os.geteuid() == 0:
+        cgroup_test(t, vessel, tmp)
+
+
+def cgroup2_root():
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            if " - cgroup2 " in line:
+                return line.split()[4]
+    return None
+
+
+def cgroup_test(t, vessel, tmp):
+    """--jail-cgroup: the limits are applied, or refused with the reason; never ignored."""
+    root = cgroup2_root()
+    if not root:
+        t.skip("jail cgroup limits", "no cgroup v2 hierarchy is mounted")
+        return
+    ctrls = open(os.path.join(root, "cgroup.subtree_control")).read().split()
+    jail = make_jail(tmp, "cgjail", 65534)
+    args = ["--jail", jail, "--jail-cgroup", "cpu=50000/100000,memory=256M", "--kernel",
+            "/vmlinuz", "--initrd", "/initrd.img"]
+    if "cpu" not in ctrls or "memory" not in ctrls:
+        g = start(vessel, args)
+        code = g.wait_exit(60)
+        err = bytes(g.err).decode(errors="replace")
+        t.ok(code == 1 and "--jail: cannot set" in err and "controller" in err,
+             "--jail-cgroup where the host's cgroup v2 root lacks cpu/memory controllers: "
+             "refused with the reason", err[-1000:])
+        g.kill()
+        t.skip("jail cgroup limits applied", f"{root}/cgroup.subtree_control enables {ctrls}, "
+               "not cpu and memory")
+        return
+    g = boot(t, vessel, args, name="jail with cgroup limits")
+    if g:
+        kids = open(f"/proc/{g.proc.pid}/task/{g.proc.pid}/children").read().split()
+        cg = os.path.join(root, f"vessel-{kids[0]}") if kids else ""
+        t.ok(open(os.path.join(cg, "cpu.max")).read().split() == ["50000", "100000"] and
+             open(os.path.join(cg, "memory.max")).read().strip() == str(256 << 20),
+             f"the jailed monitor runs in {cg} with cpu.max and memory.max set")
+        g.kill()
 
 
 def unprivileged_jail(t, vessel, tmp):
