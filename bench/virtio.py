@@ -215,7 +215,8 @@ def main():
     append = "console=ttyS0 panic=-1"
     cmds = {
         "vessel": [a.vessel, "run", "--kernel", kernel, "--initrd", initrd, "--append", append,
-                   "--memory", "512M", "--rng", "off", "--disk", image, "--net", "user,loopback=%d" % SINK_PORT],
+                   "--memory", "512M", "--rng", "off", "--disk", image,
+                   "--net", "user,loopback=%d" % SINK_PORT],
         "qemu-tcg": ["qemu-system-x86_64", "-accel", "tcg", "-m", "512", "-nographic",
                      "-no-reboot", "-kernel", kernel, "-initrd", initrd, "-append", append,
                      "-drive", f"file={image},if=none,id=d0,format={disk_fmt},cache=none",
