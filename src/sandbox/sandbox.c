@@ -38,7 +38,12 @@
 #include "vessel/log.h"
 
 #define SANDBOX_PROBE_SIGNAL (SIGRTMIN + 4)
-#define SANDBOX_MAX_NR       512 /* x86-64 system call numbers stay below this */
+/* libseccomp's SCMP_An macros leave datum_b out for one-operand comparisons, which clang's
+ * -Wmissing-field-initializers rejects: spell every comparison out. */
+#define SANDBOX_ARG(n, cmp, a, b)                                                                  \
+    ((struct scmp_arg_cmp){                                                                        \
+        .arg = (n), .op = (cmp), .datum_a = (scmp_datum_t)(a), .datum_b = (scmp_datum_t)(b)})
+#define SANDBOX_MAX_NR 512 /* x86-64 system call numbers stay below this */
 
 static bool sandbox_on;
 static pid_t sandbox_pid;
@@ -226,9 +231,9 @@ static int sandbox_add_mmap(scmp_filter_ctx ctx, bool exec)
         return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 0) |
                seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 0);
     return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
-                            SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)) |
+                            SANDBOX_ARG(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)) |
            seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
-                            SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+                            SANDBOX_ARG(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 }
 
 /* New threads only: clone must carry CLONE_THREAD, and clone3, whose flags sit in memory a
@@ -238,9 +243,9 @@ static int sandbox_add_mmap(scmp_filter_ctx ctx, bool exec)
 static int sandbox_add_threads(scmp_filter_ctx ctx)
 {
     return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-                            SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD)) |
+                            SANDBOX_ARG(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD)) |
            seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
-                            SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0)) |
+                            SANDBOX_ARG(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0)) |
            seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
 }
 
@@ -251,7 +256,7 @@ static int sandbox_add_socket(scmp_filter_ctx ctx)
     static const int fams[] = {AF_UNIX, AF_INET, AF_INET6};
     for (size_t k = 0; k < sizeof(fams) / sizeof(fams[0]); k++)
         rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-                               SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fams[k]));
+                               SANDBOX_ARG(0, SCMP_CMP_EQ, (scmp_datum_t)fams[k], 0));
     return rc;
 }
 
@@ -264,7 +269,7 @@ static int sandbox_add_ioctl(scmp_filter_ctx ctx, bool any)
     int rc = 0;
     for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
         rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-                               SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)cmds[k]));
+                               SANDBOX_ARG(1, SCMP_CMP_EQ, (scmp_datum_t)cmds[k], 0));
     return rc;
 }
 
@@ -272,16 +277,16 @@ static int sandbox_add_ioctl(scmp_filter_ctx ctx, bool any)
 static int sandbox_add_tgkill(scmp_filter_ctx ctx)
 {
     return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-                            SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sandbox_pid));
+                            SANDBOX_ARG(0, SCMP_CMP_EQ, (scmp_datum_t)sandbox_pid, 0));
 }
 
 /* Opening files for reading only (libslirp reads /etc/resolv.conf to find the DNS server). */
 static int sandbox_add_open_ro(scmp_filter_ctx ctx)
 {
     return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
-                            SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT, O_RDONLY)) |
+                            SANDBOX_ARG(2, SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT, O_RDONLY)) |
            seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
-                            SCMP_A1(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT, O_RDONLY)) |
+                            SANDBOX_ARG(1, SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT, O_RDONLY)) |
            sandbox_add_names(ctx, (const char *const[]){"stat", "statx"}, 2);
 }
 
