@@ -103,6 +103,25 @@ static int main_take_confine(int *argc, char **argv, struct main_confine *mc, ch
     return 0;
 }
 
+/* Into the jail (if asked): paths are then inside it. 0, or -1 with the message printed. */
+static int main_jail(struct main_confine *mc)
+{
+    char err[512];
+    if (!mc->jail.dir || sandbox_jail_enter(&mc->jail, err, sizeof(err)) == 0) return 0;
+    fprintf(stderr, "vessel: %s\n", err);
+    return -1;
+}
+
+/* The sandbox for the machine about to be built (every thread confines itself once set up). */
+static int main_sandbox(struct main_confine *mc)
+{
+    char err[512];
+    if (mc->sandbox) sandbox_close_inherited_fds();
+    if (sandbox_setup(mc->sandbox, err, sizeof(err)) == 0) return 0;
+    fprintf(stderr, "vessel: %s\n", err);
+    return -1;
+}
+
 static void main_print_confine_help(void)
 {
     fputs("\nconfinement (docs/SANDBOX.md):\n"
@@ -144,7 +163,7 @@ int main(int argc, char **argv)
     if (argc >= 2 && !strcmp(argv[1], "inspect-appliance"))
         return appliance_inspect_main(argc - 1, argv + 1);
     if (argc >= 3 && !strcmp(argv[1], "run") && argv[2][0] != '-')
-        return appliance_run_main(argc - 1, argv + 1);
+        return main_jail(&mc) || main_sandbox(&mc) ? 1 : appliance_run_main(argc - 1, argv + 1);
     if (cli_parse(argc, argv, &cmd, &cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "vessel: %s\n", err);
         return CLI_USAGE_EXIT;
@@ -158,19 +177,12 @@ int main(int argc, char **argv)
     case CLI_VERSION: puts("vessel " VESSEL_VERSION); return 0;
     case CLI_RUN: break;
     }
-    if (mc.jail.dir && sandbox_jail_enter(&mc.jail, err, sizeof(err)) < 0) {
-        fprintf(stderr, "vessel: %s\n", err);
-        return 1;
-    }
+    if (main_jail(&mc) < 0) return 1;
     if (cli_check_files(&cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "vessel: %s\n", err);
         return CLI_USAGE_EXIT;
     }
-    if (mc.sandbox) sandbox_close_inherited_fds();
-    if (sandbox_setup(mc.sandbox, err, sizeof(err)) < 0) {
-        fprintf(stderr, "vessel: %s\n", err);
-        return 1;
-    }
+    if (main_sandbox(&mc) < 0) return 1;
     int status = vm_main(&cfg);
     ratelimit_registry_clear();
     return status;
