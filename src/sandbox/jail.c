@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -186,10 +187,8 @@ int sandbox_jail_enter(const struct sandbox_jail *j, char *err, size_t errlen)
     }
     if (child == 0) {
         close(go[1]);
-        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         char ok = 0;
         if (read(go[0], &ok, 1) != 1 || ok != 1) _exit(1);
-        close(go[0]);
         if (jail_pivot(dir, err, errlen) < 0) return -1;
         sethostname("vessel-jail", 11);
         if (uid == 0) {
@@ -201,6 +200,12 @@ int sandbox_jail_enter(const struct sandbox_jail *j, char *err, size_t errlen)
                 return -1;
             }
         }
+        /* Die with the parent. Set only now: a change of uid clears it. The parent keeps its
+         * end of the pipe open while it lives, so a hang-up means it died before this. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        struct pollfd pf = {.fd = go[0], .events = POLLIN};
+        if (poll(&pf, 1, 0) > 0 && (pf.revents & POLLHUP)) _exit(1);
+        close(go[0]);
         log_info("jail: running in %s as uid %u gid %u", dir, (unsigned)getuid(),
                  (unsigned)getgid());
         return 0;
@@ -211,7 +216,7 @@ int sandbox_jail_enter(const struct sandbox_jail *j, char *err, size_t errlen)
     char ok = rc == 0;
     ssize_t n = write(go[1], &ok, 1);
     (void)n;
-    close(go[1]);
+    /* go[1] stays open while this process lives: the child's check that we are alive. */
     if (rc < 0) {
         waitpid(child, NULL, 0);
         return -1;

@@ -68,6 +68,20 @@ def boot(t, vessel, args, env=None, name="guest", preexec=None):
     return g
 
 
+def wait_gone(pid, timeout=10):
+    """True once pid has exited (gone, or a zombie waiting for its reaper)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def wait_dead(g, timeout=30):
     code = g.wait_exit(timeout)
     return code, bytes(g.err).decode(errors="replace")
@@ -198,6 +212,8 @@ def jail_test(t, vessel, tmp):
                      "the vCPU thread's open of the host's /etc/passwd is refused in the jail",
                      err[-2000:])
             g.kill()
+            if mon:
+                t.ok(wait_gone(mon), "the jailed monitor dies with its jailer (SIGKILL)")
     unprivileged_jail(t, vessel, tmp)
     if os.geteuid() == 0:
         cgroup_test(t, vessel, tmp)
@@ -240,6 +256,8 @@ def cgroup_test(t, vessel, tmp):
              open(os.path.join(cg, "memory.max")).read().strip() == str(256 << 20),
              f"the jailed monitor runs in {cg} with cpu.max and memory.max set")
         g.kill()
+        if kids:
+            wait_gone(int(kids[0]))
 
 
 def unprivileged_jail(t, vessel, tmp):
@@ -274,6 +292,8 @@ def unprivileged_jail(t, vessel, tmp):
         out, st = g.run("echo jailed-ok")
         t.ok(st == 0 and "jailed-ok" in (out or ""), f"{name}: the guest runs", g.tail())
         g.kill()
+        if mon:
+            t.ok(wait_gone(mon), f"{name}: the jailed monitor dies with its jailer")
 
 
 if __name__ == "__main__":
