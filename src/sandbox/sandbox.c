@@ -13,8 +13,8 @@
  * killed by SIGSYS.
  *
  * The test hook (docs/SANDBOX.md): with VESSEL_TEST_SANDBOX_PROBE=KIND:CALL[:PATH] in the
- * environment, signal SIGRTMIN+4 makes a thread of that kind attempt CALL (execve or open) —
- * the proof that a running, confined monitor cannot do it. */
+ * environment, signal SIGRTMIN+4 makes a thread of that kind attempt CALL (execve, open for
+ * reading, or create a file) — the proof that a running, confined monitor cannot do it. */
 #include "sandbox/sandbox.h"
 
 #include <errno.h>
@@ -317,6 +317,10 @@ static int sandbox_build(scmp_filter_ctx ctx, enum sandbox_kind kind)
               sandbox_add_socket(ctx) | sandbox_add_ioctl(ctx, false) | sandbox_add_open_ro(ctx);
         break;
     case SANDBOX_API:
+        /* vessel inspect reads the guest kernel's vmlinux on this thread (docs/INSPECT.md) */
+        rc |= sandbox_add_mmap(ctx, false) | SANDBOX_ADD(ctx, sandbox_sockets) |
+              sandbox_add_ioctl(ctx, false) | sandbox_add_open_ro(ctx);
+        break;
     case SANDBOX_MIGRATE:
         rc |= sandbox_add_mmap(ctx, false) | SANDBOX_ADD(ctx, sandbox_sockets) |
               sandbox_add_ioctl(ctx, false);
@@ -432,7 +436,8 @@ static void sandbox_on_probe(int sig)
         char *const argv[] = {sandbox_probe.path, NULL};
         rc = syscall(SYS_execve, sandbox_probe.path, argv, NULL);
     } else {
-        rc = syscall(SYS_openat, AT_FDCWD, sandbox_probe.path, O_RDONLY | O_CLOEXEC);
+        int flags = !strcmp(sandbox_probe.call, "create") ? O_WRONLY | O_CREAT | O_EXCL : O_RDONLY;
+        rc = syscall(SYS_openat, AT_FDCWD, sandbox_probe.path, flags | O_CLOEXEC, 0600);
         if (rc >= 0) close((int)rc);
     }
     at = sandbox_cat(msg, 0, sizeof(msg), "vessel: sandbox test hook: ");
@@ -456,7 +461,8 @@ static void sandbox_setup_probe(void)
     }
     for (int k = 0; k < SANDBOX_NKINDS; k++)
         if (!strcmp(kind, sandbox_kind_names[k])) sandbox_probe.kind = k;
-    if (sandbox_probe.kind < 0 || (strcmp(call, "execve") && strcmp(call, "open"))) {
+    if (sandbox_probe.kind < 0 ||
+        (strcmp(call, "execve") && strcmp(call, "open") && strcmp(call, "create"))) {
         log_warn("sandbox: VESSEL_TEST_SANDBOX_PROBE '%s': unknown thread kind or call", p);
         sandbox_probe.kind = -1;
         return;

@@ -3,9 +3,9 @@ guest with a disk, a NIC and the control API:
 - every thread of the monitor reports "Seccomp: 2" (a filter) and no effective capabilities
   in /proc/PID/task/*/status, and with --sandbox off none does;
 - the test hook (VESSEL_TEST_SANDBOX_PROBE + SIGRTMIN+4) makes the running vCPU thread attempt
-  execve and the disk I/O thread attempt to open a host file: each time the monitor logs the
-  thread kind and the call and is killed by SIGSYS; with --sandbox off the same open succeeds
-  (so the hook really makes the call);
+  execve, the disk I/O thread open a host file, the API thread create a file and execve: each
+  time the monitor logs the thread kind and the call and is killed by SIGSYS; with --sandbox
+  off the same open succeeds (so the hook really makes the call);
 - --jail DIR: the monitor runs in its own PID/mount/UTS/IPC namespaces as uid 65534 with DIR
   as its root (the guest boots from files inside DIR, the API socket appears in DIR), and the
   hook's open of a host file on the vCPU thread, which may open files, is refused (ENOENT: the
@@ -133,7 +133,8 @@ def main():
         # 3. Forbidden calls from the running monitor: killed by SIGSYS, logged.
         for kind, call, path, what in (("vcpu", "execve", "/bin/sh", "execve"),
                                        ("io", "open", "/etc/passwd", "openat"),
-                                       ("api", "open", "/etc/shadow", "openat")):
+                                       ("api", "create", os.path.join(tmp, "planted"), "openat"),
+                                       ("api", "execve", "/bin/sh", "execve")):
             g = boot(t, vessel, common, {"VESSEL_TEST_SANDBOX_PROBE": f"{kind}:{call}:{path}"},
                      f"guest for the {kind} probe")
             if not g:
@@ -146,6 +147,8 @@ def main():
                  f"(status {code})", g.tail())
             t.ok(f"sandbox: the {kind} thread" in err and f"forbidden system call: {what}" in err,
                  f"... and it is logged with the thread kind and the call", err[-2000:])
+            if call == "create":
+                t.ok(not os.path.exists(path), f"... and {path} was not created")
             g.kill()
 
         # 4. The jail, as root (namespaces, pivot_root, uid 65534) and unprivileged (a user
