@@ -23,3 +23,6 @@ echo
 echo "## Snapshot, restore, clones, migration (bench/snapshot.py, JSON)"
 bench/snapshot.py --vessel "$BUILD/vessel" --memory 512 --runs 3 --clones 10 ||
     echo "(snapshot.py failed, see above)"
+echo
+echo "## The sandbox's cost: --sandbox on vs off (bench/sandbox.py --runs 5)"
+bench/sandbox.py --runs 5 --vessel "$BUILD/vessel" || echo "(sandbox.py failed, see above)"

@@ -107,14 +107,25 @@ class Guest:
                 self.p.wait()
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# The sink's port, chosen before the boot: vessel's user network opens the host's loopback to
+# the guest only on the ports given with loopback= (docs/SANDBOX.md).
+SINK_PORT = free_port()
+
+
 class Sink:
     """A TCP server on 127.0.0.1 that swallows `expect` bytes from one connection."""
 
-    def __init__(self, expect):
+    def __init__(self, expect, port=0):
         self.expect = expect
         self.s = socket.socket()
         self.s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.s.bind(("127.0.0.1", 0))
+        self.s.bind(("127.0.0.1", port))
         self.s.listen(1)
         self.port = self.s.getsockname()[1]
         self.got, self.seconds = 0, None
@@ -155,7 +166,7 @@ def measure(g, log):
         log("net: udhcpc failed (rc %d): %s" % (rc, out.strip()[-200:]))
         res["net"] = None
         return res
-    sink = Sink(NET_MIB * MiB)
+    sink = Sink(NET_MIB * MiB, SINK_PORT)
     t, out, rc = g.run("dd if=/dev/zero bs=1M count=%d 2>/dev/null | nc 10.0.2.2 %d" %
                        (NET_MIB, sink.port))
     sink.t.join(timeout=10)
@@ -204,7 +215,8 @@ def main():
     append = "console=ttyS0 panic=-1"
     cmds = {
         "vessel": [a.vessel, "run", "--kernel", kernel, "--initrd", initrd, "--append", append,
-                   "--memory", "512M", "--rng", "off", "--disk", image, "--net", "user"],
+                   "--memory", "512M", "--rng", "off", "--disk", image,
+                   "--net", "user,loopback=%d" % SINK_PORT],
         "qemu-tcg": ["qemu-system-x86_64", "-accel", "tcg", "-m", "512", "-nographic",
                      "-no-reboot", "-kernel", kernel, "-initrd", initrd, "-append", append,
                      "-drive", f"file={image},if=none,id=d0,format={disk_fmt},cache=none",

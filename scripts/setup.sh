@@ -8,7 +8,7 @@ PKGS=(
     # build
     gcc make meson ninja-build pkg-config clang-format
     libglib2.0-dev libslirp-dev libjansson-dev liblz4-dev zlib1g-dev liblzma-dev libzstd-dev
-    libbz2-dev
+    libbz2-dev libseccomp-dev # libseccomp: the per-thread system-call allow-lists (src/sandbox)
     libssl-dev libarchive-dev # appliances: SHA-256 (libcrypto), OCI tarballs
     # display: VNC server (and the tests' VNC client), window, PNG screenshots
     libvncserver-dev libsdl2-dev libpng-dev

@@ -60,6 +60,13 @@ void api_json_reply(struct api_call *c, json_t *v);
  * 400 otherwise. */
 bool api_path_id(struct api_call *c, char *id, size_t cap);
 
+/* A Firecracker RateLimiter object ({"bandwidth": TokenBucket, "ops": TokenBucket}, each
+ * {"size", "one_time_burst", "refill_time"}) for field `field` of o, applied to the named
+ * limiter (util/ratelimit.h). Absent field: true, nothing done. must_exist: the device must be
+ * there (PATCH). false with the response set. */
+bool api_rate_limiter(struct api_call *c, json_t *o, const char *field, const char *limiter,
+                      bool must_exist);
+
 /* One per resource. */
 void api_res_info(struct api_call *c);       /* / */
 void api_res_machine(struct api_call *c);    /* /machine-config */

@@ -1,7 +1,9 @@
 /* res_metrics.c — GET /metrics: counters as one JSON object grouped like Firecracker's metrics
  * (vmm, vcpu, snapshot), each a plain number. Firecracker flushes these to a file; vessel also
- * answers them on request. */
+ * answers them on request. net_policy counts the user network's policy decisions on flows the
+ * guest started (backend/net.h). */
 #include "api/api.h"
+#include "backend/net.h"
 
 void api_res_metrics(struct api_call *c)
 {
@@ -13,10 +15,12 @@ void api_res_metrics(struct api_call *c)
     struct vm_reply rep;
     if (api_vm_call(c, &r, &rep) != 200) return;
     const struct vm_metrics *m = &rep.metrics;
+    struct net_policy_counters np;
+    net_policy_get(&np);
     api_json_reply(
         c,
         json_pack("{s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, "
-                  "s:I}}",
+                  "s:I}, s:{s:I, s:I, s:I}}",
                   "vmm", "uptime_ms", (json_int_t)m->uptime_ms, "paused_ms",
                   (json_int_t)m->paused_ms, "pauses", (json_int_t)m->pauses, "resumes",
                   (json_int_t)m->resumes, "vcpu", "instructions", (json_int_t)m->insns,
@@ -24,5 +28,7 @@ void api_res_metrics(struct api_call *c)
                   "blocks_built", (json_int_t)m->blocks_built, "tlb_misses",
                   (json_int_t)m->tlb_misses, "snapshot", "count", (json_int_t)m->snapshots,
                   "last_create_ms", (json_int_t)m->snapshot_last_ms, "last_create_bytes",
-                  (json_int_t)m->snapshot_last_bytes, "restore_ms", (json_int_t)m->restore_ms));
+                  (json_int_t)m->snapshot_last_bytes, "restore_ms", (json_int_t)m->restore_ms,
+                  "net_policy", "denied_loopback", (json_int_t)np.denied_loopback, "denied_egress",
+                  (json_int_t)np.denied_egress, "allowed", (json_int_t)np.allowed));
 }

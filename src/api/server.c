@@ -9,6 +9,7 @@
 #include "api/server.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -22,6 +23,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "sandbox/sandbox.h"
 #include "vessel/clock.h"
 #include "vessel/log.h"
 
@@ -197,6 +199,7 @@ static void *api_thread(void *opaque)
 {
     struct api_server *s = opaque;
     struct pollfd fds[2 + API_MAX_CONN];
+    sandbox_enter(SANDBOX_API);
     for (;;) {
         uint64_t now = clock_ns(), next = UINT64_MAX;
         fds[0] = (struct pollfd){.fd = s->stop_fd, .events = POLLIN};
@@ -295,6 +298,9 @@ struct api_server *api_server_start(const char *path, api_vm_fn vm, void *opaque
         snprintf(err, errlen, "--api-sock: '%s': %s", path, strerror(errno));
         goto fail;
     }
+    /* jansson seeds its hash tables from /dev/urandom on first use: do it here, since the
+     * server thread may not open files (src/sandbox). */
+    json_object_seed(0);
     s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (s->stop_fd < 0 || pthread_create(&s->thread, NULL, api_thread, s) != 0) {
         snprintf(err, errlen, "api: cannot start the server thread");

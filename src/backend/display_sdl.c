@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "backend/display.h"
+#include "sandbox/sandbox.h"
 #include "vessel/log.h"
 
 struct display_sdl {
@@ -57,6 +58,8 @@ static void sdl_fail(struct display_sdl *d, const char *what)
 static void *sdl_thread(void *arg)
 {
     struct display_sdl *d = arg;
+    /* Before SDL starts: any helper thread it makes inherits the list. */
+    sandbox_enter(SANDBOX_DISPLAY);
     if (SDL_Init(SDL_INIT_VIDEO) != 0) {
         sdl_fail(d, "cannot open the host display");
         return NULL;

@@ -5,6 +5,7 @@
  * scancodes; the pointer goes to the sink in absolute framebuffer coordinates. No password:
  * the default address is the loopback interface. */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <rfb/rfb.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "backend/display.h"
+#include "sandbox/sandbox.h"
 #include "vessel/log.h"
 
 struct display_vnc {
@@ -82,6 +84,13 @@ static void vnc_quiet(const char *fmt, ...)
     (void)fmt;
 }
 
+static void *vnc_start_loop(void *scr)
+{
+    sandbox_enter(SANDBOX_DISPLAY);
+    rfbRunEventLoop(scr, -1, TRUE); /* its own thread; returns at once */
+    return NULL;
+}
+
 struct display *display_vnc_open(const char *addr, const struct display_surface *s,
                                  const struct display_sink *sink, char *err, size_t errlen)
 {
@@ -142,7 +151,17 @@ struct display *display_vnc_open(const char *addr, const struct display_surface 
     v->base.ops = &vnc_ops;
     v->screen = scr;
     v->sink = *sink;
-    rfbRunEventLoop(scr, -1, TRUE); /* its own thread; returns at once */
+    /* libvncserver's listener thread (and its per-client threads) inherit the seccomp list of
+     * the thread that starts them: start them from a confined helper. */
+    pthread_t starter;
+    if (pthread_create(&starter, NULL, vnc_start_loop, scr) != 0 ||
+        pthread_join(starter, NULL) != 0) {
+        snprintf(err, errlen, "--display: cannot start the VNC server's thread");
+        scr->frameBuffer = NULL;
+        rfbScreenCleanup(scr);
+        free(v);
+        return NULL;
+    }
     log_info("VNC server on %s:%d", host, port);
     return &v->base;
 }

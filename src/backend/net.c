@@ -9,6 +9,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "sandbox/sandbox.h"
+#include "vessel/clock.h"
+
 struct net_backend *net_backend_create(const char *spec, char *err, size_t errlen)
 {
     struct net_backend *nb = calloc(1, sizeof(*nb));
@@ -41,11 +44,19 @@ struct net_backend *net_backend_create(const char *spec, char *err, size_t errle
     return nb;
 }
 
+/* Every back-end thread runs confined (the back-end was set up on the creating thread). */
+static void *net_thread_main(void *opaque)
+{
+    struct net_backend *nb = opaque;
+    sandbox_enter(SANDBOX_NET);
+    return nb->impl->thread(nb);
+}
+
 int net_backend_start(struct net_backend *nb, const struct net_client *client)
 {
     nb->client = *client;
     pthread_t t;
-    if (pthread_create(&t, NULL, nb->impl->thread, nb) != 0) return -1;
+    if (pthread_create(&t, NULL, net_thread_main, nb) != 0) return -1;
     nb->thread = (uint64_t)t;
     nb->started = true;
     return 0;
@@ -62,6 +73,33 @@ bool net_backend_take_wake(struct net_backend *nb)
 {
     uint64_t v;
     return read(nb->wake_fd, &v, sizeof(v)) == (ssize_t)sizeof(v);
+}
+
+void net_backend_wake_at(struct net_backend *nb, uint64_t ns)
+{
+    if (!nb->wake_at_ns || ns < nb->wake_at_ns) nb->wake_at_ns = ns;
+}
+
+int net_backend_timeout(const struct net_backend *nb, int cap)
+{
+    if (!nb->wake_at_ns) return cap;
+    uint64_t now = clock_ns();
+    /* Rounded up: waking a little early would only find the tokens not there yet. */
+    uint64_t ms = nb->wake_at_ns > now ? (nb->wake_at_ns - now + 999999) / 1000000 : 0;
+    if (cap >= 0 && ms > (uint64_t)cap) return cap;
+    return ms > 1000000 ? 1000000 : (int)ms;
+}
+
+bool net_backend_rx_blocked(const struct net_backend *nb)
+{
+    return nb->client.rx_blocked && nb->client.rx_blocked(nb->client.opaque);
+}
+
+bool net_backend_timer_due(struct net_backend *nb)
+{
+    if (!nb->wake_at_ns || clock_ns() < nb->wake_at_ns) return false;
+    nb->wake_at_ns = 0;
+    return true;
 }
 
 void net_backend_send(struct net_backend *nb, const uint8_t *frame, size_t len)

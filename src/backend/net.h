@@ -5,6 +5,8 @@
  *
  * Spec strings (the --net option):
  *   user[,hostfwd=tcp::HOSTPORT-:GUESTPORT]...[,hostfwd=udp::HOSTPORT-:GUESTPORT]
+ *     [,loopback=PORT]...[,allow=ADDR[/PREFIX][:PORT]]...[,deny=ADDR[/PREFIX][:PORT]]...
+ *     (the network policy: net_slirp.c, docs/SANDBOX.md)
  *   tap,ifname=NAME */
 #pragma once
 #include <stdbool.h>
@@ -20,7 +22,18 @@ struct net_client {
     /* After net_backend_kick: pull the guest's pending frames and net_backend_send each. */
     void (*tx_ready)(void *opaque);
     void *opaque;
+    /* Optional: true while the front end holds frames it could not give the guest yet (a
+     * rate limit): the back-end then stops reading from the network, so the host's senders
+     * are slowed by their own flow control instead of losing packets. */
+    bool (*rx_blocked)(void *opaque);
 };
+
+/* The user network's policy counters (process-wide): flows the guest started that were
+ * denied (to the host's loopback through the gateway; by an egress rule) and allowed. */
+struct net_policy_counters {
+    uint64_t denied_loopback, denied_egress, allowed;
+};
+void net_policy_get(struct net_policy_counters *c);
 
 /* Parse a NIC address "52:54:00:12:34:56" (unicast only); 0 or -1. */
 int net_parse_mac(const char *s, uint8_t mac[6]);
@@ -31,6 +44,9 @@ struct net_backend *net_backend_create(const char *spec, char *err, size_t errle
 int net_backend_start(struct net_backend *nb, const struct net_client *client);
 /* Thread-safe: wake the back-end thread to call tx_ready. */
 void net_backend_kick(struct net_backend *nb);
+/* Only on the back-end thread: call tx_ready again at clock_ns() time `ns` even if nothing
+ * else happens (a rate-limited NIC resumes on this timer). The earliest request wins. */
+void net_backend_wake_at(struct net_backend *nb, uint64_t ns);
 /* Only on the back-end thread (inside tx_ready): send one frame to the network. */
 void net_backend_send(struct net_backend *nb, const uint8_t *frame, size_t len);
 void net_backend_destroy(struct net_backend *nb);
@@ -49,7 +65,8 @@ struct net_backend {
     int wake_fd; /* eventfd: kicks and stop */
     volatile int stop;
     bool started;
-    uint64_t thread; /* pthread_t */
+    uint64_t wake_at_ns; /* 0: none; back-end thread only */
+    uint64_t thread;     /* pthread_t */
 };
 
 /* Each returns 0 or -1 with a message; `opts` is the spec after the back-end name. */
@@ -57,3 +74,9 @@ int net_slirp_init(struct net_backend *nb, const char *opts, char *err, size_t e
 int net_tap_init(struct net_backend *nb, const char *opts, char *err, size_t errlen);
 /* Drain the wake eventfd; true if it was signalled. */
 bool net_backend_take_wake(struct net_backend *nb);
+/* The poll timeout (ms, -1: none) that honours a wake_at timer, capped at `cap` (-1: none). */
+int net_backend_timeout(const struct net_backend *nb, int cap);
+/* Whether the front end asks the back-end to stop reading from the network for now. */
+bool net_backend_rx_blocked(const struct net_backend *nb);
+/* After the poll: true (and the timer disarmed) if the wake_at timer is due. */
+bool net_backend_timer_due(struct net_backend *nb);

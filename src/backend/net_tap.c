@@ -30,9 +30,11 @@ static void *tap_thread(void *opaque)
     struct tap *t = nb->priv;
     static uint8_t frame[65536 + 14];
     while (!nb->stop) {
-        struct pollfd p[2] = {{nb->wake_fd, POLLIN, 0}, {t->fd, POLLIN, 0}};
-        if (poll(p, 2, -1) < 0 && errno != EINTR) break;
-        if (p[0].revents & POLLIN) {
+        /* While the NIC is throttled the tap's queue holds the frames (the kernel drops). */
+        struct pollfd p[2] = {{nb->wake_fd, POLLIN, 0},
+                              {net_backend_rx_blocked(nb) ? -1 : t->fd, POLLIN, 0}};
+        if (poll(p, 2, net_backend_timeout(nb, -1)) < 0 && errno != EINTR) break;
+        if ((p[0].revents & POLLIN) || net_backend_timer_due(nb)) {
             net_backend_take_wake(nb);
             if (!nb->stop) nb->client.tx_ready(nb->client.opaque);
         }

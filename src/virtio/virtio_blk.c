@@ -7,10 +7,14 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/disk.h"
+#include "sandbox/sandbox.h"
+#include "util/ratelimit.h"
+#include "vessel/clock.h"
 #include "vessel/log.h"
 #include "vessel/state.h"
 #include "virtio/virtio_pci.h"
@@ -50,8 +54,10 @@ struct virtio_blk {
     pthread_t thread;
     pthread_mutex_t lock; /* held while the I/O thread works on the queue */
     bool held;            /* the VM is paused: no batch starts (virtio_blk_set_running) */
-    pthread_cond_t cond;
+    pthread_cond_t cond;  /* on CLOCK_MONOTONIC: a throttled queue sleeps until its tokens */
     bool kicked, paused, stop;
+    bool throttled; /* elem is popped but waits for the rate limiter */
+    struct ratelimit *rl;
     struct virtq_elem elem;
     struct iovec iov[VIRTQ_MAX_SEGS];
 };
@@ -175,19 +181,56 @@ done:
     return (uint32_t)(written + 1);
 }
 
+/* May the popped request go now? Reads and writes cost their bytes, every request one op. */
+static bool blk_admit(struct virtio_blk *d, uint64_t *wait_ns)
+{
+    uint8_t hdr[4];
+    uint32_t type = VIRTIO_BLK_T_GET_ID;
+    if (virtq_copy_from_out(&d->elem, 0, hdr, 4) == 4) memcpy(&type, hdr, 4);
+    uint64_t bytes = 0;
+    if (type == VIRTIO_BLK_T_IN && d->elem.in_len > 0) bytes = d->elem.in_len - 1;
+    if (type == VIRTIO_BLK_T_OUT && d->elem.out_len > 16) bytes = d->elem.out_len - 16;
+    return ratelimit_consume(d->rl, bytes, 1, wait_ns);
+}
+
+/* A timer, not a spin: sleep until the tokens are due (a kick, a reset, new limits or the
+ * end wake it earlier). */
+static void blk_sleep(struct virtio_blk *d, uint64_t wait_ns)
+{
+    uint64_t t = clock_ns() + wait_ns;
+    struct timespec ts = {.tv_sec = (time_t)(t / 1000000000ull),
+                          .tv_nsec = (long)(t % 1000000000ull)};
+    pthread_cond_timedwait(&d->cond, &d->lock, &ts);
+}
+
 static void *blk_thread(void *opaque)
 {
     struct virtio_blk *d = opaque;
     struct virtq *q = &d->vd.vq[0];
+    sandbox_enter(SANDBOX_IO);
     pthread_mutex_lock(&d->lock);
     for (;;) {
-        while (!d->stop && (!d->kicked || d->paused || d->held))
+        while (!d->stop && (d->paused || d->held || (!d->kicked && !d->throttled)))
             pthread_cond_wait(&d->cond, &d->lock);
         if (d->stop) break;
+        uint64_t wait;
+        if (d->throttled) {
+            if (!blk_admit(d, &wait)) {
+                blk_sleep(d, wait);
+                continue;
+            }
+            d->throttled = false;
+            virtq_push(q, &d->elem, blk_serve(d));
+        }
         d->kicked = false;
         int got;
-        while ((got = virtq_pop(q, &d->elem)) == 1)
+        while ((got = virtq_pop(q, &d->elem)) == 1) {
+            if (!blk_admit(d, &wait)) {
+                d->throttled = true;
+                break;
+            }
             virtq_push(q, &d->elem, blk_serve(d));
+        }
         if (got < 0) virtio_set_needs_reset(&d->vd);
         virtio_queue_notify(&d->vd, 0);
     }
@@ -210,6 +253,15 @@ static void blk_reset(struct virtio_dev *vd)
     pthread_mutex_lock(&d->lock); /* waits for a batch in progress */
     d->paused = true;
     d->kicked = false;
+    d->throttled = false; /* the queue it came from is gone */
+    pthread_mutex_unlock(&d->lock);
+}
+
+static void blk_limits_changed(void *opaque)
+{
+    struct virtio_blk *d = opaque;
+    pthread_mutex_lock(&d->lock);
+    pthread_cond_signal(&d->cond);
     pthread_mutex_unlock(&d->lock);
 }
 
@@ -271,8 +323,15 @@ struct virtio_blk *virtio_blk_create(struct pci_host *host, struct bus *bus, str
     else
         features |= VIRTIO_BLK_F_DISCARD | VIRTIO_BLK_F_WRITE_ZEROES;
     pthread_mutex_init(&d->lock, NULL);
-    pthread_cond_init(&d->cond, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&d->cond, &ca);
+    pthread_condattr_destroy(&ca);
     d->paused = true;
+    char rl_name[8 + VIRTIO_BLK_ID_BYTES];
+    snprintf(rl_name, sizeof(rl_name), "drive:%.*s", VIRTIO_BLK_ID_BYTES, d->id);
+    d->rl = ratelimit_attach(rl_name, blk_limits_changed, d);
     struct virtio_pci_settings s = {
         .dev = {.name = "virtio-blk",
                 .device_id = VIRTIO_ID_BLOCK,
@@ -287,6 +346,7 @@ struct virtio_blk *virtio_blk_create(struct pci_host *host, struct bus *bus, str
     if (virtio_pci_init(&d->vd, host, bus, &s) != 0 ||
         pthread_create(&d->thread, NULL, blk_thread, d) != 0) {
         log_error("virtio-blk: cannot create the device for %s", disk_path(b));
+        ratelimit_detach(d->rl);
         free(d);
         return NULL;
     }
@@ -296,6 +356,7 @@ struct virtio_blk *virtio_blk_create(struct pci_host *host, struct bus *bus, str
 void virtio_blk_destroy(struct virtio_blk *d)
 {
     if (!d) return;
+    ratelimit_detach(d->rl);
     pthread_mutex_lock(&d->lock);
     d->stop = true;
     pthread_cond_signal(&d->cond);
@@ -333,6 +394,12 @@ static const struct state_desc virtio_blk_desc =
 void virtio_blk_save(struct virtio_blk *d, struct state_writer *w, const char *name)
 {
     pthread_mutex_lock(&d->lock); /* a quiescent queue */
+    if (d->throttled) {
+        /* A request the limiter holds would be lost with the popped index: serve it now. */
+        d->throttled = false;
+        virtq_push(&d->vd.vq[0], &d->elem, blk_serve(d));
+        virtio_queue_notify(&d->vd, 0);
+    }
     state_save_section(w, name, 1, &virtio_blk_desc, d, NULL);
     pthread_mutex_unlock(&d->lock);
 }

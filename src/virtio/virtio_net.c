@@ -1,7 +1,12 @@
 /* virtio_net.c — the network device. All queue work happens on the back-end's thread: frames
  * from the network are written into receive buffers there, and a guest kick on either queue
  * just wakes that thread, which drains the transmit queue and retries frames that found no
- * receive buffer. A short FIFO holds those until the guest posts buffers. */
+ * receive buffer. A short FIFO holds those until the guest posts buffers.
+ *
+ * Rate limits (util/ratelimit.h, "net:rx" and "net:tx": bytes and packets): a transmitted frame
+ * the limiter holds back stays in txbuf and the queue is not popped further, so the guest's
+ * own queue fills and it waits; a received frame waits in the FIFO. Either way the back-end
+ * thread's timer (net_backend_wake_at) resumes the work when the tokens are due. */
 #include "virtio_net.h"
 
 #include <pthread.h>
@@ -10,6 +15,8 @@
 #include <string.h>
 
 #include "backend/net.h"
+#include "util/ratelimit.h"
+#include "vessel/clock.h"
 #include "vessel/log.h"
 #include "vessel/state.h"
 #include "virtio/virtio_pci.h"
@@ -28,6 +35,7 @@
 struct pending_frame {
     size_t len;
     uint8_t *data;
+    bool paid; /* its receive tokens are taken (it waits for a buffer, not the limiter) */
 };
 
 struct virtio_net {
@@ -42,7 +50,18 @@ struct virtio_net {
     struct virtq_elem rx_elem, tx_elem;
     uint8_t txbuf[NET_HDR_LEN + NET_MAX_FRAME];
     uint64_t rx_dropped, tx_dropped;
+    struct ratelimit *rl_rx, *rl_tx;
+    size_t tx_waiting; /* bytes in txbuf (header included) waiting for the limiter; 0: none */
 };
+
+/* Tokens for one frame, or the back-end's timer armed for when they are due. */
+static bool net_admit(struct virtio_net *n, struct ratelimit *rl, size_t len)
+{
+    uint64_t wait;
+    if (ratelimit_consume(rl, len, 1, &wait)) return true;
+    net_backend_wake_at(n->nb, clock_ns() + wait);
+    return false;
+}
 
 /* Put one frame into a receive buffer; false if the guest has none available. */
 static bool deliver(struct virtio_net *n, const uint8_t *frame, size_t len)
@@ -70,6 +89,8 @@ static void flush_pending(struct virtio_net *n)
 {
     while (n->pcount) {
         struct pending_frame *f = &n->pending[n->phead];
+        if (!f->paid && !net_admit(n, n->rl_rx, f->len)) return;
+        f->paid = true;
         if (!deliver(n, f->data, f->len)) return;
         free(f->data);
         n->phead = (n->phead + 1) % NET_PENDING;
@@ -95,12 +116,13 @@ static bool net_receive(void *opaque, const uint8_t *frame, size_t len)
         ok = false;
     } else {
         flush_pending(n);
-        if (n->pcount || !deliver(n, frame, len)) {
+        bool paid = false;
+        if (n->pcount || !(paid = net_admit(n, n->rl_rx, len)) || !deliver(n, frame, len)) {
             uint8_t *copy = n->pcount < NET_PENDING ? malloc(len) : NULL;
             if (copy) {
                 memcpy(copy, frame, len);
                 n->pending[(n->phead + n->pcount) % NET_PENDING] =
-                    (struct pending_frame){len, copy};
+                    (struct pending_frame){len, copy, paid};
                 n->pcount++;
             } else {
                 n->rx_dropped++;
@@ -119,6 +141,21 @@ static void net_tx_ready(void *opaque)
     struct virtio_net *n = opaque;
     struct virtq *q = &n->vd.vq[TXQ];
     for (;;) {
+        if (n->tx_waiting) {
+            pthread_mutex_lock(&n->lock);
+            bool held = n->held; /* paused: it leaves after the resume's kick */
+            pthread_mutex_unlock(&n->lock);
+            if (held) return;
+            if (!net_admit(n, n->rl_tx, n->tx_waiting - NET_HDR_LEN)) {
+                pthread_mutex_lock(&n->lock); /* received frames may still go in meanwhile */
+                if (!n->paused && !n->held && virtio_driver_ok(&n->vd)) flush_pending(n);
+                pthread_mutex_unlock(&n->lock);
+                return;
+            }
+            size_t waiting = n->tx_waiting;
+            n->tx_waiting = 0;
+            net_backend_send(n->nb, n->txbuf + NET_HDR_LEN, waiting - NET_HDR_LEN);
+        }
         pthread_mutex_lock(&n->lock);
         int got = 0;
         uint64_t len = 0;
@@ -142,7 +179,7 @@ static void net_tx_ready(void *opaque)
             return;
         }
         pthread_mutex_unlock(&n->lock);
-        if (len) net_backend_send(n->nb, n->txbuf + NET_HDR_LEN, len - NET_HDR_LEN);
+        n->tx_waiting = (size_t)len; /* sent at the top of the loop, when the limiter allows */
     }
 }
 
@@ -176,6 +213,21 @@ void virtio_net_set_running(struct virtio_net *n, bool running)
     n->held = !running;
     pthread_mutex_unlock(&n->lock);
     if (running) net_backend_kick(n->nb); /* what the guest queued to send meanwhile */
+}
+
+static bool net_rx_blocked(void *opaque)
+{
+    struct virtio_net *n = opaque;
+    pthread_mutex_lock(&n->lock);
+    bool blocked = n->pcount > 0;
+    pthread_mutex_unlock(&n->lock);
+    return blocked;
+}
+
+static void net_limits_changed(void *opaque)
+{
+    struct virtio_net *n = opaque;
+    net_backend_kick(n->nb); /* look at waiting frames again now */
 }
 
 static uint64_t net_config_read(struct virtio_dev *vd, uint64_t off, unsigned size)
@@ -224,9 +276,13 @@ struct virtio_net *virtio_net_create(struct pci_host *host, struct bus *bus, str
         free(n);
         return NULL;
     }
-    struct net_client client = {net_receive, net_tx_ready, n};
+    n->rl_rx = ratelimit_attach("net:rx", net_limits_changed, n);
+    n->rl_tx = ratelimit_attach("net:tx", net_limits_changed, n);
+    struct net_client client = {net_receive, net_tx_ready, n, net_rx_blocked};
     if (net_backend_start(nb, &client) != 0) {
         log_error("virtio-net: cannot start the network back-end");
+        ratelimit_detach(n->rl_rx);
+        ratelimit_detach(n->rl_tx);
         virtio_pci_destroy(&n->vd);
         free(n);
         return NULL;
@@ -237,6 +293,8 @@ struct virtio_net *virtio_net_create(struct pci_host *host, struct bus *bus, str
 void virtio_net_destroy(struct virtio_net *n)
 {
     if (!n) return;
+    ratelimit_detach(n->rl_rx);
+    ratelimit_detach(n->rl_tx);
     drop_pending(n);
     virtio_pci_destroy(&n->vd);
     pthread_mutex_destroy(&n->lock);

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "machine/pc.h"
+#include "sandbox/sandbox.h"
 #include "vessel/bus.h"
 #include "vessel/clock.h"
 #include "vessel/state.h"
@@ -273,6 +274,7 @@ static int mig_run(struct migration *m)
 static void *mig_thread(void *opaque)
 {
     struct migration *m = opaque;
+    sandbox_enter(SANDBOX_MIGRATE);
     int rc = mig_run(m);
     m->t_end = clock_ns();
     pthread_mutex_lock(&m->lock);

@@ -37,6 +37,7 @@
 #include "api/server.h"
 #include "backend/console.h"
 #include "machine/pc.h"
+#include "sandbox/sandbox.h"
 #include "vessel/clock.h"
 #include "vessel/cpu.h"
 #include "vessel/log.h"
@@ -641,6 +642,8 @@ int vm_main(const struct vm_config *cfg)
         console_close(&vm->con);
         fprintf(stderr, "vessel: %s\n", err);
     }
+    /* Set up: from here on the main loop runs confined (a no-op with the sandbox off). */
+    if (!failed) sandbox_enter(SANDBOX_VCPU);
     while (!failed) {
         enum vm_outcome o = vm_loop(vm);
         if (o == VM_RESET && vm->conf.reboot == VM_REBOOT_RESTART && vm->conf.kernel) {

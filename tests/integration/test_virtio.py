@@ -71,7 +71,10 @@ def devices_test(vessel, t, timeout, tmp):
 
     g = start(vessel, t, "devices", ["--memory", "512M", "--disk", disk,
                                      "--disk", ro + ",readonly,id=rodisk",
-                                     "--net", f"user,hostfwd=tcp:127.0.0.1:{fwd}-:8080"],
+                                     # the HTTP server is on the host's loopback: open
+                                     # its port to the guest (docs/SANDBOX.md)
+                                     "--net", f"user,hostfwd=tcp:127.0.0.1:{fwd}-:8080,"
+                                              f"loopback={port}"],
               timeout)
     if g is None:
         httpd.shutdown()
