@@ -52,6 +52,8 @@ bool api_str(struct api_call *c, json_t *o, const char *name, char *dst, size_t 
              bool must_be_nonempty);
 /* Send the request to the VM and turn its reply into the response. Returns the reply status. */
 int api_vm_call(struct api_call *c, const struct vm_request *req, struct vm_reply *rep);
+/* A zeroed request for `op`, or NULL after answering 500 (free it when done). */
+struct vm_request *api_request_new(struct api_call *c, enum vm_op op);
 void api_fault(struct api_call *c, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Set a 200 response with this JSON value (stolen). */

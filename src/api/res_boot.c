@@ -17,12 +17,8 @@ void api_res_boot(struct api_call *c)
     };
     json_t *o = api_body(c, "boot-source", f, sizeof(f) / sizeof(f[0]));
     if (!o) return;
-    struct vm_request *r = calloc(1, sizeof(*r));
-    if (!r) {
-        api_fault(c, 500, "out of memory");
-        goto out;
-    }
-    r->op = VM_OP_PUT_BOOT;
+    struct vm_request *r = api_request_new(c, VM_OP_PUT_BOOT);
+    if (!r) goto out;
     if (!api_str(c, o, "kernel_image_path", r->u.boot.kernel, sizeof(r->u.boot.kernel), true))
         goto out;
     r->u.boot.has_initrd = json_object_get(o, "initrd_path") != NULL;

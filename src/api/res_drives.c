@@ -115,13 +115,9 @@ void api_res_drives(struct api_call *c)
         api_bad_method(c, "PUT, PATCH");
         return;
     }
-    struct vm_request *r = calloc(1, sizeof(*r));
     json_t *o = NULL;
-    if (!r) {
-        api_fault(c, 500, "out of memory");
-        return;
-    }
-    r->op = VM_OP_PUT_DRIVE;
+    struct vm_request *r = api_request_new(c, VM_OP_PUT_DRIVE);
+    if (!r) return;
     if (!api_path_id(c, r->u.drive.id, sizeof(r->u.drive.id))) goto out;
     static const struct api_field f[] = {
         {"drive_id", JSON_STRING, true},     {"path_on_host", JSON_STRING, true},

@@ -20,12 +20,8 @@ void api_res_migrate(struct api_call *c)
     };
     json_t *o = api_body(c, "migrate", f, sizeof(f) / sizeof(f[0]));
     if (!o) return;
-    struct vm_request *r = calloc(1, sizeof(*r));
-    if (!r) {
-        api_fault(c, 500, "out of memory");
-        goto out;
-    }
-    r->op = VM_OP_MIGRATE;
+    struct vm_request *r = api_request_new(c, VM_OP_MIGRATE);
+    if (!r) goto out;
     r->u.migrate.downtime_ms = MIGRATE_DOWNTIME_DEFAULT_MS;
     if (!api_str(c, o, "destination", r->u.migrate.dest, sizeof(r->u.migrate.dest), true)) goto out;
     json_t *v = json_object_get(o, "max_downtime_ms");

@@ -40,13 +40,9 @@ void api_res_net(struct api_call *c)
         api_bad_method(c, "PUT, PATCH");
         return;
     }
-    struct vm_request *r = calloc(1, sizeof(*r));
     json_t *o = NULL;
-    if (!r) {
-        api_fault(c, 500, "out of memory");
-        return;
-    }
-    r->op = VM_OP_PUT_NET;
+    struct vm_request *r = api_request_new(c, VM_OP_PUT_NET);
+    if (!r) return;
     if (!api_path_id(c, r->u.net.id, sizeof(r->u.net.id))) goto out;
     static const struct api_field f[] = {
         {"iface_id", JSON_STRING, true},         {"host_dev_name", JSON_STRING, false},

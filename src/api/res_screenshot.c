@@ -15,12 +15,8 @@ void api_res_screenshot(struct api_call *c)
     static const struct api_field f[] = {{"path", JSON_STRING, true}};
     json_t *o = api_body(c, "screenshot", f, 1);
     if (!o) return;
-    struct vm_request *r = calloc(1, sizeof(*r));
-    if (!r) {
-        api_fault(c, 500, "out of memory");
-        goto out;
-    }
-    r->op = VM_OP_SCREENSHOT;
+    struct vm_request *r = api_request_new(c, VM_OP_SCREENSHOT);
+    if (!r) goto out;
     if (!api_str(c, o, "path", r->u.screenshot.path, sizeof(r->u.screenshot.path), true)) goto out;
     if (r->u.screenshot.path[0] != '/') {
         api_fault(c, 400, "screenshot: path must be absolute, not '%.64s'", r->u.screenshot.path);

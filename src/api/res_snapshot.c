@@ -99,11 +99,8 @@ void api_res_snapshot(struct api_call *c)
         api_bad_method(c, "PUT");
         return;
     }
-    struct vm_request *r = calloc(1, sizeof(*r));
-    if (!r) {
-        api_fault(c, 500, "out of memory");
-        return;
-    }
+    struct vm_request *r = api_request_new(c, create ? VM_OP_SNAP_CREATE : VM_OP_SNAP_LOAD);
+    if (!r) return;
     if (create)
         api_snap_create(c, r);
     else

@@ -30,6 +30,16 @@ static const struct api_route api_routes[] = {
     {"/inspect", true, api_res_inspect},
 };
 
+struct vm_request *api_request_new(struct api_call *c, enum vm_op op)
+{
+    struct vm_request *r = calloc(1, sizeof(*r)); /* large (paths): never on the stack */
+    if (!r)
+        api_fault(c, 500, "out of memory");
+    else
+        r->op = op;
+    return r;
+}
+
 void api_fault(struct api_call *c, int status, const char *fmt, ...)
 {
     char msg[640];
