@@ -75,6 +75,17 @@ void jit_free(struct jit *j)
             (unsigned long long)j->st.flushes, (unsigned long long)j->st.exit_entry,
             (unsigned long long)j->st.exit_lookup, (unsigned long long)j->st.exit_helper,
             j->cache->used >> 10);
+    if (getenv("VESSEL_JIT_STATS"))
+        for (unsigned r = 0; r < 12; r++) {
+            unsigned best = 0;
+            for (unsigned op = 1; op < 0x300; op++)
+                if (j->st.helper_op[op] > j->st.helper_op[best]) best = op;
+            if (!j->st.helper_op[best]) break;
+            fprintf(stderr, "jit: handler op %#x: %llu calls, %llu left the block\n", best,
+                    (unsigned long long)j->st.helper_op[best],
+                    (unsigned long long)j->st.exit_op[best]);
+            j->st.helper_op[best] = 0;
+        }
     if (j->verify)
         fprintf(stderr, "jit verify: %llu blocks compared, %llu divergences, %llu skipped\n",
                 (unsigned long long)j->st.verify_runs, (unsigned long long)j->st.verify_bad,
@@ -159,6 +170,7 @@ uint32_t jit_helper_insn(struct cpu *c, const struct insn *i, uint64_t rip, uint
     c->exec->cur_rip = tb->rip;
     bc->stop = false;
     uint64_t epoch = c->tlb.epoch;
+    if (c->jit) c->jit->st.helper_op[i->op % 0x300]++;
     i->fn(c, i);
     bc->cur = NULL;
     bool leave = (i->flags & INSN_BRANCH) || c->next_rip != rip + i->len || bc->stop ||
@@ -168,7 +180,10 @@ uint32_t jit_helper_insn(struct cpu *c, const struct insn *i, uint64_t rip, uint
         c->intc->pending(c->intc_opaque) >= 0)
         leave = true;
     if (!leave) return 0;
-    if (c->jit) c->jit->st.exit_helper++;
+    if (c->jit) {
+        c->jit->st.exit_helper++;
+        c->jit->st.exit_op[i->op % 0x300]++;
+    }
     c->rip = c->next_rip;
     c->stats.insns += retired;
     return 1;

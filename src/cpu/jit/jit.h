@@ -64,6 +64,8 @@ struct jit_stats {
     /* why translated code returned to the run loop (besides chain-pending stubs) */
     uint64_t exit_entry, exit_lookup, exit_helper;
     uint64_t verify_runs, verify_bad, verify_skipped;
+    uint64_t helper_op[0x300]; /* handler calls by opcode (VESSEL_JIT_STATS) */
+    uint64_t exit_op[0x300];   /* ... of which left the block */
 };
 
 struct jit {

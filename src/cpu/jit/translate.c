@@ -63,8 +63,9 @@ struct tx_slow {
     struct jit_label entry;
     size_t resume; /* emitter offset to continue at */
     unsigned k;
-    bool ax_valid; /* AX holds the flags (else they are in struct cpu) */
-    bool reload;   /* host flags must be reloaded before resuming */
+    uint16_t dirty; /* cached registers to store before calling the handler */
+    bool ax_valid;  /* AX holds the flags (else they are in struct cpu) */
+    bool reload;    /* host flags must be reloaded before resuming */
 };
 
 struct tx_stub {
@@ -95,6 +96,11 @@ struct tx {
     struct jit_call *rec; /* handler-call records (in the cache, after the tb) */
     unsigned nrec;
     struct jit_label entry_exit;
+    /* guest registers cached in host registers for the whole block (tx_regs_choose) */
+    uint8_t hreg[16];           /* guest register -> host register, or HR_NONE */
+    uint16_t cached;            /* guest registers with a host register */
+    uint16_t dirty;             /* ... whose host register may differ from struct cpu here */
+    uint16_t wr[JIT_MAX_INSNS]; /* guest registers each inline instruction may write */
 };
 
 static bool tx_canonical(uint64_t a)
@@ -253,11 +259,21 @@ static bool tx_touches_memory(enum tx_class cls, const struct insn *i)
 /* ---- guest state addressing ---- */
 
 /* The slot of guest register r at size bytes (AH..BH are byte 1 of RAX..RBX's slot). */
-static struct jit_mem tx_gpr(const struct insn *i, unsigned r, unsigned size)
+static struct jit_mem tx_gpr(const struct tx *t, unsigned r, unsigned size)
 {
+    const struct insn *i = &t->ins[t->k];
     if (size == 1 && !(i->flags & INSN_REX) && r >= 4 && r < 8)
         return jit_mem(HR_RBX, CPU_OFF(gpr) + 8 * (int32_t)(r - 4) + 1);
+    if (t->hreg[r] != HR_NONE) return jit_reg_op(t->hreg[r]);
     return jit_mem(HR_RBX, CPU_OFF(gpr) + 8 * (int32_t)r);
+}
+
+/* The host register caching guest register r for an access of `size`, or HR_NONE. */
+static unsigned tx_hreg(const struct tx *t, unsigned r, unsigned size)
+{
+    const struct insn *i = &t->ins[t->k];
+    if (size == 1 && !(i->flags & INSN_REX) && r >= 4 && r < 8) return HR_NONE;
+    return t->hreg[r];
 }
 
 static struct jit_mem tx_cpu(int32_t off)
@@ -268,7 +284,7 @@ static struct jit_mem tx_cpu(int32_t off)
 /* h = guest register r at size, zero-extended. */
 static void tx_load_gpr(struct tx *t, unsigned h, unsigned r, unsigned size)
 {
-    struct jit_mem m = tx_gpr(&t->ins[t->k], r, size);
+    struct jit_mem m = tx_gpr(t, r, size);
     if (size >= 4)
         emit_load(t->e, size, h, m);
     else
@@ -278,13 +294,188 @@ static void tx_load_gpr(struct tx *t, unsigned h, unsigned r, unsigned size)
 /* Guest register r at size = h, with x86-64 write rules (32-bit writes zero the top). */
 static void tx_store_gpr(struct tx *t, unsigned r, unsigned size, unsigned h)
 {
-    struct jit_mem m = tx_gpr(&t->ins[t->k], r, size);
-    if (size == 4) {
-        emit_mov_rr(t->e, 4, h, h);
-        emit_store(t->e, 8, m, h);
+    unsigned hr = tx_hreg(t, r, size);
+    if (hr != HR_NONE) { /* a 32-bit move zero-extends, 8/16-bit ones merge: the guest rules */
+        if (hr != h || size == 4) emit_mov_rr(t->e, size, hr, h);
+        return;
+    }
+    struct jit_mem m = tx_gpr(t, r, size);
+    if (size == 4) { /* zero-extend in a temporary: h may be another guest register's */
+        emit_mov_rr(t->e, 4, HR_RDI, h);
+        emit_store(t->e, 8, m, HR_RDI);
     } else {
         emit_store(t->e, size, m, h);
     }
+}
+
+/* A host register holding guest register r at size (low bits; the rest is junk for size < 8):
+ * its cached one, else h loaded with it. */
+static unsigned tx_use_gpr(struct tx *t, unsigned h, unsigned r, unsigned size)
+{
+    unsigned hr = tx_hreg(t, r, size);
+    if (hr != HR_NONE) return hr;
+    tx_load_gpr(t, h, r, size);
+    return h;
+}
+
+/* ---- guest registers in host registers ----
+ * Within a block, the guest registers it uses most live in host registers (RBP, R12-R15 and
+ * R9-R11; tx_gpr hands out the register instead of the slot, which every r/m form accepts).
+ * They are loaded after the entry checks and stored back (those written so far) before
+ * anything that looks at struct cpu: a handler call (inline or on a slow path, which may also
+ * fault: the state it sees must be the interpreter's) and every exit. After a handler call
+ * they are loaded again, as the handler may have written any register. A block that uses a
+ * register's high byte (AH..BH) keeps that register in memory. */
+
+static const uint8_t tx_pool[] = {HR_RBP, HR_R12, HR_R13, HR_R14, HR_R15, HR_R9, HR_R10, HR_R11};
+
+/* Registers instruction i (class cls, inline) reads or writes, counted into refs; the ones it
+ * may write; the ones it names by their high byte. */
+static void tx_regs_of(const struct insn *i, enum tx_class cls, uint8_t refs[16], uint16_t *writes,
+                       uint16_t *hibyte)
+{
+    bool mem = i->flags & INSN_MEM, rex = i->flags & INSN_REX;
+    unsigned reg = i->reg & 15, rm = i->rm & 15;
+    uint16_t w = 0, use = 0;
+    bool use_reg = false, use_rm = false, w_reg = false, w_rm = false;
+    bool byte_reg = i->opsize == 1, byte_rm = i->opsize == 1;
+    unsigned alu =
+        (cls == TX_ALU_RM_R || cls == TX_ALU_R_RM || cls == TX_ALU_ACC || cls == TX_ALU_GRP1)
+            ? tx_alu_op(i)
+            : 0;
+    if (mem) {
+        if (i->base != REG_NONE && i->base != REG_RIP) refs[i->base & 15]++;
+        if (i->index != REG_NONE) refs[i->index & 15]++;
+    }
+    switch (cls) {
+    case TX_MOV_RM_R: use_reg = use_rm = w_rm = true; break;
+    case TX_MOV_R_RM:
+    case TX_MOVX:
+    case TX_CMOV: use_reg = use_rm = w_reg = true; break;
+    case TX_IMUL: use_reg = use_rm = w_reg = true; break;
+    case TX_MOV_RM_IMM:
+    case TX_SETCC:
+    case TX_UNARY:
+    case TX_SHIFT: use_rm = w_rm = true; break;
+    case TX_MOV_R_IMM:
+    case TX_LEA:
+    case TX_BSWAP: use_reg = w_reg = true; break;
+    case TX_ALU_RM_R:
+        use_reg = use_rm = true;
+        w_rm = alu != JALU_CMP;
+        break;
+    case TX_ALU_R_RM:
+        use_reg = use_rm = true;
+        w_reg = alu != JALU_CMP;
+        break;
+    case TX_ALU_GRP1:
+        use_rm = true;
+        w_rm = alu != JALU_CMP;
+        break;
+    case TX_TEST_RM_R: use_reg = use_rm = true; break;
+    case TX_TEST_RM_IMM:
+    case TX_JMP_RM: use_rm = true; break;
+    case TX_ALU_ACC:
+    case TX_TEST_ACC:
+    case TX_CBW:
+        use |= 1u << R_RAX;
+        if (cls != TX_TEST_ACC && !(cls == TX_ALU_ACC && alu == JALU_CMP)) w |= 1u << R_RAX;
+        break;
+    case TX_XCHG:
+        if (i->op >= 0x90 && i->op <= 0x97) {
+            use |= w |= 1u << R_RAX;
+            use_reg = w_reg = true;
+        } else {
+            use_reg = use_rm = w_reg = w_rm = true;
+        }
+        break;
+    case TX_PUSH_R: use_reg = true; /* fall through */
+    case TX_PUSH_IMM:
+    case TX_CALL:
+    case TX_RET: use |= w |= 1u << R_RSP; break;
+    case TX_CALL_RM:
+        use_rm = true;
+        use |= w |= 1u << R_RSP;
+        break;
+    case TX_POP_R:
+        use_reg = w_reg = true;
+        use |= w |= 1u << R_RSP;
+        break;
+    case TX_LEAVE: use |= w |= (1u << R_RSP) | (1u << R_RBP); break;
+    default: break;
+    }
+    if (cls == TX_MOVX || cls == TX_SETCC) {
+        byte_reg = false;
+        byte_rm = cls == TX_SETCC || i->op == 0x1B6 || i->op == 0x1BE;
+    }
+    if (cls == TX_SHIFT && (i->op == 0xD2 || i->op == 0xD3)) use |= 1u << R_RCX;
+    if (mem) use_rm = w_rm = false;
+    if (use_reg) {
+        if (byte_reg && !rex && reg >= 4 && reg < 8)
+            *hibyte |= (uint16_t)(1u << (reg - 4));
+        else
+            use |= (uint16_t)(1u << reg);
+        if (w_reg) w |= (uint16_t)(1u << reg);
+    }
+    if (use_rm) {
+        if (byte_rm && !rex && rm >= 4 && rm < 8)
+            *hibyte |= (uint16_t)(1u << (rm - 4));
+        else
+            use |= (uint16_t)(1u << rm);
+        if (w_rm) w |= (uint16_t)(1u << rm);
+    }
+    for (unsigned r = 0; r < 16; r++)
+        if (use & (1u << r)) refs[r]++;
+    *writes |= w;
+}
+
+/* Which guest registers get a host register in this block: the most used ones (at least
+ * twice). A one-instruction block (a single step of tests/cpu/test_diff) caches none, one or
+ * all of its registers in turn, so the differential test checks every inline form with
+ * register operands in memory, in host registers, and mixed. */
+static void tx_regs_choose(struct tx *t)
+{
+    uint8_t refs[16] = {0};
+    uint16_t writes = 0, hibyte = 0;
+    memset(t->hreg, HR_NONE, sizeof t->hreg);
+    t->cached = t->dirty = 0;
+    for (unsigned k = 0; k < t->n; k++) {
+        t->wr[k] = 0;
+        if (t->cls[k] != TX_FALLBACK)
+            tx_regs_of(&t->ins[k], (enum tx_class)t->cls[k], refs, &t->wr[k], &hibyte);
+        writes |= t->wr[k];
+    }
+    unsigned min = 2, max = sizeof tx_pool;
+    if (t->n == 1) { /* a single step: none, one or all of its registers, in turn */
+        min = 1;
+        max = (unsigned)(t->c->stats.insns % 3) == 2 ? max : (unsigned)(t->c->stats.insns % 3);
+    }
+    for (unsigned p = 0; p < max; p++) {
+        unsigned best = 16;
+        for (unsigned r = 0; r < 16; r++)
+            if (!(hibyte & (1u << r)) && t->hreg[r] == HR_NONE && refs[r] >= min &&
+                (best == 16 || refs[r] > refs[best]))
+                best = r;
+        if (best == 16) break;
+        t->hreg[best] = tx_pool[p];
+        t->cached |= (uint16_t)(1u << best);
+    }
+}
+
+static void tx_regs_load(struct tx *t)
+{
+    for (unsigned r = 0; r < 16; r++)
+        if (t->cached & (1u << r))
+            emit_load(t->e, 8, t->hreg[r], jit_mem(HR_RBX, CPU_OFF(gpr) + 8 * (int32_t)r));
+}
+
+/* Store the cached registers in mask to struct cpu (flag-free, no temporaries). */
+static void tx_regs_store(struct tx *t, uint16_t mask)
+{
+    mask &= t->cached;
+    for (unsigned r = 0; r < 16; r++)
+        if (mask & (1u << r))
+            emit_store(t->e, 8, jit_mem(HR_RBX, CPU_OFF(gpr) + 8 * (int32_t)r), t->hreg[r]);
 }
 
 /* ---- flags ---- */
@@ -362,9 +553,31 @@ static struct tx_slow *tx_slow(struct tx *t)
         s->entry = jit_label_new();
         s->k = t->k;
         s->ax_valid = t->host_flags;
+        s->dirty = t->dirty;
         t->cur_slow = s;
     }
     return t->cur_slow;
+}
+
+/* The host registers holding the memory operand's base and index (a cached guest register's
+ * own, else loaded into RSI and RDI), HR_NONE for none. Not for RIP-relative operands. */
+static void tx_ea_regs(struct tx *t, const struct insn *i, unsigned *b, unsigned *x)
+{
+    *b = *x = HR_NONE;
+    if (i->base != REG_NONE) {
+        *b = tx_hreg(t, i->base, 8);
+        if (*b == HR_NONE) {
+            emit_load(t->e, 8, HR_RSI, tx_gpr(t, i->base, 8));
+            *b = HR_RSI;
+        }
+    }
+    if (i->index != REG_NONE) {
+        *x = tx_hreg(t, i->index, 8);
+        if (*x == HR_NONE) {
+            emit_load(t->e, 8, HR_RDI, tx_gpr(t, i->index, 8));
+            *x = HR_RDI;
+        }
+    }
 }
 
 /* Linear address of the memory operand in RSI (with_seg: plus the FS/GS base). Flag-free;
@@ -378,18 +591,13 @@ static void tx_ea(struct tx *t, const struct insn *i, bool with_seg)
         emit_mov_ri(e, 8, HR_RSI, ea);
     } else {
         unsigned b = HR_NONE, x = HR_NONE;
-        if (i->base != REG_NONE) {
-            emit_load(e, 8, HR_RSI, tx_gpr(i, i->base, 8));
-            b = HR_RSI;
-        }
-        if (i->index != REG_NONE) {
-            emit_load(e, 8, HR_RDI, tx_gpr(i, i->index, 8));
-            x = HR_RDI;
-        }
+        tx_ea_regs(t, i, &b, &x);
         if (b == HR_NONE && x == HR_NONE)
             emit_mov_ri(e, 8, HR_RSI, (uint64_t)(int64_t)i->disp);
         else if (x != HR_NONE || i->disp)
             emit_lea(e, 8, HR_RSI, jit_mem_idx(b, x, i->scale, i->disp));
+        else if (b != HR_RSI)
+            emit_mov_rr(e, 8, HR_RSI, b);
         if (i->addrsize == 4) emit_mov_rr(e, 4, HR_RSI, HR_RSI);
     }
     if (with_seg && (i->seg == SEG_FS || i->seg == SEG_GS)) {
@@ -480,6 +688,7 @@ static void tx_exit_indirect(struct tx *t)
 /* Prepare to leave the block after the current instruction retires. */
 static void tx_exit_prep(struct tx *t)
 {
+    tx_regs_store(t, t->dirty | t->wr[t->k]);
     if (t->host_flags) {
         emit_lahf(t->e);
         emit_setcc(t->e, JCC_O, HR_RAX);
@@ -510,9 +719,16 @@ static void tx_check_canonical(struct tx *t)
 static void tx_alu_reg(struct tx *t, unsigned alu, unsigned size, unsigned dst, bool imm_form,
                        unsigned src, int32_t imm)
 {
-    const struct insn *i = &t->ins[t->k];
     struct jit_emit *e = t->e;
-    struct jit_mem m = tx_gpr(i, dst, size);
+    unsigned hd = tx_hreg(t, dst, size);
+    if (hd != HR_NONE) { /* on the host register: a 32-bit op zero-extends as the guest's does */
+        if (imm_form)
+            emit_alu_ri(e, (enum jit_alu)alu, size, hd, imm);
+        else
+            emit_alu_rr(e, (enum jit_alu)alu, size, hd, src);
+        return;
+    }
+    struct jit_mem m = tx_gpr(t, dst, size);
     if (size != 4 || alu == JALU_CMP) {
         if (imm_form)
             emit_alu_mi(e, (enum jit_alu)alu, size, m, imm);
@@ -550,8 +766,7 @@ static void tx_alu(struct tx *t, enum tx_class cls)
         return;
     case TX_ALU_RM_R:
         if (!mem) {
-            tx_load_gpr(t, HR_RDX, i->reg, size);
-            tx_alu_reg(t, alu, size, i->rm, false, HR_RDX, 0);
+            tx_alu_reg(t, alu, size, i->rm, false, tx_use_gpr(t, HR_RDX, i->reg, size), 0);
             return;
         }
         tx_mem(t, alu == JALU_CMP ? TLB_READ : TLB_WRITE, size);
@@ -562,7 +777,8 @@ static void tx_alu(struct tx *t, enum tx_class cls)
         return;
     default: /* TX_ALU_R_RM */
         if (!mem) {
-            tx_load_gpr(t, HR_RDX, i->rm, size);
+            tx_alu_reg(t, alu, size, i->reg, false, tx_use_gpr(t, HR_RDX, i->rm, size), 0);
+            return;
         } else {
             tx_mem(t, TLB_READ, size);
             if (size >= 4)
@@ -582,7 +798,7 @@ static void tx_test(struct tx *t, enum tx_class cls)
     struct jit_emit *e = t->e;
     unsigned size = i->opsize;
     if (cls == TX_TEST_ACC) {
-        emit_test_mi(e, size, tx_gpr(i, R_RAX, size), (int32_t)i->imm);
+        emit_test_mi(e, size, tx_gpr(t, R_RAX, size), (int32_t)i->imm);
         return;
     }
     struct jit_mem m;
@@ -590,7 +806,7 @@ static void tx_test(struct tx *t, enum tx_class cls)
         tx_mem(t, TLB_READ, size);
         m = jit_mem(HR_RSI, 0);
     } else {
-        m = tx_gpr(i, i->rm, size);
+        m = tx_gpr(t, i->rm, size);
     }
     if (cls == TX_TEST_RM_IMM) {
         emit_test_mi(e, size, m, (int32_t)i->imm);
@@ -615,19 +831,19 @@ static void tx_rmw1(struct tx *t, enum tx_class cls)
         tx_mem(t, TLB_WRITE, size);
         if (!kill) tx_restore_ax(t);
         m = jit_mem(HR_RSI, 0);
-    } else if (size == 4) {
-        emit_load(e, 4, HR_RDX, tx_gpr(i, i->rm, 4));
+    } else if (size == 4 && tx_hreg(t, i->rm, 4) == HR_NONE) {
+        emit_load(e, 4, HR_RDX, tx_gpr(t, i->rm, 4));
         via_reg = true;
         m = jit_mem(HR_NONE, 0);
     } else {
-        m = tx_gpr(i, i->rm, size);
+        m = tx_gpr(t, i->rm, size);
     }
-    if (by_cl) emit_movzx_rm(e, 4, 1, HR_RCX, tx_gpr(i, R_RCX, 1));
+    if (by_cl) emit_movzx_rm(e, 4, 1, HR_RCX, tx_gpr(t, R_RCX, 1));
     if (via_reg) {
         /* the guest's own opcode with a register operand (ModRM mod=3, rm=RDX) */
         emit_op_rr(e, 4, op, sub, HR_RDX);
         if (cls == TX_SHIFT && (op == 0xC0 || op == 0xC1)) emit_u8(e, (uint8_t)i->imm);
-        emit_store(e, 8, tx_gpr(i, i->rm, 4), HR_RDX);
+        emit_store(e, 8, tx_gpr(t, i->rm, 4), HR_RDX);
         return;
     }
     tx_lock(t, i);
@@ -654,14 +870,18 @@ static void tx_src(struct tx *t, unsigned h, unsigned ssize, bool restore)
 /* RSI = host pointer of the stack slot at RSP + delta (8 bytes), for `kind`. */
 static void tx_stack(struct tx *t, unsigned kind, int32_t delta)
 {
-    emit_load(t->e, 8, HR_RSI, tx_gpr(&t->ins[t->k], R_RSP, 8));
+    emit_load(t->e, 8, HR_RSI, tx_gpr(t, R_RSP, 8));
     if (delta) emit_lea(t->e, 8, HR_RSI, jit_mem(HR_RSI, delta));
     tx_tlb(t, kind, 8);
 }
 
 static void tx_rsp_add(struct tx *t, int32_t delta)
 {
-    struct jit_mem m = tx_gpr(&t->ins[t->k], R_RSP, 8);
+    struct jit_mem m = tx_gpr(t, R_RSP, 8);
+    if (m.base == HR_REG) {
+        emit_lea(t->e, 8, m.index, jit_mem(m.index, delta));
+        return;
+    }
     emit_load(t->e, 8, HR_RDI, m);
     emit_lea(t->e, 8, HR_RDI, jit_mem(HR_RDI, delta));
     emit_store(t->e, 8, m, HR_RDI);
@@ -682,11 +902,14 @@ static void tx_inline(struct tx *t, enum tx_class cls)
             tx_load_gpr(t, HR_RDX, i->reg, size);
             emit_store(e, size, jit_mem(HR_RSI, 0), HR_RDX);
         } else {
-            tx_load_gpr(t, HR_RDX, i->reg, size);
-            tx_store_gpr(t, i->rm, size, HR_RDX);
+            tx_store_gpr(t, i->rm, size, tx_use_gpr(t, HR_RDX, i->reg, size));
         }
         return;
     case TX_MOV_R_RM:
+        if (!mem) {
+            tx_store_gpr(t, i->reg, size, tx_use_gpr(t, HR_RDX, i->rm, size));
+            return;
+        }
         tx_src(t, HR_RDX, size, true);
         tx_store_gpr(t, i->reg, size, HR_RDX);
         return;
@@ -697,23 +920,33 @@ static void tx_inline(struct tx *t, enum tx_class cls)
             emit_store_imm(e, size, jit_mem(HR_RSI, 0), (int32_t)i->imm);
         } else if (size == 4) {
             emit_mov_ri(e, 4, HR_RDX, (uint32_t)i->imm);
-            emit_store(e, 8, tx_gpr(i, i->rm, 8), HR_RDX);
+            emit_store(e, 8, tx_gpr(t, i->rm, 8), HR_RDX);
         } else {
-            emit_store_imm(e, size, tx_gpr(i, i->rm, size), (int32_t)i->imm);
+            emit_store_imm(e, size, tx_gpr(t, i->rm, size), (int32_t)i->imm);
         }
         return;
     case TX_MOV_R_IMM:
-        if (size >= 4) {
+        if (size >= 4 && tx_hreg(t, i->reg, size) != HR_NONE) {
+            emit_mov_ri(e, size, tx_hreg(t, i->reg, size), size == 4 ? (uint32_t)i->imm : i->imm);
+        } else if (size >= 4) {
             emit_mov_ri(e, size, HR_RDX, size == 4 ? (uint32_t)i->imm : i->imm);
-            emit_store(e, 8, tx_gpr(i, i->reg, 8), HR_RDX);
+            emit_store(e, 8, tx_gpr(t, i->reg, 8), HR_RDX);
         } else {
-            emit_store_imm(e, size, tx_gpr(i, i->reg, size), (int32_t)i->imm);
+            emit_store_imm(e, size, tx_gpr(t, i->reg, size), (int32_t)i->imm);
         }
         return;
     case TX_LEA:
+        if (size >= 4 && i->base != REG_RIP && (size == 4 || i->addrsize == 8) &&
+            tx_hreg(t, i->reg, size) != HR_NONE && (i->base != REG_NONE || i->index != REG_NONE)) {
+            /* straight into the cached register: a 32-bit LEA truncates and zero-extends */
+            unsigned b, x;
+            tx_ea_regs(t, i, &b, &x);
+            emit_lea(e, size, tx_hreg(t, i->reg, size), jit_mem_idx(b, x, i->scale, i->disp));
+            return;
+        }
         tx_ea(t, i, false);
         if (size == 2)
-            emit_store(e, 2, tx_gpr(i, i->reg, 2), HR_RSI);
+            emit_store(e, 2, tx_gpr(t, i->reg, 2), HR_RSI);
         else
             tx_store_gpr(t, i->reg, size, HR_RSI);
         return;
@@ -735,9 +968,9 @@ static void tx_inline(struct tx *t, enum tx_class cls)
             emit_imul_rri(e, size, HR_RCX, HR_RDX, (int32_t)i->imm);
         }
         if (size == 2)
-            emit_store(e, 2, tx_gpr(i, i->reg, 2), HR_RCX);
+            emit_store(e, 2, tx_gpr(t, i->reg, 2), HR_RCX);
         else
-            emit_store(e, 8, tx_gpr(i, i->reg, 8), HR_RCX); /* 32-bit imul zero-extends */
+            emit_store(e, 8, tx_gpr(t, i->reg, 8), HR_RCX); /* 32-bit imul zero-extends */
         return;
     case TX_MOVX: {
         unsigned ss = i->op == 0x63 ? 4 : (i->op & 1) ? 2 : 1;
@@ -748,7 +981,7 @@ static void tx_inline(struct tx *t, enum tx_class cls)
             tx_restore_ax(t);
             m = jit_mem(HR_RSI, 0);
         } else {
-            m = tx_gpr(i, i->rm, ss);
+            m = tx_gpr(t, i->rm, ss);
         }
         unsigned ds = size == 2 ? 4 : size; /* a 16-bit result is stored as a word */
         if (sx)
@@ -756,9 +989,9 @@ static void tx_inline(struct tx *t, enum tx_class cls)
         else
             emit_movzx_rm(e, ds, ss, HR_RDX, m);
         if (size == 2)
-            emit_store(e, 2, tx_gpr(i, i->reg, 2), HR_RDX);
+            emit_store(e, 2, tx_gpr(t, i->reg, 2), HR_RDX);
         else
-            emit_store(e, 8, tx_gpr(i, i->reg, 8), HR_RDX);
+            emit_store(e, 8, tx_gpr(t, i->reg, 8), HR_RDX);
         return;
     }
     case TX_CMOV: {
@@ -769,14 +1002,14 @@ static void tx_inline(struct tx *t, enum tx_class cls)
             tx_restore_ax(t);
             m = jit_mem(HR_RSI, 0);
         } else {
-            m = tx_gpr(i, i->rm, size);
+            m = tx_gpr(t, i->rm, size);
         }
         tx_load_gpr(t, HR_RDX, i->reg, size);
         emit_op_rm(e, size, 0x0F40u | cc, HR_RDX, m);
         if (size == 2)
-            emit_store(e, 2, tx_gpr(i, i->reg, 2), HR_RDX);
+            emit_store(e, 2, tx_gpr(t, i->reg, 2), HR_RDX);
         else
-            emit_store(e, 8, tx_gpr(i, i->reg, 8), HR_RDX);
+            emit_store(e, 8, tx_gpr(t, i->reg, 8), HR_RDX);
         return;
     }
     case TX_SETCC: {
@@ -786,7 +1019,7 @@ static void tx_inline(struct tx *t, enum tx_class cls)
             tx_restore_ax(t);
             m = jit_mem(HR_RSI, 0);
         } else {
-            m = tx_gpr(i, i->rm, 1);
+            m = tx_gpr(t, i->rm, 1);
         }
         emit_op_rm(e, 4, 0x0F90u | (i->op & 15), 0, m);
         return;
@@ -796,7 +1029,7 @@ static void tx_inline(struct tx *t, enum tx_class cls)
         tx_stack(t, TLB_WRITE, -8);
         tx_restore_ax(t);
         if (cls == TX_PUSH_R) {
-            emit_load(e, 8, HR_RDX, tx_gpr(i, i->reg, 8));
+            emit_load(e, 8, HR_RDX, tx_gpr(t, i->reg, 8));
             emit_store(e, 8, jit_mem(HR_RSI, 0), HR_RDX);
         } else {
             emit_store_imm(e, 8, jit_mem(HR_RSI, 0), (int32_t)i->imm);
@@ -808,10 +1041,10 @@ static void tx_inline(struct tx *t, enum tx_class cls)
         tx_restore_ax(t);
         emit_load(e, 8, HR_RDX, jit_mem(HR_RSI, 0));
         tx_rsp_add(t, 8);
-        emit_store(e, 8, tx_gpr(i, i->reg, 8), HR_RDX);
+        emit_store(e, 8, tx_gpr(t, i->reg, 8), HR_RDX);
         return;
     case TX_CBW: /* sign-extend the low half of rAX into rAX (flag-free) */
-        emit_movsx_rm(e, size == 2 ? 4 : size, size / 2, HR_RDX, tx_gpr(i, R_RAX, size / 2));
+        emit_movsx_rm(e, size == 2 ? 4 : size, size / 2, HR_RDX, tx_gpr(t, R_RAX, size / 2));
         tx_store_gpr(t, R_RAX, size, HR_RDX);
         return;
     case TX_XCHG: { /* 90+r: rAX and reg; 86/87: reg and rm (a register here) */
@@ -823,17 +1056,17 @@ static void tx_inline(struct tx *t, enum tx_class cls)
         return;
     }
     case TX_LEAVE: /* rsp = rbp + 8, rbp = [rbp] (the load first: it may fault) */
-        emit_load(e, 8, HR_RSI, tx_gpr(i, R_RBP, 8));
+        emit_load(e, 8, HR_RSI, tx_gpr(t, R_RBP, 8));
         emit_mov_rr(e, 8, HR_R8, HR_RSI);
         tx_tlb(t, TLB_READ, 8);
         tx_restore_ax(t);
         emit_load(e, 8, HR_RDX, jit_mem(HR_RSI, 0));
         emit_lea(e, 8, HR_R8, jit_mem(HR_R8, 8));
-        emit_store(e, 8, tx_gpr(i, R_RSP, 8), HR_R8);
-        emit_store(e, 8, tx_gpr(i, R_RBP, 8), HR_RDX);
+        emit_store(e, 8, tx_gpr(t, R_RSP, 8), HR_R8);
+        emit_store(e, 8, tx_gpr(t, R_RBP, 8), HR_RDX);
         return;
     case TX_BSWAP:
-        emit_load(e, size, HR_RDX, tx_gpr(i, i->reg, size));
+        emit_load(e, size, HR_RDX, tx_gpr(t, i->reg, size));
         emit_bswap(e, size, HR_RDX);
         tx_store_gpr(t, i->reg, size, HR_RDX);
         return;
@@ -892,7 +1125,7 @@ static void tx_branch(struct tx *t, enum tx_class cls)
             tx_mem(t, TLB_READ, 8);
             emit_load(e, 8, HR_RCX, jit_mem(HR_RSI, 0));
         } else {
-            emit_load(e, 8, HR_RCX, tx_gpr(i, i->rm, 8));
+            emit_load(e, 8, HR_RCX, tx_gpr(t, i->rm, 8));
         }
         tx_check_canonical(t);
         break;
@@ -901,7 +1134,7 @@ static void tx_branch(struct tx *t, enum tx_class cls)
             tx_mem(t, TLB_READ, 8);
             emit_load(e, 8, HR_R8, jit_mem(HR_RSI, 0));
         } else {
-            emit_load(e, 8, HR_R8, tx_gpr(i, i->rm, 8));
+            emit_load(e, 8, HR_R8, tx_gpr(t, i->rm, 8));
         }
         emit_mov_rr(e, 8, HR_RCX, HR_R8);
         tx_check_canonical(t);
@@ -945,12 +1178,15 @@ static void tx_call_insn(struct tx *t, unsigned k, uint64_t rip, bool ax_valid)
 static void tx_fallback(struct tx *t)
 {
     tx_save_ax(t);
+    tx_regs_store(t, t->dirty);
+    t->dirty = 0;
     tx_call_insn(t, t->k, t->rip, t->host_flags);
     t->host_flags = false;
     if (t->live[t->k + 1]) {
         tx_flags_load(t);
         t->host_flags = true;
     }
+    if (t->k + 1 < t->n) tx_regs_load(t); /* after the flags: flags_read clobbers R9-R11 */
 }
 
 /* Out-of-line: the slow path of a memory instruction (its handler), then back. */
@@ -961,8 +1197,10 @@ static void tx_emit_slow(struct tx *t, struct tx_slow *s)
     for (unsigned k = 0; k < s->k; k++)
         rip += t->ins[k].len;
     jit_label_bind(e, &s->entry);
+    tx_regs_store(t, s->dirty);
     tx_call_insn(t, s->k, rip, s->ax_valid);
     if (s->reload) tx_flags_load(t);
+    tx_regs_load(t);
     emit_jmp_abs(e, e->rx + s->resume);
 }
 
@@ -1045,6 +1283,7 @@ struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, cons
         t->live[k] = fx == FX_READ || (fx == FX_NONE && t->live[k + 1]);
     }
 
+    tx_regs_choose(t);
     tx_prologue(t);
     /* Flags arrive in AX (or AX = JIT_AX_MEMORY: in struct cpu). Into host flags if anything
      * before the first instruction that rewrites them all needs them: a reader, a handler
@@ -1072,6 +1311,7 @@ struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, cons
         jit_label_bind(&em, &done);
         t->host_flags = true;
     }
+    tx_regs_load(t);
     uint64_t r = rip;
     bool ended = false;
     for (unsigned k = 0; k < n; k++) {
@@ -1097,6 +1337,7 @@ struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, cons
             tx_inline(t, cls);
             unsigned fx = tx_flags_effect(cls, i);
             if (fx != FX_NONE) t->host_flags = true;
+            t->dirty |= t->wr[k] & t->cached;
         }
         if (t->cur_slow) {
             t->cur_slow->resume = em.pos;
