@@ -53,6 +53,8 @@ struct jit *jit_new(size_t cache_size)
     }
     const char *v = getenv("VESSEL_JIT_VERIFY");
     if (v && *v) j->verify = (unsigned)strtoul(v, NULL, 0);
+    const char *d = getenv("VESSEL_JIT_DUMP");
+    if (d && *d) j->dump_rip = strtoull(d, NULL, 16);
     jit_ibtc_clear(j);
     j->hot = JIT_HOT;
     const char *h = getenv("VESSEL_JIT_HOT");

@@ -83,6 +83,7 @@ struct jit {
     unsigned hot;                                                        /* translation threshold */
     uint64_t block_gen; /* block-arena generation the translations were made for */
     unsigned verify;    /* VESSEL_JIT_VERIFY sample period, 0 = off */
+    uint64_t dump_rip;  /* VESSEL_JIT_DUMP: write this rip's translations to /tmp */
     unsigned verify_count;
     struct jit_stats st;
     struct insn step_insn; /* the instruction of a single step (cpu_step) */

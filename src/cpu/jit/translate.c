@@ -5,9 +5,12 @@
  * jit_helper_insn. A memory instruction whose TLB check misses takes that same handler call, so
  * the inline code only ever covers the simple case and the interpreter owns every corner.
  *
- * Guest arithmetic flags live in host flags while `host_flags` says so, else in struct cpu
- * (c->rflags / c->lf). A backward pass decides where the host needs them. */
+ * Guest arithmetic flags are in one of four places as the block is emitted (`floc`): host
+ * flags, AX as a LAHF/SETO image, AX as it came into the block (an image, or JIT_AX_MEMORY
+ * meaning struct cpu), or struct cpu (c->rflags / c->lf). They move into host flags only
+ * where an instruction reads them, and into AX only where a handler or an exit needs them. */
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cpu/exec/block.h"
@@ -18,8 +21,17 @@
 #define CPU_OFF(f)    ((int32_t)offsetof(struct cpu, f))
 #define F_ARITH_MASK  0x8d5
 
-/* How an inline instruction treats the arithmetic flags (for the liveness pass). */
+/* How an inline instruction treats the arithmetic flags: leaves them, rewrites all six, or
+ * reads (or only partly writes) them. */
 enum { FX_NONE, FX_KILL, FX_READ };
+
+/* Where the guest's arithmetic flags are while a block runs. */
+enum tx_floc {
+    FLOC_HOST, /* host RFLAGS */
+    FLOC_AXI,  /* AX = LAHF/SETO image */
+    FLOC_AXE,  /* AX as at block entry: an image or JIT_AX_MEMORY */
+    FLOC_MEM,  /* struct cpu */
+};
 
 /* Inline instruction classes; TX_FALLBACK is the interpreter's handler. */
 enum tx_class {
@@ -65,7 +77,7 @@ struct tx_slow {
     unsigned k;
     uint16_t dirty; /* cached registers to store before calling the handler */
     bool ax_valid;  /* AX holds the flags (else they are in struct cpu) */
-    bool reload;    /* host flags must be reloaded before resuming */
+    uint8_t floc;   /* where the main path has the flags after the instruction */
 };
 
 struct tx_stub {
@@ -84,10 +96,9 @@ struct tx {
     uint64_t rip, next; /* this instruction's linear address and the next one's */
     uint64_t page;      /* linear page of the block's first byte */
     unsigned cpl;
-    bool host_flags; /* guest flags are in host RFLAGS right now */
-    bool ax_saved;   /* this instruction saved the flags in AX */
+    uint8_t floc; /* where the guest flags are now (enum tx_floc) */
+    bool reads;   /* the current instruction reads the flags: host flags around its access */
     uint8_t cls[JIT_MAX_INSNS];
-    bool live[JIT_MAX_INSNS + 1]; /* host flags needed before instruction k */
     struct tx_slow slow[JIT_MAX_INSNS];
     unsigned nslow;
     struct tx_slow *cur_slow; /* slow path of the current instruction, if any */
@@ -236,24 +247,6 @@ static bool tx_is_branch(enum tx_class cls)
 {
     return cls == TX_JCC || cls == TX_JMP || cls == TX_CALL || cls == TX_RET || cls == TX_JMP_RM ||
            cls == TX_CALL_RM;
-}
-
-/* Whether an inline instruction may call the handler (a TLB miss, a non-canonical target). */
-static bool tx_touches_memory(enum tx_class cls, const struct insn *i)
-{
-    switch (cls) {
-    case TX_LEA:
-    case TX_NOP: return false;
-    case TX_PUSH_R:
-    case TX_PUSH_IMM:
-    case TX_POP_R:
-    case TX_LEAVE:
-    case TX_CALL:
-    case TX_RET:
-    case TX_JMP_RM:
-    case TX_CALL_RM: return true;
-    default: return (i->flags & INSN_MEM) != 0;
-    }
 }
 
 /* ---- guest state addressing ---- */
@@ -499,18 +492,23 @@ static void glue_ax_to_cpu(struct jit_emit *e)
 }
 
 /* struct cpu -> host flags: materialise a lazy record, then OF via `add al,0x7f` and the rest
- * via SAHF (no POPF: slow, and it would load TF/DF/AC too). Clobbers caller-saved regs.
- * A glue routine: entered by a call, so the stack is realigned around flags_read. */
+ * via SAHF (no POPF: slow, and it would load TF/DF/AC too). Clobbers the caller-saved
+ * registers but R9-R11, which may hold guest registers. A glue routine: entered by a call, so
+ * the three pushes realign the stack for flags_read. */
 static void glue_flags_load(struct jit_emit *e)
 {
     struct jit_label done = jit_label_new();
-    emit_alu_ri(e, JALU_SUB, 8, HR_RSP, 8);
     emit_alu_mi(e, JALU_CMP, 4, tx_cpu(CPU_OFF(lf.op)), FL_NONE);
     emit_jcc_label(e, JCC_E, &done);
+    emit_push(e, HR_R9); /* cached guest registers (translate.c, tx_pool) */
+    emit_push(e, HR_R10);
+    emit_push(e, HR_R11);
     emit_mov_rr(e, 8, HR_RDI, HR_RBX);
     emit_call_abs(e, (const void *)flags_read, HR_RAX);
+    emit_pop(e, HR_R11);
+    emit_pop(e, HR_R10);
+    emit_pop(e, HR_R9);
     jit_label_bind(e, &done);
-    emit_alu_ri(e, JALU_ADD, 8, HR_RSP, 8);
     emit_load(e, 8, HR_RAX, tx_cpu(CPU_OFF(rflags)));
     emit_mov_rr(e, 4, HR_RCX, HR_RAX);
     emit_shift_ri(e, JSH_SHR, 4, HR_RCX, 11);
@@ -527,20 +525,52 @@ static void tx_flags_load(struct tx *t)
     emit_call_abs(t->e, (const void *)t->j->g_flags_load, HR_RAX);
 }
 
-/* Host flags -> AX (AH = SF ZF AF PF CF image, AL = OF), if they are in the host. */
-static void tx_save_ax(struct tx *t)
+/* The flags into host flags, wherever they are. Only at the start of an instruction: the
+ * glue may call C, which clobbers the temporaries (it preserves R9-R11). */
+static void tx_flags_host(struct tx *t)
 {
-    if (!t->host_flags || t->ax_saved) return;
-    emit_lahf(t->e);
-    emit_setcc(t->e, JCC_O, HR_RAX);
-    t->ax_saved = true;
+    struct jit_emit *e = t->e;
+    switch (t->floc) {
+    case FLOC_AXI:
+        emit_alu_ri(e, JALU_ADD, 1, HR_RAX, 0x7f);
+        emit_sahf(e);
+        break;
+    case FLOC_AXE: {
+        struct jit_label from_ax = jit_label_new(), done = jit_label_new();
+        emit_alu_ri(e, JALU_CMP, 4, HR_RAX, JIT_AX_MEMORY);
+        emit_jcc_label(e, JCC_NE, &from_ax);
+        tx_flags_load(t);
+        emit_jmp_label(e, &done);
+        jit_label_bind(e, &from_ax);
+        emit_alu_ri(e, JALU_ADD, 1, HR_RAX, 0x7f);
+        emit_sahf(e);
+        jit_label_bind(e, &done);
+        break;
+    }
+    case FLOC_MEM: tx_flags_load(t); break;
+    default: break;
+    }
+    t->floc = FLOC_HOST;
 }
 
+/* Host flags -> AX (AH = SF ZF AF PF CF image, AL = OF), if they are in the host: before
+ * anything that clobbers host flags or may call a handler. */
+static void tx_save_ax(struct tx *t)
+{
+    if (t->floc != FLOC_HOST) return;
+    emit_lahf(t->e);
+    emit_setcc(t->e, JCC_O, HR_RAX);
+    t->floc = FLOC_AXI;
+}
+
+/* After a memory access: back into host flags if the instruction reads them (they were in
+ * host flags at its start and saved by the access); otherwise they stay in AX. */
 static void tx_restore_ax(struct tx *t)
 {
-    if (!t->ax_saved) return;
+    if (!t->reads || t->floc != FLOC_AXI) return;
     emit_alu_ri(t->e, JALU_ADD, 1, HR_RAX, 0x7f);
     emit_sahf(t->e);
+    t->floc = FLOC_HOST;
 }
 
 /* ---- slow paths and memory ---- */
@@ -552,7 +582,7 @@ static struct tx_slow *tx_slow(struct tx *t)
         struct tx_slow *s = &t->slow[t->nslow++];
         s->entry = jit_label_new();
         s->k = t->k;
-        s->ax_valid = t->host_flags;
+        s->ax_valid = t->floc != FLOC_MEM;
         s->dirty = t->dirty;
         t->cur_slow = s;
     }
@@ -689,10 +719,10 @@ static void tx_exit_indirect(struct tx *t)
 static void tx_exit_prep(struct tx *t)
 {
     tx_regs_store(t, t->dirty | t->wr[t->k]);
-    if (t->host_flags) {
+    if (t->floc == FLOC_HOST) {
         emit_lahf(t->e);
         emit_setcc(t->e, JCC_O, HR_RAX);
-    } else {
+    } else if (t->floc == FLOC_MEM) {
         emit_mov_ri(t->e, 4, HR_RAX, JIT_AX_MEMORY);
     }
     tx_count(t, t->k + 1);
@@ -751,7 +781,6 @@ static void tx_alu(struct tx *t, enum tx_class cls)
     unsigned alu = tx_alu_op(i), size = i->opsize;
     bool mem = i->flags & INSN_MEM;
     int32_t imm = (int32_t)i->imm;
-    bool kill = tx_flags_effect(cls, i) == FX_KILL;
     switch (cls) {
     case TX_ALU_ACC: tx_alu_reg(t, alu, size, R_RAX, true, 0, imm); return;
     case TX_ALU_GRP1:
@@ -760,7 +789,7 @@ static void tx_alu(struct tx *t, enum tx_class cls)
             return;
         }
         tx_mem(t, alu == JALU_CMP ? TLB_READ : TLB_WRITE, size);
-        if (!kill) tx_restore_ax(t);
+        tx_restore_ax(t);
         tx_lock(t, i);
         emit_alu_mi(e, (enum jit_alu)alu, size, jit_mem(HR_RSI, 0), imm);
         return;
@@ -771,7 +800,7 @@ static void tx_alu(struct tx *t, enum tx_class cls)
         }
         tx_mem(t, alu == JALU_CMP ? TLB_READ : TLB_WRITE, size);
         tx_load_gpr(t, HR_RDX, i->reg, size);
-        if (!kill) tx_restore_ax(t);
+        tx_restore_ax(t);
         tx_lock(t, i);
         emit_alu_mr(e, (enum jit_alu)alu, size, jit_mem(HR_RSI, 0), HR_RDX);
         return;
@@ -785,7 +814,7 @@ static void tx_alu(struct tx *t, enum tx_class cls)
                 emit_load(e, size, HR_RDX, jit_mem(HR_RSI, 0));
             else
                 emit_movzx_rm(e, 4, size, HR_RDX, jit_mem(HR_RSI, 0));
-            if (!kill) tx_restore_ax(t);
+            tx_restore_ax(t);
         }
         tx_alu_reg(t, alu, size, i->reg, false, HR_RDX, 0);
         return;
@@ -824,12 +853,11 @@ static void tx_rmw1(struct tx *t, enum tx_class cls)
     unsigned size = i->opsize, sub = (i->modrm >> 3) & 7;
     uint32_t op = i->op;
     bool by_cl = cls == TX_SHIFT && (op == 0xD2 || op == 0xD3);
-    bool kill = tx_flags_effect(cls, i) == FX_KILL;
     struct jit_mem m;
     bool via_reg = false;
     if (i->flags & INSN_MEM) {
         tx_mem(t, TLB_WRITE, size);
-        if (!kill) tx_restore_ax(t);
+        tx_restore_ax(t);
         m = jit_mem(HR_RSI, 0);
     } else if (size == 4 && tx_hreg(t, i->rm, 4) == HR_NONE) {
         emit_load(e, 4, HR_RDX, tx_gpr(t, i->rm, 4));
@@ -852,7 +880,7 @@ static void tx_rmw1(struct tx *t, enum tx_class cls)
 }
 
 /* Source r/m of size `ssize` into host register h (zero-extended). */
-static void tx_src(struct tx *t, unsigned h, unsigned ssize, bool restore)
+static void tx_src(struct tx *t, unsigned h, unsigned ssize)
 {
     const struct insn *i = &t->ins[t->k];
     if (i->flags & INSN_MEM) {
@@ -861,7 +889,7 @@ static void tx_src(struct tx *t, unsigned h, unsigned ssize, bool restore)
             emit_load(t->e, ssize, h, jit_mem(HR_RSI, 0));
         else
             emit_movzx_rm(t->e, 4, ssize, h, jit_mem(HR_RSI, 0));
-        if (restore) tx_restore_ax(t);
+        tx_restore_ax(t);
     } else {
         tx_load_gpr(t, h, i->rm, ssize);
     }
@@ -910,7 +938,7 @@ static void tx_inline(struct tx *t, enum tx_class cls)
             tx_store_gpr(t, i->reg, size, tx_use_gpr(t, HR_RDX, i->rm, size));
             return;
         }
-        tx_src(t, HR_RDX, size, true);
+        tx_src(t, HR_RDX, size);
         tx_store_gpr(t, i->reg, size, HR_RDX);
         return;
     case TX_MOV_RM_IMM:
@@ -960,7 +988,7 @@ static void tx_inline(struct tx *t, enum tx_class cls)
     case TX_UNARY:
     case TX_SHIFT: tx_rmw1(t, cls); return;
     case TX_IMUL:
-        tx_src(t, HR_RDX, size, true);
+        tx_src(t, HR_RDX, size);
         if (i->op == 0x1AF) {
             tx_load_gpr(t, HR_RCX, i->reg, size);
             emit_imul_rr(e, size, HR_RCX, HR_RDX);
@@ -1180,13 +1208,9 @@ static void tx_fallback(struct tx *t)
     tx_save_ax(t);
     tx_regs_store(t, t->dirty);
     t->dirty = 0;
-    tx_call_insn(t, t->k, t->rip, t->host_flags);
-    t->host_flags = false;
-    if (t->live[t->k + 1]) {
-        tx_flags_load(t);
-        t->host_flags = true;
-    }
-    if (t->k + 1 < t->n) tx_regs_load(t); /* after the flags: flags_read clobbers R9-R11 */
+    tx_call_insn(t, t->k, t->rip, t->floc != FLOC_MEM);
+    t->floc = FLOC_MEM;
+    if (t->k + 1 < t->n) tx_regs_load(t);
 }
 
 /* Out-of-line: the slow path of a memory instruction (its handler), then back. */
@@ -1199,7 +1223,14 @@ static void tx_emit_slow(struct tx *t, struct tx_slow *s)
     jit_label_bind(e, &s->entry);
     tx_regs_store(t, s->dirty);
     tx_call_insn(t, s->k, rip, s->ax_valid);
-    if (s->reload) tx_flags_load(t);
+    /* the handler left the flags in struct cpu: put them where the main path has them */
+    if (s->floc == FLOC_HOST || s->floc == FLOC_AXI) tx_flags_load(t);
+    if (s->floc == FLOC_AXI) {
+        emit_lahf(e);
+        emit_setcc(e, JCC_O, HR_RAX);
+    } else if (s->floc == FLOC_AXE) {
+        emit_mov_ri(e, 4, HR_RAX, JIT_AX_MEMORY);
+    }
     tx_regs_load(t);
     emit_jmp_abs(e, e->rx + s->resume);
 }
@@ -1257,7 +1288,7 @@ struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, cons
     tb->block = b;
     tb->cpl = (uint8_t)c->cpl;
 
-    /* classes and the backward liveness pass */
+    /* classes */
     unsigned inl = 0;
     for (unsigned k = 0; k < n; k++) {
         enum tx_class cls = tx_classify(&insn[k]);
@@ -1272,45 +1303,9 @@ struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, cons
         t->cls[k] = (uint8_t)cls;
         inl += cls != TX_FALLBACK;
     }
-    t->live[n] = false;
-    for (unsigned k = n; k-- > 0;) {
-        enum tx_class cls = t->cls[k];
-        if (cls == TX_FALLBACK) {
-            t->live[k] = false;
-            continue;
-        }
-        unsigned fx = tx_flags_effect(cls, &insn[k]);
-        t->live[k] = fx == FX_READ || (fx == FX_NONE && t->live[k + 1]);
-    }
-
     tx_regs_choose(t);
     tx_prologue(t);
-    /* Flags arrive in AX (or AX = JIT_AX_MEMORY: in struct cpu). Into host flags if anything
-     * before the first instruction that rewrites them all needs them: a reader, a handler
-     * call, an access that may fault (the fault must see them), or the block's end. */
-    bool need = true;
-    for (unsigned k = 0; k < n; k++) {
-        enum tx_class cls = t->cls[k];
-        if (cls == TX_FALLBACK || tx_touches_memory(cls, &insn[k])) break;
-        unsigned fx = tx_flags_effect(cls, &insn[k]);
-        if (fx == FX_KILL) {
-            need = false;
-            break;
-        }
-        if (fx == FX_READ || tx_is_branch(cls)) break;
-    }
-    if (need) {
-        struct jit_label from_ax = jit_label_new(), done = jit_label_new();
-        emit_alu_ri(&em, JALU_CMP, 4, HR_RAX, JIT_AX_MEMORY);
-        emit_jcc_label(&em, JCC_NE, &from_ax);
-        tx_flags_load(t);
-        emit_jmp_label(&em, &done);
-        jit_label_bind(&em, &from_ax);
-        emit_alu_ri(&em, JALU_ADD, 1, HR_RAX, 0x7f);
-        emit_sahf(&em);
-        jit_label_bind(&em, &done);
-        t->host_flags = true;
-    }
+    t->floc = FLOC_AXE; /* the flags arrive in AX, or AX = JIT_AX_MEMORY: in struct cpu */
     tx_regs_load(t);
     uint64_t r = rip;
     bool ended = false;
@@ -1321,7 +1316,8 @@ struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, cons
         t->rip = r;
         t->next = r + i->len;
         t->cur_slow = NULL;
-        t->ax_saved = false;
+        t->reads = cls != TX_FALLBACK && tx_flags_effect(cls, i) == FX_READ;
+        if (t->reads) tx_flags_host(t);
         if (cls == TX_FALLBACK) {
             tx_fallback(t);
             if (k == n - 1 && (i->flags & INSN_BRANCH)) {
@@ -1336,12 +1332,12 @@ struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, cons
         } else {
             tx_inline(t, cls);
             unsigned fx = tx_flags_effect(cls, i);
-            if (fx != FX_NONE) t->host_flags = true;
+            if (fx != FX_NONE) t->floc = FLOC_HOST;
             t->dirty |= t->wr[k] & t->cached;
         }
         if (t->cur_slow) {
             t->cur_slow->resume = em.pos;
-            t->cur_slow->reload = t->host_flags;
+            t->cur_slow->floc = t->floc;
         }
         r = t->next;
     }
@@ -1360,6 +1356,15 @@ struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, cons
     if (em.overflow) return NULL;
 
     tb->code_len = (uint32_t)em.pos;
+    if (j->dump_rip && j->dump_rip == rip) { /* objdump -D -b binary -mi386:x86-64 FILE */
+        char path[64];
+        snprintf(path, sizeof path, "/tmp/vessel-jit-%llx.bin", (unsigned long long)rip);
+        FILE *f = fopen(path, "wb");
+        if (f) {
+            fwrite(rw + hdr, 1, em.pos, f);
+            fclose(f);
+        }
+    }
     char name[48];
     snprintf(name, sizeof name, "jit_%llx", (unsigned long long)rip);
     jit_cache_commit(j->cache, hdr + em.pos, name);
