@@ -112,6 +112,7 @@ struct tx {
     uint16_t cached;            /* guest registers with a host register */
     uint16_t dirty;             /* ... whose host register may differ from struct cpu here */
     uint16_t wr[JIT_MAX_INSNS]; /* guest registers each inline instruction may write */
+    uint16_t fresh; /* cached registers the block writes whole before reading: not loaded */
 };
 
 static bool tx_canonical(uint64_t a)
@@ -323,13 +324,14 @@ static unsigned tx_use_gpr(struct tx *t, unsigned h, unsigned r, unsigned size)
 static const uint8_t tx_pool[] = {HR_RBP, HR_R12, HR_R13, HR_R14, HR_R15, HR_R9, HR_R10, HR_R11};
 
 /* Registers instruction i (class cls, inline) reads or writes, counted into refs; the ones it
- * may write; the ones it names by their high byte. */
-static void tx_regs_of(const struct insn *i, enum tx_class cls, uint8_t refs[16], uint16_t *writes,
-                       uint16_t *hibyte)
+ * may write; the ones it names by their high byte. Returns the registers it names; *fresh is
+ * the one it writes whole (8 or 4 bytes) without reading it, if any. */
+static uint16_t tx_regs_of(const struct insn *i, enum tx_class cls, uint8_t refs[16],
+                           uint16_t *writes, uint16_t *hibyte, uint16_t *fresh)
 {
     bool mem = i->flags & INSN_MEM, rex = i->flags & INSN_REX;
     unsigned reg = i->reg & 15, rm = i->rm & 15;
-    uint16_t w = 0, use = 0;
+    uint16_t w = 0, use = 0, addr = 0;
     bool use_reg = false, use_rm = false, w_reg = false, w_rm = false;
     bool byte_reg = i->opsize == 1, byte_rm = i->opsize == 1;
     unsigned alu =
@@ -337,6 +339,8 @@ static void tx_regs_of(const struct insn *i, enum tx_class cls, uint8_t refs[16]
             ? tx_alu_op(i)
             : 0;
     if (mem) {
+        if (i->base != REG_NONE && i->base != REG_RIP) addr |= (uint16_t)(1u << (i->base & 15));
+        if (i->index != REG_NONE) addr |= (uint16_t)(1u << (i->index & 15));
         if (i->base != REG_NONE && i->base != REG_RIP) refs[i->base & 15]++;
         if (i->index != REG_NONE) refs[i->index & 15]++;
     }
@@ -420,6 +424,35 @@ static void tx_regs_of(const struct insn *i, enum tx_class cls, uint8_t refs[16]
     for (unsigned r = 0; r < 16; r++)
         if (use & (1u << r)) refs[r]++;
     *writes |= w;
+    /* whole writes that read nothing of the destination */
+    *fresh = 0;
+    unsigned dst = 16;
+    uint16_t src = addr;
+    switch (cls) {
+    case TX_MOV_R_RM:
+    case TX_MOVX:
+        dst = reg;
+        if (!mem) src |= (uint16_t)(1u << rm);
+        break;
+    case TX_MOV_R_IMM:
+    case TX_LEA: dst = reg; break;
+    case TX_IMUL:
+        if (i->op != 0x1AF) {
+            dst = reg;
+            if (!mem) src |= (uint16_t)(1u << rm);
+        }
+        break;
+    case TX_MOV_RM_R:
+        if (!mem) dst = rm;
+        src |= (uint16_t)(1u << reg);
+        break;
+    case TX_MOV_RM_IMM:
+        if (!mem) dst = rm;
+        break;
+    default: break;
+    }
+    if (dst < 16 && i->opsize >= 4 && !(src & (1u << dst))) *fresh = (uint16_t)(1u << dst);
+    return (uint16_t)(use | addr);
 }
 
 /* Which guest registers get a host register in this block: the most used ones (at least
@@ -429,13 +462,19 @@ static void tx_regs_of(const struct insn *i, enum tx_class cls, uint8_t refs[16]
 static void tx_regs_choose(struct tx *t)
 {
     uint8_t refs[16] = {0};
-    uint16_t writes = 0, hibyte = 0;
+    uint16_t writes = 0, hibyte = 0, seen = 0;
     memset(t->hreg, HR_NONE, sizeof t->hreg);
-    t->cached = t->dirty = 0;
+    t->cached = t->dirty = t->fresh = 0;
     for (unsigned k = 0; k < t->n; k++) {
         t->wr[k] = 0;
-        if (t->cls[k] != TX_FALLBACK)
-            tx_regs_of(&t->ins[k], (enum tx_class)t->cls[k], refs, &t->wr[k], &hibyte);
+        if (t->cls[k] == TX_FALLBACK) {
+            seen = 0xffff; /* the handler reads them all from struct cpu */
+            continue;
+        }
+        uint16_t fresh, use = tx_regs_of(&t->ins[k], (enum tx_class)t->cls[k], refs, &t->wr[k],
+                                         &hibyte, &fresh);
+        t->fresh |= fresh & ~seen; /* written whole before anything reads it */
+        seen |= use;
         writes |= t->wr[k];
     }
     unsigned min = 2, max = sizeof tx_pool;
@@ -455,10 +494,12 @@ static void tx_regs_choose(struct tx *t)
     }
 }
 
-static void tx_regs_load(struct tx *t)
+/* Load the cached registers (at block entry: but those written before being read). */
+static void tx_regs_load(struct tx *t, bool entry)
 {
+    uint16_t mask = t->cached & (entry ? ~t->fresh : 0xffff);
     for (unsigned r = 0; r < 16; r++)
-        if (t->cached & (1u << r))
+        if (mask & (1u << r))
             emit_load(t->e, 8, t->hreg[r], jit_mem(HR_RBX, CPU_OFF(gpr) + 8 * (int32_t)r));
 }
 
@@ -649,11 +690,18 @@ static void tx_tlb(struct tx *t, unsigned kind, unsigned size)
     emit_mov_rr(e, 4, HR_RDI, HR_RSI);
     emit_shift_ri(e, JSH_SHR, 4, HR_RDI, 8);
     emit_alu_ri(e, JALU_AND, 4, HR_RDI, (TLB_ENTRIES - 1) * (int32_t)sizeof(struct tlb_entry));
-    emit_lea(e, 8, HR_RCX, jit_mem(HR_RSI, (int32_t)size - 1));
+    if (size > 1)
+        emit_lea(e, 8, HR_RCX, jit_mem(HR_RSI, (int32_t)size - 1));
+    else
+        emit_mov_rr(e, 8, HR_RCX, HR_RSI);
     emit_alu_ri(e, JALU_AND, 8, HR_RCX, -4096);
-    emit_load(e, 8, HR_RDX, jit_mem_idx(HR_RBX, HR_RDI, 0, tags));
-    if (t->cpl != 3) emit_alu_ri(e, JALU_AND, 8, HR_RDX, ~(int32_t)TLB_KERNEL);
-    emit_alu_rr(e, JALU_CMP, 8, HR_RDX, HR_RCX);
+    if (t->cpl != 3) {
+        emit_load(e, 8, HR_RDX, jit_mem_idx(HR_RBX, HR_RDI, 0, tags));
+        emit_alu_ri(e, JALU_AND, 8, HR_RDX, ~(int32_t)TLB_KERNEL);
+        emit_alu_rr(e, JALU_CMP, 8, HR_RDX, HR_RCX);
+    } else {
+        emit_alu_rm(e, JALU_CMP, 8, HR_RCX, jit_mem_idx(HR_RBX, HR_RDI, 0, tags));
+    }
     emit_jcc_label(e, JCC_NE, &s->entry);
     emit_alu_rm(e, JALU_ADD, 8, HR_RSI,
                 jit_mem_idx(HR_RBX, HR_RDI, 0, tags + (int32_t)offsetof(struct tlb_entry, addend)));
@@ -715,8 +763,8 @@ static void tx_exit_indirect(struct tx *t)
     emit_jmp_abs(t->e, t->j->lookup);
 }
 
-/* Prepare to leave the block after the current instruction retires. */
-static void tx_exit_prep(struct tx *t)
+/* Registers and flags where the next block or the run loop expects them (flag-free). */
+static void tx_exit_store(struct tx *t)
 {
     tx_regs_store(t, t->dirty | t->wr[t->k]);
     if (t->floc == FLOC_HOST) {
@@ -725,6 +773,12 @@ static void tx_exit_prep(struct tx *t)
     } else if (t->floc == FLOC_MEM) {
         emit_mov_ri(t->e, 4, HR_RAX, JIT_AX_MEMORY);
     }
+}
+
+/* Prepare to leave the block after the current instruction retires. */
+static void tx_exit_prep(struct tx *t)
+{
+    tx_exit_store(t);
     tx_count(t, t->k + 1);
 }
 
@@ -794,17 +848,27 @@ static void tx_alu(struct tx *t, enum tx_class cls)
         emit_alu_mi(e, (enum jit_alu)alu, size, jit_mem(HR_RSI, 0), imm);
         return;
     case TX_ALU_RM_R:
+        if (!mem && tx_hreg(t, i->rm, size) != HR_NONE) {
+            emit_alu_rm(e, (enum jit_alu)alu, size, tx_hreg(t, i->rm, size),
+                        tx_gpr(t, i->reg, size));
+            return;
+        }
         if (!mem) {
             tx_alu_reg(t, alu, size, i->rm, false, tx_use_gpr(t, HR_RDX, i->reg, size), 0);
             return;
         }
         tx_mem(t, alu == JALU_CMP ? TLB_READ : TLB_WRITE, size);
-        tx_load_gpr(t, HR_RDX, i->reg, size);
+        unsigned src = tx_use_gpr(t, HR_RDX, i->reg, size);
         tx_restore_ax(t);
         tx_lock(t, i);
-        emit_alu_mr(e, (enum jit_alu)alu, size, jit_mem(HR_RSI, 0), HR_RDX);
+        emit_alu_mr(e, (enum jit_alu)alu, size, jit_mem(HR_RSI, 0), src);
         return;
     default: /* TX_ALU_R_RM */
+        if (!mem && tx_hreg(t, i->reg, size) != HR_NONE) {
+            emit_alu_rm(e, (enum jit_alu)alu, size, tx_hreg(t, i->reg, size),
+                        tx_gpr(t, i->rm, size));
+            return;
+        }
         if (!mem) {
             tx_alu_reg(t, alu, size, i->reg, false, tx_use_gpr(t, HR_RDX, i->rm, size), 0);
             return;
@@ -929,11 +993,22 @@ static void tx_inline(struct tx *t, enum tx_class cls)
             tx_restore_ax(t);
             tx_load_gpr(t, HR_RDX, i->reg, size);
             emit_store(e, size, jit_mem(HR_RSI, 0), HR_RDX);
+        } else if (tx_hreg(t, i->rm, size) != HR_NONE) {
+            emit_load(e, size, tx_hreg(t, i->rm, size), tx_gpr(t, i->reg, size));
         } else {
             tx_store_gpr(t, i->rm, size, tx_use_gpr(t, HR_RDX, i->reg, size));
         }
         return;
     case TX_MOV_R_RM:
+        if (!mem && tx_hreg(t, i->reg, size) != HR_NONE) {
+            emit_load(e, size, tx_hreg(t, i->reg, size), tx_gpr(t, i->rm, size));
+            return;
+        }
+        if (mem && size >= 4 && tx_hreg(t, i->reg, size) != HR_NONE) {
+            tx_mem(t, TLB_READ, size);
+            emit_load(e, size, tx_hreg(t, i->reg, size), jit_mem(HR_RSI, 0));
+            return;
+        }
         if (!mem) {
             tx_store_gpr(t, i->reg, size, tx_use_gpr(t, HR_RDX, i->rm, size));
             return;
@@ -1012,6 +1087,14 @@ static void tx_inline(struct tx *t, enum tx_class cls)
             m = tx_gpr(t, i->rm, ss);
         }
         unsigned ds = size == 2 ? 4 : size; /* a 16-bit result is stored as a word */
+        unsigned hd = size >= 4 ? tx_hreg(t, i->reg, size) : HR_NONE;
+        if (hd != HR_NONE) { /* straight into the cached register (a 32-bit one zero-extends) */
+            if (sx)
+                emit_movsx_rm(e, ds, ss, hd, m);
+            else
+                emit_movzx_rm(e, ds, ss, hd, m);
+            return;
+        }
         if (sx)
             emit_movsx_rm(e, ds, ss, HR_RDX, m);
         else
@@ -1117,15 +1200,14 @@ static void tx_branch(struct tx *t, enum tx_class cls)
     struct jit_emit *e = t->e;
     uint64_t target = t->next + i->imm;
     switch (cls) {
-    case TX_JCC: {
+    case TX_JCC: { /* register stores, LAHF and SETO leave the host flags for the jcc */
         struct jit_label taken = jit_label_new();
-        emit_setcc(e, (enum jit_cc)(i->op & 15), HR_RDX);
-        emit_movzx_rr(e, 4, 1, HR_RDX, HR_RDX);
-        tx_exit_prep(t);
-        emit_test_rr(e, 4, HR_RDX, HR_RDX);
-        emit_jcc_label(e, JCC_NE, &taken);
+        tx_exit_store(t);
+        emit_jcc_label(e, (enum jit_cc)(i->op & 15), &taken);
+        tx_count(t, t->k + 1);
         tx_exit_direct(t, t->next);
         jit_label_bind(e, &taken);
+        tx_count(t, t->k + 1);
         tx_exit_direct(t, target);
         return;
     }
@@ -1210,7 +1292,7 @@ static void tx_fallback(struct tx *t)
     t->dirty = 0;
     tx_call_insn(t, t->k, t->rip, t->floc != FLOC_MEM);
     t->floc = FLOC_MEM;
-    if (t->k + 1 < t->n) tx_regs_load(t);
+    if (t->k + 1 < t->n) tx_regs_load(t, false);
 }
 
 /* Out-of-line: the slow path of a memory instruction (its handler), then back. */
@@ -1231,7 +1313,7 @@ static void tx_emit_slow(struct tx *t, struct tx_slow *s)
     } else if (s->floc == FLOC_AXE) {
         emit_mov_ri(e, 4, HR_RAX, JIT_AX_MEMORY);
     }
-    tx_regs_load(t);
+    tx_regs_load(t, false);
     emit_jmp_abs(e, e->rx + s->resume);
 }
 
@@ -1306,7 +1388,7 @@ struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, cons
     tx_regs_choose(t);
     tx_prologue(t);
     t->floc = FLOC_AXE; /* the flags arrive in AX, or AX = JIT_AX_MEMORY: in struct cpu */
-    tx_regs_load(t);
+    tx_regs_load(t, true);
     uint64_t r = rip;
     bool ended = false;
     for (unsigned k = 0; k < n; k++) {
