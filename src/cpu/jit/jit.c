@@ -122,6 +122,7 @@ void jit_link(struct jit *j, struct jit_tb *tb)
      * the same page: a write there drops both. */
     if (tb->block->gpa2 != ~0ull && tb->block->gpa2 != x->tb->block->gpa2) return;
     jit_patch_rel32(jit_cache_rw(j->cache, x->field), x->field, tb->entry);
+    jit_cache_touched(j->cache, x->field);
     JIT_DISCARD((void *)(x->field - 1), 5);
     j->st.chained++;
 }

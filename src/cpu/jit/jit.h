@@ -32,8 +32,10 @@ struct jit_call {
     uint32_t retired, pad;
 };
 
-/* One translation. Lives in the code cache's RW view just before its code, so a flush frees
- * both at once; `gen` says which cache generation it belongs to. */
+/* One translation. Lives in the code cache just before its code, so a flush frees both at
+ * once; `gen` says which cache generation it belongs to. Written through the writable view
+ * while it is made; every pointer to it (block, exits, records) is into the executable view,
+ * read-only, so the writable view's pages can be let go (jit_cache_commit). */
 struct jit_tb {
     uintptr_t entry; /* RX address of the code */
     uint64_t gen;

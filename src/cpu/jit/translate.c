@@ -90,7 +90,8 @@ struct tx {
     struct jit *j;
     struct cpu *c;
     struct jit_emit *e;
-    struct jit_tb *tb;
+    struct jit_tb *tb;  /* written through the cache's writable view... */
+    struct jit_tb *tbx; /* ...and read through the executable one by everyone after */
     const struct insn *ins;
     unsigned n, k;
     uint64_t rip, next; /* this instruction's linear address and the next one's */
@@ -747,7 +748,7 @@ static void tx_exit_direct(struct tx *t, uint64_t target)
         struct jit_exit *x = &t->tb->exit[st->exit];
         x->field = t->e->rx + field;
         x->target = target;
-        x->tb = t->tb;
+        x->tb = t->tbx;
         t->tb->nexit = (uint8_t)t->nstub;
         return;
     }
@@ -1272,13 +1273,13 @@ static void tx_call_insn(struct tx *t, unsigned k, uint64_t rip, bool ax_valid)
     struct jit_call *rec = &t->rec[t->nrec++];
     rec->insn = &t->ins[k];
     rec->rip = rip;
-    rec->tb = t->tb;
+    rec->tb = t->tbx;
     rec->retired = k + 1;
     if (ax_valid)
         emit_movzx_rr(e, 4, 2, HR_RCX, HR_RAX);
     else
         emit_mov_ri(e, 4, HR_RCX, JIT_AX_MEMORY);
-    emit_mov_ri(e, 8, HR_RSI, (uintptr_t)rec);
+    emit_mov_ri(e, 8, HR_RSI, (uintptr_t)t->tbx + (uintptr_t)((uint8_t *)rec - (uint8_t *)t->tb));
     emit_call_abs(e, (const void *)t->j->g_call_insn, HR_RAX);
     emit_test_rr(e, 4, HR_RAX, HR_RAX);
     emit_jcc_abs(e, JCC_NE, t->j->epilogue);
@@ -1321,7 +1322,7 @@ static void tx_emit_stub(struct tx *t, struct tx_stub *st)
 {
     struct jit_emit *e = t->e;
     jit_label_bind(e, &st->entry);
-    emit_mov_ri(e, 8, HR_RDX, (uintptr_t)&t->tb->exit[st->exit]);
+    emit_mov_ri(e, 8, HR_RDX, (uintptr_t)&t->tbx->exit[st->exit]);
     emit_jmp_abs(e, t->j->g_stub);
 }
 
@@ -1359,6 +1360,7 @@ struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, cons
     t->c = c;
     t->e = &em;
     t->tb = tb;
+    t->tbx = (struct jit_tb *)rx;
     t->rec = (struct jit_call *)(tb + 1);
     t->ins = insn;
     t->n = n;
@@ -1453,7 +1455,7 @@ struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, cons
     j->st.translated++;
     j->st.translated_insns += n;
     j->st.inline_insns += inl;
-    return tb;
+    return t->tbx;
 }
 
 /* Shared code every translation jumps or calls into, emitted once below the cache's floor:
