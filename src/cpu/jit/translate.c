@@ -1,9 +1,10 @@
 /* translate.c — one decoded block to host x86-64 code (docs/JIT.md has the conventions).
  * Every instruction is either emitted inline — the same host instruction with guest register
- * operands rewritten to their slots in struct cpu (RBX) and guest memory operands to a host
- * pointer from the inlined soft-TLB check — or handed to the interpreter's handler through
- * jit_helper_insn. A memory instruction whose TLB check misses takes that same handler call, so
- * the inline code only ever covers the simple case and the interpreter owns every corner.
+ * operands rewritten to host registers (the block's cached ones) or to their slots in struct
+ * cpu (RBX), and guest memory operands to a host pointer from the inlined soft-TLB check — or
+ * handed to the interpreter's handler through jit_helper_insn. A memory instruction whose TLB check
+ * misses takes that same handler call, so the inline code only ever covers the simple case and the
+ * interpreter owns every corner.
  *
  * Guest arithmetic flags are in one of four places as the block is emitted (`floc`): host
  * flags, AX as a LAHF/SETO image, AX as it came into the block (an image, or JIT_AX_MEMORY
