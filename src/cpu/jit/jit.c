@@ -121,7 +121,11 @@ void jit_link(struct jit *j, struct jit_tb *tb)
     /* A target that runs into a second page may only be chained from a block that depends on
      * the same page: a write there drops both. */
     if (tb->block->gpa2 != ~0ull && tb->block->gpa2 != x->tb->block->gpa2) return;
-    jit_patch_rel32(jit_cache_rw(j->cache, x->field), x->field, tb->entry);
+    /* A jump forward (to a higher address) may skip the target's budget and exit-request
+     * checks: every cycle of chained blocks has a jump backward, which does them. (Not in the
+     * verify mode, which runs one block at a time by its budget.) */
+    uintptr_t to = tb->rip > x->tb->rip && !j->verify ? tb->entry + tb->body : tb->entry;
+    jit_patch_rel32(jit_cache_rw(j->cache, x->field), x->field, to);
     jit_cache_touched(j->cache, x->field);
     JIT_DISCARD((void *)(x->field - 1), 5);
     j->st.chained++;

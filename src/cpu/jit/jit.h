@@ -42,6 +42,7 @@ struct jit_tb {
     uint64_t rip;        /* guest linear RIP of the first instruction */
     struct block *block; /* the decoded block (its struct insns are called by fallbacks) */
     uint32_t code_len;
+    uint32_t body; /* offset of the code after the entry checks (forward chains enter there) */
     uint8_t cpl;
     uint8_t nexit;
     struct jit_exit exit[2];

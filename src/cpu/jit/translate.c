@@ -1390,6 +1390,7 @@ struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, cons
     }
     tx_regs_choose(t);
     tx_prologue(t);
+    tb->body = (uint32_t)em.pos;
     t->floc = FLOC_AXE; /* the flags arrive in AX, or AX = JIT_AX_MEMORY: in struct cpu */
     tx_regs_load(t, true);
     uint64_t r = rip;
