@@ -180,8 +180,8 @@ uint32_t jit_helper_insn(struct cpu *c, const struct insn *i, uint64_t rip, uint
     if (c->jit) c->jit->st.helper_op[i->op % 0x300]++;
     i->fn(c, i);
     bc->cur = NULL;
-    bool leave = (i->flags & INSN_BRANCH) || c->next_rip != rip + i->len || bc->stop ||
-                 epoch != c->tlb.epoch;
+    bool leave = ((i->flags & INSN_BRANCH) && !jit_insn_stays(i)) || c->next_rip != rip + i->len ||
+                 bc->stop || epoch != c->tlb.epoch;
     /* An access that reached a device may have made an interrupt deliverable. */
     if (!leave && (i->flags & INSN_MEM) && (c->rflags & F_IF) && c->intc &&
         c->intc->pending(c->intc_opaque) >= 0)

@@ -134,6 +134,15 @@ void jit_verify(struct jit *j, struct cpu *c, struct jit_tb *tb);
 /* The arithmetic flags a block's last flag-writing instruction defines when translated. */
 uint32_t jit_flags_defined(const struct insn *insn, unsigned n);
 
+/* Whether a system instruction (INSN_BRANCH) that the interpreter handles may let the
+ * translated block go on after it: SWAPGS, CLAC, STAC and RDTSCP change nothing translated code
+ * depends on (the GS base is read at run time; AC matters to no check of the TLB). */
+static inline bool jit_insn_stays(const struct insn *i)
+{
+    return i->op == 0x101 &&
+           (i->modrm == 0xF8 || i->modrm == 0xCA || i->modrm == 0xCB || i->modrm == 0xF9);
+}
+
 /* Called from translated code (not for other use). */
 uint32_t jit_helper_insn(struct cpu *c, const struct insn *i, uint64_t rip, uint32_t ax,
                          struct jit_tb *tb, uint32_t retired);

@@ -1406,7 +1406,7 @@ struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, cons
         if (t->reads) tx_flags_host(t);
         if (cls == TX_FALLBACK) {
             tx_fallback(t);
-            if (k == n - 1 && (i->flags & INSN_BRANCH)) {
+            if (k == n - 1 && (i->flags & INSN_BRANCH) && !jit_insn_stays(i)) {
                 /* system instructions leave for the run loop: interrupts, mode changes */
                 tx_exit_prep(t);
                 tx_exit_loop(t, t->next, j->g_leave);
