@@ -31,11 +31,6 @@ _Static_assert(sizeof(struct jit_ibtc) == 64, "the lookup scales the index by 64
 
 #define JIT_IBTC_NONE 0x8000000000000000ull /* a non-canonical rip: never looked up */
 
-static unsigned jit_ibtc_index(uint64_t rip)
-{
-    return (unsigned)((rip ^ (rip >> 12)) & (JIT_IBTC - 1));
-}
-
 static void jit_ibtc_clear(struct jit *j)
 {
     for (unsigned k = 0; k < JIT_IBTC; k++)

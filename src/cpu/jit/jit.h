@@ -62,6 +62,12 @@ struct jit_ibtc {
     uint64_t pad2[3];
 };
 
+/* The indirect-branch table slot of a guest RIP (the lookup code computes the same). */
+static inline unsigned jit_ibtc_index(uint64_t rip)
+{
+    return (unsigned)((rip ^ (rip >> 12)) & (JIT_IBTC - 1));
+}
+
 struct jit_stats {
     uint64_t translated, translated_insns, inline_insns, entries, chained, ibtc_fills, flushes;
     /* why translated code returned to the run loop (besides chain-pending stubs) */
@@ -83,10 +89,11 @@ struct jit {
     uintptr_t lookup;      /* indirect-branch table lookup: RCX = guest RIP (stored in c->rip) */
     uintptr_t epilogue_ax; /* the same, with the flags image in AX to store first */
     uintptr_t g_call_insn, g_flags_load, g_stub, g_leave, g_leave_entry; /* glue */
-    unsigned hot;                                                        /* translation threshold */
-    uint64_t block_gen; /* block-arena generation the translations were made for */
-    unsigned verify;    /* VESSEL_JIT_VERIFY sample period, 0 = off */
-    uint64_t dump_rip;  /* VESSEL_JIT_DUMP: write this rip's translations to /tmp */
+    uintptr_t g_lookup_miss; /* where every lookup (shared or inline) goes on a miss */
+    unsigned hot;            /* translation threshold */
+    uint64_t block_gen;      /* block-arena generation the translations were made for */
+    unsigned verify;         /* VESSEL_JIT_VERIFY sample period, 0 = off */
+    uint64_t dump_rip;       /* VESSEL_JIT_DUMP: write this rip's translations to /tmp */
     unsigned verify_count;
     struct jit_stats st;
     struct insn step_insn; /* the instruction of a single step (cpu_step) */

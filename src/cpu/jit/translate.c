@@ -736,6 +736,70 @@ static void tx_exit_loop(struct tx *t, uint64_t rip, uintptr_t glue)
     emit_jmp_abs(t->e, glue);
 }
 
+/* The indirect-branch table lookup for the guest RIP in RCX (already stored in c->rip; the
+ * flags in AX): jump to the translation if its entry matches RIP and CPL and the code TLB
+ * still maps RIP's page to the block's physical page, else to g_lookup_miss. Emitted once as
+ * shared glue, and inline at every indirect exit and cross-page direct exit, so each has its
+ * own final indirect jump for the host's branch predictor (a shared one mispredicts nearly
+ * always). With `known` the RIP (and the CPL: a direct jump keeps it) is a constant, and the
+ * hash and the TLB slots are computed here. */
+static void tx_emit_lookup(struct jit_emit *e, struct jit *j, bool known, uint64_t rip,
+                           unsigned cpl)
+{
+    int32_t tags = CPU_OFF(tlb.e) + (int32_t)(TLB_EXEC * TLB_ENTRIES * sizeof(struct tlb_entry));
+    int32_t gpas = CPU_OFF(tlb.gpa) + (int32_t)(TLB_EXEC * TLB_ENTRIES * sizeof(uint64_t));
+    if (known) {
+        emit_mov_ri(e, 8, HR_RDI, (uintptr_t)&j->ibtc[jit_ibtc_index(rip)]);
+    } else {
+        emit_mov_rr(e, 8, HR_RDX, HR_RCX);
+        emit_shift_ri(e, JSH_SHR, 8, HR_RDX, 12);
+        emit_alu_rr(e, JALU_XOR, 8, HR_RDX, HR_RCX);
+        emit_alu_ri(e, JALU_AND, 4, HR_RDX, JIT_IBTC - 1);
+        emit_shift_ri(e, JSH_SHL, 4, HR_RDX, 6);
+        emit_mov_ri(e, 8, HR_RDI, (uintptr_t)j->ibtc);
+        emit_alu_rr(e, JALU_ADD, 8, HR_RDI, HR_RDX);
+    }
+    emit_alu_rm(e, JALU_CMP, 8, HR_RCX, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, rip)));
+    emit_jcc_abs(e, JCC_NE, j->g_lookup_miss);
+    if (known) {
+        emit_alu_mi(e, JALU_CMP, 4, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, cpl)),
+                    (int32_t)cpl);
+    } else {
+        emit_load(e, 4, HR_R8, tx_cpu(CPU_OFF(cpl)));
+        emit_alu_rm(e, JALU_CMP, 4, HR_R8,
+                    jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, cpl)));
+    }
+    emit_jcc_abs(e, JCC_NE, j->g_lookup_miss);
+    /* the code TLB must still map rip's page, to the same physical page */
+    unsigned ti = (unsigned)(rip >> 12) & (TLB_ENTRIES - 1);
+    if (known) {
+        emit_load(e, 8, HR_R8, tx_cpu(gpas + (int32_t)(ti * sizeof(uint64_t))));
+    } else {
+        emit_mov_rr(e, 4, HR_RDX, HR_RCX);
+        emit_shift_ri(e, JSH_SHR, 4, HR_RDX, 12);
+        emit_alu_ri(e, JALU_AND, 4, HR_RDX, TLB_ENTRIES - 1);
+        emit_load(e, 8, HR_R8, jit_mem_idx(HR_RBX, HR_RDX, 3, gpas));
+    }
+    emit_alu_ri(e, JALU_AND, 8, HR_R8, -4096);
+    emit_alu_rm(e, JALU_CMP, 8, HR_R8,
+                jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, gpa_page)));
+    emit_jcc_abs(e, JCC_NE, j->g_lookup_miss);
+    if (known) {
+        emit_load(e, 8, HR_R8, tx_cpu(tags + (int32_t)(ti * sizeof(struct tlb_entry))));
+        emit_mov_ri(e, 8, HR_RSI, rip & ~0xfffull);
+    } else {
+        emit_shift_ri(e, JSH_SHL, 4, HR_RDX, 4);
+        emit_load(e, 8, HR_R8, jit_mem_idx(HR_RBX, HR_RDX, 0, tags));
+        emit_mov_rr(e, 8, HR_RSI, HR_RCX);
+        emit_alu_ri(e, JALU_AND, 8, HR_RSI, -4096);
+    }
+    emit_alu_rm(e, JALU_AND, 8, HR_R8,
+                jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, tag_mask)));
+    emit_alu_rr(e, JALU_CMP, 8, HR_R8, HR_RSI);
+    emit_jcc_abs(e, JCC_NE, j->g_lookup_miss);
+    emit_jmp_m(e, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, code)));
+}
+
 /* Go to guest `target` (flags already stored, instructions counted): a chainable jump when it
  * is on the block's own page, else through the indirect-branch table. */
 static void tx_exit_direct(struct tx *t, uint64_t target)
@@ -755,14 +819,14 @@ static void tx_exit_direct(struct tx *t, uint64_t target)
     }
     emit_mov_ri(t->e, 8, HR_RCX, target);
     emit_store(t->e, 8, tx_cpu(CPU_OFF(rip)), HR_RCX);
-    emit_jmp_abs(t->e, t->j->lookup);
+    tx_emit_lookup(t->e, t->j, true, target, t->cpl);
 }
 
 /* Target in RCX (canonical), flags stored, counted. */
 static void tx_exit_indirect(struct tx *t)
 {
     emit_store(t->e, 8, tx_cpu(CPU_OFF(rip)), HR_RCX);
-    emit_jmp_abs(t->e, t->j->lookup);
+    tx_emit_lookup(t->e, t->j, false, 0, 0);
 }
 
 /* Registers and flags where the next block or the run loop expects them (flag-free). */
@@ -1536,55 +1600,31 @@ bool jit_glue(struct jit *j)
     j->g_flags_load = jit_emit_here(e);
     glue_flags_load(e);
 
-    /* lookup: RCX = guest RIP (already in c->rip) */
+    /* lookup miss: back to the run loop, which finds (and translates) the block */
     emit_align(e, 16);
-    j->lookup = jit_emit_here(e);
-    struct jit_label miss = jit_label_new();
-    int32_t tags = CPU_OFF(tlb.e) + (int32_t)(TLB_EXEC * TLB_ENTRIES * sizeof(struct tlb_entry));
-    int32_t gpas = CPU_OFF(tlb.gpa) + (int32_t)(TLB_EXEC * TLB_ENTRIES * sizeof(uint64_t));
-    emit_mov_rr(e, 8, HR_RDX, HR_RCX);
-    emit_shift_ri(e, JSH_SHR, 8, HR_RDX, 12);
-    emit_alu_rr(e, JALU_XOR, 8, HR_RDX, HR_RCX);
-    emit_alu_ri(e, JALU_AND, 4, HR_RDX, JIT_IBTC - 1);
-    emit_shift_ri(e, JSH_SHL, 4, HR_RDX, 6);
-    emit_mov_ri(e, 8, HR_RDI, (uintptr_t)j->ibtc);
-    emit_alu_rr(e, JALU_ADD, 8, HR_RDI, HR_RDX);
-    emit_alu_rm(e, JALU_CMP, 8, HR_RCX, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, rip)));
-    emit_jcc_label(e, JCC_NE, &miss);
-    emit_load(e, 4, HR_R8, tx_cpu(CPU_OFF(cpl)));
-    emit_alu_rm(e, JALU_CMP, 4, HR_R8, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, cpl)));
-    emit_jcc_label(e, JCC_NE, &miss);
-    /* the code TLB must still map rip's page, to the same physical page */
-    emit_mov_rr(e, 4, HR_RDX, HR_RCX);
-    emit_shift_ri(e, JSH_SHR, 4, HR_RDX, 12);
-    emit_alu_ri(e, JALU_AND, 4, HR_RDX, TLB_ENTRIES - 1);
-    emit_load(e, 8, HR_R8, jit_mem_idx(HR_RBX, HR_RDX, 3, gpas));
-    emit_alu_ri(e, JALU_AND, 8, HR_R8, -4096);
-    emit_alu_rm(e, JALU_CMP, 8, HR_R8,
-                jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, gpa_page)));
-    emit_jcc_label(e, JCC_NE, &miss);
-    emit_shift_ri(e, JSH_SHL, 4, HR_RDX, 4);
-    emit_load(e, 8, HR_R8, jit_mem_idx(HR_RBX, HR_RDX, 0, tags));
-    emit_alu_rm(e, JALU_AND, 8, HR_R8,
-                jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, tag_mask)));
-    emit_mov_rr(e, 8, HR_RSI, HR_RCX);
-    emit_alu_ri(e, JALU_AND, 8, HR_RSI, -4096);
-    emit_alu_rr(e, JALU_CMP, 8, HR_R8, HR_RSI);
-    emit_jcc_label(e, JCC_NE, &miss);
-    emit_jmp_m(e, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, code)));
-    jit_label_bind(e, &miss);
+    j->g_lookup_miss = jit_emit_here(e);
     emit_mov_ri(e, 8, HR_R8, (uintptr_t)&j->st.exit_lookup);
     emit_alu_mi(e, JALU_ADD, 8, jit_mem(HR_R8, 0), 1);
     emit_jmp_abs(e, j->epilogue_ax);
+
+    /* lookup: RCX = guest RIP (already in c->rip) */
+    emit_align(e, 16);
+    j->lookup = jit_emit_here(e);
+    tx_emit_lookup(e, j, false, 0, 0);
     if (e->overflow) return false;
     jit_cache_commit(j->cache, e->pos, NULL);
     const struct {
         uintptr_t at;
         const char *name;
-    } parts[] = {{j->enter, "jit_enter"},           {j->epilogue_ax, "jit_epilogue"},
-                 {j->g_leave_entry, "jit_leave"},   {j->g_stub, "jit_stub"},
-                 {j->g_call_insn, "jit_call_insn"}, {j->g_flags_load, "jit_flags_load"},
-                 {j->lookup, "jit_lookup"},         {rx + e->pos, NULL}};
+    } parts[] = {{j->enter, "jit_enter"},
+                 {j->epilogue_ax, "jit_epilogue"},
+                 {j->g_leave_entry, "jit_leave"},
+                 {j->g_stub, "jit_stub"},
+                 {j->g_call_insn, "jit_call_insn"},
+                 {j->g_flags_load, "jit_flags_load"},
+                 {j->g_lookup_miss, "jit_lookup_miss"},
+                 {j->lookup, "jit_lookup"},
+                 {rx + e->pos, NULL}};
     for (unsigned k = 0; parts[k].name; k++)
         jit_cache_perf_name(j->cache, parts[k].at, parts[k + 1].at - parts[k].at, parts[k].name);
     jit_cache_set_floor(j->cache);
