@@ -76,6 +76,7 @@ int main(int argc, char **argv)
     printf("%-8s %14s %10s %12s\n", "loop", "guest insns", "seconds", "M insns/s");
     int rc = 0;
     for (size_t k = 0; k < sizeof(loops) / sizeof(loops[0]); k++) {
+        if (argc > 2 && strcmp(argv[2], loops[k].name) != 0) continue;
         struct vcpu *v = vcpu_create(&bus, 0);
         if (!v) {
             fprintf(stderr, "cpu_loops: vcpu_create failed\n");

@@ -109,6 +109,8 @@ struct tx {
     struct jit_call *rec; /* handler-call records (in the cache, after the tb) */
     unsigned nrec;
     struct jit_label entry_exit;
+    bool self;                /* the block ends in a jump (Jcc or JMP) to its own start */
+    struct jit_label loop_hd; /* ... which lands here, registers and flags in place */
     /* guest registers cached in host registers for the whole block (tx_regs_choose) */
     uint8_t hreg[16];           /* guest register -> host register, or HR_NONE */
     uint16_t cached;            /* guest registers with a host register */
@@ -1259,6 +1261,26 @@ static void tx_inline(struct tx *t, enum tx_class cls)
     }
 }
 
+/* A block's jump to its own start (flags in AX): count, then the entry checks, and straight
+ * back to the top with the registers still in host registers; they are stored only if the
+ * checks say leave. (Every register the block writes counts as dirty from the top on.) */
+static void tx_loop_back(struct tx *t)
+{
+    struct jit_emit *e = t->e;
+    struct jit_label out = jit_label_new();
+    tx_count(t, t->k + 1);
+    emit_load(e, 8, HR_RDX, tx_cpu(CPU_OFF(stats.insns)));
+    emit_mov_ri(e, 8, HR_RCX, (uintptr_t)t->j);
+    emit_alu_rm(e, JALU_CMP, 8, HR_RDX, jit_mem(HR_RCX, (int32_t)offsetof(struct jit, budget_end)));
+    emit_jcc_label(e, JCC_AE, &out);
+    emit_alu_mi(e, JALU_CMP, 4, tx_cpu(CPU_OFF(exit_request)), 0);
+    emit_jcc_label(e, JCC_NE, &out);
+    emit_jmp_label(e, &t->loop_hd);
+    jit_label_bind(e, &out);
+    tx_regs_store(t, t->dirty | t->wr[t->k]);
+    emit_jmp_label(e, &t->entry_exit);
+}
+
 /* Branch instructions end the block: they leave through exits. */
 static void tx_branch(struct tx *t, enum tx_class cls)
 {
@@ -1266,18 +1288,41 @@ static void tx_branch(struct tx *t, enum tx_class cls)
     struct jit_emit *e = t->e;
     uint64_t target = t->next + i->imm;
     switch (cls) {
-    case TX_JCC: { /* register stores, LAHF and SETO leave the host flags for the jcc */
-        struct jit_label taken = jit_label_new();
-        tx_exit_store(t);
-        emit_jcc_label(e, (enum jit_cc)(i->op & 15), &taken);
-        tx_count(t, t->k + 1);
-        tx_exit_direct(t, t->next);
-        jit_label_bind(e, &taken);
-        tx_count(t, t->k + 1);
-        tx_exit_direct(t, target);
-        return;
-    }
+    case TX_JCC: /* register stores, LAHF and SETO leave the host flags for the jcc */
+        if (t->self && target == t->tb->rip) {
+            struct jit_label taken = jit_label_new();
+            emit_lahf(e); /* the flags are in host flags: a reader */
+            emit_setcc(e, JCC_O, HR_RAX);
+            emit_jcc_label(e, (enum jit_cc)(i->op & 15), &taken);
+            tx_regs_store(t, t->dirty | t->wr[t->k]);
+            tx_count(t, t->k + 1);
+            tx_exit_direct(t, t->next);
+            jit_label_bind(e, &taken);
+            tx_loop_back(t);
+            return;
+        }
+        {
+            struct jit_label taken = jit_label_new();
+            tx_exit_store(t);
+            emit_jcc_label(e, (enum jit_cc)(i->op & 15), &taken);
+            tx_count(t, t->k + 1);
+            tx_exit_direct(t, t->next);
+            jit_label_bind(e, &taken);
+            tx_count(t, t->k + 1);
+            tx_exit_direct(t, target);
+            return;
+        }
     case TX_JMP:
+        if (t->self && target == t->tb->rip) {
+            if (t->floc == FLOC_HOST) {
+                emit_lahf(e);
+                emit_setcc(e, JCC_O, HR_RAX);
+            } else if (t->floc == FLOC_MEM) {
+                emit_mov_ri(e, 4, HR_RAX, JIT_AX_MEMORY);
+            }
+            tx_loop_back(t);
+            return;
+        }
         tx_exit_prep(t);
         tx_exit_direct(t, target);
         return;
@@ -1452,11 +1497,24 @@ struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, cons
         t->cls[k] = (uint8_t)cls;
         inl += cls != TX_FALLBACK;
     }
+    if (t->cls[n - 1] == TX_JCC || t->cls[n - 1] == TX_JMP) {
+        uint64_t nx = rip;
+        for (unsigned q = 0; q < n; q++)
+            nx += insn[q].len;
+        t->self = nx + insn[n - 1].imm == rip;
+    }
     tx_regs_choose(t);
+    if (t->self) t->fresh = 0; /* a slow path may store any written register: load them all */
     tx_prologue(t);
     tb->body = (uint32_t)em.pos;
     t->floc = FLOC_AXE; /* the flags arrive in AX, or AX = JIT_AX_MEMORY: in struct cpu */
     tx_regs_load(t, true);
+    if (t->self) { /* from the top on, anything the block writes may be ahead of struct cpu */
+        for (unsigned k = 0; k < n; k++)
+            t->dirty |= t->wr[k] & t->cached;
+        t->loop_hd = jit_label_new();
+        jit_label_bind(&em, &t->loop_hd);
+    }
     uint64_t r = rip;
     bool ended = false;
     for (unsigned k = 0; k < n; k++) {
