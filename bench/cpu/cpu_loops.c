@@ -1,8 +1,8 @@
 /* cpu_loops.c — guest instructions per second of the CPU engine on three bare-metal loops
- * (integer ALU, memory copy, call/return), run through the public engine API exactly as the
- * machine runs a guest. The loop code (loops.S) is linked into this program only to be copied
- * into guest RAM; the host never executes it.
- * Usage: cpu_loops [iterations-per-loop]   (default 20,000,000) */
+ * (integer ALU, memory copy, call/return, a SHA-256 round), run through the public engine API
+ * exactly as the machine runs a guest. The loop code (loops.S) is linked into this program only to
+ * be copied into guest RAM; the host never executes it. Usage: cpu_loops [iterations-per-loop]
+ * (default 20,000,000) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +11,7 @@
 #include "vessel/clock.h"
 #include "vessel/cpu.h"
 
-extern const unsigned char int_loop[], copy_loop[], call_loop[], loops_end[];
+extern const unsigned char int_loop[], copy_loop[], call_loop[], sha_loop[], loops_end[];
 
 #define CODE_GPA  0x100000ull
 #define SRC_GPA   0x200000ull
@@ -40,7 +40,7 @@ static void enter_long_mode(struct vcpu *v, uint64_t rip, uint64_t rcx)
     s.seg[VSEG_DS] = s.seg[VSEG_ES] = s.seg[VSEG_SS] = s.seg[VSEG_FS] = s.seg[VSEG_GS] = data;
     s.cr0 = 0x80000031; /* PE ET NE PG */
     s.cr3 = PML4_GPA;
-    s.cr4 = 0x620; /* PAE OSFXSR OSXMMEXCPT */
+    s.cr4 = 0x620;  /* PAE OSFXSR OSXMMEXCPT */
     s.efer = 0x500; /* LME LMA */
     vcpu_set_sregs(v, &s);
     struct vcpu_regs r = {0};
@@ -59,7 +59,10 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         const unsigned char *entry;
-    } loops[] = {{"integer", int_loop}, {"memcopy", copy_loop}, {"callret", call_loop}};
+    } loops[] = {{"integer", int_loop},
+                 {"memcopy", copy_loop},
+                 {"callret", call_loop},
+                 {"sha256", sha_loop}};
 
     struct bus bus;
     if (bus_init(&bus, 64ull << 20) != 0) {
@@ -73,6 +76,7 @@ int main(int argc, char **argv)
     printf("%-8s %14s %10s %12s\n", "loop", "guest insns", "seconds", "M insns/s");
     int rc = 0;
     for (size_t k = 0; k < sizeof(loops) / sizeof(loops[0]); k++) {
+        if (argc > 2 && strcmp(argv[2], loops[k].name) != 0) continue;
         struct vcpu *v = vcpu_create(&bus, 0);
         if (!v) {
             fprintf(stderr, "cpu_loops: vcpu_create failed\n");

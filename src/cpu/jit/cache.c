@@ -122,7 +122,19 @@ uintptr_t jit_cache_commit(struct jit_cache *jc, size_t len, const char *name)
     uintptr_t rx = (uintptr_t)jc->rx + at;
     jc->used = at + len;
     if (name) jit_cache_perf_name(jc, rx, len, name);
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), lo = jc->rw_low & ~(pg - 1),
+           hi = jc->used & ~(pg - 1);
+    if (hi > lo) {
+        madvise(jc->rw + lo, hi - lo, MADV_DONTNEED);
+        jc->rw_low = hi;
+    }
     return rx;
+}
+
+void jit_cache_touched(struct jit_cache *jc, uintptr_t rx)
+{
+    size_t off = rx - (uintptr_t)jc->rx;
+    if (off < jc->rw_low) jc->rw_low = off;
 }
 
 void jit_cache_perf_name(struct jit_cache *jc, uintptr_t rx, size_t len, const char *name)
@@ -140,6 +152,7 @@ void jit_cache_set_floor(struct jit_cache *jc)
 void jit_cache_flush(struct jit_cache *jc)
 {
     jc->used = jc->floor;
+    if (jc->rw_low > jc->floor) jc->rw_low = jc->floor;
     jc->generation++;
     jc->flushes++;
 }

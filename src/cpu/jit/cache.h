@@ -27,6 +27,7 @@ struct jit_cache {
     size_t floor;        /* bytes kept across flushes (the entry trampoline) */
     uint64_t generation; /* bumped by every flush */
     uint64_t flushes;
+    size_t rw_low;  /* lowest writable-view offset touched since its pages were last let go */
     FILE *perf_map; /* /tmp/perf-PID.map, or NULL */
 };
 
@@ -39,7 +40,10 @@ void jit_cache_free(struct jit_cache *jc);
  * the address the code will run at. Nothing is reserved until jit_cache_commit. */
 uintptr_t jit_cache_begin(struct jit_cache *jc, uint8_t **rw, size_t *avail);
 /* Keep `len` bytes written at the position jit_cache_begin gave; returns their RX address.
- * `name` (may be NULL) labels the region in the perf map. */
+ * `name` (may be NULL) labels the region in the perf map. Whole pages written before the
+ * current one are let go from the writable view (MADV_DONTNEED: the shared pages stay, only
+ * this mapping of them goes), so the process's RSS counts the code once, through the
+ * executable view, and not twice. */
 uintptr_t jit_cache_commit(struct jit_cache *jc, size_t len, const char *name);
 /* Name a sub-range of committed code in the perf map (no-op without VESSEL_PERF_MAP=1). */
 void jit_cache_perf_name(struct jit_cache *jc, uintptr_t rx, size_t len, const char *name);
@@ -49,6 +53,10 @@ void jit_cache_set_floor(struct jit_cache *jc);
  * thread is running cached code (the vCPU thread flushes between blocks, outside translated code).
  */
 void jit_cache_flush(struct jit_cache *jc);
+
+/* Note a write through the writable view at the RX address rx (a patched jump), so its page
+ * is let go again at the next commit. */
+void jit_cache_touched(struct jit_cache *jc, uintptr_t rx);
 
 /* The writable alias of an address in the executable view (for patching chained jumps). */
 static inline uint8_t *jit_cache_rw(const struct jit_cache *jc, uintptr_t rx)

@@ -152,6 +152,10 @@ static void enc_modrm_mem(struct jit_emit *e, unsigned reg, struct jit_mem m)
 static void enc_rm(struct jit_emit *e, unsigned size, uint32_t op, unsigned reg, struct jit_mem m,
                    unsigned bytes)
 {
+    if (m.base == HR_REG) { /* an empty REX is harmless where the operand is not a byte */
+        enc_rr(e, size, op, reg, m.index, bytes | BYTE_RM);
+        return;
+    }
     unsigned x = m.index == HR_NONE ? 0 : m.index;
     unsigned b = (m.base == HR_NONE || m.base == HR_RIP) ? 0 : m.base;
     emit_prefixes(e, size, reg, x, b, (bytes & BYTE_REG) && byte_needs_rex(reg));
@@ -259,6 +263,10 @@ void emit_movsx_rm(struct jit_emit *e, unsigned dsize, unsigned ssize, unsigned 
 
 void emit_lea(struct jit_emit *e, unsigned size, unsigned dst, struct jit_mem m)
 {
+    if (m.base == HR_REG) { /* no such instruction: make the translation fail loudly */
+        e->overflow = true;
+        return;
+    }
     enc_rm(e, size, 0x8D, dst, m, 0);
 }
 

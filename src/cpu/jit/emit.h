@@ -34,6 +34,7 @@ enum jit_reg {
 };
 #define HR_NONE 0xff /* no base / no index in a jit_mem */
 #define HR_RIP  0xfe /* base: RIP-relative (disp is relative to the end of the instruction) */
+#define HR_REG  0xfd /* base: not memory but the register in `index` (ModRM mod=3) */
 
 /* ALU group 1 (opcode /digit order). */
 enum jit_alu { JALU_ADD, JALU_OR, JALU_ADC, JALU_SBB, JALU_AND, JALU_SUB, JALU_XOR, JALU_CMP };
@@ -59,7 +60,10 @@ enum jit_cc {
     JCC_G
 };
 
-/* A memory operand: [base + index << scale + disp]. */
+/* A memory operand: [base + index << scale + disp]. With base HR_REG it is the register
+ * `index` instead (jit_reg_op), so code written for a memory slot can be pointed at a host
+ * register: every r/m form accepts it, except LEA. A register operand always gets a REX
+ * prefix when it is 4..7, so byte forms name SPL..DIL. */
 struct jit_mem {
     uint8_t base;  /* jit_reg, HR_RIP or HR_NONE */
     uint8_t index; /* jit_reg (not RSP) or HR_NONE */
@@ -75,6 +79,11 @@ static inline struct jit_mem jit_mem_idx(unsigned base, unsigned index, unsigned
                                          int32_t disp)
 {
     return (struct jit_mem){(uint8_t)base, (uint8_t)index, (uint8_t)scale, disp};
+}
+
+static inline struct jit_mem jit_reg_op(unsigned reg)
+{
+    return (struct jit_mem){HR_REG, (uint8_t)reg, 0, 0};
 }
 
 struct jit_emit {

@@ -31,11 +31,6 @@ _Static_assert(sizeof(struct jit_ibtc) == 64, "the lookup scales the index by 64
 
 #define JIT_IBTC_NONE 0x8000000000000000ull /* a non-canonical rip: never looked up */
 
-static unsigned jit_ibtc_index(uint64_t rip)
-{
-    return (unsigned)((rip ^ (rip >> 12)) & (JIT_IBTC - 1));
-}
-
 static void jit_ibtc_clear(struct jit *j)
 {
     for (unsigned k = 0; k < JIT_IBTC; k++)
@@ -53,6 +48,8 @@ struct jit *jit_new(size_t cache_size)
     }
     const char *v = getenv("VESSEL_JIT_VERIFY");
     if (v && *v) j->verify = (unsigned)strtoul(v, NULL, 0);
+    const char *d = getenv("VESSEL_JIT_DUMP");
+    if (d && *d) j->dump_rip = strtoull(d, NULL, 16);
     jit_ibtc_clear(j);
     j->hot = JIT_HOT;
     const char *h = getenv("VESSEL_JIT_HOT");
@@ -75,6 +72,17 @@ void jit_free(struct jit *j)
             (unsigned long long)j->st.flushes, (unsigned long long)j->st.exit_entry,
             (unsigned long long)j->st.exit_lookup, (unsigned long long)j->st.exit_helper,
             j->cache->used >> 10);
+    if (getenv("VESSEL_JIT_STATS"))
+        for (unsigned r = 0; r < 12; r++) {
+            unsigned best = 0;
+            for (unsigned op = 1; op < 0x300; op++)
+                if (j->st.helper_op[op] > j->st.helper_op[best]) best = op;
+            if (!j->st.helper_op[best]) break;
+            fprintf(stderr, "jit: handler op %#x: %llu calls, %llu left the block\n", best,
+                    (unsigned long long)j->st.helper_op[best],
+                    (unsigned long long)j->st.exit_op[best]);
+            j->st.helper_op[best] = 0;
+        }
     if (j->verify)
         fprintf(stderr, "jit verify: %llu blocks compared, %llu divergences, %llu skipped\n",
                 (unsigned long long)j->st.verify_runs, (unsigned long long)j->st.verify_bad,
@@ -108,7 +116,12 @@ void jit_link(struct jit *j, struct jit_tb *tb)
     /* A target that runs into a second page may only be chained from a block that depends on
      * the same page: a write there drops both. */
     if (tb->block->gpa2 != ~0ull && tb->block->gpa2 != x->tb->block->gpa2) return;
-    jit_patch_rel32(jit_cache_rw(j->cache, x->field), x->field, tb->entry);
+    /* A jump forward (to a higher address) may skip the target's budget and exit-request
+     * checks: every cycle of chained blocks has a jump backward, which does them. (Not in the
+     * verify mode, which runs one block at a time by its budget.) */
+    uintptr_t to = tb->rip > x->tb->rip && !j->verify ? tb->entry + tb->body : tb->entry;
+    jit_patch_rel32(jit_cache_rw(j->cache, x->field), x->field, to);
+    jit_cache_touched(j->cache, x->field);
     JIT_DISCARD((void *)(x->field - 1), 5);
     j->st.chained++;
 }
@@ -159,16 +172,20 @@ uint32_t jit_helper_insn(struct cpu *c, const struct insn *i, uint64_t rip, uint
     c->exec->cur_rip = tb->rip;
     bc->stop = false;
     uint64_t epoch = c->tlb.epoch;
+    if (c->jit) c->jit->st.helper_op[i->op % 0x300]++;
     i->fn(c, i);
     bc->cur = NULL;
-    bool leave = (i->flags & INSN_BRANCH) || c->next_rip != rip + i->len || bc->stop ||
-                 epoch != c->tlb.epoch;
+    bool leave = ((i->flags & INSN_BRANCH) && !jit_insn_stays(i)) || c->next_rip != rip + i->len ||
+                 bc->stop || epoch != c->tlb.epoch;
     /* An access that reached a device may have made an interrupt deliverable. */
     if (!leave && (i->flags & INSN_MEM) && (c->rflags & F_IF) && c->intc &&
         c->intc->pending(c->intc_opaque) >= 0)
         leave = true;
     if (!leave) return 0;
-    if (c->jit) c->jit->st.exit_helper++;
+    if (c->jit) {
+        c->jit->st.exit_helper++;
+        c->jit->st.exit_op[i->op % 0x300]++;
+    }
     c->rip = c->next_rip;
     c->stats.insns += retired;
     return 1;

@@ -32,14 +32,17 @@ struct jit_call {
     uint32_t retired, pad;
 };
 
-/* One translation. Lives in the code cache's RW view just before its code, so a flush frees
- * both at once; `gen` says which cache generation it belongs to. */
+/* One translation. Lives in the code cache just before its code, so a flush frees both at
+ * once; `gen` says which cache generation it belongs to. Written through the writable view
+ * while it is made; every pointer to it (block, exits, records) is into the executable view,
+ * read-only, so the writable view's pages can be let go (jit_cache_commit). */
 struct jit_tb {
     uintptr_t entry; /* RX address of the code */
     uint64_t gen;
     uint64_t rip;        /* guest linear RIP of the first instruction */
     struct block *block; /* the decoded block (its struct insns are called by fallbacks) */
     uint32_t code_len;
+    uint32_t body; /* offset of the code after the entry checks (forward chains enter there) */
     uint8_t cpl;
     uint8_t nexit;
     struct jit_exit exit[2];
@@ -59,11 +62,19 @@ struct jit_ibtc {
     uint64_t pad2[3];
 };
 
+/* The indirect-branch table slot of a guest RIP (the lookup code computes the same). */
+static inline unsigned jit_ibtc_index(uint64_t rip)
+{
+    return (unsigned)((rip ^ (rip >> 12)) & (JIT_IBTC - 1));
+}
+
 struct jit_stats {
     uint64_t translated, translated_insns, inline_insns, entries, chained, ibtc_fills, flushes;
     /* why translated code returned to the run loop (besides chain-pending stubs) */
     uint64_t exit_entry, exit_lookup, exit_helper;
     uint64_t verify_runs, verify_bad, verify_skipped;
+    uint64_t helper_op[0x300]; /* handler calls by opcode (VESSEL_JIT_STATS) */
+    uint64_t exit_op[0x300];   /* ... of which left the block */
 };
 
 struct jit {
@@ -78,9 +89,11 @@ struct jit {
     uintptr_t lookup;      /* indirect-branch table lookup: RCX = guest RIP (stored in c->rip) */
     uintptr_t epilogue_ax; /* the same, with the flags image in AX to store first */
     uintptr_t g_call_insn, g_flags_load, g_stub, g_leave, g_leave_entry; /* glue */
-    unsigned hot;                                                        /* translation threshold */
-    uint64_t block_gen; /* block-arena generation the translations were made for */
-    unsigned verify;    /* VESSEL_JIT_VERIFY sample period, 0 = off */
+    uintptr_t g_lookup_miss; /* where every lookup (shared or inline) goes on a miss */
+    unsigned hot;            /* translation threshold */
+    uint64_t block_gen;      /* block-arena generation the translations were made for */
+    unsigned verify;         /* VESSEL_JIT_VERIFY sample period, 0 = off */
+    uint64_t dump_rip;       /* VESSEL_JIT_DUMP: write this rip's translations to /tmp */
     unsigned verify_count;
     struct jit_stats st;
     struct insn step_insn; /* the instruction of a single step (cpu_step) */
@@ -127,6 +140,15 @@ void jit_block_dropped(void *opaque, struct block *b);
 void jit_verify(struct jit *j, struct cpu *c, struct jit_tb *tb);
 /* The arithmetic flags a block's last flag-writing instruction defines when translated. */
 uint32_t jit_flags_defined(const struct insn *insn, unsigned n);
+
+/* Whether a system instruction (INSN_BRANCH) that the interpreter handles may let the
+ * translated block go on after it: SWAPGS, CLAC, STAC and RDTSCP change nothing translated code
+ * depends on (the GS base is read at run time; AC matters to no check of the TLB). */
+static inline bool jit_insn_stays(const struct insn *i)
+{
+    return i->op == 0x101 &&
+           (i->modrm == 0xF8 || i->modrm == 0xCA || i->modrm == 0xCB || i->modrm == 0xF9);
+}
 
 /* Called from translated code (not for other use). */
 uint32_t jit_helper_insn(struct cpu *c, const struct insn *i, uint64_t rip, uint32_t ax,

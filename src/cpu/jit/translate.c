@@ -1,13 +1,17 @@
 /* translate.c — one decoded block to host x86-64 code (docs/JIT.md has the conventions).
  * Every instruction is either emitted inline — the same host instruction with guest register
- * operands rewritten to their slots in struct cpu (RBX) and guest memory operands to a host
- * pointer from the inlined soft-TLB check — or handed to the interpreter's handler through
- * jit_helper_insn. A memory instruction whose TLB check misses takes that same handler call, so
- * the inline code only ever covers the simple case and the interpreter owns every corner.
+ * operands rewritten to host registers (the block's cached ones) or to their slots in struct
+ * cpu (RBX), and guest memory operands to a host pointer from the inlined soft-TLB check — or
+ * handed to the interpreter's handler through jit_helper_insn. A memory instruction whose TLB check
+ * misses takes that same handler call, so the inline code only ever covers the simple case and the
+ * interpreter owns every corner.
  *
- * Guest arithmetic flags live in host flags while `host_flags` says so, else in struct cpu
- * (c->rflags / c->lf). A backward pass decides where the host needs them. */
+ * Guest arithmetic flags are in one of four places as the block is emitted (`floc`): host
+ * flags, AX as a LAHF/SETO image, AX as it came into the block (an image, or JIT_AX_MEMORY
+ * meaning struct cpu), or struct cpu (c->rflags / c->lf). They move into host flags only
+ * where an instruction reads them, and into AX only where a handler or an exit needs them. */
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cpu/exec/block.h"
@@ -18,8 +22,17 @@
 #define CPU_OFF(f)    ((int32_t)offsetof(struct cpu, f))
 #define F_ARITH_MASK  0x8d5
 
-/* How an inline instruction treats the arithmetic flags (for the liveness pass). */
+/* How an inline instruction treats the arithmetic flags: leaves them, rewrites all six, or
+ * reads (or only partly writes) them. */
 enum { FX_NONE, FX_KILL, FX_READ };
+
+/* Where the guest's arithmetic flags are while a block runs. */
+enum tx_floc {
+    FLOC_HOST, /* host RFLAGS */
+    FLOC_AXI,  /* AX = LAHF/SETO image */
+    FLOC_AXE,  /* AX as at block entry: an image or JIT_AX_MEMORY */
+    FLOC_MEM,  /* struct cpu */
+};
 
 /* Inline instruction classes; TX_FALLBACK is the interpreter's handler. */
 enum tx_class {
@@ -63,8 +76,9 @@ struct tx_slow {
     struct jit_label entry;
     size_t resume; /* emitter offset to continue at */
     unsigned k;
-    bool ax_valid; /* AX holds the flags (else they are in struct cpu) */
-    bool reload;   /* host flags must be reloaded before resuming */
+    uint16_t dirty; /* cached registers to store before calling the handler */
+    bool ax_valid;  /* AX holds the flags (else they are in struct cpu) */
+    uint8_t floc;   /* where the main path has the flags after the instruction */
 };
 
 struct tx_stub {
@@ -77,16 +91,16 @@ struct tx {
     struct jit *j;
     struct cpu *c;
     struct jit_emit *e;
-    struct jit_tb *tb;
+    struct jit_tb *tb;  /* written through the cache's writable view... */
+    struct jit_tb *tbx; /* ...and read through the executable one by everyone after */
     const struct insn *ins;
     unsigned n, k;
     uint64_t rip, next; /* this instruction's linear address and the next one's */
     uint64_t page;      /* linear page of the block's first byte */
     unsigned cpl;
-    bool host_flags; /* guest flags are in host RFLAGS right now */
-    bool ax_saved;   /* this instruction saved the flags in AX */
+    uint8_t floc; /* where the guest flags are now (enum tx_floc) */
+    bool reads;   /* the current instruction reads the flags: host flags around its access */
     uint8_t cls[JIT_MAX_INSNS];
-    bool live[JIT_MAX_INSNS + 1]; /* host flags needed before instruction k */
     struct tx_slow slow[JIT_MAX_INSNS];
     unsigned nslow;
     struct tx_slow *cur_slow; /* slow path of the current instruction, if any */
@@ -95,6 +109,14 @@ struct tx {
     struct jit_call *rec; /* handler-call records (in the cache, after the tb) */
     unsigned nrec;
     struct jit_label entry_exit;
+    bool self;                /* the block ends in a jump (Jcc or JMP) to its own start */
+    struct jit_label loop_hd; /* ... which lands here, registers and flags in place */
+    /* guest registers cached in host registers for the whole block (tx_regs_choose) */
+    uint8_t hreg[16];           /* guest register -> host register, or HR_NONE */
+    uint16_t cached;            /* guest registers with a host register */
+    uint16_t dirty;             /* ... whose host register may differ from struct cpu here */
+    uint16_t wr[JIT_MAX_INSNS]; /* guest registers each inline instruction may write */
+    uint16_t fresh; /* cached registers the block writes whole before reading: not loaded */
 };
 
 static bool tx_canonical(uint64_t a)
@@ -232,32 +254,24 @@ static bool tx_is_branch(enum tx_class cls)
            cls == TX_CALL_RM;
 }
 
-/* Whether an inline instruction may call the handler (a TLB miss, a non-canonical target). */
-static bool tx_touches_memory(enum tx_class cls, const struct insn *i)
-{
-    switch (cls) {
-    case TX_LEA:
-    case TX_NOP: return false;
-    case TX_PUSH_R:
-    case TX_PUSH_IMM:
-    case TX_POP_R:
-    case TX_LEAVE:
-    case TX_CALL:
-    case TX_RET:
-    case TX_JMP_RM:
-    case TX_CALL_RM: return true;
-    default: return (i->flags & INSN_MEM) != 0;
-    }
-}
-
 /* ---- guest state addressing ---- */
 
 /* The slot of guest register r at size bytes (AH..BH are byte 1 of RAX..RBX's slot). */
-static struct jit_mem tx_gpr(const struct insn *i, unsigned r, unsigned size)
+static struct jit_mem tx_gpr(const struct tx *t, unsigned r, unsigned size)
 {
+    const struct insn *i = &t->ins[t->k];
     if (size == 1 && !(i->flags & INSN_REX) && r >= 4 && r < 8)
         return jit_mem(HR_RBX, CPU_OFF(gpr) + 8 * (int32_t)(r - 4) + 1);
+    if (t->hreg[r] != HR_NONE) return jit_reg_op(t->hreg[r]);
     return jit_mem(HR_RBX, CPU_OFF(gpr) + 8 * (int32_t)r);
+}
+
+/* The host register caching guest register r for an access of `size`, or HR_NONE. */
+static unsigned tx_hreg(const struct tx *t, unsigned r, unsigned size)
+{
+    const struct insn *i = &t->ins[t->k];
+    if (size == 1 && !(i->flags & INSN_REX) && r >= 4 && r < 8) return HR_NONE;
+    return t->hreg[r];
 }
 
 static struct jit_mem tx_cpu(int32_t off)
@@ -268,7 +282,7 @@ static struct jit_mem tx_cpu(int32_t off)
 /* h = guest register r at size, zero-extended. */
 static void tx_load_gpr(struct tx *t, unsigned h, unsigned r, unsigned size)
 {
-    struct jit_mem m = tx_gpr(&t->ins[t->k], r, size);
+    struct jit_mem m = tx_gpr(t, r, size);
     if (size >= 4)
         emit_load(t->e, size, h, m);
     else
@@ -278,13 +292,228 @@ static void tx_load_gpr(struct tx *t, unsigned h, unsigned r, unsigned size)
 /* Guest register r at size = h, with x86-64 write rules (32-bit writes zero the top). */
 static void tx_store_gpr(struct tx *t, unsigned r, unsigned size, unsigned h)
 {
-    struct jit_mem m = tx_gpr(&t->ins[t->k], r, size);
-    if (size == 4) {
-        emit_mov_rr(t->e, 4, h, h);
-        emit_store(t->e, 8, m, h);
+    unsigned hr = tx_hreg(t, r, size);
+    if (hr != HR_NONE) { /* a 32-bit move zero-extends, 8/16-bit ones merge: the guest rules */
+        if (hr != h || size == 4) emit_mov_rr(t->e, size, hr, h);
+        return;
+    }
+    struct jit_mem m = tx_gpr(t, r, size);
+    if (size == 4) { /* zero-extend in a temporary: h may be another guest register's */
+        emit_mov_rr(t->e, 4, HR_RDI, h);
+        emit_store(t->e, 8, m, HR_RDI);
     } else {
         emit_store(t->e, size, m, h);
     }
+}
+
+/* A host register holding guest register r at size (low bits; the rest is junk for size < 8):
+ * its cached one, else h loaded with it. */
+static unsigned tx_use_gpr(struct tx *t, unsigned h, unsigned r, unsigned size)
+{
+    unsigned hr = tx_hreg(t, r, size);
+    if (hr != HR_NONE) return hr;
+    tx_load_gpr(t, h, r, size);
+    return h;
+}
+
+/* ---- guest registers in host registers ----
+ * Within a block, the guest registers it uses most live in host registers (RBP, R12-R15 and
+ * R9-R11; tx_gpr hands out the register instead of the slot, which every r/m form accepts).
+ * They are loaded after the entry checks and stored back (those written so far) before
+ * anything that looks at struct cpu: a handler call (inline or on a slow path, which may also
+ * fault: the state it sees must be the interpreter's) and every exit. After a handler call
+ * they are loaded again, as the handler may have written any register. A block that uses a
+ * register's high byte (AH..BH) keeps that register in memory. */
+
+static const uint8_t tx_pool[] = {HR_RBP, HR_R12, HR_R13, HR_R14, HR_R15, HR_R9, HR_R10, HR_R11};
+
+/* Registers instruction i (class cls, inline) reads or writes, counted into refs; the ones it
+ * may write; the ones it names by their high byte. Returns the registers it names; *fresh is
+ * the one it writes whole (8 or 4 bytes) without reading it, if any. */
+static uint16_t tx_regs_of(const struct insn *i, enum tx_class cls, uint8_t refs[16],
+                           uint16_t *writes, uint16_t *hibyte, uint16_t *fresh)
+{
+    bool mem = i->flags & INSN_MEM, rex = i->flags & INSN_REX;
+    unsigned reg = i->reg & 15, rm = i->rm & 15;
+    uint16_t w = 0, use = 0, addr = 0;
+    bool use_reg = false, use_rm = false, w_reg = false, w_rm = false;
+    bool byte_reg = i->opsize == 1, byte_rm = i->opsize == 1;
+    unsigned alu =
+        (cls == TX_ALU_RM_R || cls == TX_ALU_R_RM || cls == TX_ALU_ACC || cls == TX_ALU_GRP1)
+            ? tx_alu_op(i)
+            : 0;
+    if (mem) {
+        if (i->base != REG_NONE && i->base != REG_RIP) addr |= (uint16_t)(1u << (i->base & 15));
+        if (i->index != REG_NONE) addr |= (uint16_t)(1u << (i->index & 15));
+        if (i->base != REG_NONE && i->base != REG_RIP) refs[i->base & 15]++;
+        if (i->index != REG_NONE) refs[i->index & 15]++;
+    }
+    switch (cls) {
+    case TX_MOV_RM_R: use_reg = use_rm = w_rm = true; break;
+    case TX_MOV_R_RM:
+    case TX_MOVX:
+    case TX_CMOV: use_reg = use_rm = w_reg = true; break;
+    case TX_IMUL: use_reg = use_rm = w_reg = true; break;
+    case TX_MOV_RM_IMM:
+    case TX_SETCC:
+    case TX_UNARY:
+    case TX_SHIFT: use_rm = w_rm = true; break;
+    case TX_MOV_R_IMM:
+    case TX_LEA:
+    case TX_BSWAP: use_reg = w_reg = true; break;
+    case TX_ALU_RM_R:
+        use_reg = use_rm = true;
+        w_rm = alu != JALU_CMP;
+        break;
+    case TX_ALU_R_RM:
+        use_reg = use_rm = true;
+        w_reg = alu != JALU_CMP;
+        break;
+    case TX_ALU_GRP1:
+        use_rm = true;
+        w_rm = alu != JALU_CMP;
+        break;
+    case TX_TEST_RM_R: use_reg = use_rm = true; break;
+    case TX_TEST_RM_IMM:
+    case TX_JMP_RM: use_rm = true; break;
+    case TX_ALU_ACC:
+    case TX_TEST_ACC:
+    case TX_CBW:
+        use |= 1u << R_RAX;
+        if (cls != TX_TEST_ACC && !(cls == TX_ALU_ACC && alu == JALU_CMP)) w |= 1u << R_RAX;
+        break;
+    case TX_XCHG:
+        if (i->op >= 0x90 && i->op <= 0x97) {
+            use |= w |= 1u << R_RAX;
+            use_reg = w_reg = true;
+        } else {
+            use_reg = use_rm = w_reg = w_rm = true;
+        }
+        break;
+    case TX_PUSH_R: use_reg = true; /* fall through */
+    case TX_PUSH_IMM:
+    case TX_CALL:
+    case TX_RET: use |= w |= 1u << R_RSP; break;
+    case TX_CALL_RM:
+        use_rm = true;
+        use |= w |= 1u << R_RSP;
+        break;
+    case TX_POP_R:
+        use_reg = w_reg = true;
+        use |= w |= 1u << R_RSP;
+        break;
+    case TX_LEAVE: use |= w |= (1u << R_RSP) | (1u << R_RBP); break;
+    default: break;
+    }
+    if (cls == TX_MOVX || cls == TX_SETCC) {
+        byte_reg = false;
+        byte_rm = cls == TX_SETCC || i->op == 0x1B6 || i->op == 0x1BE;
+    }
+    if (cls == TX_SHIFT && (i->op == 0xD2 || i->op == 0xD3)) use |= 1u << R_RCX;
+    if (mem) use_rm = w_rm = false;
+    if (use_reg) {
+        if (byte_reg && !rex && reg >= 4 && reg < 8)
+            *hibyte |= (uint16_t)(1u << (reg - 4));
+        else
+            use |= (uint16_t)(1u << reg);
+        if (w_reg) w |= (uint16_t)(1u << reg);
+    }
+    if (use_rm) {
+        if (byte_rm && !rex && rm >= 4 && rm < 8)
+            *hibyte |= (uint16_t)(1u << (rm - 4));
+        else
+            use |= (uint16_t)(1u << rm);
+        if (w_rm) w |= (uint16_t)(1u << rm);
+    }
+    for (unsigned r = 0; r < 16; r++)
+        if (use & (1u << r)) refs[r]++;
+    *writes |= w;
+    /* whole writes that read nothing of the destination */
+    *fresh = 0;
+    unsigned dst = 16;
+    uint16_t src = addr;
+    switch (cls) {
+    case TX_MOV_R_RM:
+    case TX_MOVX:
+        dst = reg;
+        if (!mem) src |= (uint16_t)(1u << rm);
+        break;
+    case TX_MOV_R_IMM:
+    case TX_LEA: dst = reg; break;
+    case TX_IMUL:
+        if (i->op != 0x1AF) {
+            dst = reg;
+            if (!mem) src |= (uint16_t)(1u << rm);
+        }
+        break;
+    case TX_MOV_RM_R:
+        if (!mem) dst = rm;
+        src |= (uint16_t)(1u << reg);
+        break;
+    case TX_MOV_RM_IMM:
+        if (!mem) dst = rm;
+        break;
+    default: break;
+    }
+    if (dst < 16 && i->opsize >= 4 && !(src & (1u << dst))) *fresh = (uint16_t)(1u << dst);
+    return (uint16_t)(use | addr);
+}
+
+/* Which guest registers get a host register in this block: the most used ones (at least
+ * twice). A one-instruction block (a single step of tests/cpu/test_diff) caches none, one or
+ * all of its registers in turn, so the differential test checks every inline form with
+ * register operands in memory, in host registers, and mixed. */
+static void tx_regs_choose(struct tx *t)
+{
+    uint8_t refs[16] = {0};
+    uint16_t writes = 0, hibyte = 0, seen = 0;
+    memset(t->hreg, HR_NONE, sizeof t->hreg);
+    t->cached = t->dirty = t->fresh = 0;
+    for (unsigned k = 0; k < t->n; k++) {
+        t->wr[k] = 0;
+        if (t->cls[k] == TX_FALLBACK) {
+            seen = 0xffff; /* the handler reads them all from struct cpu */
+            continue;
+        }
+        uint16_t fresh, use = tx_regs_of(&t->ins[k], (enum tx_class)t->cls[k], refs, &t->wr[k],
+                                         &hibyte, &fresh);
+        t->fresh |= fresh & ~seen; /* written whole before anything reads it */
+        seen |= use;
+        writes |= t->wr[k];
+    }
+    unsigned min = 2, max = sizeof tx_pool;
+    if (t->n == 1) { /* a single step: none, one or all of its registers, in turn */
+        min = 1;
+        max = (unsigned)(t->c->stats.insns % 3) == 2 ? max : (unsigned)(t->c->stats.insns % 3);
+    }
+    for (unsigned p = 0; p < max; p++) {
+        unsigned best = 16;
+        for (unsigned r = 0; r < 16; r++)
+            if (!(hibyte & (1u << r)) && t->hreg[r] == HR_NONE && refs[r] >= min &&
+                (best == 16 || refs[r] > refs[best]))
+                best = r;
+        if (best == 16) break;
+        t->hreg[best] = tx_pool[p];
+        t->cached |= (uint16_t)(1u << best);
+    }
+}
+
+/* Load the cached registers (at block entry: but those written before being read). */
+static void tx_regs_load(struct tx *t, bool entry)
+{
+    uint16_t mask = t->cached & (entry ? ~t->fresh : 0xffff);
+    for (unsigned r = 0; r < 16; r++)
+        if (mask & (1u << r))
+            emit_load(t->e, 8, t->hreg[r], jit_mem(HR_RBX, CPU_OFF(gpr) + 8 * (int32_t)r));
+}
+
+/* Store the cached registers in mask to struct cpu (flag-free, no temporaries). */
+static void tx_regs_store(struct tx *t, uint16_t mask)
+{
+    mask &= t->cached;
+    for (unsigned r = 0; r < 16; r++)
+        if (mask & (1u << r))
+            emit_store(t->e, 8, jit_mem(HR_RBX, CPU_OFF(gpr) + 8 * (int32_t)r), t->hreg[r]);
 }
 
 /* ---- flags ---- */
@@ -308,18 +537,23 @@ static void glue_ax_to_cpu(struct jit_emit *e)
 }
 
 /* struct cpu -> host flags: materialise a lazy record, then OF via `add al,0x7f` and the rest
- * via SAHF (no POPF: slow, and it would load TF/DF/AC too). Clobbers caller-saved regs.
- * A glue routine: entered by a call, so the stack is realigned around flags_read. */
+ * via SAHF (no POPF: slow, and it would load TF/DF/AC too). Clobbers the caller-saved
+ * registers but R9-R11, which may hold guest registers. A glue routine: entered by a call, so
+ * the three pushes realign the stack for flags_read. */
 static void glue_flags_load(struct jit_emit *e)
 {
     struct jit_label done = jit_label_new();
-    emit_alu_ri(e, JALU_SUB, 8, HR_RSP, 8);
     emit_alu_mi(e, JALU_CMP, 4, tx_cpu(CPU_OFF(lf.op)), FL_NONE);
     emit_jcc_label(e, JCC_E, &done);
+    emit_push(e, HR_R9); /* cached guest registers (translate.c, tx_pool) */
+    emit_push(e, HR_R10);
+    emit_push(e, HR_R11);
     emit_mov_rr(e, 8, HR_RDI, HR_RBX);
     emit_call_abs(e, (const void *)flags_read, HR_RAX);
+    emit_pop(e, HR_R11);
+    emit_pop(e, HR_R10);
+    emit_pop(e, HR_R9);
     jit_label_bind(e, &done);
-    emit_alu_ri(e, JALU_ADD, 8, HR_RSP, 8);
     emit_load(e, 8, HR_RAX, tx_cpu(CPU_OFF(rflags)));
     emit_mov_rr(e, 4, HR_RCX, HR_RAX);
     emit_shift_ri(e, JSH_SHR, 4, HR_RCX, 11);
@@ -336,20 +570,52 @@ static void tx_flags_load(struct tx *t)
     emit_call_abs(t->e, (const void *)t->j->g_flags_load, HR_RAX);
 }
 
-/* Host flags -> AX (AH = SF ZF AF PF CF image, AL = OF), if they are in the host. */
-static void tx_save_ax(struct tx *t)
+/* The flags into host flags, wherever they are. Only at the start of an instruction: the
+ * glue may call C, which clobbers the temporaries (it preserves R9-R11). */
+static void tx_flags_host(struct tx *t)
 {
-    if (!t->host_flags || t->ax_saved) return;
-    emit_lahf(t->e);
-    emit_setcc(t->e, JCC_O, HR_RAX);
-    t->ax_saved = true;
+    struct jit_emit *e = t->e;
+    switch (t->floc) {
+    case FLOC_AXI:
+        emit_alu_ri(e, JALU_ADD, 1, HR_RAX, 0x7f);
+        emit_sahf(e);
+        break;
+    case FLOC_AXE: {
+        struct jit_label from_ax = jit_label_new(), done = jit_label_new();
+        emit_alu_ri(e, JALU_CMP, 4, HR_RAX, JIT_AX_MEMORY);
+        emit_jcc_label(e, JCC_NE, &from_ax);
+        tx_flags_load(t);
+        emit_jmp_label(e, &done);
+        jit_label_bind(e, &from_ax);
+        emit_alu_ri(e, JALU_ADD, 1, HR_RAX, 0x7f);
+        emit_sahf(e);
+        jit_label_bind(e, &done);
+        break;
+    }
+    case FLOC_MEM: tx_flags_load(t); break;
+    default: break;
+    }
+    t->floc = FLOC_HOST;
 }
 
+/* Host flags -> AX (AH = SF ZF AF PF CF image, AL = OF), if they are in the host: before
+ * anything that clobbers host flags or may call a handler. */
+static void tx_save_ax(struct tx *t)
+{
+    if (t->floc != FLOC_HOST) return;
+    emit_lahf(t->e);
+    emit_setcc(t->e, JCC_O, HR_RAX);
+    t->floc = FLOC_AXI;
+}
+
+/* After a memory access: back into host flags if the instruction reads them (they were in
+ * host flags at its start and saved by the access); otherwise they stay in AX. */
 static void tx_restore_ax(struct tx *t)
 {
-    if (!t->ax_saved) return;
+    if (!t->reads || t->floc != FLOC_AXI) return;
     emit_alu_ri(t->e, JALU_ADD, 1, HR_RAX, 0x7f);
     emit_sahf(t->e);
+    t->floc = FLOC_HOST;
 }
 
 /* ---- slow paths and memory ---- */
@@ -361,10 +627,32 @@ static struct tx_slow *tx_slow(struct tx *t)
         struct tx_slow *s = &t->slow[t->nslow++];
         s->entry = jit_label_new();
         s->k = t->k;
-        s->ax_valid = t->host_flags;
+        s->ax_valid = t->floc != FLOC_MEM;
+        s->dirty = t->dirty;
         t->cur_slow = s;
     }
     return t->cur_slow;
+}
+
+/* The host registers holding the memory operand's base and index (a cached guest register's
+ * own, else loaded into RSI and RDI), HR_NONE for none. Not for RIP-relative operands. */
+static void tx_ea_regs(struct tx *t, const struct insn *i, unsigned *b, unsigned *x)
+{
+    *b = *x = HR_NONE;
+    if (i->base != REG_NONE) {
+        *b = tx_hreg(t, i->base, 8);
+        if (*b == HR_NONE) {
+            emit_load(t->e, 8, HR_RSI, tx_gpr(t, i->base, 8));
+            *b = HR_RSI;
+        }
+    }
+    if (i->index != REG_NONE) {
+        *x = tx_hreg(t, i->index, 8);
+        if (*x == HR_NONE) {
+            emit_load(t->e, 8, HR_RDI, tx_gpr(t, i->index, 8));
+            *x = HR_RDI;
+        }
+    }
 }
 
 /* Linear address of the memory operand in RSI (with_seg: plus the FS/GS base). Flag-free;
@@ -378,18 +666,13 @@ static void tx_ea(struct tx *t, const struct insn *i, bool with_seg)
         emit_mov_ri(e, 8, HR_RSI, ea);
     } else {
         unsigned b = HR_NONE, x = HR_NONE;
-        if (i->base != REG_NONE) {
-            emit_load(e, 8, HR_RSI, tx_gpr(i, i->base, 8));
-            b = HR_RSI;
-        }
-        if (i->index != REG_NONE) {
-            emit_load(e, 8, HR_RDI, tx_gpr(i, i->index, 8));
-            x = HR_RDI;
-        }
+        tx_ea_regs(t, i, &b, &x);
         if (b == HR_NONE && x == HR_NONE)
             emit_mov_ri(e, 8, HR_RSI, (uint64_t)(int64_t)i->disp);
         else if (x != HR_NONE || i->disp)
             emit_lea(e, 8, HR_RSI, jit_mem_idx(b, x, i->scale, i->disp));
+        else if (b != HR_RSI)
+            emit_mov_rr(e, 8, HR_RSI, b);
         if (i->addrsize == 4) emit_mov_rr(e, 4, HR_RSI, HR_RSI);
     }
     if (with_seg && (i->seg == SEG_FS || i->seg == SEG_GS)) {
@@ -411,11 +694,18 @@ static void tx_tlb(struct tx *t, unsigned kind, unsigned size)
     emit_mov_rr(e, 4, HR_RDI, HR_RSI);
     emit_shift_ri(e, JSH_SHR, 4, HR_RDI, 8);
     emit_alu_ri(e, JALU_AND, 4, HR_RDI, (TLB_ENTRIES - 1) * (int32_t)sizeof(struct tlb_entry));
-    emit_lea(e, 8, HR_RCX, jit_mem(HR_RSI, (int32_t)size - 1));
+    if (size > 1)
+        emit_lea(e, 8, HR_RCX, jit_mem(HR_RSI, (int32_t)size - 1));
+    else
+        emit_mov_rr(e, 8, HR_RCX, HR_RSI);
     emit_alu_ri(e, JALU_AND, 8, HR_RCX, -4096);
-    emit_load(e, 8, HR_RDX, jit_mem_idx(HR_RBX, HR_RDI, 0, tags));
-    if (t->cpl != 3) emit_alu_ri(e, JALU_AND, 8, HR_RDX, ~(int32_t)TLB_KERNEL);
-    emit_alu_rr(e, JALU_CMP, 8, HR_RDX, HR_RCX);
+    if (t->cpl != 3) {
+        emit_load(e, 8, HR_RDX, jit_mem_idx(HR_RBX, HR_RDI, 0, tags));
+        emit_alu_ri(e, JALU_AND, 8, HR_RDX, ~(int32_t)TLB_KERNEL);
+        emit_alu_rr(e, JALU_CMP, 8, HR_RDX, HR_RCX);
+    } else {
+        emit_alu_rm(e, JALU_CMP, 8, HR_RCX, jit_mem_idx(HR_RBX, HR_RDI, 0, tags));
+    }
     emit_jcc_label(e, JCC_NE, &s->entry);
     emit_alu_rm(e, JALU_ADD, 8, HR_RSI,
                 jit_mem_idx(HR_RBX, HR_RDI, 0, tags + (int32_t)offsetof(struct tlb_entry, addend)));
@@ -448,6 +738,70 @@ static void tx_exit_loop(struct tx *t, uint64_t rip, uintptr_t glue)
     emit_jmp_abs(t->e, glue);
 }
 
+/* The indirect-branch table lookup for the guest RIP in RCX (already stored in c->rip; the
+ * flags in AX): jump to the translation if its entry matches RIP and CPL and the code TLB
+ * still maps RIP's page to the block's physical page, else to g_lookup_miss. Emitted once as
+ * shared glue, and inline at every indirect exit and cross-page direct exit, so each has its
+ * own final indirect jump for the host's branch predictor (a shared one mispredicts nearly
+ * always). With `known` the RIP (and the CPL: a direct jump keeps it) is a constant, and the
+ * hash and the TLB slots are computed here. */
+static void tx_emit_lookup(struct jit_emit *e, struct jit *j, bool known, uint64_t rip,
+                           unsigned cpl)
+{
+    int32_t tags = CPU_OFF(tlb.e) + (int32_t)(TLB_EXEC * TLB_ENTRIES * sizeof(struct tlb_entry));
+    int32_t gpas = CPU_OFF(tlb.gpa) + (int32_t)(TLB_EXEC * TLB_ENTRIES * sizeof(uint64_t));
+    if (known) {
+        emit_mov_ri(e, 8, HR_RDI, (uintptr_t)&j->ibtc[jit_ibtc_index(rip)]);
+    } else {
+        emit_mov_rr(e, 8, HR_RDX, HR_RCX);
+        emit_shift_ri(e, JSH_SHR, 8, HR_RDX, 12);
+        emit_alu_rr(e, JALU_XOR, 8, HR_RDX, HR_RCX);
+        emit_alu_ri(e, JALU_AND, 4, HR_RDX, JIT_IBTC - 1);
+        emit_shift_ri(e, JSH_SHL, 4, HR_RDX, 6);
+        emit_mov_ri(e, 8, HR_RDI, (uintptr_t)j->ibtc);
+        emit_alu_rr(e, JALU_ADD, 8, HR_RDI, HR_RDX);
+    }
+    emit_alu_rm(e, JALU_CMP, 8, HR_RCX, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, rip)));
+    emit_jcc_abs(e, JCC_NE, j->g_lookup_miss);
+    if (known) {
+        emit_alu_mi(e, JALU_CMP, 4, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, cpl)),
+                    (int32_t)cpl);
+    } else {
+        emit_load(e, 4, HR_R8, tx_cpu(CPU_OFF(cpl)));
+        emit_alu_rm(e, JALU_CMP, 4, HR_R8,
+                    jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, cpl)));
+    }
+    emit_jcc_abs(e, JCC_NE, j->g_lookup_miss);
+    /* the code TLB must still map rip's page, to the same physical page */
+    unsigned ti = (unsigned)(rip >> 12) & (TLB_ENTRIES - 1);
+    if (known) {
+        emit_load(e, 8, HR_R8, tx_cpu(gpas + (int32_t)(ti * sizeof(uint64_t))));
+    } else {
+        emit_mov_rr(e, 4, HR_RDX, HR_RCX);
+        emit_shift_ri(e, JSH_SHR, 4, HR_RDX, 12);
+        emit_alu_ri(e, JALU_AND, 4, HR_RDX, TLB_ENTRIES - 1);
+        emit_load(e, 8, HR_R8, jit_mem_idx(HR_RBX, HR_RDX, 3, gpas));
+    }
+    emit_alu_ri(e, JALU_AND, 8, HR_R8, -4096);
+    emit_alu_rm(e, JALU_CMP, 8, HR_R8,
+                jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, gpa_page)));
+    emit_jcc_abs(e, JCC_NE, j->g_lookup_miss);
+    if (known) {
+        emit_load(e, 8, HR_R8, tx_cpu(tags + (int32_t)(ti * sizeof(struct tlb_entry))));
+        emit_mov_ri(e, 8, HR_RSI, rip & ~0xfffull);
+    } else {
+        emit_shift_ri(e, JSH_SHL, 4, HR_RDX, 4);
+        emit_load(e, 8, HR_R8, jit_mem_idx(HR_RBX, HR_RDX, 0, tags));
+        emit_mov_rr(e, 8, HR_RSI, HR_RCX);
+        emit_alu_ri(e, JALU_AND, 8, HR_RSI, -4096);
+    }
+    emit_alu_rm(e, JALU_AND, 8, HR_R8,
+                jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, tag_mask)));
+    emit_alu_rr(e, JALU_CMP, 8, HR_R8, HR_RSI);
+    emit_jcc_abs(e, JCC_NE, j->g_lookup_miss);
+    emit_jmp_m(e, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, code)));
+}
+
 /* Go to guest `target` (flags already stored, instructions counted): a chainable jump when it
  * is on the block's own page, else through the indirect-branch table. */
 static void tx_exit_direct(struct tx *t, uint64_t target)
@@ -461,31 +815,38 @@ static void tx_exit_direct(struct tx *t, uint64_t target)
         struct jit_exit *x = &t->tb->exit[st->exit];
         x->field = t->e->rx + field;
         x->target = target;
-        x->tb = t->tb;
+        x->tb = t->tbx;
         t->tb->nexit = (uint8_t)t->nstub;
         return;
     }
     emit_mov_ri(t->e, 8, HR_RCX, target);
     emit_store(t->e, 8, tx_cpu(CPU_OFF(rip)), HR_RCX);
-    emit_jmp_abs(t->e, t->j->lookup);
+    tx_emit_lookup(t->e, t->j, true, target, t->cpl);
 }
 
 /* Target in RCX (canonical), flags stored, counted. */
 static void tx_exit_indirect(struct tx *t)
 {
     emit_store(t->e, 8, tx_cpu(CPU_OFF(rip)), HR_RCX);
-    emit_jmp_abs(t->e, t->j->lookup);
+    tx_emit_lookup(t->e, t->j, false, 0, 0);
+}
+
+/* Registers and flags where the next block or the run loop expects them (flag-free). */
+static void tx_exit_store(struct tx *t)
+{
+    tx_regs_store(t, t->dirty | t->wr[t->k]);
+    if (t->floc == FLOC_HOST) {
+        emit_lahf(t->e);
+        emit_setcc(t->e, JCC_O, HR_RAX);
+    } else if (t->floc == FLOC_MEM) {
+        emit_mov_ri(t->e, 4, HR_RAX, JIT_AX_MEMORY);
+    }
 }
 
 /* Prepare to leave the block after the current instruction retires. */
 static void tx_exit_prep(struct tx *t)
 {
-    if (t->host_flags) {
-        emit_lahf(t->e);
-        emit_setcc(t->e, JCC_O, HR_RAX);
-    } else {
-        emit_mov_ri(t->e, 4, HR_RAX, JIT_AX_MEMORY);
-    }
+    tx_exit_store(t);
     tx_count(t, t->k + 1);
 }
 
@@ -510,9 +871,16 @@ static void tx_check_canonical(struct tx *t)
 static void tx_alu_reg(struct tx *t, unsigned alu, unsigned size, unsigned dst, bool imm_form,
                        unsigned src, int32_t imm)
 {
-    const struct insn *i = &t->ins[t->k];
     struct jit_emit *e = t->e;
-    struct jit_mem m = tx_gpr(i, dst, size);
+    unsigned hd = tx_hreg(t, dst, size);
+    if (hd != HR_NONE) { /* on the host register: a 32-bit op zero-extends as the guest's does */
+        if (imm_form)
+            emit_alu_ri(e, (enum jit_alu)alu, size, hd, imm);
+        else
+            emit_alu_rr(e, (enum jit_alu)alu, size, hd, src);
+        return;
+    }
+    struct jit_mem m = tx_gpr(t, dst, size);
     if (size != 4 || alu == JALU_CMP) {
         if (imm_form)
             emit_alu_mi(e, (enum jit_alu)alu, size, m, imm);
@@ -535,7 +903,6 @@ static void tx_alu(struct tx *t, enum tx_class cls)
     unsigned alu = tx_alu_op(i), size = i->opsize;
     bool mem = i->flags & INSN_MEM;
     int32_t imm = (int32_t)i->imm;
-    bool kill = tx_flags_effect(cls, i) == FX_KILL;
     switch (cls) {
     case TX_ALU_ACC: tx_alu_reg(t, alu, size, R_RAX, true, 0, imm); return;
     case TX_ALU_GRP1:
@@ -544,32 +911,42 @@ static void tx_alu(struct tx *t, enum tx_class cls)
             return;
         }
         tx_mem(t, alu == JALU_CMP ? TLB_READ : TLB_WRITE, size);
-        if (!kill) tx_restore_ax(t);
+        tx_restore_ax(t);
         tx_lock(t, i);
         emit_alu_mi(e, (enum jit_alu)alu, size, jit_mem(HR_RSI, 0), imm);
         return;
     case TX_ALU_RM_R:
+        if (!mem && tx_hreg(t, i->rm, size) != HR_NONE) {
+            emit_alu_rm(e, (enum jit_alu)alu, size, tx_hreg(t, i->rm, size),
+                        tx_gpr(t, i->reg, size));
+            return;
+        }
         if (!mem) {
-            tx_load_gpr(t, HR_RDX, i->reg, size);
-            tx_alu_reg(t, alu, size, i->rm, false, HR_RDX, 0);
+            tx_alu_reg(t, alu, size, i->rm, false, tx_use_gpr(t, HR_RDX, i->reg, size), 0);
             return;
         }
         tx_mem(t, alu == JALU_CMP ? TLB_READ : TLB_WRITE, size);
-        tx_load_gpr(t, HR_RDX, i->reg, size);
-        if (!kill) tx_restore_ax(t);
+        unsigned src = tx_use_gpr(t, HR_RDX, i->reg, size);
+        tx_restore_ax(t);
         tx_lock(t, i);
-        emit_alu_mr(e, (enum jit_alu)alu, size, jit_mem(HR_RSI, 0), HR_RDX);
+        emit_alu_mr(e, (enum jit_alu)alu, size, jit_mem(HR_RSI, 0), src);
         return;
     default: /* TX_ALU_R_RM */
+        if (!mem && tx_hreg(t, i->reg, size) != HR_NONE) {
+            emit_alu_rm(e, (enum jit_alu)alu, size, tx_hreg(t, i->reg, size),
+                        tx_gpr(t, i->rm, size));
+            return;
+        }
         if (!mem) {
-            tx_load_gpr(t, HR_RDX, i->rm, size);
+            tx_alu_reg(t, alu, size, i->reg, false, tx_use_gpr(t, HR_RDX, i->rm, size), 0);
+            return;
         } else {
             tx_mem(t, TLB_READ, size);
             if (size >= 4)
                 emit_load(e, size, HR_RDX, jit_mem(HR_RSI, 0));
             else
                 emit_movzx_rm(e, 4, size, HR_RDX, jit_mem(HR_RSI, 0));
-            if (!kill) tx_restore_ax(t);
+            tx_restore_ax(t);
         }
         tx_alu_reg(t, alu, size, i->reg, false, HR_RDX, 0);
         return;
@@ -582,7 +959,7 @@ static void tx_test(struct tx *t, enum tx_class cls)
     struct jit_emit *e = t->e;
     unsigned size = i->opsize;
     if (cls == TX_TEST_ACC) {
-        emit_test_mi(e, size, tx_gpr(i, R_RAX, size), (int32_t)i->imm);
+        emit_test_mi(e, size, tx_gpr(t, R_RAX, size), (int32_t)i->imm);
         return;
     }
     struct jit_mem m;
@@ -590,7 +967,7 @@ static void tx_test(struct tx *t, enum tx_class cls)
         tx_mem(t, TLB_READ, size);
         m = jit_mem(HR_RSI, 0);
     } else {
-        m = tx_gpr(i, i->rm, size);
+        m = tx_gpr(t, i->rm, size);
     }
     if (cls == TX_TEST_RM_IMM) {
         emit_test_mi(e, size, m, (int32_t)i->imm);
@@ -608,26 +985,25 @@ static void tx_rmw1(struct tx *t, enum tx_class cls)
     unsigned size = i->opsize, sub = (i->modrm >> 3) & 7;
     uint32_t op = i->op;
     bool by_cl = cls == TX_SHIFT && (op == 0xD2 || op == 0xD3);
-    bool kill = tx_flags_effect(cls, i) == FX_KILL;
     struct jit_mem m;
     bool via_reg = false;
     if (i->flags & INSN_MEM) {
         tx_mem(t, TLB_WRITE, size);
-        if (!kill) tx_restore_ax(t);
+        tx_restore_ax(t);
         m = jit_mem(HR_RSI, 0);
-    } else if (size == 4) {
-        emit_load(e, 4, HR_RDX, tx_gpr(i, i->rm, 4));
+    } else if (size == 4 && tx_hreg(t, i->rm, 4) == HR_NONE) {
+        emit_load(e, 4, HR_RDX, tx_gpr(t, i->rm, 4));
         via_reg = true;
         m = jit_mem(HR_NONE, 0);
     } else {
-        m = tx_gpr(i, i->rm, size);
+        m = tx_gpr(t, i->rm, size);
     }
-    if (by_cl) emit_movzx_rm(e, 4, 1, HR_RCX, tx_gpr(i, R_RCX, 1));
+    if (by_cl) emit_movzx_rm(e, 4, 1, HR_RCX, tx_gpr(t, R_RCX, 1));
     if (via_reg) {
         /* the guest's own opcode with a register operand (ModRM mod=3, rm=RDX) */
         emit_op_rr(e, 4, op, sub, HR_RDX);
         if (cls == TX_SHIFT && (op == 0xC0 || op == 0xC1)) emit_u8(e, (uint8_t)i->imm);
-        emit_store(e, 8, tx_gpr(i, i->rm, 4), HR_RDX);
+        emit_store(e, 8, tx_gpr(t, i->rm, 4), HR_RDX);
         return;
     }
     tx_lock(t, i);
@@ -636,7 +1012,7 @@ static void tx_rmw1(struct tx *t, enum tx_class cls)
 }
 
 /* Source r/m of size `ssize` into host register h (zero-extended). */
-static void tx_src(struct tx *t, unsigned h, unsigned ssize, bool restore)
+static void tx_src(struct tx *t, unsigned h, unsigned ssize)
 {
     const struct insn *i = &t->ins[t->k];
     if (i->flags & INSN_MEM) {
@@ -645,7 +1021,7 @@ static void tx_src(struct tx *t, unsigned h, unsigned ssize, bool restore)
             emit_load(t->e, ssize, h, jit_mem(HR_RSI, 0));
         else
             emit_movzx_rm(t->e, 4, ssize, h, jit_mem(HR_RSI, 0));
-        if (restore) tx_restore_ax(t);
+        tx_restore_ax(t);
     } else {
         tx_load_gpr(t, h, i->rm, ssize);
     }
@@ -654,14 +1030,18 @@ static void tx_src(struct tx *t, unsigned h, unsigned ssize, bool restore)
 /* RSI = host pointer of the stack slot at RSP + delta (8 bytes), for `kind`. */
 static void tx_stack(struct tx *t, unsigned kind, int32_t delta)
 {
-    emit_load(t->e, 8, HR_RSI, tx_gpr(&t->ins[t->k], R_RSP, 8));
+    emit_load(t->e, 8, HR_RSI, tx_gpr(t, R_RSP, 8));
     if (delta) emit_lea(t->e, 8, HR_RSI, jit_mem(HR_RSI, delta));
     tx_tlb(t, kind, 8);
 }
 
 static void tx_rsp_add(struct tx *t, int32_t delta)
 {
-    struct jit_mem m = tx_gpr(&t->ins[t->k], R_RSP, 8);
+    struct jit_mem m = tx_gpr(t, R_RSP, 8);
+    if (m.base == HR_REG) {
+        emit_lea(t->e, 8, m.index, jit_mem(m.index, delta));
+        return;
+    }
     emit_load(t->e, 8, HR_RDI, m);
     emit_lea(t->e, 8, HR_RDI, jit_mem(HR_RDI, delta));
     emit_store(t->e, 8, m, HR_RDI);
@@ -681,13 +1061,27 @@ static void tx_inline(struct tx *t, enum tx_class cls)
             tx_restore_ax(t);
             tx_load_gpr(t, HR_RDX, i->reg, size);
             emit_store(e, size, jit_mem(HR_RSI, 0), HR_RDX);
+        } else if (tx_hreg(t, i->rm, size) != HR_NONE) {
+            emit_load(e, size, tx_hreg(t, i->rm, size), tx_gpr(t, i->reg, size));
         } else {
-            tx_load_gpr(t, HR_RDX, i->reg, size);
-            tx_store_gpr(t, i->rm, size, HR_RDX);
+            tx_store_gpr(t, i->rm, size, tx_use_gpr(t, HR_RDX, i->reg, size));
         }
         return;
     case TX_MOV_R_RM:
-        tx_src(t, HR_RDX, size, true);
+        if (!mem && tx_hreg(t, i->reg, size) != HR_NONE) {
+            emit_load(e, size, tx_hreg(t, i->reg, size), tx_gpr(t, i->rm, size));
+            return;
+        }
+        if (mem && size >= 4 && tx_hreg(t, i->reg, size) != HR_NONE) {
+            tx_mem(t, TLB_READ, size);
+            emit_load(e, size, tx_hreg(t, i->reg, size), jit_mem(HR_RSI, 0));
+            return;
+        }
+        if (!mem) {
+            tx_store_gpr(t, i->reg, size, tx_use_gpr(t, HR_RDX, i->rm, size));
+            return;
+        }
+        tx_src(t, HR_RDX, size);
         tx_store_gpr(t, i->reg, size, HR_RDX);
         return;
     case TX_MOV_RM_IMM:
@@ -697,23 +1091,33 @@ static void tx_inline(struct tx *t, enum tx_class cls)
             emit_store_imm(e, size, jit_mem(HR_RSI, 0), (int32_t)i->imm);
         } else if (size == 4) {
             emit_mov_ri(e, 4, HR_RDX, (uint32_t)i->imm);
-            emit_store(e, 8, tx_gpr(i, i->rm, 8), HR_RDX);
+            emit_store(e, 8, tx_gpr(t, i->rm, 8), HR_RDX);
         } else {
-            emit_store_imm(e, size, tx_gpr(i, i->rm, size), (int32_t)i->imm);
+            emit_store_imm(e, size, tx_gpr(t, i->rm, size), (int32_t)i->imm);
         }
         return;
     case TX_MOV_R_IMM:
-        if (size >= 4) {
+        if (size >= 4 && tx_hreg(t, i->reg, size) != HR_NONE) {
+            emit_mov_ri(e, size, tx_hreg(t, i->reg, size), size == 4 ? (uint32_t)i->imm : i->imm);
+        } else if (size >= 4) {
             emit_mov_ri(e, size, HR_RDX, size == 4 ? (uint32_t)i->imm : i->imm);
-            emit_store(e, 8, tx_gpr(i, i->reg, 8), HR_RDX);
+            emit_store(e, 8, tx_gpr(t, i->reg, 8), HR_RDX);
         } else {
-            emit_store_imm(e, size, tx_gpr(i, i->reg, size), (int32_t)i->imm);
+            emit_store_imm(e, size, tx_gpr(t, i->reg, size), (int32_t)i->imm);
         }
         return;
     case TX_LEA:
+        if (size >= 4 && i->base != REG_RIP && (size == 4 || i->addrsize == 8) &&
+            tx_hreg(t, i->reg, size) != HR_NONE && (i->base != REG_NONE || i->index != REG_NONE)) {
+            /* straight into the cached register: a 32-bit LEA truncates and zero-extends */
+            unsigned b, x;
+            tx_ea_regs(t, i, &b, &x);
+            emit_lea(e, size, tx_hreg(t, i->reg, size), jit_mem_idx(b, x, i->scale, i->disp));
+            return;
+        }
         tx_ea(t, i, false);
         if (size == 2)
-            emit_store(e, 2, tx_gpr(i, i->reg, 2), HR_RSI);
+            emit_store(e, 2, tx_gpr(t, i->reg, 2), HR_RSI);
         else
             tx_store_gpr(t, i->reg, size, HR_RSI);
         return;
@@ -727,7 +1131,7 @@ static void tx_inline(struct tx *t, enum tx_class cls)
     case TX_UNARY:
     case TX_SHIFT: tx_rmw1(t, cls); return;
     case TX_IMUL:
-        tx_src(t, HR_RDX, size, true);
+        tx_src(t, HR_RDX, size);
         if (i->op == 0x1AF) {
             tx_load_gpr(t, HR_RCX, i->reg, size);
             emit_imul_rr(e, size, HR_RCX, HR_RDX);
@@ -735,9 +1139,9 @@ static void tx_inline(struct tx *t, enum tx_class cls)
             emit_imul_rri(e, size, HR_RCX, HR_RDX, (int32_t)i->imm);
         }
         if (size == 2)
-            emit_store(e, 2, tx_gpr(i, i->reg, 2), HR_RCX);
+            emit_store(e, 2, tx_gpr(t, i->reg, 2), HR_RCX);
         else
-            emit_store(e, 8, tx_gpr(i, i->reg, 8), HR_RCX); /* 32-bit imul zero-extends */
+            emit_store(e, 8, tx_gpr(t, i->reg, 8), HR_RCX); /* 32-bit imul zero-extends */
         return;
     case TX_MOVX: {
         unsigned ss = i->op == 0x63 ? 4 : (i->op & 1) ? 2 : 1;
@@ -748,17 +1152,25 @@ static void tx_inline(struct tx *t, enum tx_class cls)
             tx_restore_ax(t);
             m = jit_mem(HR_RSI, 0);
         } else {
-            m = tx_gpr(i, i->rm, ss);
+            m = tx_gpr(t, i->rm, ss);
         }
         unsigned ds = size == 2 ? 4 : size; /* a 16-bit result is stored as a word */
+        unsigned hd = size >= 4 ? tx_hreg(t, i->reg, size) : HR_NONE;
+        if (hd != HR_NONE) { /* straight into the cached register (a 32-bit one zero-extends) */
+            if (sx)
+                emit_movsx_rm(e, ds, ss, hd, m);
+            else
+                emit_movzx_rm(e, ds, ss, hd, m);
+            return;
+        }
         if (sx)
             emit_movsx_rm(e, ds, ss, HR_RDX, m);
         else
             emit_movzx_rm(e, ds, ss, HR_RDX, m);
         if (size == 2)
-            emit_store(e, 2, tx_gpr(i, i->reg, 2), HR_RDX);
+            emit_store(e, 2, tx_gpr(t, i->reg, 2), HR_RDX);
         else
-            emit_store(e, 8, tx_gpr(i, i->reg, 8), HR_RDX);
+            emit_store(e, 8, tx_gpr(t, i->reg, 8), HR_RDX);
         return;
     }
     case TX_CMOV: {
@@ -769,14 +1181,14 @@ static void tx_inline(struct tx *t, enum tx_class cls)
             tx_restore_ax(t);
             m = jit_mem(HR_RSI, 0);
         } else {
-            m = tx_gpr(i, i->rm, size);
+            m = tx_gpr(t, i->rm, size);
         }
         tx_load_gpr(t, HR_RDX, i->reg, size);
         emit_op_rm(e, size, 0x0F40u | cc, HR_RDX, m);
         if (size == 2)
-            emit_store(e, 2, tx_gpr(i, i->reg, 2), HR_RDX);
+            emit_store(e, 2, tx_gpr(t, i->reg, 2), HR_RDX);
         else
-            emit_store(e, 8, tx_gpr(i, i->reg, 8), HR_RDX);
+            emit_store(e, 8, tx_gpr(t, i->reg, 8), HR_RDX);
         return;
     }
     case TX_SETCC: {
@@ -786,7 +1198,7 @@ static void tx_inline(struct tx *t, enum tx_class cls)
             tx_restore_ax(t);
             m = jit_mem(HR_RSI, 0);
         } else {
-            m = tx_gpr(i, i->rm, 1);
+            m = tx_gpr(t, i->rm, 1);
         }
         emit_op_rm(e, 4, 0x0F90u | (i->op & 15), 0, m);
         return;
@@ -796,7 +1208,7 @@ static void tx_inline(struct tx *t, enum tx_class cls)
         tx_stack(t, TLB_WRITE, -8);
         tx_restore_ax(t);
         if (cls == TX_PUSH_R) {
-            emit_load(e, 8, HR_RDX, tx_gpr(i, i->reg, 8));
+            emit_load(e, 8, HR_RDX, tx_gpr(t, i->reg, 8));
             emit_store(e, 8, jit_mem(HR_RSI, 0), HR_RDX);
         } else {
             emit_store_imm(e, 8, jit_mem(HR_RSI, 0), (int32_t)i->imm);
@@ -808,10 +1220,10 @@ static void tx_inline(struct tx *t, enum tx_class cls)
         tx_restore_ax(t);
         emit_load(e, 8, HR_RDX, jit_mem(HR_RSI, 0));
         tx_rsp_add(t, 8);
-        emit_store(e, 8, tx_gpr(i, i->reg, 8), HR_RDX);
+        emit_store(e, 8, tx_gpr(t, i->reg, 8), HR_RDX);
         return;
     case TX_CBW: /* sign-extend the low half of rAX into rAX (flag-free) */
-        emit_movsx_rm(e, size == 2 ? 4 : size, size / 2, HR_RDX, tx_gpr(i, R_RAX, size / 2));
+        emit_movsx_rm(e, size == 2 ? 4 : size, size / 2, HR_RDX, tx_gpr(t, R_RAX, size / 2));
         tx_store_gpr(t, R_RAX, size, HR_RDX);
         return;
     case TX_XCHG: { /* 90+r: rAX and reg; 86/87: reg and rm (a register here) */
@@ -823,17 +1235,17 @@ static void tx_inline(struct tx *t, enum tx_class cls)
         return;
     }
     case TX_LEAVE: /* rsp = rbp + 8, rbp = [rbp] (the load first: it may fault) */
-        emit_load(e, 8, HR_RSI, tx_gpr(i, R_RBP, 8));
+        emit_load(e, 8, HR_RSI, tx_gpr(t, R_RBP, 8));
         emit_mov_rr(e, 8, HR_R8, HR_RSI);
         tx_tlb(t, TLB_READ, 8);
         tx_restore_ax(t);
         emit_load(e, 8, HR_RDX, jit_mem(HR_RSI, 0));
         emit_lea(e, 8, HR_R8, jit_mem(HR_R8, 8));
-        emit_store(e, 8, tx_gpr(i, R_RSP, 8), HR_R8);
-        emit_store(e, 8, tx_gpr(i, R_RBP, 8), HR_RDX);
+        emit_store(e, 8, tx_gpr(t, R_RSP, 8), HR_R8);
+        emit_store(e, 8, tx_gpr(t, R_RBP, 8), HR_RDX);
         return;
     case TX_BSWAP:
-        emit_load(e, size, HR_RDX, tx_gpr(i, i->reg, size));
+        emit_load(e, size, HR_RDX, tx_gpr(t, i->reg, size));
         emit_bswap(e, size, HR_RDX);
         tx_store_gpr(t, i->reg, size, HR_RDX);
         return;
@@ -849,6 +1261,26 @@ static void tx_inline(struct tx *t, enum tx_class cls)
     }
 }
 
+/* A block's jump to its own start (flags in AX): count, then the entry checks, and straight
+ * back to the top with the registers still in host registers; they are stored only if the
+ * checks say leave. (Every register the block writes counts as dirty from the top on.) */
+static void tx_loop_back(struct tx *t)
+{
+    struct jit_emit *e = t->e;
+    struct jit_label out = jit_label_new();
+    tx_count(t, t->k + 1);
+    emit_load(e, 8, HR_RDX, tx_cpu(CPU_OFF(stats.insns)));
+    emit_mov_ri(e, 8, HR_RCX, (uintptr_t)t->j);
+    emit_alu_rm(e, JALU_CMP, 8, HR_RDX, jit_mem(HR_RCX, (int32_t)offsetof(struct jit, budget_end)));
+    emit_jcc_label(e, JCC_AE, &out);
+    emit_alu_mi(e, JALU_CMP, 4, tx_cpu(CPU_OFF(exit_request)), 0);
+    emit_jcc_label(e, JCC_NE, &out);
+    emit_jmp_label(e, &t->loop_hd);
+    jit_label_bind(e, &out);
+    tx_regs_store(t, t->dirty | t->wr[t->k]);
+    emit_jmp_label(e, &t->entry_exit);
+}
+
 /* Branch instructions end the block: they leave through exits. */
 static void tx_branch(struct tx *t, enum tx_class cls)
 {
@@ -856,19 +1288,41 @@ static void tx_branch(struct tx *t, enum tx_class cls)
     struct jit_emit *e = t->e;
     uint64_t target = t->next + i->imm;
     switch (cls) {
-    case TX_JCC: {
-        struct jit_label taken = jit_label_new();
-        emit_setcc(e, (enum jit_cc)(i->op & 15), HR_RDX);
-        emit_movzx_rr(e, 4, 1, HR_RDX, HR_RDX);
-        tx_exit_prep(t);
-        emit_test_rr(e, 4, HR_RDX, HR_RDX);
-        emit_jcc_label(e, JCC_NE, &taken);
-        tx_exit_direct(t, t->next);
-        jit_label_bind(e, &taken);
-        tx_exit_direct(t, target);
-        return;
-    }
+    case TX_JCC: /* register stores, LAHF and SETO leave the host flags for the jcc */
+        if (t->self && target == t->tb->rip) {
+            struct jit_label taken = jit_label_new();
+            emit_lahf(e); /* the flags are in host flags: a reader */
+            emit_setcc(e, JCC_O, HR_RAX);
+            emit_jcc_label(e, (enum jit_cc)(i->op & 15), &taken);
+            tx_regs_store(t, t->dirty | t->wr[t->k]);
+            tx_count(t, t->k + 1);
+            tx_exit_direct(t, t->next);
+            jit_label_bind(e, &taken);
+            tx_loop_back(t);
+            return;
+        }
+        {
+            struct jit_label taken = jit_label_new();
+            tx_exit_store(t);
+            emit_jcc_label(e, (enum jit_cc)(i->op & 15), &taken);
+            tx_count(t, t->k + 1);
+            tx_exit_direct(t, t->next);
+            jit_label_bind(e, &taken);
+            tx_count(t, t->k + 1);
+            tx_exit_direct(t, target);
+            return;
+        }
     case TX_JMP:
+        if (t->self && target == t->tb->rip) {
+            if (t->floc == FLOC_HOST) {
+                emit_lahf(e);
+                emit_setcc(e, JCC_O, HR_RAX);
+            } else if (t->floc == FLOC_MEM) {
+                emit_mov_ri(e, 4, HR_RAX, JIT_AX_MEMORY);
+            }
+            tx_loop_back(t);
+            return;
+        }
         tx_exit_prep(t);
         tx_exit_direct(t, target);
         return;
@@ -892,7 +1346,7 @@ static void tx_branch(struct tx *t, enum tx_class cls)
             tx_mem(t, TLB_READ, 8);
             emit_load(e, 8, HR_RCX, jit_mem(HR_RSI, 0));
         } else {
-            emit_load(e, 8, HR_RCX, tx_gpr(i, i->rm, 8));
+            emit_load(e, 8, HR_RCX, tx_gpr(t, i->rm, 8));
         }
         tx_check_canonical(t);
         break;
@@ -901,7 +1355,7 @@ static void tx_branch(struct tx *t, enum tx_class cls)
             tx_mem(t, TLB_READ, 8);
             emit_load(e, 8, HR_R8, jit_mem(HR_RSI, 0));
         } else {
-            emit_load(e, 8, HR_R8, tx_gpr(i, i->rm, 8));
+            emit_load(e, 8, HR_R8, tx_gpr(t, i->rm, 8));
         }
         emit_mov_rr(e, 8, HR_RCX, HR_R8);
         tx_check_canonical(t);
@@ -929,13 +1383,13 @@ static void tx_call_insn(struct tx *t, unsigned k, uint64_t rip, bool ax_valid)
     struct jit_call *rec = &t->rec[t->nrec++];
     rec->insn = &t->ins[k];
     rec->rip = rip;
-    rec->tb = t->tb;
+    rec->tb = t->tbx;
     rec->retired = k + 1;
     if (ax_valid)
         emit_movzx_rr(e, 4, 2, HR_RCX, HR_RAX);
     else
         emit_mov_ri(e, 4, HR_RCX, JIT_AX_MEMORY);
-    emit_mov_ri(e, 8, HR_RSI, (uintptr_t)rec);
+    emit_mov_ri(e, 8, HR_RSI, (uintptr_t)t->tbx + (uintptr_t)((uint8_t *)rec - (uint8_t *)t->tb));
     emit_call_abs(e, (const void *)t->j->g_call_insn, HR_RAX);
     emit_test_rr(e, 4, HR_RAX, HR_RAX);
     emit_jcc_abs(e, JCC_NE, t->j->epilogue);
@@ -945,12 +1399,11 @@ static void tx_call_insn(struct tx *t, unsigned k, uint64_t rip, bool ax_valid)
 static void tx_fallback(struct tx *t)
 {
     tx_save_ax(t);
-    tx_call_insn(t, t->k, t->rip, t->host_flags);
-    t->host_flags = false;
-    if (t->live[t->k + 1]) {
-        tx_flags_load(t);
-        t->host_flags = true;
-    }
+    tx_regs_store(t, t->dirty);
+    t->dirty = 0;
+    tx_call_insn(t, t->k, t->rip, t->floc != FLOC_MEM);
+    t->floc = FLOC_MEM;
+    if (t->k + 1 < t->n) tx_regs_load(t, false);
 }
 
 /* Out-of-line: the slow path of a memory instruction (its handler), then back. */
@@ -961,8 +1414,17 @@ static void tx_emit_slow(struct tx *t, struct tx_slow *s)
     for (unsigned k = 0; k < s->k; k++)
         rip += t->ins[k].len;
     jit_label_bind(e, &s->entry);
+    tx_regs_store(t, s->dirty);
     tx_call_insn(t, s->k, rip, s->ax_valid);
-    if (s->reload) tx_flags_load(t);
+    /* the handler left the flags in struct cpu: put them where the main path has them */
+    if (s->floc == FLOC_HOST || s->floc == FLOC_AXI) tx_flags_load(t);
+    if (s->floc == FLOC_AXI) {
+        emit_lahf(e);
+        emit_setcc(e, JCC_O, HR_RAX);
+    } else if (s->floc == FLOC_AXE) {
+        emit_mov_ri(e, 4, HR_RAX, JIT_AX_MEMORY);
+    }
+    tx_regs_load(t, false);
     emit_jmp_abs(e, e->rx + s->resume);
 }
 
@@ -970,7 +1432,7 @@ static void tx_emit_stub(struct tx *t, struct tx_stub *st)
 {
     struct jit_emit *e = t->e;
     jit_label_bind(e, &st->entry);
-    emit_mov_ri(e, 8, HR_RDX, (uintptr_t)&t->tb->exit[st->exit]);
+    emit_mov_ri(e, 8, HR_RDX, (uintptr_t)&t->tbx->exit[st->exit]);
     emit_jmp_abs(e, t->j->g_stub);
 }
 
@@ -1008,6 +1470,7 @@ struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, cons
     t->c = c;
     t->e = &em;
     t->tb = tb;
+    t->tbx = (struct jit_tb *)rx;
     t->rec = (struct jit_call *)(tb + 1);
     t->ins = insn;
     t->n = n;
@@ -1019,7 +1482,7 @@ struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, cons
     tb->block = b;
     tb->cpl = (uint8_t)c->cpl;
 
-    /* classes and the backward liveness pass */
+    /* classes */
     unsigned inl = 0;
     for (unsigned k = 0; k < n; k++) {
         enum tx_class cls = tx_classify(&insn[k]);
@@ -1034,43 +1497,23 @@ struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, cons
         t->cls[k] = (uint8_t)cls;
         inl += cls != TX_FALLBACK;
     }
-    t->live[n] = false;
-    for (unsigned k = n; k-- > 0;) {
-        enum tx_class cls = t->cls[k];
-        if (cls == TX_FALLBACK) {
-            t->live[k] = false;
-            continue;
-        }
-        unsigned fx = tx_flags_effect(cls, &insn[k]);
-        t->live[k] = fx == FX_READ || (fx == FX_NONE && t->live[k + 1]);
+    if (t->cls[n - 1] == TX_JCC || t->cls[n - 1] == TX_JMP) {
+        uint64_t nx = rip;
+        for (unsigned q = 0; q < n; q++)
+            nx += insn[q].len;
+        t->self = nx + insn[n - 1].imm == rip;
     }
-
+    tx_regs_choose(t);
+    if (t->self) t->fresh = 0; /* a slow path may store any written register: load them all */
     tx_prologue(t);
-    /* Flags arrive in AX (or AX = JIT_AX_MEMORY: in struct cpu). Into host flags if anything
-     * before the first instruction that rewrites them all needs them: a reader, a handler
-     * call, an access that may fault (the fault must see them), or the block's end. */
-    bool need = true;
-    for (unsigned k = 0; k < n; k++) {
-        enum tx_class cls = t->cls[k];
-        if (cls == TX_FALLBACK || tx_touches_memory(cls, &insn[k])) break;
-        unsigned fx = tx_flags_effect(cls, &insn[k]);
-        if (fx == FX_KILL) {
-            need = false;
-            break;
-        }
-        if (fx == FX_READ || tx_is_branch(cls)) break;
-    }
-    if (need) {
-        struct jit_label from_ax = jit_label_new(), done = jit_label_new();
-        emit_alu_ri(&em, JALU_CMP, 4, HR_RAX, JIT_AX_MEMORY);
-        emit_jcc_label(&em, JCC_NE, &from_ax);
-        tx_flags_load(t);
-        emit_jmp_label(&em, &done);
-        jit_label_bind(&em, &from_ax);
-        emit_alu_ri(&em, JALU_ADD, 1, HR_RAX, 0x7f);
-        emit_sahf(&em);
-        jit_label_bind(&em, &done);
-        t->host_flags = true;
+    tb->body = (uint32_t)em.pos;
+    t->floc = FLOC_AXE; /* the flags arrive in AX, or AX = JIT_AX_MEMORY: in struct cpu */
+    tx_regs_load(t, true);
+    if (t->self) { /* from the top on, anything the block writes may be ahead of struct cpu */
+        for (unsigned k = 0; k < n; k++)
+            t->dirty |= t->wr[k] & t->cached;
+        t->loop_hd = jit_label_new();
+        jit_label_bind(&em, &t->loop_hd);
     }
     uint64_t r = rip;
     bool ended = false;
@@ -1081,10 +1524,11 @@ struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, cons
         t->rip = r;
         t->next = r + i->len;
         t->cur_slow = NULL;
-        t->ax_saved = false;
+        t->reads = cls != TX_FALLBACK && tx_flags_effect(cls, i) == FX_READ;
+        if (t->reads) tx_flags_host(t);
         if (cls == TX_FALLBACK) {
             tx_fallback(t);
-            if (k == n - 1 && (i->flags & INSN_BRANCH)) {
+            if (k == n - 1 && (i->flags & INSN_BRANCH) && !jit_insn_stays(i)) {
                 /* system instructions leave for the run loop: interrupts, mode changes */
                 tx_exit_prep(t);
                 tx_exit_loop(t, t->next, j->g_leave);
@@ -1096,11 +1540,12 @@ struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, cons
         } else {
             tx_inline(t, cls);
             unsigned fx = tx_flags_effect(cls, i);
-            if (fx != FX_NONE) t->host_flags = true;
+            if (fx != FX_NONE) t->floc = FLOC_HOST;
+            t->dirty |= t->wr[k] & t->cached;
         }
         if (t->cur_slow) {
             t->cur_slow->resume = em.pos;
-            t->cur_slow->reload = t->host_flags;
+            t->cur_slow->floc = t->floc;
         }
         r = t->next;
     }
@@ -1119,13 +1564,22 @@ struct jit_tb *jit_translate(struct jit *j, struct cpu *c, struct block *b, cons
     if (em.overflow) return NULL;
 
     tb->code_len = (uint32_t)em.pos;
+    if (j->dump_rip && j->dump_rip == rip) { /* objdump -D -b binary -mi386:x86-64 FILE */
+        char path[64];
+        snprintf(path, sizeof path, "/tmp/vessel-jit-%llx.bin", (unsigned long long)rip);
+        FILE *f = fopen(path, "wb");
+        if (f) {
+            fwrite(rw + hdr, 1, em.pos, f);
+            fclose(f);
+        }
+    }
     char name[48];
     snprintf(name, sizeof name, "jit_%llx", (unsigned long long)rip);
     jit_cache_commit(j->cache, hdr + em.pos, name);
     j->st.translated++;
     j->st.translated_insns += n;
     j->st.inline_insns += inl;
-    return tb;
+    return t->tbx;
 }
 
 /* Shared code every translation jumps or calls into, emitted once below the cache's floor:
@@ -1204,55 +1658,31 @@ bool jit_glue(struct jit *j)
     j->g_flags_load = jit_emit_here(e);
     glue_flags_load(e);
 
-    /* lookup: RCX = guest RIP (already in c->rip) */
+    /* lookup miss: back to the run loop, which finds (and translates) the block */
     emit_align(e, 16);
-    j->lookup = jit_emit_here(e);
-    struct jit_label miss = jit_label_new();
-    int32_t tags = CPU_OFF(tlb.e) + (int32_t)(TLB_EXEC * TLB_ENTRIES * sizeof(struct tlb_entry));
-    int32_t gpas = CPU_OFF(tlb.gpa) + (int32_t)(TLB_EXEC * TLB_ENTRIES * sizeof(uint64_t));
-    emit_mov_rr(e, 8, HR_RDX, HR_RCX);
-    emit_shift_ri(e, JSH_SHR, 8, HR_RDX, 12);
-    emit_alu_rr(e, JALU_XOR, 8, HR_RDX, HR_RCX);
-    emit_alu_ri(e, JALU_AND, 4, HR_RDX, JIT_IBTC - 1);
-    emit_shift_ri(e, JSH_SHL, 4, HR_RDX, 6);
-    emit_mov_ri(e, 8, HR_RDI, (uintptr_t)j->ibtc);
-    emit_alu_rr(e, JALU_ADD, 8, HR_RDI, HR_RDX);
-    emit_alu_rm(e, JALU_CMP, 8, HR_RCX, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, rip)));
-    emit_jcc_label(e, JCC_NE, &miss);
-    emit_load(e, 4, HR_R8, tx_cpu(CPU_OFF(cpl)));
-    emit_alu_rm(e, JALU_CMP, 4, HR_R8, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, cpl)));
-    emit_jcc_label(e, JCC_NE, &miss);
-    /* the code TLB must still map rip's page, to the same physical page */
-    emit_mov_rr(e, 4, HR_RDX, HR_RCX);
-    emit_shift_ri(e, JSH_SHR, 4, HR_RDX, 12);
-    emit_alu_ri(e, JALU_AND, 4, HR_RDX, TLB_ENTRIES - 1);
-    emit_load(e, 8, HR_R8, jit_mem_idx(HR_RBX, HR_RDX, 3, gpas));
-    emit_alu_ri(e, JALU_AND, 8, HR_R8, -4096);
-    emit_alu_rm(e, JALU_CMP, 8, HR_R8,
-                jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, gpa_page)));
-    emit_jcc_label(e, JCC_NE, &miss);
-    emit_shift_ri(e, JSH_SHL, 4, HR_RDX, 4);
-    emit_load(e, 8, HR_R8, jit_mem_idx(HR_RBX, HR_RDX, 0, tags));
-    emit_alu_rm(e, JALU_AND, 8, HR_R8,
-                jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, tag_mask)));
-    emit_mov_rr(e, 8, HR_RSI, HR_RCX);
-    emit_alu_ri(e, JALU_AND, 8, HR_RSI, -4096);
-    emit_alu_rr(e, JALU_CMP, 8, HR_R8, HR_RSI);
-    emit_jcc_label(e, JCC_NE, &miss);
-    emit_jmp_m(e, jit_mem(HR_RDI, (int32_t)offsetof(struct jit_ibtc, code)));
-    jit_label_bind(e, &miss);
+    j->g_lookup_miss = jit_emit_here(e);
     emit_mov_ri(e, 8, HR_R8, (uintptr_t)&j->st.exit_lookup);
     emit_alu_mi(e, JALU_ADD, 8, jit_mem(HR_R8, 0), 1);
     emit_jmp_abs(e, j->epilogue_ax);
+
+    /* lookup: RCX = guest RIP (already in c->rip) */
+    emit_align(e, 16);
+    j->lookup = jit_emit_here(e);
+    tx_emit_lookup(e, j, false, 0, 0);
     if (e->overflow) return false;
     jit_cache_commit(j->cache, e->pos, NULL);
     const struct {
         uintptr_t at;
         const char *name;
-    } parts[] = {{j->enter, "jit_enter"},           {j->epilogue_ax, "jit_epilogue"},
-                 {j->g_leave_entry, "jit_leave"},   {j->g_stub, "jit_stub"},
-                 {j->g_call_insn, "jit_call_insn"}, {j->g_flags_load, "jit_flags_load"},
-                 {j->lookup, "jit_lookup"},         {rx + e->pos, NULL}};
+    } parts[] = {{j->enter, "jit_enter"},
+                 {j->epilogue_ax, "jit_epilogue"},
+                 {j->g_leave_entry, "jit_leave"},
+                 {j->g_stub, "jit_stub"},
+                 {j->g_call_insn, "jit_call_insn"},
+                 {j->g_flags_load, "jit_flags_load"},
+                 {j->g_lookup_miss, "jit_lookup_miss"},
+                 {j->lookup, "jit_lookup"},
+                 {rx + e->pos, NULL}};
     for (unsigned k = 0; parts[k].name; k++)
         jit_cache_perf_name(j->cache, parts[k].at, parts[k + 1].at - parts[k].at, parts[k].name);
     jit_cache_set_floor(j->cache);
