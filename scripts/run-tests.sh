@@ -46,22 +46,32 @@ meson test -C "$ASAN_BUILD" --num-processes "$jobs" --print-errorlogs --no-suite
 meson test -C "$FUZZ_BUILD" --no-rebuild --num-processes "$jobs" --print-errorlogs --suite fuzz \
     || status=1
 
+# The summary repeats each failure's name and the end of its output last, because a CI log is
+# often read from its tail only.
 python3 - "$BUILD" "$ASAN_BUILD" "$FUZZ_BUILD" <<'PY'
 import json, sys
 passed = failed = skipped = 0
+failures = []
 for d in sys.argv[1:]:
     try:
         lines = open(f"{d}/meson-logs/testlog.json").read().splitlines()
     except OSError:
         continue
     for line in lines:
-        r = json.loads(line).get("result")
+        t = json.loads(line)
+        r = t.get("result")
         if r in ("OK", "EXPECTEDFAIL"):
             passed += 1
         elif r == "SKIP":
             skipped += 1
         else:
             failed += 1
+            failures.append((d, t))
+for d, t in failures:
+    tail = (t.get("stdout") or "").rstrip().splitlines()[-6:]
+    print(f"FAILED {d}: {t.get('name')} ({t.get('result')}, {t.get('duration', 0):.0f} s)")
+    for l in tail:
+        print(f"    {l[:200]}")
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
 PY
 exit $status
