@@ -896,6 +896,16 @@ static void tx_alu_reg(struct tx *t, unsigned alu, unsigned size, unsigned dst, 
     emit_store(e, 8, m, HR_RCX);
 }
 
+/* Register to register: on the destination's host register when it lives in one, else on its
+ * slot with the source loaded into RDX. */
+static void tx_alu_rr(struct tx *t, unsigned alu, unsigned size, unsigned dst, unsigned src)
+{
+    if (tx_hreg(t, dst, size) != HR_NONE)
+        emit_alu_rm(t->e, (enum jit_alu)alu, size, tx_hreg(t, dst, size), tx_gpr(t, src, size));
+    else
+        tx_alu_reg(t, alu, size, dst, false, tx_use_gpr(t, HR_RDX, src, size), 0);
+}
+
 static void tx_alu(struct tx *t, enum tx_class cls)
 {
     const struct insn *i = &t->ins[t->k];
@@ -916,13 +926,8 @@ static void tx_alu(struct tx *t, enum tx_class cls)
         emit_alu_mi(e, (enum jit_alu)alu, size, jit_mem(HR_RSI, 0), imm);
         return;
     case TX_ALU_RM_R:
-        if (!mem && tx_hreg(t, i->rm, size) != HR_NONE) {
-            emit_alu_rm(e, (enum jit_alu)alu, size, tx_hreg(t, i->rm, size),
-                        tx_gpr(t, i->reg, size));
-            return;
-        }
         if (!mem) {
-            tx_alu_reg(t, alu, size, i->rm, false, tx_use_gpr(t, HR_RDX, i->reg, size), 0);
+            tx_alu_rr(t, alu, size, i->rm, i->reg);
             return;
         }
         tx_mem(t, alu == JALU_CMP ? TLB_READ : TLB_WRITE, size);
@@ -932,22 +937,16 @@ static void tx_alu(struct tx *t, enum tx_class cls)
         emit_alu_mr(e, (enum jit_alu)alu, size, jit_mem(HR_RSI, 0), src);
         return;
     default: /* TX_ALU_R_RM */
-        if (!mem && tx_hreg(t, i->reg, size) != HR_NONE) {
-            emit_alu_rm(e, (enum jit_alu)alu, size, tx_hreg(t, i->reg, size),
-                        tx_gpr(t, i->rm, size));
-            return;
-        }
         if (!mem) {
-            tx_alu_reg(t, alu, size, i->reg, false, tx_use_gpr(t, HR_RDX, i->rm, size), 0);
+            tx_alu_rr(t, alu, size, i->reg, i->rm);
             return;
-        } else {
-            tx_mem(t, TLB_READ, size);
-            if (size >= 4)
-                emit_load(e, size, HR_RDX, jit_mem(HR_RSI, 0));
-            else
-                emit_movzx_rm(e, 4, size, HR_RDX, jit_mem(HR_RSI, 0));
-            tx_restore_ax(t);
         }
+        tx_mem(t, TLB_READ, size);
+        if (size >= 4)
+            emit_load(e, size, HR_RDX, jit_mem(HR_RSI, 0));
+        else
+            emit_movzx_rm(e, 4, size, HR_RDX, jit_mem(HR_RSI, 0));
+        tx_restore_ax(t);
         tx_alu_reg(t, alu, size, i->reg, false, HR_RDX, 0);
         return;
     }
