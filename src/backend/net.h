@@ -35,6 +35,10 @@ struct net_policy_counters {
 };
 void net_policy_get(struct net_policy_counters *c);
 
+/* For a process receiving a live migration: a user network's host forward whose port is busy
+ * (the source on this host still holds it) waits for the port instead of failing. */
+void net_user_take_over_ports(bool on);
+
 /* Parse a NIC address "52:54:00:12:34:56" (unicast only); 0 or -1. */
 int net_parse_mac(const char *s, uint8_t mac[6]);
 

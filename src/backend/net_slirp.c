@@ -10,7 +10,12 @@
  * The check is on the guest's frames before libslirp sees them: a TCP SYN, a UDP datagram, an
  * ICMP echo request. A denied flow is dropped, counted (net_policy_get) and logged once with
  * the guest's address and port. DHCP, the DNS forwarder and replies on host-forwarded ports
- * are not flows the guest starts, and pass. */
+ * are not flows the guest starts, and pass.
+ *
+ * Port take-over: a live migration to this same host starts the destination while the source
+ * still listens on its forwarded host ports. In a process that receives a migration
+ * (net_user_take_over_ports), a host forward whose port is busy is kept pending and retried on
+ * this thread until the source exits and the port is free, instead of failing the migration. */
 #include "net.h"
 
 #include <arpa/inet.h>
@@ -55,6 +60,15 @@ struct slirp_policy {
 
 static _Atomic uint64_t policy_denied_loopback, policy_denied_egress, policy_allowed;
 
+struct slirp_fwd {
+    bool udp;
+    struct in_addr haddr, gaddr;
+    int hport, gport;
+};
+
+#define PENDING_RETRY_MS 100   /* how often a busy forwarded port is tried again */
+#define PENDING_WARN_MS  30000 /* then say so once, and go on trying every second */
+
 struct slirp_timer {
     bool used;
     bool opaque_kind; /* created by timer_new_opaque: fire with slirp_handle_timer */
@@ -71,8 +85,20 @@ struct slirp_net {
     unsigned npfd, cap;
     bool warned_fragment;
     struct slirp_policy policy;
-    bool rx_blocked; /* for this round of poll */
+    bool rx_blocked;                            /* for this round of poll */
+    struct slirp_fwd pending[POLICY_MAX_PORTS]; /* host forwards whose port was busy */
+    unsigned npending;
+    int64_t pending_since_ms, pending_next_ms;
+    bool pending_warned;
 };
+
+/* See "port take-over" above: 0 (off) or on, for the whole process. */
+static atomic_bool take_over_ports;
+
+void net_user_take_over_ports(bool on)
+{
+    atomic_store(&take_over_ports, on);
+}
 
 static int64_t now_ms(void)
 {
@@ -213,12 +239,38 @@ static void fire_timers(struct net_backend *nb)
     }
 }
 
+/* Try the pending host forwards again; keep those whose port is still busy. */
+static void retry_pending_forwards(struct slirp_net *s)
+{
+    int64_t now = now_ms();
+    if (!s->npending || now < s->pending_next_ms) return;
+    unsigned kept = 0;
+    for (unsigned k = 0; k < s->npending; k++) {
+        const struct slirp_fwd *f = &s->pending[k];
+        if (slirp_add_hostfwd(s->slirp, f->udp, f->haddr, f->hport, f->gaddr, f->gport) == 0)
+            log_info("user network: host port %d is free now and forwarded to the guest's port "
+                     "%d",
+                     f->hport, f->gport);
+        else
+            s->pending[kept++] = *f;
+    }
+    s->npending = kept;
+    bool late = now - s->pending_since_ms >= PENDING_WARN_MS;
+    if (kept && late && !s->pending_warned) {
+        s->pending_warned = true;
+        log_warn("user network: host port %d is still busy after %d s; trying every second",
+                 s->pending[0].hport, PENDING_WARN_MS / 1000);
+    }
+    s->pending_next_ms = now + (late ? 1000 : PENDING_RETRY_MS);
+}
+
 static void *slirp_thread(void *opaque)
 {
     struct net_backend *nb = opaque;
     struct slirp_net *s = nb->priv;
     while (!nb->stop) {
-        uint32_t timeout = 1000;
+        retry_pending_forwards(s);
+        uint32_t timeout = s->npending ? PENDING_RETRY_MS : 1000;
         s->npfd = 0;
         s->rx_blocked = net_backend_rx_blocked(nb);
         add_poll(nb->wake_fd, SLIRP_POLL_IN, nb);
@@ -514,10 +566,20 @@ int net_slirp_init(struct net_backend *nb, const char *opts, char *err, size_t e
         if (n > 8 && strncmp(opts, "hostfwd=", 8) == 0 &&
             parse_hostfwd(opts + 8, n - 8, &udp, &ha, &hp, &ga, &gp) == 0) {
             if (slirp_add_hostfwd(s->slirp, udp, ha, hp, ga, gp) < 0) {
-                snprintf(err, errlen, "slirp: cannot forward host port %d: %s", hp,
-                         strerror(errno));
-                slirp_destroy(nb);
-                return -1;
+                int e = errno;
+                if (e == EADDRINUSE && atomic_load(&take_over_ports) &&
+                    s->npending < POLICY_MAX_PORTS) {
+                    s->pending[s->npending++] = (struct slirp_fwd){udp, ha, ga, hp, gp};
+                    s->pending_since_ms = now_ms();
+                    log_info("user network: host port %d is busy (the migration source still "
+                             "holds it?): forwarding it once it is free",
+                             hp);
+                } else {
+                    snprintf(err, errlen, "slirp: cannot forward host port %d: %s", hp,
+                             strerror(e));
+                    slirp_destroy(nb);
+                    return -1;
+                }
             }
             if (udp && s->policy.nudp_fwd < POLICY_MAX_PORTS)
                 s->policy.udp_fwd[s->policy.nudp_fwd++] = (uint16_t)gp;

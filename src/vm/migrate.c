@@ -29,6 +29,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "backend/net.h"
 #include "machine/pc.h"
 #include "sandbox/sandbox.h"
 #include "vessel/bus.h"
@@ -495,6 +496,8 @@ int migrate_incoming(struct vm *vm, const char *addr, char *err, size_t errlen)
     if (!strncmp(addr, "unix:", 5)) unlink(addr + 5);
     if (fd < 0) return error_set(err, errlen, "accepting on '%s': %s", addr, strerror(e));
     uint64_t t0 = clock_ns();
+    /* a source on this host holds its forwarded ports until the migration has finished */
+    net_user_take_over_ports(true);
     int rc = mig_recv(vm, fd, err, errlen);
     close(fd);
     if (rc < 0 && vm->pc) {
