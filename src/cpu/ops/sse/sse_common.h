@@ -160,3 +160,18 @@ static inline void sse_mx_commit(struct cpu *c, uint32_t mx_out)
     if (raised & ~(c->mxcsr >> 7)) sse_mx_fault(c, raised);
     c->mxcsr |= raised;
 }
+
+/* [V][U]COMISS/SD of the 16 bytes at dst and src on the host under the guest's MXCSR: ZF PF CF
+ * from the compare, OF SF AF cleared. A macro because `mn` is part of the host instruction (and
+ * SSE_HOST_COMI names its asm operands after its arguments: keep a and b). */
+#define SSE_COMI(c, dst, src, mn)                                                                  \
+    do {                                                                                           \
+        sse_v2 a, b;                                                                               \
+        uint32_t mx = sse_mx_in(c), host = 0;                                                      \
+        uint64_t fl;                                                                               \
+        memcpy(&a, (dst), 16);                                                                     \
+        memcpy(&b, (src), 16);                                                                     \
+        SSE_HOST_COMI(mn, a, b, mx, host, fl);                                                     \
+        sse_mx_commit(c, mx);                                                                      \
+        flags_write(c, (flags_read(c) & ~(uint64_t)F_ARITH) | (fl & (F_ZF | F_PF | F_CF)));        \
+    } while (0)

@@ -118,14 +118,7 @@ CMP_OPS(GEN_CMP)
         sse_avail(c);                                                                              \
         union xmm s;                                                                               \
         sse_src(c, i, &s, n, false);                                                               \
-        sse_v2 a, b;                                                                               \
-        uint32_t mx = sse_mx_in(c), host = 0;                                                      \
-        uint64_t fl;                                                                               \
-        memcpy(&a, &c->xmm[i->reg], 16);                                                           \
-        memcpy(&b, &s, 16);                                                                        \
-        SSE_HOST_COMI(mn, a, b, mx, host, fl);                                                     \
-        sse_mx_commit(c, mx);                                                                      \
-        flags_write(c, (flags_read(c) & ~(uint64_t)F_ARITH) | (fl & (F_ZF | F_PF | F_CF)));        \
+        SSE_COMI(c, &c->xmm[i->reg], &s, mn);                                                      \
     }
 GEN_COMI(ucomiss, "ucomiss", 4)
 GEN_COMI(comiss, "comiss", 4)
