@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 READY_LINE = b"vessel-guest: ready"
 
@@ -208,6 +209,26 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def serve_http(g, port, text, root="/www"):
+    """Start busybox httpd in the guest on `port`, serving `text` as root/index.html."""
+    return g.run(f"mkdir -p {root} && echo {text} > {root}/index.html && "
+                 f"httpd -p {port} -h {root}", 60)
+
+
+def http_get(port, within=30, path="/index.html"):
+    """The body (stripped) of http://127.0.0.1:PORT/PATH, tried until `within` seconds have
+    passed (a forward may take a moment to reach a fresh server); None if it never answered."""
+    end = time.monotonic() + within
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+                return r.read().decode(errors="replace").strip()
+        except OSError:
+            if time.monotonic() >= end:
+                return None
+            time.sleep(0.5)
 
 
 def vessel_path():

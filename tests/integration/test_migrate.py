@@ -17,29 +17,16 @@ import shutil
 import subprocess
 import tempfile
 import time
-import urllib.request
 
 import apiclient
-from harness import READY_LINE, Guest, Tap, free_port, guest_files, guest_present, vessel_path
+from harness import (READY_LINE, Guest, Tap, free_port, guest_files, guest_present, http_get,
+                     serve_http, vessel_path)
 
 COUNT_RE = re.compile(rb"MIG (\d+)\r?\n")
 
 
 def counts(data):
     return [int(m.group(1)) for m in COUNT_RE.finditer(data)]
-
-
-def http_get(port, within):
-    """The body of http://127.0.0.1:PORT/, tried until `within` seconds have passed; or None."""
-    end = time.monotonic() + within
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
-                return r.read().decode(errors="replace")
-        except OSError:
-            if time.monotonic() >= end:
-                return None
-            time.sleep(0.2)
 
 
 def main():
@@ -69,11 +56,10 @@ def main():
                           "md5sum /tmp/keep", 300)
         before = re.findall(r"^([0-9a-f]{32})  /tmp/keep", out or "", re.M)
         t.ok(st == 0 and before, "source: 32 MiB checksummed in guest RAM", out)
-        src.run("udhcpc -i eth0 -q -n -t 5 -T 3 >/dev/null 2>&1; "
-                "mkdir -p /tmp/www && echo served-by-source > /tmp/www/index.html && "
-                "httpd -p 80 -h /tmp/www", 60)
-        body = http_get(port, 30)
-        t.ok(body is not None and "served-by-source" in body,
+        src.run("udhcpc -i eth0 -q -n -t 5 -T 3 >/dev/null 2>&1", 60)
+        serve_http(src, 80, "served-by-source")
+        body = http_get(port)
+        t.ok(body == "served-by-source",
              f"source: the guest's web server answers on host port {port} (hostfwd)", str(body))
         src.send("(i=0; while :; do i=$((i+1)); dd if=/dev/urandom of=/tmp/churn bs=1M count=8 "
                  "2>/dev/null; echo \"MIG $i\"; done) </dev/null &\n")
@@ -117,9 +103,9 @@ def main():
              f"{out} vs {before}\n{dst.tail()}")
         out, st = dst.run("echo moved-$((6 * 7))", 60)
         t.ok(st == 0 and "moved-42" in out, "the destination's shell answers", dst.tail())
-        dst.run("echo served-after-the-move > /tmp/www/index.html", 60)
-        body = http_get(port, 30)
-        t.ok(body is not None and "served-after-the-move" in body,
+        dst.run("echo served-after-the-move > /www/index.html", 60)
+        body = http_get(port)
+        t.ok(body == "served-after-the-move",
              f"the port forward moved with the guest: host port {port} reaches the same server "
              f"at the destination", f"{body}\n{dst.tail()}")
     finally:

@@ -15,11 +15,10 @@ import socket
 import sys
 import tempfile
 import threading
-import time
-import urllib.request
 
 import apiclient
-from harness import READY_LINE, Guest, Tap, guest_files, guest_present, vessel_path
+from harness import (READY_LINE, Guest, Tap, free_port, guest_files, guest_present, http_get,
+                     serve_http, vessel_path)
 
 TIMEOUT = int(os.environ.get("VESSEL_BOOT_TIMEOUT", "300"))
 
@@ -57,12 +56,6 @@ def host_address():
         return None if a.startswith("127.") else a
     except OSError:
         return None
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main():
@@ -131,17 +124,8 @@ def main():
             t.ok(f"to {host}:{denied.port}" in err, "... and so is the denied egress flow",
                  err[-2000:])
 
-        g.run("mkdir -p /www && echo hello-from-guest > /www/index.html && "
-              "httpd -p 8080 -h /www")
-        body = None
-        for _ in range(30):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{fwd}/index.html",
-                                            timeout=10) as r:
-                    body = r.read().decode().strip()
-                break
-            except OSError:
-                time.sleep(1)
+        serve_http(g, 8080, "hello-from-guest")
+        body = http_get(fwd)
         t.ok(body == "hello-from-guest", "hostfwd: the host reaches the guest's httpd", body)
         st, m2 = apiclient.call(sock, "GET", "/metrics")
         np2 = (m2 or {}).get("net_policy", {}) if isinstance(m2, dict) else {}

@@ -12,10 +12,9 @@ import shutil
 import subprocess
 import tempfile
 import threading
-import time
-import urllib.request
 
-from harness import Tap, free_port, guest_present, start_guest, vessel_path
+from harness import (Tap, free_port, guest_present, http_get, serve_http, start_guest,
+                     vessel_path)
 
 BLOB_SIZE = 16 << 20
 
@@ -103,17 +102,8 @@ def devices_test(vessel, t, timeout, tmp):
         t.ok(out is not None and out.split()[0] == blob_digest,
              "16 MiB download from the host matches", out)
 
-        g.run("mkdir -p /www && echo hello-from-guest > /www/index.html && "
-              "httpd -p 8080 -h /www")
-        body = None
-        for _ in range(30):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{fwd}/index.html",
-                                            timeout=10) as r:
-                    body = r.read().decode().strip()
-                break
-            except OSError:
-                time.sleep(1)
+        serve_http(g, 8080, "hello-from-guest")
+        body = http_get(fwd)
         t.ok(body == "hello-from-guest", "host->guest forwarded port reaches the guest's httpd",
              body)
 
