@@ -20,6 +20,15 @@ PKGS=(
     # default guest image builder
     apt-utils dpkg cpio gzip lz4 kmod binutils
 )
+# The integrity test builds a kernel module for the guest's kernel with Debian's headers for
+# it: those of the built guest (its manifest), else the cloud kernel build-guest.sh will pick.
+KVER="$(sed -n 's/^kernel_version=//p' "${VESSEL_CACHE:-$HOME/.cache/vessel}/guest/manifest" \
+        2>/dev/null || true)"
+if [ -n "$KVER" ] && apt-cache show "linux-headers-$KVER" >/dev/null 2>&1; then
+    PKGS+=("linux-headers-$KVER")
+else
+    PKGS+=(linux-headers-cloud-amd64)
+fi
 if [ "${1:-}" = "--bench" ]; then
     PKGS+=(qemu-system-x86 hyperfine valgrind)
 fi

@@ -29,6 +29,9 @@
  * whole-RAM dirty log (snapshots, migration) each reset only their own bit. */
 #define BUS_PAGE_DIRTY_FB 0x04
 #define BUS_PAGE_WRITTEN  (BUS_PAGE_DIRTY | BUS_PAGE_DIRTY_FB) /* what a write sets */
+/* A write watch covers part of this page (bus_watch_range): like a code page, the CPU engine
+ * gives it no fast write pointer, so every store reaches bus_note_write_by. */
+#define BUS_PAGE_WATCH 0x08
 
 struct io_ops {
     /* size is 1, 2, 4 or 8; offset is relative to the range base. */
@@ -41,6 +44,19 @@ struct io_ops {
 /* Told that [gpa, gpa+len) was written and touches a page with BUS_PAGE_CODE. Called on the
  * writing thread (a device's I/O thread for DMA). */
 typedef void (*bus_code_write_fn)(void *opaque, uint64_t gpa, uint64_t len);
+
+/* Who wrote, for the write watch: a vCPU store's instruction and context. */
+struct bus_writer {
+    uint64_t rip; /* the storing instruction */
+    uint64_t lin; /* linear address of the first byte written */
+    uint64_t cr3;
+    uint8_t cpl;
+};
+
+/* Told, after the bytes are in RAM, that [gpa, gpa+len) was written and touches a page with
+ * BUS_PAGE_WATCH; w is NULL for a device (DMA) or the monitor. The watcher may put old bytes
+ * back (a blocked write). Called on the writing thread. */
+typedef void (*bus_watch_fn)(void *opaque, uint64_t gpa, uint64_t len, const struct bus_writer *w);
 
 struct io_range {
     uint64_t base, len;
@@ -71,6 +87,10 @@ struct bus {
     } code_listeners[BUS_MAX_CODE_LISTENERS];
     unsigned ncode_listeners;
 
+    /* The write watch (one watcher: the integrity watch, src/introspect/integrity.c). */
+    bus_watch_fn watch_fn;
+    void *watch_opaque;
+
     uint64_t unassigned_accesses; /* statistics: I/O to nowhere */
 };
 
@@ -100,6 +120,13 @@ uint64_t bus_ram_resident(const struct bus *b);
 int bus_add_code_write_listener(struct bus *b, bus_code_write_fn fn, void *opaque);
 /* Stop listening; nothing happens if (fn, opaque) was not listening. */
 void bus_remove_code_write_listener(struct bus *b, bus_code_write_fn fn, void *opaque);
+
+/* Set (fn non-NULL) or clear the write watcher. Call while no other thread writes guest
+ * memory (the vCPU stopped between slices; device threads only report after the fact). */
+void bus_set_write_watch(struct bus *b, bus_watch_fn fn, void *opaque);
+/* Mark (on) or unmark the RAM pages [gpa, gpa+len) touches BUS_PAGE_WATCH. The engine's fast
+ * write mappings made before must then be dropped (vcpu_rearm_dirty). */
+void bus_watch_range(struct bus *b, uint64_t gpa, uint64_t len, bool on);
 
 /* Register a range; returns 0, or -1 if it overlaps another or the table is full. */
 int bus_add_pio(struct bus *b, uint16_t base, uint16_t len, const struct io_ops *ops, void *opaque,
@@ -144,6 +171,8 @@ static inline uint8_t *bus_ram_ptr(const struct bus *b, uint64_t gpa, uint64_t l
 bool bus_dma_read(struct bus *b, uint64_t gpa, void *dst, uint64_t len);
 bool bus_dma_write(struct bus *b, uint64_t gpa, const void *src, uint64_t len);
 
-/* Mark [gpa, gpa+len) written: dirty bits, and the code-write listeners for code pages. The
- * CPU engine's slow write path and bus_dma_write call this. */
+/* Mark [gpa, gpa+len) written: dirty bits, the write watcher for watched pages, and the
+ * code-write listeners for code pages. The CPU engine's slow write path (bus_note_write_by,
+ * naming the writer) and bus_dma_write call this. */
 void bus_note_write(struct bus *b, uint64_t gpa, uint64_t len);
+void bus_note_write_by(struct bus *b, uint64_t gpa, uint64_t len, const struct bus_writer *w);

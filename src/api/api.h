@@ -81,7 +81,8 @@ void api_res_snapshot(struct api_call *c);   /* /snapshot/create, /snapshot/load
 void api_res_metrics(struct api_call *c);    /* /metrics */
 void api_res_migrate(struct api_call *c);    /* /migrate (vessel's own) */
 void api_res_screenshot(struct api_call *c); /* /screenshot (vessel's own) */
-void api_res_inspect(struct api_call *c);    /* /inspect/{processes,modules} (vessel's own) */
+void api_res_inspect(
+    struct api_call *c); /* /inspect/{processes,modules,integrity} (vessel's own) */
 bool api_method_is(const struct api_call *c, const char *m);
 /* 400 naming the methods this resource accepts. */
 void api_bad_method(struct api_call *c, const char *allowed);

@@ -186,20 +186,57 @@ static void api_client_inspect_table(json_t *o, bool ps)
     }
 }
 
+/* The integrity watch's answer (docs/INTEGRITY.md) as a summary, its ranges and its writes. */
+static void api_client_integrity_table(json_t *o)
+{
+    json_t *e;
+    size_t i;
+    printf("integrity watch: %s, %s; %lld writes reported, %lld kernel patches accepted\n",
+           api_client_str(o, "policy"), api_client_str(o, "state"),
+           (long long)json_integer_value(json_object_get(o, "writes")),
+           (long long)json_integer_value(json_object_get(o, "kernel_patches")));
+    printf("%-20s %-18s %9s %7s %9s\n", "RANGE", "ADDRESS", "SIZE", "WRITES", "MODIFIED");
+    json_array_foreach(json_object_get(o, "ranges"), i, e)
+    {
+        printf("%-20s %-18s %9lld %7lld %9lld\n", api_client_str(e, "name"),
+               api_client_str(e, "address"),
+               (long long)json_integer_value(json_object_get(e, "size")),
+               (long long)json_integer_value(json_object_get(e, "writes")),
+               (long long)json_integer_value(json_object_get(e, "modified")));
+    }
+    json_array_foreach(json_object_get(o, "events"), i, e)
+    {
+        printf("#%lld %s+0x%llx (%s) %lld bytes by %s%s: %s -> %s, %s\n",
+               (long long)json_integer_value(json_object_get(e, "seq")), api_client_str(e, "range"),
+               (unsigned long long)json_integer_value(json_object_get(e, "offset")),
+               api_client_str(e, "address"),
+               (long long)json_integer_value(json_object_get(e, "size")),
+               json_is_true(json_object_get(e, "cpu")) ? "rip " : "a device",
+               json_is_true(json_object_get(e, "cpu")) ? api_client_str(e, "rip") : "",
+               api_client_str(e, "old"), api_client_str(e, "new"),
+               json_is_true(json_object_get(e, "blocked")) ? "blocked" : "reported");
+    }
+}
+
 int api_client_inspect(int argc, char **argv)
 {
     bool json = argc == 4 && !strcmp(argv[3], "--json");
     bool ps = argc >= 3 && !strcmp(argv[2], "ps"), mods = argc >= 3 && !strcmp(argv[2], "modules");
-    if ((argc != 3 && !json) || (!ps && !mods)) {
-        fputs("usage: vessel inspect SOCKET ps|modules [--json]\n"
+    bool integ = argc >= 3 && !strcmp(argv[2], "integrity");
+    if ((argc != 3 && !json) || (!ps && !mods && !integ)) {
+        fputs("usage: vessel inspect SOCKET ps|modules|integrity [--json]\n"
               "  the running guest's processes or kernel modules, read from its memory by the\n"
-              "  vessel at SOCKET (nothing runs in the guest; docs/INSPECT.md)\n",
+              "  vessel at SOCKET (nothing runs in the guest; docs/INSPECT.md), or what the\n"
+              "  integrity watch saw (docs/INTEGRITY.md)\n",
               stderr);
         return 2;
     }
     char *out = NULL;
-    int rc = api_client_request(argv[1], "GET", ps ? "/inspect/processes" : "/inspect/modules", "",
-                                &out);
+    int rc = api_client_request(argv[1], "GET",
+                                integ ? "/inspect/integrity"
+                                : ps  ? "/inspect/processes"
+                                      : "/inspect/modules",
+                                "", &out);
     if (rc) return rc;
     json_t *o = json_loads(out, 0, NULL);
     if (!o) {
@@ -209,9 +246,11 @@ int api_client_inspect(int argc, char **argv)
     }
     if (json)
         printf("%s\n", out);
+    else if (integ)
+        api_client_integrity_table(o);
     else
         api_client_inspect_table(o, ps);
-    if (!json_is_true(json_object_get(o, "complete"))) {
+    if (!integ && !json_is_true(json_object_get(o, "complete"))) {
         fprintf(stderr, "vessel inspect: partial list: %s\n", api_client_str(o, "reason"));
         rc = 1;
     }

@@ -9,8 +9,9 @@ int api_client_main(int argc, char **argv);
 /* The request behind it: on 0 (a 2xx answer) *out is the malloc'd body, "" if none. */
 int api_client_request(const char *sock, const char *method, const char *path, const char *body,
                        char **out);
-/* `vessel inspect SOCKET ps|modules [--json]`: the guest's processes or kernel modules read
- * from outside (GET /inspect/..., docs/INSPECT.md) as a table; the same exit statuses. */
+/* `vessel inspect SOCKET ps|modules|integrity [--json]`: the guest's processes or kernel
+ * modules read from outside (GET /inspect/..., docs/INSPECT.md), or the integrity watch's
+ * record (docs/INTEGRITY.md), as a table; the same exit statuses. */
 int api_client_inspect(int argc, char **argv);
 /* `vessel migrate SOCKET ADDR [MAX_DOWNTIME_MS]`: PUT /migrate and wait for the outcome
  * (argv[0] is "migrate"); the same exit statuses. */

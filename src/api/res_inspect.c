@@ -2,12 +2,15 @@
  * docs/INSPECT.md): the guest's processes and kernel modules as the monitor reads them from
  * guest memory, without an agent. 200 with {"processes": [...]} or {"modules": [...]}, plus
  * "complete" (false when a broken guest list stopped the walk early, with "reason"),
- * "kaslr_slide" and "read_us"; 400 when the VM is not running or its kernel cannot be read. */
+ * "kaslr_slide" and "read_us"; 400 when the VM is not running or its kernel cannot be read.
+ * GET /inspect/integrity: the integrity watch's ranges and the writes it saw
+ * (docs/INTEGRITY.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
+#include "introspect/integrity.h"
 #include "introspect/introspect.h"
 
 static json_t *api_inspect_json(const struct insp_report *r)
@@ -42,6 +45,84 @@ static json_t *api_inspect_json(const struct insp_report *r)
     return o;
 }
 
+static json_t *api_hex(uint64_t v)
+{
+    char s[24];
+    snprintf(s, sizeof(s), "0x%llx", (unsigned long long)v);
+    return json_string(s);
+}
+
+static json_t *api_bytes(const uint8_t *b, uint32_t n)
+{
+    char s[2 * INTEG_EVENT_BYTES + 1];
+    for (uint32_t i = 0; i < n && i < INTEG_EVENT_BYTES; i++)
+        snprintf(s + 2 * i, 3, "%02x", b[i]);
+    s[2 * (n < INTEG_EVENT_BYTES ? n : INTEG_EVENT_BYTES)] = 0;
+    return json_string(s);
+}
+
+static json_t *api_integrity_json(const struct integ_status *s, uint64_t read_us)
+{
+    json_t *ranges = json_array(), *events = json_array();
+    json_t *o = json_pack("{s:s, s:b, s:s, s:I, s:I, s:I, s:I, s:I}", "policy",
+                          integ_policy_name(s->policy), "armed", s->armed, "state", s->state,
+                          "arm_us", (json_int_t)s->arm_us, "writes", (json_int_t)s->writes,
+                          "kernel_patches", (json_int_t)s->kernel_patches, "page_writes",
+                          (json_int_t)s->page_writes, "read_us", (json_int_t)read_us);
+    if (!ranges || !events || !o) goto fail;
+    for (size_t i = 0; i < s->nranges; i++) {
+        const struct integ_range_status *r = &s->ranges[i];
+        json_t *e = json_pack("{s:s, s:o, s:I, s:I, s:I}", "name", r->name, "address",
+                              api_hex(r->va), "size", (json_int_t)r->len, "writes",
+                              (json_int_t)r->writes, "modified", (json_int_t)r->modified);
+        if (!e || json_array_append_new(ranges, e) < 0) goto fail;
+    }
+    for (size_t i = 0; i < s->nevents; i++) {
+        const struct integ_event *v = &s->events[i];
+        json_t *e = json_pack(
+            "{s:I, s:s, s:I, s:o, s:o, s:b, s:I, s:o, s:o, s:b}", "seq", (json_int_t)v->seq,
+            "range", v->range, "offset", (json_int_t)v->offset, "address", api_hex(v->va),
+            "physical", api_hex(v->gpa), "cpu", v->cpu, "size", (json_int_t)v->len, "old",
+            api_bytes(v->old, v->len), "new", api_bytes(v->new_, v->len), "blocked", v->blocked);
+        if (e && v->cpu) {
+            json_object_set_new(e, "rip", api_hex(v->rip));
+            json_object_set_new(e, "written_at", api_hex(v->lin));
+            json_object_set_new(e, "cpl", json_integer(v->cpl));
+            json_object_set_new(e, "cr3", api_hex(v->cr3));
+        }
+        if (!e || json_array_append_new(events, e) < 0) goto fail;
+    }
+    json_object_set_new(o, "ranges", ranges);
+    json_object_set_new(o, "events", events);
+    return o;
+fail:
+    json_decref(ranges);
+    json_decref(events);
+    json_decref(o);
+    return NULL;
+}
+
+/* GET /inspect/integrity: the loop copies the watch's record (no kernel image needed). */
+static void api_res_integrity(struct api_call *c)
+{
+    struct vm_request r = {.op = VM_OP_INSPECT, .u.inspect.what = INSP_INTEGRITY};
+    struct vm_reply rep = {0};
+    int status = api_vm_call(c, &r, &rep);
+    if (status == 200) {
+        json_t *o = rep.inspect && rep.inspect->integrity
+                        ? api_integrity_json(rep.inspect->integrity, rep.inspect->read_us)
+                        : NULL;
+        if (o)
+            api_json_reply(c, o);
+        else
+            api_fault(c, 500, "inspect: no report");
+    }
+    if (rep.inspect) {
+        insp_report_free(rep.inspect);
+        free(rep.inspect);
+    }
+}
+
 void api_res_inspect(struct api_call *c)
 {
     if (!api_method_is(c, "GET")) {
@@ -53,8 +134,12 @@ void api_res_inspect(struct api_call *c)
         r.u.inspect.what = INSP_PROCESSES;
     else if (!strcmp(c->sub, "/modules"))
         r.u.inspect.what = INSP_MODULES;
-    else {
-        api_fault(c, 400, "inspect: unknown list '%.64s' (processes or modules)", c->sub);
+    else if (!strcmp(c->sub, "/integrity")) {
+        api_res_integrity(c);
+        return;
+    } else {
+        api_fault(c, 400, "inspect: unknown list '%.64s' (processes, modules or integrity)",
+                  c->sub);
         return;
     }
     /* Ask the loop for the booted kernel, pick the vmlinux and parse it here, on the API

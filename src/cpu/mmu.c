@@ -3,7 +3,8 @@
  * Accessed/Dirty, reserved bits) and the RAM/MMIO access paths.
  *
  * The fast path is one TLB compare and a host load or store. Everything else (misses, MMIO,
- * page-crossing accesses, writes to pages holding decoded code) goes through the slow path,
+ * page-crossing accesses, writes to pages holding decoded code or under a write watch) goes
+ * through the slow path,
  * which translates every page an access touches before it moves a byte, so a faulting store
  * never half-commits. With paging off, linear = physical and the same TLB caches it. */
 #include <string.h>
@@ -30,6 +31,9 @@
 #define PF_I    0x10u
 
 #define PAGE_MASK (~0xfffull)
+
+/* Pages whose writes must be seen one by one: decoded code, the write watch (bus.h). */
+#define MMU_SLOW_WRITE (BUS_PAGE_CODE | BUS_PAGE_WATCH)
 
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -237,7 +241,7 @@ static uint32_t mmu_xlat_nf(struct cpu *c, uint64_t lin, unsigned kind, bool sys
         /* A code page for writes: once its blocks are gone, give the entry its fast path. */
         if (x->host && kind == TLB_WRITE) {
             uint64_t off = bus_ram_offset(c->bus, x->gpa);
-            if (!(c->bus->page_flags[off >> BUS_PAGE_SHIFT] & BUS_PAGE_CODE)) {
+            if (!(c->bus->page_flags[off >> BUS_PAGE_SHIFT] & MMU_SLOW_WRITE)) {
                 e->addend = (uintptr_t)x->host - lin;
                 e->tag &= ~TLB_SLOW;
                 c->bus->page_flags[off >> BUS_PAGE_SHIFT] |= BUS_PAGE_WRITTEN;
@@ -258,7 +262,7 @@ static uint32_t mmu_xlat_nf(struct cpu *c, uint64_t lin, unsigned kind, bool sys
     if (x->host) {
         uint64_t off = bus_ram_offset(c->bus, w.gpa);
         uint8_t *flags = &c->bus->page_flags[off >> BUS_PAGE_SHIFT];
-        if (kind == TLB_WRITE && (*flags & BUS_PAGE_CODE)) {
+        if (kind == TLB_WRITE && (*flags & MMU_SLOW_WRITE)) {
             tag |= TLB_SLOW;
         } else {
             e->addend = (uintptr_t)(x->host - (lin & 0xfff)) - page;
@@ -323,11 +327,12 @@ static void mmu_access_slow(struct cpu *c, unsigned seg, uint64_t lin, uint8_t *
     while (n) {
         struct xlat x[MMU_MAX_PAGES];
         unsigned len[MMU_MAX_PAGES], np = 0, total = 0;
-        uint64_t a = lin;
+        uint64_t a = lin, at[MMU_MAX_PAGES];
         while (total < n && np < MMU_MAX_PAGES) {
             unsigned chunk = 0x1000 - (a & 0xfff);
             if (chunk > n - total) chunk = n - total;
             mmu_xlat(c, seg, a, kind, sys, &x[np]);
+            at[np] = a;
             len[np++] = chunk;
             total += chunk;
             a += chunk;
@@ -337,7 +342,8 @@ static void mmu_access_slow(struct cpu *c, unsigned seg, uint64_t lin, uint8_t *
             if (kind == TLB_WRITE) {
                 if (x[k].host) {
                     memcpy(x[k].host, buf, len[k]);
-                    bus_note_write(c->bus, x[k].gpa, len[k]);
+                    struct bus_writer w = {c->rip, at[k], c->cr3, (uint8_t)c->cpl};
+                    bus_note_write_by(c->bus, x[k].gpa, len[k], &w);
                 } else {
                     mmu_mmio_write(c, x[k].gpa, buf, len[k]);
                 }

@@ -38,14 +38,17 @@ struct insp_module {
 
 /* INSP_KERNEL_PATH asks only for the booted kernel's path (report.vmlinux), from which the
  * API thread picks the vmlinux (insp_default_vmlinux) and prepares it. */
-enum insp_what { INSP_PROCESSES, INSP_MODULES, INSP_KERNEL_PATH };
+enum insp_what { INSP_PROCESSES, INSP_MODULES, INSP_KERNEL_PATH, INSP_INTEGRITY };
+
+struct integ_status;
 
 struct insp_report {
     enum insp_what what;
     size_t n;
-    struct insp_proc *procs;  /* INSP_PROCESSES */
-    struct insp_module *mods; /* INSP_MODULES */
-    bool complete;            /* false: the walk stopped early, why says where and why */
+    struct insp_proc *procs;        /* INSP_PROCESSES */
+    struct insp_module *mods;       /* INSP_MODULES */
+    struct integ_status *integrity; /* INSP_INTEGRITY (integrity.h) */
+    bool complete;                  /* false: the walk stopped early, why says where and why */
     char why[256];
     uint64_t slide;   /* KASLR: where the kernel runs minus where it was linked */
     uint64_t read_us; /* time the walk took (the guest is stopped for this long) */
@@ -77,6 +80,18 @@ void insp_guest_of(struct bus *bus, const struct vcpu *v, struct insp_guest *g);
 void insp_default_vmlinux(const char *booted_kernel, char *out, size_t cap);
 /* Drop the parsed kernel kept by insp_list. */
 void insp_forget(void);
+
+/* For the integrity watch: check that vmlinux is the running kernel as insp_list does (g->cr3
+ * becomes the kernel's own page tables), then the runtime addresses of the n symbols (0 for
+ * one kallsyms lacks; the first of namesakes) and, in ends, the next symbol's address above
+ * each (where an object ends at the latest). 0, or -1 with a reason. */
+int insp_kernel_symbols(const char *vmlinux, struct insp_guest *g, const char *const *names,
+                        size_t n, uint64_t *addrs, uint64_t *ends, uint64_t *slide, char *err,
+                        size_t errlen);
+/* Offset of member m of struct s in the kernel's BTF: 0, or -1 if it has none. */
+int insp_kernel_member(const char *vmlinux, const char *s, const char *m, uint64_t *off);
+/* Guest-physical address of virtual va through g's page tables, or UINT64_MAX. */
+uint64_t insp_translate(const struct insp_guest *g, uint64_t va);
 
 /* ---- the pieces, for tests ---- */
 

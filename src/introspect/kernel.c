@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "introspect/btf.h"
+#include "introspect/integrity.h"
 #include "introspect/introspect.h"
 #include "introspect/ksyms.h"
 #include "vessel/cpu.h"
@@ -316,6 +317,16 @@ int insp_list(const char *vmlinux, const struct insp_guest *guest, enum insp_wha
               struct insp_report *r, char *err, size_t errlen)
 {
     uint64_t t0 = insp_now_us();
+    if (what == INSP_INTEGRITY) {
+        /* the watch's own record: no kernel image needed */
+        memset(r, 0, sizeof(*r));
+        r->what = what;
+        r->integrity = integ_status_take(guest->bus);
+        r->read_us = insp_now_us() - t0;
+        if (r->integrity) return 0;
+        insp_err(err, errlen, "out of memory");
+        return -1;
+    }
     pthread_mutex_lock(&insp_lock);
     int rc = insp_list_at(vmlinux, guest, what, r, err, errlen);
     pthread_mutex_unlock(&insp_lock);
@@ -323,27 +334,21 @@ int insp_list(const char *vmlinux, const struct insp_guest *guest, enum insp_wha
     return rc;
 }
 
-static int insp_list_at(const char *vmlinux, const struct insp_guest *guest, enum insp_what what,
-                        struct insp_report *r, char *err, size_t errlen)
+/* Is k the running kernel? Its KASLR slide from LSTAR, the kernel's own page tables in g->cr3,
+ * init_task reading as "swapper" and the in-memory BTF equal to the file's. 0 or -1 (err). */
+static int insp_running(struct insp_kernel *k, struct insp_guest *g, const char *vmlinux,
+                        uint64_t *slide_out, char *err, size_t errlen)
 {
-    memset(r, 0, sizeof(*r));
-    r->what = what;
-    /* Prepared on the API thread moments ago: no system call here on the loop thread. */
-    struct insp_kernel *k = insp_cached && !strcmp(insp_cached->path, vmlinux)
-                                ? insp_cached
-                                : insp_kernel_get(vmlinux, err, errlen);
-    if (!k) return -1;
-    struct insp_guest g = *guest;
-    uint64_t slide = g.lstar - k->entry_syscall;
-    if (!g.lstar || (slide & 0xfff)) {
+    uint64_t slide = g->lstar - k->entry_syscall;
+    if (!g->lstar || (slide & 0xfff)) {
         insp_err(err, errlen, "the guest kernel has not set up system calls yet (LSTAR %#llx)",
-                 (unsigned long long)g.lstar);
+                 (unsigned long long)g->lstar);
         return -1;
     }
     uint64_t init_task = k->init_task + slide;
     char comm[INSP_COMM_LEN + 1] = {0};
-    if (!insp_pick_cr3(&g, init_task) ||
-        !insp_read_virt(&g, init_task + k->layout.t_comm, comm, INSP_COMM_LEN) ||
+    if (!insp_pick_cr3(g, init_task) ||
+        !insp_read_virt(g, init_task + k->layout.t_comm, comm, INSP_COMM_LEN) ||
         strncmp(comm, "swapper", 7)) {
         insp_err(err, errlen,
                  "init_task is not at %#llx (KASLR slide %#llx from LSTAR): is %s the "
@@ -357,16 +362,33 @@ static int insp_list_at(const char *vmlinux, const struct insp_guest *guest, enu
         uint8_t page[4096];
         size_t n = k->btf_len < sizeof(page) ? k->btf_len : sizeof(page);
         uint64_t tail = k->btf_len - n;
-        if (!insp_read_virt(&g, k->btf_start + slide, page, n) || memcmp(page, k->btf_data, n) ||
-            !insp_read_virt(&g, k->btf_start + slide + tail, page, n) ||
+        if (!insp_read_virt(g, k->btf_start + slide, page, n) || memcmp(page, k->btf_data, n) ||
+            !insp_read_virt(g, k->btf_start + slide + tail, page, n) ||
             memcmp(page, k->btf_data + tail, n)) {
             insp_err(err, errlen, "the running kernel's BTF is not the one in %s", vmlinux);
             return -1;
         }
     }
+    *slide_out = slide;
+    return 0;
+}
+
+static int insp_list_at(const char *vmlinux, const struct insp_guest *guest, enum insp_what what,
+                        struct insp_report *r, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof(*r));
+    r->what = what;
+    /* Prepared on the API thread moments ago: no system call here on the loop thread. */
+    struct insp_kernel *k = insp_cached && !strcmp(insp_cached->path, vmlinux)
+                                ? insp_cached
+                                : insp_kernel_get(vmlinux, err, errlen);
+    if (!k) return -1;
+    struct insp_guest g = *guest;
+    uint64_t slide;
+    if (insp_running(k, &g, vmlinux, &slide, err, errlen) < 0) return -1;
     r->slide = slide;
     if (what == INSP_PROCESSES) {
-        insp_walk_processes(&g, &k->layout, init_task, r);
+        insp_walk_processes(&g, &k->layout, k->init_task + slide, r);
         return 0;
     }
     /* `modules` may have namesakes among static symbols: take the one that is a list head
@@ -380,4 +402,37 @@ static int insp_list_at(const char *vmlinux, const struct insp_guest *guest, enu
     }
     insp_err(err, errlen, "%s: no kernel symbol `modules` is a list head in the guest", vmlinux);
     return -1;
+}
+
+int insp_kernel_symbols(const char *vmlinux, struct insp_guest *g, const char *const *names,
+                        size_t n, uint64_t *addrs, uint64_t *ends, uint64_t *slide, char *err,
+                        size_t errlen)
+{
+    pthread_mutex_lock(&insp_lock);
+    struct insp_kernel *k = insp_cached && !strcmp(insp_cached->path, vmlinux)
+                                ? insp_cached
+                                : insp_kernel_get(vmlinux, err, errlen);
+    int rc = k ? insp_running(k, g, vmlinux, slide, err, errlen) : -1;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        uint64_t a;
+        addrs[i] = ends[i] = 0;
+        if (ksyms_lookup(k->ksyms, names[i], &a, NULL, 1) != 1) continue;
+        uint64_t next = ksyms_next_above(k->ksyms, a);
+        addrs[i] = a + *slide;
+        ends[i] = next == UINT64_MAX ? addrs[i] : next + *slide;
+    }
+    pthread_mutex_unlock(&insp_lock);
+    return rc;
+}
+
+int insp_kernel_member(const char *vmlinux, const char *sname, const char *mname, uint64_t *off)
+{
+    char err[256];
+    pthread_mutex_lock(&insp_lock);
+    struct insp_kernel *k = insp_cached && !strcmp(insp_cached->path, vmlinux)
+                                ? insp_cached
+                                : insp_kernel_get(vmlinux, err, sizeof(err));
+    int rc = k && insp_off(k->btf, sname, mname, off, err, sizeof(err)) ? 0 : -1;
+    pthread_mutex_unlock(&insp_lock);
+    return rc;
 }

@@ -210,6 +210,24 @@ static bool ksyms_expand(const struct ksyms *k, size_t pos, size_t l, char *buf,
     return true;
 }
 
+/* Symbol i's address, as the kernel's kallsyms_sym_address computes it. */
+static uint64_t ksyms_addr(const struct ksyms *k, uint32_t i)
+{
+    int32_t off = (int32_t)ksyms_rd32(k->img + k->offsets + 4 * (size_t)i);
+    if (!k->abs_percpu) return k->relative_base + (uint32_t)off;
+    return off >= 0 ? (uint64_t)off : k->relative_base - 1 - (uint64_t)(int64_t)off;
+}
+
+uint64_t ksyms_next_above(const struct ksyms *k, uint64_t addr)
+{
+    uint64_t best = UINT64_MAX;
+    for (uint32_t i = 0; k && i < k->num; i++) {
+        uint64_t a = ksyms_addr(k, i);
+        if (a > addr && a < best) best = a;
+    }
+    return best;
+}
+
 int ksyms_lookup(const struct ksyms *k, const char *name, uint64_t *addrs, char *types, int max)
 {
     if (!k || !name) return 0;
@@ -225,13 +243,7 @@ int ksyms_lookup(const struct ksyms *k, const char *name, uint64_t *addrs, char 
         pos = at + (size_t)l;
         if (!ksyms_expand(k, at, (size_t)l, buf, sizeof(buf))) continue;
         if (strlen(buf + 1) != want || memcmp(buf + 1, name, want)) continue;
-        int32_t off = (int32_t)ksyms_rd32(k->img + k->offsets + 4 * (size_t)i);
-        uint64_t a;
-        if (!k->abs_percpu)
-            a = k->relative_base + (uint32_t)off;
-        else
-            a = off >= 0 ? (uint64_t)off : k->relative_base - 1 - (uint64_t)(int64_t)off;
-        addrs[found] = a;
+        addrs[found] = ksyms_addr(k, i);
         if (types) types[found] = buf[0];
         found++;
     }

@@ -16,3 +16,6 @@ uint32_t ksyms_count(const struct ksyms *k);
 /* Addresses of the symbols called name (static symbols may repeat), up to max of them, with
  * their kallsyms type letters ('T', 'd', ...) in types if not NULL. Returns how many. */
 int ksyms_lookup(const struct ksyms *k, const char *name, uint64_t *addrs, char *types, int max);
+/* The lowest symbol address above addr (where an object at addr ends at the latest: kallsyms
+ * has no sizes), or UINT64_MAX. */
+uint64_t ksyms_next_above(const struct ksyms *k, uint64_t addr);

@@ -25,8 +25,7 @@ static bool insp_read_phys64(const struct insp_guest *g, uint64_t pa, uint64_t *
     return true;
 }
 
-/* Guest-physical address of va, or UINT64_MAX. */
-static uint64_t insp_translate(const struct insp_guest *g, uint64_t va)
+uint64_t insp_translate(const struct insp_guest *g, uint64_t va)
 {
     int levels = (g->cr4 & INSP_CR4_LA57) ? 5 : 4;
     uint64_t table = g->cr3 & INSP_PA_MASK;
@@ -287,7 +286,9 @@ void insp_report_free(struct insp_report *r)
 {
     free(r->procs);
     free(r->mods);
+    free(r->integrity);
     r->procs = NULL;
     r->mods = NULL;
+    r->integrity = NULL;
     r->n = 0;
 }

@@ -144,6 +144,27 @@ uint64_t bus_ram_resident(const struct bus *b)
     return pages << BUS_PAGE_SHIFT;
 }
 
+void bus_set_write_watch(struct bus *b, bus_watch_fn fn, void *opaque)
+{
+    b->watch_fn = fn;
+    b->watch_opaque = fn ? opaque : NULL;
+}
+
+void bus_watch_range(struct bus *b, uint64_t gpa, uint64_t len, bool on)
+{
+    if (len == 0) return;
+    uint64_t end = gpa + len - 1;
+    if (end < gpa) end = UINT64_MAX;
+    for (uint64_t page = gpa & ~(BUS_PAGE_SIZE - 1);; page += BUS_PAGE_SIZE) {
+        uint64_t off = bus_ram_offset(b, page);
+        if (off != UINT64_MAX) {
+            uint8_t *f = &b->page_flags[off >> BUS_PAGE_SHIFT];
+            *f = on ? (uint8_t)(*f | BUS_PAGE_WATCH) : (uint8_t)(*f & ~BUS_PAGE_WATCH);
+        }
+        if (end - page < BUS_PAGE_SIZE) break;
+    }
+}
+
 int bus_add_code_write_listener(struct bus *b, bus_code_write_fn fn, void *opaque)
 {
     for (unsigned k = 0; k < b->ncode_listeners; k++)
@@ -281,17 +302,24 @@ void bus_mmio_write(struct bus *b, uint64_t gpa, uint64_t value, unsigned size)
 
 void bus_note_write(struct bus *b, uint64_t gpa, uint64_t len)
 {
+    bus_note_write_by(b, gpa, len, NULL);
+}
+
+void bus_note_write_by(struct bus *b, uint64_t gpa, uint64_t len, const struct bus_writer *w)
+{
     if (len == 0) return;
     uint64_t off = bus_ram_offset(b, gpa);
     if (off == UINT64_MAX) return;
     uint64_t first = off >> BUS_PAGE_SHIFT, last = (off + len - 1) >> BUS_PAGE_SHIFT;
     uint64_t npages = b->ram_size >> BUS_PAGE_SHIFT;
-    bool code = false;
+    uint8_t seen = 0;
     for (uint64_t p = first; p <= last && p < npages; p++) {
         b->page_flags[p] |= BUS_PAGE_WRITTEN;
-        code |= (b->page_flags[p] & BUS_PAGE_CODE) != 0;
+        seen |= b->page_flags[p];
     }
-    if (code)
+    /* The watcher first: a write it blocks is undone before decoded code is dropped. */
+    if ((seen & BUS_PAGE_WATCH) && b->watch_fn) b->watch_fn(b->watch_opaque, gpa, len, w);
+    if (seen & BUS_PAGE_CODE)
         for (unsigned k = 0; k < b->ncode_listeners; k++)
             b->code_listeners[k].fn(b->code_listeners[k].opaque, gpa, len);
 }

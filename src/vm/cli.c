@@ -7,6 +7,7 @@
 #include "backend/disk.h"
 #include "backend/display.h"
 #include "backend/net.h"
+#include "introspect/integrity.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -127,6 +128,7 @@ enum cli_opt {
     OPT_INCOMING,
     OPT_ENGINE,
     OPT_JIT_CACHE,
+    OPT_INTEGRITY_WATCH,
 };
 static const char *const cli_opt_names[] = {
     "--kernel", "--initrd", "--append", "--memory", "--cpus", "--console", "--reboot", "--disk",
@@ -136,7 +138,9 @@ static const char *const cli_opt_names[] = {
     /* the control API, snapshots and migration */
     "--api-sock", "--restore", "--restore-mem", "--incoming",
     /* the engine */
-    "--engine", "--jit-cache"};
+    "--engine", "--jit-cache",
+    /* introspection */
+    "--integrity-watch"};
 
 /* on|off for option `what`. */
 static int cli_on_off(const char *what, const char *v, size_t n, bool *out, char *err,
@@ -377,6 +381,9 @@ static int cli_run_option(enum cli_opt o, const char *v, struct vm_config *cfg, 
             return cli_err(err, errlen, "--jit-cache: %s is out of range (1M to 1G)", v);
         cfg->jit_cache = (size_t)m;
         break;
+    case OPT_INTEGRITY_WATCH:
+        if (integ_parse_policy(v, err, errlen) < 0) return -1;
+        break;
     case OPT_REBOOT:
         if (!strcmp(v, "exit"))
             cfg->reboot = VM_REBOOT_EXIT;
@@ -465,6 +472,7 @@ int cli_parse(int argc, char **argv, enum cli_command *cmd, struct vm_config *cf
               size_t errlen)
 {
     cli_default_guest = false;
+    integ_parse_policy("off", NULL, 0); /* the watch's default (it keeps its own setting) */
     *cfg = (struct vm_config){
         .cmdline = VM_CMDLINE_DEFAULT,
         .mem_size = VM_MEM_DEFAULT,
@@ -547,8 +555,9 @@ void cli_print_help(void)
           "             (vessel migrate SOCKET ADDR [MAX_DOWNTIME_MS])\n"
           "  screenshot save a running vessel's display as PNG\n"
           "             (vessel screenshot SOCKET PATH.png)\n"
-          "  inspect    list a running guest's processes or kernel modules from outside\n"
-          "             (vessel inspect SOCKET ps|modules [--json])\n"
+          "  inspect    list a running guest's processes or kernel modules from outside,\n"
+          "             or what its integrity watch saw\n"
+          "             (vessel inspect SOCKET ps|modules|integrity [--json])\n"
           "\n"
           "  --help     show this help\n"
           "  --version  show the version\n",
@@ -614,6 +623,11 @@ void cli_print_run_help(void)
           "  --restore-mem MEM    its memory file, when not at the path recorded in STATE\n"
           "  --incoming ADDR      receive a live migration (unix:PATH or tcp:HOST:PORT) from\n"
           "                       `vessel migrate` and run the guest here\n"
+          "  --integrity-watch off|report|block\n"
+          "                       after the guest kernel boots, watch its system call tables,\n"
+          "                       IDT and text for writes and report them (log, `vessel\n"
+          "                       inspect SOCKET integrity`); block also undoes them (default\n"
+          "                       off; docs/INTEGRITY.md)\n"
           "\n"
           "On a terminal the console is in raw mode: Ctrl-A x quits, Ctrl-A h shows help,\n"
           "Ctrl-A Ctrl-A sends Ctrl-A. SIGUSR1 prints the vCPU state on stderr (the guest\n"

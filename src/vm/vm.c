@@ -36,6 +36,7 @@
 
 #include "api/server.h"
 #include "backend/console.h"
+#include "introspect/integrity.h"
 #include "machine/pc.h"
 #include "sandbox/sandbox.h"
 #include "vessel/clock.h"
@@ -359,6 +360,7 @@ static enum vm_outcome vm_loop(struct vm *vm)
         now = clock_ns();
         vcpu_get_stats(v, &st);
         vm_measure(vm, st.insns - insns0, now - t0);
+        integ_poll(pc_bus(vm->pc), v, now);
         deadline = pc_update_timers(vm->pc, now);
         console_flush(&vm->con);
         if (vm_dump_requested) {
@@ -642,6 +644,7 @@ int vm_main(const struct vm_config *cfg)
         console_close(&vm->con);
         fprintf(stderr, "vessel: %s\n", err);
     }
+    if (!failed) integ_prepare(vm->conf.kernel); /* reads the vmlinux: before the sandbox */
     /* Set up: from here on the main loop runs confined (a no-op with the sandbox off). */
     if (!failed) sandbox_enter(SANDBOX_VCPU);
     while (!failed) {
