@@ -36,14 +36,15 @@
 #include "vessel/cpu.h"
 #include "vessel/log.h"
 
-#define INTEG_RETRY_NS    (100ull * 1000 * 1000) /* between looks at a booting guest */
-#define INTEG_MAX_TABLE   1024                   /* entries of a system call table, at most */
-#define INTEG_MAX_PIECES  64
-#define INTEG_LOG_EVENTS  64 /* writes logged one by one; later ones are summarised */
-#define INTEG_LOG_EVERY   1000
-#define INTEG_PA_MASK     0x000ffffffffff000ull
-#define INTEG_USER_TOP    0x0000800000000000ull /* above: the kernel half */
-#define INTEG_KERNEL_HALF 0xffff800000000000ull
+#define INTEG_RETRY_NS       (100ull * 1000 * 1000)  /* between looks at a booting guest */
+#define INTEG_IMAGE_RETRY_NS (5000ull * 1000 * 1000) /* after an unreadable kernel image */
+#define INTEG_MAX_TABLE      1024                    /* entries of a system call table, at most */
+#define INTEG_MAX_PIECES     64
+#define INTEG_LOG_EVENTS     64 /* writes logged one by one; later ones are summarised */
+#define INTEG_LOG_EVERY      1000
+#define INTEG_PA_MASK        0x000ffffffffff000ull
+#define INTEG_USER_TOP       0x0000800000000000ull /* above: the kernel half */
+#define INTEG_KERNEL_HALF    0xffff800000000000ull
 
 /* A run of watched bytes contiguous in both guest-virtual and guest-physical memory. */
 struct integ_piece {
@@ -58,10 +59,19 @@ struct integ_range {
     bool text; /* the kernel's text: its own patching path is allowed */
 };
 
+/* The kernel symbols the watch needs (link-time addresses, looked up before the guest runs:
+ * decoding kallsyms' names takes milliseconds per symbol). */
+enum { S_STEXT, S_ETEXT, S_POKING, S_TABLES };
+static const char *const integ_syms[] = {
+    "_stext", "_etext", "poking_mm", "sys_call_table", "ia32_sys_call_table", "x32_sys_call_table"};
+#define INTEG_NSYMS (sizeof(integ_syms) / sizeof(integ_syms[0]))
+
 static struct {
     pthread_mutex_t lock;
     enum integ_policy policy;
     char vmlinux[4096];
+    bool have_syms;
+    uint64_t sym[INTEG_NSYMS], sym_end[INTEG_NSYMS];
     struct bus *bus; /* the bus watched (valid while bus->watch_opaque is &integ) */
     bool armed;
     uint64_t next_try_ns;
@@ -112,7 +122,11 @@ void integ_prepare(const char *booted_kernel)
     if (integ.policy == INTEG_OFF) return;
     char why[512];
     insp_default_vmlinux(booted_kernel, integ.vmlinux, sizeof(integ.vmlinux));
-    if (insp_prepare(integ.vmlinux, why, sizeof(why)) < 0)
+    pthread_mutex_lock(&integ.lock);
+    integ.have_syms = insp_kernel_lookup(integ.vmlinux, integ_syms, INTEG_NSYMS, integ.sym,
+                                         integ.sym_end, why, sizeof(why)) == 0;
+    pthread_mutex_unlock(&integ.lock);
+    if (!integ.have_syms)
         log_warn("integrity watch: %s (the watch waits for a readable kernel image)", why);
 }
 
@@ -336,20 +350,24 @@ static void integ_arm_locked(struct bus *bus, struct vcpu *v)
         return;
     }
     if (!integ_booted(&g)) return;
-    enum { S_STEXT, S_ETEXT, S_POKING, S_TABLES };
-    static const char *const names[] = {"_stext",
-                                        "_etext",
-                                        "poking_mm",
-                                        "sys_call_table",
-                                        "ia32_sys_call_table",
-                                        "x32_sys_call_table"};
-    enum { NSYMS = sizeof(names) / sizeof(names[0]) };
-    uint64_t addr[NSYMS], end[NSYMS], slide;
     char why[512];
-    if (insp_kernel_symbols(integ.vmlinux, &g, names, NSYMS, addr, end, &slide, why, sizeof(why)) <
-        0) {
+    if (!integ.have_syms)
+        integ.have_syms = insp_kernel_lookup(integ.vmlinux, integ_syms, INTEG_NSYMS, integ.sym,
+                                             integ.sym_end, why, sizeof(why)) == 0;
+    uint64_t slide;
+    if (!integ.have_syms) {
+        integ_wait("cannot read the guest kernel image: ", why);
+        integ.next_try_ns += INTEG_IMAGE_RETRY_NS; /* parsing is not free: not ten times a second */
+        return;
+    }
+    if (insp_kernel_slide(integ.vmlinux, &g, &slide, why, sizeof(why)) < 0) {
         integ_wait("waiting for the guest kernel: ", why);
         return;
+    }
+    uint64_t addr[INTEG_NSYMS], end[INTEG_NSYMS];
+    for (unsigned i = 0; i < INTEG_NSYMS; i++) {
+        addr[i] = integ.sym[i] ? integ.sym[i] + slide : 0;
+        end[i] = integ.sym[i] ? integ.sym_end[i] + slide : 0;
     }
     if (!addr[S_STEXT] || addr[S_ETEXT] <= addr[S_STEXT]) {
         integ_wait("the guest kernel's kallsyms has no _stext/_etext", "");
@@ -357,10 +375,10 @@ static void integ_arm_locked(struct bus *bus, struct vcpu *v)
     }
     integ.nranges = integ.npieces = 0;
     bool ok = true;
-    for (unsigned i = S_TABLES; i < NSYMS; i++) {
+    for (unsigned i = S_TABLES; i < INTEG_NSYMS; i++) {
         if (!addr[i]) continue;
         uint64_t len = integ_table_len(&g, addr[i], end[i], addr[S_STEXT], addr[S_ETEXT]);
-        int ri = integ_add_range(names[i], addr[i], len, false);
+        int ri = integ_add_range(integ_syms[i], addr[i], len, false);
         if (ri >= 0) ok &= integ_map_range(&g, (unsigned)ri);
     }
     struct vcpu_sregs s;

@@ -81,13 +81,15 @@ void insp_default_vmlinux(const char *booted_kernel, char *out, size_t cap);
 /* Drop the parsed kernel kept by insp_list. */
 void insp_forget(void);
 
-/* For the integrity watch: check that vmlinux is the running kernel as insp_list does (g->cr3
- * becomes the kernel's own page tables), then the runtime addresses of the n symbols (0 for
- * one kallsyms lacks; the first of namesakes) and, in ends, the next symbol's address above
- * each (where an object ends at the latest). 0, or -1 with a reason. */
-int insp_kernel_symbols(const char *vmlinux, struct insp_guest *g, const char *const *names,
-                        size_t n, uint64_t *addrs, uint64_t *ends, uint64_t *slide, char *err,
-                        size_t errlen);
+/* For the integrity watch: the link-time addresses of the n symbols in vmlinux (0 for one
+ * kallsyms lacks; the first of namesakes) and, in ends, the next symbol's address above each
+ * (where an object ends at the latest). 0, or -1 with a reason. */
+int insp_kernel_lookup(const char *vmlinux, const char *const *names, size_t n, uint64_t *addrs,
+                       uint64_t *ends, char *err, size_t errlen);
+/* Check that vmlinux is the running kernel as insp_list does: its KASLR slide, and g->cr3
+ * changed to the kernel's own page tables. 0, or -1 with a reason. */
+int insp_kernel_slide(const char *vmlinux, struct insp_guest *g, uint64_t *slide, char *err,
+                      size_t errlen);
 /* Offset of member m of struct s in the kernel's BTF: 0, or -1 if it has none. */
 int insp_kernel_member(const char *vmlinux, const char *s, const char *m, uint64_t *off);
 /* Guest-physical address of virtual va through g's page tables, or UINT64_MAX. */

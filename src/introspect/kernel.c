@@ -404,23 +404,31 @@ static int insp_list_at(const char *vmlinux, const struct insp_guest *guest, enu
     return -1;
 }
 
-int insp_kernel_symbols(const char *vmlinux, struct insp_guest *g, const char *const *names,
-                        size_t n, uint64_t *addrs, uint64_t *ends, uint64_t *slide, char *err,
-                        size_t errlen)
+int insp_kernel_lookup(const char *vmlinux, const char *const *names, size_t n, uint64_t *addrs,
+                       uint64_t *ends, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&insp_lock);
+    struct insp_kernel *k = insp_cached && !strcmp(insp_cached->path, vmlinux)
+                                ? insp_cached
+                                : insp_kernel_get(vmlinux, err, errlen);
+    for (size_t i = 0; k && i < n; i++) {
+        addrs[i] = ends[i] = 0;
+        if (ksyms_lookup(k->ksyms, names[i], &addrs[i], NULL, 1) != 1) continue;
+        ends[i] = ksyms_next_above(k->ksyms, addrs[i]);
+        if (ends[i] == UINT64_MAX) ends[i] = addrs[i];
+    }
+    pthread_mutex_unlock(&insp_lock);
+    return k ? 0 : -1;
+}
+
+int insp_kernel_slide(const char *vmlinux, struct insp_guest *g, uint64_t *slide, char *err,
+                      size_t errlen)
 {
     pthread_mutex_lock(&insp_lock);
     struct insp_kernel *k = insp_cached && !strcmp(insp_cached->path, vmlinux)
                                 ? insp_cached
                                 : insp_kernel_get(vmlinux, err, errlen);
     int rc = k ? insp_running(k, g, vmlinux, slide, err, errlen) : -1;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        uint64_t a;
-        addrs[i] = ends[i] = 0;
-        if (ksyms_lookup(k->ksyms, names[i], &a, NULL, 1) != 1) continue;
-        uint64_t next = ksyms_next_above(k->ksyms, a);
-        addrs[i] = a + *slide;
-        ends[i] = next == UINT64_MAX ? addrs[i] : next + *slide;
-    }
     pthread_mutex_unlock(&insp_lock);
     return rc;
 }

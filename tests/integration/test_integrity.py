@@ -110,6 +110,9 @@ def boot(vessel, t, tag, policy, img, tmp, timeout):
          {"sys_call_table", "idt", "kernel_text"} <= set(names),
          f"{tag}: the watch is armed after boot on sys_call_table, the IDT and the kernel text",
          f"{rep}")
+    if rep and rep.get("armed"):
+        t.comment(f"{tag}: armed in {rep['arm_us']} us (the guest stopped meanwhile): " +
+                  ", ".join(f"{r['name']} {r['size']} bytes" for r in rep["ranges"]))
     return g, sock, rep
 
 
@@ -175,6 +178,13 @@ def main():
         return t.done()
     timeout = int(os.environ.get("VESSEL_BOOT_TIMEOUT", "600"))
     tmp = tempfile.mkdtemp(prefix="vessel-integrity-")
+    try:
+        return run(t, vessel, timeout, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(t, vessel, timeout, tmp):
     kver = manifest().get("kernel_version", "")
     ko, why = build_module(tmp, kver)
     if not t.ok(ko is not None, f"the rootkit module builds against Debian's headers for {kver}",

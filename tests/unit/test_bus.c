@@ -1,6 +1,8 @@
 /* test_bus.c — RAM layout around the PC hole, range registration, MMIO/PIO dispatch, DMA
- * bounds, code-page write notification, and discarding pages of anonymous and file-backed RAM
- * (only whole RAM pages, never the hole, contents zero afterwards, memory given back). */
+ * bounds, code-page write notification, the write watch (marked pages only, after the bytes
+ * land, a blocking watcher putting old bytes back), and discarding pages of anonymous and
+ * file-backed RAM (only whole RAM pages, never the hole, contents zero afterwards, memory given
+ * back). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -107,6 +109,72 @@ static void test_dma(void)
     bus_destroy(&b);
 }
 
+static uint64_t watch_gpa, watch_len, watch_calls;
+static const struct bus_writer *watch_w;
+static uint8_t watch_seen[4];
+
+/* Records each call; with opaque set, blocks: puts zeros back (the "old" bytes here). */
+static void on_watch(void *opaque, uint64_t gpa, uint64_t len, const struct bus_writer *w)
+{
+    struct bus *b = opaque;
+    watch_gpa = gpa;
+    watch_len = len;
+    watch_w = w;
+    watch_calls++;
+    memcpy(watch_seen, b->ram + gpa, len < 4 ? len : 4); /* the new bytes are already there */
+    if (b->watch_opaque == b && watch_calls > 2) memset(b->ram + gpa, 0, len);
+}
+
+static void test_write_watch(void)
+{
+    struct bus b;
+    CHECK_EQ(bus_init(&b, BUS_MAX_LOW_RAM + (1u << 20)), 0);
+    CHECK_EQ(bus_add_code_write_listener(&b, on_code_write, NULL), 0);
+    bus_watch_range(&b, 0x3ff0, 0x20, true); /* two pages: 3 and 4 */
+    bus_watch_range(&b, BUS_MAX_LOW_RAM - 8, BUS_HIGH_RAM - BUS_MAX_LOW_RAM + 16, true);
+    CHECK_EQ(b.page_flags[2] & BUS_PAGE_WATCH, 0);
+    CHECK(b.page_flags[3] & BUS_PAGE_WATCH);
+    CHECK(b.page_flags[4] & BUS_PAGE_WATCH);
+    CHECK_EQ(b.page_flags[5] & BUS_PAGE_WATCH, 0);
+    CHECK(b.page_flags[(BUS_MAX_LOW_RAM >> 12) - 1] & BUS_PAGE_WATCH); /* both sides of the hole */
+    CHECK(b.page_flags[BUS_MAX_LOW_RAM >> 12] & BUS_PAGE_WATCH);
+    uint8_t v[4] = {9, 8, 7, 6};
+    /* no watcher yet: marked pages are only marked */
+    CHECK(bus_dma_write(&b, 0x3000, v, 4));
+    CHECK_EQ(watch_calls, 0);
+    bus_set_write_watch(&b, on_watch, &b);
+    CHECK(bus_dma_write(&b, 0x2ffe, v, 4)); /* touches page 3: a device write, no writer */
+    CHECK_EQ(watch_calls, 1);
+    CHECK_EQ(watch_gpa, 0x2ffe);
+    CHECK_EQ(watch_len, 4);
+    CHECK(watch_w == NULL);
+    CHECK(!memcmp(watch_seen, v, 4));
+    CHECK(bus_dma_write(&b, 0x5000, v, 4)); /* unmarked page: not told */
+    CHECK_EQ(watch_calls, 1);
+    struct bus_writer w = {.rip = 0x1234, .lin = 0xffff800000004010ull, .cr3 = 0x9000, .cpl = 0};
+    code_len = 0;
+    b.page_flags[4] |= BUS_PAGE_CODE;
+    memset(b.ram + 0x4010, 0x77, 4);
+    bus_note_write_by(&b, 0x4010, 4, &w); /* a CPU store the watcher blocks */
+    CHECK_EQ(watch_calls, 2);
+    CHECK(watch_w == &w);
+    CHECK_EQ(code_len, 4); /* and decoded code there still hears of it */
+    memset(b.ram + 0x4010, 0x77, 4);
+    bus_note_write_by(&b, 0x4010, 4, &w);
+    CHECK_EQ(watch_calls, 3);
+    CHECK_EQ(b.ram[0x4010], 0); /* put back before anyone reads it */
+    CHECK(b.page_flags[4] & BUS_PAGE_DIRTY);
+    bus_watch_range(&b, 0x3ff0, 0x20, false);
+    CHECK_EQ(b.page_flags[3] & BUS_PAGE_WATCH, 0);
+    CHECK(b.page_flags[4] & BUS_PAGE_CODE); /* other bits stay */
+    CHECK(bus_dma_write(&b, 0x3000, v, 4));
+    CHECK_EQ(watch_calls, 3);
+    bus_set_write_watch(&b, NULL, &b);
+    CHECK(b.watch_fn == NULL && b.watch_opaque == NULL);
+    bus_remove_code_write_listener(&b, on_code_write, NULL);
+    bus_destroy(&b);
+}
+
 /* Touch `n` pages from gpa with a non-zero byte each. */
 static void touch(struct bus *b, uint64_t gpa, unsigned n)
 {
@@ -200,6 +268,7 @@ int main(void)
     RUN(test_ram_layout);
     RUN(test_dispatch);
     RUN(test_dma);
+    RUN(test_write_watch);
     RUN(test_discard);
     RUN(test_file_backed);
     return check_done();

@@ -2,7 +2,7 @@
  * budgets, self-modifying code (across blocks and inside the running block), INT n with the
  * CPL3 -> CPL0 stack switch through TSS.RSP0, IST stacks, gate DPL checks, #DF escalation and
  * the triple-fault exit, external interrupts with HLT wake-up and the STI shadow, #UD for
- * undecodable bytes, cpu_step, MSRs and save/load round-trip. */
+ * undecodable bytes, cpu_step, MSRs and save/load round-trip; the write watch under the JIT. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "cpu/core.h"
+#include "cpu/jit/jit.h"
 #include "cpu/msr.h"
 #include "vessel/cpu.h"
 #include "vessel/state.h"
@@ -108,6 +109,40 @@ static void test_run_and_budget(void)
     /* vcpu_request_exit makes the next run return at once. */
     vcpu_request_exit(v);
     CHECK_EQ(vcpu_run(v, 10000), VCPU_EXIT_REQUEST);
+    teardown();
+}
+
+static unsigned watch_calls;
+static uint64_t watch_rip;
+
+static void watch_hook(void *o, uint64_t gpa, uint64_t len, const struct bus_writer *w)
+{
+    watch_calls++;
+    watch_rip = w ? w->rip : 0;
+}
+
+/* A store in a hot loop, translated by the JIT, still reaches the write watch each time, with
+ * the storing instruction's RIP. */
+static void test_write_watch_jit(void)
+{
+    setup();
+    CHECK_EQ(vcpu_set_engine(v, VCPU_ENGINE_JIT, 0), 0);
+    /* loop: mov [rdi], rax; inc rax; dec ecx; jnz loop; hlt */
+    static const uint8_t prog[] = {0x48, 0x89, 0x07, 0x48, 0xFF, 0xC0,
+                                   0xFF, 0xC9, 0x75, 0xF6, 0xF4};
+    load_code(CODE, prog, sizeof(prog));
+    c->gpr[R_RDI] = 0x30008;
+    c->gpr[R_RCX] = 1000;
+    c->gpr[R_RAX] = 0;
+    bus_watch_range(&bus, 0x30000, 8, true); /* the page, not the bytes written, is watched */
+    bus_set_write_watch(&bus, watch_hook, NULL);
+    vcpu_rearm_dirty(v);
+    CHECK_EQ(vcpu_run(v, 100000), VCPU_EXIT_HLT);
+    CHECK_EQ(*ram64(0x30008), 999);
+    CHECK_EQ(watch_calls, 1000);
+    CHECK_EQ(watch_rip, CODE);
+    CHECK(c->jit && c->jit->st.translated > 0 && c->jit->st.entries > 0);
+    bus_set_write_watch(&bus, NULL, NULL);
     teardown();
 }
 
@@ -592,5 +627,6 @@ int main(void)
     RUN(test_ud_and_step);
     RUN(test_msrs);
     RUN(test_save_load);
+    RUN(test_write_watch_jit);
     return check_done();
 }

@@ -1,7 +1,9 @@
 /* test_mmu.c — the soft MMU against page tables built by hand in guest RAM: each page size,
  * every #PF error-code bit and CR2, NX, CR0.WP, Accessed/Dirty, INVLPG, CR3 switches with
  * global pages, non-canonical #GP/#SS, user/supervisor TLB separation, no half-written stores,
- * MMIO through the bus and code-page write notification. */
+ * MMIO through the bus, code-page write notification and the write watch (every store to a
+ * watched page reported with its RIP and linear address, through any mapping, whatever fast
+ * entry was cached before). */
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -423,6 +425,61 @@ static void test_mmio_and_code_pages(void)
     teardown();
 }
 
+static unsigned watch_calls;
+static struct bus_writer watch_last;
+static uint64_t watch_gpa, watch_len;
+
+static void watch_hook(void *o, uint64_t gpa, uint64_t len, const struct bus_writer *w)
+{
+    watch_calls++;
+    watch_gpa = gpa;
+    watch_len = len;
+    if (w) watch_last = *w;
+}
+
+static void test_write_watch(void)
+{
+    setup();
+    uint64_t v;
+    /* a fast write entry for page 5 before the watch */
+    CHECK_EQ(try_write(SEG_DS, 0x5010, 1, 8), -1);
+    bus_watch_range(&bus, 0x5008, 8, true);
+    bus_set_write_watch(&bus, watch_hook, NULL);
+    vcpu_rearm_dirty((struct vcpu *)c);
+    c->rip = 0xabc0;
+    CHECK_EQ(try_write(SEG_DS, 0x5010, 2, 8), -1);
+    CHECK_EQ(watch_calls, 1);
+    CHECK_EQ(watch_gpa, 0x5010);
+    CHECK_EQ(watch_len, 8);
+    CHECK_EQ(watch_last.rip, 0xabc0);
+    CHECK_EQ(watch_last.lin, 0x5010);
+    CHECK_EQ(watch_last.cpl, 0);
+    CHECK_EQ(watch_last.cr3, PML4);
+    CHECK_EQ(try_write(SEG_DS, 0x5018, 3, 8), -1); /* again: the slow entry stays slow */
+    CHECK_EQ(watch_calls, 2);
+    /* the same page through the 1 GiB mapping, and a store running into it from page 4 */
+    CHECK_EQ(try_write(SEG_DS, 0x40005ff8, 4, 8), -1);
+    CHECK_EQ(watch_calls, 3);
+    CHECK_EQ(watch_last.lin, 0x40005ff8);
+    CHECK_EQ(try_write(SEG_DS, 0x4ffc, 0x1122334455667788ull, 8), -1);
+    CHECK_EQ(watch_calls, 4);
+    CHECK_EQ(watch_gpa, 0x5000);
+    CHECK_EQ(watch_len, 4);
+    CHECK_EQ(watch_last.lin, 0x5000);
+    CHECK_EQ(*ram64(0x5010), 2);                   /* the bytes landed */
+    CHECK_EQ(try_read(SEG_DS, 0x5010, 8, &v), -1); /* reads are not watched */
+    CHECK_EQ(watch_calls, 4);
+    CHECK_EQ(v, 2);
+    /* unwatched, the page's entry gets its fast path back */
+    bus_watch_range(&bus, 0x5008, 8, false);
+    CHECK_EQ(try_write(SEG_DS, 0x5010, 5, 8), -1);
+    CHECK_EQ(try_write(SEG_DS, 0x5010, 6, 8), -1);
+    CHECK_EQ(watch_calls, 4);
+    CHECK_EQ(*ram64(0x5010), 6);
+    bus_set_write_watch(&bus, NULL, NULL);
+    teardown();
+}
+
 int main(void)
 {
     RUN(test_paging_off);
@@ -435,5 +492,6 @@ int main(void)
     RUN(test_noncanonical);
     RUN(test_no_half_store);
     RUN(test_mmio_and_code_pages);
+    RUN(test_write_watch);
     return check_done();
 }
