@@ -6,26 +6,30 @@
  * sys_call_table and the ia32/x32 tables where the kernel has them (kallsyms, KASLR applied;
  * a table ends at the next symbol or at its first entry that is not a pointer into kernel
  * text), the IDT the vCPU's IDTR points at, and [_stext, _etext). Each is split into runs of
- * guest-physical pages, copied twice — `base`, the trusted contents, and `shadow`, the last
- * contents seen — and its pages marked BUS_PAGE_WATCH, which sends every CPU store to them
+ * guest-physical pages, copied (`base`, the trusted contents) and its pages marked
+ * BUS_PAGE_WATCH, which sends every CPU store to them
  * through the engine's slow path (interpreter and translated code alike: both go through the
  * TLB, whose write entries for such pages are slow) and every device write through
  * bus_note_write.
  *
- * The bus tells us after the bytes are in RAM. The old bytes come from `shadow`; blocking a
- * write copies them back before the vCPU executes anything else (a device's DMA is undone the
- * moment the device reports it). The kernel's own text patching (jump labels, static calls,
- * ftrace, kprobes: all through text_poke) writes through `poking_mm`, a temporary address
+ * The bus tells us after the bytes are in RAM. Blocking a write copies the old bytes back
+ * from `base` before the vCPU executes anything else (a device's DMA is undone the moment the
+ * device reports it), so RAM equals `base` before every write. Reporting one lets RAM move
+ * away from `base`: the piece then gets a second copy, `shadow`, the contents as last seen,
+ * where the old bytes of its later writes come from (made at its first reported write, so the
+ * usual case, nothing written, costs one copy). The kernel's own text patching (jump labels, static
+ * calls, ftrace, kprobes: all through text_poke) writes through `poking_mm`, a temporary address
  * space mapping the text page at a user-half address; such writes (CPL 0, a lower-half linear
  * address, CR3 = poking_mm's page directory when that is known) are accepted as the new
  * trusted contents and only counted. Anything else is reported.
  *
  * Locking: the loop thread arms and reports (vCPU stopped); the vCPU thread (the same thread)
- * and device threads call the watch; one mutex covers the state. No allocation or system call
- * happens in the watch but the log line. */
+ * and device threads call the watch; one mutex covers the state. No system call happens in the
+ * watch but the log line, and no allocation but a piece's first `shadow`. */
 #include "introspect/integrity.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +54,8 @@
 struct integ_piece {
     uint64_t gpa, va, len;
     unsigned range;
-    uint8_t *base, *shadow;
+    uint8_t *base;   /* the trusted contents: as armed, plus the kernel's own patches */
+    uint8_t *shadow; /* report policy, once a write was let through: RAM as last seen */
 };
 
 struct integ_range {
@@ -119,15 +124,47 @@ static uint64_t integ_now_us(void)
 
 void integ_prepare(const char *booted_kernel)
 {
-    if (integ.policy == INTEG_OFF) return;
+    if (integ.policy != INTEG_OFF)
+        insp_default_vmlinux(booted_kernel, integ.vmlinux, sizeof(integ.vmlinux));
+}
+
+/* Reading the kernel image (a 50 MB parse and six kallsyms searches, ~0.3 s) happens on a
+ * helper thread while the guest boots, not before it starts nor with it stopped. The helper is
+ * started from the loop thread once that is confined, so it runs under the loop's seccomp
+ * list (filters are inherited), and the loop looks at the symbols only after it has finished. */
+static pthread_t integ_reader;
+static atomic_int integ_reader_state; /* 0 not started, 1 running, 2 finished, 3 joined */
+
+static void *integ_read_image(void *arg)
+{
+    (void)arg;
     char why[512];
-    insp_default_vmlinux(booted_kernel, integ.vmlinux, sizeof(integ.vmlinux));
-    pthread_mutex_lock(&integ.lock);
-    integ.have_syms = insp_kernel_lookup(integ.vmlinux, integ_syms, INTEG_NSYMS, integ.sym,
-                                         integ.sym_end, why, sizeof(why)) == 0;
-    pthread_mutex_unlock(&integ.lock);
-    if (!integ.have_syms)
-        log_warn("integrity watch: %s (the watch waits for a readable kernel image)", why);
+    bool ok = insp_kernel_lookup(integ.vmlinux, integ_syms, INTEG_NSYMS, integ.sym, integ.sym_end,
+                                 why, sizeof(why)) == 0;
+    integ.have_syms = ok;
+    if (!ok) log_warn("integrity watch: %s (the watch waits for a readable kernel image)", why);
+    atomic_store_explicit(&integ_reader_state, 2, memory_order_release);
+    return NULL;
+}
+
+/* True once the image has been read (started here on the first call). */
+static bool integ_image_read(void)
+{
+    int st = atomic_load_explicit(&integ_reader_state, memory_order_acquire);
+    if (st == 3) return true;
+    if (st == 0) {
+        atomic_store(&integ_reader_state, 1);
+        if (pthread_create(&integ_reader, NULL, integ_read_image, NULL) != 0) {
+            integ_read_image(NULL); /* no thread: read it here */
+            atomic_store(&integ_reader_state, 3);
+            return true;
+        }
+        return false;
+    }
+    if (st == 1) return false;
+    pthread_join(integ_reader, NULL);
+    atomic_store(&integ_reader_state, 3);
+    return true;
 }
 
 /* Drop the ranges and copies (the bus they were on is gone or is being let go). */
@@ -148,6 +185,10 @@ static void integ_drop_locked(void)
 
 void integ_reset(void)
 {
+    if (atomic_load(&integ_reader_state) == 1 || atomic_load(&integ_reader_state) == 2)
+        pthread_join(integ_reader, NULL);
+    atomic_store(&integ_reader_state, 0);
+    integ.have_syms = false;
     pthread_mutex_lock(&integ.lock);
     if (integ.bus && integ.bus->watch_opaque == &integ) {
         for (unsigned i = 0; i < integ.npieces; i++)
@@ -214,7 +255,7 @@ static void integ_on_write(void *opaque, uint64_t gpa, uint64_t len, const struc
         if (!ram) continue;
         struct integ_range *r = &integ.ranges[p->range];
         if (integ_kernel_patch(r, w)) {
-            memcpy(p->shadow + off, ram, n);
+            if (p->shadow) memcpy(p->shadow + off, ram, n);
             memcpy(p->base + off, ram, n);
             integ.kernel_patches++;
             continue;
@@ -235,12 +276,15 @@ static void integ_on_write(void *opaque, uint64_t gpa, uint64_t len, const struc
         }
         e->len = (uint32_t)n;
         uint32_t keep = n < INTEG_EVENT_BYTES ? (uint32_t)n : INTEG_EVENT_BYTES;
-        memcpy(e->old, p->shadow + off, keep);
-        memcpy(e->new_, ram, keep);
         e->blocked = integ.policy == INTEG_BLOCK;
+        if (!e->blocked && !p->shadow && (p->shadow = malloc(p->len)))
+            memcpy(p->shadow, p->base, p->len); /* RAM was base until now */
+        const uint8_t *old = p->shadow ? p->shadow : p->base;
+        memcpy(e->old, old + off, keep);
+        memcpy(e->new_, ram, keep);
         if (e->blocked)
-            memcpy(ram, p->shadow + off, n);
-        else
+            memcpy(ram, p->base + off, n);
+        else if (p->shadow)
             memcpy(p->shadow + off, ram, n);
         r->writes++;
         if (e->seq <= INTEG_LOG_EVENTS)
@@ -390,12 +434,8 @@ static void integ_arm_locked(struct bus *bus, struct vcpu *v)
     for (unsigned i = 0; ok && i < integ.npieces; i++) {
         struct integ_piece *p = &integ.pieces[i];
         p->base = malloc(p->len);
-        p->shadow = malloc(p->len);
-        ok = p->base && p->shadow;
-        if (ok) {
-            memcpy(p->base, bus_ram_ptr(bus, p->gpa, p->len), p->len);
-            memcpy(p->shadow, p->base, p->len);
-        }
+        ok = p->base != NULL;
+        if (ok) memcpy(p->base, bus_ram_ptr(bus, p->gpa, p->len), p->len);
     }
     if (!ok) {
         integ_drop_locked();
@@ -433,6 +473,7 @@ void integ_poll(struct bus *bus, struct vcpu *v, uint64_t now_ns)
      * thread changes either). A rebuilt machine has a fresh bus with no watcher. */
     if (integ.armed && bus == integ.bus && bus->watch_opaque == &integ) return;
     if (!integ.armed && now_ns < integ.next_try_ns) return;
+    if (!integ_image_read()) return;
     pthread_mutex_lock(&integ.lock);
     if (integ.armed) integ_drop_locked(); /* the machine was rebuilt: start over */
     integ.next_try_ns = now_ns + INTEG_RETRY_NS;

@@ -66,12 +66,12 @@ struct integ_status {
 int integ_parse_policy(const char *s, char *err, size_t errlen);
 enum integ_policy integ_get_policy(void);
 const char *integ_policy_name(enum integ_policy p);
-/* Read the guest kernel image now, before the monitor confines itself (its vmlinux as
- * insp_default_vmlinux picks it for booted_kernel). Does nothing with the watch off. */
+/* Which kernel image to read (its vmlinux as insp_default_vmlinux picks it for
+ * booted_kernel). Does nothing with the watch off. */
 void integ_prepare(const char *booted_kernel);
 /* Between slices, on the loop thread: arm once the guest kernel has finished booting (pid 1
  * has exec'd its init program), again after the machine was rebuilt (reboot, restore). Cheap
- * when off or armed. */
+ * when off or armed. The first call starts a thread that reads the kernel image. */
 void integ_poll(struct bus *bus, struct vcpu *v, uint64_t now_ns);
 /* The status, with each range's modified bytes counted in RAM now. Loop thread, vCPU
  * stopped; bus is the machine's (NULL: none yet). NULL when out of memory. */

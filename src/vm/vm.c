@@ -644,7 +644,7 @@ int vm_main(const struct vm_config *cfg)
         console_close(&vm->con);
         fprintf(stderr, "vessel: %s\n", err);
     }
-    if (!failed) integ_prepare(vm->conf.kernel); /* reads the vmlinux: before the sandbox */
+    if (!failed) integ_prepare(vm->conf.kernel);
     /* Set up: from here on the main loop runs confined (a no-op with the sandbox off). */
     if (!failed) sandbox_enter(SANDBOX_VCPU);
     while (!failed) {

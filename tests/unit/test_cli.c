@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "introspect/integrity.h"
 #include "vm/cli.h"
 
 static int parse(enum cli_command *cmd, struct vm_config *cfg, char *err, ...)
@@ -139,6 +140,15 @@ static void test_engine_options(void)
     CHECK(strstr(err, "jit or interp") != NULL);
     CHECK(parse(&cmd, &cfg, err, "run", "--jit-cache", "512K", NULL) != 0);
     CHECK(parse(&cmd, &cfg, err, "run", "--jit-cache", "lots", NULL) != 0);
+    /* the integrity watch (docs/INTEGRITY.md): off unless asked, each parse starting over */
+    CHECK_EQ(parse(&cmd, &cfg, err, "run", "--integrity-watch", "block", NULL), 0);
+    CHECK_EQ(integ_get_policy(), INTEG_BLOCK);
+    CHECK_EQ(parse(&cmd, &cfg, err, "run", "--integrity-watch=report", NULL), 0);
+    CHECK_EQ(integ_get_policy(), INTEG_REPORT);
+    CHECK_EQ(parse(&cmd, &cfg, err, "run", NULL), 0);
+    CHECK_EQ(integ_get_policy(), INTEG_OFF);
+    CHECK(parse(&cmd, &cfg, err, "run", "--integrity-watch", "warn", NULL) != 0);
+    CHECK(strstr(err, "off, report or block") != NULL);
 }
 
 static void expect_error(const char *what, int rc, const char *err)
