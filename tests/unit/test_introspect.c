@@ -9,6 +9,11 @@
  * made-up vmlinux (ELF, .BTF, kallsyms) whose kernel is slid 42 MiB above its link address and
  * whose vCPU sits on the PTI user page tables: the slide comes from LSTAR, a static namesake of
  * `modules` that is no list head is passed over, a wrong slide and a missing .BTF are refused.
+ * The integrity watch arms on the same kernel once pid 1 has exec'd (not before), finds its
+ * system call table (cut at the first entry outside the text), IDT and text, reports stores
+ * with their old and new bytes, accepts text_poke's (a user-half address with poking_mm's page
+ * directory) but not a look-alike, reports device writes, undoes everything with block, keeps
+ * the latest 256 writes, and arms again on a rebuilt machine.
  * With a real vmlinux ($VESSEL_VMLINUX or the guest cache) its BTF and kallsyms are read too. */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -19,9 +24,12 @@
 
 #include "check.h"
 #include "introspect/btf.h"
+#include "introspect/integrity.h"
 #include "introspect/introspect.h"
 #include "introspect/ksyms.h"
 #include "vessel/bus.h"
+#include "vessel/cpu.h"
+#include "vessel/log.h"
 
 /* ---------------- a BTF builder ---------------- */
 
@@ -281,6 +289,14 @@ static void ks_name(int i, char *out)
         strcpy(out, "R__start_BTF");
     else if (i == 200 || i == 250)
         strcpy(out, "dmodules"); /* a static namesake */
+    else if (i == 10)            /* for the integrity watch */
+        strcpy(out, "T_stext");
+    else if (i == 60)
+        strcpy(out, "T_etext");
+    else if (i == 120)
+        strcpy(out, "Rsys_call_table");
+    else if (i == 130)
+        strcpy(out, "Dpoking_mm");
     else
         sprintf(out, "tsym_%d", i);
 }
@@ -688,6 +704,8 @@ static size_t make_kernel_btf(uint8_t *out)
     tb_member(&b, "name", i, 0x18 * 8);
     tb_member(&b, "core_layout", ml, 0x50 * 8);
     tb_member(&b, "init_layout", ml, 0x60 * 8);
+    tb_type(&b, "mm_struct", K_STRUCT, 1, false, 0x100);
+    tb_member(&b, "pgd", i, 0x50 * 8);
     return tb_blob(&b, out);
 }
 
@@ -749,6 +767,48 @@ static void e_w32(struct bus *b, uint64_t va, uint32_t v)
     e_w(b, va, &v, 4);
 }
 
+/* The made-up kernel's memory: page tables (the vCPU on the PTI user copy), init_task and
+ * pid 1 (comm `init1`), the module list with its decoy, the in-memory BTF. */
+static void e_kernel(struct bus *bp, struct insp_guest *g, const char *init1)
+{
+    g_setup(bp, g);
+    /* A kernel PGD at E_PML4 sharing the kernel half; the vCPU is on the user copy. */
+    g_pte(bp, E_PML4 + 511 * 8, G_PDPT | 3);
+    uint64_t pd_index = (e_va(KS_BASE) - G_VA) >> 21;
+    g_pte(bp, G_PD + pd_index * 8, E_PHYS | 0x83);
+    g->cr3 = (E_PML4 + 0x1000) | 5; /* user PGD, PCID 5 */
+    g->lstar = e_va(ks_addr(5));
+
+    uint64_t init = e_va(ks_addr(100)), t1 = e_va(KS_BASE) + 0x10000;
+    char c[16] = "swapper/0";
+    e_w(bp, init + 0x30, c, 16);
+    e_w64(bp, init + 0x10, t1 + 0x10);
+    e_w32(bp, t1 + 0x24, 1);
+    e_w64(bp, t1 + 0x28, init);
+    snprintf(c, sizeof(c), "%s", init1);
+    e_w(bp, t1 + 0x30, c, 16);
+    e_w32(bp, t1 + 0x40, 1);
+    e_w64(bp, t1 + 0x48, t1 + 0x800);
+    e_w64(bp, t1 + 0x10, init + 0x10);
+    /* The first `modules` is a namesake that is not a list head; the second is. */
+    uint64_t decoy = e_va(ks_addr(200)), head = e_va(ks_addr(250)), m = e_va(KS_BASE) + 0x20000;
+    e_w64(bp, decoy, 0xffffffff00000000ull);
+    e_w64(bp, head, m + 8);
+    e_w64(bp, head + 8, m + 8);
+    e_w64(bp, m + 8, head);
+    e_w64(bp, m + 16, head);
+    char nm[56] = "virtio_rng";
+    e_w(bp, m + 0x18, nm, 56);
+    e_w64(bp, m + 0x50, 0xffffffffc0262000ull);
+    e_w32(bp, m + 0x58, 16384);
+
+    /* The kernel's copy of its BTF, as the running kernel keeps it. */
+    uint8_t btf[4096];
+    size_t btf_len = make_kernel_btf(btf);
+    CHECK(ks_addr(150) + btf_len < ks_addr(200));
+    e_w(bp, e_va(ks_addr(150)), btf, btf_len);
+}
+
 static void test_list_slid_kernel(void)
 {
     char dir[] = "/tmp/vessel-insp-XXXXXX", path[64], nobtf[64], junk[64], err[256];
@@ -764,43 +824,7 @@ static void test_list_slid_kernel(void)
 
     struct bus b;
     struct insp_guest g;
-    g_setup(&b, &g);
-    /* A kernel PGD at E_PML4 sharing the kernel half; the vCPU is on the user copy. */
-    g_pte(&b, E_PML4 + 511 * 8, G_PDPT | 3);
-    uint64_t pd_index = (e_va(KS_BASE) - G_VA) >> 21;
-    g_pte(&b, G_PD + pd_index * 8, E_PHYS | 0x83);
-    g.cr3 = (E_PML4 + 0x1000) | 5; /* user PGD, PCID 5 */
-    g.lstar = e_va(ks_addr(5));
-
-    uint64_t init = e_va(ks_addr(100)), t1 = e_va(KS_BASE) + 0x10000;
-    char c[16] = "swapper/0";
-    e_w(&b, init + 0x30, c, 16);
-    e_w64(&b, init + 0x10, t1 + 0x10);
-    e_w32(&b, t1 + 0x24, 1);
-    e_w64(&b, t1 + 0x28, init);
-    strcpy(c, "init");
-    e_w(&b, t1 + 0x30, c, 16);
-    e_w32(&b, t1 + 0x40, 1);
-    e_w64(&b, t1 + 0x48, t1 + 0x800);
-    e_w64(&b, t1 + 0x10, init + 0x10);
-    /* The first `modules` is a namesake that is not a list head; the second is. */
-    uint64_t decoy = e_va(ks_addr(200)), head = e_va(ks_addr(250)), m = e_va(KS_BASE) + 0x20000;
-    e_w64(&b, decoy, 0xffffffff00000000ull);
-    e_w64(&b, head, m + 8);
-    e_w64(&b, head + 8, m + 8);
-    e_w64(&b, m + 8, head);
-    e_w64(&b, m + 16, head);
-    char nm[56] = "virtio_rng";
-    e_w(&b, m + 0x18, nm, 56);
-    e_w64(&b, m + 0x50, 0xffffffffc0262000ull);
-    e_w32(&b, m + 0x58, 16384);
-
-    /* The kernel's copy of its BTF, as the running kernel keeps it. */
-    uint8_t btf[4096];
-    size_t btf_len = make_kernel_btf(btf);
-    CHECK(ks_addr(150) + btf_len < ks_addr(200));
-    e_w(&b, e_va(ks_addr(150)), btf, btf_len);
-
+    e_kernel(&b, &g, "init");
     struct insp_report r;
     CHECK_EQ(insp_list(path, &g, INSP_PROCESSES, &r, err, sizeof(err)), 0);
     CHECK_EQ(r.slide, E_SLIDE);
@@ -823,6 +847,8 @@ static void test_list_slid_kernel(void)
     insp_report_free(&r);
 
     /* Another kernel's BTF in memory: refused. */
+    uint8_t btf[4096];
+    size_t btf_len = make_kernel_btf(btf);
     e_w(&b, e_va(ks_addr(150)) + btf_len - 1, "\x55", 1);
     CHECK(insp_list(path, &g, INSP_MODULES, &r, err, sizeof(err)) < 0);
     CHECK(strstr(err, "BTF is not") != NULL);
@@ -846,6 +872,198 @@ static void test_list_slid_kernel(void)
     unlink(junk);
     rmdir(dir);
     bus_destroy(&b);
+}
+
+/* ---------------- the integrity watch on the made-up kernel ---------------- */
+
+#define I_TABLE  (e_va(ks_addr(120)))
+#define I_IDT    (e_va(KS_BASE) + 0x40000)
+#define I_MM     (e_va(KS_BASE) + 0x30000)
+#define I_POKE   (E_PHYS + 0x31000) /* poking_mm's page directory */
+#define I_TEXT   (e_va(ks_addr(10)))
+#define I_TEXT_N (ks_addr(60) - ks_addr(10))
+
+static uint64_t i_pa(uint64_t va)
+{
+    return E_PHYS + (va - e_va(KS_BASE));
+}
+
+static struct integ_status *i_last; /* the latest status taken, freed by the next */
+
+static struct integ_status *i_status(struct bus *b)
+{
+    free(i_last);
+    i_last = integ_status_take(b);
+    CHECK(i_last != NULL);
+    return i_last;
+}
+
+/* Poll as the loop would, a slice 200 ms apart, until armed (the image is read on a thread). */
+static bool i_arm(struct bus *b, struct vcpu *v, uint64_t *now)
+{
+    for (int i = 0; i < 2000; i++) {
+        integ_poll(b, v, *now += 200000000ull);
+        if (i_status(b)->armed) return true;
+        usleep(1000);
+    }
+    return false;
+}
+
+/* A CPU store of 8 bytes as the MMU's slow path makes it. */
+static void i_store(struct bus *b, uint64_t va, uint64_t lin, uint64_t v, uint64_t rip,
+                    uint64_t cr3)
+{
+    e_w64(b, va, v);
+    struct bus_writer w = {.rip = rip, .lin = lin, .cr3 = cr3, .cpl = 0};
+    bus_note_write_by(b, i_pa(va), 8, &w);
+}
+
+static uint64_t i_r64(struct bus *b, uint64_t va)
+{
+    uint64_t v;
+    memcpy(&v, bus_ram_ptr(b, i_pa(va), 8), 8);
+    return v;
+}
+
+static void test_integrity_watch(void)
+{
+    char dir[] = "/tmp/vessel-integ-XXXXXX", path[64], err[128];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/vmlinux", dir);
+    make_vmlinux(path, true);
+    char *env = getenv("VESSEL_VMLINUX") ? strdup(getenv("VESSEL_VMLINUX")) : NULL;
+    unsetenv("VESSEL_VMLINUX");
+
+    struct bus b;
+    struct insp_guest g;
+    e_kernel(&b, &g, "swapper/0"); /* pid 1 has not exec'd yet */
+    /* sys_call_table: 6 entries into text, then one that is not (the table ends there) */
+    for (int k = 0; k < 8; k++)
+        e_w64(&b, I_TABLE + 8 * k, k < 6 ? e_va(ks_addr(20 + k)) : 0x1234);
+    e_w64(&b, e_va(ks_addr(130)), I_MM);
+    e_w64(&b, I_MM + 0x50, e_va(KS_BASE) + 0x31000);
+    struct vcpu *v = vcpu_create(&b, 0);
+    struct vcpu_sregs sr;
+    vcpu_get_sregs(v, &sr);
+    sr.cr3 = g.cr3 & ~0xfffull;
+    sr.idt_base = I_IDT;
+    sr.idt_limit = 0xfff;
+    vcpu_set_sregs(v, &sr);
+    CHECK(vcpu_set_msr(v, 0xc0000082u, g.lstar));
+
+    enum log_level saved = log_threshold;
+    log_threshold = LOG_ERROR; /* each write is a warning: not on the test's output */
+    CHECK_EQ(integ_parse_policy("report", err, sizeof(err)), 0);
+    integ_prepare(path);
+    uint64_t now = 0;
+    for (int i = 0; i < 50; i++) {
+        integ_poll(&b, v, now += 200000000ull);
+        usleep(2000);
+    }
+    struct integ_status *s = i_status(&b);
+    CHECK(!s->armed);
+    CHECK(strstr(s->state, "finish booting") != NULL);
+    char c[16] = "init";
+    e_w(&b, e_va(KS_BASE) + 0x10000 + 0x30, c, 16); /* pid 1 exec'd */
+    CHECK(i_arm(&b, v, &now));
+    s = i_status(&b);
+    CHECK_EQ(s->policy, INTEG_REPORT);
+    CHECK_EQ(s->nranges, 3);
+    CHECK(!strcmp(s->ranges[0].name, "sys_call_table") && s->ranges[0].va == I_TABLE &&
+          s->ranges[0].len == 48);
+    CHECK(!strcmp(s->ranges[1].name, "idt") && s->ranges[1].va == I_IDT &&
+          s->ranges[1].len == 4096);
+    CHECK(!strcmp(s->ranges[2].name, "kernel_text") && s->ranges[2].va == I_TEXT &&
+          s->ranges[2].len == I_TEXT_N);
+    CHECK(b.page_flags[i_pa(I_TABLE) >> 12] & BUS_PAGE_WATCH);
+    CHECK(b.page_flags[i_pa(I_IDT) >> 12] & BUS_PAGE_WATCH);
+    CHECK(b.watch_fn != NULL);
+
+    /* a rootkit's store into the table, through the kernel's own mapping: reported */
+    uint64_t before = i_r64(&b, I_TABLE + 8), evil = 0xffffffffc0001230ull;
+    i_store(&b, I_TABLE + 8, I_TABLE + 8, evil, 0xffffffffc0001000ull, E_PML4);
+    s = i_status(&b);
+    CHECK_EQ(s->writes, 1);
+    CHECK_EQ(s->nevents, 1);
+    struct integ_event *e = &s->events[0];
+    CHECK(!strcmp(e->range, "sys_call_table") && e->offset == 8 && e->va == I_TABLE + 8);
+    CHECK(e->gpa == i_pa(I_TABLE + 8) && e->lin == I_TABLE + 8 && e->len == 8);
+    CHECK(e->cpu && e->rip == 0xffffffffc0001000ull && !e->blocked);
+    CHECK(!memcmp(e->old, &before, 8) && !memcmp(e->new_, &evil, 8));
+    CHECK(s->ranges[0].modified > 0 && s->ranges[0].writes == 1);
+    CHECK_EQ(i_r64(&b, I_TABLE + 8), evil);
+    /* a second store there: its old bytes are the first one's new ones */
+    i_store(&b, I_TABLE + 8, I_TABLE + 8, evil + 16, 0xffffffffc0001000ull, E_PML4);
+    s = i_status(&b);
+    CHECK(s->nevents == 2 && !memcmp(s->events[1].old, &evil, 8));
+
+    /* text_poke: through poking_mm's user-half mapping, accepted, the text's new contents */
+    i_store(&b, I_TEXT + 0x100, 0x7f0000001100ull, 0x9090909090909090ull, I_TEXT + 8, I_POKE);
+    s = i_status(&b);
+    CHECK_EQ(s->writes, 2);
+    CHECK_EQ(s->kernel_patches, 1);
+    CHECK_EQ(s->ranges[2].modified, 0);
+    /* a user-half address in another address space, or the text's own address: reported */
+    i_store(&b, I_TEXT + 0x108, 0x7f0000001108ull, 1, I_TEXT + 8, E_PML4);
+    i_store(&b, I_TEXT + 0x110, I_TEXT + 0x110, 2, I_TEXT + 8, I_POKE);
+    s = i_status(&b);
+    CHECK_EQ(s->writes, 4);
+    CHECK_EQ(s->kernel_patches, 1);
+    /* a device writing the IDT; a write beside the watched bytes on a watched page */
+    uint8_t junk[4] = {1, 2, 3, 4};
+    CHECK(bus_dma_write(&b, i_pa(I_IDT) + 16, junk, 4));
+    CHECK(bus_dma_write(&b, i_pa(I_TABLE) - 64, junk, 4));
+    s = i_status(&b);
+    CHECK_EQ(s->writes, 5);
+    CHECK(!s->events[4].cpu && !strcmp(s->events[4].range, "idt") && s->events[4].offset == 16);
+    CHECK_EQ(s->page_writes, 1);
+
+    /* block: the table stays as it was, whoever writes */
+    CHECK_EQ(integ_parse_policy("block", err, sizeof(err)), 0);
+    uint64_t t3 = i_r64(&b, I_TABLE + 24);
+    i_store(&b, I_TABLE + 24, 0xffff888002000018ull, evil, 0xffffffffc0001004ull, E_PML4);
+    CHECK_EQ(i_r64(&b, I_TABLE + 24), t3);
+    s = i_status(&b);
+    CHECK(s->events[s->nevents - 1].blocked);
+    CHECK_EQ(s->events[s->nevents - 1].lin, 0xffff888002000018ull);
+    uint8_t idt0[4];
+    memcpy(idt0, bus_ram_ptr(&b, i_pa(I_IDT), 4), 4);
+    CHECK(bus_dma_write(&b, i_pa(I_IDT), junk, 4));
+    CHECK(!memcmp(bus_ram_ptr(&b, i_pa(I_IDT), 4), idt0, 4));
+    /* many writes: the latest 256 are kept, all counted */
+    for (int k = 0; k < 300; k++)
+        i_store(&b, I_TABLE, I_TABLE, (uint64_t)k, 0xffffffffc0001008ull, E_PML4);
+    s = i_status(&b);
+    CHECK_EQ(s->writes, 307);
+    CHECK_EQ(s->nevents, INTEG_MAX_EVENTS);
+    CHECK_EQ(s->events[0].seq, 307 - INTEG_MAX_EVENTS + 1);
+    CHECK_EQ(s->events[INTEG_MAX_EVENTS - 1].seq, 307);
+
+    /* a rebuilt machine (a fresh bus has no watcher): the watch arms again */
+    bus_set_write_watch(&b, NULL, NULL);
+    s = i_status(&b);
+    CHECK(!s->armed);
+    CHECK(i_arm(&b, v, &now));
+    s = i_status(&b);
+    CHECK_EQ(s->writes, 0);
+    CHECK_EQ(s->ranges[0].modified, 0); /* armed on what is there now */
+
+    integ_reset();
+    CHECK(b.watch_fn == NULL);
+    CHECK_EQ(b.page_flags[i_pa(I_TABLE) >> 12] & BUS_PAGE_WATCH, 0);
+    CHECK_EQ(integ_parse_policy("off", err, sizeof(err)), 0);
+    s = i_status(&b);
+    CHECK(s->policy == INTEG_OFF && !s->armed && s->nranges == 0);
+    free(i_last);
+    i_last = NULL;
+    log_threshold = saved;
+    vcpu_destroy(v);
+    bus_destroy(&b);
+    insp_forget();
+    if (env) setenv("VESSEL_VMLINUX", env, 1);
+    free(env);
+    unlink(path);
+    rmdir(dir);
 }
 
 /* ---------------- the real kernel, when there is one ---------------- */
@@ -912,6 +1130,7 @@ int main(void)
     RUN(test_walk_processes);
     RUN(test_walk_modules);
     RUN(test_list_slid_kernel);
+    RUN(test_integrity_watch);
     RUN(test_real_vmlinux);
     return check_done();
 }
