@@ -191,7 +191,7 @@ static void api_client_integrity_table(json_t *o)
 {
     json_t *e;
     size_t i;
-    printf("integrity watch: %s, %s; %lld writes reported, %lld kernel patches accepted\n",
+    printf("integrity watch: %s, %s; writes reported: %lld, kernel patches accepted: %lld\n",
            api_client_str(o, "policy"), api_client_str(o, "state"),
            (long long)json_integer_value(json_object_get(o, "writes")),
            (long long)json_integer_value(json_object_get(o, "kernel_patches")));
