@@ -4,9 +4,10 @@
  *
  * The fast path is one TLB compare and a host load or store. Everything else (misses, MMIO,
  * page-crossing accesses, writes to pages holding decoded code or under a write watch) goes
- * through the slow path,
- * which translates every page an access touches before it moves a byte, so a faulting store
- * never half-commits. With paging off, linear = physical and the same TLB caches it. */
+ * through the slow path, which translates every page an access touches before it moves a
+ * byte, so a faulting store never half-commits; its RAM stores tell the bus who wrote (RIP,
+ * linear address, CR3, CPL) for the write watch. With paging off, linear = physical and the
+ * same TLB caches it. */
 #include <string.h>
 
 #include "cpu/core.h"

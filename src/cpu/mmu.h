@@ -1,7 +1,8 @@
 /* mmu.h — the software TLB and page walker. A TLB hit turns a guest-linear page straight into a
  * host pointer (RAM) for the access kind; a miss walks the 4-level tables, sets A/D bits, checks
  * U/S, R/W with CR0.WP, NX, and raises #PF with the right error code and CR2. MMIO pages and
- * pages holding decoded code are never given a fast write pointer. Owned by mmu.c.
+ * pages holding decoded code or under the write watch are never given a fast write pointer.
+ * Owned by mmu.c.
  *
  * Privilege is part of every lookup rather than a reason to flush: an entry whose page a CPL-3
  * access may not use carries TLB_KERNEL in its tag, which only supervisor lookups mask away. */
