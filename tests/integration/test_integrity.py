@@ -203,6 +203,10 @@ def run(t, vessel, timeout, tmp):
                  not rep["events"] and all(r["modified"] == 0 for r in rep["ranges"]),
                  "report: boot and a normal workload report nothing (no false positive)",
                  f"{out}\n{rep}")
+            if rep:
+                t.comment(f"report: after boot and the workload: {rep['kernel_patches']} kernel "
+                          f"patches accepted, {rep['page_writes']} writes beside the watched "
+                          "bytes on watched pages")
             t.ok(rep and rep["kernel_patches"] > 0,
                  "report: the kernel's own text patching (a static key through text_poke) is "
                  f"seen and accepted ({rep and rep['kernel_patches']} writes)", f"{rep}")
