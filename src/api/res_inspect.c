@@ -92,6 +92,7 @@ static json_t *api_integrity_json(const struct integ_status *s, uint64_t read_us
         }
         if (!e || json_array_append_new(events, e) < 0) goto fail;
     }
+    json_object_set_new(o, "poking_mm_pgd", s->poking_pgd ? api_hex(s->poking_pgd) : json_null());
     json_object_set_new(o, "ranges", ranges);
     json_object_set_new(o, "events", events);
     return o;

@@ -502,6 +502,7 @@ struct integ_status *integ_status_take(struct bus *bus)
     s->writes = integ.seq;
     s->kernel_patches = integ.kernel_patches;
     s->page_writes = integ.page_writes;
+    s->poking_pgd = live ? integ.poking_pgd : 0;
     s->nranges = live ? integ.nranges : 0;
     for (size_t i = 0; i < s->nranges; i++) {
         struct integ_range_status *rs = &s->ranges[i];

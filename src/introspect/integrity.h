@@ -56,6 +56,9 @@ struct integ_status {
     uint64_t writes;         /* reported writes, all ranges */
     uint64_t kernel_patches; /* text writes through the kernel's text_poke mapping, accepted */
     uint64_t page_writes;    /* writes to watched pages outside the watched bytes (the cost) */
+    uint64_t poking_pgd;     /* guest-physical page directory of the kernel's poking_mm: text
+                                writes at CPL 0 through a user-half address with this CR3 are the
+                                kernel's own patching (0: not found, the address alone decides) */
     size_t nranges;
     struct integ_range_status ranges[INTEG_MAX_RANGES];
     size_t nevents; /* the latest writes, oldest first */

@@ -106,6 +106,9 @@ def boot(vessel, t, tag, policy, img, tmp, timeout):
         return None, None, None
     rep = wait_armed(vessel, sock)
     names = [r["name"] for r in (rep or {}).get("ranges", [])]
+    t.ok(rep and rep.get("poking_mm_pgd"),
+         f"{tag}: the kernel's text_poke address space (poking_mm) is found: "
+         f"{(rep or {}).get('poking_mm_pgd')}", f"{rep}")
     t.ok(rep and rep.get("armed") and rep.get("policy") == policy and
          {"sys_call_table", "idt", "kernel_text"} <= set(names),
          f"{tag}: the watch is armed after boot on sys_call_table, the IDT and the kernel text",

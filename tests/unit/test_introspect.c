@@ -978,6 +978,7 @@ static void test_integrity_watch(void)
     CHECK(b.page_flags[i_pa(I_TABLE) >> 12] & BUS_PAGE_WATCH);
     CHECK(b.page_flags[i_pa(I_IDT) >> 12] & BUS_PAGE_WATCH);
     CHECK(b.watch_fn != NULL);
+    CHECK_EQ(s->poking_pgd, I_POKE);
 
     /* a rootkit's store into the table, through the kernel's own mapping: reported */
     uint64_t before = i_r64(&b, I_TABLE + 8), evil = 0xffffffffc0001230ull;
