@@ -92,6 +92,10 @@ struct bus {
     void *watch_opaque;
 
     uint64_t unassigned_accesses; /* statistics: I/O to nowhere */
+
+    /* A second window onto part of RAM (bus_set_ram_alias): [alias_gpa, alias_gpa+alias_len)
+     * is RAM offset alias_off onwards. alias_len 0: none. */
+    uint64_t alias_gpa, alias_len, alias_off;
 };
 
 /* Allocate RAM (zeroed, not yet touched). Returns 0 or -errno. */
@@ -147,12 +151,20 @@ void bus_pio_write(struct bus *b, uint16_t port, uint64_t value, unsigned size);
 uint64_t bus_mmio_read(struct bus *b, uint64_t gpa, unsigned size);
 void bus_mmio_write(struct bus *b, uint64_t gpa, uint64_t value, unsigned size);
 
+/* Show RAM offsets [ram_off, ram_off+len) a second time at [gpa, gpa+len), as ordinary RAM to
+ * the CPU engine and DMA (a PCI display's framebuffer BAR whose pixels live in RAM the board
+ * reserved); one alias per bus, len 0 removes it. Page aligned, inside RAM, and clear of the two
+ * RAM segments; 0 or -1 (nothing changes). The caller flushes the vCPUs' translations of the old
+ * window. */
+int bus_set_ram_alias(struct bus *b, uint64_t gpa, uint64_t len, uint64_t ram_off);
+
 /* RAM offset of a guest-physical address, or UINT64_MAX if gpa is not RAM. */
 static inline uint64_t bus_ram_offset(const struct bus *b, uint64_t gpa)
 {
     if (gpa < b->low_ram_end) return gpa;
     if (gpa >= BUS_HIGH_RAM && gpa - BUS_HIGH_RAM < b->ram_size - b->low_ram_end)
         return gpa - BUS_HIGH_RAM + b->low_ram_end;
+    if (gpa - b->alias_gpa < b->alias_len) return gpa - b->alias_gpa + b->alias_off;
     return UINT64_MAX;
 }
 
@@ -161,7 +173,9 @@ static inline uint8_t *bus_ram_ptr(const struct bus *b, uint64_t gpa, uint64_t l
 {
     uint64_t off = bus_ram_offset(b, gpa);
     if (off == UINT64_MAX) return NULL;
-    uint64_t seg_end = gpa < b->low_ram_end ? b->low_ram_end : b->ram_size;
+    uint64_t seg_end = gpa < b->low_ram_end                ? b->low_ram_end
+                       : gpa - b->alias_gpa < b->alias_len ? b->alias_off + b->alias_len
+                                                           : b->ram_size;
     if (len > seg_end - off) return NULL;
     return b->ram + off;
 }

@@ -56,6 +56,11 @@ void display_update(struct display *d, unsigned x, unsigned y, unsigned w, unsig
     if (w && h) d->ops->update(d, x, y, w, h);
 }
 
+void display_resize(struct display *d, const struct display_surface *s)
+{
+    d->ops->resize(d, s);
+}
+
 bool display_has_viewer(struct display *d)
 {
     return d->ops->has_viewer(d);

@@ -42,6 +42,10 @@ struct display *display_open(const char *spec, const struct display_surface *s,
                              const struct display_sink *sink, char *err, size_t errlen);
 /* Rows/columns [x, x+w) x [y, y+h) of the surface changed. */
 void display_update(struct display *d, unsigned x, unsigned y, unsigned w, unsigned h);
+/* The surface changed geometry or place (the guest set another mode): the front end shows the
+ * new one from now on (a VNC client is sent the new size, the window follows it). The old
+ * surface's pixels must stay readable until this returns; both are guest memory. */
+void display_resize(struct display *d, const struct display_surface *s);
 /* Whether anyone is looking (a VNC client connected, the window open): scan only then. */
 bool display_has_viewer(struct display *d);
 void display_close(struct display *d);
@@ -63,6 +67,7 @@ int display_write_png(const struct display_surface *s, const char *path, char *e
 /* Front ends, for display.c. */
 struct display_ops {
     void (*update)(struct display *d, unsigned x, unsigned y, unsigned w, unsigned h);
+    void (*resize)(struct display *d, const struct display_surface *s);
     bool (*has_viewer)(struct display *d);
     void (*close)(struct display *d);
 };

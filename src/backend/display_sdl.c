@@ -27,22 +27,38 @@ struct display_sdl {
     char why[256];      /* why it failed */
     uint32_t ev_update; /* SDL user event numbers */
     bool pending, update_queued;
+    bool resized;                /* surf changed geometry: a new texture and window size */
     unsigned px0, py0, px1, py1; /* pending rectangle */
     atomic_bool open;
 };
 
-static void sdl_present(struct display_sdl *d, SDL_Renderer *r, SDL_Texture *t)
+static void sdl_present(struct display_sdl *d, SDL_Window *w, SDL_Renderer *r, SDL_Texture **t)
 {
     pthread_mutex_lock(&d->lock);
-    bool any = d->pending;
+    bool any = d->pending, resized = d->resized;
+    struct display_surface s = d->surf;
     SDL_Rect rect = {(int)d->px0, (int)d->py0, (int)(d->px1 - d->px0), (int)(d->py1 - d->py0)};
-    d->pending = d->update_queued = false;
+    d->pending = d->update_queued = d->resized = false;
     pthread_mutex_unlock(&d->lock);
-    if (any)
-        SDL_UpdateTexture(t, &rect, d->surf.pixels + (size_t)rect.y * d->surf.stride + rect.x * 4u,
-                          (int)d->surf.stride);
+    if (resized) {
+        SDL_Texture *nt = SDL_CreateTexture(r, SDL_PIXELFORMAT_RGB888, SDL_TEXTUREACCESS_STREAMING,
+                                            (int)s.width, (int)s.height);
+        if (nt) {
+            SDL_DestroyTexture(*t);
+            *t = nt;
+            SDL_SetWindowSize(w, (int)s.width, (int)s.height);
+            any = true;
+            rect = (SDL_Rect){0, 0, (int)s.width, (int)s.height};
+        } else {
+            log_warn("window: cannot resize to %ux%u: %s", s.width, s.height, SDL_GetError());
+            return;
+        }
+    }
+    if (any && rect.x + rect.w <= (int)s.width && rect.y + rect.h <= (int)s.height)
+        SDL_UpdateTexture(*t, &rect, s.pixels + (size_t)rect.y * s.stride + rect.x * 4u,
+                          (int)s.stride);
     SDL_RenderClear(r);
-    SDL_RenderCopy(r, t, NULL, NULL);
+    SDL_RenderCopy(r, *t, NULL, NULL);
     SDL_RenderPresent(r);
 }
 
@@ -89,7 +105,7 @@ static void *sdl_thread(void *arg)
     pthread_mutex_unlock(&d->lock);
     atomic_store(&d->open, true);
     if (d->sink.wake) d->sink.wake(d->sink.opaque);
-    sdl_present(d, r, t);
+    sdl_present(d, w, r, &t);
 
     SDL_Event e;
     bool quit = false;
@@ -114,7 +130,7 @@ static void *sdl_thread(void *arg)
             break;
         }
         case SDL_WINDOWEVENT:
-            if (e.window.event == SDL_WINDOWEVENT_EXPOSED) sdl_present(d, r, t);
+            if (e.window.event == SDL_WINDOWEVENT_EXPOSED) sdl_present(d, w, r, &t);
             if (e.window.event == SDL_WINDOWEVENT_CLOSE) { /* nobody looking any more */
                 SDL_HideWindow(w);
                 atomic_store(&d->open, false);
@@ -122,7 +138,7 @@ static void *sdl_thread(void *arg)
             }
             break;
         default:
-            if (e.type == d->ev_update) sdl_present(d, r, t);
+            if (e.type == d->ev_update) sdl_present(d, w, r, &t);
             if (e.type == d->ev_update + 1) quit = true;
             break;
         }
@@ -157,6 +173,24 @@ static void sdl_update(struct display *base, unsigned x, unsigned y, unsigned w,
     }
 }
 
+static void sdl_resize(struct display *base, const struct display_surface *s)
+{
+    struct display_sdl *d = (struct display_sdl *)base;
+    pthread_mutex_lock(&d->lock);
+    d->surf = *s;
+    d->resized = d->pending = true;
+    d->px0 = d->py0 = 0;
+    d->px1 = s->width;
+    d->py1 = s->height;
+    bool queue = !d->update_queued;
+    d->update_queued = true;
+    pthread_mutex_unlock(&d->lock);
+    if (queue) {
+        SDL_Event e = {.type = d->ev_update};
+        SDL_PushEvent(&e);
+    }
+}
+
 static bool sdl_has_viewer(struct display *base)
 {
     return atomic_load(&((struct display_sdl *)base)->open);
@@ -173,7 +207,7 @@ static void sdl_close(struct display *base)
     free(d);
 }
 
-static const struct display_ops sdl_ops = {sdl_update, sdl_has_viewer, sdl_close};
+static const struct display_ops sdl_ops = {sdl_update, sdl_resize, sdl_has_viewer, sdl_close};
 
 struct display *display_sdl_open(const struct display_surface *s, const struct display_sink *sink,
                                  char *err, size_t errlen)

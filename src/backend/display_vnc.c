@@ -61,6 +61,32 @@ static void vnc_update(struct display *d, unsigned x, unsigned y, unsigned w, un
     rfbMarkRectAsModified(v->screen, (int)x, (int)y, (int)(x + w), (int)(y + h));
 }
 
+/* XRGB8888 little-endian: blue in the low byte. libvncserver converts for each client. */
+static void vnc_set_format(rfbScreenInfoPtr scr, const struct display_surface *s)
+{
+    scr->serverFormat.redShift = 16;
+    scr->serverFormat.greenShift = 8;
+    scr->serverFormat.blueShift = 0;
+    scr->paddedWidthInBytes = (int)s->stride;
+}
+
+/* libvncserver locks each client while it swaps the buffer and tells the clients that can
+ * take a new size (the others are dropped, as the protocol leaves no other way). */
+static void vnc_resize(struct display *d, const struct display_surface *s)
+{
+    struct display_vnc *v = (struct display_vnc *)d;
+    rfbNewFramebuffer(v->screen, (char *)(uintptr_t)s->pixels, (int)s->width, (int)s->height, 8, 3,
+                      4);
+    /* It reset the pixel format to its default (and set the clients' translation for that):
+     * ours again, and the clients' translation for ours. */
+    vnc_set_format(v->screen, s);
+    rfbClientIteratorPtr it = rfbGetClientIterator(v->screen);
+    for (rfbClientPtr cl; (cl = rfbClientIteratorNext(it));)
+        v->screen->setTranslateFunction(cl);
+    rfbReleaseClientIterator(it);
+    rfbMarkRectAsModified(v->screen, 0, 0, (int)s->width, (int)s->height);
+}
+
 static bool vnc_has_viewer(struct display *d)
 {
     struct display_vnc *v = (struct display_vnc *)d;
@@ -76,7 +102,7 @@ static void vnc_close(struct display *d)
     free(v);
 }
 
-static const struct display_ops vnc_ops = {vnc_update, vnc_has_viewer, vnc_close};
+static const struct display_ops vnc_ops = {vnc_update, vnc_resize, vnc_has_viewer, vnc_close};
 
 /* libvncserver's own log lines would interleave with the console; ours say what matters. */
 static void vnc_quiet(const char *fmt, ...)
@@ -119,12 +145,8 @@ struct display *display_vnc_open(const char *addr, const struct display_surface 
         snprintf(err, errlen, "cannot create the VNC screen");
         return NULL;
     }
-    /* XRGB8888 little-endian: blue in the low byte. libvncserver converts for each client. */
-    scr->serverFormat.redShift = 16;
-    scr->serverFormat.greenShift = 8;
-    scr->serverFormat.blueShift = 0;
+    vnc_set_format(scr, s);
     scr->frameBuffer = (char *)(uintptr_t)s->pixels;
-    scr->paddedWidthInBytes = (int)s->stride;
     scr->desktopName = "vessel";
     scr->alwaysShared = TRUE;
     scr->autoPort = FALSE;

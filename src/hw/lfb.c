@@ -19,6 +19,7 @@ struct lfb {
     uint8_t *pixels;
     uint8_t *ref;                /* the frame as last reported (visible rows only) */
     uint64_t first_page, npages; /* RAM page index of the first framebuffer page */
+    unsigned skew;               /* bytes of that page before the first pixel */
     lfb_rearm_fn rearm;
     void *opaque;
 };
@@ -32,34 +33,61 @@ uint64_t lfb_size_for(unsigned width, unsigned height)
     return (bytes + LFB_ALIGN - 1) & ~(LFB_ALIGN - 1);
 }
 
-struct lfb *lfb_create(struct bus *bus, uint64_t base, unsigned width, unsigned height,
-                       lfb_rearm_fn rearm, void *opaque)
+/* The whole visible frame into the reference (rows only: the gap after a row may not be RAM
+ * after the last one). */
+static void lfb_take_all(struct lfb *f)
 {
-    uint64_t size = lfb_size_for(width, height);
-    if (!size || (base & (BUS_PAGE_SIZE - 1))) return NULL;
+    for (unsigned y = 0; y < f->height; y++)
+        memcpy(f->ref + (size_t)y * f->stride, f->pixels + (size_t)y * f->stride,
+               (size_t)f->width * LFB_BPP);
+}
+
+static struct lfb *lfb_new(struct bus *bus, uint64_t base, uint64_t size, unsigned width,
+                           unsigned height, unsigned stride, lfb_rearm_fn rearm, void *opaque)
+{
     uint8_t *p = bus_ram_ptr(bus, base, size);
     if (!p) return NULL;
     struct lfb *f = calloc(1, sizeof(*f));
-    uint8_t *ref = malloc((size_t)width * height * LFB_BPP);
+    uint8_t *ref = malloc((size_t)stride * height);
     if (!f || !ref) {
         free(f);
         free(ref);
         return NULL;
     }
+    unsigned skew = (unsigned)(base & (BUS_PAGE_SIZE - 1));
     *f = (struct lfb){.bus = bus,
                       .base = base,
                       .size = size,
                       .width = width,
                       .height = height,
-                      .stride = width * LFB_BPP,
+                      .stride = stride,
                       .pixels = p,
                       .ref = ref,
                       .first_page = bus_ram_offset(bus, base) >> BUS_PAGE_SHIFT,
-                      .npages = size >> BUS_PAGE_SHIFT,
+                      .npages = (skew + size + BUS_PAGE_SIZE - 1) >> BUS_PAGE_SHIFT,
+                      .skew = skew,
                       .rearm = rearm,
                       .opaque = opaque};
-    memcpy(ref, p, (size_t)width * height * LFB_BPP);
+    lfb_take_all(f);
     return f;
+}
+
+struct lfb *lfb_create(struct bus *bus, uint64_t base, unsigned width, unsigned height,
+                       lfb_rearm_fn rearm, void *opaque)
+{
+    uint64_t size = lfb_size_for(width, height);
+    if (!size || (base & (BUS_PAGE_SIZE - 1))) return NULL;
+    return lfb_new(bus, base, size, width, height, width * LFB_BPP, rearm, opaque);
+}
+
+struct lfb *lfb_create_rows(struct bus *bus, uint64_t base, unsigned width, unsigned height,
+                            unsigned stride, lfb_rearm_fn rearm, void *opaque)
+{
+    if (!width || !height || width > LFB_MAX_WIDTH || height > LFB_MAX_HEIGHT ||
+        stride < width * LFB_BPP || (stride & 3) || (base & 3))
+        return NULL;
+    uint64_t size = (uint64_t)stride * (height - 1) + (uint64_t)width * LFB_BPP;
+    return lfb_new(bus, base, size, width, height, stride, rearm, opaque);
 }
 
 void lfb_destroy(struct lfb *f)
@@ -103,7 +131,7 @@ static unsigned lfb_diff(struct lfb *f, unsigned y0, unsigned y1,
     for (unsigned y = y0; y < y1; y++) {
         const uint32_t *row = (const uint32_t *)(f->pixels + (size_t)y * f->stride);
         uint32_t *ref = (uint32_t *)(f->ref + (size_t)y * f->stride);
-        if (!memcmp(row, ref, f->stride)) continue;
+        if (!memcmp(row, ref, (size_t)f->width * LFB_BPP)) continue;
         unsigned l = 0, r = f->width - 1;
         /* Bounded although memcmp saw a difference: a DMA write may race with the scan. */
         while (l < r && row[l] == ref[l])
@@ -126,7 +154,7 @@ unsigned lfb_collect(struct lfb *f,
                      void *opaque)
 {
     uint8_t *flags = f->bus->page_flags + f->first_page;
-    uint64_t visible = (uint64_t)f->stride * f->height;
+    uint64_t visible = (uint64_t)f->stride * (f->height - 1) + (uint64_t)f->width * LFB_BPP;
     unsigned n = 0, by0 = 0, by1 = 0; /* the band being grown: rows [by0, by1) */
     bool band = false, any = false;
     for (uint64_t p = 0; p < f->npages;) {
@@ -139,6 +167,8 @@ unsigned lfb_collect(struct lfb *f,
             flags[q++] &= (uint8_t)~BUS_PAGE_DIRTY_FB;
         any = true;
         uint64_t lo = p << BUS_PAGE_SHIFT, hi = q << BUS_PAGE_SHIFT;
+        lo = lo > f->skew ? lo - f->skew : 0; /* bytes from the first pixel */
+        hi -= f->skew;
         p = q;
         if (lo >= visible) continue; /* the padding after the last row */
         if (hi > visible) hi = visible;
@@ -163,7 +193,7 @@ void lfb_clear_dirty(struct lfb *f)
 {
     uint8_t *flags = f->bus->page_flags + f->first_page;
     bool any = false;
-    memcpy(f->ref, f->pixels, (size_t)f->stride * f->height);
+    lfb_take_all(f);
     for (uint64_t p = 0; p < f->npages; p++) {
         any |= (flags[p] & BUS_PAGE_DIRTY_FB) != 0;
         flags[p] &= (uint8_t)~BUS_PAGE_DIRTY_FB;

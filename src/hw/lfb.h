@@ -37,6 +37,11 @@ uint64_t lfb_size_for(unsigned width, unsigned height);
  * if the range is not RAM or the size is out of range. */
 struct lfb *lfb_create(struct bus *bus, uint64_t base, unsigned width, unsigned height,
                        lfb_rearm_fn rearm, void *opaque);
+/* The same over any rows of RAM: width x height pixels, `stride` bytes apart (>= width * 4,
+ * a multiple of 4), from `base` (4-byte aligned; a PCI display's scanout inside its video
+ * memory). lfb_size is then the rows' bytes. NULL if out of range or not RAM. */
+struct lfb *lfb_create_rows(struct bus *bus, uint64_t base, unsigned width, unsigned height,
+                            unsigned stride, lfb_rearm_fn rearm, void *opaque);
 void lfb_destroy(struct lfb *f);
 
 uint64_t lfb_base(const struct lfb *f);

@@ -75,9 +75,10 @@ void boot_params_set_screen(uint8_t *zp, const struct boot_screen *s)
     wr16(zp + SI_LFB_WIDTH, (uint16_t)s->width);
     wr16(zp + SI_LFB_HEIGHT, (uint16_t)s->height);
     wr16(zp + SI_LFB_DEPTH, 32);
-    wr32(zp + SI_LFB_BASE, (uint32_t)s->base);
-    if (s->base >> 32) {
-        wr32(zp + SI_EXT_LFB_BASE, (uint32_t)(s->base >> 32));
+    uint64_t addr = s->addr ? s->addr : s->base;
+    wr32(zp + SI_LFB_BASE, (uint32_t)addr);
+    if (addr >> 32) {
+        wr32(zp + SI_EXT_LFB_BASE, (uint32_t)(addr >> 32));
         wr32(zp + SI_CAPABILITIES, VIDEO_CAPABILITY_64BIT_BASE);
     }
     wr32(zp + SI_LFB_SIZE, (uint32_t)s->size); /* bytes for EFI (64 KiB units only for VESA) */

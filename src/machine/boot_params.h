@@ -35,6 +35,8 @@ struct e820_map;
 struct boot_screen {
     uint64_t base, size; /* guest-physical, bytes (page aligned) */
     unsigned width, height, stride;
+    uint64_t addr; /* where the kernel finds the pixels if not at base (a PCI display's BAR
+                    * showing that RAM), 0: at base */
 };
 
 struct linux_boot_config {

@@ -50,6 +50,7 @@ struct pc_config {
     struct pc_balloon_config balloon;
     const char *display; /* display front end spec (backend/display.h), NULL: none */
     unsigned display_width, display_height;
+    bool display_bochs;      /* the PCI display (hw/bochs_display.h) instead of the plain lfb */
     const char *screenshot;  /* PNG of the framebuffer written when the board goes */
     enum vcpu_engine engine; /* the vCPU's engine (vessel/cpu.h) */
     size_t jit_cache;        /* translator code cache bytes, 0 for the default */

@@ -43,6 +43,7 @@ struct pc_device {
 #define PC_HAS_HVC     4u
 #define PC_HAS_BALLOON 8u
 #define PC_HAS_TABLET  16u /* the display's virtio-input tablet */
+#define PC_HAS_BOCHS   32u /* the display is the PCI bochs-display */
 
 struct pc {
     struct bus bus;

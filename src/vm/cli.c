@@ -122,6 +122,7 @@ enum cli_opt {
     OPT_DISPLAY,
     OPT_RESOLUTION,
     OPT_SCREENSHOT,
+    OPT_DISPLAY_DEVICE,
     OPT_API_SOCK,
     OPT_RESTORE,
     OPT_RESTORE_MEM,
@@ -134,7 +135,7 @@ static const char *const cli_opt_names[] = {
     "--kernel", "--initrd", "--append", "--memory", "--cpus", "--console", "--reboot", "--disk",
     "--net", "--rng", "--mac", "--console-device", "--memory-file", "--balloon",
     /* the display */
-    "--display", "--resolution", "--screenshot-on-exit",
+    "--display", "--resolution", "--screenshot-on-exit", "--display-device",
     /* the control API, snapshots and migration */
     "--api-sock", "--restore", "--restore-mem", "--incoming",
     /* the engine */
@@ -365,6 +366,11 @@ static int cli_run_option(enum cli_opt o, const char *v, struct vm_config *cfg, 
         if (!*v) return cli_err(err, errlen, "--screenshot-on-exit: empty path");
         cfg->screenshot = v;
         break;
+    case OPT_DISPLAY_DEVICE:
+        if (strcmp(v, "lfb") && strcmp(v, "bochs"))
+            return cli_err(err, errlen, "--display-device: '%s' is not lfb or bochs", v);
+        cfg->display_bochs = !strcmp(v, "bochs");
+        break;
     case OPT_ENGINE:
         if (!strcmp(v, "jit"))
             cfg->engine = VCPU_ENGINE_JIT;
@@ -457,6 +463,8 @@ static int cli_parse_run(int argc, char **argv, int i, enum cli_command *cmd, st
     }
     if (cfg->screenshot && !cfg->display)
         return cli_err(err, errlen, "--screenshot-on-exit needs a --display");
+    if (cfg->display_bochs && !cfg->display)
+        return cli_err(err, errlen, "--display-device bochs needs a --display");
     if (cfg->display) {
         int n = snprintf(cli_display_cmdline, sizeof(cli_display_cmdline), "%s%s",
                          VM_CMDLINE_DISPLAY, cfg->cmdline);
@@ -615,6 +623,11 @@ void cli_print_run_help(void)
           "  --resolution WxH     framebuffer size (default 1024x768)\n"
           "  --screenshot-on-exit PATH\n"
           "                       write the framebuffer to PATH as a PNG when the VM ends\n"
+          "  --display-device lfb|bochs\n"
+          "                       the display card: lfb (default) a framebuffer in RAM the\n"
+          "                       kernel finds through screen_info (efifb); bochs the PCI\n"
+          "                       bochs-display for kernels with DRM (bochs-drm), which also\n"
+          "                       boots as an EFI framebuffer until the driver loads\n"
           "  --api-sock PATH      serve the control API (HTTP/1.1 + JSON, Firecracker's\n"
           "                       endpoints; docs/API.md) on a Unix socket; without --kernel\n"
           "                       the VM waits to be configured and started through it\n"

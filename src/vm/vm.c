@@ -450,6 +450,7 @@ int vm_build(struct vm *vm, bool boot, char *err, size_t errlen, int *usage)
         .display = cfg->display,
         .display_width = cfg->display_width,
         .display_height = cfg->display_height,
+        .display_bochs = cfg->display_bochs,
         .screenshot = cfg->screenshot,
         .engine = cfg->engine,
         .jit_cache = cfg->jit_cache,

@@ -57,6 +57,7 @@ struct vm_config {
     const char *display;              /* display front end spec, NULL for none (--display) */
     unsigned display_width;           /* --resolution */
     unsigned display_height;
+    bool display_bochs;          /* --display-device bochs: the PCI display bochs-drm drives */
     const char *screenshot;      /* PNG of the display written at exit (--screenshot-on-exit) */
     const char *api_sock;        /* control API socket path (src/api/), or NULL */
     const char *restore;         /* state file to restore instead of booting, or NULL */

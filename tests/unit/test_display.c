@@ -172,7 +172,7 @@ static void test_spec(void)
 static void test_screen_info(void)
 {
     static uint8_t zp[4096];
-    struct boot_screen s = {0x10000000, 2 << 20, 640, 480, 2560};
+    struct boot_screen s = {0x10000000, 2 << 20, 640, 480, 2560, 0};
     boot_params_set_screen(zp, &s);
     CHECK_EQ(zp[0x0f], 0x70); /* VIDEO_TYPE_EFI */
     CHECK_EQ(zp[0x12] | zp[0x13] << 8, 640);
