@@ -110,11 +110,6 @@ static void bochs_edid_build(uint8_t *e, unsigned w, unsigned h)
 
 /* ---- the DISPI registers ---- */
 
-static unsigned bochs_bytes_pp(unsigned bpp)
-{
-    return (bpp + 7) / 8;
-}
-
 bool bochs_display_scanout(const struct bochs_display *d, struct bochs_scanout *s)
 {
     const uint16_t *r = d->regs;
@@ -124,35 +119,13 @@ bool bochs_display_scanout(const struct bochs_display *d, struct bochs_scanout *
         return false;
     unsigned w = r[BOCHS_DISPI_XRES], h = r[BOCHS_DISPI_YRES];
     unsigned vw = r[BOCHS_DISPI_VIRT_WIDTH] > w ? r[BOCHS_DISPI_VIRT_WIDTH] : w;
-    if (!w || !h) return false;
+    if (w < BOCHS_MIN_SIDE || h < BOCHS_MIN_SIDE) return false;
     uint64_t stride = (uint64_t)vw * 4;
     uint64_t off = ((uint64_t)r[BOCHS_DISPI_Y_OFFSET] * vw + r[BOCHS_DISPI_X_OFFSET]) * 4;
     uint64_t end = off + stride * (h - 1) + (uint64_t)w * 4;
     if (end > d->vram_size) return false;
     *s = (struct bochs_scanout){off, w, h, (unsigned)stride};
     return true;
-}
-
-/* Enabling a mode resets the virtual screen to the mode's width and as many rows as video
- * memory holds, the panning to 0, and clears the memory unless asked not to (QEMU's rules,
- * which bochs-drm expects: it sets the virtual width and offsets after enabling). */
-static void bochs_enable(struct bochs_display *d, uint16_t v)
-{
-    uint16_t *r = d->regs;
-    bool was = r[BOCHS_DISPI_ENABLE] & BOCHS_DISPI_ENABLED;
-    r[BOCHS_DISPI_ENABLE] = v & (BOCHS_DISPI_ENABLED | BOCHS_DISPI_GETCAPS | BOCHS_DISPI_8BIT_DAC |
-                                 BOCHS_DISPI_LFB_ENABLED | BOCHS_DISPI_NOCLEARMEM);
-    if (!(v & BOCHS_DISPI_ENABLED) || was) return;
-    if (r[BOCHS_DISPI_BPP] == 0) r[BOCHS_DISPI_BPP] = 8;
-    uint64_t stride = (uint64_t)r[BOCHS_DISPI_XRES] * bochs_bytes_pp(r[BOCHS_DISPI_BPP]);
-    uint64_t rows = stride ? d->vram_size / stride : 0;
-    r[BOCHS_DISPI_VIRT_WIDTH] = r[BOCHS_DISPI_XRES];
-    r[BOCHS_DISPI_VIRT_HEIGHT] = (uint16_t)(rows > 0xffff ? 0xffff : rows);
-    r[BOCHS_DISPI_X_OFFSET] = r[BOCHS_DISPI_Y_OFFSET] = 0;
-    if (!(v & BOCHS_DISPI_NOCLEARMEM)) {
-        memset(d->vram, 0, d->vram_size);
-        bus_note_write(d->bus, d->vram_gpa, d->vram_size);
-    }
 }
 
 static uint16_t bochs_dispi_read(const struct bochs_display *d, unsigned idx)
@@ -169,31 +142,37 @@ static uint16_t bochs_dispi_read(const struct bochs_display *d, unsigned idx)
     }
 }
 
+/* bochs-display's rules (QEMU's hw/display/bochs-display.c), not std-vga's: registers only
+ * store; enabling neither clears video memory nor resets the virtual width and panning, and the
+ * mode may change while enabled. bochs-drm relies on it: it pins the buffer to show into video
+ * memory before it enables the mode. Values outside the registers' ranges are dropped. */
 static void bochs_dispi_write(struct bochs_display *d, unsigned idx, uint16_t v)
 {
     uint16_t *r = d->regs;
-    bool on = r[BOCHS_DISPI_ENABLE] & BOCHS_DISPI_ENABLED;
     switch (idx) {
-    case BOCHS_DISPI_XRES: /* the mode is fixed while enabled */
-        if (!on && v <= BOCHS_DISPI_MAX_XRES && !(v & 7)) r[idx] = v;
+    case BOCHS_DISPI_XRES:
+        if (v > BOCHS_DISPI_MAX_XRES) return;
         break;
     case BOCHS_DISPI_YRES:
-        if (!on && v <= BOCHS_DISPI_MAX_YRES) r[idx] = v;
+        if (v > BOCHS_DISPI_MAX_YRES) return;
         break;
     case BOCHS_DISPI_BPP:
         if (v == 0) v = 8;
-        if (!on && (v == 4 || v == 8 || v == 15 || v == 16 || v == 24 || v == 32)) r[idx] = v;
+        if (v != 4 && v != 8 && v != 15 && v != 16 && v != 24 && v != 32) return;
         break;
-    case BOCHS_DISPI_ENABLE: bochs_enable(d, v); break;
-    case BOCHS_DISPI_BANK: r[idx] = (uint16_t)(v & ((d->vram_size >> 16) - 1)); break;
+    case BOCHS_DISPI_ENABLE:
+        v &= BOCHS_DISPI_ENABLED | BOCHS_DISPI_GETCAPS | BOCHS_DISPI_8BIT_DAC |
+             BOCHS_DISPI_LFB_ENABLED | BOCHS_DISPI_NOCLEARMEM;
+        break;
+    case BOCHS_DISPI_BANK: v = (uint16_t)(v & ((d->vram_size >> 16) - 1)); break;
     case BOCHS_DISPI_VIRT_WIDTH:
+    case BOCHS_DISPI_VIRT_HEIGHT:
     case BOCHS_DISPI_X_OFFSET:
     case BOCHS_DISPI_Y_OFFSET:
-        /* Any value: the scanout check refuses what runs past video memory. */
-        r[idx] = v;
-        break;
-    default: return; /* ID, VIRT_HEIGHT (derived), VIDEO_MEMORY_64K: read only */
+        break;       /* any value: the scanout check refuses what runs past video memory */
+    default: return; /* ID, VIDEO_MEMORY_64K: read only */
     }
+    r[idx] = v;
     d->generation++;
 }
 
@@ -337,7 +316,7 @@ void bochs_display_firmware_init(struct bochs_display *d, uint64_t fb_gpa, uint6
     pci_config_write(&d->pci, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
     bochs_dispi_write(d, BOCHS_DISPI_ENABLE, 0);
     bochs_dispi_write(d, BOCHS_DISPI_BPP, 32);
-    bochs_dispi_write(d, BOCHS_DISPI_XRES, (uint16_t)(d->width & ~7u));
+    bochs_dispi_write(d, BOCHS_DISPI_XRES, (uint16_t)d->width);
     bochs_dispi_write(d, BOCHS_DISPI_YRES, (uint16_t)d->height);
     bochs_dispi_write(d, BOCHS_DISPI_ENABLE, BOCHS_DISPI_ENABLED | BOCHS_DISPI_LFB_ENABLED);
 }

@@ -11,8 +11,8 @@
  * virt_width pixels apart, starting at (y_offset * virt_width + x_offset) * 4 in video memory.
  * Other depths are accepted and remembered but not shown (bochs-drm only uses 32).
  *
- * Every guest-supplied value is bounded: register writes outside their ranges are dropped as
- * QEMU drops them, and a mode is shown only when it lies wholly inside video memory. Call
+ * Every guest-supplied value is bounded: register writes outside their ranges are dropped, and
+ * a mode is shown only when it lies wholly inside video memory. Call
  * everything from the thread that runs the vCPU (MMIO and config accesses come from there). */
 #pragma once
 #include <stdbool.h>
@@ -65,6 +65,7 @@ enum {
 #define BOCHS_DISPI_MAX_XRES    16000
 #define BOCHS_DISPI_MAX_YRES    12000
 #define BOCHS_DISPI_MAX_BPP     32
+#define BOCHS_MIN_SIDE          64 /* smaller modes are not shown (as QEMU) */
 
 /* Translations of guest addresses must go when the framebuffer BAR moves (the board flushes
  * the vCPU's TLB). */
