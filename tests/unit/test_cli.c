@@ -283,6 +283,20 @@ static void test_display_options(void)
     CHECK(parse(&cmd, &cfg, err, "run", "--resolution", "8000x600", NULL) < 0);
     CHECK(parse(&cmd, &cfg, err, "run", "--screenshot-on-exit", "/tmp/x.png", NULL) < 0);
     CHECK(strstr(err, "needs a --display") != NULL);
+    /* The card: lfb by default, bochs on request (and only with a display). */
+    CHECK_EQ(parse(&cmd, &cfg, err, "run", "--display", "vnc", NULL), 0);
+    CHECK(!cfg.display_bochs);
+    CHECK_EQ(parse(&cmd, &cfg, err, "run", "--display", "vnc", "--display-device", "bochs", NULL),
+             0);
+    CHECK(cfg.display_bochs);
+    CHECK_EQ(parse(&cmd, &cfg, err, "run", "--display", "vnc", "--display-device=bochs",
+                   "--display-device", "lfb", NULL),
+             0);
+    CHECK(!cfg.display_bochs);
+    CHECK(parse(&cmd, &cfg, err, "run", "--display", "vnc", "--display-device", "vga", NULL) < 0);
+    CHECK(strstr(err, "--display-device") != NULL);
+    CHECK(parse(&cmd, &cfg, err, "run", "--display-device", "bochs", NULL) < 0);
+    CHECK(strstr(err, "needs a --display") != NULL);
 }
 
 int main(void)
