@@ -8,17 +8,19 @@ bochs-drm binds (card0, EDID read, fbcon on bochsdrmfb). Through the control API
 the console drawn by fbcon is there (not blank); a random pattern written to /dev/fb0 comes back
 pixel for pixel; a DRM client in the guest (kms_pattern.c, built static on the host) sets
 800x600 with a buffer of its own and the screenshot is exactly that buffer at 800x600 (a VNC
-client gets the new size too), and when it exits the console's mode comes back.
+client gets the new size too), and when it exits the console's mode comes back. Under Xvfb
+the window front end follows the same mode changes (xwd of the window).
 VESSEL_BOOT_TIMEOUT bounds the wait for the ready line."""
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 
 from harness import Tap, cache_dir, free_port, start_guest, vessel_path
-from test_display import read_png, read_ppm
+from test_display import read_png, read_ppm, read_xwd
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -98,6 +100,83 @@ def settle(vessel, sock, path, want, tries=20):
     return last
 
 
+def start_kms(g, size):
+    """Copy kms_pattern from the disk (after the /dev/fb0 pattern) and start it in the
+    background; its output once it has set the mode (or given up)."""
+    blocks = (size + 4095) // 4096
+    out, _ = g.run(f"dd if=/dev/vda of=/tmp/kms bs=4096 skip={W * H * 4 // 4096} "
+                   f"count={blocks} 2>/dev/null; head -c {size} /tmp/kms > "
+                   "/tmp/kms_pattern; chmod +x /tmp/kms_pattern; "
+                   f"(/tmp/kms_pattern {MW} {MH} {SEED} > /tmp/kms.out 2>&1 &); "
+                   "for i in 1 2 3 4 5 6 7 8 9 10; do grep -q 'kms:' /tmp/kms.out && break; "
+                   "sleep 1; done; cat /tmp/kms.out")
+    return out
+
+
+def window_test(vessel, t, timeout, tmp, files, disk, kms_size):
+    """The window front end (SDL2 under Xvfb) follows the guest's mode: the client's 800x600
+    buffer in a window of that size, then the console's size again."""
+    if not shutil.which("Xvfb") or not shutil.which("xwd"):
+        t.skip("window: mode changes under Xvfb", "Xvfb or xwd missing (scripts/setup.sh)")
+        return
+    if not kms_size:
+        t.skip("window: mode changes under Xvfb", "cannot build a static binary with cc")
+        return
+    kernel, initrd = files
+    disp = f":{90 + (os.getpid() + 7) % 100}"
+    xvfb = subprocess.Popen(["Xvfb", disp, "-screen", "0", f"{W + 160}x{H + 120}x24",
+                             "-nolisten", "tcp"], stderr=subprocess.DEVNULL)
+    time.sleep(2)
+    os.environ["DISPLAY"] = disp
+    log = os.path.join(tempfile.gettempdir(), f"vessel-display-drm-window-{os.getpid()}.log")
+    g = None
+    try:
+        g = start_guest(vessel, t, "window", [
+            "--kernel", kernel, "--initrd", initrd, "--memory", "512M", "--display", "window",
+            "--display-device", "bochs", "--resolution", f"{W}x{H}", "--disk",
+            f"{disk},readonly"], timeout, log, quiet_kernel=False)
+        if not g:
+            return
+        out = start_kms(g, kms_size)
+        t.ok(out is not None and f"kms: on {MW}x{MH}" in out,
+             f"window: the DRM client sets {MW}x{MH}", out)
+        want = kms_rgb(MW, MH, SEED)
+
+        def capture(name, size, rgb):
+            res = None
+            for _ in range(10):  # the window thread resizes, then redraws
+                time.sleep(1)
+                dump = os.path.join(tmp, name)
+                r = subprocess.run(["xwd", "-display", disp, "-name", "vessel", "-out", dump],
+                                   capture_output=True, timeout=60)
+                if r.returncode != 0:
+                    continue
+                res = read_xwd(dump)
+                if (res[0], res[1]) == size and (rgb is None or res[2] == rgb):
+                    break
+            return res
+
+        res = capture("mode.xwd", (MW, MH), want)
+        bad, where = diff(res[2], want, MW) if res else (-1, None)
+        t.ok(res is not None and (res[0], res[1]) == (MW, MH) and bad == 0,
+             f"window: the window is {MW}x{MH} and shows the client's buffer pixel for pixel",
+             None if res is None else f"{res[0]}x{res[1]}, {bad} pixels differ, first {where}")
+        g.run("kill $(pidof kms_pattern)")
+        res = capture("back.xwd", (W, H), None)
+        t.ok(res is not None and (res[0], res[1]) == (W, H),
+             f"window: back to {W}x{H} when the client exits",
+             None if res is None else f"{res[0]}x{res[1]}")
+    finally:
+        if g:
+            g.send("poweroff -f\n")
+            if g.wait_exit(60) is None:
+                g.kill()
+            g.kill()
+        os.environ.pop("DISPLAY", None)
+        xvfb.terminate()
+        xvfb.wait(10)
+
+
 def run(vessel, client, t, timeout, tmp, files):
     kernel, initrd = files
     cc = os.environ.get("CC", "cc")
@@ -121,7 +200,7 @@ def run(vessel, client, t, timeout, tmp, files):
         "--resolution", f"{W}x{H}", "--disk", f"{disk},readonly", "--api-sock", sock],
         timeout, log, quiet_kernel=False)
     if not g:
-        return
+        return disk, len(kms_bytes)
     try:
         out, _ = g.run("ls /sys/class/drm; cat /sys/class/graphics/fb0/name "
                        "/sys/class/graphics/fb0/virtual_size; lspci 2>/dev/null | grep 1234; "
@@ -161,14 +240,8 @@ def run(vessel, client, t, timeout, tmp, files):
 
         if not have_kms:
             t.skip("bochs: mode set by a DRM client", "cannot build a static binary with cc")
-            return
-        blocks = (len(kms_bytes) + 4095) // 4096
-        out, st = g.run(f"dd if=/dev/vda of=/tmp/kms bs=4096 skip={W * H * 4 // 4096} "
-                        f"count={blocks} 2>/dev/null; head -c {len(kms_bytes)} /tmp/kms > "
-                        "/tmp/kms_pattern; chmod +x /tmp/kms_pattern; "
-                        f"(/tmp/kms_pattern {MW} {MH} {SEED} > /tmp/kms.out 2>&1 &); "
-                        "for i in 1 2 3 4 5 6 7 8 9 10; do grep -q 'kms:' /tmp/kms.out && break; "
-                        "sleep 1; done; cat /tmp/kms.out")
+            return disk, 0
+        out = start_kms(g, len(kms_bytes))
         t.ok(out is not None and f"kms: on {MW}x{MH}" in out,
              f"bochs: a DRM client in the guest sets {MW}x{MH} with its own buffer", out)
         s = settle(vessel, sock, os.path.join(tmp, "mode.png"), (MW, MH))
@@ -198,6 +271,7 @@ def run(vessel, client, t, timeout, tmp, files):
         if g.wait_exit(60) is None:
             g.kill()
         g.kill()
+    return disk, len(kms_bytes)
 
 
 def main():
@@ -210,7 +284,8 @@ def main():
         return t.done()
     timeout = float(os.environ.get("VESSEL_BOOT_TIMEOUT", "600"))
     with tempfile.TemporaryDirectory() as tmp:
-        run(os.path.abspath(vessel), client, t, timeout, tmp, files)
+        disk, kms_size = run(os.path.abspath(vessel), client, t, timeout, tmp, files)
+        window_test(os.path.abspath(vessel), t, timeout, tmp, files, disk, kms_size)
     return t.done()
 
 
