@@ -31,12 +31,15 @@ MW, MH, SEED = 800, 600, 0x5EED
 def guest_drm():
     """(kernel, initrd) of the DRM guest, building it if needed; or (None, reason)."""
     out = os.path.join(cache_dir(), "guest-drm")
-    r = subprocess.run([os.path.join(ROOT, "scripts", "build-guest-drm.sh")],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1800)
+    try:
+        r = subprocess.run([os.path.join(ROOT, "scripts", "build-guest-drm.sh")],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1200)
+        code, log = r.returncode, r.stdout.decode(errors="replace").strip()[-300:]
+    except (OSError, subprocess.TimeoutExpired) as e:
+        code, log = -1, str(e)
     k, i = os.path.join(out, "vmlinuz"), os.path.join(out, "initrd.img")
-    if r.returncode != 0 or not (os.path.isfile(k) and os.path.isfile(i)):
-        return None, "cannot build the DRM guest (Debian's linux-image-amd64): " + \
-            r.stdout.decode(errors="replace").strip()[-300:]
+    if code != 0 or not (os.path.isfile(k) and os.path.isfile(i)):
+        return None, "cannot build the DRM guest (Debian's linux-image-amd64): " + log
     return (k, i), None
 
 
