@@ -328,7 +328,8 @@ int bus_set_ram_alias(struct bus *b, uint64_t gpa, uint64_t len, uint64_t ram_of
 {
     const uint64_t mask = BUS_PAGE_SIZE - 1;
     if (len == 0) {
-        b->alias_gpa = b->alias_len = b->alias_off = 0;
+        __atomic_store_n(&b->alias_len, 0, __ATOMIC_RELEASE);
+        b->alias_gpa = b->alias_off = 0;
         return 0;
     }
     if ((gpa | len | ram_off) & mask || gpa + len < gpa || ram_off > b->ram_size ||
@@ -337,12 +338,12 @@ int bus_set_ram_alias(struct bus *b, uint64_t gpa, uint64_t len, uint64_t ram_of
     /* Never over RAM: bus_ram_ptr tells the segments apart by address. */
     uint64_t high_end = BUS_HIGH_RAM + (b->ram_size - b->low_ram_end);
     if (gpa < b->low_ram_end || (gpa + len > BUS_HIGH_RAM && gpa < high_end)) return -1;
-    /* Length last (and first to go): a DMA thread looking up another address meanwhile never
-     * sees a half-moved window cover it. */
-    b->alias_len = 0;
+    /* The length goes first and comes back last (ordered stores): a DMA thread looking up
+     * another address meanwhile never sees a half-moved window cover it. */
+    __atomic_store_n(&b->alias_len, 0, __ATOMIC_RELEASE);
     b->alias_gpa = gpa;
     b->alias_off = ram_off;
-    b->alias_len = len;
+    __atomic_store_n(&b->alias_len, len, __ATOMIC_RELEASE);
     return 0;
 }
 
