@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "backend/disk.h"
+#include "backend/display.h"
 #include "machine/pc.h"
 #include "vessel/bus.h"
 #include "vessel/clock.h"
@@ -33,7 +34,7 @@
 
 #define SNAP_TRAILER     BUS_PAGE_SIZE
 #define SNAP_MAGIC       "VSLMEM01"
-#define SNAP_CONFIG_VER  1
+#define SNAP_CONFIG_VER  2 /* 2: the display card */
 #define SNAP_MEMORY_VER  1
 #define SNAP_STR_MAX     8192
 #define SNAP_WRITE_CHUNK (8u << 20)
@@ -107,6 +108,12 @@ void snap_put_config(struct state_writer *w, const struct vm_config *cfg)
     state_put_u32(w, cfg->balloon.stats_interval_ms);
     state_put_u8(w, cfg->balloon.deflate_on_oom);
     state_put_u8(w, cfg->balloon.reporting);
+    /* v2: the display card, whose memory is part of RAM's image; its front end is kept as a
+     * default for the restoring process (which may give its own --display) */
+    snap_put_str(w, cfg->display);
+    state_put_u32(w, cfg->display_width);
+    state_put_u32(w, cfg->display_height);
+    state_put_u8(w, cfg->display_bochs);
     state_section_end(w);
 }
 
@@ -343,9 +350,9 @@ static int snap_get_config(struct state_reader *r, struct snap_image *img, char 
     uint32_t v;
     if (!state_section_find(r, "vm-config", &v))
         return error_set(err, errlen, "no vm-config section (not a vessel snapshot)");
-    if (v != SNAP_CONFIG_VER)
-        return error_set(err, errlen, "vm-config section version %u (this vessel reads %u)", v,
-                         SNAP_CONFIG_VER);
+    if (v < 1 || v > SNAP_CONFIG_VER)
+        return error_set(err, errlen, "vm-config section version %u (this vessel reads 1-%u)",
+                         v, SNAP_CONFIG_VER);
     struct vm_config *c = &img->cfg;
     bool ok = true;
     c->mem_size = state_get_u64(r);
@@ -372,6 +379,17 @@ static int snap_get_config(struct state_reader *r, struct snap_image *img, char 
     c->balloon.stats_interval_ms = state_get_u32(r);
     c->balloon.deflate_on_oom = state_get_u8(r) != 0;
     c->balloon.reporting = state_get_u8(r) != 0;
+    if (v >= 2) {
+        c->display = snap_get_str(r, img, &ok);
+        c->display_width = state_get_u32(r);
+        c->display_height = state_get_u32(r);
+        c->display_bochs = state_get_u8(r) != 0;
+        /* the command line's bounds (--resolution), and a spec the front ends accept */
+        if (c->display && (c->display_width < 320 || c->display_width > 4096 ||
+                           c->display_height < 200 || c->display_height > 2160 ||
+                           display_check_spec(c->display, err, errlen) < 0))
+            ok = false;
+    }
     if (!ok || !state_ok(r) || c->mem_size == 0 || (c->mem_size & (BUS_PAGE_SIZE - 1)))
         return error_set(err, errlen, "malformed vm-config section");
     return 0;
@@ -403,7 +421,7 @@ static int snap_get_memory(struct state_reader *r, struct snap_image *img, char 
         if (strlen(p) != len) break;
     }
     if (!state_ok(r) || img->chain.nlayers != n || img->chain.id[n - 1] != img->id ||
-        img->ram_size != img->cfg.mem_size)
+        img->ram_size < img->cfg.mem_size) /* a display's memory comes on top */
         return error_set(err, errlen, "malformed memory section");
     return 0;
 }

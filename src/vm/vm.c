@@ -514,6 +514,14 @@ int vm_adopt_config(struct vm *vm, const struct vm_config *saved, char *err, siz
         }
         c.net = cli->net;
     }
+    /* The display card is the saved machine's (its memory is in RAM's image); the front end
+     * showing it is this process's --display when given, else the saved one. */
+    if (cli->display && !c.display) {
+        snprintf(err, errlen, "the snapshot has no display; --display cannot add one");
+        return -1;
+    }
+    if (cli->display) c.display = cli->display;
+    c.screenshot = c.display ? cli->screenshot : NULL;
     c.console = cli->console;
     c.api_sock = cli->api_sock;
     /* RAM comes from the snapshot's memory file or the migration stream; a --memory-file is

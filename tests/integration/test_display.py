@@ -21,7 +21,8 @@ import tempfile
 import time
 import zlib
 
-from harness import (Tap, free_port, guest_files, guest_present, start_guest,
+import apiclient
+from harness import (Guest, Tap, free_port, guest_files, guest_present, start_guest,
                      vessel_path)
 
 W, H = 640, 480
@@ -193,6 +194,45 @@ def tablet_test(g, client, addr, t):
          "ended by SYN_REPORT", f"want {want}, got {events}")
 
 
+def restore_test(vessel, t, tmp, sock, rgb):
+    """A VM with a display, snapshotted and restored: the card and its memory come back with
+    the machine, shown by the restoring process's own front end."""
+    state, mem = os.path.join(tmp, "vm.state"), os.path.join(tmp, "vm.mem")
+    st, body = apiclient.call(sock, "PATCH", "/vm", {"state": "Paused"})
+    st2, body2 = apiclient.call(sock, "PUT", "/snapshot/create",
+                                {"snapshot_path": state, "mem_file_path": mem,
+                                 "snapshot_type": "Full"})
+    apiclient.call(sock, "PATCH", "/vm", {"state": "Resumed"})
+    if not t.ok(st == 204 and st2 == 204, "vnc: a VM with a display is snapshotted",
+                f"{body} {body2}"):
+        return
+    sock2 = os.path.join(tmp, "restored.sock")
+    r = Guest(vessel, ["--restore", state, "--api-sock", sock2,
+                       "--display", f"vnc=127.0.0.1:{free_port()}"],
+              log_path=os.path.join(tmp, "restored.log"))
+    try:
+        png = os.path.join(tmp, "restored.png")
+        end = time.monotonic() + 60
+        while True:
+            p = subprocess.run([vessel, "screenshot", sock2, png], capture_output=True,
+                               timeout=60)
+            if p.returncode == 0 or time.monotonic() > end or r.proc.poll() is not None:
+                break
+            time.sleep(0.5)
+        if t.ok(p.returncode == 0, "vnc: the restored VM answers a screenshot",
+                p.stderr.decode() + r.tail()):
+            w, h, got = read_png(png)
+            bad, where = diff_pixels(got, rgb)
+            t.ok((w, h) == (W, H) and bad == 0,
+                 "vnc: the restored VM's display shows the pattern the original drew",
+                 f"{w}x{h}, {bad} pixels differ, first (x, y, got, want): {where}")
+    finally:
+        r.kill()
+        for f in (state, mem):
+            if os.path.exists(f):
+                os.unlink(f)
+
+
 def vnc_test(vessel, client, t, timeout, tmp):
     pattern_disk = os.path.join(tmp, "pattern.raw")
     rgb = make_pattern(pattern_disk)
@@ -283,6 +323,7 @@ def vnc_test(vessel, client, t, timeout, tmp):
                            capture_output=True, timeout=60)
         t.ok(r.returncode == 1 and b"nonexistent-dir" in r.stderr,
              "vnc: an unwritable screenshot path is a 400 naming it, exit 1", r.stderr.decode())
+        restore_test(vessel, t, tmp, sock, rgb)
     finally:
         g.send("poweroff -f\n")
         if g.wait_exit(60) is None:
