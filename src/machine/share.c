@@ -57,8 +57,9 @@ struct share_hdr {
     uint64_t capacity;
     uint64_t used;      /* entries in use */
     uint64_t next_slot; /* pool slots handed out */
+    uint64_t live;      /* pool slots holding a page (the others are holes) */
     uint64_t attached;  /* VMs attached (the last to leave empties the pool) */
-    uint64_t pad[3];
+    uint64_t pad[2];
 };
 
 struct share_entry {
@@ -66,11 +67,15 @@ struct share_entry {
     uint64_t owner_off; /* the RAM offset of the page that published it */
     uint32_t slot1;     /* pool slot + 1; 0: published, no copy in the pool yet */
     uint32_t owner;     /* the publishing VM (share.owner) */
+    uint32_t refs;      /* pages mapping the slot, in all VMs */
+    uint32_t pad;
 };
+
+enum share_cand_kind { SHARE_ZERO, SHARE_MERGE, SHARE_RELEASE };
 
 struct share_cand {
     uint64_t off;
-    bool zero;
+    enum share_cand_kind kind;
 };
 
 struct share {
@@ -89,6 +94,8 @@ struct share {
     uint64_t next_ns;    /* next step */
     uint64_t map_budget; /* pool mappings we may still make (each may cost two VMAs) */
     uint8_t *zeroed;     /* per page: given back as zeros by us (statistics) */
+    uint64_t *mapped;    /* per page: the hash of the pool page it maps, 0: none */
+    uint32_t *seen;      /* per page: its hash at the last pass (| 1), 0: not seen */
     uint64_t *pm;        /* pagemap window */
     struct share_cand *cand;
     uint8_t *buf; /* one page read back from the pool */
@@ -219,10 +226,12 @@ struct share *share_create(struct bus *bus, const struct share_config *cfg, shar
     if (s->per_step > 65536) s->per_step = 65536;
     s->pm_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
     s->zeroed = calloc(s->pages, 1);
+    s->mapped = calloc(s->pages, sizeof(uint64_t));
+    s->seen = calloc(s->pages, sizeof(uint32_t));
     s->pm = malloc(SHARE_WINDOW * sizeof(uint64_t));
     s->cand = malloc(s->per_step * sizeof(struct share_cand));
     s->buf = aligned_alloc(BUS_PAGE_SIZE, BUS_PAGE_SIZE);
-    if (s->pm_fd < 0 || !s->zeroed || !s->pm || !s->cand || !s->buf) {
+    if (s->pm_fd < 0 || !s->zeroed || !s->mapped || !s->seen || !s->pm || !s->cand || !s->buf) {
         snprintf(err, errlen, "--share: %s", s->pm_fd < 0 ? "no /proc/self/pagemap" : "no memory");
         share_destroy(s);
         return NULL;
@@ -244,16 +253,20 @@ struct share *share_create(struct bus *bus, const struct share_config *cfg, shar
     return s;
 }
 
+static void share_release(struct share *s, uint64_t page);
+
 void share_destroy(struct share *s)
 {
     if (!s) return;
     if (s->hdr) {
         flock(s->idx_fd, LOCK_EX);
+        for (uint64_t p = 0; p < s->pages; p++)
+            if (s->mapped[p]) share_release(s, p);
         /* The last VM to leave empties the directory. A VM that died without detaching keeps
          * `attached` above zero: the pool is then kept (never emptied under a live mapping). */
         if (s->hdr->attached && --s->hdr->attached == 0) {
             memset(s->ent, 0, (size_t)SHARE_CAPACITY * sizeof(struct share_entry));
-            s->hdr->used = s->hdr->next_slot = 0;
+            s->hdr->used = s->hdr->next_slot = s->hdr->live = 0;
             if (ftruncate(s->pool_fd, 0) < 0) log_warn("share: cannot empty the pool");
         }
         flock(s->idx_fd, LOCK_UN);
@@ -263,6 +276,8 @@ void share_destroy(struct share *s)
     if (s->pool_fd >= 0) close(s->pool_fd);
     if (s->pm_fd >= 0) close(s->pm_fd);
     free(s->zeroed);
+    free(s->mapped);
+    free(s->seen);
     free(s->pm);
     free(s->cand);
     free(s->buf);
@@ -289,8 +304,9 @@ static void share_zero_run(struct share *s, uint64_t first, uint64_t n)
     s->merged_zero += n;
 }
 
-static bool share_map_slot(struct share *s, uint64_t page, uint32_t slot)
+static bool share_map_slot(struct share *s, uint64_t page, struct share_entry *e)
 {
+    uint32_t slot = e->slot1 - 1;
     if (!s->map_budget) return false;
     void *p = s->bus->ram + (page << BUS_PAGE_SHIFT);
     if (mmap(p, BUS_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, s->pool_fd,
@@ -303,6 +319,8 @@ static bool share_map_slot(struct share *s, uint64_t page, uint32_t slot)
     (void)*(volatile const uint8_t *)p;
     s->map_budget--;
     s->merged_pool++;
+    e->refs++;
+    s->mapped[page] = e->hash;
     return true;
 }
 
@@ -314,6 +332,25 @@ static struct share_entry *share_lookup(struct share *s, uint64_t h)
         if (e->hash == h || e->hash == 0) return e;
     }
     return NULL;
+}
+
+/* Page `page` no longer maps its pool slot (written since, so copied; or this VM leaves): one
+ * reference less, and a slot no page maps any more becomes a hole again. Its entry goes back
+ * to "seen" with no owner: the next holder to come by puts a copy in the pool again. Under the
+ * index lock. */
+static void share_release(struct share *s, uint64_t page)
+{
+    struct share_entry *e = share_lookup(s, s->mapped[page]);
+    s->mapped[page] = 0;
+    if (!e || e->hash == 0 || e->slot1 == 0 || e->refs == 0) return;
+    if (--e->refs) return;
+    if (fallocate(s->pool_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  (off_t)(e->slot1 - 1) << BUS_PAGE_SHIFT, BUS_PAGE_SIZE) < 0)
+        return; /* cannot give it back: leave the slot in use */
+    e->slot1 = 0;
+    e->owner = 0;
+    e->owner_off = UINT64_MAX;
+    s->hdr->live--;
 }
 
 /* Under the index lock, with the guest and the device threads stopped. */
@@ -343,15 +380,17 @@ static void share_merge_page(struct share *s, uint64_t page)
                 (ssize_t)BUS_PAGE_SIZE)
             return;
         s->hdr->next_slot = slot + 1;
+        s->hdr->live++;
         e->slot1 = (uint32_t)slot + 1;
-        share_map_slot(s, page, (uint32_t)slot);
+        e->refs = 0;
+        share_map_slot(s, page, e);
         return;
     }
     uint32_t slot = e->slot1 - 1;
     if (pread(s->pool_fd, s->buf, BUS_PAGE_SIZE, (off_t)slot << BUS_PAGE_SHIFT) !=
         (ssize_t)BUS_PAGE_SIZE)
         return;
-    if (memcmp(s->buf, p, BUS_PAGE_SIZE) == 0) share_map_slot(s, page, slot);
+    if (memcmp(s->buf, p, BUS_PAGE_SIZE) == 0) share_map_slot(s, page, e);
 }
 
 static void share_merge(struct share *s, unsigned n)
@@ -359,12 +398,13 @@ static void share_merge(struct share *s, unsigned n)
     s->quiesce(s->q_opaque, false);
     /* Contents are stable now; look again, since device threads ran while we scanned. */
     for (unsigned i = 0; i < n;) {
-        if (!s->cand[i].zero || !share_is_zero(s->bus->ram + (s->cand[i].off << BUS_PAGE_SHIFT))) {
+        if (s->cand[i].kind != SHARE_ZERO ||
+            !share_is_zero(s->bus->ram + (s->cand[i].off << BUS_PAGE_SHIFT))) {
             i++;
             continue;
         }
         unsigned j = i + 1;
-        while (j < n && s->cand[j].zero && s->cand[j].off == s->cand[j - 1].off + 1 &&
+        while (j < n && s->cand[j].kind == SHARE_ZERO && s->cand[j].off == s->cand[j - 1].off + 1 &&
                share_is_zero(s->bus->ram + (s->cand[j].off << BUS_PAGE_SHIFT)))
             j++;
         share_zero_run(s, s->cand[i].off, j - i);
@@ -373,10 +413,13 @@ static void share_merge(struct share *s, unsigned n)
     if (!s->zero_only) {
         bool locked = false;
         for (unsigned i = 0; i < n; i++) {
-            if (s->cand[i].zero) continue;
+            if (s->cand[i].kind == SHARE_ZERO) continue;
             if (!locked) flock(s->idx_fd, LOCK_EX);
             locked = true;
-            share_merge_page(s, s->cand[i].off);
+            if (s->cand[i].kind == SHARE_RELEASE)
+                share_release(s, s->cand[i].off);
+            else
+                share_merge_page(s, s->cand[i].off);
         }
         if (locked) flock(s->idx_fd, LOCK_UN);
     }
@@ -397,11 +440,29 @@ static void share_step(struct share *s)
             if (!share_private(s->pm[k])) continue;
             uint64_t page = first + k;
             __atomic_store_n(&s->zeroed[page], 0, __ATOMIC_RELAXED);
-            bool zero = share_is_zero(s->bus->ram + (page << BUS_PAGE_SHIFT));
+            const uint8_t *p = s->bus->ram + (page << BUS_PAGE_SHIFT);
             s->scanned++;
-            /* Non-zero pages need the index; without one only zeros are candidates. */
-            if (zero || !s->zero_only)
-                s->cand[n++] = (struct share_cand){.off = page, .zero = zero};
+            if (s->mapped[page]) {
+                /* It mapped a pool page and is private now: it was written. The release
+                 * takes the lock, so it waits for the merge step; the page itself is
+                 * looked at again next pass. */
+                s->cand[n++] = (struct share_cand){.off = page, .kind = SHARE_RELEASE};
+                s->seen[page] = 0;
+                continue;
+            }
+            if (share_is_zero(p)) {
+                s->cand[n++] = (struct share_cand){.off = page, .kind = SHARE_ZERO};
+                continue;
+            }
+            if (s->zero_only) continue;
+            /* Only a page unchanged since the last pass is a candidate, as in KSM: pages
+             * being written (a booting guest, a busy cache) would otherwise fill the pool
+             * with contents gone a moment later. */
+            uint32_t h = (uint32_t)share_page_hash(p) | 1;
+            if (s->seen[page] == h)
+                s->cand[n++] = (struct share_cand){.off = page, .kind = SHARE_MERGE};
+            else
+                s->seen[page] = h;
         }
         looked += k;
         s->cursor = first + k;
@@ -427,13 +488,13 @@ uint64_t share_timer(struct share *s, uint64_t now_ns)
 
 void share_get_info(struct share *s, struct share_info *i)
 {
-    *i = (struct share_info){
-        .merged_pool = s->merged_pool,
-        .merged_zero = s->merged_zero,
-        .scanned = s->scanned,
-        .passes = s->passes,
-        .cpu_ns = s->cpu_ns,
-        .pool_size = s->hdr ? __atomic_load_n(&s->hdr->next_slot, __ATOMIC_RELAXED) : 0};
+    *i = (struct share_info){.merged_pool = s->merged_pool,
+                             .merged_zero = s->merged_zero,
+                             .scanned = s->scanned,
+                             .passes = s->passes,
+                             .cpu_ns = s->cpu_ns,
+                             .pool_size =
+                                 s->hdr ? __atomic_load_n(&s->hdr->live, __ATOMIC_RELAXED) : 0};
     uint64_t *pm = malloc(SHARE_WINDOW * sizeof(uint64_t));
     if (!pm) return;
     for (uint64_t first = 0; first < s->pages; first += SHARE_WINDOW) {

@@ -2,7 +2,8 @@
  * process through one sharing directory: zero pages given back, a page two holders have mapped
  * from one pool copy (and only then: a page one VM alone holds stays private), contents never
  * changed by sharing, a write to a shared page private to its writer, discarding a shared page
- * gives zeros, the last to leave empties the pool, the hash the same every time. */
+ * gives zeros, a pool copy no page maps any more dropped, the last to leave empties the pool,
+ * the hash the same every time. */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,7 +106,7 @@ static void test_share_two(void)
     struct share *sb = share_create(&b, &cfg, fake_quiesce, NULL, err, sizeof(err));
     CHECK(sa && sb);
     if (!sa || !sb) return;
-    run_passes(sa, sb, 3);
+    run_passes(sa, sb, 4);
     CHECK(quiesced > 0 && quiesced == resumed);
 
     CHECK(!private_page(&a, 4));
@@ -150,10 +151,23 @@ static void test_share_two(void)
     CHECK(!memcmp(a.ram + 1 * PG, ref[1], PG));
 
     /* Scanning again keeps contents (the written pages merge again where they can). */
-    run_passes(sa, sb, 2);
+    run_passes(sa, sb, 3);
     CHECK_EQ(a.ram[0 * PG + 10], 0x5A);
     CHECK(!memcmp(a.ram + 3 * PG, ref[3], PG));
     CHECK_EQ(b.ram[7 * PG + 1], 0xEE);
+    CHECK(in_pool(&a, 5) && in_pool(&b, 0));
+
+    /* Once every page that mapped a pool copy has been written, the copy goes. */
+    share_get_info(sa, &ia);
+    CHECK_EQ(ia.pool_size, 3);
+    a.ram[5 * PG] ^= 1;
+    b.ram[0 * PG] ^= 1;
+    run_passes(sa, sb, 2);
+    share_get_info(sa, &ia);
+    CHECK_EQ(ia.pool_size, 2);
+    CHECK_EQ(a.ram[5 * PG], ref[0][0] ^ 1);
+    CHECK_EQ(b.ram[0 * PG], ref[0][0] ^ 1);
+    CHECK(!memcmp(a.ram + 5 * PG + 1, ref[0] + 1, PG - 1));
 
     share_destroy(sa);
     char pool[64];
