@@ -22,6 +22,7 @@ import signal
 import tempfile
 import time
 
+import apiclient
 from harness import Guest, Tap, guest_present, vessel_path
 
 MIB = 1 << 20
@@ -65,9 +66,10 @@ def rss(pid):
     return 0
 
 
-def boot(vessel, t, tag, extra):
-    """N guests booted side by side (as one host would run them), each to its shell."""
-    gs = [Guest(vessel, ["--memory", "256M", *extra],
+def boot(vessel, t, tag, extra, first=()):
+    """N guests booted side by side (as one host would run them), each to its shell; the first
+    gets `first` as well."""
+    gs = [Guest(vessel, ["--memory", "256M", *extra, *(first if i == 0 else ())],
                 log_path=os.path.join(tempfile.gettempdir(),
                                       f"vessel-share-{tag}{i}-{os.getpid()}.log"))
           for i in range(N)]
@@ -104,7 +106,8 @@ def main():
     d = tempfile.mkdtemp(prefix="vessel-share-", dir="/dev/shm" if os.path.isdir("/dev/shm")
                          else None)
     pool = os.path.join(d, "pool")
-    gs = boot(vessel, t, "on", ["--share", d + ",rate=256M"])
+    sock = os.path.join(d, "api.sock")
+    gs = boot(vessel, t, "on", ["--share", d + ",rate=256M"], ["--api-sock", sock])
     try:
         if len(gs) < N:
             return t.done()
@@ -139,6 +142,12 @@ def main():
              f"off {off_ram} on {on_ram}")
         t.ok(on_pss < off_pss, "the processes together use less memory with sharing",
              f"off {off_pss} on {on_pss}")
+        st, m = apiclient.call(sock, "GET", "/metrics")
+        mem = m.get("memory", {}) if st == 200 else {}
+        t.ok(mem.get("ram_size") == 256 * MIB and mem.get("shared", 0) > 1000 * 4096 and
+             mem.get("saved", 0) >= mem.get("shared", 0) and 0 < mem.get("private", 0) <
+             mem.get("resident", 0) and mem.get("balloon_target") == 0,
+             "GET /metrics reports RAM, resident, shared, saved and the balloon", m)
 
         # Copy on write. A file all guests have, so its pages are shared.
         out, st = gs[0].run("ls -S $(find /lib /usr /bin -xdev -type f -size +64k "
@@ -166,13 +175,13 @@ def main():
         for i, g in enumerate(gs[1:], 1):
             overwrite(g, i)
         for i, g in enumerate(gs):
-            g.run(f"yes vessel-share-tmpfs-{i} | head -c 16777216 > /tmp/big")
+            g.run(f"yes vessel-share-tmpfs-{i} | head -c 4194304 > /tmp/big")
         ok = True
         diag = []
         for i, g in enumerate(gs):
             head = g.run(f"head -c 8192 {target} | md5sum")[0].split()[0]
             big = g.run("md5sum /tmp/big")[0].split()[0]
-            exp = hashlib.md5((f"vessel-share-tmpfs-{i}\n" * (16 * MIB)).encode()[:16 * MIB])
+            exp = hashlib.md5((f"vessel-share-tmpfs-{i}\n" * (4 * MIB)).encode()[:4 * MIB])
             diag.append(f"guest {i}: file {head} want {want[i]}, tmpfs {big} want "
                         f"{exp.hexdigest()}")
             ok = ok and head == want[i] and big == exp.hexdigest()
