@@ -41,10 +41,11 @@
 #include "vessel/log.h"
 
 #define SHARE_MAGIC        0x31485356u /* "VSH1" */
-#define SHARE_CAPACITY     (1u << 17)  /* index entries (3 MiB of index, shared by all VMs) */
+#define SHARE_CAPACITY     (1u << 17)  /* index entries (4 MiB of index, shared by all VMs) */
 #define SHARE_MAX_FILL     (SHARE_CAPACITY / 4 * 3)
-#define SHARE_STEP_NS      100000000ull  /* one step every 100 ms while a pass is under way */
-#define SHARE_PAUSE_NS     1000000000ull /* and a second between passes */
+#define SHARE_STEP_NS      100000000ull   /* one step every 100 ms while a pass is under way */
+#define SHARE_PAUSE_NS     1000000000ull  /* and a second between passes, */
+#define SHARE_MAX_PAUSE_NS 16000000000ull /* doubled after each pass that found nothing */
 #define SHARE_DEFAULT_RATE (64ull << 20)
 #define SHARE_WINDOW       4096u /* pages whose pagemap entries are read at once */
 
@@ -87,16 +88,18 @@ struct share {
     struct share_hdr *hdr;
     struct share_entry *ent;
     size_t idx_len;
-    uint32_t owner;      /* this VM in the index: from the pid and the object (tests run two) */
-    uint64_t pages;      /* RAM pages */
-    uint64_t cursor;     /* next page to look at */
-    uint64_t per_step;   /* resident pages compared per step */
-    uint64_t next_ns;    /* next step */
-    uint64_t map_budget; /* pool mappings we may still make (each may cost two VMAs) */
-    uint8_t *zeroed;     /* per page: given back as zeros by us (statistics) */
-    uint64_t *mapped;    /* per page: the hash of the pool page it maps, 0: none */
-    uint32_t *seen;      /* per page: its hash at the last pass (| 1), 0: not seen */
-    uint64_t *pm;        /* pagemap window */
+    uint32_t owner;       /* this VM in the index: from the pid and the object (tests run two) */
+    uint64_t pages;       /* RAM pages */
+    uint64_t cursor;      /* next page to look at */
+    uint64_t per_step;    /* resident pages compared per step */
+    uint64_t next_ns;     /* next step */
+    uint64_t pause_ns;    /* between passes */
+    uint64_t pass_merged; /* merged_pool + merged_zero when the pass began */
+    uint64_t map_budget;  /* pool mappings we may still make (each may cost two VMAs) */
+    uint8_t *zeroed;      /* per page: given back as zeros by us (statistics) */
+    uint64_t *mapped;     /* per page: the hash of the pool page it maps, 0: none */
+    uint32_t *seen;       /* per page: its hash at the last pass (| 1), 0: not seen */
+    uint64_t *pm;         /* pagemap window */
     struct share_cand *cand;
     uint8_t *buf; /* one page read back from the pool */
     uint64_t merged_pool, merged_zero, scanned, passes, cpu_ns;
@@ -482,7 +485,19 @@ uint64_t share_timer(struct share *s, uint64_t now_ns)
     uint64_t passes = s->passes;
     share_step(s);
     s->cpu_ns += share_thread_ns() - t0;
-    s->next_ns = now_ns + (s->passes != passes ? SHARE_PAUSE_NS : SHARE_STEP_NS);
+    if (s->passes == passes) {
+        s->next_ns = now_ns + SHARE_STEP_NS;
+        return s->next_ns;
+    }
+    /* A settled guest finds nothing pass after pass: look less often (an idle guest should
+     * cost next to nothing), and as often as before once something is found again. */
+    uint64_t merged = s->merged_pool + s->merged_zero;
+    if (merged != s->pass_merged || s->pause_ns == 0)
+        s->pause_ns = SHARE_PAUSE_NS;
+    else if (s->pause_ns < SHARE_MAX_PAUSE_NS)
+        s->pause_ns *= 2;
+    s->pass_merged = merged;
+    s->next_ns = now_ns + s->pause_ns;
     return s->next_ns;
 }
 

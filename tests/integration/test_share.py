@@ -23,7 +23,7 @@ import tempfile
 import time
 
 import apiclient
-from harness import Guest, Tap, guest_present, vessel_path
+from harness import Guest, Tap, guest_files, guest_present, vessel_path
 
 MIB = 1 << 20
 N = 4
@@ -107,7 +107,10 @@ def main():
                          else None)
     pool = os.path.join(d, "pool")
     sock = os.path.join(d, "api.sock")
-    gs = boot(vessel, t, "on", ["--share", d + ",rate=256M"], ["--api-sock", sock])
+    files = guest_files()
+    # With --api-sock a VM waits to be configured unless it is given its kernel.
+    gs = boot(vessel, t, "on", ["--share", d + ",rate=256M"],
+              ["--api-sock", sock, "--kernel", files["vmlinuz"], "--initrd", files["initrd.img"]])
     try:
         if len(gs) < N:
             return t.done()

@@ -61,7 +61,7 @@ static void run_passes(struct share *a, struct share *b, unsigned n)
 {
     static uint64_t t = 1;
     for (unsigned k = 0; k < n; k++) {
-        t += 2000000000ull; /* past any pause */
+        t += 20000000000ull; /* past any pause */
         share_timer(a, t);
         if (b) share_timer(b, t);
     }
