@@ -19,6 +19,7 @@ bench/virtio.py --runs 3 --vessel "$BUILD/vessel" || echo "(virtio.py: some runs
 echo
 echo "## Balloon inflate/deflate (bench/balloon.py --cycles 3)"
 bench/balloon.py --vessel "$BUILD/vessel" --cycles 3 || echo "(balloon.py failed, see above)"
+echo
 echo "## Page sharing (bench/share.py --n 1,2,4)"
 bench/share.py --vessel "$BUILD/vessel" --n 1,2,4 || echo "(share.py failed, see above)"
 echo
