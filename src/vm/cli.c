@@ -680,7 +680,7 @@ void cli_print_run_help(void)
           "On a terminal the console is in raw mode: Ctrl-A x quits, Ctrl-A h shows help,\n"
           "Ctrl-A Ctrl-A sends Ctrl-A. SIGUSR1 prints the vCPU state on stderr (the guest\n"
           "goes on). SIGUSR2 applies the balloon control file, if any, and prints a memory\n"
-          "report on stderr (RAM, resident, balloon, guest statistics).\n"
+          "report on stderr (RAM, resident, sharing, balloon, guest statistics).\n"
           "\n"
           "exit status: 0 guest powered off or rebooted (--reboot=exit), or Ctrl-A x;\n"
           "  1 host error; 2 bad command line or input files; 3 guest kernel panic;\n"
