@@ -20,6 +20,9 @@ echo
 echo "## Balloon inflate/deflate (bench/balloon.py --cycles 3)"
 bench/balloon.py --vessel "$BUILD/vessel" --cycles 3 || echo "(balloon.py failed, see above)"
 echo
+echo "## Page sharing (bench/share.py --n 1,2,4)"
+bench/share.py --vessel "$BUILD/vessel" --n 1,2,4 || echo "(share.py failed, see above)"
+echo
 echo "## Snapshot, restore, clones, migration (bench/snapshot.py, JSON)"
 bench/snapshot.py --vessel "$BUILD/vessel" --memory 512 --runs 3 --clones 10 ||
     echo "(snapshot.py failed, see above)"

@@ -73,6 +73,10 @@ struct bus {
     bool ram_file;        /* RAM is a shared mapping of ram_fd (bus_init_file) */
     int ram_fd;
     char *ram_unlink; /* the file bus_init_file created by name, removed by bus_destroy */
+    /* Page sharing maps pages of other files over anonymous RAM (machine/share.c): discard
+     * then maps fresh anonymous memory, since MADV_DONTNEED there would bring back the other
+     * file's contents instead of zeros. */
+    bool ram_remap_discard;
 
     struct io_range pio[BUS_MAX_RANGES];
     unsigned npio;

@@ -103,6 +103,18 @@ static uint64_t pc_balloon_timer(void *o, uint64_t now)
     return virtio_balloon_timer(o, now);
 }
 PC_PLAIN_OPS(virtio_balloon, pc_balloon_timer);
+static void pc_share_destroy(void *o)
+{
+    share_destroy(o);
+}
+static uint64_t pc_share_timer(void *o, uint64_t now)
+{
+    return share_timer(o, now);
+}
+/* No state: sharing changes where pages live, never what they hold. */
+static const struct pc_device_ops pc_share_ops = {pc_share_destroy, NULL, NULL, pc_share_timer,
+                                                  NULL};
+static void pc_share_quiesce(void *o, bool running);
 /* Pointer reports from the display's threads are delivered here, on the vCPU thread, after
  * the front end's kick ended the slice. */
 static uint64_t pc_input_timer(void *o, uint64_t now)
@@ -486,6 +498,14 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen, int 
         goto fail;
     struct boot_screen screen;
     if (cfg->display && pc_display_create(pc, cfg, &screen, err, errlen, usage) < 0) goto fail;
+    if (cfg->share_on) {
+        /* Last, so that it is destroyed first, while RAM and the device threads exist. */
+        pc->share = share_create(&pc->bus, &cfg->share, pc_share_quiesce, pc, err, errlen);
+        if (!pc->share || pc_add(pc, "share", pc->share, &pc_share_ops, err, errlen) < 0) {
+            *usage = 1;
+            goto fail;
+        }
+    }
 
     if (!cfg->kernel) return pc; /* restored from a snapshot: RAM and registers come from it */
     struct linux_boot_config bc = {
@@ -524,6 +544,14 @@ void pc_set_running(struct pc *pc, bool running)
     for (unsigned k = 0; k < pc->ndev; k++)
         if (pc->dev[k].ops->run_state) pc->dev[k].ops->run_state(pc->dev[k].obj, running);
     if (running) kvmclock_guest_stopped(pc->kvmclock);
+}
+
+/* Page sharing's short stop of the device threads: the guest is not told (no kvmclock flag). */
+static void pc_share_quiesce(void *o, bool running)
+{
+    struct pc *pc = o;
+    for (unsigned k = 0; k < pc->ndev; k++)
+        if (pc->dev[k].ops->run_state) pc->dev[k].ops->run_state(pc->dev[k].obj, running);
 }
 
 uint64_t pc_update_timers(struct pc *pc, uint64_t now_ns)
@@ -570,6 +598,18 @@ void pc_memory_report(struct pc *pc, struct pc_memory_report *r)
         .ram_file = pc->bus.ram_file,
         .stats_age_ns = PC_UNKNOWN,
     };
+    if (pc->share) {
+        struct share_info si;
+        share_get_info(pc->share, &si);
+        r->share = true;
+        r->shared_pages = si.pool_pages;
+        r->zero_pages = si.zero_pages;
+        r->private_pages = si.private_pages;
+        r->saved = si.saved_bytes;
+        r->share_scanned = si.scanned;
+        r->share_cpu_ns = si.cpu_ns;
+        r->share_pool = si.pool_size;
+    }
     r->mem_free = r->mem_total = r->mem_available = r->disk_caches = PC_UNKNOWN;
     r->swap_in = r->swap_out = r->major_faults = r->minor_faults = PC_UNKNOWN;
     if (!pc->balloon) return;

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "machine/share.h"
 #include "vessel/cpu.h"
 
 struct pc;
@@ -48,7 +49,9 @@ struct pc_config {
     bool hvc;                          /* a virtio-console carries the console */
     const char *memory_file; /* guest RAM in a file here (bus_init_file), or NULL: anonymous */
     struct pc_balloon_config balloon;
-    const char *display; /* display front end spec (backend/display.h), NULL: none */
+    bool share_on;             /* content-based page sharing (machine/share.h) */
+    struct share_config share; /* its directory and rate */
+    const char *display;       /* display front end spec (backend/display.h), NULL: none */
     unsigned display_width, display_height;
     bool display_bochs;      /* the PCI display (hw/bochs_display.h) instead of the plain lfb */
     const char *screenshot;  /* PNG of the framebuffer written when the board goes */
@@ -105,6 +108,11 @@ struct pc_memory_report {
     uint64_t stats_age_ns; /* how old the guest's figures are; PC_UNKNOWN: none yet */
     uint64_t mem_free, mem_total, mem_available, disk_caches;
     uint64_t swap_in, swap_out, major_faults, minor_faults;
+    bool share;                        /* page sharing is on; the rest is 0 otherwise */
+    uint64_t shared_pages, zero_pages; /* RAM pages mapped from the pool, given back as zeros */
+    uint64_t private_pages;            /* RAM pages held by this VM alone */
+    uint64_t saved;                    /* bytes this VM does not hold because of sharing */
+    uint64_t share_scanned, share_cpu_ns, share_pool; /* pages compared, CPU, pool pages */
 };
 void pc_memory_report(struct pc *pc, struct pc_memory_report *r);
 /* Ask the balloon to hold `bytes`; -1 if the board has no balloon. */

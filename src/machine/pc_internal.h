@@ -56,6 +56,7 @@ struct pc {
     struct pci_host *pci;
     struct virtio_console *hvc;
     struct virtio_balloon *balloon;
+    struct share *share; /* page sharing, or NULL */
     struct acpi_pm pm;
     uint32_t optional; /* PC_HAS_* */
     unsigned ndisks;

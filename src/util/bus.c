@@ -101,6 +101,9 @@ void bus_destroy(struct bus *b)
 /* Discard [off, off+len) of the mapping (page-aligned, inside RAM). */
 static bool bus_discard_range(struct bus *b, uint64_t off, uint64_t len)
 {
+    if (!b->ram_file && b->ram_remap_discard)
+        return mmap(b->ram + off, len, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) != MAP_FAILED;
     if (!b->ram_file) return madvise(b->ram + off, len, MADV_DONTNEED) == 0;
     if (fallocate(b->ram_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) ==
         0)

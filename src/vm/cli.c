@@ -119,6 +119,7 @@ enum cli_opt {
     OPT_CONSOLE_DEVICE,
     OPT_MEMORY_FILE,
     OPT_BALLOON,
+    OPT_SHARE,
     OPT_DISPLAY,
     OPT_RESOLUTION,
     OPT_SCREENSHOT,
@@ -133,7 +134,7 @@ enum cli_opt {
 };
 static const char *const cli_opt_names[] = {
     "--kernel", "--initrd", "--append", "--memory", "--cpus", "--console", "--reboot", "--disk",
-    "--net", "--rng", "--mac", "--console-device", "--memory-file", "--balloon",
+    "--net", "--rng", "--mac", "--console-device", "--memory-file", "--balloon", "--share",
     /* the display */
     "--display", "--resolution", "--screenshot-on-exit", "--display-device",
     /* the control API, snapshots and migration */
@@ -153,6 +154,34 @@ static int cli_on_off(const char *what, const char *v, size_t n, bool *out, char
         *out = false;
     else
         return cli_err(err, errlen, "--balloon: %s '%.*s' is not on or off", what, (int)n, v);
+    return 0;
+}
+
+/* --share off|zero|DIR[,rate=SIZE]: page sharing with every VM naming DIR (docs/MEMORY.md),
+ * or zero pages only; rate is the resident RAM compared per second. */
+static int cli_share(const char *v, struct vm_config *cfg, char *err, size_t errlen)
+{
+    cfg->share = (struct share_config){0};
+    cfg->share_on = strcmp(v, "off") != 0;
+    if (!cfg->share_on) return 0;
+    const char *comma = strchr(v, ',');
+    size_t n = comma ? (size_t)(comma - v) : strlen(v);
+    if (n == 0) return cli_err(err, errlen, "--share: give a directory, zero or off");
+    if (n == 4 && !strncmp(v, "zero", 4)) {
+        cfg->share.zero_only = true;
+    } else {
+        char *dir = strndup(v, n); /* lives as long as the process, like argv */
+        if (!dir) return cli_err(err, errlen, "--share: out of memory");
+        cfg->share.dir = dir;
+    }
+    if (comma) {
+        uint64_t rate;
+        if (strncmp(comma + 1, "rate=", 5) || !cli_parse_size(comma + 6, &rate) || rate == 0 ||
+            rate > (1ull << 40))
+            return cli_err(err, errlen, "--share: '%s' is not rate=SIZE (bytes per second)",
+                           comma + 1);
+        cfg->share.rate = rate;
+    }
     return 0;
 }
 
@@ -342,6 +371,7 @@ static int cli_run_option(enum cli_opt o, const char *v, struct vm_config *cfg, 
         cfg->memory_file = v;
         break;
     case OPT_BALLOON: return cli_balloon(v, cfg, err, errlen);
+    case OPT_SHARE: return cli_share(v, cfg, err, errlen);
     case OPT_DISPLAY:
         if (!strcmp(v, "none")) {
             cfg->display = NULL;
@@ -616,6 +646,11 @@ void cli_print_run_help(void)
           "                       (default 0: on request), deflate-on-oom=on|off (on),\n"
           "                       reporting=on|off free page reporting (on), control=PATH a\n"
           "                       file holding a new balloon size, read on SIGUSR2\n"
+          "  --share DIR|zero|off[,rate=SIZE]\n"
+          "                       content-based page sharing (default off): identical pages of\n"
+          "                       every VM naming directory DIR (best on tmpfs) are kept once,\n"
+          "                       copied when written; zero keeps only zero pages once. rate:\n"
+          "                       resident RAM compared per second (default 64M)\n"
           "  --display none|vnc[=[HOST]:PORT|=:N]|window\n"
           "                       a framebuffer with the kernel console on it (efifb, fbcon)\n"
           "                       and the keyboard, shown by a VNC server (default\n"
@@ -645,7 +680,7 @@ void cli_print_run_help(void)
           "On a terminal the console is in raw mode: Ctrl-A x quits, Ctrl-A h shows help,\n"
           "Ctrl-A Ctrl-A sends Ctrl-A. SIGUSR1 prints the vCPU state on stderr (the guest\n"
           "goes on). SIGUSR2 applies the balloon control file, if any, and prints a memory\n"
-          "report on stderr (RAM, resident, balloon, guest statistics).\n"
+          "report on stderr (RAM, resident, sharing, balloon, guest statistics).\n"
           "\n"
           "exit status: 0 guest powered off or rebooted (--reboot=exit), or Ctrl-A x;\n"
           "  1 host error; 2 bad command line or input files; 3 guest kernel panic;\n"

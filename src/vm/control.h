@@ -88,6 +88,11 @@ struct vm_metrics {
     uint64_t pauses, resumes;
     uint64_t snapshots, snapshot_last_ms, snapshot_last_bytes;
     uint64_t restore_ms; /* building the machine and mapping RAM from a snapshot, 0 if none */
+    /* Guest memory in bytes (pc_memory_report; docs/MEMORY.md): RAM, resident in the host,
+     * mapped from the sharing pool, given back as zeros, saved by sharing, held alone; the
+     * balloon's target and actual size (0 without one). */
+    uint64_t ram_size, ram_resident, ram_shared, ram_zero, ram_saved, ram_private;
+    uint64_t balloon_target, balloon_actual;
 };
 
 /* PUT /migrate's answer. */

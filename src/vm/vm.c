@@ -127,8 +127,7 @@ static void vm_put_figure(FILE *f, const char *name, uint64_t v)
         fprintf(f, " %s=%llu", name, (unsigned long long)v);
 }
 
-/* One line, KEY=VALUE in bytes (counts for faults), '-' for what is not known. Sharing is
- * not built yet: shared and saved are 0. */
+/* One line, KEY=VALUE in bytes (counts for faults and pages), '-' for what is not known. */
 static void vm_memory_report(struct vm *vm)
 {
     struct pc_memory_report r;
@@ -140,7 +139,16 @@ static void vm_memory_report(struct vm *vm)
     vm_put_figure(f, "ram", r.ram_size);
     vm_put_figure(f, "resident", r.ram_resident);
     vm_put_figure(f, "process_rss", vm_process_rss());
-    fprintf(f, " backing=%s shared=0 saved=0", r.ram_file ? "file" : "anonymous");
+    fprintf(f, " backing=%s", r.ram_file ? "file" : "anonymous");
+    vm_put_figure(f, "shared", r.shared_pages << 12);
+    vm_put_figure(f, "zero", r.zero_pages << 12);
+    vm_put_figure(f, "saved", r.saved);
+    if (r.share) {
+        vm_put_figure(f, "private", r.private_pages << 12);
+        vm_put_figure(f, "share_pool_pages", r.share_pool);
+        vm_put_figure(f, "share_scanned", r.share_scanned);
+        vm_put_figure(f, "share_cpu_ms", r.share_cpu_ns / 1000000);
+    }
     if (r.balloon) {
         vm_put_figure(f, "balloon_target", r.balloon_target);
         vm_put_figure(f, "balloon_actual", r.balloon_actual);
@@ -447,6 +455,8 @@ int vm_build(struct vm *vm, bool boot, char *err, size_t errlen, int *usage)
         .hvc = cfg->hvc,
         .memory_file = cfg->memory_file,
         .balloon = cfg->balloon,
+        .share_on = cfg->share_on,
+        .share = cfg->share,
         .display = cfg->display,
         .display_width = cfg->display_width,
         .display_height = cfg->display_height,
@@ -528,6 +538,8 @@ int vm_adopt_config(struct vm *vm, const struct vm_config *saved, char *err, siz
      * not combined with that. */
     c.memory_file = NULL;
     c.balloon_control = cli->balloon_control;
+    c.share_on = cli->share_on; /* where RAM lives, not what the machine is */
+    c.share = cli->share;
     c.restore = c.restore_mem = c.incoming = NULL;
     vm->conf = c;
     return 0;

@@ -53,9 +53,11 @@ struct vm_config {
     bool hvc;                /* the console is virtio-console (hvc0) rather than COM1 */
     const char *memory_file; /* --memory-file: guest RAM in a file (directory or new) */
     struct pc_balloon_config balloon; /* --balloon */
-    const char *balloon_control;      /* a file holding the balloon size, read again on SIGUSR2 */
-    const char *display;              /* display front end spec, NULL for none (--display) */
-    unsigned display_width;           /* --resolution */
+    bool share_on;                    /* --share: content-based page sharing */
+    struct share_config share;
+    const char *balloon_control; /* a file holding the balloon size, read again on SIGUSR2 */
+    const char *display;         /* display front end spec, NULL for none (--display) */
+    unsigned display_width;      /* --resolution */
     unsigned display_height;
     bool display_bochs;          /* --display-device bochs: the PCI display bochs-drm drives */
     const char *screenshot;      /* PNG of the display written at exit (--screenshot-on-exit) */

@@ -260,6 +260,16 @@ static void vm_metrics(struct vm *vm, struct vm_metrics *m)
         m->interrupts = s.interrupts;
         m->blocks_built = s.blocks_built;
         m->tlb_misses = s.tlb_misses;
+        struct pc_memory_report r;
+        pc_memory_report(vm->pc, &r);
+        m->ram_size = r.ram_size;
+        m->ram_resident = r.ram_resident;
+        m->ram_shared = r.shared_pages << 12;
+        m->ram_zero = r.zero_pages << 12;
+        m->ram_saved = r.saved;
+        m->ram_private = r.share ? r.private_pages << 12 : r.ram_resident;
+        m->balloon_target = r.balloon ? r.balloon_target : 0;
+        m->balloon_actual = r.balloon ? r.balloon_actual : 0;
     }
 }
 

@@ -172,7 +172,7 @@ static void test_routes(void)
     CHECK_EQ(handle("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", NULL), 204);
     CHECK(fault_has("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", "already started"));
     CHECK_EQ(handle("GET", "/metrics", NULL, &out), 200);
-    CHECK(out && strstr(out, "\"vcpu\":{"));
+    CHECK(out && strstr(out, "\"vcpu\":{") && strstr(out, "\"memory\":{"));
     free(out);
 }
 
