@@ -82,6 +82,12 @@ struct vcpu_stats {
  * memory runs out or the host CPU lacks an instruction-set extension the engine executes on the
  * host (SSE3, SSSE3, SSE4.1, SSE4.2: src/cpu/ops/host.c). */
 struct vcpu *vcpu_create(struct bus *bus, unsigned id);
+/* The CPU model the guest sees (docs/CPU-MODEL.md): one per process, chosen before the first
+ * vCPU is created: "x86-64-v2" (the default, also for NULL or ""), "x86-64-v3" or "host".
+ * Returns 0, or -1 with a message in err for an unknown name or a model this host CPU cannot
+ * provide. Restoring a "cpu" section adopts the model it records. */
+int vcpu_model_select(const char *name, char *err, size_t errlen);
+const char *vcpu_model_name(void);
 void vcpu_destroy(struct vcpu *v);
 void vcpu_set_intc(struct vcpu *v, const struct vcpu_intc_ops *ops, void *opaque);
 void vcpu_set_msr_ops(struct vcpu *v, const struct vcpu_msr_ops *ops, void *opaque);

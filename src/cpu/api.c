@@ -14,8 +14,9 @@
 #include "vessel/log.h"
 #include "vessel/state.h"
 
-/* 2: the kvmclock MSRs moved to the board's "kvmclock" section; 3: xcr0 and ymm_hi appended */
-#define CPU_STATE_VERSION 3
+/* 2: the kvmclock MSRs moved to the board's "kvmclock" section; 3: xcr0 and ymm_hi appended;
+ * 4: the CPU model appended */
+#define CPU_STATE_VERSION 4
 
 static struct cpu *vcpu_cpu(struct vcpu *v)
 {
@@ -53,6 +54,16 @@ struct vcpu *vcpu_create(struct bus *bus, unsigned id)
     c->tsc_hz = CPU_TSC_HZ;
     cpu_reset(c, bus);
     return (struct vcpu *)c;
+}
+
+int vcpu_model_select(const char *name, char *err, size_t errlen)
+{
+    return cpuid_model_select(name, err, errlen);
+}
+
+const char *vcpu_model_name(void)
+{
+    return cpuid_model_name();
 }
 
 void vcpu_destroy(struct vcpu *v)
@@ -298,7 +309,9 @@ void vcpu_dump(const struct vcpu *v, FILE *out)
  * cr2, cr3, cr4, efer, dr[8]; u64 per MSR of VCPU_MSR_FIELDS; u64 mtrr_fixed[11],
  * mtrr_var[16]; u64 TSC; 16 bytes per xmm; u32 mxcsr; 10 bytes per x87 register; u16 fcw, fsw,
  * ftw, fop; u64 fip, fdp, mm_raw[8]; u8 halted, interrupt shadow; (version 3) u64 xcr0, 16 bytes
- * per upper YMM half. */
+ * per upper YMM half; (version 4) the CPU model: 16 bytes name (NUL-padded), u32 host-backed
+ * extensions (HOST_* of ops/host.h), u32 feature words CPUID 1.ECX, 7.EBX, 7.ECX, 7.EDX,
+ * 80000001.ECX, 0xD/1.EAX. */
 
 /* The MSRs kept in struct cpu, in stream order. */
 #define VCPU_MSR_FIELDS(X)                                                                         \
@@ -317,7 +330,10 @@ void vcpu_dump(const struct vcpu *v, FILE *out)
 #define VCPU_RFLAGS_OK 0x3f7fd7ull
 
 struct vcpu_state_ctx {
-    uint64_t rflags, tsc; /* not plain members: derived on save, re-derived on load */
+    uint64_t rflags, tsc;         /* not plain members: derived on save, re-derived on load */
+    struct cpuid_model_rec model; /* version 4: the model the state was saved under */
+    bool has_model;
+    char why[256];
 };
 
 static void vcpu_put_rflags(struct state_writer *w, const void *obj, void *ctx)
@@ -440,26 +456,65 @@ static const struct state_desc vcpu_seg_desc = STATE_DESC(struct segcache, vcpu_
         STATE_U64(struct cpu, fpu.fip), STATE_U64(struct cpu, fpu.fdp),                            \
         STATE_UINT_ARRAY(struct cpu, fpu.mm_raw, 8, UINT64_MAX), STATE_BOOL(struct cpu, halted),   \
         STATE_BOOL(struct cpu, intr_shadow)
+static void vcpu_put_model(struct state_writer *w, const void *obj, void *ctx)
+{
+    (void)obj, (void)ctx;
+    struct cpuid_model_rec m;
+    cpuid_model_record(&m);
+    state_put_bytes(w, m.name, sizeof m.name);
+    state_put_u32(w, m.ext);
+    for (unsigned k = 0; k < P_NREGS; k++)
+        state_put_u32(w, m.words[k]);
+}
+/* The model must be one this host and engine can provide: a snapshot of x86-64-v3 (or of host
+ * on a host with SHA) is refused where the host lacks an extension it offers. */
+static const char *vcpu_get_model(struct state_reader *r, void *tmp, const void *live, void *ctx)
+{
+    (void)tmp, (void)live;
+    struct vcpu_state_ctx *x = ctx;
+    struct cpuid_model_rec *m = &x->model;
+    memset(m, 0, sizeof *m);
+    state_get_bytes(r, m->name, sizeof m->name);
+    m->ext = state_get_u32(r);
+    for (unsigned k = 0; k < P_NREGS; k++)
+        m->words[k] = state_get_u32(r);
+    if (!state_ok(r)) return NULL; /* the reader reports the truncation */
+    if (memchr(m->name, 0, sizeof m->name) == NULL) return "name not terminated";
+    x->has_model = true;
+    return cpuid_model_check(m, x->why, sizeof x->why);
+}
+
 static const struct state_field vcpu_fields_v2[] = {VCPU_FIELDS_V2};
 /* Version 3: XCR0 and the upper halves of YMM0-15. */
+#define VCPU_FIELDS_V3                                                                             \
+    VCPU_FIELDS_V2, STATE_U64(struct cpu, xcr0),                                                   \
+        STATE_BYTES_N(struct cpu, ymm_hi, 16, 16, sizeof(union xmm))
+static const struct state_field vcpu_fields_v3[] = {VCPU_FIELDS_V3};
+/* Version 4: the CPU model. */
 static const struct state_field vcpu_fields[] = {
-    VCPU_FIELDS_V2,
-    STATE_U64(struct cpu, xcr0),
-    STATE_BYTES_N(struct cpu, ymm_hi, 16, 16, sizeof(union xmm)),
+    VCPU_FIELDS_V3,
+    STATE_CUSTOM("model", vcpu_put_model, vcpu_get_model, NULL),
 };
 #undef X
 
-/* XCR0 as XSETBV would have accepted it, on this host's model (a snapshot from a host with AVX
- * and AVX state enabled does not load where the model has no AVX). */
+/* XCR0 as XSETBV would have accepted it, under the model the state records (version 4) or,
+ * for older states, this process's model (a snapshot from a host with AVX and AVX state enabled
+ * does not load where the model has no AVX). */
 static const char *vcpu_state_check_v3(const void *tmp, const void *live, void *ctx)
 {
     const struct cpu *t = tmp;
-    if (!(t->xcr0 & XCR0_X87) || (t->xcr0 & ~cpuid_xcr0_supported()) ||
+    const struct vcpu_state_ctx *x = ctx;
+    uint64_t sup = cpuid_xcr0_supported();
+    if (x->has_model)
+        sup = (sup & ~XCR0_AVX) | ((x->model.words[P_1ECX] & (1u << 28)) ? XCR0_AVX : 0);
+    if (!(t->xcr0 & XCR0_X87) || (t->xcr0 & ~sup) ||
         ((t->xcr0 & XCR0_AVX) && !(t->xcr0 & XCR0_SSE)))
         return "xcr0: components this CPU model does not support";
     return vcpu_state_check(tmp, live, ctx);
 }
 static const struct state_desc vcpu_desc = STATE_DESC(struct cpu, vcpu_fields, vcpu_state_check_v3);
+static const struct state_desc vcpu_desc_v3 =
+    STATE_DESC(struct cpu, vcpu_fields_v3, vcpu_state_check_v3);
 static const struct state_desc vcpu_desc_v2 =
     STATE_DESC(struct cpu, vcpu_fields_v2, vcpu_state_check);
 
@@ -474,15 +529,23 @@ int vcpu_load(struct vcpu *v, struct state_reader *r)
     struct vcpu_state_ctx x = {0};
     uint32_t version = CPU_STATE_VERSION;
     struct state_reader probe = *r;
-    if (state_section_find(&probe, "cpu", &version) && version == 2) {
+    if (!state_section_find(&probe, "cpu", &version)) version = CPU_STATE_VERSION;
+    if (version == 2) {
         /* before XSAVE: XCR0 as at reset, no AVX state */
         if (state_load_section(r, "cpu", 2, &vcpu_desc_v2, c, &x) < 0) return -1;
         if (!state_committing(r)) return 0;
         c->xcr0 = XCR0_X87;
         memset(c->ymm_hi, 0, sizeof c->ymm_hi);
+    } else if (version == 3) {
+        /* before CPU models: the state runs on under this process's model */
+        if (state_load_section(r, "cpu", 3, &vcpu_desc_v3, c, &x) < 0) return -1;
+        if (!state_committing(r)) return 0;
     } else {
         if (state_load_section(r, "cpu", CPU_STATE_VERSION, &vcpu_desc, c, &x) < 0) return -1;
         if (!state_committing(r)) return 0;
+        /* the guest keeps the CPU it saw: the instruction tables and CPUID follow the recorded
+         * model (the blocks built under the previous one are flushed below) */
+        cpuid_model_adopt(&x.model);
     }
     c->next_rip = c->rip;
     flags_write(c, x.rflags);

@@ -4,14 +4,14 @@
  * instruction of the feature decodes and has a handler (exec_lookup), so CPUID can never claim
  * more than the engine executes; platform basics (paging features, APIC, MSRs, SYSCALL...) are
  * fixed because the engine and the board provide them. */
+#include <stdio.h>
 #include <string.h>
 
 #include "cpu/cpuid.h"
 #include "cpu/decode/decode.h"
+#include "cpu/ops/host.h"
 #include "cpu/ops/ops.h"
-
-/* Which register of which leaf a probed feature lives in. */
-enum { P_1ECX, P_7EBX, P_7ECX, P_7EDX, P_X1ECX, P_D1EAX, P_NREGS };
+#include "vessel/log.h"
 
 /* One representative instruction: optional legacy prefix, opcode map (0 one-byte, 1 0F,
  * 2 0F38, 3 0F3A), opcode, ModRM, and whether an imm8 follows. A ModRM of 0xC1 is the register
@@ -571,13 +571,165 @@ static bool cpuid_insn_ok(const struct cpuid_probe *p)
     return exec_lookup(&in) != NULL;
 }
 
-/* Probed feature words; computed once (deterministic, so a racing recomputation is harmless). */
+/* ---- CPU models (docs/CPU-MODEL.md) ----
+ * A model is a name and the host-backed extensions (HOST_* of ops/host.h) it offers; everything
+ * else the engine computes itself and offers under every model. The model is one per process
+ * (the lookups that build blocks consult it), selected before the first vCPU is created or by
+ * restoring a snapshot's "cpu" section. */
+static const struct cpuid_model_def {
+    const char *name;
+    unsigned ext; /* HOST_* bits; for "host", whatever host_ext() has */
+} cpuid_models[] = {
+    {"x86-64-v2", 0},
+    {"x86-64-v3", HOST_AVX | HOST_AVX2 | HOST_FMA | HOST_F16C},
+    {"host", 0},
+};
+#define CPUID_MODEL_DEFAULT "x86-64-v2"
+
+static const char *cpuid_model_cur = CPUID_MODEL_DEFAULT;
+static unsigned cpuid_model_ext_bits;
+/* While a snapshot's model is checked, the probes of the loading thread ask for its extensions
+ * instead of the process's (cpuid_words_for): other threads are not disturbed. */
+static _Thread_local int cpuid_ext_override = -1;
+
+/* Probed feature words, for the model's extensions; computed once per model (deterministic, so a
+ * racing recomputation is harmless). */
 static uint32_t cpuid_probed[P_NREGS];
 static int cpuid_probed_done;
 
-static const uint32_t *cpuid_features(void)
+unsigned cpuid_model_ext(void)
 {
-    if (__atomic_load_n(&cpuid_probed_done, __ATOMIC_ACQUIRE)) return cpuid_probed;
+    return cpuid_ext_override >= 0 ? (unsigned)cpuid_ext_override : cpuid_model_ext_bits;
+}
+
+const char *cpuid_model_name(void)
+{
+    return cpuid_model_cur;
+}
+
+static const char *const cpuid_ext_names[] = {"AES-NI", "PCLMULQDQ", "SHA", "AVX",
+                                              "AVX2",   "FMA",       "F16C"};
+
+/* "AVX2, FMA": the names of the HOST_* bits in `bits` */
+static void cpuid_ext_list(unsigned bits, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (unsigned k = 0; k < sizeof cpuid_ext_names / sizeof cpuid_ext_names[0]; k++)
+        if ((bits & (1u << k)) && n < len)
+            n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? ", " : "", cpuid_ext_names[k]);
+}
+
+static void cpuid_model_set(const char *name, unsigned ext)
+{
+    cpuid_model_cur = name;
+    cpuid_model_ext_bits = ext;
+    __atomic_store_n(&cpuid_probed_done, 0, __ATOMIC_RELEASE);
+}
+
+static const struct cpuid_model_def *cpuid_model_find(const char *name)
+{
+    for (unsigned k = 0; k < sizeof cpuid_models / sizeof cpuid_models[0]; k++)
+        if (!strcmp(cpuid_models[k].name, name)) return &cpuid_models[k];
+    return NULL;
+}
+
+int cpuid_model_select(const char *name, char *err, size_t errlen)
+{
+    if (!name || !*name) name = CPUID_MODEL_DEFAULT;
+    const struct cpuid_model_def *m = cpuid_model_find(name);
+    if (!m) {
+        snprintf(err, errlen, "--cpu: unknown CPU model '%s' (x86-64-v2, x86-64-v3, host)", name);
+        return -1;
+    }
+    const unsigned have = host_ext();
+    char list[96];
+    if (!strcmp(m->name, "host")) {
+        cpuid_model_set(m->name, have);
+        cpuid_ext_list(~have & ((1u << 7) - 1), list, sizeof list);
+        if (*list)
+            log_info("cpu: model host: this host CPU lacks %s, so the guest's CPU does not "
+                     "offer them (their instructions run on the host's own units)",
+                     list);
+        return 0;
+    }
+    if (m->ext & ~have) {
+        cpuid_ext_list(m->ext & ~have, list, sizeof list);
+        snprintf(err, errlen,
+                 "--cpu %s: this host CPU lacks %s, which the model needs (vessel runs those "
+                 "instructions on the host's own units); use --cpu x86-64-v2 (the default) or "
+                 "--cpu host",
+                 m->name, list);
+        return -1;
+    }
+    cpuid_model_set(m->name, m->ext);
+    return 0;
+}
+
+static const uint32_t *cpuid_features(void);
+
+/* The feature words a model with extensions `ext` would report (this thread only). */
+static void cpuid_words_for(unsigned ext, uint32_t w[P_NREGS])
+{
+    cpuid_ext_override = (int)ext;
+    cpuid_probe_words(w);
+    cpuid_ext_override = -1;
+}
+
+/* The snapshot record of the model: its name, its extensions and the feature words the guest
+ * saw. */
+void cpuid_model_record(struct cpuid_model_rec *r)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "%s", cpuid_model_cur);
+    r->ext = cpuid_model_ext_bits;
+    memcpy(r->words, cpuid_features(), sizeof r->words);
+}
+
+const char *cpuid_model_check(const struct cpuid_model_rec *r, char *buf, size_t len)
+{
+    if (!cpuid_model_find(r->name)) {
+        snprintf(buf, len, "the snapshot's CPU model '%.*s' is not one this vessel knows",
+                 (int)sizeof r->name, r->name);
+        return buf;
+    }
+    if (r->ext & ~((1u << 7) - 1)) {
+        snprintf(buf, len, "unknown extension bits 0x%x", r->ext);
+        return buf;
+    }
+    const unsigned missing = r->ext & ~host_ext();
+    if (missing) {
+        char list[96];
+        cpuid_ext_list(missing, list, sizeof list);
+        snprintf(buf, len,
+                 "the snapshot's CPU model %s offers %s, which this host CPU lacks: it cannot "
+                 "be restored here",
+                 r->name, list);
+        return buf;
+    }
+    uint32_t w[P_NREGS];
+    cpuid_words_for(r->ext, w);
+    static const char *const regs[P_NREGS] = {"1.ECX", "7.EBX",        "7.ECX",
+                                              "7.EDX", "80000001.ECX", "0xD/1.EAX"};
+    for (unsigned k = 0; k < P_NREGS; k++)
+        if (r->words[k] & ~w[k]) {
+            snprintf(buf, len,
+                     "the snapshot's CPU model %s offers CPUID %s bits 0x%x, which this "
+                     "vessel's engine does not implement",
+                     r->name, regs[k], r->words[k] & ~w[k]);
+            return buf;
+        }
+    return NULL;
+}
+
+void cpuid_model_adopt(const struct cpuid_model_rec *r)
+{
+    const struct cpuid_model_def *m = cpuid_model_find(r->name);
+    if (m) cpuid_model_set(m->name, r->ext);
+}
+
+void cpuid_probe_words(uint32_t out[P_NREGS])
+{
     uint32_t yes[P_NREGS] = {0}, no[P_NREGS] = {0};
     for (unsigned k = 0; k < sizeof(cpuid_probes) / sizeof(cpuid_probes[0]); k++) {
         const struct cpuid_probe *p = &cpuid_probes[k];
@@ -615,7 +767,16 @@ static const uint32_t *cpuid_features(void)
             no[p->where] |= 1u << p->bit;
     }
     for (unsigned r = 0; r < P_NREGS; r++)
-        __atomic_store_n(&cpuid_probed[r], yes[r] & ~no[r], __ATOMIC_RELAXED);
+        out[r] = yes[r] & ~no[r];
+}
+
+static const uint32_t *cpuid_features(void)
+{
+    if (__atomic_load_n(&cpuid_probed_done, __ATOMIC_ACQUIRE)) return cpuid_probed;
+    uint32_t w[P_NREGS];
+    cpuid_probe_words(w);
+    for (unsigned r = 0; r < P_NREGS; r++)
+        __atomic_store_n(&cpuid_probed[r], w[r], __ATOMIC_RELAXED);
     __atomic_store_n(&cpuid_probed_done, 1, __ATOMIC_RELEASE);
     return cpuid_probed;
 }

@@ -130,6 +130,7 @@ enum cli_opt {
     OPT_INCOMING,
     OPT_ENGINE,
     OPT_JIT_CACHE,
+    OPT_CPU,
     OPT_INTEGRITY_WATCH,
 };
 static const char *const cli_opt_names[] = {
@@ -140,7 +141,7 @@ static const char *const cli_opt_names[] = {
     /* the control API, snapshots and migration */
     "--api-sock", "--restore", "--restore-mem", "--incoming",
     /* the engine */
-    "--engine", "--jit-cache",
+    "--engine", "--jit-cache", "--cpu",
     /* introspection */
     "--integrity-watch"};
 
@@ -409,6 +410,11 @@ static int cli_run_option(enum cli_opt o, const char *v, struct vm_config *cfg, 
         else
             return cli_err(err, errlen, "--engine: '%s' is not jit or interp", v);
         break;
+    case OPT_CPU:
+        if (strcmp(v, "x86-64-v2") && strcmp(v, "x86-64-v3") && strcmp(v, "host"))
+            return cli_err(err, errlen, "--cpu: '%s' is not x86-64-v2, x86-64-v3 or host", v);
+        cfg->cpu_model = v;
+        break;
     case OPT_JIT_CACHE:
         if (!cli_parse_size(v, &m))
             return cli_err(err, errlen,
@@ -634,6 +640,10 @@ void cli_print_run_help(void)
           "  --engine jit|interp  how guest code runs: translated to host code (jit,\n"
           "                       the default on x86-64) or interpreted\n"
           "  --jit-cache SIZE     the translator's code cache (default 64M, 1M..1G)\n"
+          "  --cpu MODEL          the guest's CPU (docs/CPU-MODEL.md): x86-64-v2 (the default,\n"
+          "                       the same on every host), x86-64-v3 (adds AVX, AVX2, FMA,\n"
+          "                       F16C; needs them on the host) or host (every extension of\n"
+          "                       this host that vessel implements)\n"
           "  --console-device uart|virtio\n"
           "                       the console's guest device: COM1 (ttyS0, default) or\n"
           "                       virtio-console (hvc0; add --append console=hvc0)\n"

@@ -476,6 +476,11 @@ int vm_build(struct vm *vm, bool boot, char *err, size_t errlen, int *usage)
         pcfg.disk_ro[k] = cfg->disk_ro[k];
         pcfg.disk_id[k] = cfg->disk_id[k];
     }
+    /* the CPU model first: a restore then adopts the model its "cpu" section records */
+    if (vcpu_model_select(cfg->cpu_model, err, errlen) < 0) {
+        if (usage) *usage = 0;
+        return -1;
+    }
     vm->pc = pc_create(&pcfg, err, errlen, usage);
     return vm->pc ? 0 : -1;
 }

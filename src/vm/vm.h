@@ -69,6 +69,7 @@ struct vm_config {
     const char *incoming;        /* receive a live migration at this address, or NULL */
     enum vcpu_engine engine;     /* --engine (DEFAULT: jit where available) */
     size_t jit_cache;            /* --jit-cache bytes, 0 for the default */
+    const char *cpu_model;       /* --cpu (NULL: the default model, docs/CPU-MODEL.md) */
 };
 
 /* Build (or restore, or wait for the API to configure), run and tear down the machine. Returns an

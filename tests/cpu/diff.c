@@ -295,6 +295,12 @@ bool diff_init(void)
         return false;
     }
     _Static_assert(sizeof(struct stub_area) <= 0x2000, "state area");
+    /* the engine offers what the host has (model host): every form the host can run is compared */
+    char err[256];
+    if (cpuid_model_select("host", err, sizeof err) < 0) {
+        fprintf(stderr, "# diff: %s\n", err);
+        return false;
+    }
     host_avx = (host_ext() & HOST_AVX) != 0;
     build_stub();
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "cpu/cpuid.h"
 #include "cpu/decode/decode.h"
 #include "cpu/ops/host.h"
 #include "cpu/ops/ops.h"
@@ -242,17 +243,20 @@ static void test_vex_claimed(void)
                     for (unsigned modrm = 0; modrm < 256; modrm++) {
                         /* vvvv = 1111b, except 0001b for gathers (mask != destination) */
                         const unsigned vb = map == 2 && op >= 0x90 && op <= 0x93 ? 0x70 : 0x78;
-                        const uint8_t b[16] = {0xc4, (uint8_t)(0xe0 | map),
+                        const uint8_t b[16] = {0xc4,
+                                               (uint8_t)(0xe0 | map),
                                                (uint8_t)((lw >> 1) << 7 | vb | (lw & 1) << 2 | pp),
-                                               (uint8_t)op, (uint8_t)modrm, 0x20};
+                                               (uint8_t)op,
+                                               (uint8_t)modrm,
+                                               0x20};
                         struct insn i;
                         if (decode_insn(&i, b, sizeof b, MODE_LONG64) <= 0) continue;
                         decoded++;
                         insn_fn a = int_lookup(&i), v = avx_lookup(&i);
                         if (a && v) {
                             both++;
-                            fprintf(stderr, "# VEX %u/%02x pp %u lw %u modrm %02x: two owners\n", map,
-                                    op, pp, lw, modrm);
+                            fprintf(stderr, "# VEX %u/%02x pp %u lw %u modrm %02x: two owners\n",
+                                    map, op, pp, lw, modrm);
                         } else if (!a && !v) {
                             if (unclaimed++ < 20)
                                 fprintf(stderr, "# VEX %u/%02x pp %u lw %u modrm %02x: unclaimed\n",
@@ -268,6 +272,12 @@ static void test_vex_claimed(void)
 
 int main(int argc, char **argv)
 {
+    /* under the model that offers the most (every extension this host has) */
+    char err[256];
+    if (cpuid_model_select("host", err, sizeof err) < 0) {
+        fprintf(stderr, "# %s\n", err);
+        return 1;
+    }
     list_unclaimed = argc > 1 && !strcmp(argv[1], "--unclaimed");
     if (argc > 1 && !strcmp(argv[1], "--table")) {
         table = stdout;

@@ -189,28 +189,36 @@ static void test_snapshot(void)
     CHECK_EQ(cpu->xcr0, 3);
     CHECK_EQ(cpu->ymm_hi[4].q[1], (cpuid_xcr0_supported() & XCR0_AVX) ? 0x1234 : 0);
 
-    /* The same section as version 2 (without the xcr0 and ymm_hi fields at its end) loads,
-     * with XCR0 as at reset. Layout: "VSLSTATE" u32, u16 name-len, name, u32 version, u64
-     * payload length, payload. */
+    /* The same section as version 3 (without the CPU model record at its end: 16 bytes name,
+     * u32 extensions, 6 u32 feature words) loads under this process's model, and as version 2
+     * (without xcr0 and ymm_hi either) with XCR0 as at reset. Layout: "VSLSTATE" u32, u16
+     * name-len, name, u32 version, u64 payload length, payload. */
     uint8_t *s = w.data;
     size_t at = 12, name_len = (size_t)s[at] | (size_t)s[at + 1] << 8;
     CHECK_EQ(name_len, 3);
     CHECK(!memcmp(s + at + 2, "cpu", 3));
     size_t ver_at = at + 2 + name_len, len_at = ver_at + 4, pay_at = len_at + 8;
-    uint64_t plen;
-    memcpy(&plen, s + len_at, 8);
-    const uint64_t extra = 8 + 16 * 16;
-    uint32_t v2 = 2;
-    memcpy(s + ver_at, &v2, 4);
-    uint64_t nplen = plen - extra;
-    memcpy(s + len_at, &nplen, 8);
-    memmove(s + pay_at + nplen, s + pay_at + plen, w.len - (pay_at + plen));
-    size_t nlen = w.len - extra;
-    cpu->xcr0 = 3;
-    CHECK(state_reader_init(&rd, s, nlen));
-    CHECK_EQ(vcpu_load((struct vcpu *)cpu, &rd), 0);
-    CHECK_EQ(cpu->xcr0, 1);
-    CHECK_EQ(cpu->ymm_hi[4].q[1], 0);
+    size_t nlen = w.len;
+    static const struct {
+        uint32_t version;
+        uint64_t cut;
+        uint64_t xcr0;
+    } older[] = {{3, 16 + 4 + 6 * 4, 3}, {2, 8 + 16 * 16, 1}};
+    for (unsigned k = 0; k < 2; k++) {
+        uint64_t plen;
+        memcpy(&plen, s + len_at, 8);
+        memcpy(s + ver_at, &older[k].version, 4);
+        uint64_t nplen = plen - older[k].cut;
+        memcpy(s + len_at, &nplen, 8);
+        memmove(s + pay_at + nplen, s + pay_at + plen, nlen - (pay_at + plen));
+        nlen -= older[k].cut;
+        cpu->xcr0 = 1;
+        cpu->ymm_hi[4].q[1] = 0;
+        CHECK(state_reader_init(&rd, s, nlen));
+        CHECK_EQ(vcpu_load((struct vcpu *)cpu, &rd), 0);
+        CHECK_EQ(cpu->xcr0, older[k].xcr0);
+        CHECK_EQ(cpu->ymm_hi[4].q[1], k == 0 && (cpuid_xcr0_supported() & XCR0_AVX) ? 0x1234 : 0);
+    }
 
     /* An XCR0 this model cannot have is refused */
     state_writer_free(&w);
@@ -227,6 +235,9 @@ static void test_snapshot(void)
 int main(void)
 {
     if (bus_init(&bus, 0x40000) != 0) return 1;
+    /* the AVX state component where the host has AVX (the default model has none) */
+    char err[256];
+    if (vcpu_model_select("host", err, sizeof err) < 0) return 1;
     cpu = (struct cpu *)vcpu_create(&bus, 0); /* a struct vcpu is a struct cpu */
     if (!cpu) return 1;
     RUN(test_xsetbv_rules);

@@ -1,14 +1,16 @@
 /* host.c — the run-time half of host.h's promise: the host CPU has the extensions whose
  * instructions the helpers execute. Checked with cpuid once, when a vCPU is created, so a host
  * without them gets a message naming the missing extension instead of SIGILL mid-guest. The
- * optional extensions (AES-NI, PCLMULQDQ, SHA, ...) are looked up at the same time: their
- * instructions are offered to the guest (claimed by their family, hence in CPUID) only when the
- * host has them, and the first check says which ones this host cannot give. */
+ * optional extensions (AES-NI, PCLMULQDQ, SHA, the AVX class) are looked up once: a CPU model
+ * (cpuid.c) may offer only those the host has, and the instruction tables hand out their forms
+ * only when the selected model offers them. */
 #include <cpuid.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include "cpu/ops/host.h"
-#include "vessel/log.h"
 
 static unsigned host_ext_bits;
 static int host_ext_done;
@@ -37,10 +39,32 @@ static unsigned host_ext_probe(void)
     return e;
 }
 
+/* VESSEL_HOST_HIDE=AVX2,SHA,...: a test knob that makes this host look as if it lacked those
+ * optional extensions (the suite checks a model's refusal on any host with it). */
+static unsigned host_ext_hidden(void)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } opt[] = {{HOST_AES, "AES"},   {HOST_PCLMUL, "PCLMUL"}, {HOST_SHA, "SHA"},  {HOST_AVX, "AVX"},
+               {HOST_AVX2, "AVX2"}, {HOST_FMA, "FMA"},       {HOST_F16C, "F16C"}};
+    const char *env = getenv("VESSEL_HOST_HIDE");
+    unsigned h = 0;
+    while (env && *env) {
+        size_t n = strcspn(env, ",");
+        for (unsigned k = 0; k < sizeof opt / sizeof opt[0]; k++)
+            if (n == strlen(opt[k].name) && !strncasecmp(env, opt[k].name, n)) h |= opt[k].bit;
+        env += n + (env[n] == ',');
+    }
+    /* the AVX class needs AVX itself */
+    if (h & HOST_AVX) h |= HOST_AVX2 | HOST_FMA | HOST_F16C;
+    return h;
+}
+
 unsigned host_ext(void)
 {
     if (__atomic_load_n(&host_ext_done, __ATOMIC_ACQUIRE)) return host_ext_bits;
-    __atomic_store_n(&host_ext_bits, host_ext_probe(), __ATOMIC_RELAXED);
+    __atomic_store_n(&host_ext_bits, host_ext_probe() & ~host_ext_hidden(), __ATOMIC_RELAXED);
     __atomic_store_n(&host_ext_done, 1, __ATOMIC_RELEASE);
     return host_ext_bits;
 }
@@ -62,24 +86,5 @@ bool host_check(const char **missing)
             *missing = need[k].name;
             return false;
         }
-    static int told;
-    unsigned e = host_ext();
-    if (!__atomic_exchange_n(&told, 1, __ATOMIC_RELAXED)) {
-        static const struct {
-            unsigned bit;
-            const char *name;
-        } opt[] = {{HOST_AES, "AES-NI"}, {HOST_PCLMUL, "PCLMULQDQ"}, {HOST_SHA, "SHA"},
-                   {HOST_AVX, "AVX"},    {HOST_AVX2, "AVX2"},        {HOST_FMA, "FMA"},
-                   {HOST_F16C, "F16C"}};
-        char list[160] = "";
-        size_t n = 0;
-        for (unsigned k = 0; k < sizeof opt / sizeof opt[0]; k++)
-            if (!(e & opt[k].bit) && n < sizeof list)
-                n +=
-                    (size_t)snprintf(list + n, sizeof list - n, "%s%s", n ? ", " : "", opt[k].name);
-        if (n)
-            log_info("cpu: this host CPU lacks %s: the guest's CPU does not offer %s", list,
-                     "them (their instructions run on the host's own units)");
-    }
     return true;
 }

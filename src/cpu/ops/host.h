@@ -18,8 +18,10 @@
  * not, *missing names the first one absent. */
 bool host_check(const char **missing);
 
-/* Optional extensions the host has (and whose instructions the engine then offers): a mask of
- * HOST_*, from cpuid once (AVX-class bits only where the host OS enabled the YMM state). */
+/* Optional extensions the host has (a CPU model may offer only these): a mask of HOST_*, from
+ * cpuid once (AVX-class bits only where the host OS enabled the YMM state; the environment
+ * variable VESSEL_HOST_HIDE=AVX2,SHA,... hides some, for tests). The bit order is the order of
+ * the names in cpuid.c. */
 enum { HOST_AES = 1, HOST_PCLMUL = 2, HOST_SHA = 4, HOST_AVX = 8, HOST_AVX2 = 16, HOST_FMA = 32,
        HOST_F16C = 64 };
 unsigned host_ext(void);

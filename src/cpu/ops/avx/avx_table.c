@@ -1,14 +1,16 @@
 /* avx_table.c — avx_lookup(): the VEX-encoded vector instructions (AVX, AVX2, FMA, F16C and
  * the VEX forms of AES-NI and PCLMULQDQ), answered from the form tables of the family's files
- * (avx.h). A form is handed out only when the host has the extension it runs on (host_ext(),
- * read once): an integer instruction's 256-bit form needs AVX2 where its 128-bit form needs
+ * (avx.h). A form is handed out only when the CPU model offers the extension it runs on
+ * (cpuid_model_ext(): never more than the host has, and no more than the model, even where the
+ * host has more): an integer instruction's 256-bit form needs AVX2 where its 128-bit form needs
  * AVX. Lookups happen when a block is built, not per executed instruction. */
+#include "cpu/cpuid.h"
 #include "cpu/ops/avx/avx.h"
 
 static bool avx_host_has(unsigned feat, const struct insn *i)
 {
     const bool l = avx_l(i);
-    const unsigned e = host_ext();
+    const unsigned e = cpuid_model_ext();
     if (!(e & HOST_AVX)) return false;
     switch (feat) {
     case AF_AVX: return true;

@@ -1,9 +1,11 @@
 /* sse_crypto.c — AES-NI (aesenc, aesenclast, aesdec, aesdeclast, aesimc, aeskeygenassist),
  * PCLMULQDQ and the SHA extensions (sha1rnds4, sha1nexte, sha1msg1/2, sha256rnds2 with XMM0,
  * sha256msg1/2), legacy-encoded. Each runs on the host's own unit, so it is offered only when
- * the host has it (host_ext(), checked once): sse_crypto_lookup() answers NULL otherwise, and
- * CPUID, which probes the lookups, then does not advertise the feature. Memory operands are 128
+ * the CPU model offers it (cpuid_model_ext(): a subset of what the host has):
+ * sse_crypto_lookup() answers NULL otherwise, and CPUID, which probes the lookups, then does not
+ * advertise the feature. Memory operands are 128
  * bits and must be 16-byte aligned. */
+#include "cpu/cpuid.h"
 #include "cpu/ops/sse/sse_common.h"
 
 SSE_HOST_INT(hx_aesenc, "aesenc")
@@ -72,7 +74,7 @@ static void h_sha256rnds2(struct cpu *c, const struct insn *i)
 
 insn_fn sse_crypto_lookup(const struct insn *i)
 {
-    const unsigned e = host_ext();
+    const unsigned e = cpuid_model_ext();
     if (i->op == 0x344 && i->mp == MP_66) return (e & HOST_PCLMUL) ? h_pclmulqdq : NULL;
     if ((e & HOST_AES) && i->mp == MP_66) {
         switch (i->op) {
