@@ -1,9 +1,11 @@
-/* res_machine.c — /machine-config: GET reports vCPUs and memory; PUT sets them before the
- * instance starts (Firecracker's MachineConfiguration; smt must be false, cpu_template None,
- * track_dirty_pages is accepted and always on: vessel's bus tracks dirty pages anyway). */
+/* res_machine.c — /machine-config: GET reports vCPUs, memory and the CPU model; PUT sets them
+ * before the instance starts (Firecracker's MachineConfiguration; smt must be false,
+ * cpu_template None, track_dirty_pages is accepted and always on: vessel's bus tracks dirty
+ * pages anyway; cpu_model is vessel's: x86-64-v2, x86-64-v3 or host, docs/CPU-MODEL.md). */
 #include <string.h>
 
 #include "api/api.h"
+#include "vessel/cpu.h"
 
 void api_res_machine(struct api_call *c)
 {
@@ -11,10 +13,10 @@ void api_res_machine(struct api_call *c)
         struct vm_request r = {.op = VM_OP_GET_MACHINE};
         struct vm_reply rep;
         if (api_vm_call(c, &r, &rep) != 200) return;
-        api_json_reply(c, json_pack("{s:I, s:I, s:b, s:b, s:s}", "vcpu_count",
+        api_json_reply(c, json_pack("{s:I, s:I, s:b, s:b, s:s, s:s}", "vcpu_count",
                                     (json_int_t)rep.info.vcpus, "mem_size_mib",
                                     (json_int_t)rep.info.mem_mib, "smt", 0, "track_dirty_pages", 1,
-                                    "huge_pages", "None"));
+                                    "huge_pages", "None", "cpu_model", vcpu_model_name()));
         return;
     }
     if (!api_method_is(c, "PUT") && !api_method_is(c, "PATCH")) {
@@ -29,6 +31,7 @@ void api_res_machine(struct api_call *c)
         {"track_dirty_pages", JSON_TRUE, false},
         {"cpu_template", JSON_STRING, false},
         {"huge_pages", JSON_STRING, false},
+        {"cpu_model", JSON_STRING, false},
     };
     json_t *o = api_body(c, "machine-config", f, sizeof(f) / sizeof(f[0]));
     if (!o) return;
@@ -69,6 +72,15 @@ void api_res_machine(struct api_call *c)
         api_fault(c, 400, "machine-config: huge_pages '%s' is not supported (only None)",
                   json_string_value(v));
         goto out;
+    }
+    if ((v = json_object_get(o, "cpu_model"))) {
+        const char *m = json_string_value(v);
+        if (strlen(m) >= sizeof r.u.machine.cpu_model || !*m) {
+            api_fault(c, 400, "machine-config: cpu_model '%s' is not x86-64-v2, x86-64-v3 or host",
+                      m);
+            goto out;
+        }
+        strcpy(r.u.machine.cpu_model, m);
     }
     struct vm_reply rep;
     api_vm_call(c, &r, &rep);

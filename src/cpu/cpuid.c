@@ -639,7 +639,7 @@ int cpuid_model_select(const char *name, char *err, size_t errlen)
     if (!name || !*name) name = CPUID_MODEL_DEFAULT;
     const struct cpuid_model_def *m = cpuid_model_find(name);
     if (!m) {
-        snprintf(err, errlen, "--cpu: unknown CPU model '%s' (x86-64-v2, x86-64-v3, host)", name);
+        snprintf(err, errlen, "unknown CPU model '%s' (x86-64-v2, x86-64-v3 or host)", name);
         return -1;
     }
     const unsigned have = host_ext();
@@ -656,7 +656,7 @@ int cpuid_model_select(const char *name, char *err, size_t errlen)
     if (m->ext & ~have) {
         cpuid_ext_list(m->ext & ~have, list, sizeof list);
         snprintf(err, errlen,
-                 "--cpu %s: this host CPU lacks %s, which the model needs (vessel runs those "
+                 "CPU model %s: this host CPU lacks %s, which the model needs (vessel runs those "
                  "instructions on the host's own units); use --cpu x86-64-v2 (the default) or "
                  "--cpu host",
                  m->name, list);

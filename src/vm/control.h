@@ -39,6 +39,7 @@ struct vm_request {
         struct {
             unsigned vcpus;
             uint64_t mem_mib;
+            char cpu_model[16]; /* "" for unchanged (docs/CPU-MODEL.md) */
             bool has_vcpus, has_mem;
         } machine;
         struct {

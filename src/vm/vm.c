@@ -476,8 +476,9 @@ int vm_build(struct vm *vm, bool boot, char *err, size_t errlen, int *usage)
         pcfg.disk_ro[k] = cfg->disk_ro[k];
         pcfg.disk_id[k] = cfg->disk_id[k];
     }
-    /* the CPU model first: a restore then adopts the model its "cpu" section records */
-    if (vcpu_model_select(cfg->cpu_model, err, errlen) < 0) {
+    /* the CPU model first (the process starts with the default): a restore then adopts the
+     * model its "cpu" section records */
+    if (cfg->cpu_model && vcpu_model_select(cfg->cpu_model, err, errlen) < 0) {
         if (usage) *usage = 0;
         return -1;
     }

@@ -59,8 +59,17 @@ static void vm_put_machine(struct vm *vm, const struct vm_request *req, struct v
                            (unsigned long long)(VM_MEM_MAX >> 20));
             return;
         }
-        vm->conf.mem_size = m;
     }
+    /* the model applies now (no vCPU exists before InstanceStart) and again when it starts */
+    if (req->u.machine.cpu_model[0]) {
+        char why[256];
+        if (vcpu_model_select(req->u.machine.cpu_model, why, sizeof why) < 0) {
+            vm_reply_fault(rep, 400, "machine-config: %s", why);
+            return;
+        }
+        vm->conf.cpu_model = vcpu_model_name();
+    }
+    if (req->u.machine.has_mem) vm->conf.mem_size = req->u.machine.mem_mib << 20;
 }
 
 static void vm_put_boot(struct vm *vm, const struct vm_request *req, struct vm_reply *rep)
