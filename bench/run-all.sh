@@ -14,6 +14,11 @@ echo "## Guest workloads vs QEMU TCG and native (bench/workloads.py --runs 5)"
 bench/workloads.py --runs 5 --vessel "$BUILD/vessel" --engine jit ||
     echo "(workloads.py: some runs failed or outputs differed, see above)"
 echo
+echo "## CPU models: x86-64-v2 (the default) beside x86-64-v3 (bench/workloads.py --runs 5 --only sha256,gzip --cpu x86-64-v2,x86-64-v3 --no-qemu)"
+bench/workloads.py --runs 5 --vessel "$BUILD/vessel" --engine jit --only sha256,gzip \
+    --cpu x86-64-v2,x86-64-v3 --no-qemu ||
+    echo "(workloads.py --cpu: some runs failed (x86-64-v3 needs AVX2, FMA and F16C on the host), see above)"
+echo
 echo "## virtio I/O throughput (bench/virtio.py --runs 3)"
 bench/virtio.py --runs 3 --vessel "$BUILD/vessel" || echo "(virtio.py: some runs failed, see above)"
 echo

@@ -11,8 +11,12 @@ marker on the console (the guest's clock is not trusted across monitors). Input 
 the guest, untimed, by deterministic generators into the initramfs root (memory), and every
 workload prints a digest that must be equal on all monitors and natively.
 
+With --cpu x86-64-v2,x86-64-v3 vessel runs once per CPU model (docs/CPU-MODEL.md), a column
+each (vessel-jit-x86-64-v3 ...); --no-qemu leaves QEMU out (the ratios to it are then n/a).
+
 Usage: bench/workloads.py [--runs 5] [--vessel build/vessel] [--engine jit|interp|both]
                           [--qemu qemu-system-x86_64] [--memory 512] [--only ROWS]
+                          [--cpu MODEL,...] [--no-qemu]
 """
 import argparse, os, shlex, statistics, subprocess, sys, threading, time
 
@@ -190,6 +194,9 @@ def main():
                     + ",".join(ROWS) + "); boot rows are always measured")
     ap.add_argument("--busybox", default="/bin/busybox", help="host busybox for native rows")
     ap.add_argument("--timeout", type=float, default=1200)
+    ap.add_argument("--cpu", default="", help="comma-separated vessel CPU models, a column each "
+                    "(default: vessel's default model, no --cpu)")
+    ap.add_argument("--no-qemu", action="store_true", help="leave QEMU TCG out")
     a = ap.parse_args()
     rows = [r for r in (a.only.split(",") if a.only else ROWS) if r]
     for r in rows:
@@ -199,13 +206,17 @@ def main():
     kernel, initrd = f"{cache}/guest/vmlinuz", f"{cache}/guest/initrd.img"
     append = "console=ttyS0 panic=-1"
     cmds = {}
+    models = [m for m in a.cpu.split(",") if m] or [None]
     for eng in (["jit", "interp"] if a.engine == "both" else [a.engine]):
-        cmds[f"vessel-{eng}"] = [a.vessel, "run", "--engine", eng, "--kernel", kernel,
-                                 "--initrd", initrd, "--append", append,
-                                 "--memory", f"{a.memory}M"]
-    cmds["qemu-tcg"] = [a.qemu, "-accel", "tcg", "-cpu", "qemu64", "-M", "pc", "-smp", "1",
-                        "-m", str(a.memory), "-nographic", "-no-reboot", "-kernel", kernel,
-                        "-initrd", initrd, "-append", append]
+        for model in models:
+            cmds[f"vessel-{eng}" + (f"-{model}" if model else "")] = (
+                [a.vessel, "run", "--engine", eng] + (["--cpu", model] if model else []) +
+                ["--kernel", kernel, "--initrd", initrd, "--append", append,
+                 "--memory", f"{a.memory}M"])
+    if not a.no_qemu:
+        cmds["qemu-tcg"] = [a.qemu, "-accel", "tcg", "-cpu", "qemu64", "-M", "pc", "-smp", "1",
+                            "-m", str(a.memory), "-nographic", "-no-reboot", "-kernel", kernel,
+                            "-initrd", initrd, "-append", append]
     names = list(cmds) + ["native"]
     res = {n: {} for n in names}  # name -> row -> [seconds]
     rss = {n: [] for n in cmds}
@@ -255,7 +266,7 @@ def main():
     print()
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
-    q = res["qemu-tcg"]
+    q = res.get("qemu-tcg", {})
     for r in ["ready"] + rows + ["exit"]:
         line = [LABELS[r]]
         for n in names:
@@ -276,7 +287,7 @@ def main():
             line.append(cell(d[n]) if n in d else "—")
         for v in vnames:
             line.append(f"{statistics.median(d[v]) / statistics.median(d['qemu-tcg']):.2f}"
-                        if d[v] and d["qemu-tcg"] else "n/a")
+                        if d[v] and d.get("qemu-tcg") else "n/a")
         line += ["—"] * len(vnames)
         print("| " + " | ".join(line) + " |")
     print()
