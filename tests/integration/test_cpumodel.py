@@ -2,7 +2,7 @@
 
  (a) the command line: an unknown model exits 2; a model this host cannot provide exits 1
      naming the missing extension (VESSEL_HOST_HIDE makes any host lack AVX2, so this runs
-     everywhere);
+     everywhere); PUT /machine-config refuses the same and accepts host, which GET then shows;
  (b) the default model (x86-64-v2): /proc/cpuinfo shows its fixed flags (the engine's own
      extensions, none of the host-backed AVX class, AES-NI, PCLMULQDQ or SHA) whatever the host;
      GET /machine-config names it; a snapshot of it restores on a host that lacks every optional
@@ -116,6 +116,28 @@ def main():
     t.ok(p.returncode == 1 and "x86-64-v3" in p.stderr and "AVX2" in p.stderr and
          "lacks" in p.stderr,
          "(a) --cpu x86-64-v3 on a host without AVX2 exits 1 naming AVX2", p.stderr)
+
+    # (a) the API before InstanceStart, on any host (no guest needed)
+    tmp0 = tempfile.mkdtemp(prefix="vessel-cpumodel-api-")
+    sock = os.path.join(tmp0, "api.sock")
+    api = subprocess.Popen([vessel, "run", "--api-sock", sock], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           env=dict(os.environ, VESSEL_HOST_HIDE="AVX2"))
+    try:
+        apiclient.wait_socket(sock)
+        mc = {"vcpu_count": 1, "mem_size_mib": 256}
+        st1, b1 = apiclient.call(sock, "PUT", "/machine-config", dict(mc, cpu_model="pentium"))
+        st2, b2 = apiclient.call(sock, "PUT", "/machine-config", dict(mc, cpu_model="x86-64-v3"))
+        t.ok(st1 == 400 and "pentium" in str(b1) and st2 == 400 and "AVX2" in str(b2),
+             "(a) PUT /machine-config refuses an unknown model and one the host lacks (AVX2)",
+             f"{st1} {b1} {st2} {b2}")
+        st3, b3 = apiclient.call(sock, "PUT", "/machine-config", dict(mc, cpu_model="host"))
+        t.ok(st3 == 204 and machine_model(sock) == "host",
+             "(a) PUT /machine-config cpu_model host, then GET shows it", f"{st3} {b3}")
+    finally:
+        api.kill()
+        api.wait()
+        shutil.rmtree(tmp0, ignore_errors=True)
 
     if not guest_present():
         t.skip("cpu model guest tests", "default guest not built (scripts/build-guest.sh)")
