@@ -56,7 +56,7 @@ struct vcpu_segment {
     uint16_t selector;
     uint64_t base;
     uint32_t limit; /* byte granular, already scaled */
-    uint16_t attr;  /* descriptor bits 40..55: type(4) s dpl(2) p | limit19:16(ignored) avl l db g */
+    uint16_t attr; /* descriptor bits 40..55: type(4) s dpl(2) p | limit19:16(ignored) avl l db g */
 };
 
 enum vcpu_seg { VSEG_ES, VSEG_CS, VSEG_SS, VSEG_DS, VSEG_FS, VSEG_GS, VSEG_LDTR, VSEG_TR };
@@ -69,12 +69,12 @@ struct vcpu_sregs {
 };
 
 struct vcpu_stats {
-    uint64_t insns;         /* guest instructions retired */
-    uint64_t blocks_built;  /* decoded blocks created */
-    uint64_t blocks_flushed;/* blocks dropped by self-modifying code or flushes */
-    uint64_t exceptions;    /* exceptions delivered */
-    uint64_t interrupts;    /* external interrupts delivered */
-    uint64_t ud;            /* #UD raised for undecodable/unsupported instructions */
+    uint64_t insns;          /* guest instructions retired */
+    uint64_t blocks_built;   /* decoded blocks created */
+    uint64_t blocks_flushed; /* blocks dropped by self-modifying code or flushes */
+    uint64_t exceptions;     /* exceptions delivered */
+    uint64_t interrupts;     /* external interrupts delivered */
+    uint64_t ud;             /* #UD raised for undecodable/unsupported instructions */
     uint64_t tlb_misses;
 };
 
@@ -104,8 +104,8 @@ void vcpu_request_exit(struct vcpu *v);
 /* Whether the vCPU is halted (HLT executed, waiting for an interrupt). */
 bool vcpu_halted(const struct vcpu *v);
 /* Re-arm RAM dirty tracking: forget the engine's fast write mappings, so the next store to any
- * page marks it dirty again (BUS_PAGE_WRITTEN) (a caller that cleared dirty bits it consumed, such as the
- * framebuffer scan, calls this). Not thread-safe: call between vcpu_run calls. */
+ * page marks it dirty again (BUS_PAGE_WRITTEN) (a caller that cleared dirty bits it consumed, such
+ * as the framebuffer scan, calls this). Not thread-safe: call between vcpu_run calls. */
 void vcpu_rearm_dirty(struct vcpu *v);
 
 void vcpu_get_regs(const struct vcpu *v, struct vcpu_regs *r);

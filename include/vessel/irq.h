@@ -12,8 +12,7 @@ struct irq_line {
 
 static inline void irq_set(const struct irq_line *l, int level)
 {
-    if (l && l->set_level)
-        l->set_level(l->opaque, l->pin, level);
+    if (l && l->set_level) l->set_level(l->opaque, l->pin, level);
 }
 static inline void irq_raise(const struct irq_line *l)
 {
@@ -38,6 +37,5 @@ struct msi_sink {
 
 static inline void msi_send(const struct msi_sink *s, uint64_t addr, uint32_t data)
 {
-    if (s && s->send)
-        s->send(s->opaque, addr, data);
+    if (s && s->send) s->send(s->opaque, addr, data);
 }

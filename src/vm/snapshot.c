@@ -351,8 +351,8 @@ static int snap_get_config(struct state_reader *r, struct snap_image *img, char 
     if (!state_section_find(r, "vm-config", &v))
         return error_set(err, errlen, "no vm-config section (not a vessel snapshot)");
     if (v < 1 || v > SNAP_CONFIG_VER)
-        return error_set(err, errlen, "vm-config section version %u (this vessel reads 1-%u)",
-                         v, SNAP_CONFIG_VER);
+        return error_set(err, errlen, "vm-config section version %u (this vessel reads 1-%u)", v,
+                         SNAP_CONFIG_VER);
     struct vm_config *c = &img->cfg;
     bool ok = true;
     c->mem_size = state_get_u64(r);
@@ -385,9 +385,9 @@ static int snap_get_config(struct state_reader *r, struct snap_image *img, char 
         c->display_height = state_get_u32(r);
         c->display_bochs = state_get_u8(r) != 0;
         /* the command line's bounds (--resolution), and a spec the front ends accept */
-        if (c->display && (c->display_width < 320 || c->display_width > 4096 ||
-                           c->display_height < 200 || c->display_height > 2160 ||
-                           display_check_spec(c->display, err, errlen) < 0))
+        if (c->display &&
+            (c->display_width < 320 || c->display_width > 4096 || c->display_height < 200 ||
+             c->display_height > 2160 || display_check_spec(c->display, err, errlen) < 0))
             ok = false;
     }
     if (!ok || !state_ok(r) || c->mem_size == 0 || (c->mem_size & (BUS_PAGE_SIZE - 1)))

@@ -480,7 +480,7 @@ static void test_vex(void)
     CHECK_EQ(dec(&i, "c4 e2 71 92 04 20"), 6); /* index 4 names xmm4 under VSIB */
     CHECK_EQ(i.index, 4);
     CHECK_EQ(dec(&i, "c4 e2 79 92 04 20"), DECODE_UD); /* mask = destination */
-    CHECK_EQ(dec(&i, "c5 f8 77"), 3); /* vzeroupper */
+    CHECK_EQ(dec(&i, "c5 f8 77"), 3);                  /* vzeroupper */
     CHECK_EQ(i.op, 0x577);
     CHECK_EQ(dec(&i, "c4 e3 69 4a c3 40"), 6); /* vblendvps xmm0, xmm2, xmm3, xmm4 */
     CHECK_EQ(i.vreg, 2);

@@ -7,10 +7,11 @@
  *
  * --type sends each character of TEXT as X11 keysym press and release (with Shift around the
  * characters a US keyboard shifts; "\n" is Return), 20 ms apart. --point sends pointer events
- * (position and RFB button mask: 1 left, 2 middle, 4 right, 8/16 wheel), 50 ms apart. --capture waits until no
- * update has arrived for --settle ms (default 500) after the first full frame, then writes the
- * frame (or 10 s have passed). --hold stays connected for S seconds as a viewer does (taking
- * every update the server sends). Exit 0 on success, 1 on any failure (reason on stderr). */
+ * (position and RFB button mask: 1 left, 2 middle, 4 right, 8/16 wheel), 50 ms apart. --capture
+ * waits until no update has arrived for --settle ms (default 500) after the first full frame, then
+ * writes the frame (or 10 s have passed). --hold stays connected for S seconds as a viewer does
+ * (taking every update the server sends). Exit 0 on success, 1 on any failure (reason on stderr).
+ */
 #include <rfb/rfbclient.h>
 #include <stdio.h>
 #include <stdlib.h>

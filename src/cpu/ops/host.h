@@ -22,8 +22,15 @@ bool host_check(const char **missing);
  * cpuid once (AVX-class bits only where the host OS enabled the YMM state; the environment
  * variable VESSEL_HOST_HIDE=AVX2,SHA,... hides some, for tests). The bit order is the order of
  * the names in cpuid.c. */
-enum { HOST_AES = 1, HOST_PCLMUL = 2, HOST_SHA = 4, HOST_AVX = 8, HOST_AVX2 = 16, HOST_FMA = 32,
-       HOST_F16C = 64 };
+enum {
+    HOST_AES = 1,
+    HOST_PCLMUL = 2,
+    HOST_SHA = 4,
+    HOST_AVX = 8,
+    HOST_AVX2 = 16,
+    HOST_FMA = 32,
+    HOST_F16C = 64
+};
 unsigned host_ext(void);
 
 /* ---- SSE / MMX ---- */
@@ -345,10 +352,12 @@ static inline uint32_t host_crc32(uint32_t crc, uint64_t v, unsigned size)
 
 /* ---- instructions with an imm8: one asm statement per immediate value ---- */
 /* HOST_IMM256(M) expands M(k) for k = 0..255 (k as a constant expression gas evaluates). */
-#define HOST_IMM4(M, b)   M(b + 0) M(b + 1) M(b + 2) M(b + 3)
-#define HOST_IMM16(M, b)  HOST_IMM4(M, b) HOST_IMM4(M, b + 4) HOST_IMM4(M, b + 8) HOST_IMM4(M, b + 12)
-#define HOST_IMM64(M, b)  HOST_IMM16(M, b) HOST_IMM16(M, b + 16) HOST_IMM16(M, b + 32) HOST_IMM16(M, b + 48)
-#define HOST_IMM256(M)    HOST_IMM64(M, 0) HOST_IMM64(M, 64) HOST_IMM64(M, 128) HOST_IMM64(M, 192)
+#define HOST_IMM4(M, b) M(b + 0) M(b + 1) M(b + 2) M(b + 3)
+#define HOST_IMM16(M, b)                                                                           \
+    HOST_IMM4(M, b) HOST_IMM4(M, b + 4) HOST_IMM4(M, b + 8) HOST_IMM4(M, b + 12)
+#define HOST_IMM64(M, b)                                                                           \
+    HOST_IMM16(M, b) HOST_IMM16(M, b + 16) HOST_IMM16(M, b + 32) HOST_IMM16(M, b + 48)
+#define HOST_IMM256(M) HOST_IMM64(M, 0) HOST_IMM64(M, 64) HOST_IMM64(M, 128) HOST_IMM64(M, 192)
 
 /* uint32_t fn(union xmm *d, const union xmm *s, unsigned imm, uint32_t mx): d = op(d, s, imm)
  * under MXCSR mx; returns the MXCSR after. */
@@ -433,24 +442,37 @@ static inline uint32_t host_crc32(uint32_t crc, uint64_t v, unsigned size)
 typedef long long avx_v4 __attribute__((vector_size(32), may_alias));
 
 /* HOST_IMMX256(M, a) expands M(a, k) for k = 0..255 */
-#define HOST_IMMX4(M, a, b)   M(a, b + 0) M(a, b + 1) M(a, b + 2) M(a, b + 3)
-#define HOST_IMMX16(M, a, b)  HOST_IMMX4(M, a, b) HOST_IMMX4(M, a, b + 4) HOST_IMMX4(M, a, b + 8) HOST_IMMX4(M, a, b + 12)
-#define HOST_IMMX64(M, a, b)  HOST_IMMX16(M, a, b) HOST_IMMX16(M, a, b + 16) HOST_IMMX16(M, a, b + 32) HOST_IMMX16(M, a, b + 48)
-#define HOST_IMMX256(M, a)    HOST_IMMX64(M, a, 0) HOST_IMMX64(M, a, 64) HOST_IMMX64(M, a, 128) HOST_IMMX64(M, a, 192)
+#define HOST_IMMX4(M, a, b) M(a, b + 0) M(a, b + 1) M(a, b + 2) M(a, b + 3)
+#define HOST_IMMX16(M, a, b)                                                                       \
+    HOST_IMMX4(M, a, b) HOST_IMMX4(M, a, b + 4) HOST_IMMX4(M, a, b + 8) HOST_IMMX4(M, a, b + 12)
+#define HOST_IMMX64(M, a, b)                                                                       \
+    HOST_IMMX16(M, a, b)                                                                           \
+    HOST_IMMX16(M, a, b + 16) HOST_IMMX16(M, a, b + 32) HOST_IMMX16(M, a, b + 48)
+#define HOST_IMMX256(M, a)                                                                         \
+    HOST_IMMX64(M, a, 0) HOST_IMMX64(M, a, 64) HOST_IMMX64(M, a, 128) HOST_IMMX64(M, a, 192)
 
 /* operand declarations: x result, y first source (VEX.vvvv), z second source (r/m), w is4 */
-#define AVX_LOAD(T, v, p, n) T v; memcpy(&v, p, n)
-#define AVX_STORE128(d, x)   do { memcpy(d, &x, 16); memset((char *)(d) + 16, 0, 16); } while (0)
+#define AVX_LOAD(T, v, p, n)                                                                       \
+    T v;                                                                                           \
+    memcpy(&v, p, n)
+#define AVX_STORE128(d, x)                                                                         \
+    do {                                                                                           \
+        memcpy(d, &x, 16);                                                                         \
+        memset((char *)(d) + 16, 0, 16);                                                           \
+    } while (0)
 
 /* d = op(a, b) [imm]; fp variants run under MXCSR mx and return the MXCSR after */
-#define AVX_ASM_V3(T, mn, imm) __asm__ volatile(mn " " imm "%[z], %[y], %[x]" : [x] "=x"(x) : [y] "x"(y), [z] "x"(z))
+#define AVX_ASM_V3(T, mn, imm)                                                                     \
+    __asm__ volatile(mn " " imm "%[z], %[y], %[x]" : [x] "=x"(x) : [y] "x"(y), [z] "x"(z))
 #define AVX_ASM_V3_FP(T, mn, imm)                                                                  \
-    __asm__ volatile(SSE_HOST_MX_PRE mn " " imm "%[z], %[y], %[x]" SSE_HOST_MX_POST               \
-                     : [x] "=x"(x), [g] "+m"(mx), [h] "+m"(host) : [y] "x"(y), [z] "x"(z))
+    __asm__ volatile(SSE_HOST_MX_PRE mn " " imm "%[z], %[y], %[x]" SSE_HOST_MX_POST                \
+                     : [x] "=x"(x), [g] "+m"(mx), [h] "+m"(host)                                   \
+                     : [y] "x"(y), [z] "x"(z))
 #define AVX_ASM_V2(T, mn, imm) __asm__ volatile(mn " " imm "%[z], %[x]" : [x] "=x"(x) : [z] "x"(z))
 #define AVX_ASM_V2_FP(T, mn, imm)                                                                  \
-    __asm__ volatile(SSE_HOST_MX_PRE mn " " imm "%[z], %[x]" SSE_HOST_MX_POST                     \
-                     : [x] "=x"(x), [g] "+m"(mx), [h] "+m"(host) : [z] "x"(z))
+    __asm__ volatile(SSE_HOST_MX_PRE mn " " imm "%[z], %[x]" SSE_HOST_MX_POST                      \
+                     : [x] "=x"(x), [g] "+m"(mx), [h] "+m"(host)                                   \
+                     : [z] "x"(z))
 
 /* dst/src widths: both by l (same), or one fixed at 128 */
 #define AVX_BODY_SAME(KIND, mn, imm)                                                               \
@@ -532,12 +554,11 @@ typedef long long avx_v4 __attribute__((vector_size(32), may_alias));
     {                                                                                              \
         uint32_t host = 0;                                                                         \
         (void)host, (void)imm;                                                                     \
-        AVX_BODY_##SHAPE(KIND, mn, "")                                                             \
-        return mx;                                                                                 \
+        AVX_BODY_##SHAPE(KIND, mn, "") return mx;                                                  \
     }
-#define AVX_UNPACK(...)            __VA_ARGS__
-#define AVX_IMM_CASE(p, k)         AVX_IMM_CASE_I((AVX_UNPACK p, k))
-#define AVX_IMM_CASE_I(args)       AVX_IMM_CASE3 args
+#define AVX_UNPACK(...)      __VA_ARGS__
+#define AVX_IMM_CASE(p, k)   AVX_IMM_CASE_I((AVX_UNPACK p, k))
+#define AVX_IMM_CASE_I(args) AVX_IMM_CASE3 args
 #define AVX_IMM_CASE3(S, K, mn, k)                                                                 \
     case (k): {                                                                                    \
         AVX_BODY_##S(K, mn, "$(" #k "), ")                                                         \
@@ -549,7 +570,9 @@ typedef long long avx_v4 __attribute__((vector_size(32), may_alias));
     {                                                                                              \
         uint32_t host = 0;                                                                         \
         (void)host;                                                                                \
-        switch (imm & 0xff) { HOST_IMMX256(AVX_IMM_CASE, (SHAPE, KIND, mn)) }                      \
+        switch (imm & 0xff) {                                                                      \
+            HOST_IMMX256(AVX_IMM_CASE, (SHAPE, KIND, mn))                                          \
+        }                                                                                          \
         return mx;                                                                                 \
     }
 
@@ -564,14 +587,16 @@ typedef long long avx_v4 __attribute__((vector_size(32), may_alias));
             AVX_LOAD(avx_v4, y, a, 32);                                                            \
             AVX_LOAD(avx_v4, z, b, 32);                                                            \
             __asm__ volatile(SSE_HOST_MX_PRE mn " %[z], %[y], %[x]" SSE_HOST_MX_POST               \
-                             : [x] "+x"(x), [g] "+m"(mx), [h] "+m"(host) : [y] "x"(y), [z] "x"(z)); \
+                             : [x] "+x"(x), [g] "+m"(mx), [h] "+m"(host)                           \
+                             : [y] "x"(y), [z] "x"(z));                                            \
             memcpy(d, &x, 32);                                                                     \
         } else {                                                                                   \
             AVX_LOAD(sse_v2, x, d, 16);                                                            \
             AVX_LOAD(sse_v2, y, a, 16);                                                            \
             AVX_LOAD(sse_v2, z, b, 16);                                                            \
             __asm__ volatile(SSE_HOST_MX_PRE mn " %[z], %[y], %[x]" SSE_HOST_MX_POST               \
-                             : [x] "+x"(x), [g] "+m"(mx), [h] "+m"(host) : [y] "x"(y), [z] "x"(z)); \
+                             : [x] "+x"(x), [g] "+m"(mx), [h] "+m"(host)                           \
+                             : [y] "x"(y), [z] "x"(z));                                            \
             AVX_STORE128(d, x);                                                                    \
         }                                                                                          \
         return mx;                                                                                 \
@@ -587,14 +612,18 @@ typedef long long avx_v4 __attribute__((vector_size(32), may_alias));
             AVX_LOAD(avx_v4, z, b, 32);                                                            \
             AVX_LOAD(avx_v4, w, c4, 32);                                                           \
             avx_v4 x;                                                                              \
-            __asm__(mn " %[w], %[z], %[y], %[x]" : [x] "=x"(x) : [y] "x"(y), [z] "x"(z), [w] "x"(w)); \
+            __asm__(mn " %[w], %[z], %[y], %[x]"                                                   \
+                    : [x] "=x"(x)                                                                  \
+                    : [y] "x"(y), [z] "x"(z), [w] "x"(w));                                         \
             memcpy(d, &x, 32);                                                                     \
         } else {                                                                                   \
             AVX_LOAD(sse_v2, y, a, 16);                                                            \
             AVX_LOAD(sse_v2, z, b, 16);                                                            \
             AVX_LOAD(sse_v2, w, c4, 16);                                                           \
             sse_v2 x;                                                                              \
-            __asm__(mn " %[w], %[z], %[y], %[x]" : [x] "=x"(x) : [y] "x"(y), [z] "x"(z), [w] "x"(w)); \
+            __asm__(mn " %[w], %[z], %[y], %[x]"                                                   \
+                    : [x] "=x"(x)                                                                  \
+                    : [y] "x"(y), [z] "x"(z), [w] "x"(w));                                         \
             AVX_STORE128(d, x);                                                                    \
         }                                                                                          \
     }
@@ -621,11 +650,13 @@ typedef long long avx_v4 __attribute__((vector_size(32), may_alias));
         if (l) {                                                                                   \
             AVX_LOAD(avx_v4, z, s, 32);                                                            \
             __asm__ volatile(SSE_HOST_MX_PRE "vcvtps2ph $(" #k "), %[z], %[x]" SSE_HOST_MX_POST    \
-                             : [x] "=x"(x), [g] "+m"(mx), [h] "+m"(host) : [z] "x"(z));            \
+                             : [x] "=x"(x), [g] "+m"(mx), [h] "+m"(host)                           \
+                             : [z] "x"(z));                                                        \
         } else {                                                                                   \
             AVX_LOAD(sse_v2, z, s, 16);                                                            \
             __asm__ volatile(SSE_HOST_MX_PRE "vcvtps2ph $(" #k "), %[z], %[x]" SSE_HOST_MX_POST    \
-                             : [x] "=x"(x), [g] "+m"(mx), [h] "+m"(host) : [z] "x"(z));            \
+                             : [x] "=x"(x), [g] "+m"(mx), [h] "+m"(host)                           \
+                             : [z] "x"(z));                                                        \
         }                                                                                          \
         break;
 #define AVX_HOST_PS2PH(fname)                                                                      \
@@ -634,7 +665,9 @@ typedef long long avx_v4 __attribute__((vector_size(32), may_alias));
     {                                                                                              \
         uint32_t host = 0;                                                                         \
         sse_v2 x;                                                                                  \
-        switch (imm & 0xff) { HOST_IMMX256(AVX_PS2PH_CASE, _) }                                    \
+        switch (imm & 0xff) {                                                                      \
+            HOST_IMMX256(AVX_PS2PH_CASE, _)                                                        \
+        }                                                                                          \
         AVX_STORE128(d, x);                                                                        \
         return mx;                                                                                 \
     }
