@@ -78,6 +78,12 @@ enum seg { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR };
 #define CR4_OSXSAVE    0x40000ull
 #define CR4_SMEP       0x100000ull
 #define CR4_SMAP       0x200000ull
+
+/* DR6 status bits (debug registers, SDM Vol. 3A 17.2) */
+#define DR6_BD 0x2000ull /* debug register access detected */
+#define DR6_BS 0x4000ull /* single step */
+#define DR6_BT 0x8000ull /* task switch */
+
 #define EFER_SCE 0x1ull
 #define EFER_LME 0x100ull
 #define EFER_LMA 0x400ull

@@ -40,6 +40,29 @@ static inline const struct insn *exec_insns(struct cpu *c, struct block_cache *b
     return i;
 }
 
+/* One instruction under the debug rules (SDM Vol. 3A 17.3.1.4): with TF set at its start, a
+ * single-step #DB trap (DR6.BS) follows it, delivered with rip at the next instruction. SYSCALL
+ * and SYSRET look at TF after they ran instead, in their handlers (sys_far.c), so that a SYSRET
+ * from un-stepped kernel code traps too.
+ * MOV SS defers the trap past the next instruction, which traps in its turn. An instruction
+ * that faults or is a software interrupt does not trap: the delivery clears TF. The translator
+ * never runs while TF is set; this is the interpreter's path for it. */
+static void exec_traced_one(struct cpu *c)
+{
+    struct block_cache *bc = c->blocks;
+    bool tf = c->rflags & F_TF;
+    struct insn i;
+    block_decode_one(c, &i);
+    exec_insns(c, bc, &i, &i + 1);
+    c->stats.insns++;
+    if (i.op == 0x105 || i.op == 0x107 || (i.op == 0x08e && (i.reg & 7) == SEG_SS))
+        tf = false; /* syscall, sysret: their own; mov ss: the next instruction's */
+    if (tf) {
+        c->dr[6] |= DR6_BS;
+        cpu_fault(c, EXC_DB);
+    }
+}
+
 int cpu_step(struct cpu *c, bool deliver)
 {
     struct block_cache *bc = c->blocks;
@@ -49,6 +72,10 @@ int cpu_step(struct cpu *c, bool deliver)
         bc->cur = NULL;
         if (deliver) event_fault(c);
         return vec;
+    }
+    if (unlikely(c->rflags & F_TF)) {
+        exec_traced_one(c);
+        return -1;
     }
     if (c->jit && c->mode == MODE_LONG64 && !c->intr_shadow) {
         /* The translator's version of one instruction: a one-instruction block, translated
@@ -173,6 +200,11 @@ __attribute__((noinline)) static enum vcpu_exit exec_loop(struct cpu *c)
             }
         }
         if (unlikely(c->halted)) return c->exit = VCPU_EXIT_HLT;
+        if (unlikely(c->rflags & F_TF)) {
+            exec_traced_one(c);
+            prev = NULL;
+            continue;
+        }
 
         struct block *b = exec_find(c, ex, prev);
         unsigned slot = c->recent_pos++ & 15;

@@ -167,6 +167,18 @@ void sys_far_call(struct cpu *c, const struct insn *i)
     c->next_rip = rip;
 }
 
+/* SYSCALL and SYSRET single-step by the TF they leave, not the one they found (what Intel
+ * CPUs do): SYSCALL traps at the kernel entry only if FMASK keeps TF; SYSRET that restores TF
+ * traps before the first user instruction, not after it as IRET does (which is why Linux
+ * returns by IRET when TF is set). The trap is taken here, with the instruction complete. */
+static void sys_step_after(struct cpu *c)
+{
+    if (!(c->rflags & F_TF)) return;
+    c->rip = c->next_rip;
+    c->dr[6] |= DR6_BS;
+    cpu_fault(c, EXC_DB);
+}
+
 void sys_syscall(struct cpu *c, const struct insn *i)
 {
     if (!(c->efer & EFER_SCE) || !(c->efer & EFER_LMA))
@@ -182,6 +194,7 @@ void sys_syscall(struct cpu *c, const struct insn *i)
     c->next_rip = c->mode == MODE_LONG64 ? c->lstar : (uint32_t)c->cstar;
     c->cpl = 0;
     cpu_mode_changed(c);
+    sys_step_after(c);
 }
 
 void sys_sysret(struct cpu *c, const struct insn *i)
@@ -204,4 +217,5 @@ void sys_sysret(struct cpu *c, const struct insn *i)
     c->next_rip = to64 ? rip : (uint32_t)rip;
     c->cpl = 3;
     cpu_mode_changed(c);
+    sys_step_after(c);
 }

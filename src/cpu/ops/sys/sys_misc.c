@@ -12,9 +12,12 @@ void sys_int3(struct cpu *c, const struct insn *i)
     cpu_soft_int(c, EXC_BP);
 }
 
+/* F1: INT1 (ICEBP) is a #DB trap delivered like a hardware exception: the gate's DPL is not
+ * checked, and rip is past the instruction. */
 void sys_int1(struct cpu *c, const struct insn *i)
 {
-    cpu_soft_int(c, EXC_DB);
+    c->rip = c->next_rip;
+    cpu_fault(c, EXC_DB);
 }
 
 void sys_intn(struct cpu *c, const struct insn *i)
