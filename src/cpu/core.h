@@ -83,6 +83,9 @@ enum seg { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR };
 #define DR6_BD 0x2000ull /* debug register access detected */
 #define DR6_BS 0x4000ull /* single step */
 #define DR6_BT 0x8000ull /* task switch */
+#define DR7_EN 0xffull   /* L0 G0 .. L3 G3: any breakpoint enabled */
+#define DR7_GD 0x2000ull /* general detect: MOV DR raises #DB */
+enum { DR_RW_EXEC, DR_RW_WRITE, DR_RW_IO, DR_RW_RDWR };
 
 #define EFER_SCE 0x1ull
 #define EFER_LME 0x100ull
@@ -214,6 +217,7 @@ struct cpu {
     uint16_t gdt_limit, idt_limit;
     uint64_t cr0, cr2, cr3, cr4, efer;
     uint64_t dr[8];
+    uint8_t dr_hits; /* DR6.B0-B3 of data breakpoints the current instruction hit (exec.c) */
     unsigned cpl;
     enum cpu_mode mode;
 
@@ -268,6 +272,28 @@ _Noreturn void cpu_fault_err(struct cpu *c, unsigned vector, uint32_t error);
 _Noreturn void cpu_soft_int(struct cpu *c, unsigned vector);
 /* Recompute cpl/mode and flush what depends on them after CS, CR0, CR4 or EFER change. */
 void cpu_mode_changed(struct cpu *c);
+
+/* ---- debug registers ---- */
+/* DR6.B0-B3 bits of the enabled DR0-DR3 breakpoints of type `rw` (a DR_RW_*; DR_RW_WRITE also
+ * matches read/write ones, DR_RW_RDWR only those) that [lin, lin + n) touches. The address is
+ * aligned down to the breakpoint's length (1, 2, 8 or 4 bytes for LEN 0-3). */
+static inline unsigned cpu_dr_match(const struct cpu *c, uint64_t lin, unsigned n, unsigned rw)
+{
+    unsigned hits = 0;
+    uint64_t dr7 = c->dr[7];
+    for (unsigned k = 0; k < 4; k++) {
+        if (!((dr7 >> (2 * k)) & 3)) continue;
+        unsigned t = (dr7 >> (16 + 4 * k)) & 3, lenc = (dr7 >> (18 + 4 * k)) & 3;
+        if (rw == DR_RW_EXEC) {
+            if (t == DR_RW_EXEC && c->dr[k] == lin) hits |= 1u << k;
+            continue;
+        }
+        if (t != DR_RW_RDWR && !(t == DR_RW_WRITE && rw == DR_RW_WRITE)) continue;
+        uint64_t len = lenc == 2 ? 8 : lenc + 1u, a = c->dr[k] & ~(len - 1);
+        if (lin < a + len && a < lin + n) hits |= 1u << k;
+    }
+    return hits;
+}
 
 /* ---- registers ---- */
 static inline uint64_t size_mask(unsigned size)

@@ -240,7 +240,7 @@ static uint32_t mmu_xlat_nf(struct cpu *c, uint64_t lin, unsigned kind, bool sys
         }
         x->host = bus_ram_ptr(c->bus, x->gpa, 1);
         /* A code page for writes: once its blocks are gone, give the entry its fast path. */
-        if (x->host && kind == TLB_WRITE) {
+        if (x->host && kind == TLB_WRITE && !(c->dr[7] & DR7_EN)) {
             uint64_t off = bus_ram_offset(c->bus, x->gpa);
             if (!(c->bus->page_flags[off >> BUS_PAGE_SHIFT] & MMU_SLOW_WRITE)) {
                 e->addend = (uintptr_t)x->host - lin;
@@ -273,6 +273,8 @@ static uint32_t mmu_xlat_nf(struct cpu *c, uint64_t lin, unsigned kind, bool sys
     } else {
         tag |= TLB_SLOW;
     }
+    if (__builtin_expect(c->dr[7] & DR7_EN, 0) && kind != TLB_EXEC)
+        tag |= TLB_SLOW; /* data breakpoints are looked for on the slow path only */
     e->tag = tag;
     return 0;
 }
@@ -325,6 +327,9 @@ static void mmu_access_slow(struct cpu *c, unsigned seg, uint64_t lin, uint8_t *
     if (c->mode == MODE_LONG64 && (c->efer & EFER_LMA) &&
         (!mmu_canonical(lin) || !mmu_canonical(lin + n - 1)))
         mmu_raise(c, XLAT_NONCANON, seg, lin);
+    if (__builtin_expect(c->dr[7] & DR7_EN, 0) && !sys)
+        c->dr_hits |=
+            (uint8_t)cpu_dr_match(c, lin, n, kind == TLB_WRITE ? DR_RW_WRITE : DR_RW_RDWR);
     while (n) {
         struct xlat x[MMU_MAX_PAGES];
         unsigned len[MMU_MAX_PAGES], np = 0, total = 0;

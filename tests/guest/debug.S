@@ -3,7 +3,10 @@
  * trap past the next instruction, INT3 (#BP, no #DB after it), INT1/ICEBP from user mode
  * through a DPL 0 gate (a #DB trap, not a #GP), and SYSCALL/SYSRET from a single-stepped user
  * program: SYSCALL's FMASK clears TF (no trap in the kernel), SYSRET restoring TF traps before
- * the first user instruction, IRET restoring TF traps after it. */
+ * the first user instruction, IRET restoring TF traps after it. Hardware breakpoints: an
+ * instruction breakpoint (a fault, passed with RF), data write and read/write breakpoints of
+ * 1, 2, 4 and 8 bytes (traps after the access, DR6.B1-B3), MOV DR aliasing (DR4/DR5 without
+ * CR4.DE, #UD with it), #GP for DR7 bits 63:32 and DR7.GD (#DB fault with DR6.BD). */
 #include "lib.inc"
 
 .macro TF_ON
@@ -21,6 +24,7 @@
 /* TRACE_RESET: empty the trace. */
 .macro TRACE_RESET
     movq $0, trace_n(%rip)
+    movq $0, trace_bs(%rip)
 .endm
 
 /* TRACE_AT k, label, vec, id: the k-th recorded event was vector `vec` at `label` (two
@@ -107,6 +111,88 @@ d1: CHECK trace_n(%rip), $1, 30
     TRACE_AT 7, u9, 1, 48
     CHECK trace_cs(%rip), $(UCODE64 | 3), 49
     CHECK sys_count(%rip), $1, 50          /* the kernel ran un-stepped */
+
+    /* --- an instruction breakpoint: #DB before it (a fault), RF in the frame passes it --- */
+    TRACE_RESET
+    movq $1, set_rf(%rip)
+    lea e1(%rip), %rax
+    mov %rax, %dr0
+    mov $0x1, %eax                         /* L0, execute, length 1 */
+    mov %rax, %dr7
+    nop
+e1: incq e_count(%rip)
+    xor %eax, %eax
+    mov %rax, %dr7
+    movq $0, set_rf(%rip)
+    CHECK trace_n(%rip), $1, 60
+    TRACE_AT 0, e1, 1, 61
+    CHECK e_count(%rip), $1, 62            /* ran once, after the handler */
+    mov trace_b(%rip), %rax
+    CHECK %rax, $1, 63                     /* DR6.B0 */
+
+    /* --- data breakpoints: traps after the access, DR6.Bn --- */
+    TRACE_RESET
+    lea var1(%rip), %rax
+    mov %rax, %dr1                         /* DR1: write, 4 bytes */
+    lea var2 + 1(%rip), %rax
+    mov %rax, %dr2                         /* DR2: read/write, 2 bytes (aligned down) */
+    lea var3(%rip), %rax
+    mov %rax, %dr3                         /* DR3: write, 8 bytes */
+    mov $((1 << 2) | (1 << 4) | (1 << 6) | (0x1 << 20) | (0x3 << 22) | (0x3 << 24) | (0x1 << 26) | (0x1 << 28) | (0x2 << 30)), %eax
+    mov %rax, %dr7
+    mov var1(%rip), %eax                   /* read of a write breakpoint: nothing */
+    movb $1, var1 + 4(%rip)                /* just past it: nothing */
+    movw $1, var1 + 3(%rip)                /* overlaps its last byte */
+f1: nop
+    mov var2(%rip), %al                    /* DR2 covers var2 .. var2 + 1 */
+f2: mov var3 + 7(%rip), %al                /* read of a write breakpoint */
+    movb $2, var3 + 7(%rip)
+f3: movb $2, var3 + 8(%rip)
+    xor %eax, %eax
+    mov %rax, %dr7
+    CHECK trace_n(%rip), $3, 70
+    TRACE_AT 0, f1, 1, 71
+    TRACE_AT 1, f2, 1, 72
+    TRACE_AT 2, f3, 1, 73
+    CHECK trace_bs(%rip), $(2 | (4 << 8) | (8 << 16)), 74 /* B1, B2, B3 in turn */
+    CHECK var1+3(%rip), $1, 75             /* the write did happen (01 00 over the 01 at +4) */
+
+    /* --- MOV DR: DR4/DR5 alias DR6/DR7 without CR4.DE, #UD with it; #GP for bits 63:32 of
+     * DR7; DR7.GD makes the next MOV DR a #DB fault with DR6.BD --- */
+    movq $0, hook(%rip)
+    mov $0x155, %eax
+    mov %rax, %dr7
+    .byte 0x0f, 0x21, 0xe8                 /* mov %dr5, %rax */
+    CHECK %rax, $0x555, 80                 /* reads as DR7 (bit 10 set) */
+    xor %eax, %eax
+    mov %rax, %dr7
+    mov %cr4, %rax
+    or $0x8, %rax                          /* CR4.DE */
+    mov %rax, %cr4
+    EXPECT_FAULT 1f
+    .byte 0x0f, 0x21, 0xe0                 /* mov %dr4, %rax */
+1:  FAULT_CHECK 6, 0, 81
+    mov %cr4, %rax
+    and $~0x8, %rax
+    mov %rax, %cr4
+    EXPECT_FAULT 1f
+    movabs $0x100000000, %rax
+    mov %rax, %dr7
+1:  FAULT_CHECK 13, 0, 83
+    xor %eax, %eax
+    mov %rax, %dr6
+    mov $0x2000, %eax                      /* GD */
+    mov %rax, %dr7
+    EXPECT_FAULT 1f
+g1: mov %dr0, %rax
+1:  FAULT_CHECK 1, 0, 85
+    lea g1(%rip), %rax
+    CHECK last_rip(%rip), %rax, 87         /* a fault: before the MOV */
+    mov %dr6, %rax
+    and $0x2000, %eax
+    CHECK %rax, $0x2000, 88                /* DR6.BD */
+    mov %dr7, %rax
+    CHECK %rax, $0x400, 89                 /* GD cleared by the #DB */
     ret
 
 /* Record each exception's vector and rip (and DR6, the pushed RFLAGS) and return to it. */
@@ -132,8 +218,21 @@ trace_hook:
     mov handler_rflags(%rip), %rax
     and $0x100, %eax
     mov %rax, trace_hflags(%rip)
-2:  xor %eax, %eax
+2:  mov %dr6, %rax                         /* B0-B3 of each event, a byte each */
+    and $0xf, %eax
+    mov %rax, trace_b(%rip)
+    mov trace_n(%rip), %rcx
+    dec %rcx
+    shl $3, %rcx
+    shl %cl, %rax
+    or %rax, trace_bs(%rip)
+    xor %eax, %eax
     mov %rax, %dr6
+    cmpq $0, set_rf(%rip)
+    je 3f
+    mov last_frame(%rip), %rax
+    orq $0x10000, 16(%rax)                 /* RF in the pushed RFLAGS */
+3:  xor %eax, %eax
     ret
 
 sys_count_hook:
@@ -159,5 +258,12 @@ trace_rflags: .quad 0
 trace_hflags: .quad 0
 trace_dr6: .quad 0
 sys_count: .quad 0
+set_rf: .quad 0
+e_count: .quad 0
+trace_b: .quad 0
+trace_bs: .quad 0
+var1: .quad 0
+var2: .quad 0
+var3: .quad 0, 0
 trace_rip: .skip 8 * 32
 trace_vec: .skip 8 * 32

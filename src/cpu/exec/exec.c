@@ -40,25 +40,41 @@ static inline const struct insn *exec_insns(struct cpu *c, struct block_cache *b
     return i;
 }
 
-/* One instruction under the debug rules (SDM Vol. 3A 17.3.1.4): with TF set at its start, a
- * single-step #DB trap (DR6.BS) follows it, delivered with rip at the next instruction. SYSCALL
- * and SYSRET look at TF after they ran instead, in their handlers (sys_far.c), so that a SYSRET
- * from un-stepped kernel code traps too.
- * MOV SS defers the trap past the next instruction, which traps in its turn. An instruction
- * that faults or is a software interrupt does not trap: the delivery clears TF. The translator
- * never runs while TF is set; this is the interpreter's path for it. */
+/* One instruction under the debug rules (SDM Vol. 3A 17.3), taken while TF is set or any
+ * DR7 breakpoint is enabled; the translator never runs then.
+ * - An instruction breakpoint on rip is a fault before the instruction, unless RF is set
+ *   (RF is cleared once an instruction other than IRET completes).
+ * - Data breakpoints (mmu.c records them in dr_hits on the slow path, which all data accesses
+ *   take while a breakpoint is enabled) and single-step are traps after the instruction,
+ *   delivered with rip at the next one, together in one #DB.
+ * - With TF set at its start, an instruction traps with DR6.BS. SYSCALL and SYSRET look at TF
+ *   after they ran instead, in their handlers (sys_far.c), so that a SYSRET from un-stepped
+ *   kernel code traps too. MOV SS defers its traps past the next instruction. An instruction
+ *   that faults or is a software interrupt does not trap: the delivery clears TF. */
 static void exec_traced_one(struct cpu *c)
 {
     struct block_cache *bc = c->blocks;
     bool tf = c->rflags & F_TF;
+    bool movss = c->intr_shadow && c->dr_hits; /* hits carried over a MOV SS */
+    if (!movss) c->dr_hits = 0;
+    if ((c->dr[7] & DR7_EN) && !(c->rflags & F_RF)) {
+        unsigned hit = cpu_dr_match(c, mmu_linear(c, SEG_CS, c->rip), 1, DR_RW_EXEC);
+        if (hit) {
+            c->dr[6] = (c->dr[6] & ~0xfull) | hit;
+            cpu_fault(c, EXC_DB);
+        }
+    }
     struct insn i;
     block_decode_one(c, &i);
     exec_insns(c, bc, &i, &i + 1);
     c->stats.insns++;
-    if (i.op == 0x105 || i.op == 0x107 || (i.op == 0x08e && (i.reg & 7) == SEG_SS))
-        tf = false; /* syscall, sysret: their own; mov ss: the next instruction's */
-    if (tf) {
-        c->dr[6] |= DR6_BS;
+    if (i.op != 0x0cf) c->rflags &= ~(uint64_t)F_RF;    /* iret */
+    if (i.op == 0x105 || i.op == 0x107) tf = false;     /* syscall, sysret: their own */
+    if (i.op == 0x08e && (i.reg & 7) == SEG_SS) return; /* mov ss: the next one's */
+    if (tf || c->dr_hits) {
+        if (c->dr_hits) c->dr[6] = (c->dr[6] & ~0xfull) | c->dr_hits;
+        if (tf) c->dr[6] |= DR6_BS;
+        c->dr_hits = 0;
         cpu_fault(c, EXC_DB);
     }
 }
@@ -73,7 +89,7 @@ int cpu_step(struct cpu *c, bool deliver)
         if (deliver) event_fault(c);
         return vec;
     }
-    if (unlikely(c->rflags & F_TF)) {
+    if (unlikely((c->rflags & F_TF) || (c->dr[7] & DR7_EN))) {
         exec_traced_one(c);
         return -1;
     }
@@ -200,7 +216,7 @@ __attribute__((noinline)) static enum vcpu_exit exec_loop(struct cpu *c)
             }
         }
         if (unlikely(c->halted)) return c->exit = VCPU_EXIT_HLT;
-        if (unlikely(c->rflags & F_TF)) {
+        if (unlikely((c->rflags & F_TF) || (c->dr[7] & DR7_EN))) {
             exec_traced_one(c);
             prev = NULL;
             continue;

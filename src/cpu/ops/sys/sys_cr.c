@@ -89,10 +89,21 @@ static unsigned sys_dr_index(struct cpu *c, const struct insn *i)
     return n;
 }
 
+/* DR7.GD: the MOV DR about to run raises #DB (a fault) with DR6.BD; GD is cleared so the
+ * handler itself can use the debug registers. */
+static void sys_dr_general_detect(struct cpu *c)
+{
+    if (!(c->dr[7] & DR7_GD)) return;
+    c->dr[7] &= ~DR7_GD;
+    c->dr[6] |= DR6_BD;
+    cpu_fault(c, EXC_DB);
+}
+
 void sys_mov_from_dr(struct cpu *c, const struct insn *i)
 {
     sys_need_cpl0(c);
     unsigned n = sys_dr_index(c, i);
+    sys_dr_general_detect(c);
     uint64_t v = c->dr[n];
     if (n == 6)
         v = (v & 0xf00f) | 0xffff0ff0;
@@ -105,10 +116,16 @@ void sys_mov_to_dr(struct cpu *c, const struct insn *i)
 {
     sys_need_cpl0(c);
     unsigned n = sys_dr_index(c, i);
+    sys_dr_general_detect(c);
     uint64_t v = c->gpr[i->rm];
     if ((n == 6 || n == 7) && (v >> 32)) cpu_fault_err(c, EXC_GP, 0);
     if (n < 4 && !sys_canonical(v)) cpu_fault_err(c, EXC_GP, 0);
     c->dr[n] = v;
+    c->rflags &= ~(uint64_t)F_RF; /* as after any completed instruction: a stale RF from IRET
+                                     must not pass the first breakpoint */
+    /* Breakpoints change which TLB entries may be fast (mmu.c makes data entries slow while
+     * any is enabled) and whether the run loop takes the debug path (exec.c). */
+    if (n != 6 && ((c->dr[7] & DR7_EN) || n == 7)) tlb_flush_all(c);
 }
 
 void sys_clts(struct cpu *c, const struct insn *i)
