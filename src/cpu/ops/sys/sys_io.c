@@ -1,6 +1,8 @@
-/* sys_io.c — port I/O (IN/OUT/INS/OUTS through the bus), CLI/STI and HLT. I/O permission is
- * IOPL only: CPL > IOPL is #GP(0). The TSS I/O permission bitmap is not implemented (Linux
- * never lets user space at ports without iopl() in the configurations vessel runs).
+/* sys_io.c — port I/O (IN/OUT/INS/OUTS through the bus), CLI/STI and HLT. I/O permission
+ * (SDM Vol. 1 19.5): at CPL <= IOPL any port; above it, every port the access touches must
+ * have its bit clear in the TSS I/O permission bitmap (at the 16-bit io_map_base, offset 0x66),
+ * and both bitmap bytes read must lie within the TSS limit, else #GP(0). That is what Linux's
+ * ioperm() sets up; iopl() raises IOPL. CLI/STI have no bitmap: CPL > IOPL is #GP(0).
  * INS/OUTS follow the integer family's string conventions: REP with RCX, DF direction, address
  * size 8 or 4, and a bounded number of iterations per execution (next_rip = rip re-enters the
  * instruction), so a fault midway leaves RCX/RSI/RDI at the faulting iteration. */
@@ -11,6 +13,23 @@
 static void sys_io_check(struct cpu *c)
 {
     if (c->cpl > ((c->rflags & F_IOPL) >> 12)) cpu_fault_err(c, EXC_GP, 0);
+}
+
+/* May the current privilege reach ports [port, port + n)? */
+static void sys_io_perm(struct cpu *c, uint16_t port, unsigned n)
+{
+    if (c->mode == MODE_REAL || c->cpl <= ((c->rflags & F_IOPL) >> 12)) return;
+    const struct segcache *tr = &c->seg[SEG_TR];
+    unsigned type = tr->attr & 0x1f;
+    if (!(tr->attr & 0x80) || (type != 0x09 && type != 0x0b) || tr->limit < 0x67)
+        cpu_fault_err(c, EXC_GP, 0);
+    uint16_t base;
+    mem_read_sys(c, tr->base + 0x66, &base, 2);
+    uint64_t off = (uint64_t)base + port / 8;
+    if (off + 1 > tr->limit) cpu_fault_err(c, EXC_GP, 0);
+    uint16_t bits;
+    mem_read_sys(c, tr->base + off, &bits, 2);
+    if ((bits >> (port & 7)) & ((1u << n) - 1)) cpu_fault_err(c, EXC_GP, 0);
 }
 
 /* Data size of IN/OUT and INS/OUTS: byte forms 1, else 2 or 4 (REX.W does not make 8). */
@@ -28,16 +47,16 @@ static uint16_t sys_io_port(const struct cpu *c, const struct insn *i)
 
 void sys_in(struct cpu *c, const struct insn *i)
 {
-    sys_io_check(c);
     unsigned n = sys_io_size(i);
+    sys_io_perm(c, sys_io_port(c, i), n);
     uint64_t v = bus_pio_read(c->bus, sys_io_port(c, i), n);
     reg_write(c, i, R_RAX, n, v);
 }
 
 void sys_out(struct cpu *c, const struct insn *i)
 {
-    sys_io_check(c);
     unsigned n = sys_io_size(i);
+    sys_io_perm(c, sys_io_port(c, i), n);
     bus_pio_write(c->bus, sys_io_port(c, i), c->gpr[R_RAX] & size_mask(n), n);
 }
 
@@ -53,8 +72,8 @@ static void sys_set_areg(struct cpu *c, const struct insn *i, unsigned r, uint64
 
 void sys_ins(struct cpu *c, const struct insn *i)
 {
-    sys_io_check(c);
     unsigned n = sys_io_size(i);
+    sys_io_perm(c, (uint16_t)c->gpr[R_RDX], n);
     uint16_t port = (uint16_t)c->gpr[R_RDX];
     int64_t step = (c->rflags & F_DF) ? -(int64_t)n : (int64_t)n;
     bool rep = i->flags & (INSN_REP | INSN_REPNE);
@@ -74,8 +93,8 @@ void sys_ins(struct cpu *c, const struct insn *i)
 
 void sys_outs(struct cpu *c, const struct insn *i)
 {
-    sys_io_check(c);
     unsigned n = sys_io_size(i);
+    sys_io_perm(c, (uint16_t)c->gpr[R_RDX], n);
     unsigned seg = (i->flags & INSN_SEGOVR) ? i->seg : SEG_DS;
     uint16_t port = (uint16_t)c->gpr[R_RDX];
     int64_t step = (c->rflags & F_DF) ? -(int64_t)n : (int64_t)n;
