@@ -896,6 +896,9 @@ void cpuid_query(const struct cpu *c, uint32_t leaf, uint32_t sub, struct cpuid_
             r->ebx = f[P_7EBX];
             r->ecx = f[P_7ECX];
             r->edx = f[P_7EDX] | 1u << 29; /* IA32_ARCH_CAPABILITIES (msr.h) */
+            /* privilege features of the engine itself (tests/guest/smep.S) */
+            r->ebx |= 1u << 7; /* SMEP */
+            r->ecx |= 1u << 2; /* UMIP */
         }
         break;
     case 0xD: cpuid_xsave_leaf(c, sub, r); break;

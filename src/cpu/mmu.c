@@ -58,6 +58,13 @@ static inline uint64_t tag_mask(bool user)
     return user ? ~0ull : ~TLB_KERNEL;
 }
 
+/* SMEP: a supervisor fetch may not use an entry of a user page (one without TLB_KERNEL in
+ * the code TLB), so it misses and the walk raises the #PF. */
+static inline bool mmu_smep_miss(const struct cpu *c, bool user, uint64_t tag)
+{
+    return !user && !(tag & TLB_KERNEL) && (c->cr4 & CR4_SMEP);
+}
+
 static inline uint64_t mmu_lin(const struct cpu *c, unsigned seg, uint64_t off)
 {
     if (seg == SEG_NONE) return c->mode == MODE_LONG64 ? off : (uint32_t)off;
@@ -123,7 +130,7 @@ void tlb_flush_page(struct cpu *c, uint64_t lin)
 void tlb_check_controls(struct cpu *c)
 {
     if (((c->cr0 ^ c->tlb.cr0) & (CR0_PG | CR0_WP)) ||
-        ((c->cr4 ^ c->tlb.cr4) & (CR4_PGE | CR4_PAE | CR4_PSE)) ||
+        ((c->cr4 ^ c->tlb.cr4) & (CR4_PGE | CR4_PAE | CR4_PSE | CR4_SMEP)) ||
         ((c->efer ^ c->tlb.efer) & (EFER_NXE | EFER_LMA)))
         tlb_flush_all(c);
 }
@@ -169,7 +176,7 @@ static uint32_t mmu_walk(struct cpu *c, uint64_t lin, unsigned kind, bool user, 
         return 0;
     }
     uint32_t err = (kind == TLB_WRITE ? PF_W : 0) | (user ? PF_U : 0) |
-                   (kind == TLB_EXEC && (c->efer & EFER_NXE) ? PF_I : 0);
+                   (kind == TLB_EXEC && ((c->efer & EFER_NXE) || (c->cr4 & CR4_SMEP)) ? PF_I : 0);
     if (!(c->efer & EFER_LMA)) {
         /* Legacy 32-bit and PAE paging are not implemented: vessel enters long mode directly.
          * Report every access as a reserved-bit fault so the failure is visible, not silent. */
@@ -207,6 +214,8 @@ static uint32_t mmu_walk(struct cpu *c, uint64_t lin, unsigned kind, bool user, 
     if (kind == TLB_WRITE) uok = uok && (all & PG_RW);
     if (kind == TLB_EXEC && nx) return WALK_FAULT | err | PF_P;
     if (user && !uok) return WALK_FAULT | err | PF_P;
+    if (!user && kind == TLB_EXEC && (all & PG_US) && (c->cr4 & CR4_SMEP))
+        return WALK_FAULT | err | PF_P; /* SMEP: a supervisor fetch from a user page */
     if (!user && kind == TLB_WRITE && !(all & PG_RW) && (c->cr0 & CR0_WP))
         return WALK_FAULT | err | PF_P;
     /* The walk succeeded: set Accessed on every level, Dirty on the leaf for writes. */
@@ -232,7 +241,8 @@ static uint32_t mmu_xlat_nf(struct cpu *c, uint64_t lin, unsigned kind, bool sys
     unsigned idx = (lin >> 12) & (TLB_ENTRIES - 1);
     struct tlb_entry *e = &c->tlb.e[kind][idx];
     uint64_t *gslot = &c->tlb.gpa[kind][idx];
-    if ((e->tag & tag_mask(user) & ~TLB_SLOW) == page) {
+    if ((e->tag & tag_mask(user) & ~TLB_SLOW) == page &&
+        !(kind == TLB_EXEC && mmu_smep_miss(c, user, e->tag))) {
         x->gpa = (*gslot & PAGE_MASK) | (lin & 0xfff);
         if (!(e->tag & TLB_SLOW)) {
             x->host = (uint8_t *)(uintptr_t)(lin + e->addend);
@@ -474,7 +484,8 @@ void mem_probe_write(struct cpu *c, unsigned seg, uint64_t off, unsigned n)
 uint64_t mmu_translate_exec(struct cpu *c, uint64_t lin)
 {
     const struct tlb_entry *e = &c->tlb.e[TLB_EXEC][(lin >> 12) & (TLB_ENTRIES - 1)];
-    if (likely((e->tag & tag_mask(c->cpl == 3) & ~TLB_SLOW) == (lin & PAGE_MASK)))
+    if (likely((e->tag & tag_mask(c->cpl == 3) & ~TLB_SLOW) == (lin & PAGE_MASK)) &&
+        !mmu_smep_miss(c, c->cpl == 3, e->tag))
         return (c->tlb.gpa[TLB_EXEC][(lin >> 12) & (TLB_ENTRIES - 1)] & PAGE_MASK) | (lin & 0xfff);
     struct xlat x;
     mmu_xlat(c, SEG_CS, lin, TLB_EXEC, false, &x);

@@ -1,7 +1,7 @@
 /* cpuidx.S — CPUID honesty, end to end: for every optional feature CPUID advertises, one
  * instruction of that feature must execute without #UD (the AVX class after enabling XSAVE:
  * CR4.OSXSAVE, then XCR0 = every component leaf 0xD lists, which CPUID.1:ECX.OSXSAVE must then
- * show); features it must never advertise (x2APIC, PCID, SMEP, SMAP, MONITOR, LA57) are absent;
+ * show); features it must never advertise (x2APIC, PCID, SMAP, MONITOR, LA57) are absent;
  * the platform bits the kernel relies on are present. One check per feature whether advertised
  * or not. */
 #include "lib.inc"
@@ -94,8 +94,8 @@ test_main:
     mov $7, %eax
     xor %ecx, %ecx
     cpuid
-    and $0x00100080, %ebx /* smap smep */
-    CHECK %rbx, $0, 21
+    and $0x00100080, %ebx /* smap off, smep on (smep.S) */
+    CHECK %rbx, $0x80, 21
     and $0x00010000, %ecx /* la57 */
     CHECK %rcx, $0, 22
 

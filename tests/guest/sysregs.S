@@ -157,8 +157,8 @@ test_main:
     xor %ecx, %ecx
     cpuid
     mov %rbx, %rax
-    and $0x00300081, %eax /* fsgsbase on; smep, smap, ... off */
-    CHECK %rax, $1, 54
+    and $0x00300081, %eax /* fsgsbase, smep on (smep.S); smap, ... off */
+    CHECK %rax, $0x81, 54
 
     /* --- TSC, MSRs, SWAPGS --- */
     rdtsc

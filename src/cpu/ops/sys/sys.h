@@ -42,6 +42,12 @@ static inline void sys_need_cpl0(struct cpu *c)
     if (c->cpl != 0) cpu_fault_err(c, EXC_GP, 0);
 }
 
+/* CR4.UMIP: SGDT, SIDT, SLDT, SMSW and STR are #GP(0) above CPL 0. */
+static inline void sys_umip_check(struct cpu *c)
+{
+    if ((c->cr4 & CR4_UMIP) && c->cpl > 0) cpu_fault_err(c, EXC_GP, 0);
+}
+
 static inline uint32_t sys_sel_err(uint16_t sel)
 {
     return sel & 0xfffcu;

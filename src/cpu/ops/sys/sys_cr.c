@@ -31,7 +31,7 @@ static void sys_write_cr4(struct cpu *c, uint64_t v)
     if ((c->efer & EFER_LMA) && !(v & CR4_PAE)) cpu_fault_err(c, EXC_GP, 0);
     uint64_t old = c->cr4;
     c->cr4 = v;
-    if ((old ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE)) tlb_flush_all(c);
+    if ((old ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE | CR4_SMEP)) tlb_flush_all(c);
     cpu_mode_changed(c);
 }
 
@@ -136,6 +136,7 @@ void sys_clts(struct cpu *c, const struct insn *i)
 
 void sys_smsw(struct cpu *c, const struct insn *i)
 {
+    sys_umip_check(c);
     if (i->flags & INSN_MEM)
         mem_write_n(c, i->seg, insn_ea(c, i), c->cr0 & 0xffff, 2);
     else

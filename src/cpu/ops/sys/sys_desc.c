@@ -174,6 +174,7 @@ void sys_lxs(struct cpu *c, const struct insn *i)
 
 static void sys_store_sel(struct cpu *c, const struct insn *i, uint16_t sel)
 {
+    sys_umip_check(c); /* SLDT, STR */
     if (i->flags & INSN_MEM)
         mem_write_n(c, i->seg, insn_ea(c, i), sel, 2);
     else
@@ -324,6 +325,7 @@ void sys_lgdt_lidt(struct cpu *c, const struct insn *i)
 
 void sys_sgdt_sidt(struct cpu *c, const struct insn *i)
 {
+    sys_umip_check(c);
     bool gdt = ((i->modrm >> 3) & 7) == 0;
     uint8_t buf[10];
     uint16_t limit = gdt ? c->gdt_limit : c->idt_limit;
