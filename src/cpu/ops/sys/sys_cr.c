@@ -1,7 +1,7 @@
 /* sys_cr.c — control and debug registers: MOV to/from CR0/CR2/CR3/CR4/CR8 and DR0-7 with the
  * reserved-bit #GP checks, CLTS, SMSW/LMSW, INVLPG, SWAPGS, INVD/WBINVD. Writes that change
  * paging flush the soft TLB; writes that change the mode call cpu_mode_changed(). Hardware
- * breakpoints in DR0-7 are stored but never fire. */
+ * breakpoints in DR0-7 fire in the interpreter's debug path (exec/exec.c, docs/CPU-MODEL.md). */
 #include "cpu/cpuid.h"
 #include "cpu/ops/sys/sys.h"
 
