@@ -94,13 +94,13 @@ enum { DR_RW_EXEC, DR_RW_WRITE, DR_RW_IO, DR_RW_RDWR };
 
 /* What this CPU model lets software set (MOV to CR0/CR4, WRMSR EFER) and so what a loaded state
  * may hold. CR0.ET is hardwired to 1. CR4 has only bits backed by what CPUID advertises (no
- * VME/PVI, PCID, SMAP); MCE is accepted as a harmless no-op. */
+ * VME/PVI, SMAP); MCE is accepted as a harmless no-op. */
 #define CR0_KNOWN                                                                                  \
     (CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_NW | CR0_CD |     \
      CR0_PG)
 #define CR4_KNOWN                                                                                  \
     (CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_MCE | CR4_PGE | CR4_PCE | CR4_OSFXSR |             \
-     CR4_OSXMMEXCPT | CR4_FSGSBASE | CR4_OSXSAVE | CR4_SMEP | CR4_UMIP)
+     CR4_OSXMMEXCPT | CR4_FSGSBASE | CR4_OSXSAVE | CR4_SMEP | CR4_UMIP | CR4_PCIDE)
 #define EFER_KNOWN (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE)
 
 /* XCR0 state components (XSETBV, the XSAVE family: ops/sse/sse_xsave.c) */

@@ -885,6 +885,7 @@ void cpuid_query(const struct cpu *c, uint32_t leaf, uint32_t sub, struct cpuid_
                  ((CPUID_MODEL >> 4) << 16);
         r->ebx = (8u << 8) | (1u << 16) | ((uint32_t)(c->id & 0xff) << 24);
         r->ecx = CPUID_1_ECX | f[P_1ECX];
+        r->ecx |= 1u << 17; /* PCID (sys_cr.c) */
         if ((r->ecx & CPUID_1_ECX_XSAVE) && (c->cr4 & CR4_OSXSAVE)) r->ecx |= CPUID_1_ECX_OSXSAVE;
         r->edx = CPUID_1_EDX;
         break;
@@ -897,8 +898,9 @@ void cpuid_query(const struct cpu *c, uint32_t leaf, uint32_t sub, struct cpuid_
             r->ecx = f[P_7ECX];
             r->edx = f[P_7EDX] | 1u << 29; /* IA32_ARCH_CAPABILITIES (msr.h) */
             /* privilege features of the engine itself (tests/guest/smep.S) */
-            r->ebx |= 1u << 7; /* SMEP */
-            r->ecx |= 1u << 2; /* UMIP */
+            r->ebx |= 1u << 7;                        /* SMEP */
+            r->ecx |= 1u << 2;                        /* UMIP */
+            r->ebx |= 1u << 10 | 1u << 23 | 1u << 24; /* INVPCID, CLFLUSHOPT, CLWB */
         }
         break;
     case 0xD: cpuid_xsave_leaf(c, sub, r); break;

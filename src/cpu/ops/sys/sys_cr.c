@@ -1,6 +1,6 @@
 /* sys_cr.c — control and debug registers: MOV to/from CR0/CR2/CR3/CR4/CR8 and DR0-7 with the
- * reserved-bit #GP checks, CLTS, SMSW/LMSW, INVLPG, SWAPGS, INVD/WBINVD. Writes that change
- * paging flush the soft TLB; writes that change the mode call cpu_mode_changed(). Hardware
+ * reserved-bit #GP checks, CLTS, SMSW/LMSW, INVLPG, INVPCID, SWAPGS, INVD/WBINVD. Writes that
+ * change paging flush the soft TLB; writes that change the mode call cpu_mode_changed(). Hardware
  * breakpoints in DR0-7 fire in the interpreter's debug path (exec/exec.c, docs/CPU-MODEL.md). */
 #include "cpu/cpuid.h"
 #include "cpu/ops/sys/sys.h"
@@ -29,15 +29,22 @@ static void sys_write_cr4(struct cpu *c, uint64_t v)
 {
     if (v & ~(uint64_t)CR4_KNOWN) cpu_fault_err(c, EXC_GP, 0);
     if ((c->efer & EFER_LMA) && !(v & CR4_PAE)) cpu_fault_err(c, EXC_GP, 0);
+    /* PCIDE may be set only in long mode and with PCID 0 in CR3. */
+    if ((v & CR4_PCIDE) && !(c->cr4 & CR4_PCIDE) && (!(c->efer & EFER_LMA) || (c->cr3 & 0xfff)))
+        cpu_fault_err(c, EXC_GP, 0);
     uint64_t old = c->cr4;
     c->cr4 = v;
-    if ((old ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE | CR4_SMEP)) tlb_flush_all(c);
+    if ((old ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE | CR4_SMEP | CR4_PCIDE)) tlb_flush_all(c);
     cpu_mode_changed(c);
 }
 
+/* With CR4.PCIDE, bits 11:0 are the PCID and bit 63 asks to keep that PCID's TLB entries
+ * (it is not stored). The TLB has no PCID tags, so every CR3 write drops the non-global
+ * entries: more than needed, which the architecture allows. Bits above MAXPHYADDR are
+ * reserved. */
 static void sys_write_cr3(struct cpu *c, uint64_t v)
 {
-    /* Bits above MAXPHYADDR (and bit 63, PCID no-flush, as PCIDE is never set) are reserved. */
+    if (c->cr4 & CR4_PCIDE) v &= ~(1ull << 63);
     if (v >> CPUID_PHYS_ADDR_BITS) cpu_fault_err(c, EXC_GP, 0);
     c->cr3 = v;
     tlb_flush_nonglobal(c);
@@ -157,6 +164,28 @@ void sys_invlpg(struct cpu *c, const struct insn *i)
 {
     sys_need_cpl0(c);
     tlb_flush_page(c, sys_linear(c, i));
+}
+
+/* 66 0F 38 82: INVPCID type (register), descriptor (16 bytes: PCID in bits 11:0, bits 63:12
+ * zero, the linear address in bits 127:64). Types 0-3 each drop at least what the SDM says
+ * (the TLB is not tagged by PCID): 0 the address's page, 1 and 3 every non-global entry, 2 all. */
+void sys_invpcid(struct cpu *c, const struct insn *i)
+{
+    sys_need_cpl0(c);
+    uint64_t type = c->gpr[i->reg];
+    uint64_t d[2];
+    mem_read(c, i->seg, insn_ea(c, i), d, 16);
+    if (type > 3 || (d[0] >> 12)) cpu_fault_err(c, EXC_GP, 0);
+    if ((type == 0 || type == 1) && (d[0] & 0xfff) && !(c->cr4 & CR4_PCIDE))
+        cpu_fault_err(c, EXC_GP, 0);
+    switch (type) {
+    case 0:
+        if (!sys_canonical(d[1])) cpu_fault_err(c, EXC_GP, 0);
+        tlb_flush_page(c, d[1]);
+        break;
+    case 2: tlb_flush_all(c); break;
+    default: tlb_flush_nonglobal(c); break;
+    }
 }
 
 void sys_swapgs(struct cpu *c, const struct insn *i)

@@ -86,7 +86,8 @@ insn_fn sys_lookup(const struct insn *i)
     case 0x1A2: return sys_cpuid;
     case 0x1AE:
         if (!mem && reg < 4 && i->mp == MP_F3) return sys_fsgsbase;
-        return (mem && reg == 7 && i->mp == MP_NONE) ? sys_clflush : NULL;
+        if (mem && reg == 7 && i->mp == MP_NONE) return sys_clflush;
+        return (mem && reg >= 6 && i->mp == MP_66) ? sys_clflush : NULL; /* clwb, clflushopt */
     case 0x1B2:
     case 0x1B4:
     case 0x1B5: return mem ? sys_lxs : NULL;
@@ -94,6 +95,7 @@ insn_fn sys_lookup(const struct insn *i)
         if (!mem && (reg == 6 || reg == 7) && i->mp == MP_NONE) return sys_rdrand;
         if (!mem && reg == 7 && i->mp == MP_F3) return sys_rdpid;
         return NULL;
+    case 0x282: return (mem && i->mp == MP_66) ? sys_invpcid : NULL;
     default: return NULL;
     }
 }
