@@ -20,8 +20,24 @@
 #include "cpu/flags.h"
 #include "cpu/mmu.h"
 
-enum gpr { R_RAX, R_RCX, R_RDX, R_RBX, R_RSP, R_RBP, R_RSI, R_RDI, R_R8, R_R9, R_R10, R_R11,
-           R_R12, R_R13, R_R14, R_R15 };
+enum gpr {
+    R_RAX,
+    R_RCX,
+    R_RDX,
+    R_RBX,
+    R_RSP,
+    R_RBP,
+    R_RSI,
+    R_RDI,
+    R_R8,
+    R_R9,
+    R_R10,
+    R_R11,
+    R_R12,
+    R_R13,
+    R_R14,
+    R_R15
+};
 #define REG_NONE 0xff /* no base / no index */
 #define REG_RIP  0x10 /* base = RIP-relative (disp added to the next instruction's address) */
 
@@ -30,37 +46,37 @@ enum seg { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR };
 #define SEG_NONE 0xff /* linear address: no segment base (system structures) */
 
 /* RFLAGS bits */
-#define F_CF   0x0001u
-#define F_PF   0x0004u
-#define F_AF   0x0010u
-#define F_ZF   0x0040u
-#define F_SF   0x0080u
-#define F_TF   0x0100u
-#define F_IF   0x0200u
-#define F_DF   0x0400u
-#define F_OF   0x0800u
-#define F_IOPL 0x3000u
-#define F_NT   0x4000u
-#define F_RF   0x10000u
-#define F_VM   0x20000u
-#define F_AC   0x40000u
-#define F_VIF  0x80000u
-#define F_VIP  0x100000u
-#define F_ID   0x200000u
+#define F_CF    0x0001u
+#define F_PF    0x0004u
+#define F_AF    0x0010u
+#define F_ZF    0x0040u
+#define F_SF    0x0080u
+#define F_TF    0x0100u
+#define F_IF    0x0200u
+#define F_DF    0x0400u
+#define F_OF    0x0800u
+#define F_IOPL  0x3000u
+#define F_NT    0x4000u
+#define F_RF    0x10000u
+#define F_VM    0x20000u
+#define F_AC    0x40000u
+#define F_VIF   0x80000u
+#define F_VIP   0x100000u
+#define F_ID    0x200000u
 #define F_ARITH (F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF)
 
 /* Control registers and EFER */
-#define CR0_PE 0x1ull
-#define CR0_MP 0x2ull
-#define CR0_EM 0x4ull
-#define CR0_TS 0x8ull
-#define CR0_ET 0x10ull
-#define CR0_NE 0x20ull
-#define CR0_WP 0x10000ull
-#define CR0_AM 0x40000ull
-#define CR0_NW 0x20000000ull
-#define CR0_CD 0x40000000ull
-#define CR0_PG 0x80000000ull
+#define CR0_PE         0x1ull
+#define CR0_MP         0x2ull
+#define CR0_EM         0x4ull
+#define CR0_TS         0x8ull
+#define CR0_ET         0x10ull
+#define CR0_NE         0x20ull
+#define CR0_WP         0x10000ull
+#define CR0_AM         0x40000ull
+#define CR0_NW         0x20000000ull
+#define CR0_CD         0x40000000ull
+#define CR0_PG         0x80000000ull
 #define CR4_VME        0x1ull
 #define CR4_PVI        0x2ull
 #define CR4_TSD        0x4ull
@@ -109,9 +125,26 @@ enum { DR_RW_EXEC, DR_RW_WRITE, DR_RW_IO, DR_RW_RDWR };
 #define XCR0_AVX 0x4ull
 
 /* Exception vectors */
-enum { EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4, EXC_BR = 5, EXC_UD = 6,
-       EXC_NM = 7, EXC_DF = 8, EXC_TS = 10, EXC_NP = 11, EXC_SS = 12, EXC_GP = 13, EXC_PF = 14,
-       EXC_MF = 16, EXC_AC = 17, EXC_MC = 18, EXC_XM = 19 };
+enum {
+    EXC_DE = 0,
+    EXC_DB = 1,
+    EXC_NMI = 2,
+    EXC_BP = 3,
+    EXC_OF = 4,
+    EXC_BR = 5,
+    EXC_UD = 6,
+    EXC_NM = 7,
+    EXC_DF = 8,
+    EXC_TS = 10,
+    EXC_NP = 11,
+    EXC_SS = 12,
+    EXC_GP = 13,
+    EXC_PF = 14,
+    EXC_MF = 16,
+    EXC_AC = 17,
+    EXC_MC = 18,
+    EXC_XM = 19
+};
 
 /* Decoding mode. vessel boots Linux straight into long mode; the others decode for later. */
 enum cpu_mode { MODE_REAL, MODE_PROT16, MODE_PROT32, MODE_COMPAT16, MODE_COMPAT32, MODE_LONG64 };
@@ -183,24 +216,24 @@ enum { MP_NONE, MP_66, MP_F3, MP_F2 };
 /* One decoded instruction. Operand fields are resolved (REX applied); handlers never look at
  * instruction bytes. */
 struct insn {
-    insn_fn fn;        /* handler, from exec_lookup() when the block is built */
-    uint64_t imm;      /* first immediate, sign- or zero-extended as the opcode defines */
-    int32_t disp;      /* memory displacement (sign-extended) */
-    uint16_t op;       /* opcode: map << 8 | byte; maps 0 = one-byte, 1 = 0F, 2 = 0F38, 3 = 0F3A */
-    uint16_t flags;    /* INSN_* */
-    uint8_t len;       /* bytes, 1..15 */
-    uint8_t opsize;    /* effective operand size in bytes: 1, 2, 4 or 8 */
-    uint8_t addrsize;  /* effective address size in bytes: 2, 4 or 8 */
-    uint8_t modrm;     /* raw ModRM byte (0 if none) */
-    uint8_t reg;       /* ModRM.reg | REX.R << 3 (or the low opcode bits | REX.B << 3 for +r forms) */
-    uint8_t rm;        /* ModRM.rm | REX.B << 3; a register operand when !(flags & INSN_MEM) */
-    uint8_t base;      /* memory base register, REG_RIP, or REG_NONE */
-    uint8_t index;     /* memory index register or REG_NONE */
-    uint8_t scale;     /* index shift, 0..3 */
-    uint8_t seg;       /* segment of the memory operand (override or default) */
-    uint8_t mp;        /* MP_* */
-    uint8_t imm2;      /* second immediate (ENTER's nesting level) */
-    uint8_t vreg;      /* VEX.vvvv as a register number (0 without VEX) */
+    insn_fn fn;       /* handler, from exec_lookup() when the block is built */
+    uint64_t imm;     /* first immediate, sign- or zero-extended as the opcode defines */
+    int32_t disp;     /* memory displacement (sign-extended) */
+    uint16_t op;      /* opcode: map << 8 | byte; maps 0 = one-byte, 1 = 0F, 2 = 0F38, 3 = 0F3A */
+    uint16_t flags;   /* INSN_* */
+    uint8_t len;      /* bytes, 1..15 */
+    uint8_t opsize;   /* effective operand size in bytes: 1, 2, 4 or 8 */
+    uint8_t addrsize; /* effective address size in bytes: 2, 4 or 8 */
+    uint8_t modrm;    /* raw ModRM byte (0 if none) */
+    uint8_t reg;   /* ModRM.reg | REX.R << 3 (or the low opcode bits | REX.B << 3 for +r forms) */
+    uint8_t rm;    /* ModRM.rm | REX.B << 3; a register operand when !(flags & INSN_MEM) */
+    uint8_t base;  /* memory base register, REG_RIP, or REG_NONE */
+    uint8_t index; /* memory index register or REG_NONE */
+    uint8_t scale; /* index shift, 0..3 */
+    uint8_t seg;   /* segment of the memory operand (override or default) */
+    uint8_t mp;    /* MP_* */
+    uint8_t imm2;  /* second immediate (ENTER's nesting level) */
+    uint8_t vreg;  /* VEX.vvvv as a register number (0 without VEX) */
 };
 
 struct cpu {
@@ -302,10 +335,10 @@ static inline uint64_t size_mask(unsigned size)
 }
 
 /* Read register r at size bytes. For size 1 without REX, r = 4..7 name AH, CH, DH, BH. */
-static inline uint64_t reg_read(const struct cpu *c, const struct insn *i, unsigned r, unsigned size)
+static inline uint64_t reg_read(const struct cpu *c, const struct insn *i, unsigned r,
+                                unsigned size)
 {
-    if (size == 1 && !(i->flags & INSN_REX) && r >= 4 && r < 8)
-        return (c->gpr[r - 4] >> 8) & 0xff;
+    if (size == 1 && !(i->flags & INSN_REX) && r >= 4 && r < 8) return (c->gpr[r - 4] >> 8) & 0xff;
     return c->gpr[r] & size_mask(size);
 }
 
@@ -335,8 +368,7 @@ static inline uint64_t insn_ea(const struct cpu *c, const struct insn *i)
         ea += c->next_rip;
     else if (i->base != REG_NONE)
         ea += c->gpr[i->base];
-    if (i->index != REG_NONE)
-        ea += c->gpr[i->index] << i->scale;
+    if (i->index != REG_NONE) ea += c->gpr[i->index] << i->scale;
     if (i->addrsize == 4)
         ea = (uint32_t)ea;
     else if (i->addrsize == 2)
@@ -362,8 +394,7 @@ void mem_probe_write(struct cpu *c, unsigned seg, uint64_t off, unsigned n);
 /* The r/m operand at `size` bytes: register or memory. */
 static inline uint64_t rm_read(struct cpu *c, const struct insn *i, unsigned size)
 {
-    if (i->flags & INSN_MEM)
-        return mem_read_n(c, i->seg, insn_ea(c, i), size);
+    if (i->flags & INSN_MEM) return mem_read_n(c, i->seg, insn_ea(c, i), size);
     return reg_read(c, i, i->rm, size);
 }
 static inline void rm_write(struct cpu *c, const struct insn *i, unsigned size, uint64_t v)

@@ -20,8 +20,9 @@
 #define DA_DW      (1u << 10) /* operand size 16 or 32 only (REX.W ignored): in/out, ins/outs */
 #define DA_CRDR    (1u << 11) /* mov to/from CR/DR: ModRM.mod ignored, always registers */
 #define DA_X87     (1u << 12) /* D8..DF: validity from the x87 tables */
-#define DA_STRING  (1u << 13) /* string instruction: with F3/F2 it restarts itself (INSN_RESTART)  \
-                               */
+#define DA_STRING                                                                                  \
+    (1u << 13) /* string instruction: with F3/F2 it restarts itself (INSN_RESTART)                 \
+                */
 
 /* immediate kind, bits 14..17 */
 #define DA_IMM_SHIFT 14
