@@ -17,38 +17,18 @@ are unmerged with run=2).
 
 Usage: bench/share.py [--vessel build/vessel] [--n 1,2,4] [--memory 256M] [--ksm]
 """
-import argparse, ctypes, os, re, shutil, signal, sys, tempfile, time
+import argparse, os, shutil, sys, tempfile, time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                 "integration"))
-from harness import Guest  # noqa: E402
+from harness import Guest, memory_report, pss  # noqa: E402
 
 MiB = 1 << 20
 KSM = "/sys/kernel/mm/ksm/"
 
 
-def report(g, timeout=10):
-    start = len(g.err)
-    g.proc.send_signal(signal.SIGUSR2)
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        m = re.search(rb"vessel: memory:(.*)\n", bytes(g.err[start:]))
-        if m:
-            return {k: int(v) if v.isdigit() else v
-                    for k, v in (kv.split("=", 1) for kv in m.group(1).decode().split())}
-        time.sleep(0.1)
-    return {}
 
 
-def pss(pid, pool=None):
-    total, skip = 0, False
-    with open(f"/proc/{pid}/smaps") as f:
-        for line in f:
-            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
-                skip = pool is not None and line.rstrip().endswith(pool)
-            elif line.startswith("Pss:") and not skip:
-                total += int(line.split()[1]) * 1024
-    return total
 
 
 def ksm_read(name):
@@ -86,7 +66,7 @@ def settle(gs, key, timeout=60):
     last, end = -1, time.monotonic() + timeout
     while time.monotonic() < end:
         time.sleep(2)
-        v = sum(report(g).get(key, 0) for g in gs)
+        v = sum(memory_report(g).get(key, 0) for g in gs)
         if v and abs(v - last) < 2 * MiB:
             return
         last = v
@@ -113,7 +93,7 @@ def run(vessel, n, mem, mode, wrapper):
                 last = v
         else:
             time.sleep(3)
-        reps = [report(g) for g in gs]
+        reps = [memory_report(g) for g in gs]
         out = {"n": n, "mode": mode, "settle_s": time.monotonic() - t0}
         if mode == "share":
             pool_bytes = os.stat(pool).st_blocks * 512
@@ -126,7 +106,7 @@ def run(vessel, n, mem, mode, wrapper):
             out["cpu_ms"] = cpu / n
             out["pages_per_cpu_s"] = scanned * 1000 / max(cpu, 1)
             time.sleep(10)
-            cpu2 = sum(report(g).get("share_cpu_ms", 0) for g in gs)
+            cpu2 = sum(memory_report(g).get("share_cpu_ms", 0) for g in gs)
             out["idle_cpu_pct"] = (cpu2 - cpu) / n / 100  # ms per 10 s -> % of a core
         elif mode == "ksm":
             merged = 0

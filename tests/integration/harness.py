@@ -3,6 +3,8 @@ runs `vessel run` with pipes, waits for the guest's ready line and runs shell co
 guest, separating each command's output with markers the shell's own echo can't fake."""
 
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -229,6 +231,33 @@ def http_get(port, within=30, path="/index.html"):
             if time.monotonic() >= end:
                 return None
             time.sleep(0.5)
+
+
+def memory_report(g, timeout=10):
+    """Send SIGUSR2 to a running vessel and parse the memory report line it prints
+    ("vessel: memory: key=value ..."): a dict, numbers as ints; {} if none came in time."""
+    start = len(g.err)
+    g.proc.send_signal(signal.SIGUSR2)
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        m = re.search(rb"vessel: memory:(.*)\n", bytes(g.err[start:]))
+        if m:
+            return {k: int(v) if v.isdigit() else v
+                    for k, v in (kv.split("=", 1) for kv in m.group(1).decode().split())}
+        time.sleep(0.1)
+    return {}
+
+
+def pss(pid, pool=None):
+    """Pss of a process in bytes, leaving out mappings of the file `pool` (counted apart)."""
+    total, skip = 0, False
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                skip = pool is not None and line.rstrip().endswith(pool)
+            elif line.startswith("Pss:") and not skip:
+                total += int(line.split()[1]) * 1024
+    return total
 
 
 def vessel_path():

@@ -21,12 +21,12 @@ Skips when the guest is not built or lacks virtio_balloon (rebuild with scripts/
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 
-from harness import Tap, guest_present, manifest, start_guest, vessel_path
+from harness import (Tap, guest_present, manifest, memory_report, start_guest,
+                     vessel_path)
 
 MIB = 1 << 20
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -40,21 +40,6 @@ def rss(g):
     return 0
 
 
-def report(g, timeout=10):
-    """Send SIGUSR2 and parse the memory report line vessel prints (waits for fresh stats)."""
-    start = len(g.err)
-    g.proc.send_signal(signal.SIGUSR2)
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        m = re.search(rb"vessel: memory:(.*)\n", bytes(g.err[start:]))
-        if m:
-            out = {}
-            for kv in m.group(1).decode().split():
-                k, v = kv.split("=", 1)
-                out[k] = int(v) if v.isdigit() else v
-            return out
-        time.sleep(0.1)
-    return None
 
 
 def set_balloon(g, control, size, timeout=180):
@@ -64,7 +49,7 @@ def set_balloon(g, control, size, timeout=180):
     end = time.monotonic() + timeout
     r = None
     while time.monotonic() < end:
-        r = report(g)
+        r = memory_report(g)
         if r and r.get("balloon_actual") == size:
             return r
         time.sleep(1)
@@ -115,7 +100,7 @@ def balloon_test(vessel, t, timeout, tmp):
 
         # statistics: the guest's own MemFree against what the balloon reported just after
         free_guest = meminfo(g, "MemFree")
-        r = report(g)
+        r = memory_report(g)
         ok = (r is not None and isinstance(r.get("guest_free"), int) and free_guest and
               abs(r["guest_free"] - free_guest) <= 0.1 * free_guest)
         t.ok(ok, "balloon statistics: guest MemFree within 10% of /proc/meminfo",
@@ -159,7 +144,7 @@ def reporting_test(vessel, t, timeout):
         t.ok(peak - low >= 150 * MIB,
              f"free page reporting: freed guest memory goes back by itself "
              f"(RSS {peak // MIB} -> {low // MIB} MiB)")
-        r = report(g)
+        r = memory_report(g)
         t.ok(r is not None and r.get("reported", 0) >= 150 * MIB, "reported pages counted", r)
     finally:
         g.kill()
@@ -203,7 +188,7 @@ def oom_test(vessel, t, timeout, exe, img):
         end = time.monotonic() + 180
         r = None
         while time.monotonic() < end:
-            r = report(g)
+            r = memory_report(g)
             if r and r.get("balloon_actual") == 380 * MIB:
                 break
             time.sleep(1)
@@ -213,7 +198,7 @@ def oom_test(vessel, t, timeout, exe, img):
         got, out = run_memtouch(g, exe, 160, 3)
         t.ok(got is not None and got == want,
              "deflate on OOM: a 160 MiB workload completes with the right checksum", out)
-        r = report(g)
+        r = memory_report(g)
         t.ok(r is not None and r.get("balloon_actual", 1 << 62) < 380 * MIB,
              "and the balloon shrank to make room", r)
     finally:
@@ -301,7 +286,7 @@ def memory_file_test(vessel, t, timeout, exe, img, tmp):
         if g is None:
             return
         try:
-            r = report(g)
+            r = memory_report(g)
             t.ok(r is not None and r.get("backing") == "file" and r.get("ram") == int(mem[0]) << 30,
                  f"{mem} guest RAM is backed by a file", r)
             want = expected_checksum(exe, mib, 11)

@@ -15,49 +15,22 @@ real Debian guests on one host:
   restored (with sharing) reading exactly its own data.
 Skips when the guest is not built."""
 
-import glob
 import hashlib
 import os
-import re
 import shutil
-import signal
 import tempfile
 import time
 
 import apiclient
-from harness import Guest, Tap, guest_files, guest_present, vessel_path
+from harness import (Guest, Tap, guest_files, guest_present, memory_report, pss,
+                     vessel_path)
 
 MIB = 1 << 20
 N = 4
 
 
-def report(g, timeout=10):
-    start = len(g.err)
-    g.proc.send_signal(signal.SIGUSR2)
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        m = re.search(rb"vessel: memory:(.*)\n", bytes(g.err[start:]))
-        if m:
-            out = {}
-            for kv in m.group(1).decode().split():
-                k, v = kv.split("=", 1)
-                out[k] = int(v) if v.isdigit() else v
-            return out
-        time.sleep(0.1)
-    return {}
 
 
-def pss(pid, pool=None):
-    """Pss of the process in bytes, leaving out mappings of the file `pool`."""
-    total = 0
-    skip = False
-    with open(f"/proc/{pid}/smaps") as f:
-        for line in f:
-            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
-                skip = pool is not None and line.rstrip().endswith(pool)
-            elif line.startswith("Pss:") and not skip:
-                total += int(line.split()[1]) * 1024
-    return total
 
 
 def rss(pid):
@@ -98,7 +71,7 @@ def main():
     if len(gs) < N:
         return t.done()
     time.sleep(3)
-    off_ram = sum(report(g).get("resident", 0) for g in gs)
+    off_ram = sum(memory_report(g).get("resident", 0) for g in gs)
     off_pss = sum(pss(g.proc.pid) for g in gs)
     off_rss = sum(rss(g.proc.pid) for g in gs)
     for g in gs:
@@ -121,7 +94,7 @@ def main():
         end = time.monotonic() + 40
         while time.monotonic() < end:
             time.sleep(2)
-            reps = [report(g) for g in gs]
+            reps = [memory_report(g) for g in gs]
             saved = sum(r.get("saved", 0) for r in reps)
             if saved and abs(saved - last) < 2 * MIB:
                 break
@@ -191,7 +164,7 @@ def main():
                         f"{exp.hexdigest()}")
             ok = ok and head == want[i] and big == exp.hexdigest()
         t.ok(ok, "every guest reads exactly its own data", "\n".join(diag))
-        reps = [report(g) for g in gs]
+        reps = [memory_report(g) for g in gs]
         t.ok(all(r.get("shared", 0) > 0 for r in reps), "pages stay shared after the writes",
              str(reps))
 
