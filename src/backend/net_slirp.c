@@ -242,8 +242,9 @@ static void fire_timers(struct net_backend *nb)
 /* Try the pending host forwards again; keep those whose port is still busy. */
 static void retry_pending_forwards(struct slirp_net *s)
 {
+    if (!s->npending) return;
     int64_t now = now_ms();
-    if (!s->npending || now < s->pending_next_ms) return;
+    if (now < s->pending_next_ms) return;
     unsigned kept = 0;
     for (unsigned k = 0; k < s->npending; k++) {
         const struct slirp_fwd *f = &s->pending[k];
