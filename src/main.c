@@ -9,6 +9,7 @@
 
 #include "api/client.h"
 #include "appliance/appliance.h"
+#include "backend/net.h"
 #include "sandbox/sandbox.h"
 #include "util/ratelimit.h"
 #include "vm/cli.h"
@@ -52,6 +53,7 @@ int main(int argc, char **argv)
     if (argc >= 2 && !strcmp(argv[1], "screenshot"))
         return api_client_screenshot(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "inspect")) return api_client_inspect(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "netd")) return net_daemon_main(argc - 1, argv + 1);
     /* Appliances (docs/APPLIANCE.md): `vessel run` takes no other positional argument. */
     if (argc >= 2 && !strcmp(argv[1], "pack")) return appliance_pack_main(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "inspect-appliance"))

@@ -32,8 +32,11 @@ struct net_backend *net_backend_create(const char *spec, char *err, size_t errle
         rc = net_slirp_init(nb, opts, err, errlen);
     else if (n == 3 && strncmp(spec, "tap", 3) == 0)
         rc = net_tap_init(nb, opts, err, errlen);
+    else if (n == 6 && strncmp(spec, "stream", 6) == 0)
+        rc = net_stream_init(nb, opts, err, errlen);
     else {
-        snprintf(err, errlen, "unknown network back-end '%.*s' (use user or tap)", (int)n, spec);
+        snprintf(err, errlen, "unknown network back-end '%.*s' (use user, tap or stream)", (int)n,
+                 spec);
         rc = -1;
     }
     if (rc) {

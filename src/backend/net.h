@@ -7,7 +7,9 @@
  *   user[,hostfwd=tcp::HOSTPORT-:GUESTPORT]...[,hostfwd=udp::HOSTPORT-:GUESTPORT]
  *     [,loopback=PORT]...[,allow=ADDR[/PREFIX][:PORT]]...[,deny=ADDR[/PREFIX][:PORT]]...
  *     (the network policy: net_slirp.c, docs/SANDBOX.md)
- *   tap,ifname=NAME */
+ *   tap,ifname=NAME
+ *   stream,path=SOCKET (frames to a network server in another process: `vessel netd` or passt;
+ *     net_stream.c, net_daemon.c) */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -39,6 +41,10 @@ void net_policy_get(struct net_policy_counters *c);
  * (the source on this host still holds it) waits for the port instead of failing. */
 void net_user_take_over_ports(bool on);
 
+/* `vessel netd ...` (net_daemon.c): serve a back-end to VMs over a Unix socket; the exit
+ * status. */
+int net_daemon_main(int argc, char **argv);
+
 /* Parse a NIC address "52:54:00:12:34:56" (unicast only); 0 or -1. */
 int net_parse_mac(const char *s, uint8_t mac[6]);
 
@@ -55,7 +61,7 @@ void net_backend_wake_at(struct net_backend *nb, uint64_t ns);
 void net_backend_send(struct net_backend *nb, const uint8_t *frame, size_t len);
 void net_backend_destroy(struct net_backend *nb);
 
-/* ---- for the back-end implementations (net_slirp.c, net_tap.c) ---- */
+/* ---- for the back-end implementations (net_slirp.c, net_tap.c, net_stream.c) ---- */
 struct net_backend_impl {
     void (*send)(struct net_backend *nb, const uint8_t *frame, size_t len);
     void *(*thread)(void *nb); /* the back-end's loop; returns when nb->stop */
@@ -76,6 +82,7 @@ struct net_backend {
 /* Each returns 0 or -1 with a message; `opts` is the spec after the back-end name. */
 int net_slirp_init(struct net_backend *nb, const char *opts, char *err, size_t errlen);
 int net_tap_init(struct net_backend *nb, const char *opts, char *err, size_t errlen);
+int net_stream_init(struct net_backend *nb, const char *opts, char *err, size_t errlen);
 /* Drain the wake eventfd; true if it was signalled. */
 bool net_backend_take_wake(struct net_backend *nb);
 /* The poll timeout (ms, -1: none) that honours a wake_at timer, capped at `cap` (-1: none). */

@@ -602,6 +602,8 @@ void cli_print_help(void)
           "  inspect    list a running guest's processes or kernel modules from outside,\n"
           "             or what its integrity watch saw\n"
           "             (vessel inspect SOCKET ps|modules|integrity [--json])\n"
+          "  netd       serve a --net back-end to VMs on a Unix socket (vessel netd --help);\n"
+          "             their connections survive a live migration on this host\n"
           "\n"
           "  --help     show this help\n"
           "  --version  show the version\n",
@@ -634,7 +636,8 @@ void cli_print_run_help(void)
           "                       backing file must be beside the image (or below it) or in\n"
           "                       backing-dir\n"
           "  --net SPEC           virtio-net NIC: user[,hostfwd=tcp::HOSTPORT-:GUESTPORT]...\n"
-          "                       (libslirp NAT), tap,ifname=NAME, or none (default)\n"
+          "                       (libslirp NAT), tap,ifname=NAME, stream,path=SOCKET (a\n"
+          "                       `vessel netd` or passt), or none (default)\n"
           "  --mac ADDR           the NIC's MAC address (default 52:54:00:12:34:56)\n"
           "  --rng on|off         virtio-rng entropy device (default on)\n"
           "  --engine jit|interp  how guest code runs: translated to host code (jit,\n"
