@@ -33,7 +33,7 @@ if [ "$FLAVOUR" = drm ]; then
     NEED_VMLINUX=
 else
     NAME=build-guest OUT="$CACHE/guest" META=linux-image-cloud-amd64
-    MODULES="virtio_pci virtio_blk virtio_net virtio_console virtio-rng virtio_balloon virtio_input evdev pvpanic-mmio"
+    MODULES="virtio_pci virtio_blk virtio_net virtio_console virtio-rng virtio_balloon virtio_input evdev pvpanic-mmio qemu_fw_cfg"
     NEED_VMLINUX=1
 fi
 

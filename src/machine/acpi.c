@@ -162,6 +162,17 @@ void acpi_build_dsdt_body(struct aml *a, const struct acpi_config *cfg)
             aml_end(a);
         }
     }
+    if (cfg->fw_cfg) {
+        /* Linux's qemu_fw_cfg driver binds to this; the ports include the DMA register. */
+        aml_device_begin(a, "FWCF");
+        aml_name_string(a, "_HID", "QEMU0002");
+        aml_name_integer(a, "_STA", 0x0B);
+        aml_name(a, "_CRS");
+        aml_restemplate_begin(a);
+        aml_res_io(a, PC_FW_CFG_PORT, PC_FW_CFG_PORT, 1, PC_FW_CFG_NPORT);
+        aml_end(a);
+        aml_end(a);
+    }
     if (cfg->pvpanic) {
         aml_device_begin(a, "PEVT");
         aml_name_string(a, "_HID", "QEMU0001");

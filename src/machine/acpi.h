@@ -1,6 +1,6 @@
 /* acpi.h — the firmware tables Linux reads at boot: RSDP (v2), RSDT, XSDT, FADT (revision 6,
  * hardware-reduced ACPI), MADT (local APICs, the IOAPIC, IRQ0->GSI2 override) and a DSDT in AML
- * describing \_SB.PCI0 (windows, _PRT), COM1, the RTC, the i8042, pvpanic and \_S5.
+ * describing \_SB.PCI0 (windows, _PRT), COM1, the RTC, the i8042, pvpanic, fw_cfg and \_S5.
  *
  * They are written into the reserved BIOS area at ACPI_TABLES_BASE, where the kernel's RSDP scan
  * of 0xE0000-0xFFFFF also finds them; boot_params.acpi_rsdp_addr points straight at the RSDP.
@@ -30,6 +30,7 @@ struct acpi_config {
     bool com1, rtc, pvpanic;                   /* which legacy devices the DSDT describes */
     bool i8042;     /* PS/2 keyboard controller (PNP0303, no AUX); also the FADT 8042 flag */
     bool i8042_aux; /* with i8042: its AUX port's mouse (PNP0F13, IRQ 12) */
+    bool fw_cfg;    /* QEMU's fw_cfg device (QEMU0002) on its I/O ports */
 };
 
 /* Defaults for the vessel PC: 1 CPU, all legacy devices present. */

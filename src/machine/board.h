@@ -10,6 +10,7 @@
 #pragma once
 
 #include "hw/acpi_pm.h"
+#include "hw/fw_cfg.h"
 #include "hw/i8042.h"
 #include "hw/ioapic.h"
 #include "hw/lapic.h"
@@ -49,6 +50,10 @@
 /* The i8042's AUX port (a PS/2 mouse), only with a display: ISA IRQ 12. */
 #define PC_AUX_IRQ 12
 #define PC_AUX_GSI PC_AUX_IRQ
+
+/* fw_cfg: selector, data and DMA address ports, no interrupt. */
+#define PC_FW_CFG_PORT  FW_CFG_PORT
+#define PC_FW_CFG_NPORT FW_CFG_NPORT
 
 /* pvpanic: one port, no interrupt. */
 #define PC_PVPANIC_PORT PVPANIC_PORT

@@ -191,9 +191,8 @@ static void pc_net_backend_destroy(void *o)
 static const struct pc_device_ops pc_net_backend_ops = {pc_net_backend_destroy, NULL, NULL, NULL,
                                                         NULL};
 
-/* Append a device, or report why it could not be created. Returns obj != NULL ? 0 : -1. */
-static int pc_add(struct pc *pc, const char *name, void *obj, const struct pc_device_ops *ops,
-                  char *err, size_t errlen)
+int pc_add(struct pc *pc, const char *name, void *obj, const struct pc_device_ops *ops, char *err,
+           size_t errlen)
 {
     if (!obj) return snprintf(err, errlen, "cannot create %s", name), -1;
     if (pc->ndev == PC_MAX_DEVICES) {
@@ -462,6 +461,7 @@ static int pc_build_firmware(struct pc *pc, const struct pc_config *cfg, char *e
     struct acpi_config ac;
     acpi_config_default(&ac);            /* one CPU, every legacy device this board creates */
     ac.i8042_aux = cfg->display != NULL; /* the display's mouse (pc_display.c) */
+    ac.fw_cfg = (pc->optional & PC_HAS_FWCFG) != 0;
     if (acpi_build(&pc->bus, &ac, &pc->rsdp_addr) < 0)
         return snprintf(err, errlen, "cannot build the ACPI tables"), -1;
     return 0;
@@ -494,6 +494,7 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen, int 
     }
     if (pc_create_cpu(pc, cfg, err, errlen) < 0 || pc_create_devices(pc, err, errlen) < 0 ||
         pc_create_virtio(pc, cfg, err, errlen, usage) < 0 ||
+        pc_create_fw_cfg(pc, cfg, err, errlen, usage) < 0 ||
         pc_build_firmware(pc, cfg, err, errlen) < 0)
         goto fail;
     struct boot_screen screen;

@@ -26,7 +26,8 @@ struct pc_events {
     void *opaque;
 };
 
-#define PC_MAX_DISKS 4
+#define PC_MAX_DISKS  4
+#define PC_MAX_FW_CFG 16
 
 /* The memory balloon (virtio-balloon), if enabled. */
 struct pc_balloon_config {
@@ -53,8 +54,10 @@ struct pc_config {
     struct share_config share; /* its directory and rate */
     const char *display;       /* display front end spec (backend/display.h), NULL: none */
     unsigned display_width, display_height;
-    bool display_bochs;      /* the PCI display (hw/bochs_display.h) instead of the plain lfb */
-    const char *screenshot;  /* PNG of the framebuffer written when the board goes */
+    bool display_bochs;     /* the PCI display (hw/bochs_display.h) instead of the plain lfb */
+    const char *screenshot; /* PNG of the framebuffer written when the board goes */
+    const char *fw_cfg[PC_MAX_FW_CFG]; /* --fw-cfg specs (pc_fwcfg.c); any: the fw_cfg device */
+    unsigned nfw_cfg;
     enum vcpu_engine engine; /* the vCPU's engine (vessel/cpu.h) */
     size_t jit_cache;        /* translator code cache bytes, 0 for the default */
     struct pc_events events;
@@ -65,6 +68,10 @@ struct pc_config {
  * the kernel. Returns NULL with a one-line reason in err; `usage`
  * is set when the reason is the operator's input (missing or malformed kernel/initrd) rather
  * than a host failure. */
+/* Whether an --fw-cfg spec is well formed (name=NAME,file=PATH|string=TEXT; files are read by
+ * pc_create). 0, or -1 with a message. */
+int pc_fw_cfg_spec_check(const char *spec, char *err, size_t errlen);
+
 struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen, int *usage);
 void pc_destroy(struct pc *pc);
 

@@ -44,6 +44,7 @@ struct pc_device {
 #define PC_HAS_BALLOON 8u
 #define PC_HAS_TABLET  16u /* the display's virtio-input tablet */
 #define PC_HAS_BOCHS   32u /* the display is the PCI bochs-display */
+#define PC_HAS_FWCFG   64u /* the fw_cfg device (--fw-cfg items) */
 
 struct pc {
     struct bus bus;
@@ -65,3 +66,12 @@ struct pc {
     struct pc_device dev[PC_MAX_DEVICES];
     unsigned ndev;
 };
+
+/* Append a device to the board's list, or say why it could not be created (obj NULL, the list
+ * full: the object is destroyed). 0 or -1. */
+int pc_add(struct pc *pc, const char *name, void *obj, const struct pc_device_ops *ops, char *err,
+           size_t errlen);
+/* The fw_cfg device with cfg's --fw-cfg items, when there are any (pc_fwcfg.c). 0, or -1 with
+ * a message (*usage set when it is the operator's input). */
+int pc_create_fw_cfg(struct pc *pc, const struct pc_config *cfg, char *err, size_t errlen,
+                     int *usage);

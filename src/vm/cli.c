@@ -8,6 +8,7 @@
 #include "backend/display.h"
 #include "backend/net.h"
 #include "introspect/integrity.h"
+#include "machine/pc.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -132,6 +133,7 @@ enum cli_opt {
     OPT_JIT_CACHE,
     OPT_CPU,
     OPT_INTEGRITY_WATCH,
+    OPT_FW_CFG,
 };
 static const char *const cli_opt_names[] = {
     "--kernel", "--initrd", "--append", "--memory", "--cpus", "--console", "--reboot", "--disk",
@@ -143,7 +145,9 @@ static const char *const cli_opt_names[] = {
     /* the engine */
     "--engine", "--jit-cache", "--cpu",
     /* introspection */
-    "--integrity-watch"};
+    "--integrity-watch",
+    /* the guest's firmware configuration */
+    "--fw-cfg"};
 
 /* on|off for option `what`. */
 static int cli_on_off(const char *what, const char *v, size_t n, bool *out, char *err,
@@ -317,6 +321,14 @@ static int cli_run_option(enum cli_opt o, const char *v, struct vm_config *cfg, 
         if (disk_spec_parse(specs[k], path, sizeof(path), &dopt, why, sizeof(why)) != 0)
             return cli_err(err, errlen, "--disk %s", why);
         cfg->disks[cfg->ndisks++] = specs[k];
+        break;
+    }
+    case OPT_FW_CFG: {
+        if (cfg->nfw_cfg == VM_MAX_FW_CFG)
+            return cli_err(err, errlen, "--fw-cfg: at most %d items", VM_MAX_FW_CFG);
+        char why[512];
+        if (pc_fw_cfg_spec_check(v, why, sizeof(why)) < 0) return cli_err(err, errlen, "%s", why);
+        cfg->fw_cfg[cfg->nfw_cfg++] = v;
         break;
     }
     case OPT_MAC: {
@@ -684,6 +696,10 @@ void cli_print_run_help(void)
           "  --restore-mem MEM    its memory file, when not at the path recorded in STATE\n"
           "  --incoming ADDR      receive a live migration (unix:PATH or tcp:HOST:PORT) from\n"
           "                       `vessel migrate` and run the guest here\n"
+          "  --fw-cfg name=NAME,file=PATH|string=TEXT\n"
+          "                       an item of QEMU's fw_cfg device for the guest (repeatable;\n"
+          "                       names under opt/; Linux shows it in\n"
+          "                       /sys/firmware/qemu_fw_cfg/by_name/NAME/raw)\n"
           "  --integrity-watch off|report|block\n"
           "                       after the guest kernel boots, watch its system call tables,\n"
           "                       IDT and text for writes and report them (log, `vessel\n"

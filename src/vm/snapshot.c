@@ -34,7 +34,7 @@
 
 #define SNAP_TRAILER     BUS_PAGE_SIZE
 #define SNAP_MAGIC       "VSLMEM01"
-#define SNAP_CONFIG_VER  2 /* 2: the display card */
+#define SNAP_CONFIG_VER  3 /* 2: the display card; 3: the fw_cfg items */
 #define SNAP_MEMORY_VER  1
 #define SNAP_STR_MAX     8192
 #define SNAP_WRITE_CHUNK (8u << 20)
@@ -114,6 +114,10 @@ void snap_put_config(struct state_writer *w, const struct vm_config *cfg)
     state_put_u32(w, cfg->display_width);
     state_put_u32(w, cfg->display_height);
     state_put_u8(w, cfg->display_bochs);
+    /* v3: the fw_cfg items (specs: a file is read again where the machine is built) */
+    state_put_u32(w, cfg->nfw_cfg);
+    for (unsigned k = 0; k < cfg->nfw_cfg; k++)
+        snap_put_str(w, cfg->fw_cfg[k]);
     state_section_end(w);
 }
 
@@ -389,6 +393,16 @@ static int snap_get_config(struct state_reader *r, struct snap_image *img, char 
             (c->display_width < 320 || c->display_width > 4096 || c->display_height < 200 ||
              c->display_height > 2160 || display_check_spec(c->display, err, errlen) < 0))
             ok = false;
+    }
+    if (v >= 3) {
+        c->nfw_cfg = state_get_u32(r);
+        if (c->nfw_cfg > VM_MAX_FW_CFG) ok = false;
+        char why[256];
+        for (unsigned k = 0; ok && k < c->nfw_cfg; k++) {
+            c->fw_cfg[k] = snap_get_str(r, img, &ok);
+            if (!c->fw_cfg[k] || pc_fw_cfg_spec_check(c->fw_cfg[k], why, sizeof(why)) < 0)
+                ok = false;
+        }
     }
     if (!ok || !state_ok(r) || c->mem_size == 0 || (c->mem_size & (BUS_PAGE_SIZE - 1)))
         return error_set(err, errlen, "malformed vm-config section");

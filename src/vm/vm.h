@@ -32,7 +32,8 @@ enum vm_status {
 
 enum vm_reboot { VM_REBOOT_EXIT, VM_REBOOT_RESTART };
 
-#define VM_MAX_DISKS 4
+#define VM_MAX_DISKS  4
+#define VM_MAX_FW_CFG 16
 
 struct vm_config {
     const char *kernel;  /* bzImage path */
@@ -70,6 +71,8 @@ struct vm_config {
     enum vcpu_engine engine;     /* --engine (DEFAULT: jit where available) */
     size_t jit_cache;            /* --jit-cache bytes, 0 for the default */
     const char *cpu_model;       /* --cpu (NULL: the default model, docs/CPU-MODEL.md) */
+    const char *fw_cfg[VM_MAX_FW_CFG]; /* --fw-cfg items for the guest (machine/pc_fwcfg.c) */
+    unsigned nfw_cfg;
 };
 
 /* Build (or restore, or wait for the API to configure), run and tear down the machine. Returns an
