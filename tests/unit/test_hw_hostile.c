@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "hw/fw_cfg.h"
 #include "hw/i8042.h"
 #include "hw/ioapic.h"
 #include "hw/kvmclock.h"
@@ -67,7 +68,7 @@ static void fn_write(void *opaque, uint64_t off, uint64_t v, unsigned size)
 }
 static const struct io_ops fn_ops = {fn_read, fn_write};
 
-static const uint16_t ports[] = {0x3f8, 0x40, 0x61, 0x70, 0x60, 0x64, 0xcf8, 0x1000};
+static const uint16_t ports[] = {0x3f8, 0x40, 0x61, 0x70, 0x60, 0x64, 0xcf8, 0x1000, FW_CFG_PORT};
 static const uint64_t mmio[] = {LAPIC_BASE, IOAPIC_BASE, PCI_MMIO_WINDOW_BASE};
 
 static void test_random_guest(void)
@@ -92,6 +93,9 @@ static void test_random_guest(void)
         lines[l] = ioapic_irq_line(io, gsi[l]);
     }
     struct pci_host *h = pci_host_create(&bus, lapic_msi_sink(apic), lines, gsi);
+    struct fw_cfg *fc = fw_cfg_create(&bus, FW_CFG_PORT, 1 << 20, 1);
+    char why[128];
+    CHECK(fc && fw_cfg_add_file(fc, "opt/f", "0123456789", 10, why, sizeof(why)) == 0);
     CHECK(apic && io && u && p && r && k && kv && h);
     pci_device_init(&fn, "fn", 0x1af4, 0x1042, 0x010000, 1, NULL, NULL);
     pci_device_set_interrupt_pin(&fn, 1);
@@ -127,7 +131,7 @@ static void test_random_guest(void)
         case 0:
         case 1:
         case 2: {
-            uint16_t port = (uint16_t)(ports[(x >> 8) % 8] + ((x >> 16) & 15));
+            uint16_t port = (uint16_t)(ports[(x >> 8) % 9] + ((x >> 16) & 15));
             if ((x >> 20) & 1)
                 bus_pio_write(&bus, port, v, size);
             else
@@ -203,6 +207,7 @@ static void test_random_guest(void)
     i8042_save(k, &w);
     kvmclock_save(kv, &w);
     pci_host_save(h, &w);
+    fw_cfg_save(fc, &w);
     state_section_begin(&w, "fn", 1);
     pci_device_save(&fn, &w);
     state_section_end(&w);
@@ -218,6 +223,7 @@ static void test_random_guest(void)
     CHECK_EQ(i8042_load(k, &rd), 0);
     CHECK_EQ(kvmclock_load(kv, &rd), 0);
     CHECK_EQ(pci_host_load(h, &rd), 0);
+    CHECK_EQ(fw_cfg_load(fc, &rd), 0);
     CHECK(state_section_find(&rd, "fn", &ver));
     CHECK_EQ(pci_device_load(&fn, &rd), 0);
 
@@ -238,6 +244,7 @@ static void test_random_guest(void)
         (void)i8042_load(k, &rd);
         (void)kvmclock_load(kv, &rd);
         (void)pci_host_load(h, &rd);
+        (void)fw_cfg_load(fc, &rd);
         if (state_section_find(&rd, "fn", &ver)) (void)pci_device_load(&fn, &rd);
         /* the devices still work afterwards */
         fake_now += 1000000;
@@ -247,6 +254,7 @@ static void test_random_guest(void)
         (void)bus_pio_read(&bus, 0x3fd, 1);
         (void)bus_pio_read(&bus, 0x40, 1);
         (void)bus_pio_read(&bus, 0x71, 1);
+        (void)bus_pio_read(&bus, FW_CFG_PORT + 1, 1);
         int vec = lapic_intc_ops.pending(apic);
         CHECK(vec >= -1 && vec <= 255);
     }
@@ -255,6 +263,7 @@ static void test_random_guest(void)
 
     pci_device_destroy(&fn);
     pci_host_destroy(h);
+    fw_cfg_destroy(fc);
     kvmclock_destroy(kv);
     i8042_destroy(k);
     rtc_destroy(r);
