@@ -1,5 +1,6 @@
 /* test_hw_hostile.c — every platform device wired together as on the board (UART, PIT, RTC and
- * i8042 with its AUX mouse on IOAPIC pins, IOAPIC and PCI MSI-X into the LAPIC, kvmclock on RAM)
+ * i8042 with its AUX mouse on IOAPIC pins, IOAPIC and PCI MSI-X into the LAPIC, kvmclock on RAM,
+ * fw_cfg with DMA into RAM, the 8259 pair with random lines and acknowledges)
  * and driven by a hostile guest: seeded random port and MMIO accesses of every size at every offset
  * of every device, random MSR writes, timer updates at random times, and random or truncated state
  * streams handed to every loader. The monitor must not crash (ASan/UBSan runs catch memory
@@ -9,6 +10,7 @@
 #include "check.h"
 #include "hw/fw_cfg.h"
 #include "hw/i8042.h"
+#include "hw/i8259.h"
 #include "hw/ioapic.h"
 #include "hw/kvmclock.h"
 #include "hw/lapic.h"
@@ -68,7 +70,19 @@ static void fn_write(void *opaque, uint64_t off, uint64_t v, unsigned size)
 }
 static const struct io_ops fn_ops = {fn_read, fn_write};
 
-static const uint16_t ports[] = {0x3f8, 0x40, 0x61, 0x70, 0x60, 0x64, 0xcf8, 0x1000, FW_CFG_PORT};
+static const uint16_t ports[] = {0x3f8,
+                                 0x40,
+                                 0x61,
+                                 0x70,
+                                 0x60,
+                                 0x64,
+                                 0xcf8,
+                                 0x1000,
+                                 FW_CFG_PORT,
+                                 I8259_MASTER_PORT,
+                                 I8259_SLAVE_PORT,
+                                 I8259_ELCR_PORT};
+#define NPORTS (sizeof(ports) / sizeof(ports[0]))
 static const uint64_t mmio[] = {LAPIC_BASE, IOAPIC_BASE, PCI_MMIO_WINDOW_BASE};
 
 static void test_random_guest(void)
@@ -95,6 +109,8 @@ static void test_random_guest(void)
     struct pci_host *h = pci_host_create(&bus, lapic_msi_sink(apic), lines, gsi);
     struct fw_cfg *fc = fw_cfg_create(&bus, FW_CFG_PORT, 1 << 20, 1);
     char why[128];
+    struct i8259 *pic = i8259_create(&bus, NULL);
+    CHECK(pic != NULL);
     CHECK(fc && fw_cfg_add_file(fc, "opt/f", "0123456789", 10, why, sizeof(why)) == 0);
     CHECK(apic && io && u && p && r && k && kv && h);
     pci_device_init(&fn, "fn", 0x1af4, 0x1042, 0x010000, 1, NULL, NULL);
@@ -131,7 +147,7 @@ static void test_random_guest(void)
         case 0:
         case 1:
         case 2: {
-            uint16_t port = (uint16_t)(ports[(x >> 8) % 9] + ((x >> 16) & 15));
+            uint16_t port = (uint16_t)(ports[(x >> 8) % NPORTS] + ((x >> 16) & 15));
             if ((x >> 20) & 1)
                 bus_pio_write(&bus, port, v, size);
             else
@@ -165,6 +181,9 @@ static void test_random_guest(void)
             uart8250_receive(u, in, v & 3);
             pci_msix_notify(&fn, (unsigned)(v >> 8) % 10);
             pci_device_set_irq(&fn, (int)(v >> 16) & 1);
+            struct irq_line pl = i8259_irq_line(pic, (unsigned)(v >> 24) % 17); /* 16: refused */
+            irq_set(&pl, (int)(v >> 32) & 1);
+            if (i8259_intr(pic)) (void)i8259_intack(pic);
             break;
         }
         default: {
@@ -208,6 +227,7 @@ static void test_random_guest(void)
     kvmclock_save(kv, &w);
     pci_host_save(h, &w);
     fw_cfg_save(fc, &w);
+    i8259_save(pic, &w);
     state_section_begin(&w, "fn", 1);
     pci_device_save(&fn, &w);
     state_section_end(&w);
@@ -224,6 +244,7 @@ static void test_random_guest(void)
     CHECK_EQ(kvmclock_load(kv, &rd), 0);
     CHECK_EQ(pci_host_load(h, &rd), 0);
     CHECK_EQ(fw_cfg_load(fc, &rd), 0);
+    CHECK_EQ(i8259_load(pic, &rd), 0);
     CHECK(state_section_find(&rd, "fn", &ver));
     CHECK_EQ(pci_device_load(&fn, &rd), 0);
 
@@ -245,6 +266,7 @@ static void test_random_guest(void)
         (void)kvmclock_load(kv, &rd);
         (void)pci_host_load(h, &rd);
         (void)fw_cfg_load(fc, &rd);
+        (void)i8259_load(pic, &rd);
         if (state_section_find(&rd, "fn", &ver)) (void)pci_device_load(&fn, &rd);
         /* the devices still work afterwards */
         fake_now += 1000000;
@@ -264,6 +286,7 @@ static void test_random_guest(void)
     pci_device_destroy(&fn);
     pci_host_destroy(h);
     fw_cfg_destroy(fc);
+    i8259_destroy(pic);
     kvmclock_destroy(kv);
     i8042_destroy(k);
     rtc_destroy(r);
