@@ -18,6 +18,7 @@
 #include "backend/net.h"
 #include "hw/kvmclock.h"
 #include "machine/acpi.h"
+#include "machine/acpi_loader.h"
 #include "machine/board.h"
 #include "machine/boot_params.h"
 #include "machine/pc_display.h"
@@ -462,6 +463,8 @@ static int pc_build_firmware(struct pc *pc, const struct pc_config *cfg, char *e
     acpi_config_default(&ac);            /* one CPU, every legacy device this board creates */
     ac.i8042_aux = cfg->display != NULL; /* the display's mouse (pc_display.c) */
     ac.fw_cfg = (pc->optional & PC_HAS_FWCFG) != 0;
+    if (cfg->bios) /* the firmware places them (acpi_loader.c); its image owns 0xE0000 */
+        return acpi_loader_add(pc->fw_cfg, &ac, err, errlen);
     if (acpi_build(&pc->bus, &ac, &pc->rsdp_addr) < 0)
         return snprintf(err, errlen, "cannot build the ACPI tables"), -1;
     return 0;
@@ -476,7 +479,8 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen, int 
         return NULL;
     }
     pc->events = cfg->events;
-    uint64_t ram = cfg->ram_size + pc_display_ram(cfg);
+    uint64_t rom_off = cfg->ram_size + pc_display_ram(cfg);
+    uint64_t ram = rom_off + pc_bios_rom_size(cfg);
     int rc =
         cfg->memory_file ? bus_init_file(&pc->bus, ram, cfg->memory_file) : bus_init(&pc->bus, ram);
     if (rc < 0) {
@@ -495,7 +499,8 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen, int 
     if (pc_create_cpu(pc, cfg, err, errlen) < 0 || pc_create_devices(pc, err, errlen) < 0 ||
         pc_create_virtio(pc, cfg, err, errlen, usage) < 0 ||
         pc_create_fw_cfg(pc, cfg, err, errlen, usage) < 0 ||
-        pc_build_firmware(pc, cfg, err, errlen) < 0)
+        pc_build_firmware(pc, cfg, err, errlen) < 0 ||
+        (cfg->bios && pc_bios_setup(pc, cfg, rom_off, err, errlen, usage) < 0))
         goto fail;
     struct boot_screen screen;
     if (cfg->display && pc_display_create(pc, cfg, &screen, err, errlen, usage) < 0) goto fail;

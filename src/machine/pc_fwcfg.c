@@ -1,7 +1,7 @@
 /* pc_fwcfg.c — the board's fw_cfg device (hw/fw_cfg.h) and the --fw-cfg items it carries: what
  * QEMU's `-fw_cfg name=...,file=...|string=...` does, read by Linux's qemu_fw_cfg driver under
- * /sys/firmware/qemu_fw_cfg/by_name/NAME/raw (and by firmware later). The device exists only
- * when items are given, so machines without it keep their saved-state layout.
+ * /sys/firmware/qemu_fw_cfg/by_name/NAME/raw, and by firmware (pc_bios.c adds its files). The
+ * device exists only with items or firmware, so other machines keep their saved-state layout.
  *
  * Spec: name=NAME,file=PATH or name=NAME,string=TEXT — file= or string= comes last and takes
  * the rest of the spec (commas included). Names are 1-55 bytes without a comma; like QEMU we
@@ -99,9 +99,10 @@ static const struct pc_device_ops pc_fw_cfg_ops = {pc_fw_cfg_destroy, pc_fw_cfg_
 int pc_create_fw_cfg(struct pc *pc, const struct pc_config *cfg, char *err, size_t errlen,
                      int *usage)
 {
-    if (!cfg->nfw_cfg) return 0;
+    if (!cfg->nfw_cfg && !cfg->bios) return 0;
     struct fw_cfg *f = fw_cfg_create(&pc->bus, FW_CFG_PORT, cfg->ram_size, 1);
     if (pc_add(pc, "fw_cfg", f, &pc_fw_cfg_ops, err, errlen) < 0) return -1;
+    pc->fw_cfg = f;
     pc->optional |= PC_HAS_FWCFG;
     for (unsigned k = 0; k < cfg->nfw_cfg; k++) {
         struct fw_cfg_spec s;

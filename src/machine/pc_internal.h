@@ -57,7 +57,8 @@ struct pc {
     struct pci_host *pci;
     struct virtio_console *hvc;
     struct virtio_balloon *balloon;
-    struct share *share; /* page sharing, or NULL */
+    struct share *share;   /* page sharing, or NULL */
+    struct fw_cfg *fw_cfg; /* with --fw-cfg items or firmware, else NULL */
     struct acpi_pm pm;
     uint32_t optional; /* PC_HAS_* */
     unsigned ndisks;
@@ -75,3 +76,8 @@ int pc_add(struct pc *pc, const char *name, void *obj, const struct pc_device_op
  * a message (*usage set when it is the operator's input). */
 int pc_create_fw_cfg(struct pc *pc, const struct pc_config *cfg, char *err, size_t errlen,
                      int *usage);
+/* Firmware boot (pc_bios.c): the image's size as the board reserves it (0: no usable --bios),
+ * and placing it (RAM offset rom_off onwards), its fw_cfg files, the vCPU's reset state. */
+uint64_t pc_bios_rom_size(const struct pc_config *cfg);
+int pc_bios_setup(struct pc *pc, const struct pc_config *cfg, uint64_t rom_off, char *err,
+                  size_t errlen, int *usage);

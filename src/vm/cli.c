@@ -461,6 +461,17 @@ static int cli_parse_run(int argc, char **argv, int i, enum cli_command *cmd, st
             *cmd = CLI_RUN_HELP;
             return 0;
         }
+        /* --bios [PATH]: the value is optional (Debian's SeaBIOS by default) */
+        if (!strcmp(a, "--bios") || !strncmp(a, "--bios=", 7)) {
+            if (a[6] == '=')
+                cfg->bios = a + 7;
+            else if (i + 1 < argc && argv[i + 1][0] != '-')
+                cfg->bios = argv[++i];
+            else
+                cfg->bios = VM_BIOS_DEFAULT;
+            if (!*cfg->bios) return cli_err(err, errlen, "--bios: empty path");
+            continue;
+        }
         bool ok = false;
         const char *v = NULL;
         unsigned o;
@@ -487,9 +498,17 @@ static int cli_parse_run(int argc, char **argv, int i, enum cli_command *cmd, st
         return cli_err(
             err, errlen,
             "--restore: the snapshot brings its kernel; drop --kernel/--initrd/--append");
+    if (cfg->bios && (kernel_given || initrd_given || append))
+        return cli_err(err, errlen,
+                       "--bios boots from a disk through the firmware; drop --kernel/--initrd/"
+                       "--append (fw_cfg kernel loading is not there yet)");
+    if (cfg->bios && (cfg->restore || cfg->incoming))
+        return cli_err(err, errlen, "--bios: a restored machine brings its firmware");
+    if (cfg->bios && cfg->display)
+        return cli_err(err, errlen, "--bios: not with --display yet (the serial console only)");
     /* A restore needs no kernel, and with an API socket the kernel may come later
-     * (PUT /boot-source), so neither falls back to the default guest. */
-    if (!kernel_given && !cfg->restore && !cfg->incoming && !cfg->api_sock) {
+     * (PUT /boot-source), so neither falls back to the default guest; nor does firmware. */
+    if (!kernel_given && !cfg->restore && !cfg->incoming && !cfg->api_sock && !cfg->bios) {
         char dir[2048];
         cli_cache_dir(dir, sizeof(dir));
         if (!kernel_given) {
@@ -696,6 +715,9 @@ void cli_print_run_help(void)
           "  --restore-mem MEM    its memory file, when not at the path recorded in STATE\n"
           "  --incoming ADDR      receive a live migration (unix:PATH or tcp:HOST:PORT) from\n"
           "                       `vessel migrate` and run the guest here\n"
+          "  --bios [PATH]        boot through firmware from the disks instead of loading a\n"
+          "                       kernel: SeaBIOS (default " VM_BIOS_DEFAULT ")\n"
+          "                       on the serial console\n"
           "  --fw-cfg name=NAME,file=PATH|string=TEXT\n"
           "                       an item of QEMU's fw_cfg device for the guest (repeatable;\n"
           "                       names under opt/; Linux shows it in\n"

@@ -114,10 +114,12 @@ void snap_put_config(struct state_writer *w, const struct vm_config *cfg)
     state_put_u32(w, cfg->display_width);
     state_put_u32(w, cfg->display_height);
     state_put_u8(w, cfg->display_bochs);
-    /* v3: the fw_cfg items (specs: a file is read again where the machine is built) */
+    /* v3: the fw_cfg items (specs: a file is read again where the machine is built) and the
+     * firmware image booted, whose copy is part of RAM's image */
     state_put_u32(w, cfg->nfw_cfg);
     for (unsigned k = 0; k < cfg->nfw_cfg; k++)
         snap_put_str(w, cfg->fw_cfg[k]);
+    snap_put_str(w, cfg->bios);
     state_section_end(w);
 }
 
@@ -403,6 +405,7 @@ static int snap_get_config(struct state_reader *r, struct snap_image *img, char 
             if (!c->fw_cfg[k] || pc_fw_cfg_spec_check(c->fw_cfg[k], why, sizeof(why)) < 0)
                 ok = false;
         }
+        c->bios = snap_get_str(r, img, &ok);
     }
     if (!ok || !state_ok(r) || c->mem_size == 0 || (c->mem_size & (BUS_PAGE_SIZE - 1)))
         return error_set(err, errlen, "malformed vm-config section");

@@ -56,7 +56,7 @@ struct snap_image {
     struct vm_config cfg; /* strings point into the image's own storage */
     struct snap_chain chain;
     uint64_t id, ram_size;
-    char *strings[8 + 3 * VM_MAX_DISKS + VM_MAX_FW_CFG];
+    char *strings[9 + 3 * VM_MAX_DISKS + VM_MAX_FW_CFG];
     unsigned nstrings;
 };
 

@@ -478,6 +478,7 @@ int vm_build(struct vm *vm, bool boot, char *err, size_t errlen, int *usage)
     }
     for (unsigned k = 0; k < cfg->nfw_cfg && k < PC_MAX_FW_CFG; k++)
         pcfg.fw_cfg[pcfg.nfw_cfg++] = cfg->fw_cfg[k];
+    pcfg.bios = cfg->bios;
     /* the CPU model first (the process starts with the default): a restore then adopts the
      * model its "cpu" section records */
     if (cfg->cpu_model && vcpu_model_select(cfg->cpu_model, err, errlen) < 0) {
@@ -662,7 +663,7 @@ int vm_main(const struct vm_config *cfg)
             fprintf(stderr, "vessel: restored %s (%llu MiB) in %.2f ms\n", cfg->restore,
                     (unsigned long long)(vm->conf.mem_size >> 20), (double)vm->restore_ns / 1e6);
         }
-    } else if (!failed && cfg->kernel) {
+    } else if (!failed && (cfg->kernel || cfg->bios)) {
         int usage = 0;
         if (vm_build(vm, true, err, sizeof(err), &usage) < 0) {
             status = usage ? VM_STATUS_USAGE : VM_STATUS_ERROR;
@@ -678,7 +679,8 @@ int vm_main(const struct vm_config *cfg)
     if (!failed) sandbox_enter(SANDBOX_VCPU);
     while (!failed) {
         enum vm_outcome o = vm_loop(vm);
-        if (o == VM_RESET && vm->conf.reboot == VM_REBOOT_RESTART && vm->conf.kernel) {
+        if (o == VM_RESET && vm->conf.reboot == VM_REBOOT_RESTART &&
+            (vm->conf.kernel || vm->conf.bios)) {
             pc_destroy(vm->pc);
             vm->pc = NULL;
             atomic_store(&vm->reset, false);

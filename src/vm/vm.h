@@ -32,8 +32,9 @@ enum vm_status {
 
 enum vm_reboot { VM_REBOOT_EXIT, VM_REBOOT_RESTART };
 
-#define VM_MAX_DISKS  4
-#define VM_MAX_FW_CFG 16
+#define VM_MAX_DISKS    4
+#define VM_MAX_FW_CFG   16
+#define VM_BIOS_DEFAULT "/usr/share/seabios/bios-256k.bin" /* Debian's seabios package */
 
 struct vm_config {
     const char *kernel;  /* bzImage path */
@@ -72,6 +73,7 @@ struct vm_config {
     size_t jit_cache;            /* --jit-cache bytes, 0 for the default */
     const char *cpu_model;       /* --cpu (NULL: the default model, docs/CPU-MODEL.md) */
     const char *fw_cfg[VM_MAX_FW_CFG]; /* --fw-cfg items for the guest (machine/pc_fwcfg.c) */
+    const char *bios; /* --bios: boot this firmware image instead of a kernel, or NULL */
     unsigned nfw_cfg;
 };
 

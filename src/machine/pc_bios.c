@@ -1,0 +1,128 @@
+/* pc_bios.c — booting through firmware (`--bios [PATH]`, issue 16): the board without vessel's
+ * own Linux loader. The firmware image (SeaBIOS's bios-256k.bin from Debian by default) is
+ * placed the way a PC's flash and QEMU show it: the whole image just below 4 GiB, where the CPU
+ * fetches its first instruction (0xFFFFFFF0), and its top 256 KiB (at most) at the end of the
+ * first megabyte. The high copy is RAM the board reserves past the guest's (the bus's alias
+ * window shows it below 4 GiB); the low copy is ordinary RAM, already writable, which is what
+ * SeaBIOS's shadowing through i440FX/Q35 PAM registers would give it — vessel has neither
+ * chipset, so SeaBIOS says "Unable to unlock ram - bridge not found" and carries on in RAM that
+ * needs no unlocking. Writes to the high copy are not refused (flash would ignore them).
+ *
+ * What the firmware asks the board, it gets through fw_cfg: the RAM map ("etc/e820"), the
+ * serial console for its text output ("etc/sercon-port": COM1), and vessel's ACPI tables
+ * through the linker/loader (acpi_loader.c) rather than written into the BIOS area. The vCPU
+ * starts from its architectural reset state (real mode, CS:IP F000:FFF0). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "hw/fw_cfg.h"
+#include "machine/pc_internal.h"
+#include "vessel/bus.h"
+#include "vessel/cpu.h"
+
+#define BIOS_MIN     (64u << 10)
+#define BIOS_MAX     (16u << 20)
+#define BIOS_LOW_MAX (256u << 10) /* what fits between 0xC0000 and 1 MiB */
+#define BIOS_LOW_END 0x100000ull
+#define BIOS_TOP     0x100000000ull
+#define E820_RAM     1
+#define SERCON_COM1  0x3f8
+
+uint64_t pc_bios_rom_size(const struct pc_config *cfg)
+{
+    struct stat st;
+    if (!cfg->bios || stat(cfg->bios, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
+    if (st.st_size < BIOS_MIN || st.st_size > BIOS_MAX || (st.st_size & (BUS_PAGE_SIZE - 1)))
+        return 0;
+    return (uint64_t)st.st_size;
+}
+
+static uint8_t *bios_read(const char *path, uint64_t size, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *img = f ? malloc(size) : NULL;
+    if (!img || fread(img, 1, size, f) != size) {
+        snprintf(err, errlen, "--bios %s: %s", path, !f ? strerror(errno) : "cannot read it");
+        free(img);
+        img = NULL;
+    }
+    if (f) fclose(f);
+    return img;
+}
+
+/* The RAM map as QEMU gives it: u64 address, u64 length, u32 type, packed. */
+static int bios_add_e820(struct pc *pc, uint64_t ram_size, char *err, size_t errlen)
+{
+    uint8_t map[2][20];
+    uint64_t low = ram_size < BUS_MAX_LOW_RAM ? ram_size : BUS_MAX_LOW_RAM;
+    const uint64_t ent[2][2] = {{0, low}, {BUS_HIGH_RAM, ram_size - low}};
+    unsigned n = ram_size > low ? 2 : 1;
+    for (unsigned k = 0; k < n; k++) {
+        for (unsigned b = 0; b < 8; b++) {
+            map[k][b] = (uint8_t)(ent[k][0] >> (8 * b));
+            map[k][8 + b] = (uint8_t)(ent[k][1] >> (8 * b));
+        }
+        map[k][16] = E820_RAM;
+        map[k][17] = map[k][18] = map[k][19] = 0;
+    }
+    return fw_cfg_add_file(pc->fw_cfg, "etc/e820", map, n * 20u, err, errlen);
+}
+
+int pc_bios_setup(struct pc *pc, const struct pc_config *cfg, uint64_t rom_off, char *err,
+                  size_t errlen, int *usage)
+{
+    uint64_t size = pc_bios_rom_size(cfg);
+    if (!size) {
+        *usage = 1;
+        snprintf(err, errlen,
+                 "--bios %s: not a firmware image (a readable file of 64 KiB to 16 MiB, a "
+                 "multiple of 4 KiB)",
+                 cfg->bios);
+        return -1;
+    }
+    uint8_t *img = bios_read(cfg->bios, size, err, errlen);
+    if (!img) {
+        *usage = 1;
+        return -1;
+    }
+    uint64_t low = size < BIOS_LOW_MAX ? size : BIOS_LOW_MAX;
+    uint8_t *high_copy = bus_ram_ptr(&pc->bus, 0, 0) ? pc->bus.ram + rom_off : NULL;
+    uint8_t *low_copy = bus_ram_ptr(&pc->bus, BIOS_LOW_END - low, low);
+    if (!high_copy || !low_copy ||
+        bus_set_ram_alias(&pc->bus, BIOS_TOP - size, size, rom_off) < 0) {
+        free(img);
+        snprintf(err, errlen, "--bios: cannot map the firmware below 4 GiB");
+        return -1;
+    }
+    memcpy(high_copy, img, size);
+    memcpy(low_copy, img + size - low, low);
+    free(img);
+    bus_note_write(&pc->bus, BIOS_LOW_END - low, low);
+    bus_note_write(&pc->bus, BIOS_TOP - size, size);
+
+    uint8_t sercon[2] = {SERCON_COM1 & 0xff, SERCON_COM1 >> 8};
+    if (bios_add_e820(pc, cfg->ram_size, err, errlen) < 0 ||
+        (!cfg->hvc && fw_cfg_add_file(pc->fw_cfg, "etc/sercon-port", sercon, 2, err, errlen) < 0))
+        return -1;
+
+    /* The architectural reset state (Intel SDM vol. 3, 9.1.1). */
+    struct vcpu_sregs s;
+    vcpu_get_sregs(pc->vcpu, &s);
+    for (unsigned k = 0; k < 6; k++)
+        s.seg[k] = (struct vcpu_segment){.selector = 0, .base = 0, .limit = 0xffff, .attr = 0x93};
+    s.seg[VSEG_CS] = (struct vcpu_segment){
+        .selector = 0xf000, .base = 0xffff0000, .limit = 0xffff, .attr = 0x9b};
+    s.seg[VSEG_LDTR] = (struct vcpu_segment){.limit = 0xffff, .attr = 0x82};
+    s.seg[VSEG_TR] = (struct vcpu_segment){.limit = 0xffff, .attr = 0x8b};
+    s.gdt_base = s.idt_base = 0;
+    s.gdt_limit = s.idt_limit = 0xffff;
+    s.cr0 = 0x60000010;
+    s.cr2 = s.cr3 = s.cr4 = s.efer = 0;
+    vcpu_set_sregs(pc->vcpu, &s);
+    struct vcpu_regs r = {.rip = 0xfff0, .rflags = 0x2};
+    vcpu_set_regs(pc->vcpu, &r);
+    return 0;
+}
