@@ -58,6 +58,7 @@ struct pc_config {
     const char *screenshot; /* PNG of the framebuffer written when the board goes */
     const char *fw_cfg[PC_MAX_FW_CFG]; /* --fw-cfg specs (pc_fwcfg.c); any: the fw_cfg device */
     const char *bios; /* firmware image to boot through (pc_bios.c) instead of a kernel, or NULL */
+    const char *firmware_log; /* with bios: its debug port (0x402) appended to this file */
     unsigned nfw_cfg;
     enum vcpu_engine engine; /* the vCPU's engine (vessel/cpu.h) */
     size_t jit_cache;        /* translator code cache bytes, 0 for the default */

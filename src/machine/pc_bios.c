@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "hw/debugcon.h"
 #include "hw/fw_cfg.h"
 #include "machine/pc_internal.h"
 #include "vessel/bus.h"
@@ -71,6 +72,41 @@ static int bios_add_e820(struct pc *pc, uint64_t ram_size, char *err, size_t err
     return fw_cfg_add_file(pc->fw_cfg, "etc/e820", map, n * 20u, err, errlen);
 }
 
+struct bios_log {
+    struct debugcon *port;
+    FILE *file;
+};
+
+static void bios_log_destroy(void *o)
+{
+    struct bios_log *l = o;
+    debugcon_destroy(l->port);
+    fclose(l->file);
+    free(l);
+}
+/* No state: a restored machine appends to its own log. */
+static const struct pc_device_ops bios_log_ops = {bios_log_destroy, NULL, NULL, NULL, NULL};
+
+/* The firmware's debug port (0x402) into `path` (--firmware-log), appended. */
+static int bios_log_open(struct pc *pc, const char *path, char *err, size_t errlen, int *usage)
+{
+    struct bios_log *l = calloc(1, sizeof(*l));
+    if (l) l->file = fopen(path, "a");
+    if (!l || !l->file) {
+        *usage = 1;
+        snprintf(err, errlen, "--firmware-log %s: %s", path, strerror(errno));
+        free(l);
+        return -1;
+    }
+    l->port = debugcon_create(&pc->bus, DEBUGCON_PORT, l->file);
+    if (!l->port) {
+        fclose(l->file);
+        free(l);
+        return snprintf(err, errlen, "--firmware-log: port %#x is taken", DEBUGCON_PORT), -1;
+    }
+    return pc_add(pc, "firmware-log", l, &bios_log_ops, err, errlen);
+}
+
 int pc_bios_setup(struct pc *pc, const struct pc_config *cfg, uint64_t rom_off, char *err,
                   size_t errlen, int *usage)
 {
@@ -103,6 +139,8 @@ int pc_bios_setup(struct pc *pc, const struct pc_config *cfg, uint64_t rom_off, 
     bus_note_write(&pc->bus, BIOS_LOW_END - low, low);
     bus_note_write(&pc->bus, BIOS_TOP - size, size);
 
+    if (cfg->firmware_log && bios_log_open(pc, cfg->firmware_log, err, errlen, usage) < 0)
+        return -1;
     uint8_t sercon[2] = {SERCON_COM1 & 0xff, SERCON_COM1 >> 8};
     if (bios_add_e820(pc, cfg->ram_size, err, errlen) < 0 ||
         (!cfg->hvc && fw_cfg_add_file(pc->fw_cfg, "etc/sercon-port", sercon, 2, err, errlen) < 0))

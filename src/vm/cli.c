@@ -134,6 +134,7 @@ enum cli_opt {
     OPT_CPU,
     OPT_INTEGRITY_WATCH,
     OPT_FW_CFG,
+    OPT_FIRMWARE_LOG,
 };
 static const char *const cli_opt_names[] = {
     "--kernel", "--initrd", "--append", "--memory", "--cpus", "--console", "--reboot", "--disk",
@@ -147,7 +148,7 @@ static const char *const cli_opt_names[] = {
     /* introspection */
     "--integrity-watch",
     /* the guest's firmware configuration */
-    "--fw-cfg"};
+    "--fw-cfg", "--firmware-log"};
 
 /* on|off for option `what`. */
 static int cli_on_off(const char *what, const char *v, size_t n, bool *out, char *err,
@@ -323,6 +324,7 @@ static int cli_run_option(enum cli_opt o, const char *v, struct vm_config *cfg, 
         cfg->disks[cfg->ndisks++] = specs[k];
         break;
     }
+    case OPT_FIRMWARE_LOG: cfg->firmware_log = v; break;
     case OPT_FW_CFG: {
         if (cfg->nfw_cfg == VM_MAX_FW_CFG)
             return cli_err(err, errlen, "--fw-cfg: at most %d items", VM_MAX_FW_CFG);
@@ -504,6 +506,7 @@ static int cli_parse_run(int argc, char **argv, int i, enum cli_command *cmd, st
                        "--append (fw_cfg kernel loading is not there yet)");
     if (cfg->bios && (cfg->restore || cfg->incoming))
         return cli_err(err, errlen, "--bios: a restored machine brings its firmware");
+    if (cfg->firmware_log && !cfg->bios) return cli_err(err, errlen, "--firmware-log needs --bios");
     if (cfg->bios && cfg->display)
         return cli_err(err, errlen, "--bios: not with --display yet (the serial console only)");
     /* A restore needs no kernel, and with an API socket the kernel may come later
@@ -718,6 +721,7 @@ void cli_print_run_help(void)
           "  --bios [PATH]        boot through firmware from the disks instead of loading a\n"
           "                       kernel: SeaBIOS (default " VM_BIOS_DEFAULT ")\n"
           "                       on the serial console\n"
+          "  --firmware-log PATH  append the firmware's debug output (port 0x402) to PATH\n"
           "  --fw-cfg name=NAME,file=PATH|string=TEXT\n"
           "                       an item of QEMU's fw_cfg device for the guest (repeatable;\n"
           "                       names under opt/; Linux shows it in\n"

@@ -479,6 +479,7 @@ int vm_build(struct vm *vm, bool boot, char *err, size_t errlen, int *usage)
     for (unsigned k = 0; k < cfg->nfw_cfg && k < PC_MAX_FW_CFG; k++)
         pcfg.fw_cfg[pcfg.nfw_cfg++] = cfg->fw_cfg[k];
     pcfg.bios = cfg->bios;
+    pcfg.firmware_log = cfg->firmware_log;
     /* the CPU model first (the process starts with the default): a restore then adopts the
      * model its "cpu" section records */
     if (cfg->cpu_model && vcpu_model_select(cfg->cpu_model, err, errlen) < 0) {

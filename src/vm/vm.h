@@ -73,7 +73,8 @@ struct vm_config {
     size_t jit_cache;            /* --jit-cache bytes, 0 for the default */
     const char *cpu_model;       /* --cpu (NULL: the default model, docs/CPU-MODEL.md) */
     const char *fw_cfg[VM_MAX_FW_CFG]; /* --fw-cfg items for the guest (machine/pc_fwcfg.c) */
-    const char *bios; /* --bios: boot this firmware image instead of a kernel, or NULL */
+    const char *bios;         /* --bios: boot this firmware image instead of a kernel, or NULL */
+    const char *firmware_log; /* --firmware-log: the firmware's debug port into this file */
     unsigned nfw_cfg;
 };
 
