@@ -4,10 +4,12 @@ guest, separating each command's output with markers the shell's own echo can't 
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -42,6 +44,22 @@ class Tap:
     def done(self):
         print(f"1..{self.n}", flush=True)
         return 1 if self.failed else 0
+
+
+def run_test(body, prefix):
+    """Run body(t, tmp, procs) with a TAP reporter `t`, a temporary directory `tmp` and a list
+    `procs` of processes (Guest or Popen) the test started: however the body ends, they are
+    killed and the directory removed. Returns the exit status (for SystemExit)."""
+    t = Tap()
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    procs = []
+    try:
+        body(t, tmp, procs)
+    finally:
+        for p in procs:
+            p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return t.done()
 
 
 def cache_dir():

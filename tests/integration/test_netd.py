@@ -9,13 +9,12 @@ built."""
 
 import json
 import os
-import shutil
 import socket
 import subprocess
-import tempfile
 import time
 
-from harness import READY_LINE, Guest, Tap, free_port, guest_files, guest_present, vessel_path
+from harness import (READY_LINE, Guest, free_port, guest_files, guest_present, run_test,
+                     vessel_path)
 
 
 def echo(conn, text, within=60):
@@ -42,100 +41,91 @@ def wait_path(path, within=10):
     return os.path.exists(path)
 
 
-def main():
-    t = Tap()
+def body(t, tmp, procs):
     vessel = vessel_path()
-    tmp = tempfile.mkdtemp(prefix="vessel-netd-")
-    procs = []
-    try:
-        p = subprocess.run([vessel, "netd"], capture_output=True, text=True, timeout=30)
-        t.ok(p.returncode == 2 and "usage" in p.stderr, "netd without options exits 2 with usage",
-             p.stderr)
-        p = subprocess.run([vessel, "netd", "--socket", os.path.join(tmp, "x.sock"), "--net",
-                            "bogus"], capture_output=True, text=True, timeout=30)
-        t.ok(p.returncode == 2 and "unknown network back-end" in p.stderr,
-             "netd with an unknown back-end exits 2 and says why", p.stderr)
-        if not guest_present():
-            t.skip("netd with a guest", "default guest not built (scripts/build-guest.sh)")
-            return t.done()
-        timeout = int(os.environ.get("VESSEL_BOOT_TIMEOUT", "600"))
-        files = guest_files()
-        nsock = os.path.join(tmp, "net.sock")
-        port = free_port()
-        netd_log = open(os.path.join(tmp, "netd.log"), "wb")
-        netd = subprocess.Popen([vessel, "netd", "--socket", nsock, "--net",
-                                 f"user,hostfwd=tcp:127.0.0.1:{port}-:7777"],
-                                stdout=netd_log, stderr=subprocess.STDOUT)
-        procs.append(netd)
-        t.ok(wait_path(nsock), "netd listens on its socket")
-        p = subprocess.run([vessel, "netd", "--socket", nsock, "--net", "user"],
-                           capture_output=True, text=True, timeout=30)
-        t.ok(p.returncode == 2 and "served by a running daemon" in p.stderr and netd.poll() is None,
-             "a second daemon on the same socket exits 2 and leaves the first serving", p.stderr)
+    p = subprocess.run([vessel, "netd"], capture_output=True, text=True, timeout=30)
+    t.ok(p.returncode == 2 and "usage" in p.stderr, "netd without options exits 2 with usage",
+         p.stderr)
+    p = subprocess.run([vessel, "netd", "--socket", os.path.join(tmp, "x.sock"), "--net",
+                        "bogus"], capture_output=True, text=True, timeout=30)
+    t.ok(p.returncode == 2 and "unknown network back-end" in p.stderr,
+         "netd with an unknown back-end exits 2 and says why", p.stderr)
+    if not guest_present():
+        t.skip("netd with a guest", "default guest not built (scripts/build-guest.sh)")
+        return
+    timeout = int(os.environ.get("VESSEL_BOOT_TIMEOUT", "600"))
+    files = guest_files()
+    nsock = os.path.join(tmp, "net.sock")
+    port = free_port()
+    netd_log = open(os.path.join(tmp, "netd.log"), "wb")
+    netd = subprocess.Popen([vessel, "netd", "--socket", nsock, "--net",
+                             f"user,hostfwd=tcp:127.0.0.1:{port}-:7777"],
+                            stdout=netd_log, stderr=subprocess.STDOUT)
+    procs.append(netd)
+    t.ok(wait_path(nsock), "netd listens on its socket")
+    p = subprocess.run([vessel, "netd", "--socket", nsock, "--net", "user"],
+                       capture_output=True, text=True, timeout=30)
+    t.ok(p.returncode == 2 and "served by a running daemon" in p.stderr and netd.poll() is None,
+         "a second daemon on the same socket exits 2 and leaves the first serving", p.stderr)
 
-        api = os.path.join(tmp, "src.sock")
-        src = Guest(vessel, ["--kernel", files["vmlinuz"], "--initrd", files["initrd.img"],
-                             "--memory", "256M", "--api-sock", api,
-                             "--net", f"stream,path={nsock}"],
-                    log_path=os.path.join(tmp, "src.log"))
-        procs.append(src)
-        ready = src.wait_for(READY_LINE, timeout)
-        if not t.ok(ready is not None, "source: guest reaches the ready line", src.tail()):
-            return t.done()
-        src.wait_for(b"# ", 60, ready)
-        src.run("stty -echo 2>/dev/null; dmesg -n 1; true", 60)
-        out, st = src.run("udhcpc -i eth0 -q -n -t 5 -T 3 2>&1; ip -4 addr show eth0", 90)
-        t.ok(st == 0 and "10.0.2.15" in (out or ""),
-             "the guest gets 10.0.2.15 by DHCP from the daemon's user network", out)
-        src.send("(nc -l -p 7777 -e cat; echo ECHO-END) </dev/null >/dev/null 2>&1 &\n")
-        time.sleep(1)
-        conn = None
-        end = time.monotonic() + 30
-        while conn is None and time.monotonic() < end:
-            try:
-                c = socket.create_connection(("127.0.0.1", port), timeout=10)
-                if echo(c, b"before-the-move\n", 10) == b"before-the-move\n":
-                    conn = c
-                else:
-                    c.close()
-                    time.sleep(0.5)
-            except OSError:
+    api = os.path.join(tmp, "src.sock")
+    src = Guest(vessel, ["--kernel", files["vmlinuz"], "--initrd", files["initrd.img"],
+                         "--memory", "256M", "--api-sock", api,
+                         "--net", f"stream,path={nsock}"],
+                log_path=os.path.join(tmp, "src.log"))
+    procs.append(src)
+    ready = src.wait_for(READY_LINE, timeout)
+    if not t.ok(ready is not None, "source: guest reaches the ready line", src.tail()):
+        return
+    src.wait_for(b"# ", 60, ready)
+    src.run("stty -echo 2>/dev/null; dmesg -n 1; true", 60)
+    out, st = src.run("udhcpc -i eth0 -q -n -t 5 -T 3 2>&1; ip -4 addr show eth0", 90)
+    t.ok(st == 0 and "10.0.2.15" in (out or ""),
+         "the guest gets 10.0.2.15 by DHCP from the daemon's user network", out)
+    src.send("(nc -l -p 7777 -e cat; echo ECHO-END) </dev/null >/dev/null 2>&1 &\n")
+    time.sleep(1)
+    conn = None
+    end = time.monotonic() + 30
+    while conn is None and time.monotonic() < end:
+        try:
+            c = socket.create_connection(("127.0.0.1", port), timeout=10)
+            if echo(c, b"before-the-move\n", 10) == b"before-the-move\n":
+                conn = c
+            else:
+                c.close()
                 time.sleep(0.5)
-        if not t.ok(conn is not None,
-                    f"a TCP connection through the daemon's forward (port {port}) echoes",
-                    src.tail()):
-            return t.done()
+        except OSError:
+            time.sleep(0.5)
+    if not t.ok(conn is not None,
+                f"a TCP connection through the daemon's forward (port {port}) echoes",
+                src.tail()):
+        return
 
-        addr = "unix:" + os.path.join(tmp, "mig.sock")
-        dst = Guest(vessel, ["--incoming", addr], log_path=os.path.join(tmp, "dst.log"))
-        procs.append(dst)
-        time.sleep(0.5)
-        p = subprocess.run([vessel, "migrate", api, addr], capture_output=True, text=True,
-                           timeout=600)
-        stats = json.loads(p.stdout) if p.returncode == 0 and p.stdout.strip() else {}
-        t.ok(p.returncode == 0, f"vessel migrate succeeds ({stats})", p.stderr)
-        t.ok(src.wait_exit(60) == 0, "the source exits 0 after the destination confirmed",
-             src.tail())
-        got = echo(conn, b"after-the-move\n", 60)
-        t.ok(got == b"after-the-move\n",
-             "the TCP connection opened before the move still echoes at the destination",
-             f"{got!r}\n{dst.tail()}")
-        conn.close()
-        out, st = dst.run("echo moved-$((6 * 7))", 60)
-        t.ok(st == 0 and "moved-42" in out, "the destination's shell answers", dst.tail())
-        netd_log.flush()
-        log = open(os.path.join(tmp, "netd.log"), "rb").read().decode(errors="replace")
-        t.ok("client 2" in log and netd.poll() is None,
-             "the daemon served the destination as its second client and is still running", log)
-        netd.terminate()
-        t.ok(netd.wait(30) == 0 and not os.path.exists(nsock),
-             "netd exits 0 on SIGTERM and removes its socket")
-    finally:
-        for p in procs:
-            p.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
-    return t.done()
+    addr = "unix:" + os.path.join(tmp, "mig.sock")
+    dst = Guest(vessel, ["--incoming", addr], log_path=os.path.join(tmp, "dst.log"))
+    procs.append(dst)
+    time.sleep(0.5)
+    p = subprocess.run([vessel, "migrate", api, addr], capture_output=True, text=True,
+                       timeout=600)
+    stats = json.loads(p.stdout) if p.returncode == 0 and p.stdout.strip() else {}
+    t.ok(p.returncode == 0, f"vessel migrate succeeds ({stats})", p.stderr)
+    t.ok(src.wait_exit(60) == 0, "the source exits 0 after the destination confirmed",
+         src.tail())
+    got = echo(conn, b"after-the-move\n", 60)
+    t.ok(got == b"after-the-move\n",
+         "the TCP connection opened before the move still echoes at the destination",
+         f"{got!r}\n{dst.tail()}")
+    conn.close()
+    out, st = dst.run("echo moved-$((6 * 7))", 60)
+    t.ok(st == 0 and "moved-42" in out, "the destination's shell answers", dst.tail())
+    netd_log.flush()
+    log = open(os.path.join(tmp, "netd.log"), "rb").read().decode(errors="replace")
+    t.ok("client 2" in log and netd.poll() is None,
+         "the daemon served the destination as its second client and is still running", log)
+    netd.terminate()
+    t.ok(netd.wait(30) == 0 and not os.path.exists(nsock),
+         "netd exits 0 on SIGTERM and removes its socket")
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_test(body, "vessel-netd-"))

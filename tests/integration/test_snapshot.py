@@ -15,12 +15,11 @@ import re
 import shutil
 import socket
 import subprocess
-import tempfile
 import time
 
 import apiclient
 import harness
-from harness import Guest, Tap, free_port, guest_files, guest_present, vessel_path
+from harness import Guest, free_port, guest_files, guest_present, run_test, vessel_path
 
 COUNT_RE = re.compile(rb"CNT (\d+) (\d+\.\d+)\r?\n")
 PAUSE_S = 2
@@ -112,169 +111,160 @@ def start_guest(vessel, t, args, tag, tmp, timeout):
     return harness.start_guest(vessel, t, tag, args, timeout, os.path.join(tmp, f"{tag}.log"))
 
 
-def main():
-    t = Tap()
+def body(t, tmp, procs):
     vessel = vessel_path()
     if not guest_present():
         t.skip("snapshot tests", "default guest not built (scripts/build-guest.sh)")
-        return t.done()
+        return
     timeout = int(os.environ.get("VESSEL_BOOT_TIMEOUT", "600"))
-    tmp = tempfile.mkdtemp(prefix="vessel-snap-")
-    procs = []
+    disk = os.path.join(tmp, "disk.img")
+    make_ext4(disk, 32)
+    sock = os.path.join(tmp, "api.sock")
+    state, mem = os.path.join(tmp, "vm.state"), os.path.join(tmp, "vm.mem")
+    files = guest_files()  # with --api-sock the kernel is not defaulted: name it
+    port = free_port()  # traffic that arrives while the VM is paused
+    g = start_guest(vessel, t, ["--kernel", files["vmlinuz"], "--initrd", files["initrd.img"],
+                                "--disk", disk, "--api-sock", sock,
+                                "--net", f"user,hostfwd=tcp:127.0.0.1:{port}-:7777"],
+                    "source", tmp, timeout)
+    if not g:
+        return
+    procs.append(g)
+    out, st = g.run("mount /dev/vda /mnt && echo mounted", 60)
+    t.ok(st == 0 and "mounted" in (out or ""), "source: the ext4 disk mounts", g.tail())
+    g.send(LOOP)
+    seen = wait_count(g, 15, 120)
+    t.ok(len(seen) >= 15 and consecutive([c for c, _ in seen]), "source: the guest counts",
+         g.tail())
+
+    # (a) pause, snapshot, kill, restore
+    st_, body = apiclient.call(sock, "PATCH", "/vm", {"state": "Paused"})
+    t.ok(st_ == 204, "pause through PATCH /vm", body)
+    t0 = time.monotonic()
+    st_, body = apiclient.call(sock, "PUT", "/snapshot/create",
+                               {"snapshot_path": state, "mem_file_path": mem,
+                                "snapshot_type": "Full"})
+    t.ok(st_ == 204 and os.path.isfile(state) and os.path.isfile(mem),
+         "PUT /snapshot/create writes the state and memory files", body)
+    t.comment(f"snapshot of {256} MiB guest: {time.monotonic() - t0:.3f} s, memory file "
+              f"{os.stat(mem).st_blocks * 512 >> 20} MiB on disk, state "
+              f"{os.path.getsize(state)} bytes")
+    t.ok(not any(n.endswith(".tmp") for n in os.listdir(tmp)),
+         "no temporary files are left behind")
+    # A paused VM is still: a connection through the port forward while paused (slirp
+    # answers the host at once and sends the guest its SYN) must not reach guest memory.
     try:
-        disk = os.path.join(tmp, "disk.img")
-        make_ext4(disk, 32)
-        sock = os.path.join(tmp, "api.sock")
-        state, mem = os.path.join(tmp, "vm.state"), os.path.join(tmp, "vm.mem")
-        files = guest_files()  # with --api-sock the kernel is not defaulted: name it
-        port = free_port()  # traffic that arrives while the VM is paused
-        g = start_guest(vessel, t, ["--kernel", files["vmlinuz"], "--initrd", files["initrd.img"],
-                                    "--disk", disk, "--api-sock", sock,
-                                    "--net", f"user,hostfwd=tcp:127.0.0.1:{port}-:7777"],
-                        "source", tmp, timeout)
-        if not g:
-            return t.done()
-        procs.append(g)
-        out, st = g.run("mount /dev/vda /mnt && echo mounted", 60)
-        t.ok(st == 0 and "mounted" in (out or ""), "source: the ext4 disk mounts", g.tail())
-        g.send(LOOP)
-        seen = wait_count(g, 15, 120)
-        t.ok(len(seen) >= 15 and consecutive([c for c, _ in seen]), "source: the guest counts",
-             g.tail())
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+            c.sendall(b"while you were paused\n")
+            time.sleep(1.5)
+    except OSError:
+        pass
+    mem2 = os.path.join(tmp, "vm2.mem")
+    st_, body = apiclient.call(sock, "PUT", "/snapshot/create",
+                               {"snapshot_path": os.path.join(tmp, "vm2.state"),
+                                "mem_file_path": mem2, "snapshot_type": "Full"})
+    t.ok(st_ == 204 and same_ram(mem, mem2),
+         "paused: guest RAM is unchanged by network traffic arriving meanwhile", body)
+    os.unlink(mem2)
+    time.sleep(0.3)
+    g.proc.kill()
+    g.wait_exit(30)
+    with g.cond:
+        before = bytes(g.out)
+    clones = []
+    for k in range(3):
+        c = os.path.join(tmp, f"clone{k}.img")
+        shutil.copyfile(disk, c)
+        clones.append(c)
 
-        # (a) pause, snapshot, kill, restore
-        st_, body = apiclient.call(sock, "PATCH", "/vm", {"state": "Paused"})
-        t.ok(st_ == 204, "pause through PATCH /vm", body)
-        t0 = time.monotonic()
-        st_, body = apiclient.call(sock, "PUT", "/snapshot/create",
-                                   {"snapshot_path": state, "mem_file_path": mem,
-                                    "snapshot_type": "Full"})
-        t.ok(st_ == 204 and os.path.isfile(state) and os.path.isfile(mem),
-             "PUT /snapshot/create writes the state and memory files", body)
-        t.comment(f"snapshot of {256} MiB guest: {time.monotonic() - t0:.3f} s, memory file "
-                  f"{os.stat(mem).st_blocks * 512 >> 20} MiB on disk, state "
-                  f"{os.path.getsize(state)} bytes")
-        t.ok(not any(n.endswith(".tmp") for n in os.listdir(tmp)),
-             "no temporary files are left behind")
-        # A paused VM is still: a connection through the port forward while paused (slirp
-        # answers the host at once and sends the guest its SYN) must not reach guest memory.
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
-                c.sendall(b"while you were paused\n")
-                time.sleep(1.5)
-        except OSError:
-            pass
-        mem2 = os.path.join(tmp, "vm2.mem")
-        st_, body = apiclient.call(sock, "PUT", "/snapshot/create",
-                                   {"snapshot_path": os.path.join(tmp, "vm2.state"),
-                                    "mem_file_path": mem2, "snapshot_type": "Full"})
-        t.ok(st_ == 204 and same_ram(mem, mem2),
-             "paused: guest RAM is unchanged by network traffic arriving meanwhile", body)
-        os.unlink(mem2)
-        time.sleep(0.3)
-        g.proc.kill()
-        g.wait_exit(30)
-        with g.cond:
-            before = bytes(g.out)
-        clones = []
-        for k in range(3):
-            c = os.path.join(tmp, f"clone{k}.img")
-            shutil.copyfile(disk, c)
-            clones.append(c)
+    sock2 = os.path.join(tmp, "api2.sock")
+    # (--net user: the restored machines need no port forward, and clones cannot share one)
+    r = Guest(vessel, ["--restore", state, "--api-sock", sock2, "--net", "user"],
+              log_path=os.path.join(tmp, "restored.log"))
+    procs.append(r)
+    after = wait_count(r, counts(before)[-1][0] + 15, 120)
+    whole = counts(before + bytes(r.out))
+    nums = [c for c, _ in whole]
+    times = [u for _, u in whole]
+    t.ok(len(after) >= 10 and consecutive(nums),
+         f"(a) restored after SIGKILL: the count goes on with nothing lost or repeated "
+         f"({nums[0] if nums else '-'}..{nums[-1] if nums else '-'})",
+         r.tail() + f"\n{nums}")
+    t.ok(all(b >= a for a, b in zip(times, times[1:])),
+         "(a) guest uptime never goes backwards across the restore", str(times))
+    restore_line = re.search(rb"restored .* in ([0-9.]+) ms", bytes(r.err))
+    t.comment(f"restore-to-running: {restore_line.group(1).decode() if restore_line else '?'}"
+              " ms")
 
-        sock2 = os.path.join(tmp, "api2.sock")
-        # (--net user: the restored machines need no port forward, and clones cannot share one)
-        r = Guest(vessel, ["--restore", state, "--api-sock", sock2, "--net", "user"],
-                  log_path=os.path.join(tmp, "restored.log"))
-        procs.append(r)
-        after = wait_count(r, counts(before)[-1][0] + 15, 120)
-        whole = counts(before + bytes(r.out))
-        nums = [c for c, _ in whole]
-        times = [u for _, u in whole]
-        t.ok(len(after) >= 10 and consecutive(nums),
-             f"(a) restored after SIGKILL: the count goes on with nothing lost or repeated "
-             f"({nums[0] if nums else '-'}..{nums[-1] if nums else '-'})",
-             r.tail() + f"\n{nums}")
-        t.ok(all(b >= a for a, b in zip(times, times[1:])),
-             "(a) guest uptime never goes backwards across the restore", str(times))
-        restore_line = re.search(rb"restored .* in ([0-9.]+) ms", bytes(r.err))
-        t.comment(f"restore-to-running: {restore_line.group(1).decode() if restore_line else '?'}"
-                  " ms")
+    # (b) pause and resume the restored guest
+    apiclient.wait_socket(sock2)
+    st_, _ = apiclient.call(sock2, "PATCH", "/vm", {"state": "Paused"})
+    time.sleep(0.5)
+    mark = len(r.out)
+    st2, info = apiclient.call(sock2, "GET", "/")
+    time.sleep(PAUSE_S)
+    quiet = len(r.out) == mark
+    t.ok(st_ == 204 and st2 == 200 and info.get("state") == "Paused" and quiet,
+         f"(b) paused: state Paused and no guest output for {PAUSE_S} s",
+         f"{info} {r.tail()}")
+    st_, _ = apiclient.call(sock2, "PATCH", "/vm", {"state": "Resumed"})
+    last = counts(bytes(r.out))[-1][0]
+    wait_count(r, last + 10, 120)
+    whole = counts(before + bytes(r.out))
+    nums = [c for c, _ in whole]
+    times = [u for _, u in whole]
+    t.ok(st_ == 204 and consecutive(nums) and nums[-1] >= last + 10,
+         "(b) resumed: the count goes on with nothing lost or repeated", r.tail())
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    t.ok(min(gaps) >= 0 and max(gaps) >= 1.5,
+         f"(b) guest time continues through the pause, forward only (largest step "
+         f"{max(gaps):.2f} s)", str(times))
+    stop_counter(t, r, "(a,b) restored")
+    r.kill()
+    fsck_ok(t, disk, "(a,b) restored disk")
 
-        # (b) pause and resume the restored guest
-        apiclient.wait_socket(sock2)
-        st_, _ = apiclient.call(sock2, "PATCH", "/vm", {"state": "Paused"})
-        time.sleep(0.5)
-        mark = len(r.out)
-        st2, info = apiclient.call(sock2, "GET", "/")
-        time.sleep(PAUSE_S)
-        quiet = len(r.out) == mark
-        t.ok(st_ == 204 and st2 == 200 and info.get("state") == "Paused" and quiet,
-             f"(b) paused: state Paused and no guest output for {PAUSE_S} s",
-             f"{info} {r.tail()}")
-        st_, _ = apiclient.call(sock2, "PATCH", "/vm", {"state": "Resumed"})
-        last = counts(bytes(r.out))[-1][0]
-        wait_count(r, last + 10, 120)
-        whole = counts(before + bytes(r.out))
-        nums = [c for c, _ in whole]
-        times = [u for _, u in whole]
-        t.ok(st_ == 204 and consecutive(nums) and nums[-1] >= last + 10,
-             "(b) resumed: the count goes on with nothing lost or repeated", r.tail())
-        gaps = [b - a for a, b in zip(times, times[1:])]
-        t.ok(min(gaps) >= 0 and max(gaps) >= 1.5,
-             f"(b) guest time continues through the pause, forward only (largest step "
-             f"{max(gaps):.2f} s)", str(times))
-        stop_counter(t, r, "(a,b) restored")
-        r.kill()
-        fsck_ok(t, disk, "(a,b) restored disk")
+    # (c) three clones of one snapshot
+    cl = []
+    for k, d in enumerate(clones):
+        c = Guest(vessel, ["--restore", state, "--disk", d, "--net", "user"],
+                  log_path=os.path.join(tmp, f"clone{k}.log"))
+        procs.append(c)
+        cl.append(c)
+    first = counts(before)[-1][0] + 1
+    for k, c in enumerate(cl):
+        seen = wait_count(c, first + 5, 120)
+        t.ok(seen and seen[0][0] == first and consecutive([n for n, _ in seen]),
+             f"(c) clone {k} continues the count from {first}", c.tail())
+    for k, c in enumerate(cl):
+        out, st = c.run(f"echo clone-{k}-$(( {k} * 1111 + 7 ))", 60)
+        t.ok(out is not None and f"clone-{k}-{k * 1111 + 7}" in out,
+             f"(c) clone {k} answers its own command", c.tail())
+    for k, c in enumerate(cl):
+        t.comment(f"clone {k} RSS: {rss_kib(c.proc.pid)} (KiB)")
+    for k, c in enumerate(cl):
+        stop_counter(t, c, f"(c) clone {k}")
+        c.kill()
+        fsck_ok(t, clones[k], f"(c) clone {k} disk")
 
-        # (c) three clones of one snapshot
-        cl = []
-        for k, d in enumerate(clones):
-            c = Guest(vessel, ["--restore", state, "--disk", d, "--net", "user"],
-                      log_path=os.path.join(tmp, f"clone{k}.log"))
-            procs.append(c)
-            cl.append(c)
-        first = counts(before)[-1][0] + 1
-        for k, c in enumerate(cl):
-            seen = wait_count(c, first + 5, 120)
-            t.ok(seen and seen[0][0] == first and consecutive([n for n, _ in seen]),
-                 f"(c) clone {k} continues the count from {first}", c.tail())
-        for k, c in enumerate(cl):
-            out, st = c.run(f"echo clone-{k}-$(( {k} * 1111 + 7 ))", 60)
-            t.ok(out is not None and f"clone-{k}-{k * 1111 + 7}" in out,
-                 f"(c) clone {k} answers its own command", c.tail())
-        for k, c in enumerate(cl):
-            t.comment(f"clone {k} RSS: {rss_kib(c.proc.pid)} (KiB)")
-        for k, c in enumerate(cl):
-            stop_counter(t, c, f"(c) clone {k}")
-            c.kill()
-            fsck_ok(t, clones[k], f"(c) clone {k} disk")
-
-        # refusals: another format version, a configuration that does not fit
-        bad = os.path.join(tmp, "bad.state")
-        with open(state, "rb") as f:
-            data = bytearray(f.read())
-        data[8] = 99
-        with open(bad, "wb") as f:
-            f.write(data)
-        p = subprocess.run([vessel, "run", "--restore", bad], capture_output=True, timeout=60)
-        t.ok(p.returncode == 2 and b"format version 99" in p.stderr,
-             "a state file of another format version exits 2 with a clear message", p.stderr)
-        p = subprocess.run([vessel, "run", "--restore", state, "--disk", disk, "--disk", disk],
-                           capture_output=True, timeout=60)
-        t.ok(p.returncode == 2 and b"disk" in p.stderr,
-             "a restore with another number of disks exits 2", p.stderr)
-        p = subprocess.run([vessel, "run", "--restore", state, "--restore-mem", disk],
-                           capture_output=True, timeout=60)
-        t.ok(p.returncode == 2 and b"memory file" in p.stderr,
-             "a memory file that is not the snapshot's exits 2", p.stderr)
-    finally:
-        for p in procs:
-            p.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
-    return t.done()
+    # refusals: another format version, a configuration that does not fit
+    bad = os.path.join(tmp, "bad.state")
+    with open(state, "rb") as f:
+        data = bytearray(f.read())
+    data[8] = 99
+    with open(bad, "wb") as f:
+        f.write(data)
+    p = subprocess.run([vessel, "run", "--restore", bad], capture_output=True, timeout=60)
+    t.ok(p.returncode == 2 and b"format version 99" in p.stderr,
+         "a state file of another format version exits 2 with a clear message", p.stderr)
+    p = subprocess.run([vessel, "run", "--restore", state, "--disk", disk, "--disk", disk],
+                       capture_output=True, timeout=60)
+    t.ok(p.returncode == 2 and b"disk" in p.stderr,
+         "a restore with another number of disks exits 2", p.stderr)
+    p = subprocess.run([vessel, "run", "--restore", state, "--restore-mem", disk],
+                       capture_output=True, timeout=60)
+    t.ok(p.returncode == 2 and b"memory file" in p.stderr,
+         "a memory file that is not the snapshot's exits 2", p.stderr)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_test(body, "vessel-snap-"))
