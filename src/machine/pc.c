@@ -52,25 +52,6 @@ static int pc_vcpu_load(void *o, struct state_reader *r, const char *name)
 static const struct pc_device_ops pc_vcpu_ops = {pc_vcpu_destroy, pc_vcpu_save, pc_vcpu_load, NULL,
                                                  NULL};
 
-/* A device whose save/load take only (object, stream) and whose destroy takes the object. */
-#define PC_PLAIN_OPS(prefix, timer)                                                                \
-    static void pc_##prefix##_destroy(void *o)                                                     \
-    {                                                                                              \
-        prefix##_destroy(o);                                                                       \
-    }                                                                                              \
-    static void pc_##prefix##_save(void *o, struct state_writer *w, const char *name)              \
-    {                                                                                              \
-        (void)name;                                                                                \
-        prefix##_save(o, w);                                                                       \
-    }                                                                                              \
-    static int pc_##prefix##_load(void *o, struct state_reader *r, const char *name)               \
-    {                                                                                              \
-        (void)name;                                                                                \
-        return prefix##_load(o, r);                                                                \
-    }                                                                                              \
-    static const struct pc_device_ops pc_##prefix##_ops = {                                        \
-        pc_##prefix##_destroy, pc_##prefix##_save, pc_##prefix##_load, timer, NULL}
-
 /* The timer devices: fire what is due, report the next deadline. */
 static uint64_t pc_lapic_timer(void *o, uint64_t now)
 {

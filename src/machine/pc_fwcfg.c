@@ -79,22 +79,7 @@ static uint8_t *fw_cfg_read_file(const char *path, size_t *len, char *err, size_
     return data;
 }
 
-static void pc_fw_cfg_destroy(void *o)
-{
-    fw_cfg_destroy(o);
-}
-static void pc_fw_cfg_save(void *o, struct state_writer *w, const char *name)
-{
-    (void)name;
-    fw_cfg_save(o, w);
-}
-static int pc_fw_cfg_load(void *o, struct state_reader *r, const char *name)
-{
-    (void)name;
-    return fw_cfg_load(o, r);
-}
-static const struct pc_device_ops pc_fw_cfg_ops = {pc_fw_cfg_destroy, pc_fw_cfg_save,
-                                                   pc_fw_cfg_load, NULL, NULL};
+PC_PLAIN_OPS(fw_cfg, NULL);
 
 int pc_create_fw_cfg(struct pc *pc, const struct pc_config *cfg, char *err, size_t errlen,
                      int *usage)

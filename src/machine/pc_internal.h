@@ -68,6 +68,25 @@ struct pc {
     unsigned ndev;
 };
 
+/* A device whose save/load take only (object, stream) and whose destroy takes the object. */
+#define PC_PLAIN_OPS(prefix, timer)                                                                \
+    static void pc_##prefix##_destroy(void *o)                                                     \
+    {                                                                                              \
+        prefix##_destroy(o);                                                                       \
+    }                                                                                              \
+    static void pc_##prefix##_save(void *o, struct state_writer *w, const char *name)              \
+    {                                                                                              \
+        (void)name;                                                                                \
+        prefix##_save(o, w);                                                                       \
+    }                                                                                              \
+    static int pc_##prefix##_load(void *o, struct state_reader *r, const char *name)               \
+    {                                                                                              \
+        (void)name;                                                                                \
+        return prefix##_load(o, r);                                                                \
+    }                                                                                              \
+    static const struct pc_device_ops pc_##prefix##_ops = {                                        \
+        pc_##prefix##_destroy, pc_##prefix##_save, pc_##prefix##_load, timer, NULL}
+
 /* Append a device to the board's list, or say why it could not be created (obj NULL, the list
  * full: the object is destroyed). 0 or -1. */
 int pc_add(struct pc *pc, const char *name, void *obj, const struct pc_device_ops *ops, char *err,

@@ -12,7 +12,7 @@ import os
 import subprocess
 
 import apiclient
-from harness import (READY_LINE, Guest, guest_files, guest_present, manifest, run_test,
+from harness import (Guest, guest_files, guest_present, manifest, run_test, start_guest,
                      vessel_path)
 
 BY_NAME = "/sys/firmware/qemu_fw_cfg/by_name"
@@ -51,17 +51,15 @@ def body(t, tmp, procs):
         return
     timeout = int(os.environ.get("VESSEL_BOOT_TIMEOUT", "600"))
     sock = os.path.join(tmp, "vm.sock")
-    g = Guest(vessel, ["--kernel", files["vmlinuz"], "--initrd", files["initrd.img"],
-                       "--memory", "256M", "--api-sock", sock,
-                       "--fw-cfg", "name=opt/vessel/greeting,string=hello, fw_cfg",
-                       "--fw-cfg", f"name=opt/vessel/blob,file={blob}"],
-              log_path=os.path.join(tmp, "guest.log"))
-    procs.append(g)
-    ready = g.wait_for(READY_LINE, timeout)
-    if not t.ok(ready is not None, "the guest boots with the fw_cfg device", g.tail()):
+    g = start_guest(vessel, t, "fw_cfg", ["--kernel", files["vmlinuz"], "--initrd",
+                                          files["initrd.img"], "--memory", "256M",
+                                          "--api-sock", sock, "--fw-cfg",
+                                          "name=opt/vessel/greeting,string=hello, fw_cfg",
+                                          "--fw-cfg", f"name=opt/vessel/blob,file={blob}"],
+                    timeout, os.path.join(tmp, "guest.log"))
+    if not g:
         return
-    g.wait_for(b"# ", 60, ready)
-    g.run("stty -echo 2>/dev/null; dmesg -n 1; true", 60)
+    procs.append(g)
     out, st = g.run(f"cat {BY_NAME}/opt/vessel/greeting/raw; echo; "
                     f"md5sum {BY_NAME}/opt/vessel/blob/raw; "
                     "cat /sys/firmware/qemu_fw_cfg/rev", 60)

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import time
 
-from harness import (READY_LINE, Guest, free_port, guest_files, guest_present, run_test,
+from harness import (Guest, free_port, guest_files, guest_present, run_test, start_guest,
                      vessel_path)
 
 
@@ -69,16 +69,13 @@ def body(t, tmp, procs):
          "a second daemon on the same socket exits 2 and leaves the first serving", p.stderr)
 
     api = os.path.join(tmp, "src.sock")
-    src = Guest(vessel, ["--kernel", files["vmlinuz"], "--initrd", files["initrd.img"],
-                         "--memory", "256M", "--api-sock", api,
-                         "--net", f"stream,path={nsock}"],
-                log_path=os.path.join(tmp, "src.log"))
-    procs.append(src)
-    ready = src.wait_for(READY_LINE, timeout)
-    if not t.ok(ready is not None, "source: guest reaches the ready line", src.tail()):
+    src = start_guest(vessel, t, "source", ["--kernel", files["vmlinuz"], "--initrd",
+                                            files["initrd.img"], "--memory", "256M",
+                                            "--api-sock", api, "--net", f"stream,path={nsock}"],
+                      timeout, os.path.join(tmp, "src.log"))
+    if not src:
         return
-    src.wait_for(b"# ", 60, ready)
-    src.run("stty -echo 2>/dev/null; dmesg -n 1; true", 60)
+    procs.append(src)
     out, st = src.run("udhcpc -i eth0 -q -n -t 5 -T 3 2>&1; ip -4 addr show eth0", 90)
     t.ok(st == 0 and "10.0.2.15" in (out or ""),
          "the guest gets 10.0.2.15 by DHCP from the daemon's user network", out)
