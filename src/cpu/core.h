@@ -146,7 +146,7 @@ enum {
     EXC_XM = 19
 };
 
-/* Decoding mode. vessel boots Linux straight into long mode; the others decode for later. */
+/* Decoding mode: CR0.PE, EFER.LMA, CS.L and CS.D (docs/CPU-MODES.md). */
 enum cpu_mode { MODE_REAL, MODE_PROT16, MODE_PROT32, MODE_COMPAT16, MODE_COMPAT32, MODE_LONG64 };
 
 struct segcache {
@@ -234,6 +234,7 @@ struct insn {
     uint8_t mp;    /* MP_* */
     uint8_t imm2;  /* second immediate (ENTER's nesting level) */
     uint8_t vreg;  /* VEX.vvvv as a register number (0 without VEX) */
+    uint8_t mode;  /* enum cpu_mode it was decoded in (16/32-bit-only forms look at it) */
 };
 
 struct cpu {
@@ -405,9 +406,21 @@ static inline void rm_write(struct cpu *c, const struct insn *i, unsigned size, 
         reg_write(c, i, i->rm, size, v);
 }
 
-/* Stack: push/pop at the current stack size (8 in long mode, or 2 with a 66 prefix). */
+/* Stack: push/pop `size` bytes. The stack pointer is RSP in 64-bit mode, else ESP or SP as
+ * SS.B says (cpu_sp_mask); a 16-bit stack keeps the upper bits of ESP. */
 void stack_push(struct cpu *c, uint64_t v, unsigned size);
 uint64_t stack_pop(struct cpu *c, unsigned size);
+
+static inline uint64_t cpu_sp_mask(const struct cpu *c)
+{
+    if (c->mode == MODE_LONG64) return ~0ull;
+    return (c->seg[SEG_SS].attr & 0x4000) ? 0xffffffffull : 0xffffull;
+}
+/* Set the stack pointer's `mask` bits (from cpu_sp_mask) to sp. */
+static inline void cpu_sp_set(struct cpu *c, uint64_t sp, uint64_t mask)
+{
+    c->gpr[R_RSP] = (c->gpr[R_RSP] & ~mask) | (sp & mask);
+}
 
 /* ---- lifecycle (cpu.c) and stepping (exec/exec.c) ---- */
 /* Architectural reset state (real mode at F000:FFF0), RAM from `bus`. */

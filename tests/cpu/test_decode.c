@@ -12,6 +12,8 @@ static uint8_t buf[32];
 
 /* Decode the instruction written as hex bytes ("48 8b 05 ..."), with exactly those bytes
  * available. The record is pre-filled with junk so that unset fields show. */
+static enum cpu_mode dec_mode = MODE_LONG64;
+
 static int dec_n(struct insn *i, const char *hex, unsigned avail_cut)
 {
     unsigned n = 0;
@@ -26,7 +28,7 @@ static int dec_n(struct insn *i, const char *hex, unsigned avail_cut)
         p += 2;
     }
     memset(i, 0xa5, sizeof *i);
-    return decode_insn(i, buf, n - avail_cut, MODE_LONG64);
+    return decode_insn(i, buf, n - avail_cut, dec_mode);
 }
 
 static int dec(struct insn *i, const char *hex)
@@ -549,9 +551,91 @@ static void test_invalid(void)
     CHECK_EQ(dec(&i, "0f 21 f8"), 3); /* mov rax, dr7 */
     CHECK_EQ(i.reg, 7);
 
-    uint8_t b[4] = {0x90};
-    CHECK_EQ(decode_insn(&i, b, 1, MODE_PROT32), DECODE_UD); /* only long mode for now */
-    CHECK_EQ(decode_insn(&i, b, 1, MODE_LONG64), 1);
+    uint8_t b[4] = {0x06}; /* push es: not in 64-bit mode */
+    CHECK_EQ(decode_insn(&i, b, 1, MODE_PROT32), 1);
+    CHECK_EQ(decode_insn(&i, b, 1, MODE_LONG64), DECODE_UD);
+}
+
+/* Decoding outside 64-bit mode: default sizes from CS.D, 66/67 toggling them, 16-bit ModRM
+ * addressing, disp32 without RIP, no REX (40-4F), segment overrides, the legacy-only opcodes,
+ * LES/LDS against VEX. */
+static void test_legacy_modes(void)
+{
+    struct insn i;
+    dec_mode = MODE_COMPAT32;
+    CHECK_EQ(dec(&i, "40"), 1); /* inc eax */
+    CHECK_EQ(i.op, 0x40);
+    CHECK_EQ(i.opsize, 4);
+    CHECK_EQ(i.mode, MODE_COMPAT32);
+    CHECK_EQ(dec(&i, "48 89 d8"), 1); /* dec eax, not REX.W */
+    CHECK_EQ(i.op, 0x48);
+    CHECK_EQ(dec(&i, "8b 04 24"), 3); /* mov eax, [esp] */
+    CHECK_EQ(i.base, R_RSP);
+    CHECK_EQ(i.seg, SEG_SS);
+    CHECK_EQ(i.addrsize, 4);
+    CHECK_EQ(dec(&i, "8b 05 78 56 34 12"), 6); /* mov eax, [0x12345678]: no RIP-relative */
+    CHECK_EQ(i.base, REG_NONE);
+    CHECK_EQ(i.disp, 0x12345678);
+    CHECK_EQ(dec(&i, "67 8b 42 08"), 4); /* mov eax, [bp+si+8] */
+    CHECK_EQ(i.addrsize, 2);
+    CHECK_EQ(i.base, R_RBP);
+    CHECK_EQ(i.index, R_RSI);
+    CHECK_EQ(i.disp, 8);
+    CHECK_EQ(i.seg, SEG_SS);
+    CHECK_EQ(dec(&i, "26 8b 00"), 3); /* mov eax, es:[eax] */
+    CHECK_EQ(i.seg, SEG_ES);
+    CHECK(i.flags & INSN_SEGOVR);
+    CHECK_EQ(dec(&i, "66 e8 fe ff"), 4); /* call rel16 */
+    CHECK_EQ(i.opsize, 2);
+    CHECK_EQ(i.imm, (uint64_t)-2);
+    CHECK_EQ(dec(&i, "e8 00 00 00 00"), 5);
+    CHECK_EQ(i.opsize, 4);
+    CHECK_EQ(dec(&i, "50"), 1);
+    CHECK_EQ(i.opsize, 4);
+    CHECK_EQ(dec(&i, "66 50"), 2);
+    CHECK_EQ(i.opsize, 2);
+    CHECK_EQ(dec(&i, "ea 78 56 34 12 08 00"), 7); /* jmp 0x8:0x12345678 */
+    CHECK_EQ(i.imm, 0x12345678);
+    CHECK_EQ(i.disp, 8);
+    CHECK_EQ(dec(&i, "a1 44 33 22 11"), 5); /* mov eax, [moffs32] */
+    CHECK_EQ(i.imm, 0x11223344);
+    CHECK_EQ(dec(&i, "82 c0 01"), 3); /* add al, 1 through 82: one set of handlers with 80 */
+    CHECK_EQ(i.op, 0x80);
+    CHECK_EQ(dec(&i, "63 c8"), 2); /* arpl ax, cx */
+    CHECK_EQ(i.op, 0x63);
+    CHECK_EQ(dec(&i, "c4 06"), 2); /* les eax, [esi] */
+    CHECK(!(i.flags & INSN_VEX));
+    CHECK_EQ(dec(&i, "c5 f8 77"), 3); /* vzeroupper: a register ModRM means VEX */
+    CHECK(i.flags & INSN_VEX);
+    CHECK_EQ(dec(&i, "0f 20 c0"), 3); /* mov eax, cr0 */
+    CHECK_EQ(i.opsize, 4);
+    CHECK_EQ(dec(&i, "0f 34"), 2); /* sysenter */
+    CHECK_EQ(dec(&i, "d5 0a"), 2); /* aad */
+    CHECK_EQ(dec(&i, "62 00"), 2); /* bound eax, [eax] */
+    CHECK_EQ(dec(&i, "62 c0"), DECODE_UD);
+    dec_mode = MODE_REAL;
+    CHECK_EQ(dec(&i, "8b 06 34 12"), 4); /* mov ax, [0x1234] */
+    CHECK_EQ(i.base, REG_NONE);
+    CHECK_EQ(i.disp, 0x1234);
+    CHECK_EQ(i.seg, SEG_DS);
+    CHECK_EQ(i.opsize, 2);
+    CHECK_EQ(dec(&i, "8b 00"), 2); /* mov ax, [bx+si] */
+    CHECK_EQ(i.base, R_RBX);
+    CHECK_EQ(i.index, R_RSI);
+    CHECK_EQ(dec(&i, "66 8b 46 fe"), 4); /* mov eax, [bp-2] */
+    CHECK_EQ(i.opsize, 4);
+    CHECK_EQ(i.disp, -2);
+    CHECK_EQ(i.seg, SEG_SS);
+    CHECK_EQ(dec(&i, "ea 34 12 00 f0"), 5); /* jmp 0xf000:0x1234 */
+    CHECK_EQ(i.imm, 0x1234);
+    CHECK_EQ(i.disp, 0xf000);
+    CHECK_EQ(dec(&i, "a1 34 12"), 3);
+    CHECK_EQ(dec(&i, "c5 f8"), DECODE_UD); /* lds with a register: no VEX in real mode */
+    CHECK_EQ(dec(&i, "c5"), DECODE_SHORT);
+    dec_mode = MODE_LONG64;
+    CHECK_EQ(dec(&i, "26 8b 00"), 3); /* ES override ignored in 64-bit mode */
+    CHECK_EQ(i.seg, SEG_DS);
+    CHECK(!(i.flags & INSN_SEGOVR));
 }
 
 static void test_length_limit(void)
@@ -610,5 +694,6 @@ int main(void)
     RUN(test_invalid);
     RUN(test_length_limit);
     RUN(test_short);
+    RUN(test_legacy_modes);
     return check_done();
 }

@@ -3,7 +3,9 @@
  * ModRM/SIB/displacement and the immediate the table names. The few encodings whose legality
  * does not fit the table (CR/DR numbers, x87 and 0F 01 register forms, movbe/crc32, movq2dq)
  * are checked here. Runs when blocks are built, so it reads each byte once and never allocates.
- * Only 64-bit mode is decoded today; the other modes answer DECODE_UD. */
+ * Every mode decodes: outside 64-bit mode the default sizes come from CS.D (docs/CPU-MODES.md),
+ * 16-bit ModRM addressing applies with a 2-byte address size, and decode_legacy0 overrides the
+ * one-byte opcodes that differ. */
 #include <string.h>
 
 #include "cpu/decode/decode.h"
@@ -100,7 +102,10 @@ static bool decode_vex_ok(unsigned map, unsigned op, unsigned modrm, unsigned mp
 
 int decode_insn(struct insn *out, const uint8_t *bytes, unsigned avail, enum cpu_mode mode)
 {
-    if (mode != MODE_LONG64) return DECODE_UD;
+    /* Outside 64-bit mode: no REX (40-4F are INC/DEC), default sizes from CS.D, every segment
+     * override counts, and a few opcodes mean something else (decode_legacy0). */
+    const bool m64 = mode == MODE_LONG64;
+    const bool def32 = mode == MODE_PROT32 || mode == MODE_COMPAT32;
 
     /* Bytes beyond the 15th can never be part of an instruction. */
     const unsigned lim = avail < DECODE_MAXLEN ? avail : DECODE_MAXLEN;
@@ -113,7 +118,7 @@ int decode_insn(struct insn *out, const uint8_t *bytes, unsigned avail, enum cpu
     for (;;) {
         NEED(1);
         unsigned c = bytes[p];
-        if ((c & 0xf0) == 0x40) { /* REX: only counts if the opcode follows directly */
+        if ((c & 0xf0) == 0x40 && m64) { /* REX: only counts if the opcode follows directly */
             rex = c;
             p++;
             continue;
@@ -133,7 +138,9 @@ int decode_insn(struct insn *out, const uint8_t *bytes, unsigned avail, enum cpu
         case 0x26:
         case 0x2e:
         case 0x36:
-        case 0x3e: break; /* ES/CS/SS/DS overrides are ignored in 64-bit mode */
+        case 0x3e: /* ES/CS/SS/DS overrides are ignored in 64-bit mode */
+            if (!m64) seg = (c >> 3) & 3;
+            break;
         case 0x64: seg = SEG_FS; break;
         case 0x65: seg = SEG_GS; break;
         default: goto opcode;
@@ -145,7 +152,14 @@ int decode_insn(struct insn *out, const uint8_t *bytes, unsigned avail, enum cpu
 opcode:;
     unsigned map = 0, op = bytes[p++], mp, vvvv = 0;
     uint32_t a;
-    if (op == 0xc4 || op == 0xc5) {
+    /* Outside 64-bit mode C4/C5 are LES/LDS unless the next byte looks like a register ModRM
+     * (and always in real mode, where VEX does not exist). */
+    bool legacy_les = false;
+    if (!m64 && (op == 0xc4 || op == 0xc5)) {
+        if (mode != MODE_REAL) NEED(1);
+        legacy_les = mode == MODE_REAL || bytes[p] < 0xc0;
+    }
+    if ((op == 0xc4 || op == 0xc5) && !legacy_les) {
         /* VEX: in 64-bit mode C4/C5 are always VEX (LES/LDS do not exist). A REX, 66, F2, F3
          * or LOCK prefix before it is #UD; its own fields stand in for them. */
         if (rex || (flags & (INSN_OPSZ | INSN_REP | INSN_REPNE | INSN_LOCK))) return DECODE_UD;
@@ -161,10 +175,11 @@ opcode:;
             b1 = bytes[p++];
             b2 = bytes[p++];
             rex = 0x40 | (~b1 & 0xe0) >> 5 | (b2 & 0x80) >> 4;
+            if (!m64) rex &= ~1u; /* VEX.B is ignored outside 64-bit mode */
             map = b1 & 0x1f;
             if (map < 1 || map > 3) return DECODE_UD;
         }
-        vvvv = (~b2 >> 3) & 15;
+        vvvv = (~b2 >> 3) & (m64 ? 15 : 7);
         mp = b2 & 3; /* pp: none, 66, F3, F2 = MP_NONE, MP_66, MP_F3, MP_F2 */
         flags |= INSN_VEX | ((b2 & 4) ? INSN_VEXL : 0);
         NEED(1);
@@ -188,6 +203,7 @@ opcode:;
             }
         }
         a = decode_map[map][op];
+        if (!m64 && map == 0 && decode_legacy0[op]) a = decode_legacy0[op];
         if (!(a & DA_OK)) return DECODE_UD;
         mp = rep_mp != MP_NONE ? rep_mp : (flags & INSN_OPSZ) ? MP_66 : MP_NONE;
     }
@@ -201,7 +217,11 @@ opcode:;
     /* one block copy instead of a dozen byte stores: this runs for every decoded instruction */
     static const struct insn blank = {.base = REG_NONE, .index = REG_NONE};
     *out = blank;
-    out->addrsize = (flags & INSN_ADSZ) ? 4 : 8;
+    if (m64)
+        out->addrsize = (flags & INSN_ADSZ) ? 4 : 8;
+    else
+        out->addrsize = def32 ^ !!(flags & INSN_ADSZ) ? 4 : 2;
+    out->mode = (uint8_t)mode;
     out->mp = mp;
     if (a & DA_PLUSR) out->reg = out->rm = (op & 7) | rex_b;
 
@@ -237,7 +257,28 @@ opcode:;
             if (!mem || rm != 4) return DECODE_UD;
         }
 
-        if (mem) {
+        if (mem && out->addrsize == 2) {
+            /* 16-bit addressing: bx+si bx+di bp+si bp+di si di bp/disp16 bx */
+            static const uint8_t b16[8] = {R_RBX, R_RBX, R_RBP, R_RBP, R_RSI, R_RDI, R_RBP, R_RBX};
+            static const uint8_t x16[8] = {R_RSI,    R_RDI,    R_RSI,    R_RDI,
+                                           REG_NONE, REG_NONE, REG_NONE, REG_NONE};
+            out->base = b16[rm];
+            out->index = x16[rm];
+            if (mod == 0 && rm == 6) {
+                out->base = REG_NONE;
+                NEED(2);
+                out->disp = (int16_t)decode_zext(bytes + p, 2);
+                p += 2;
+            } else if (mod == 1) {
+                NEED(1);
+                out->disp = (int8_t)bytes[p++];
+            } else if (mod == 2) {
+                NEED(2);
+                out->disp = (int16_t)decode_zext(bytes + p, 2);
+                p += 2;
+            }
+            flags |= INSN_MEM;
+        } else if (mem) {
             unsigned base = rm;
             if (rm == 4) {
                 NEED(1);
@@ -255,7 +296,7 @@ opcode:;
                     out->base = base | rex_b;
                 }
             } else if (rm == 5 && mod == 0) {
-                out->base = REG_RIP;
+                out->base = m64 ? REG_RIP : REG_NONE; /* disp32 alone outside 64-bit mode */
                 NEED(4);
                 out->disp = (int32_t)decode_sext(bytes + p, 4);
                 p += 4;
@@ -281,9 +322,13 @@ opcode:;
 
     unsigned opsize;
     if (vex)
-        opsize = (flags & INSN_REXW) ? 8 : 4; /* the general-register operand's size */
+        opsize = (flags & INSN_REXW) && m64 ? 8 : 4; /* the general-register operand's size */
     else if (a & DA_BYTE)
         opsize = 1;
+    else if (!m64)
+        /* CS.D's size, the other one with 66 (never for SSE's mandatory 66). Near branches,
+         * stack operations and CR/DR moves follow it too: no 64-bit operands exist here. */
+        opsize = def32 ^ ((flags & INSN_OPSZ) && !(a & DA_SSE)) ? 4 : 2;
     else if (a & DA_F64)
         opsize = 8;
     else if (a & DA_D64)
@@ -325,11 +370,13 @@ opcode:;
         p += n;
         break;
     }
-    case DI_Z32:
-        NEED(4);
-        out->imm = decode_sext(bytes + p, 4);
-        p += 4;
+    case DI_Z32: {
+        const unsigned n = m64 || opsize == 4 ? 4 : 2; /* rel16 with a 16-bit operand size */
+        NEED(n);
+        out->imm = decode_sext(bytes + p, n);
+        p += n;
         break;
+    }
     case DI_V:
         NEED(opsize);
         out->imm = decode_sext(bytes + p, opsize);
@@ -346,6 +393,12 @@ opcode:;
         out->imm = decode_zext(bytes + p, out->addrsize);
         p += out->addrsize;
         break;
+    case DI_FAR:
+        NEED(opsize + 2);
+        out->imm = decode_zext(bytes + p, opsize);
+        out->disp = (int32_t)decode_zext(bytes + p + opsize, 2);
+        p += opsize + 2;
+        break;
     }
 #undef NEED
 
@@ -354,6 +407,7 @@ opcode:;
     /* gathers: destination, index and mask must be three different registers (#UD) */
     if (vex && (a & VA_VSIB) && (out->reg == vvvv || out->reg == out->index || out->index == vvvv))
         return DECODE_UD;
+    if (!m64 && map == 0 && op == 0x82) op = 0x80; /* the same instruction: one set of handlers */
     out->op = (uint16_t)((vex ? map + 4 : map) << 8 | op);
     out->vreg = (uint8_t)vvvv;
     out->flags = (uint16_t)flags;

@@ -284,6 +284,27 @@ static const uint32_t map3[256] = {
 
 const uint32_t *const decode_map[4] = {map0, map1, map2, map3};
 
+/* Outside 64-bit mode (SDM vol. 2 appendix A, the "i64" and "o64" marks). */
+const uint32_t decode_legacy0[256] = {
+    [0x06] = O, [0x07] = O | BR,            /* push es, pop es */
+    [0x0e] = O,                             /* push cs */
+    [0x16] = O, [0x17] = O | BR,            /* push ss, pop ss (interrupt shadow) */
+    [0x1e] = O, [0x1f] = O | BR,            /* push ds, pop ds */
+    [0x27] = O, [0x2f] = O,                 /* daa das */
+    [0x37] = O, [0x3f] = O,                 /* aaa aas */
+    [0x40 ... 0x4f] = O | DA_PLUSR,         /* inc r, dec r */
+    [0x60 ... 0x61] = O,                    /* pusha popa */
+    [0x62] = E | MEM,                       /* bound */
+    [0x63] = E,                             /* arpl r/m16, r16 */
+    [0x82] = EB | IB | DA_G(DG_1),          /* group 1 (alias of 80) */
+    [0x9a] = O | BR | DA_I(DI_FAR),         /* call ptr16:16/32 */
+    [0xc4 ... 0xc5] = E | MEM,              /* les lds (a register ModRM means VEX) */
+    [0xce] = O | BR,                        /* into */
+    [0xd4 ... 0xd5] = O | IBZ,              /* aam aad */
+    [0xd6] = O,                             /* salc */
+    [0xea] = O | BR | DA_I(DI_FAR),         /* jmp ptr16:16/32 */
+};
+
 /* ---- VEX (C4/C5) maps: AVX, AVX2, FMA, F16C, BMI1/BMI2 and the VEX forms of AES/PCLMULQDQ.
  * Every VEX instruction has a ModRM byte except vzeroupper/vzeroall (0F 77). NOV marks the
  * instructions that have no VEX.vvvv operand (it must be 1111b, as zydis and the SDM require);

@@ -37,6 +37,7 @@ enum {
     DI_V,     /* imm16/32/64 by operand size (mov r, imm) */
     DI_WB,    /* imm16 then imm8 (ENTER) */
     DI_MOFFS, /* absolute address of address size (mov moffs) */
+    DI_FAR,   /* ptr16:16 / ptr16:32 of far jmp/call (9A, EA): imm = offset, disp = selector */
 };
 #define DA_I(k) ((uint32_t)(k) << DA_IMM_SHIFT)
 
@@ -92,6 +93,10 @@ enum {
 
 /* Opcode words per map: 0 = one-byte, 1 = 0F, 2 = 0F 38, 3 = 0F 3A. */
 extern const uint32_t *const decode_map[4];
+/* One-byte opcodes whose meaning differs outside 64-bit mode (0 = same as decode_map[0]):
+ * push/pop ES CS SS DS, BCD adjustments, INC/DEC r (40-4F), PUSHA/POPA, BOUND, ARPL, 82,
+ * far CALL/JMP ptr16:16/32, LES/LDS (C4/C5 with a memory ModRM), INTO, AAM/AAD, SALC. */
+extern const uint32_t decode_legacy0[256];
 /* VEX opcode words per VEX.m-mmmm: 1 = 0F, 2 = 0F 38, 3 = 0F 3A (index 0 unused). */
 extern const uint32_t *const decode_vex_map[4];
 /* Group words: [group][mod == 3][ModRM.reg]; OR-ed into the opcode word, DA_OK required. */

@@ -232,7 +232,7 @@ static bool block_decode_at(struct cpu *c, uint64_t lin, struct insn *i, bool fi
 void block_decode_one(struct cpu *c, struct insn *i)
 {
     uint64_t cross;
-    block_decode_at(c, c->rip, i, true, &cross);
+    block_decode_at(c, mmu_linear(c, SEG_CS, c->rip), i, true, &cross);
 }
 
 static void block_mark_code(struct cpu *c, uint64_t page)

@@ -144,7 +144,9 @@ static inline struct block *exec_find(struct cpu *c, struct exec_state *ex, stru
     if (j->rip == rip && j->epoch == epoch && j->b) {
         b = j->b;
     } else {
-        b = block_get(c, rip, mmu_translate_exec(c, rip));
+        /* Outside 64-bit mode code is fetched at CS.base + EIP; a CS load bumps the epoch */
+        uint64_t lin = c->mode == MODE_LONG64 ? rip : mmu_linear(c, SEG_CS, rip);
+        b = block_get(c, lin, mmu_translate_exec(c, lin));
         if (epoch != c->tlb.epoch || b == c->blocks->scratch) return b;
         *j = (struct block_link){rip, epoch, b};
     }

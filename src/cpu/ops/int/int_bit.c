@@ -20,7 +20,7 @@ static void bt_exec(struct cpu *c, const struct insn *i, unsigned kind, uint64_t
             int64_t so = (int64_t)int_sext(off, size);
             int64_t unit = so >> (size == 8 ? 6 : size == 4 ? 5 : 4); /* floor division */
             ea += (uint64_t)(unit * (int64_t)size);
-            if (i->addrsize == 4) ea = (uint32_t)ea;
+            ea &= size_mask(i->addrsize);
         }
         bit = off & (bits - 1);
         v = mem_read_n(c, i->seg, ea, size);

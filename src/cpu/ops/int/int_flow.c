@@ -2,11 +2,18 @@
  * pushf/popf, enter/leave, call/ret/jmp (relative and indirect), jcc, loop/loopcc, jrcxz,
  * and the stack_push/stack_pop primitives of core.h. Every handler does its memory accesses
  * before it commits RSP or RIP, so a #PF on the stack restarts the instruction cleanly.
- * Stack and branch sizes follow 64-bit mode: 64-bit (16-bit with 66) stack operands. */
+ * Stack and branch sizes follow 64-bit mode: 64-bit (16-bit with 66) stack operands; the
+ * 16- and 32-bit modes have their own versions of these handlers in int_legacy.c. */
 #include "cpu/ops/int/int_impl.h"
 
 void stack_push(struct cpu *c, uint64_t v, unsigned size)
 {
+    if (__builtin_expect(c->mode != MODE_LONG64, 0)) {
+        uint64_t m = cpu_sp_mask(c), sp = (c->gpr[R_RSP] - size) & m;
+        mem_write_n(c, SEG_SS, sp, v, size);
+        cpu_sp_set(c, sp, m);
+        return;
+    }
     uint64_t sp = c->gpr[R_RSP] - size;
     mem_write_n(c, SEG_SS, sp, v, size);
     c->gpr[R_RSP] = sp;
@@ -14,6 +21,12 @@ void stack_push(struct cpu *c, uint64_t v, unsigned size)
 
 uint64_t stack_pop(struct cpu *c, unsigned size)
 {
+    if (__builtin_expect(c->mode != MODE_LONG64, 0)) {
+        uint64_t m = cpu_sp_mask(c), sp = c->gpr[R_RSP] & m;
+        uint64_t v = mem_read_n(c, SEG_SS, sp, size);
+        cpu_sp_set(c, sp + size, m);
+        return v;
+    }
     uint64_t v = mem_read_n(c, SEG_SS, c->gpr[R_RSP], size);
     c->gpr[R_RSP] += size;
     return v;

@@ -75,6 +75,8 @@ insn_fn int_flow_lookup(const struct insn *i);
 insn_fn int_string_lookup(const struct insn *i);
 insn_fn int_ext_lookup(const struct insn *i);
 insn_fn int_bmi_lookup(const struct insn *i); /* VEX: BMI1/BMI2 */
+/* Outside 64-bit mode: the 16/32-bit-only opcodes and the stack and near-branch handlers. */
+insn_fn int_legacy_lookup(const struct insn *i);
 
 /* CF without a call for the common producers (the hot path of adc/sbb/inc/dec). */
 static inline unsigned int_cf(struct cpu *c)

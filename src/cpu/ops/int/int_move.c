@@ -52,7 +52,7 @@ static void mov_r_imm(struct cpu *c, const struct insn *i)
 static void mov_moffs(struct cpu *c, const struct insn *i)
 {
     unsigned size = int_size(i, !(i->op & 1));
-    uint64_t off = i->addrsize == 4 ? (uint32_t)i->imm : i->imm;
+    uint64_t off = i->imm & size_mask(i->addrsize);
     if (i->op & 2)
         mem_write_n(c, i->seg, off, c->gpr[R_RAX] & size_mask(size), size);
     else
@@ -123,7 +123,7 @@ static void cwd(struct cpu *c, const struct insn *i)
 static void xlat(struct cpu *c, const struct insn *i)
 {
     uint64_t off = c->gpr[R_RBX] + (c->gpr[R_RAX] & 0xff);
-    if (i->addrsize == 4) off = (uint32_t)off;
+    off &= size_mask(i->addrsize);
     reg_write(c, i, R_RAX, 1, mem_read_n(c, i->seg, off, 1));
 }
 

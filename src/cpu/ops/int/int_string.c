@@ -1,5 +1,5 @@
 /* int_string.c — string instructions movs/cmps/stos/lods/scas with rep/repe/repne, both
- * directions, 64- and 32-bit address sizes. Registers are committed after every iteration, so
+ * directions, 64-, 32- and 16-bit address sizes. Registers are committed after every iteration, so
  * a fault midway leaves rCX/rSI/rDI at the faulting iteration and the instruction restarts
  * from there. A rep instruction runs at most STRING_CHUNK iterations per call and then
  * re-executes itself (next_rip = rip), which lets interrupts in during long copies. */
@@ -68,6 +68,12 @@ static uint64_t string_bulk(struct cpu *c, unsigned kind, unsigned size, unsigne
 /* repe/repne cmps and scas. The flags of each comparison stay local until the instruction
  * ends, so a fault midway leaves RFLAGS as they were at the start, as on the host;
  * rCX/rSI/rDI are still committed per iteration. */
+/* A pointer or count register after an iteration: 16-bit addressing keeps the upper bits. */
+static inline void string_reg(struct cpu *c, unsigned r, uint64_t v, uint64_t am)
+{
+    c->gpr[r] = am == 0xffff ? (c->gpr[r] & ~0xffffull) | (v & am) : v & am;
+}
+
 static void string_rep_cmp(struct cpu *c, const struct insn *i, unsigned kind, unsigned size,
                            uint64_t am, int64_t delta)
 {
@@ -78,25 +84,25 @@ static void string_rep_cmp(struct cpu *c, const struct insn *i, unsigned kind, u
     for (unsigned n = 0; n < STRING_CHUNK; n++) {
         uint64_t cx = c->gpr[R_RCX] & am;
         if (cx == 0) {
-            c->gpr[R_RCX] = 0; /* the host zero-extends ECX even when nothing runs */
+            string_reg(c, R_RCX, 0, am); /* the host zero-extends ECX even when nothing runs */
             break;
         }
         uint64_t si = c->gpr[R_RSI] & am, di = c->gpr[R_RDI] & am, v, w;
         if (kind == S_CMPS) {
             v = mem_read_n(c, i->seg, si, size);
             w = mem_read_n(c, SEG_ES, di, size);
-            c->gpr[R_RSI] = (si + delta) & am;
+            string_reg(c, R_RSI, si + delta, am);
         } else {
             v = c->gpr[R_RAX] & m;
             w = mem_read_n(c, SEG_ES, di, size);
         }
-        c->gpr[R_RDI] = (di + delta) & am;
+        string_reg(c, R_RDI, di + delta, am);
         lf.src1 = v;
         lf.src2 = w;
         lf.res = (v - w) & m;
         any = true;
         cx = (cx - 1) & am;
-        c->gpr[R_RCX] = cx;
+        string_reg(c, R_RCX, cx, am);
         if (cx == 0 || (repne ? lf.res == 0 : lf.res != 0)) break;
         if (n + 1 == STRING_CHUNK) {
             /* more to do: run again (interrupts may come first). The flags stay as they were
@@ -119,28 +125,28 @@ static void string_step(struct cpu *c, const struct insn *i, unsigned kind, unsi
     case S_MOVS:
         v = mem_read_n(c, seg, si, size);
         mem_write_n(c, SEG_ES, di, v, size);
-        c->gpr[R_RSI] = (si + delta) & am;
-        c->gpr[R_RDI] = (di + delta) & am;
+        string_reg(c, R_RSI, si + delta, am);
+        string_reg(c, R_RDI, di + delta, am);
         break;
     case S_CMPS:
         v = mem_read_n(c, seg, si, size);
         w = mem_read_n(c, SEG_ES, di, size);
-        c->gpr[R_RSI] = (si + delta) & am;
-        c->gpr[R_RDI] = (di + delta) & am;
+        string_reg(c, R_RSI, si + delta, am);
+        string_reg(c, R_RDI, di + delta, am);
         int_alu(c, ALU_CMP, size, v, w);
         break;
     case S_STOS:
         mem_write_n(c, SEG_ES, di, c->gpr[R_RAX] & m, size);
-        c->gpr[R_RDI] = (di + delta) & am;
+        string_reg(c, R_RDI, di + delta, am);
         break;
     case S_LODS:
         v = mem_read_n(c, seg, si, size);
         reg_write(c, i, R_RAX, size, v);
-        c->gpr[R_RSI] = (si + delta) & am;
+        string_reg(c, R_RSI, si + delta, am);
         break;
     default:
         w = mem_read_n(c, SEG_ES, di, size);
-        c->gpr[R_RDI] = (di + delta) & am;
+        string_reg(c, R_RDI, di + delta, am);
         int_alu(c, ALU_CMP, size, c->gpr[R_RAX] & m, w);
         break;
     }
@@ -148,7 +154,7 @@ static void string_step(struct cpu *c, const struct insn *i, unsigned kind, unsi
 
 static void string_exec(struct cpu *c, const struct insn *i, unsigned kind, unsigned size)
 {
-    uint64_t am = i->addrsize == 4 ? 0xffffffffull : ~0ull;
+    uint64_t am = size_mask(i->addrsize);
     int64_t delta = (c->rflags & F_DF) ? -(int64_t)size : (int64_t)size;
     if (!(i->flags & (INSN_REP | INSN_REPNE))) {
         string_step(c, i, kind, size, am, delta);
@@ -162,23 +168,23 @@ static void string_exec(struct cpu *c, const struct insn *i, unsigned kind, unsi
     for (unsigned n = 0; n < STRING_CHUNK; n++) {
         uint64_t cx = c->gpr[R_RCX] & am;
         if (cx == 0) {
-            c->gpr[R_RCX] = 0; /* the host zero-extends ECX even when nothing runs */
+            string_reg(c, R_RCX, 0, am); /* the host zero-extends ECX even when nothing runs */
             return;
         }
         if (delta > 0 && (kind == S_MOVS || kind == S_STOS)) {
             uint64_t si = c->gpr[R_RSI] & am, di = c->gpr[R_RDI] & am;
             uint64_t k = string_bulk(c, kind, size, i->seg, si, di, cx, am);
             if (k) {
-                if (kind == S_MOVS) c->gpr[R_RSI] = (si + k * size) & am;
-                c->gpr[R_RDI] = (di + k * size) & am;
-                c->gpr[R_RCX] = (cx - k) & am;
+                if (kind == S_MOVS) string_reg(c, R_RSI, si + k * size, am);
+                string_reg(c, R_RDI, di + k * size, am);
+                string_reg(c, R_RCX, cx - k, am);
                 n += (unsigned)k - 1;
                 continue;
             }
         }
         string_step(c, i, kind, size, am, delta);
         cx = (cx - 1) & am;
-        c->gpr[R_RCX] = cx;
+        string_reg(c, R_RCX, cx, am);
         if (cx == 0) return;
     }
     c->next_rip = c->rip; /* more to do: run again (interrupts may come first) */

@@ -1,7 +1,7 @@
 /* sys.h — internals shared by the system-instruction family (sys_*.c): descriptor-table access,
  * segment loading with protected-mode checks, and the handler prototypes sys_lookup() hands
- * out. Only 64-bit (IA-32e) semantics are implemented; the helpers keep the mode checks in one
- * place so compatibility mode can be completed later. */
+ * out. The handlers here are the 64-bit ones; sys_legacy.c has the 16/32-bit versions where
+ * they differ (docs/CPU-MODES.md). */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -78,6 +78,16 @@ void sys_load_seg(struct cpu *c, unsigned seg, uint16_t sel);
 uint64_t sys_check_code(struct cpu *c, uint16_t sel, bool is_return);
 /* Commit CS (and RIP) after sys_check_code; new CPL = RPL for returns else CPL. */
 void sys_commit_cs(struct cpu *c, uint16_t sel, uint64_t desc, unsigned new_cpl);
+/* sys_far.c, shared with sys_legacy.c: the target rip of a far transfer to `cs_desc` (canonical
+ * for 64-bit code, else wrapped to 16/32 bits and within the limit); the SS of an outer return
+ * (0 for a permitted null selector) and its commit; DS/ES/FS/GS the new CPL may not use
+ * become null. */
+uint64_t sys_check_target(struct cpu *c, uint64_t rip, uint64_t cs_desc);
+uint64_t sys_check_ret_ss(struct cpu *c, uint16_t ss, unsigned new_cpl, bool to64);
+void sys_commit_ss(struct cpu *c, uint16_t ss, uint64_t d, unsigned new_cpl);
+void sys_scrub_data_segs(struct cpu *c);
+/* Outside 64-bit mode (sys_legacy.c): asked before the 64-bit handlers. */
+insn_fn sys_legacy_lookup(const struct insn *i);
 
 /* ---- handlers ---- */
 /* sys_desc.c */

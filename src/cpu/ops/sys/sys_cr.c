@@ -54,6 +54,7 @@ void sys_mov_to_cr(struct cpu *c, const struct insn *i)
 {
     sys_need_cpl0(c);
     uint64_t v = c->gpr[i->rm];
+    if (i->mode != MODE_LONG64) v = (uint32_t)v; /* 32-bit operands outside 64-bit mode */
     switch (i->reg) {
     case 0: sys_write_cr0(c, v); break;
     case 2: c->cr2 = v; break;
@@ -81,7 +82,7 @@ void sys_mov_from_cr(struct cpu *c, const struct insn *i)
         break;
     default: cpu_fault(c, EXC_UD);
     }
-    c->gpr[i->rm] = v;
+    c->gpr[i->rm] = i->mode != MODE_LONG64 ? (uint32_t)v : v;
 }
 
 /* DR4/DR5 alias DR6/DR7 unless CR4.DE; DR8+ do not exist. */

@@ -58,6 +58,11 @@ static void sys_load_null(struct cpu *c, unsigned seg, uint16_t sel)
 
 void sys_load_seg(struct cpu *c, unsigned seg, uint16_t sel)
 {
+    if (c->mode == MODE_REAL) { /* base = selector * 16; the cached limit and attributes stay */
+        c->seg[seg].sel = sel;
+        c->seg[seg].base = (uint64_t)sel << 4;
+        return;
+    }
     if ((sel & 0xfffc) == 0) {
         sys_load_null(c, seg, sel);
         return;

@@ -8,7 +8,7 @@
 #define IRET_FLAGS (F_ARITH | F_TF | F_IF | F_DF | F_IOPL | F_NT | F_RF | F_AC | F_ID)
 
 /* Selectors in DS/ES/FS/GS that the new (outer) CPL may not use become null. */
-static void sys_scrub_data_segs(struct cpu *c)
+void sys_scrub_data_segs(struct cpu *c)
 {
     static const uint8_t segs[4] = {SEG_ES, SEG_DS, SEG_FS, SEG_GS};
     for (unsigned k = 0; k < 4; k++) {
@@ -25,7 +25,7 @@ static void sys_scrub_data_segs(struct cpu *c)
 
 /* Validate the SS selector popped by an outer-privilege return; returns its descriptor or 0
  * for a permitted null selector. */
-static uint64_t sys_check_ret_ss(struct cpu *c, uint16_t ss, unsigned new_cpl, bool to64)
+uint64_t sys_check_ret_ss(struct cpu *c, uint16_t ss, unsigned new_cpl, bool to64)
 {
     if ((ss & 0xfffc) == 0) {
         if (!to64 || new_cpl == 3 || (ss & 3u) != new_cpl) cpu_fault_err(c, EXC_GP, 0);
@@ -42,7 +42,7 @@ static uint64_t sys_check_ret_ss(struct cpu *c, uint16_t ss, unsigned new_cpl, b
     return d;
 }
 
-static void sys_commit_ss(struct cpu *c, uint16_t ss, uint64_t d, unsigned new_cpl)
+void sys_commit_ss(struct cpu *c, uint16_t ss, uint64_t d, unsigned new_cpl)
 {
     if ((ss & 0xfffc) == 0) {
         c->seg[SEG_SS] = (struct segcache){.sel = ss, .attr = (uint16_t)(new_cpl << 5)};
@@ -53,7 +53,7 @@ static void sys_commit_ss(struct cpu *c, uint16_t ss, uint64_t d, unsigned new_c
 }
 
 /* Target RIP check for a far transfer: canonical for 64-bit code, else within the limit. */
-static uint64_t sys_check_target(struct cpu *c, uint64_t rip, uint64_t cs_desc)
+uint64_t sys_check_target(struct cpu *c, uint64_t rip, uint64_t cs_desc)
 {
     struct segcache tmp;
     sys_desc_to_seg(&tmp, 0, cs_desc);
@@ -191,7 +191,8 @@ void sys_syscall(struct cpu *c, const struct insn *i)
     c->seg[SEG_SS] =
         (struct segcache){.sel = (uint16_t)(sel + 8), .limit = 0xffffffff, .attr = ATTR_DATA(0)};
     flags_write(c, (rflags & ~c->sfmask & ~(uint64_t)F_RF) | 2);
-    c->next_rip = c->mode == MODE_LONG64 ? c->lstar : (uint32_t)c->cstar;
+    /* compatibility mode enters 64-bit code at CSTAR's full address */
+    c->next_rip = c->mode == MODE_LONG64 ? c->lstar : c->cstar;
     c->cpl = 0;
     cpu_mode_changed(c);
     sys_step_after(c);

@@ -32,6 +32,8 @@ static insn_fn sys_lookup_0f01(const struct insn *i)
 
 insn_fn sys_lookup(const struct insn *i)
 {
+    insn_fn f;
+    if (i->mode != MODE_LONG64 && (f = sys_legacy_lookup(i))) return f;
     bool mem = i->flags & INSN_MEM;
     unsigned reg = (i->modrm >> 3) & 7;
     switch (i->op) {
