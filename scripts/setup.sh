@@ -16,6 +16,7 @@ PKGS=(
     libzydis-dev clang libclang-rt-14-dev python3 busybox-static e2fsprogs acpica-tools
     qemu-utils # qemu-img and qemu-io: the reference for the qcow2 back-end
     libc6-dev # static libc for the memory workload test_memory.py runs in the guest
+    gcc-multilib # gcc -m32 -static: the 32-bit program test_compat32.py runs in the guest
     xvfb x11-apps # the window front end's test: a virtual X server, xwd screenshots
     # default guest image builder
     apt-utils dpkg cpio gzip lz4 kmod binutils
