@@ -1,7 +1,9 @@
-/* event.c — exception and interrupt delivery in IA-32e mode: IDT gate checks, the TSS RSP0 and
- * IST stack switches, the 64-bit interrupt frame, and the #DF / triple-fault escalation of the
- * SDM (Vol. 3A 6.15, table 6-5). Every memory access happens before any register is committed,
- * so a fault during delivery leaves the interrupted state intact for the next attempt. */
+/* event.c — exception and interrupt delivery: in IA-32e mode (64-bit and compatibility mode)
+ * IDT gate checks, the TSS RSP0 and IST stack switches and the 64-bit interrupt frame; in legacy
+ * protected mode 16/32-bit gates and frames with the 32-bit TSS's stack switch; in real mode
+ * the IVT; and the #DF / triple-fault escalation of the SDM (Vol. 3A 6.15, table 6-5). Every memory
+ * access happens before any register is committed, so a fault during delivery leaves the
+ * interrupted state intact for the next attempt. */
 #include <stdio.h>
 
 #include "cpu/exec/event.h"
@@ -22,19 +24,123 @@ static bool event_contributory(unsigned v)
     return v == EXC_DE || (v >= EXC_TS && v <= EXC_GP);
 }
 
-static _Noreturn void event_shutdown_mode(struct cpu *c)
+/* Real mode: the IVT's 4-byte CS:IP vector; FLAGS, CS, IP pushed at 16 bits; no error code. */
+static void event_deliver_real(struct cpu *c, unsigned vec, unsigned kind)
 {
-    /* Real and legacy protected mode delivery is not implemented (Linux is entered in long
-     * mode). Treat it as a triple fault with an honest reason. */
-    c->pending_exc = EXC_DF;
-    c->exc_has_error = true;
-    c->exc_error = 0;
-    c->exc_raise_kind = EV_EXC;
-    c->exc_vector = EXC_DF;
-    c->exc_deliver_kind = EV_EXC;
-    snprintf(c->exit_why, sizeof(c->exit_why), "event delivery outside long mode (cr0=%#llx)",
-             (unsigned long long)c->cr0);
-    longjmp(c->fault_jmp, 1);
+    if (vec * 4 + 3 > c->idt_limit) cpu_fault_err(c, EXC_GP, vec * 8 + 2);
+    uint32_t ent;
+    mem_read_sys(c, c->idt_base + vec * 4, &ent, 4);
+    uint64_t rflags = flags_read(c);
+    uint64_t m = cpu_sp_mask(c), sp = c->gpr[R_RSP] & m;
+    uint16_t frame[3] = {(uint16_t)(kind == EV_SOFT ? c->next_rip : c->rip), c->seg[SEG_CS].sel,
+                         (uint16_t)rflags};
+    mem_write_n(c, SEG_SS, (sp - 2) & m, frame[2], 2);
+    mem_write_n(c, SEG_SS, (sp - 4) & m, frame[1], 2);
+    mem_write_n(c, SEG_SS, (sp - 6) & m, frame[0], 2);
+    cpu_sp_set(c, sp - 6, m);
+    flags_write(c, rflags & ~(uint64_t)(F_IF | F_TF | F_AC | F_RF));
+    c->seg[SEG_CS].sel = (uint16_t)(ent >> 16);
+    c->seg[SEG_CS].base = (uint64_t)(ent >> 16) << 4;
+    c->rip = c->next_rip = ent & 0xffff;
+    c->halted = false;
+    c->intr_shadow = false;
+    cpu_mode_changed(c);
+}
+
+/* Read the code or stack descriptor for `sel` (GDT or LDT), #GP(sel + ext) past the limit. */
+static uint64_t event_desc(struct cpu *c, uint16_t sel, uint32_t ext)
+{
+    uint64_t base = c->gdt_base, limit = c->gdt_limit, d;
+    if (sel & 4) {
+        base = c->seg[SEG_LDTR].base;
+        limit = c->seg[SEG_LDTR].limit;
+    }
+    if ((sel & 0xfffc) == 0 || (uint64_t)(sel | 7) > limit)
+        cpu_fault_err(c, EXC_GP, (sel & 0xfffc) + ext);
+    mem_read_sys(c, base + (sel & ~7u), &d, 8);
+    return d;
+}
+
+static void event_desc_to_seg(struct segcache *s, uint16_t sel, uint64_t d)
+{
+    uint32_t limit = (uint32_t)((d & 0xffff) | ((d >> 32) & 0xf0000));
+    s->sel = sel;
+    s->base = ((d >> 16) & 0xffffff) | (((d >> 56) & 0xff) << 24);
+    s->attr = (uint16_t)((d >> 40) & 0xf0ff);
+    s->limit = (s->attr & 0x8000) ? (limit << 12) | 0xfff : limit;
+}
+
+/* Legacy protected mode: 8-byte interrupt and trap gates (16- or 32-bit), the stack switch
+ * through a 32-bit TSS (SS0:ESP0...) for an inner level, frames of the gate's size. Task gates
+ * and virtual-8086 mode are not implemented (#GP). */
+static void event_deliver_prot(struct cpu *c, unsigned vec, unsigned kind, bool has_err,
+                               uint32_t err)
+{
+    uint32_t ext = kind != EV_SOFT;
+    uint32_t idt_err = vec * 8 + 2 + ext;
+    if (vec * 8 + 7 > c->idt_limit) cpu_fault_err(c, EXC_GP, idt_err);
+    uint64_t gate;
+    mem_read_sys(c, c->idt_base + vec * 8, &gate, 8);
+    unsigned type = (gate >> 40) & 0x1f, dpl = (gate >> 45) & 3;
+    if (type != 0x6 && type != 0x7 && type != 0xE && type != 0xF) cpu_fault_err(c, EXC_GP, idt_err);
+    if (kind == EV_SOFT && dpl < c->cpl) cpu_fault_err(c, EXC_GP, idt_err);
+    if (!(gate & (1ull << 47))) cpu_fault_err(c, EXC_NP, idt_err);
+    unsigned n = (type & 8) ? 4 : 2;
+    uint16_t sel = (uint16_t)(gate >> 16);
+    uint64_t target = (gate & 0xffff) | ((gate >> 32) & 0xffff0000ull);
+    if (n == 2) target &= 0xffff;
+    uint64_t cs = event_desc(c, sel, ext);
+    uint16_t attr = (uint16_t)((cs >> 40) & 0xf0ff);
+    unsigned cs_dpl = (attr >> 5) & 3;
+    if ((attr & 0x18) != 0x18 || cs_dpl > c->cpl) cpu_fault_err(c, EXC_GP, (sel & 0xfffc) + ext);
+    if (!(attr & 0x80)) cpu_fault_err(c, EXC_NP, (sel & 0xfffc) + ext);
+    unsigned new_cpl = (attr & 4) ? c->cpl : cs_dpl;
+
+    uint64_t rflags = flags_read(c);
+    uint32_t frame[6];
+    unsigned nf = 0;
+    struct segcache ss = c->seg[SEG_SS];
+    uint64_t sp = c->gpr[R_RSP];
+    if (new_cpl < c->cpl) {
+        const struct segcache *tr = &c->seg[SEG_TR];
+        if (!(tr->attr & 0x80) || 8 * new_cpl + 11 > tr->limit)
+            cpu_fault_err(c, EXC_TS, tr->sel & 0xfffc);
+        uint32_t esp;
+        uint16_t ss_sel;
+        mem_read_sys(c, tr->base + 4 + 8 * new_cpl, &esp, 4);
+        mem_read_sys(c, tr->base + 8 + 8 * new_cpl, &ss_sel, 2);
+        uint64_t sd = event_desc(c, ss_sel, ext);
+        uint16_t sattr = (uint16_t)((sd >> 40) & 0xf0ff);
+        if ((ss_sel & 3) != new_cpl || ((sattr >> 5) & 3) != new_cpl || (sattr & 0x1a) != 0x12)
+            cpu_fault_err(c, EXC_TS, ss_sel & 0xfffc);
+        if (!(sattr & 0x80)) cpu_fault_err(c, EXC_SS, ss_sel & 0xfffc);
+        frame[nf++] = c->seg[SEG_SS].sel;
+        frame[nf++] = (uint32_t)c->gpr[R_RSP];
+        event_desc_to_seg(&ss, ss_sel, sd);
+        sp = esp;
+    }
+    frame[nf++] = (uint32_t)rflags;
+    frame[nf++] = c->seg[SEG_CS].sel;
+    frame[nf++] = (uint32_t)(kind == EV_SOFT ? c->next_rip : c->rip);
+    if (has_err) frame[nf++] = err;
+    uint64_t m = (ss.attr & 0x4000) ? 0xffffffffull : 0xffffull;
+    for (unsigned k = 0; k < nf; k++) { /* highest address first, as the CPU pushes */
+        uint64_t lin = (uint32_t)(ss.base + ((sp - (k + 1) * n) & m));
+        uint32_t v = frame[k];
+        mem_write_sys(c, lin, &v, n);
+    }
+
+    /* Commit. */
+    c->seg[SEG_SS] = ss;
+    cpu_sp_set(c, sp - nf * n, m);
+    rflags &= ~(uint64_t)(F_TF | F_NT | F_RF | F_VM);
+    if (!(type & 1)) rflags &= ~(uint64_t)F_IF;
+    flags_write(c, rflags);
+    event_desc_to_seg(&c->seg[SEG_CS], (uint16_t)((sel & 0xfffc) | new_cpl), cs);
+    c->rip = c->next_rip = target;
+    c->halted = false;
+    c->intr_shadow = false;
+    cpu_mode_changed(c);
 }
 
 /* The 64-bit TSS field at `off` (RSP0..2 at 4, IST1..7 at 0x24). */
@@ -49,7 +155,14 @@ static uint64_t event_tss_read(struct cpu *c, unsigned off)
 
 static void event_deliver(struct cpu *c, unsigned vec, unsigned kind, bool has_err, uint32_t err)
 {
-    if (!(c->efer & EFER_LMA) || !(c->cr0 & CR0_PE)) event_shutdown_mode(c);
+    if (!(c->cr0 & CR0_PE)) {
+        event_deliver_real(c, vec, kind);
+        return;
+    }
+    if (!(c->efer & EFER_LMA)) {
+        event_deliver_prot(c, vec, kind, has_err, err);
+        return;
+    }
     uint32_t ext = kind != EV_SOFT;
     uint32_t idt_err = vec * 8 + 2 + ext;
     if (vec * 16 + 15 > c->idt_limit) cpu_fault_err(c, EXC_GP, idt_err);
