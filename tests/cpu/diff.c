@@ -54,6 +54,7 @@ struct stub_area {
     struct diff_state in, out;
     struct diff_xs host_xs;
     uint64_t host_rsp;
+    uint8_t far_in[8]; /* m16:32: DIFF_USER32_CS:DIFF_INSN, where DIFF_C32 forms start */
     uint8_t marker;
 };
 #define AREA ((struct stub_area *)DIFF_STATE)
@@ -175,10 +176,38 @@ static void e_state(struct emit *e, bool save, uint64_t addr)
     e_abs(e, 0, 0x0f, 0xae, save ? 4 : 5, addr);
 }
 
+static uint8_t *stub_entry; /* the prologue's last instruction: into the form */
+static bool stub_entry_c32;
+static uint64_t c32_end; /* after the INT3 that ends a DIFF_C32 form's landing pads */
+
+/* The host's 32-bit user code selector (__USER32_CS), where DIFF_C32 forms run natively. */
+#define DIFF_USER32_CS 0x23
+
+/* End the prologue with a near jump to DIFF_INSN (64-bit forms) or a far jump through far_in
+ * into the 32-bit code segment (DIFF_C32). Both are 7 bytes. */
+static void stub_set_entry(bool c32)
+{
+    if (c32 == stub_entry_c32) return;
+    struct emit e = {stub_entry};
+    if (c32) {
+        e_abs(&e, 0, 0xff, -1, 5, (uint64_t)&AREA->far_in); /* ljmp *far_in (m16:32) */
+    } else {
+        e8(&e, 0xe9);
+        e32(&e, (uint32_t)(DIFF_INSN - ((uint64_t)e.p + 4)));
+        e8(&e, 0x90), e8(&e, 0x90);
+    }
+    __builtin___clear_cache((char *)stub_entry, (char *)e.p);
+    stub_entry_c32 = c32;
+}
+
 static void build_stub(void)
 {
     struct emit e = {(uint8_t *)DIFF_CODE};
-    /* prologue */
+    /* prologue; DS and ES get SS's selector: 32-bit code (DIFF_C32) cannot use the null
+     * selectors 64-bit processes run with */
+    e8(&e, 0x8c), e8(&e, 0xd0); /* mov eax, ss */
+    e8(&e, 0x8e), e8(&e, 0xd8); /* mov ds, eax */
+    e8(&e, 0x8e), e8(&e, 0xc0); /* mov es, eax */
     e8(&e, 0x53), e8(&e, 0x55);
     for (unsigned r = 12; r <= 15; r++)
         e8(&e, 0x41), e8(&e, 0x50 + (r & 7));
@@ -190,8 +219,9 @@ static void build_stub(void)
     for (unsigned r = 0; r < 16; r++)
         if (r != R_RSP) e_abs(&e, 0x48 | (r >= 8 ? 4 : 0), 0x8b, -1, r, (uint64_t)&AREA->in.gpr[r]);
     e_abs(&e, 0x48, 0x8b, -1, R_RSP, (uint64_t)&AREA->in.gpr[R_RSP]);
-    e8(&e, 0xe9);
-    e32(&e, (uint32_t)(DIFF_INSN - ((uint64_t)e.p + 4)));
+    stub_entry = e.p; /* stub_set_entry: jmp DIFF_INSN, or ljmp through far_in */
+    stub_entry_c32 = true;
+    stub_set_entry(false);
 
     /* epilogue */
     e.p = (uint8_t *)DIFF_EPILOGUE;
@@ -221,8 +251,16 @@ static void place_insn(const struct diff_form *f)
     /* pad1: marker = 1 */
     e_abs(&e, 0, 0xc6, -1, 0, (uint64_t)&AREA->marker);
     e8(&e, 1);
-    e8(&e, 0xe9);
-    e32(&e, (uint32_t)(DIFF_EPILOGUE - ((uint64_t)e.p + 4)));
+    if (f->flags & DIFF_C32) {
+        /* The pads above mean the same in 32-bit code. A far jump back to 64-bit code is not
+         * allowed everywhere (a paravirtualized host kernel refuses it with #GP), so the
+         * state is taken from the signal context of an INT3 instead. */
+        c32_end = (uint64_t)e.p + 1;
+        e8(&e, 0xcc);
+    } else {
+        e8(&e, 0xe9);
+        e32(&e, (uint32_t)(DIFF_EPILOGUE - ((uint64_t)e.p + 4)));
+    }
     __builtin___clear_cache((char *)DIFF_INSN, (char *)e.p);
 }
 
@@ -279,6 +317,33 @@ static void diff_signal(int sig, siginfo_t *si, void *ctx)
     siglongjmp(diff_jmp, 1);
 }
 
+static void run_native(const struct diff_form *f, const struct diff_state *in, const uint8_t *data,
+                       struct diff_state *out);
+static bool host_c32; /* the host runs 32-bit code in __USER32_CS */
+
+/* Whether a NOP in the host's 32-bit code segment runs (a kernel without IA-32 emulation has
+ * no such segment). */
+static bool diff_probe_c32(void)
+{
+    static const struct diff_form nop = {
+        .name = "probe", .bytes = {0x90}, .len = 1, .flags = DIFF_C32};
+    static uint8_t data[DIFF_DATA_SIZE];
+    struct diff_state in, out;
+    memset(&in, 0, sizeof in);
+    in.gpr[R_RSP] = DIFF_RSP;
+    in.rflags = 0x202;
+    in.fx.fcw = 0x37f;
+    in.fx.mxcsr = 0x1f80;
+    place_insn(&nop);
+    run_native(&nop, &in, data, &out);
+    return out.vector == -1 && out.rip == diff_land(&nop, 0);
+}
+
+bool diff_host_c32(void)
+{
+    return host_c32;
+}
+
 bool diff_init(void)
 {
     static bool done;
@@ -303,6 +368,9 @@ bool diff_init(void)
     }
     host_avx = (host_ext() & HOST_AVX) != 0;
     build_stub();
+    uint32_t off = (uint32_t)DIFF_INSN;
+    memcpy(AREA->far_in, &off, 4);
+    memcpy(AREA->far_in + 4, &(uint16_t){DIFF_USER32_CS}, 2);
 
     static uint8_t altstack[1 << 16];
     stack_t ss = {.ss_sp = altstack, .ss_size = sizeof(altstack)};
@@ -322,6 +390,7 @@ bool diff_init(void)
     }
     diff_cpu = (struct cpu *)vcpu_create(&diff_bus, 0); /* a struct vcpu is a struct cpu */
     if (!diff_cpu) return false;
+    host_c32 = diff_probe_c32(); /* with the signal handlers in place */
     done = true;
     return true;
 }
@@ -336,6 +405,7 @@ static void run_native(const struct diff_form *f, const struct diff_state *in, c
     AREA->in.xs_hdr[0] = 7;
     memset(&AREA->out, 0, sizeof(AREA->out));
     AREA->marker = 0xff;
+    stub_set_entry(f->flags & DIFF_C32);
     if (sigsetjmp(diff_jmp, 1) == 0) {
         diff_active = DIFF_IN_NATIVE;
         ((void (*)(void))DIFF_CODE)();
@@ -354,6 +424,11 @@ static void run_native(const struct diff_form *f, const struct diff_state *in, c
         /* back from a fault: restore the host's FPU/SSE control state */
         __asm__ volatile("fxrstor64 %0" ::"m"(AREA->host_xs.fx));
         if (host_avx) __asm__ volatile("vzeroupper");
+        if ((f->flags & DIFF_C32) && AREA->out.vector == 3 && AREA->out.rip == c32_end) {
+            /* not a fault: the INT3 after the landing pads */
+            AREA->out.vector = -1;
+            AREA->out.rip = diff_land(f, AREA->marker == 1);
+        }
     }
     *out = AREA->out;
     out->undef = in->undef;
@@ -433,6 +508,8 @@ static void engine_prepare(const struct diff_form *f)
     /* XSAVE enabled with every component the model offers (the host's XCR0 has them too) */
     c->cr4 |= CR4_OSXSAVE;
     c->xcr0 = diff_xcr0();
+    if (f->flags & DIFF_C32) /* the host's __USER32_CS: flat 32-bit code, DPL 3 */
+        c->seg[SEG_CS] = (struct segcache){DIFF_USER32_CS, 0, 0xffffffffu, 0xC0FB};
     cpu_mode_changed(c);
 }
 
@@ -500,7 +577,8 @@ bool diff_form_implemented(const struct diff_form *f)
 {
     struct insn i;
     memset(&i, 0, sizeof(i));
-    if (decode_insn(&i, f->bytes, f->len, MODE_LONG64) != f->len) return false;
+    enum cpu_mode mode = (f->flags & DIFF_C32) ? MODE_COMPAT32 : MODE_LONG64;
+    if (decode_insn(&i, f->bytes, f->len, mode) != f->len) return false;
     return exec_lookup(&i) != NULL;
 }
 
@@ -590,6 +668,9 @@ static void random_state(const struct diff_form *f, struct diff_rng *r, struct d
         s->gpr[k] = (f->fixed >> k) & 1
                         ? 0
                         : diff_rand_edge(r, (unsigned[]){8, 16, 32, 64}[diff_rand(r) & 3]);
+    if (f->flags & DIFF_C32) /* upper halves are undefined across the switch to 32-bit code */
+        for (int k = 0; k < 16; k++)
+            s->gpr[k] = (uint32_t)s->gpr[k];
     s->gpr[R_RSP] = DIFF_RSP;
     uint64_t fl = diff_rand(r) & (F_ARITH | F_DF);
     s->rflags = 0x202 | fl;

@@ -84,6 +84,9 @@ struct diff_state {
 uint64_t diff_xcr0(void);
 /* Whether the native stub moves the AVX state (the host has AVX enabled). */
 bool diff_host_avx(void);
+/* Whether the host runs 32-bit code (DIFF_C32 forms; a kernel without IA-32 emulation does
+ * not: they are then skipped). */
+bool diff_host_c32(void);
 
 /* Per-case random source (xorshift64*, seeded per form). */
 struct diff_rng {
@@ -101,6 +104,11 @@ uint64_t diff_rand_edge(struct diff_rng *r, unsigned bits);
 #define DIFF_X87    0x0010 /* compare FCW, FSW, abridged FTW, ST0-7 */
 #define DIFF_MEMOFS 0x0020 /* memory base may land anywhere in [0, 4096-64], any alignment */
 #define DIFF_IMM8   0x0040 /* the last byte (an imm8) is random per case, 0..255 */
+/* runs in 32-bit code: natively in the host's compatibility-mode segment __USER32_CS (0x23,
+ * reached with a far jump from the stub; the landing pads end in an INT3 whose signal context
+ * is the result), in the engine with a flat 32-bit CS; register inputs are 32-bit values (the
+ * upper halves are undefined across a mode switch) */
+#define DIFF_C32 0x0080
 
 struct diff_form {
     const char *name;  /* e.g. "add r/m32, r32 (mem)" */
@@ -147,3 +155,5 @@ extern const struct diff_form forms_ext[];
 extern const unsigned forms_ext_count;
 extern const struct diff_form forms_avx[];
 extern const unsigned forms_avx_count;
+extern const struct diff_form forms_c32[]; /* 16/32-bit operand and address sizes (DIFF_C32) */
+extern const unsigned forms_c32_count;

@@ -1,6 +1,6 @@
 /* int_legacy.c — the integer instructions as they run outside 64-bit mode (real mode, 16- and
  * 32-bit protected mode, compatibility mode): the opcodes that exist only there (INC/DEC r at
- * 40-4F, PUSHA/POPA, BOUND, INTO, the BCD adjustments DAA/DAS/AAA/AAS/AAM/AAD, SALC) and the
+ * 40-4F, PUSHA/POPA, BOUND, ARPL, INTO, the BCD adjustments DAA/DAS/AAA/AAS/AAM/AAD, SALC) and the
  * stack and near-branch handlers, whose sizes there come from the operand size (16 or 32
  * bits), the stack width from SS.B and whose targets wrap at the operand size and are checked
  * against the CS limit. int_lookup asks this file first for every instruction decoded outside
@@ -297,6 +297,21 @@ static void lg_salc(struct cpu *c, const struct insn *i)
     c->gpr[R_RAX] = (c->gpr[R_RAX] & ~0xffull) | (int_cf(c) ? 0xff : 0);
 }
 
+/* 63: arpl r/m16, r16 — raise the destination selector's RPL to the source's (ZF = changed);
+ * claimed here, before int_move.c's movsxd (the same opcode in 64-bit mode) */
+static void lg_arpl(struct cpu *c, const struct insn *i)
+{
+    if (c->mode == MODE_REAL) cpu_fault(c, EXC_UD);
+    uint16_t d = (uint16_t)rm_read(c, i, 2), s = (uint16_t)c->gpr[i->reg];
+    uint64_t f = flags_read(c);
+    if ((d & 3) < (s & 3)) {
+        rm_write(c, i, 2, (d & ~3u) | (s & 3));
+        flags_write(c, f | F_ZF);
+    } else {
+        flags_write(c, f & ~(uint64_t)F_ZF);
+    }
+}
+
 insn_fn int_legacy_lookup(const struct insn *i)
 {
     unsigned op = i->op, sub = (i->modrm >> 3) & 7;
@@ -312,6 +327,7 @@ insn_fn int_legacy_lookup(const struct insn *i)
     case 0x60: return lg_pusha;
     case 0x61: return lg_popa;
     case 0x62: return lg_bound;
+    case 0x63: return lg_arpl;
     case 0x68:
     case 0x6a: return lg_push_imm;
     case 0x8f: return sub == 0 ? lg_pop_rm : NULL;

@@ -1,6 +1,6 @@
 /* sys_legacy.c — system instructions as they run outside 64-bit mode (real mode, 16/32-bit
  * protected mode, compatibility mode): PUSH/POP of ES/CS/SS/DS (and FS/GS at the operand
- * size), LES/LDS, ARPL, far JMP/CALL (ptr16:16/32 and m16:16/32), far RET and IRET with 16- or
+ * size), LES/LDS, far JMP/CALL (ptr16:16/32 and m16:16/32), far RET and IRET with 16- or
  * 32-bit frames on a stack as wide as SS.B says, SYSENTER/SYSEXIT, LGDT/LIDT/SGDT/SIDT with
  * 32-bit bases. sys_lookup asks this file first for every
  * instruction decoded outside 64-bit mode. In real mode a segment load is base = selector * 16
@@ -48,20 +48,6 @@ static void lg_les_lds(struct cpu *c, const struct insn *i)
     uint16_t sel = (uint16_t)mem_read_n(c, i->seg, (ea + i->opsize) & size_mask(i->addrsize), 2);
     sys_load_seg(c, s, sel);
     reg_write(c, i, i->reg, i->opsize, off);
-}
-
-/* 63: arpl r/m16, r16 — raise the destination selector's RPL to the source's (ZF = changed) */
-static void lg_arpl(struct cpu *c, const struct insn *i)
-{
-    if (c->mode == MODE_REAL) cpu_fault(c, EXC_UD);
-    uint16_t d = (uint16_t)rm_read(c, i, 2), s = (uint16_t)c->gpr[i->reg];
-    uint64_t f = flags_read(c);
-    if ((d & 3) < (s & 3)) {
-        rm_write(c, i, 2, (d & ~3u) | (s & 3));
-        flags_write(c, f | F_ZF);
-    } else {
-        flags_write(c, f & ~(uint64_t)F_ZF);
-    }
 }
 
 /* ---- far transfers ---- */
@@ -301,7 +287,6 @@ insn_fn sys_legacy_lookup(const struct insn *i)
     case 0x01f:
     case 0x1a1:
     case 0x1a9: return lg_pop_sreg;
-    case 0x063: return lg_arpl;
     case 0x09a: return lg_call_ptr;
     case 0x0c4:
     case 0x0c5: return (i->flags & INSN_VEX) ? NULL : lg_les_lds;
