@@ -564,6 +564,79 @@ out:
     munmap((void *)img, size);
 }
 
+/* 16- and 32-bit code: every opcode of the four maps with every ModRM byte under no prefix,
+ * 66, 67 and F3, in each non-64-bit decoding mode, against a zydis decoder for that mode.
+ * Lengths must agree wherever both decode; an encoding only one side accepts is listed (up to
+ * a few) and counted: in protected and compatibility mode vessel must not accept what zydis
+ * calls invalid, except the MPX hint NOPs (zydis_quirk). In real mode the protected-mode-only
+ * instructions zydis rejects (ARPL, the 0F 00 group, LAR/LSL, SYSENTER/SYSEXIT, VMX...) decode
+ * and fault in their handlers (#UD or, as the SDM says for SYSENTER, #GP), so only lengths
+ * count there. Fields are compared in 64-bit mode only (test_random). */
+static void test_legacy_lengths(void)
+{
+    static const struct {
+        enum cpu_mode mode;
+        ZydisMachineMode zmode;
+        ZydisStackWidth width;
+        const char *name;
+    } modes[] = {
+        {MODE_COMPAT32, ZYDIS_MACHINE_MODE_LONG_COMPAT_32, ZYDIS_STACK_WIDTH_32, "compat32"},
+        {MODE_PROT16, ZYDIS_MACHINE_MODE_LEGACY_16, ZYDIS_STACK_WIDTH_16, "prot16"},
+        {MODE_REAL, ZYDIS_MACHINE_MODE_REAL_16, ZYDIS_STACK_WIDTH_16, "real"},
+    };
+    static const uint8_t pfx[] = {0, 0x66, 0x67, 0xf3};
+    for (unsigned m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+        ZydisDecoder zd;
+        if (!ZYAN_SUCCESS(ZydisDecoderInit(&zd, modes[m].zmode, modes[m].width))) {
+            CHECK(false);
+            continue;
+        }
+        uint64_t ours = 0, len_bad = 0, ours_only = 0, shown = 0;
+        for (unsigned map = 0; map < 4; map++)
+            for (unsigned op = 0; op < 256; op++)
+                for (unsigned modrm = 0; modrm < 256; modrm++)
+                    for (unsigned k = 0; k < sizeof pfx; k++) {
+                        uint8_t b[16];
+                        memset(b, 0x11, sizeof b);
+                        unsigned p = 0;
+                        if (pfx[k]) b[p++] = pfx[k];
+                        if (map) b[p++] = 0x0f;
+                        if (map == 2) b[p++] = 0x38;
+                        if (map == 3) b[p++] = 0x3a;
+                        b[p++] = (uint8_t)op;
+                        b[p] = (uint8_t)modrm;
+                        struct insn in;
+                        int len = decode_insn(&in, b, sizeof b, modes[m].mode);
+                        ZydisDecodedInstruction zi;
+                        ZydisDecoderContext zctx;
+                        bool zok = ZYAN_SUCCESS(
+                            ZydisDecoderDecodeInstruction(&zd, &zctx, b, sizeof b, &zi));
+                        if (len <= 0) continue;
+                        ours++;
+                        const char *why = NULL;
+                        if (!zok && !zydis_quirk(&in)) {
+                            ours_only++;
+                            why = "vessel decodes, zydis rejects";
+                        } else if (zok && zi.length != len) {
+                            len_bad++;
+                            why = "lengths differ";
+                        }
+                        if (why && modes[m].mode != MODE_REAL && shown++ < 20) {
+                            char w[96];
+                            snprintf(w, sizeof w, "%s %s (vessel len %d, zydis %d)", modes[m].name,
+                                     why, len, zok ? zi.length : 0);
+                            hexdump(w, b, (unsigned)p + 6);
+                        }
+                    }
+        printf("# %s: %" PRIu64 " encodings decoded by vessel, %" PRIu64 " with another length, "
+               "%" PRIu64 " zydis rejects\n",
+               modes[m].name, ours, len_bad, ours_only);
+        CHECK_EQ(len_bad, 0);
+        if (modes[m].mode != MODE_REAL) CHECK_EQ(ours_only, 0);
+        CHECK(ours > 100000);
+    }
+}
+
 int main(void)
 {
     if (!ZYAN_SUCCESS(ZydisDecoderInit(&zdec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64))) {
@@ -573,6 +646,7 @@ int main(void)
     RUN(test_random);
     RUN(test_exhaustive);
     RUN(test_vex_exhaustive);
+    RUN(test_legacy_lengths);
     const char *vmlinux = getenv("VESSEL_VMLINUX");
     if (vmlinux && *vmlinux) {
         check_failed_now = 0;

@@ -315,6 +315,11 @@ opcode:;
         }
     }
 
+    /* Register forms that exist in 64-bit mode only: swapgs, rd/wr fs/gs base. */
+    if (!m64 && map == 1 && !vex &&
+        ((op == 0x01 && out->modrm == 0xf8) ||
+         (op == 0xae && mp == MP_F3 && !mem && ((out->modrm >> 3) & 7) < 4)))
+        return DECODE_UD;
     /* Mandatory-prefix legality, after the group row had its say. */
     if ((a >> DA_NOMP_SHIFT) & (1u << mp)) return DECODE_UD;
     /* LOCK needs a lockable read-modify-write instruction with a memory destination. */
