@@ -53,12 +53,11 @@ static inline uint32_t sys_sel_err(uint16_t sel)
     return sel & 0xfffcu;
 }
 
-/* Linear address of a memory operand (64-bit mode: only FS/GS contribute a base). */
+/* Linear address of a memory operand (64-bit mode: only FS/GS contribute a base; elsewhere
+ * every segment does, wrapping at 32 bits). */
 static inline uint64_t sys_linear(struct cpu *c, const struct insn *i)
 {
-    uint64_t ea = insn_ea(c, i);
-    if (i->seg == SEG_FS || i->seg == SEG_GS) ea += c->seg[i->seg].base;
-    return ea;
+    return mmu_linear(c, i->seg, insn_ea(c, i));
 }
 
 /* ---- descriptors (sys_desc.c) ---- */
