@@ -1,9 +1,9 @@
 /* realmode.S — real mode and back: 64-bit → compatibility mode → 32-bit protected mode with
  * paging off (an exception there through a 32-bit IDT gate) → a 16-bit code segment →
  * CR0.PE = 0 and a far jump (real mode, CS = 0x1000) → segment * 16 addressing, a real-mode
- * stack, INT n through the IVT and IRET, an exception (#UD) through the IVT, a "big real" FS
- * whose protected-mode cache (base 0, 4 GiB) survives, LIDT/LGDT with a 66 prefix → CR0.PE = 1
- * and ljmpl to 32-bit code → long mode again. The 16/32-bit parts store their results; the
+ * stack, INT n through the IVT and IRET, an exception (#UD) and an external interrupt through
+ * the IVT, a "big real" FS whose protected-mode cache (base 0, 4 GiB) survives, LIDT/LGDT with
+ * a 66 prefix → CR0.PE = 1 and ljmpl to 32-bit code → long mode again. The 16/32-bit parts store their results; the
  * 64-bit code checks them at the end. */
 #include "lib.inc"
 
@@ -92,6 +92,15 @@ real:
 rm_ud_at:
     ud2
     mov %ax, r_after_ud - 0x10000
+    /* an external interrupt through the IVT once IF is set */
+    movw $R(rm_irq), %es:0x40 * 4
+    movw $RSEG, %es:0x40 * 4 + 2
+    mov $0x40, %eax
+    outl %eax, $P_IRQ
+    sti
+    nop
+    nop
+    cli
     /* big real FS */
     addr32 mov %fs:0x200000, %eax
     mov %eax, r_bigreal - 0x10000
@@ -106,6 +115,10 @@ rm_ud_at:
 rm_int30:
     add %ax, %ax
     incw r_int30_count - 0x10000
+    iret
+
+rm_irq:
+    incw r_irq - 0x10000
     iret
 
 rm_ud:
@@ -164,6 +177,7 @@ back64:
     CHECK r_ud_sp(%rip), $0xffa, 10    /* FLAGS, CS, IP below SP 0x1000 */
     CHECK r_after_ud(%rip), $0x77, 11
     CHECK r_bigreal(%rip), $0x0bada55, 12
+    CHECK r_irq(%rip), $1, 15
     mov r_segmul(%rip), %rax
     and $0xffff, %eax
     CHECK %rax, $0xbeef, 13
@@ -212,4 +226,5 @@ r_int30_count: .quad 0
 r_ud_sp: .quad 0
 r_after_ud: .quad 0
 r_bigreal: .quad 0
+r_irq: .quad 0
 r_segmul: .quad 0
