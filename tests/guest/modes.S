@@ -5,8 +5,8 @@
  * 64-bit code. On the way: 32-bit and 16-bit operand and address sizes (INC at 40, 16-bit
  * ModRM addressing and its wrap, PUSHA/POPA, DAA, AAM), a segment base from a GDT descriptor,
  * LES, far call into 64-bit code and a 32-bit far return, #UD from compatibility mode through
- * the 64-bit IDT, SYSENTER from compatibility mode, a 16-bit stack (SS.B = 0) and a 32-bit
- * IRET. The 16/32-bit parts store their results; the 64-bit code checks them at the end. */
+ * the 64-bit IDT, SYSCALL (CSTAR) and SYSENTER from compatibility mode, SYSEXIT and SYSENTER in
+ * legacy protected mode, a 16-bit stack (SS.B = 0) and a 32-bit IRET. The 16/32-bit parts store their results; the 64-bit code checks them at the end. */
 #include "lib.inc"
 
 #define M_CODE64 0x08 /* the IDT gates' selector */
@@ -16,6 +16,7 @@
 #define M_FSDATA 0x28 /* data, base 0x100 */
 #define M_DATA16 0x30 /* data, B = 0: a 16-bit stack */
 #define SE_STACK 0x5F000
+#define SE_STACK2 0x5E000
 
     .text
     .globl test_main
@@ -110,7 +111,14 @@ compat_entry:
     movl $0, recover + 4
 ud_at:
     ud2
-1:  /* SYSENTER from compatibility mode into 64-bit code */
+1:  /* SYSCALL from compatibility mode: CSTAR's 64-bit code, RCX = the return EIP */
+    mov $0xc0000083, %ecx
+    mov $cstar_target, %eax
+    xor %edx, %edx
+    wrmsr
+    syscall
+syscall_ret:
+    /* SYSENTER from compatibility mode into 64-bit code */
     mov %esp, saved_esp32
     sysenter
 se_back:
@@ -144,6 +152,33 @@ pm32:
     mov $M_DATA, %ax
     mov %ax, %ss
     mov %ebp, %esp
+    /* SYSEXIT to CPL 3 and SYSENTER back, in legacy protected mode (32-bit CS both ways) */
+    mov $0x175, %ecx
+    mov $SE_STACK2, %eax
+    xor %edx, %edx
+    wrmsr
+    mov $0x176, %ecx
+    mov $pm_se_back, %eax
+    wrmsr
+    mov %esp, saved_esp32
+    mov $pm_user, %edx
+    mov $SE_STACK2 - 0x100, %ecx
+    sysexit
+pm_user:
+    mov %cs, %eax
+    mov %eax, r_sx_cs
+    mov %ss, %eax
+    mov %eax, r_sx_ss
+    mov %esp, r_sx_esp
+    sysenter
+pm_se_back:
+    mov %cs, %eax
+    mov %eax, r_se2_cs
+    mov %esp, r_se2_esp
+    ljmp $M_CODE32, $1f
+1:  mov $M_DATA, %ax
+    mov %ax, %ss
+    mov saved_esp32, %esp
     /* a 16-bit code segment and back */
     ljmp $M_CODE16, $(pm16 - 0x10000)
     .code16
@@ -188,6 +223,14 @@ far64:
     mov $0x100000000, %rax
     shr $24, %rax
     lretl
+
+cstar_target:
+    mov %rcx, r_sc_rcx(%rip)
+    mov %cs, %eax
+    mov %eax, r_sc_cs(%rip)
+    pushq $M_CODE32
+    pushq $syscall_ret
+    lretq
 
 sysenter_target:
     mov %rsp, r_se_rsp(%rip)
@@ -245,6 +288,13 @@ back64:
     CHECK r_sp16mem(%rip), $0x55aa, 24
     CHECK r_pm16(%rip), $0x24682468, 25
     CHECK r_iret(%rip), $1, 26
+    CHECK r_sc_rcx(%rip), $syscall_ret, 29
+    CHECK r_sc_cs(%rip), $M_CODE64, 30
+    CHECK r_sx_cs(%rip), $(M_CODE32 | 3), 31  /* SYSENTER_CS + 16, RPL 3 */
+    CHECK r_sx_ss(%rip), $(M_CODE16 | 3), 32  /* SYSENTER_CS + 24 */
+    CHECK r_sx_esp(%rip), $(SE_STACK2 - 0x100), 33
+    CHECK r_se2_cs(%rip), $M_CODE64, 34       /* the selector, with 32-bit attributes */
+    CHECK r_se2_esp(%rip), $SE_STACK2, 35
     mov r_efer_back(%rip), %rax
     and $0x500, %eax
     CHECK %rax, $0x500, 27                 /* LMA active again */
@@ -301,3 +351,10 @@ r_sp16mem: .quad 0
 r_pm16: .quad 0
 r_iret: .quad 0
 r_efer_back: .quad 0
+r_sc_rcx: .quad 0
+r_sc_cs: .quad 0
+r_sx_cs: .quad 0
+r_sx_ss: .quad 0
+r_sx_esp: .quad 0
+r_se2_cs: .quad 0
+r_se2_esp: .quad 0
