@@ -15,9 +15,8 @@ itself. VESSEL_BOOT_TIMEOUT bounds the wait for the ready line."""
 import os
 import shutil
 import subprocess
-import tempfile
 
-from harness import Tap, guest_present, start_guest, vessel_path
+from harness import guest_present, run_test, start_guest, vessel_path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -41,50 +40,44 @@ def disk_of(exe, tmp):
     return img
 
 
-def main():
+def body(t, tmp, procs):
     vessel = vessel_path()
-    t = Tap()
     if not guest_present():
         t.skip("compat32", "guest image missing")
-        return t.done()
+        return
     timeout = float(os.environ.get("VESSEL_BOOT_TIMEOUT", "600"))
-    with tempfile.TemporaryDirectory() as tmp:
-        exe32, why = build(tmp, 32)
-        if not t.ok(exe32 is not None, "the 32-bit program builds (gcc -m32 -static)", why):
-            return t.done()
-        exe64, why = build(tmp, 64)
-        if not t.ok(exe64 is not None, "the reference program builds (-m64)", why):
-            return t.done()
-        ref = subprocess.run([exe64, exe64], capture_output=True, text=True, timeout=120)
-        want = ref.stdout.splitlines()
-        t.ok(ref.returncode == 0 and want and want[-1] == "done", "the reference runs on the host",
-             ref.stdout + ref.stderr)
-        want = ["bits=32" if w.startswith("bits=") else
-                "entry=sysenter" if w.startswith("entry=") else w for w in want]
-        img = disk_of(exe32, tmp)
-        log = os.path.join(tempfile.gettempdir(), f"vessel-compat32-{os.getpid()}.log")
-        g = start_guest(vessel, t, "compat32", ["--disk", img + ",readonly"], timeout, log)
-        if g is None:
-            return t.done()
-        try:
-            size = os.path.getsize(exe32)
-            out, st = g.run(f"head -c {size} /dev/vda > /tmp/c32 && chmod +x /tmp/c32 && "
-                            "echo copied", 120)
-            t.ok(st == 0 and out == "copied", "the program reaches the guest", out)
-            out, st = g.run("/tmp/c32 /tmp/c32", 600)
-            got = (out or "").splitlines()
-            t.ok(st == 0, "the 32-bit program exits with status 0", f"status {st}\n{out}")
-            t.ok(got[:1] == ["bits=32"], "it runs as a 32-bit program", out)
-            for w in want:
-                t.ok(w in got, f"output: {w}", f"--- full output:\n{out}")
-            t.ok(got == want, "the whole output matches the 64-bit reference line for line",
-                 "\n".join(["--- want:"] + want + ["--- got:"] + got))
-            out, st = g.run("echo alive", 60)
-            t.ok(out == "alive", "the guest still runs commands afterwards", out)
-        finally:
-            g.kill()
-    return t.done()
+    exe32, why = build(tmp, 32)
+    if not t.ok(exe32 is not None, "the 32-bit program builds (gcc -m32 -static)", why):
+        return
+    exe64, why = build(tmp, 64)
+    if not t.ok(exe64 is not None, "the reference program builds (-m64)", why):
+        return
+    ref = subprocess.run([exe64, exe64], capture_output=True, text=True, timeout=120)
+    want = ref.stdout.splitlines()
+    t.ok(ref.returncode == 0 and want and want[-1] == "done", "the reference runs on the host",
+         ref.stdout + ref.stderr)
+    want = ["bits=32" if w.startswith("bits=") else
+            "entry=sysenter" if w.startswith("entry=") else w for w in want]
+    img = disk_of(exe32, tmp)
+    g = start_guest(vessel, t, "compat32", ["--disk", img + ",readonly"], timeout,
+                    os.path.join(tmp, "guest.log"))
+    if g is None:
+        return
+    procs.append(g)
+    size = os.path.getsize(exe32)
+    out, st = g.run(f"head -c {size} /dev/vda > /tmp/c32 && chmod +x /tmp/c32 && echo copied", 120)
+    t.ok(st == 0 and out == "copied", "the program reaches the guest", out)
+    out, st = g.run("/tmp/c32 /tmp/c32", 600)
+    got = (out or "").splitlines()
+    t.ok(st == 0, "the 32-bit program exits with status 0", f"status {st}\n{out}")
+    t.ok(got[:1] == ["bits=32"], "it runs as a 32-bit program", out)
+    for w in want:
+        t.ok(w in got, f"output: {w}", f"--- full output:\n{out}")
+    t.ok(got == want, "the whole output matches the 64-bit reference line for line",
+         "\n".join(["--- want:"] + want + ["--- got:"] + got))
+    out, st = g.run("echo alive", 60)
+    t.ok(out == "alive", "the guest still runs commands afterwards", f"{out}\n{g.tail()}")
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_test(body, "vessel-compat32-"))
