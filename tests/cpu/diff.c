@@ -22,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <asm/ldt.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -54,7 +56,8 @@ struct stub_area {
     struct diff_state in, out;
     struct diff_xs host_xs;
     uint64_t host_rsp;
-    uint8_t far_in[8]; /* m16:32: DIFF_USER32_CS:DIFF_INSN, where DIFF_C32 forms start */
+    uint8_t far_in[8];   /* m16:32: DIFF_USER32_CS:DIFF_INSN, where DIFF_C32 forms start */
+    uint8_t far_in16[8]; /* m16:32: DIFF_CODE16_SEL:(DIFF_INSN - DIFF_CODE), DIFF_C16 forms */
     uint8_t marker;
 };
 #define AREA ((struct stub_area *)DIFF_STATE)
@@ -177,27 +180,36 @@ static void e_state(struct emit *e, bool save, uint64_t addr)
 }
 
 static uint8_t *stub_entry; /* the prologue's last instruction: into the form */
-static bool stub_entry_c32;
-static uint64_t c32_end; /* after the INT3 that ends a DIFF_C32 form's landing pads */
+static int stub_entry_kind; /* 0: 64-bit, DIFF_C32 or DIFF_C16 */
+static uint64_t legacy_end; /* after the INT3 that ends a DIFF_C32/C16 form's landing pads */
 
-/* The host's 32-bit user code selector (__USER32_CS), where DIFF_C32 forms run natively. */
-#define DIFF_USER32_CS 0x23
+/* The host's 32-bit user code selector (__USER32_CS), where DIFF_C32 forms run natively, and
+ * the LDT's entry 0 (RPL 3), a 16-bit code segment at DIFF_CODE made with modify_ldt, where
+ * DIFF_C16 forms run. */
+#define DIFF_USER32_CS  0x23
+#define DIFF_CODE16_SEL 0x07
+
+/* The form's kind of code: 0 (64-bit), DIFF_C32 or DIFF_C16. */
+static int form_kind(const struct diff_form *f)
+{
+    return f->flags & (DIFF_C32 | DIFF_C16);
+}
 
 /* End the prologue with a near jump to DIFF_INSN (64-bit forms) or a far jump through far_in
- * into the 32-bit code segment (DIFF_C32). Both are 7 bytes. */
-static void stub_set_entry(bool c32)
+ * or far_in16 into the 32- or 16-bit code segment. Both are 7 bytes. */
+static void stub_set_entry(int kind)
 {
-    if (c32 == stub_entry_c32) return;
+    if (kind == stub_entry_kind) return;
     struct emit e = {stub_entry};
-    if (c32) {
-        e_abs(&e, 0, 0xff, -1, 5, (uint64_t)&AREA->far_in); /* ljmp *far_in (m16:32) */
+    if (kind) { /* ljmp *far_in (m16:32) */
+        e_abs(&e, 0, 0xff, -1, 5, (uint64_t)(kind == DIFF_C16 ? AREA->far_in16 : AREA->far_in));
     } else {
         e8(&e, 0xe9);
         e32(&e, (uint32_t)(DIFF_INSN - ((uint64_t)e.p + 4)));
         e8(&e, 0x90), e8(&e, 0x90);
     }
     __builtin___clear_cache((char *)stub_entry, (char *)e.p);
-    stub_entry_c32 = c32;
+    stub_entry_kind = kind;
 }
 
 static void build_stub(void)
@@ -220,8 +232,8 @@ static void build_stub(void)
         if (r != R_RSP) e_abs(&e, 0x48 | (r >= 8 ? 4 : 0), 0x8b, -1, r, (uint64_t)&AREA->in.gpr[r]);
     e_abs(&e, 0x48, 0x8b, -1, R_RSP, (uint64_t)&AREA->in.gpr[R_RSP]);
     stub_entry = e.p; /* stub_set_entry: jmp DIFF_INSN, or ljmp through far_in */
-    stub_entry_c32 = true;
-    stub_set_entry(false);
+    stub_entry_kind = -1;
+    stub_set_entry(0);
 
     /* epilogue */
     e.p = (uint8_t *)DIFF_EPILOGUE;
@@ -244,18 +256,23 @@ static void place_insn(const struct diff_form *f)
     struct emit e = {(uint8_t *)DIFF_INSN};
     memcpy(e.p, f->bytes, f->len);
     e.p += f->len;
-    /* pad0: marker = 0, skip pad1 (10 bytes = DIFF_REL_TAKEN) */
-    e_abs(&e, 0, 0xc6, -1, 0, (uint64_t)&AREA->marker);
-    e8(&e, 0);
-    e8(&e, 0xeb), e8(&e, 8);
-    /* pad1: marker = 1 */
-    e_abs(&e, 0, 0xc6, -1, 0, (uint64_t)&AREA->marker);
-    e8(&e, 1);
-    if (f->flags & DIFF_C32) {
-        /* The pads above mean the same in 32-bit code. A far jump back to 64-bit code is not
-         * allowed everywhere (a paravirtualized host kernel refuses it with #GP), so the
-         * state is taken from the signal context of an INT3 instead. */
-        c32_end = (uint64_t)e.p + 1;
+    /* pad0: marker = 0, skip pad1 (10 bytes = DIFF_REL_TAKEN). The 8-byte store means the
+     * same in 32-bit code; 16-bit code gets `67 c6 05 disp32 imm8`, as long. */
+    for (unsigned pad = 0; pad < 2; pad++) {
+        if (f->flags & DIFF_C16) {
+            e8(&e, 0x67), e8(&e, 0xc6), e8(&e, 0x05);
+            e32(&e, (uint32_t)(uint64_t)&AREA->marker);
+        } else {
+            e_abs(&e, 0, 0xc6, -1, 0, (uint64_t)&AREA->marker);
+        }
+        e8(&e, (uint8_t)pad);
+        if (pad == 0) e8(&e, 0xeb), e8(&e, 8);
+    }
+    if (form_kind(f)) {
+        /* A far jump back to 64-bit code is not allowed everywhere (a paravirtualized host
+         * kernel refuses it with #GP), so the state is taken from the signal context of an
+         * INT3 instead. */
+        legacy_end = (uint64_t)e.p + 1;
         e8(&e, 0xcc);
     } else {
         e8(&e, 0xe9);
@@ -319,14 +336,14 @@ static void diff_signal(int sig, siginfo_t *si, void *ctx)
 
 static void run_native(const struct diff_form *f, const struct diff_state *in, const uint8_t *data,
                        struct diff_state *out);
-static bool host_c32; /* the host runs 32-bit code in __USER32_CS */
+static bool host_c32, host_c16; /* the host runs 32-bit code in __USER32_CS, 16-bit in the LDT */
 
-/* Whether a NOP in the host's 32-bit code segment runs (a kernel without IA-32 emulation has
- * no such segment). */
-static bool diff_probe_c32(void)
+/* Whether a NOP in the host's 32- or 16-bit code segment runs (a kernel without IA-32
+ * emulation has no such segment). */
+static bool diff_probe(int kind)
 {
-    static const struct diff_form nop = {
-        .name = "probe", .bytes = {0x90}, .len = 1, .flags = DIFF_C32};
+    const struct diff_form nop = {
+        .name = "probe", .bytes = {0x90}, .len = 1, .flags = (uint16_t)kind};
     static uint8_t data[DIFF_DATA_SIZE];
     struct diff_state in, out;
     memset(&in, 0, sizeof in);
@@ -342,6 +359,24 @@ static bool diff_probe_c32(void)
 bool diff_host_c32(void)
 {
     return host_c32;
+}
+
+bool diff_host_c16(void)
+{
+    return host_c16;
+}
+
+/* LDT entry 0: 16-bit code at DIFF_CODE, limit 64 KiB, DPL 3. */
+static bool diff_make_code16(void)
+{
+    struct user_desc d;
+    memset(&d, 0, sizeof d);
+    d.entry_number = 0;
+    d.base_addr = (unsigned)DIFF_CODE;
+    d.limit = 0xffff;
+    d.contents = 2; /* code */
+    d.useable = 1;
+    return syscall(SYS_modify_ldt, 1, &d, sizeof d) == 0;
 }
 
 bool diff_init(void)
@@ -371,6 +406,9 @@ bool diff_init(void)
     uint32_t off = (uint32_t)DIFF_INSN;
     memcpy(AREA->far_in, &off, 4);
     memcpy(AREA->far_in + 4, &(uint16_t){DIFF_USER32_CS}, 2);
+    off = (uint32_t)(DIFF_INSN - DIFF_CODE);
+    memcpy(AREA->far_in16, &off, 4);
+    memcpy(AREA->far_in16 + 4, &(uint16_t){DIFF_CODE16_SEL}, 2);
 
     static uint8_t altstack[1 << 16];
     stack_t ss = {.ss_sp = altstack, .ss_size = sizeof(altstack)};
@@ -390,7 +428,8 @@ bool diff_init(void)
     }
     diff_cpu = (struct cpu *)vcpu_create(&diff_bus, 0); /* a struct vcpu is a struct cpu */
     if (!diff_cpu) return false;
-    host_c32 = diff_probe_c32(); /* with the signal handlers in place */
+    host_c32 = diff_probe(DIFF_C32); /* with the signal handlers in place */
+    host_c16 = host_c32 && diff_make_code16() && diff_probe(DIFF_C16);
     done = true;
     return true;
 }
@@ -405,7 +444,7 @@ static void run_native(const struct diff_form *f, const struct diff_state *in, c
     AREA->in.xs_hdr[0] = 7;
     memset(&AREA->out, 0, sizeof(AREA->out));
     AREA->marker = 0xff;
-    stub_set_entry(f->flags & DIFF_C32);
+    stub_set_entry(form_kind(f));
     if (sigsetjmp(diff_jmp, 1) == 0) {
         diff_active = DIFF_IN_NATIVE;
         ((void (*)(void))DIFF_CODE)();
@@ -424,7 +463,9 @@ static void run_native(const struct diff_form *f, const struct diff_state *in, c
         /* back from a fault: restore the host's FPU/SSE control state */
         __asm__ volatile("fxrstor64 %0" ::"m"(AREA->host_xs.fx));
         if (host_avx) __asm__ volatile("vzeroupper");
-        if ((f->flags & DIFF_C32) && AREA->out.vector == 3 && AREA->out.rip == c32_end) {
+        if (f->flags & DIFF_C16) /* the context has IP; the rest of the harness linear addresses */
+            AREA->out.rip = (uint16_t)AREA->out.rip + DIFF_CODE;
+        if (form_kind(f) && AREA->out.vector == 3 && AREA->out.rip == legacy_end) {
             /* not a fault: the INT3 after the landing pads */
             AREA->out.vector = -1;
             AREA->out.rip = diff_land(f, AREA->marker == 1);
@@ -478,6 +519,8 @@ static void fx_from_cpu(const struct cpu *c, struct diff_fx *fx, uint8_t (*ymmh)
     }
 }
 
+static uint64_t engine_cs_base; /* DIFF_CODE for DIFF_C16 forms (rip is then IP), else 0 */
+
 static void engine_prepare(const struct diff_form *f)
 {
     struct cpu *c = diff_cpu;
@@ -510,6 +553,9 @@ static void engine_prepare(const struct diff_form *f)
     c->xcr0 = diff_xcr0();
     if (f->flags & DIFF_C32) /* the host's __USER32_CS: flat 32-bit code, DPL 3 */
         c->seg[SEG_CS] = (struct segcache){DIFF_USER32_CS, 0, 0xffffffffu, 0xC0FB};
+    if (f->flags & DIFF_C16) /* the LDT's 16-bit code at DIFF_CODE */
+        c->seg[SEG_CS] = (struct segcache){DIFF_CODE16_SEL, DIFF_CODE, 0xffff, 0x00FB};
+    engine_cs_base = c->seg[SEG_CS].base;
     cpu_mode_changed(c);
 }
 
@@ -518,7 +564,7 @@ static void engine_capture(const struct diff_state *in, int v, struct diff_state
     struct cpu *c = diff_cpu;
     memset(out, 0, sizeof(*out));
     memcpy(out->gpr, c->gpr, sizeof(out->gpr));
-    out->rip = c->rip;
+    out->rip = c->rip + engine_cs_base;
     out->rflags = flags_read(c);
     out->vector = v;
     out->undef = in->undef;
@@ -530,7 +576,7 @@ static void run_engine(const struct diff_state *in, const uint8_t *data, struct 
     struct cpu *c = diff_cpu;
     memcpy(diff_bus.ram + DIFF_DATA, data, DIFF_DATA_SIZE);
     memcpy(c->gpr, in->gpr, sizeof(c->gpr));
-    c->rip = DIFF_INSN;
+    c->rip = DIFF_INSN - engine_cs_base;
     flags_write(c, in->rflags);
     fx_to_cpu(c, &in->fx, in->ymmh);
     volatile int v = -1;
@@ -538,7 +584,7 @@ static void run_engine(const struct diff_state *in, const uint8_t *data, struct 
         diff_active = DIFF_IN_ENGINE;
         for (int n = 0; n < 1 << 20; n++) {
             v = cpu_step(c, false);
-            if (v >= 0 || c->rip != DIFF_INSN) break;
+            if (v >= 0 || c->rip != DIFF_INSN - engine_cs_base) break;
         }
         diff_active = 0;
     } else {
@@ -577,7 +623,9 @@ bool diff_form_implemented(const struct diff_form *f)
 {
     struct insn i;
     memset(&i, 0, sizeof(i));
-    enum cpu_mode mode = (f->flags & DIFF_C32) ? MODE_COMPAT32 : MODE_LONG64;
+    enum cpu_mode mode = (f->flags & DIFF_C32)   ? MODE_COMPAT32
+                         : (f->flags & DIFF_C16) ? MODE_COMPAT16
+                                                 : MODE_LONG64;
     if (decode_insn(&i, f->bytes, f->len, mode) != f->len) return false;
     return exec_lookup(&i) != NULL;
 }
@@ -668,7 +716,7 @@ static void random_state(const struct diff_form *f, struct diff_rng *r, struct d
         s->gpr[k] = (f->fixed >> k) & 1
                         ? 0
                         : diff_rand_edge(r, (unsigned[]){8, 16, 32, 64}[diff_rand(r) & 3]);
-    if (f->flags & DIFF_C32) /* upper halves are undefined across the switch to 32-bit code */
+    if (form_kind(f)) /* upper halves are undefined across the switch to 32/16-bit code */
         for (int k = 0; k < 16; k++)
             s->gpr[k] = (uint32_t)s->gpr[k];
     s->gpr[R_RSP] = DIFF_RSP;

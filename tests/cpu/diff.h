@@ -87,6 +87,7 @@ bool diff_host_avx(void);
 /* Whether the host runs 32-bit code (DIFF_C32 forms; a kernel without IA-32 emulation does
  * not: they are then skipped). */
 bool diff_host_c32(void);
+bool diff_host_c16(void); /* and 16-bit code in an LDT segment (DIFF_C16) */
 
 /* Per-case random source (xorshift64*, seeded per form). */
 struct diff_rng {
@@ -109,6 +110,10 @@ uint64_t diff_rand_edge(struct diff_rng *r, unsigned bits);
  * is the result), in the engine with a flat 32-bit CS; register inputs are 32-bit values (the
  * upper halves are undefined across a mode switch) */
 #define DIFF_C32 0x0080
+/* runs in 16-bit code: natively in a 16-bit code segment at DIFF_CODE (an LDT entry made with
+ * modify_ldt), in the engine with the same CS (rip is then IP; the harness reports linear
+ * addresses for both); otherwise as DIFF_C32 */
+#define DIFF_C16 0x0100
 
 struct diff_form {
     const char *name;  /* e.g. "add r/m32, r32 (mem)" */
@@ -157,3 +162,5 @@ extern const struct diff_form forms_avx[];
 extern const unsigned forms_avx_count;
 extern const struct diff_form forms_c32[]; /* 16/32-bit operand and address sizes (DIFF_C32) */
 extern const unsigned forms_c32_count;
+extern const struct diff_form forms_c16[]; /* the same in 16-bit code (DIFF_C16) */
+extern const unsigned forms_c16_count;

@@ -1,11 +1,13 @@
-/* forms_c32.c — 16- and 32-bit operand and address sizes checked against the host CPU: every
- * form runs as 32-bit code (DIFF_C32), natively in the host's compatibility-mode code segment
- * and in the engine with a 32-bit CS. Covers the default 32-bit sizes and their 66/67
- * overrides (16-bit operands, 16-bit ModRM addressing through LEA, whose result is the
- * address itself, and through faulting accesses below 64 KiB, which nothing maps), the
- * opcodes that exist only outside 64-bit mode (INC/DEC at 40-4F, PUSHA/POPA, the BCD
- * adjustments, SALC, ARPL, BOUND, PUSH CS/SS), stack operations on a 32-bit stack and near
- * branches with 32- and 16-bit operand sizes. Memory forms address [ebx] in the data page. */
+/* forms_c32.c — 16- and 32-bit operand and address sizes checked against the host CPU.
+ * forms_c32 runs as 32-bit code (DIFF_C32), natively in the host's compatibility-mode code
+ * segment and in the engine with a 32-bit CS. It covers the default 32-bit sizes and their
+ * 66/67 overrides (16-bit operands, 16-bit ModRM addressing through LEA, whose result is the
+ * address itself, and through faulting accesses below 64 KiB, which nothing maps), the opcodes
+ * that exist only outside 64-bit mode (INC/DEC at 40-4F, PUSHA/POPA, the BCD adjustments,
+ * SALC, ARPL, BOUND, PUSH CS/SS), stack operations on a 32-bit stack and near branches with
+ * 32- and 16-bit operand sizes. Memory forms address [ebx] in the data page. forms_c16 runs
+ * in a 16-bit code segment (DIFF_C16): the default 16-bit sizes, their 66/67 overrides and
+ * IP-relative branches. */
 #include <string.h>
 
 #include "cpu/core.h"
@@ -167,3 +169,74 @@ const struct diff_form forms_c32[] = {
          0xe9, 0x00, 0x00),
 };
 const unsigned forms_c32_count = sizeof(forms_c32) / sizeof(forms_c32[0]);
+
+/* ---- 16-bit code (DIFF_C16): IP-relative branches wrap at 16 bits, IP is an offset in the
+ * code segment at DIFF_CODE; the stack (SS) stays the flat 32-bit one, so pushes move ESP.
+ * No memory forms: DS is flat and 16-bit addresses cannot reach the data page. ---- */
+#define F16(n, fl, ud, pr, ...)                                                                    \
+    {                                                                                              \
+        .name = n, .bytes = {__VA_ARGS__}, .len = NB(__VA_ARGS__), .flags = (fl) | DIFF_C16,       \
+        .undef = ud, .membase = R_RBX, .prep = pr                                                  \
+    }
+#define R16(n, ...)      F16(n, 0, 0, NULL, __VA_ARGS__)
+#define BR16(n, pr, ...) F16(n, DIFF_BRANCH, 0, pr, __VA_ARGS__)
+#define REL16            DIFF_REL_TAKEN, 0
+
+/* ret / jmp r16 in 16-bit code: the target is an offset in the code segment */
+static void prep_indirect16(const struct diff_form *f, struct diff_state *s, uint8_t *d,
+                            struct diff_rng *r)
+{
+    uint16_t t = (uint16_t)(diff_land(f, (int)(diff_rand(r) & 1)) - DIFF_CODE);
+    s->gpr[R_RAX] = (s->gpr[R_RAX] & ~0xffffull) | t;
+    memcpy(d + (DIFF_RSP - DIFF_DATA), &t, 2);
+}
+
+const struct diff_form forms_c16[] = {
+    R16("c16 add ax, bx", 0x01, 0xd8),
+    R16("c16 add eax, ebx (66)", 0x66, 0x01, 0xd8),
+    R16("c16 sub cl, dh", 0x28, 0xf1),
+    R16("c16 inc ax (40)", 0x40),
+    R16("c16 dec di (4f)", 0x4f),
+    R16("c16 inc edx (66 42)", 0x66, 0x42),
+    R16("c16 mov ax, imm16", 0xb8, 0x34, 0x12),
+    R16("c16 mov eax, imm32 (66)", 0x66, 0xb8, LE32(0x89abcdef)),
+    F16("c16 imul ax, bx, imm16", 0, F_SF | F_ZF | F_AF | F_PF, NULL, 0x69, 0xc3, 0x34, 0x12),
+    F16("c16 shl ax, cl", 0, F_OF | F_AF, NULL, 0xd3, 0xe0),
+    R16("c16 cbw", 0x98),
+    R16("c16 cwd", 0x99),
+    R16("c16 cwde (66)", 0x66, 0x98),
+    R16("c16 movzx ax, bl", 0x0f, 0xb6, 0xc3),
+    R16("c16 xchg ax, si", 0x96),
+    R16("c16 lea ax, [bx+si+0x12]", 0x8d, 0x40, 0x12),
+    R16("c16 lea cx, [bp+di-3]", 0x8d, 0x4b, 0xfd),
+    R16("c16 lea dx, [0x1234]", 0x8d, 0x16, 0x34, 0x12),
+    R16("c16 lea eax, [bx+si] (66)", 0x66, 0x8d, 0x00),
+    R16("c16 lea eax, [ebx+ecx*2+0x100] (66 67)", 0x66, 0x67, 0x8d, 0x84, 0x4b, LE32(0x100)),
+    R16("c16 push ax", 0x50),
+    R16("c16 push eax (66)", 0x66, 0x50),
+    R16("c16 pop cx", 0x59),
+    R16("c16 push imm16", 0x68, 0x34, 0x12),
+    R16("c16 pushf", 0x9c),
+    R16("c16 pusha", 0x60),
+    R16("c16 popa", 0x61),
+    R16("c16 pushad (66)", 0x66, 0x60),
+    F16("c16 daa", 0, F_OF, NULL, 0x27),
+    F16("c16 aam 10", 0, ADJ, NULL, 0xd4, 0x0a),
+    F16("c16 aad 10", 0, ADJ, NULL, 0xd5, 0x0a),
+    R16("c16 salc", 0xd6),
+    BR16("c16 jmp rel8", NULL, 0xeb, REL8),
+    BR16("c16 jmp rel16", NULL, 0xe9, REL16),
+    BR16("c16 jnz rel16", NULL, 0x0f, 0x85, REL16),
+    BR16("c16 call rel16", NULL, 0xe8, REL16),
+    BR16("c16 call rel32 (66)", NULL, 0x66, 0xe8, REL32),
+    BR16("c16 loop rel8 (cx)", prep_count, 0xe2, REL8),
+    BR16("c16 loop rel8 (67: ecx)", prep_count, 0x67, 0xe2, REL8),
+    BR16("c16 jcxz rel8", prep_count, 0xe3, REL8),
+    BR16("c16 ret", prep_indirect16, 0xc3),
+    BR16("c16 ret imm16", prep_indirect16, 0xc2, 0x06, 0x00),
+    BR16("c16 jmp ax", prep_indirect16, 0xff, 0xe0),
+    BR16("c16 call ax", prep_indirect16, 0xff, 0xd0),
+    F16("c16 jmp rel16 (ip wraps below the pads: #PF)", DIFF_BRANCH | DIFF_FAULTS, 0, NULL, 0xe9,
+        0x00, 0x80),
+};
+const unsigned forms_c16_count = sizeof(forms_c16) / sizeof(forms_c16[0]);

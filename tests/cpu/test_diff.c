@@ -191,7 +191,7 @@ static bool opc_covered(const struct opc *o, const struct table *t, unsigned nt)
             const struct diff_form *f = &t[k].forms[j];
             struct insn i;
             memset(&i, 0, sizeof(i));
-            if (f->flags & DIFF_C32) continue; /* the list is of 64-bit opcodes */
+            if (f->flags & (DIFF_C32 | DIFF_C16)) continue; /* the list is of 64-bit opcodes */
             if (decode_insn(&i, f->bytes, f->len, MODE_LONG64) != f->len) continue;
             if (i.op == o->op && (o->sub < 0 || ((i.modrm >> 3) & 7) == o->sub)) return true;
         }
@@ -273,7 +273,7 @@ int main(int argc, char **argv)
         return 0;
     }
     vendor_print_host();
-    struct table t[5];
+    struct table t[6];
     unsigned nt = 0;
     t[nt++] = (struct table){"integer", forms_int, forms_int_count};
     const unsigned *volatile sse_count = &forms_sse_count;
@@ -281,8 +281,9 @@ int main(int argc, char **argv)
     t[nt++] = (struct table){"extension", forms_ext, forms_ext_count};
     t[nt++] = (struct table){"AVX", forms_avx, forms_avx_count};
     t[nt++] = (struct table){"32-bit code", forms_c32, forms_c32_count};
+    t[nt++] = (struct table){"16-bit code", forms_c16, forms_c16_count};
 
-    struct diff_result *res[5];
+    struct diff_result *res[6];
     unsigned n = 0, failed = 0;
     for (unsigned k = 0; k < nt; k++) {
         res[k] = calloc(t[k].count ? t[k].count : 1, sizeof(struct diff_result));
@@ -291,7 +292,8 @@ int main(int argc, char **argv)
             const struct diff_form *f = &t[k].forms[j];
             if (filter && !strstr(f->name, filter)) continue;
             struct diff_result *r = &res[k][j];
-            if ((f->flags & DIFF_C32) && !diff_host_c32()) {
+            if (((f->flags & DIFF_C32) && !diff_host_c32()) ||
+                ((f->flags & DIFF_C16) && !diff_host_c16())) {
                 printf("ok %u - %s # SKIP the host kernel runs no 32-bit code\n", ++n, f->name);
                 continue;
             }
