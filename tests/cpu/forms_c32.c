@@ -62,10 +62,10 @@ static void prep_bound(const struct diff_form *f, struct diff_state *s, uint8_t 
 {
     (void)f;
     if (diff_rand(r) & 1) {
-        int32_t v = (int32_t)s->gpr[R_RAX], lo = v - (int32_t)(diff_rand(r) % 3),
-                hi = v + (int32_t)(diff_rand(r) % 3);
-        if (lo > v) lo = v; /* wrapped */
-        if (hi < v) hi = v;
+        int64_t v = (int32_t)s->gpr[R_RAX];
+        int64_t lo64 = v - (int64_t)(diff_rand(r) % 3), hi64 = v + (int64_t)(diff_rand(r) % 3);
+        int32_t lo = lo64 < INT32_MIN ? INT32_MIN : (int32_t)lo64;
+        int32_t hi = hi64 > INT32_MAX ? INT32_MAX : (int32_t)hi64;
         memcpy(d + (s->gpr[R_RBX] - DIFF_DATA), &lo, 4);
         memcpy(d + (s->gpr[R_RBX] - DIFF_DATA) + 4, &hi, 4);
     }
