@@ -12,6 +12,7 @@
 #define FW_CFG_STATE_VERSION 1
 #define FW_CFG_INVALID       0xffff
 #define FW_CFG_KEY_MASK      0x3fff /* without the write (0x4000) and arch-local (0x8000) bits */
+#define FW_CFG_ARCH_LOCAL    0x8000
 #define FW_CFG_WELL_KNOWN    FW_CFG_FILE_FIRST
 #define FW_CFG_DMA_CHUNK     65536
 
@@ -44,8 +45,13 @@ struct fw_cfg {
     uint8_t dma_buf[FW_CFG_DMA_CHUNK];
 };
 
+/* The arch-local keys (0x8000 up: QEMU's legacy ACPI tables, SMBIOS, e820 and IRQ0 override
+ * for x86) are a namespace of their own, which vessel leaves empty: they read as zeroes. Folding
+ * them onto the well-known keys would hand SeaBIOS the signature "QE" as the count of legacy
+ * ACPI tables at 0x8000, and it would allocate a romfile for each of 17745 of them. */
 static const struct fw_cfg_item *fw_cfg_item(const struct fw_cfg *f, uint16_t key)
 {
+    if (key & FW_CFG_ARCH_LOCAL) return NULL;
     key &= FW_CFG_KEY_MASK;
     if (key < FW_CFG_WELL_KNOWN) return f->well_known[key].data ? &f->well_known[key] : NULL;
     if (key - FW_CFG_FILE_FIRST < (int)f->nfiles) return &f->files[key - FW_CFG_FILE_FIRST];

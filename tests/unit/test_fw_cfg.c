@@ -126,6 +126,10 @@ static void test_ports(void)
     uint8_t past;
     read_data(&past, 1);
     CHECK_EQ(past, 0); /* past the end: zeroes */
+    uint8_t arch[4] = {0xee, 0xee, 0xee, 0xee};
+    sel(0x8000 | FW_CFG_SIGNATURE); /* arch-local: its own (empty) namespace, not "QEMU" */
+    read_data(arch, 4);
+    CHECK(!memcmp(arch, "\0\0\0\0", 4));
     CHECK_EQ(find_file("opt/alpha", &key, &size), 0);
     CHECK_EQ(size, 100000);
     CHECK_EQ(fw_cfg_file_count(f), 3);
