@@ -31,6 +31,9 @@
 #define BIOS_TOP     0x100000000ull
 #define E820_RAM     1
 #define SERCON_COM1  0x3f8
+#define ECAM_BASE    0xb0000000ull /* where SeaBIOS puts a Q35 host bridge's PCIEXBAR */
+#define ECAM_LEN     (1u << 20)    /* bus 0: 32 slots x 8 functions x 4 KiB */
+#define PCI_CF8      0xcf8
 
 uint64_t pc_bios_rom_size(const struct pc_config *cfg)
 {
@@ -71,6 +74,42 @@ static int bios_add_e820(struct pc *pc, uint64_t ram_size, char *err, size_t err
     }
     return fw_cfg_add_file(pc->fw_cfg, "etc/e820", map, n * 20u, err, errlen);
 }
+
+/* Enhanced configuration access (ECAM, "mmconfig"). vessel's host bridge says it is a Q35 MCH,
+ * so SeaBIOS programs its PCIEXBAR for 0xB0000000 and from then on reaches configuration space
+ * only through memory there; without a window every BAR would size as all-ones. Bus 0 is all
+ * there is, and its first 256 bytes per function are configuration mechanism #1's: each access
+ * goes through 0xCF8/0xCFC, with the guest's address latch put back. The extended space
+ * (0x100 up) of these conventional functions reads as zeroes (no extended capabilities). */
+static uint64_t bios_ecam_access(struct bus *b, uint64_t off, uint64_t value, unsigned size,
+                                 bool write)
+{
+    uint64_t ones = size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
+    unsigned reg = off & 0xfff;
+    if (size > 4 || (reg & 3) + size > 4) return write ? 0 : ones;
+    if (reg >= 0x100) return 0;
+    uint32_t latch = (uint32_t)bus_pio_read(b, PCI_CF8, 4);
+    bus_pio_write(b, PCI_CF8, 0x80000000u | (uint32_t)(off >> 12) << 8 | (reg & 0xfc), 4);
+    uint16_t port = (uint16_t)(PCI_CF8 + 4 + (reg & 3));
+    if (write)
+        bus_pio_write(b, port, value, size);
+    else
+        value = bus_pio_read(b, port, size);
+    bus_pio_write(b, PCI_CF8, latch, 4);
+    return value;
+}
+
+static uint64_t bios_ecam_read(void *opaque, uint64_t off, unsigned size)
+{
+    return bios_ecam_access(opaque, off, 0, size, false);
+}
+
+static void bios_ecam_write(void *opaque, uint64_t off, uint64_t value, unsigned size)
+{
+    bios_ecam_access(opaque, off, value, size, true);
+}
+
+static const struct io_ops bios_ecam_ops = {bios_ecam_read, bios_ecam_write};
 
 struct bios_log {
     struct debugcon *port;
@@ -139,6 +178,15 @@ int pc_bios_setup(struct pc *pc, const struct pc_config *cfg, uint64_t rom_off, 
     bus_note_write(&pc->bus, BIOS_LOW_END - low, low);
     bus_note_write(&pc->bus, BIOS_TOP - size, size);
 
+    if (pc->bus.low_ram_end > ECAM_BASE ||
+        bus_add_mmio(&pc->bus, ECAM_BASE, ECAM_LEN, &bios_ecam_ops, &pc->bus, "pci-ecam") < 0) {
+        *usage = 1;
+        snprintf(err, errlen,
+                 "--bios: RAM below 4 GiB reaches the PCI configuration window at %#llx: give "
+                 "at most 2816 MiB",
+                 ECAM_BASE);
+        return -1;
+    }
     if (cfg->firmware_log && bios_log_open(pc, cfg->firmware_log, err, errlen, usage) < 0)
         return -1;
     uint8_t sercon[2] = {SERCON_COM1 & 0xff, SERCON_COM1 >> 8};
