@@ -186,16 +186,18 @@ static void sys_store_sel(struct cpu *c, const struct insn *i, uint16_t sel)
         reg_write(c, i, i->rm, i->opsize, sel);
 }
 
-/* Read a 16-byte long-mode system descriptor from the GDT; returns the low half, *hi the
- * high half. */
+/* Read an LDT or TSS descriptor from the GDT: 16 bytes in IA-32e mode, 8 in legacy protected
+ * mode (where the next 8 bytes are another descriptor: *hi is 0). Returns the low half, *hi
+ * the high half. */
 static uint64_t sys_read_sysdesc(struct cpu *c, uint16_t sel, uint64_t *hi)
 {
     uint32_t err = sys_sel_err(sel);
     if (sel & 4) cpu_fault_err(c, EXC_GP, err);
     uint64_t off = sel & 0xfff8u;
-    if (off + 15 > c->gdt_limit) cpu_fault_err(c, EXC_GP, err);
-    uint64_t d[2];
-    mem_read_sys(c, c->gdt_base + off, d, 16);
+    unsigned len = (c->efer & EFER_LMA) ? 16 : 8;
+    if (off + len - 1 > c->gdt_limit) cpu_fault_err(c, EXC_GP, err);
+    uint64_t d[2] = {0, 0};
+    mem_read_sys(c, c->gdt_base + off, d, len);
     *hi = d[1];
     return d[0];
 }
