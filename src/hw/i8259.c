@@ -115,6 +115,20 @@ static void pic_ack(struct pic_chip *c, int irq)
     if (!(c->elcr & m)) c->irr &= ~m; /* an edge is consumed; a level stays while held */
 }
 
+int i8259_vector(struct i8259 *p)
+{
+    pthread_mutex_lock(&p->lock);
+    int irq = pic_chip_irq(&p->chip[0], true), vector = -1;
+    if (irq == 2) {
+        int irq2 = pic_chip_irq(&p->chip[1], false);
+        vector = p->chip[1].irq_base + (irq2 >= 0 ? irq2 : 7);
+    } else if (irq >= 0) {
+        vector = p->chip[0].irq_base + irq;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return vector;
+}
+
 uint8_t i8259_intack(struct i8259 *p)
 {
     bool changed = false;

@@ -39,6 +39,8 @@ void i8259_destroy(struct i8259 *p);
 struct irq_line i8259_irq_line(struct i8259 *p, unsigned irq);
 /* Whether INTR is asserted (an unmasked request above the in-service priority). */
 bool i8259_intr(const struct i8259 *p);
+/* The vector i8259_intack() would return now, or -1 while INTR is low; changes nothing. */
+int i8259_vector(struct i8259 *p);
 /* The CPU takes the interrupt: returns its vector and updates ISR/IRR. */
 uint8_t i8259_intack(struct i8259 *p);
 

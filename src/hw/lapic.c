@@ -45,6 +45,7 @@ enum {
 enum { LVT_TIMER, LVT_THERMAL, LVT_PERF, LVT_LINT0, LVT_LINT1, LVT_ERROR, LVT_COUNT };
 
 #define LVT_MASKED       (1u << 16)
+#define LVT_DM_EXTINT    (7u << 8)
 #define LVT_TIMER_MODE   (3u << 17)
 #define TIMER_ONESHOT    0
 #define TIMER_PERIODIC   (1u << 17)
@@ -78,6 +79,7 @@ struct lapic {
     uint64_t tsc_deadline;   /* IA32_TSC_DEADLINE, 0 if disarmed */
 
     _Atomic int deliverable; /* cached answer of pending() */
+    _Atomic bool extint;     /* the PIC's INTR (lapic_set_extint) */
 };
 
 static uint64_t now_ns(const struct lapic *l)
@@ -277,6 +279,7 @@ static void reset_locked(struct lapic *l)
     memset(l->tmr, 0, sizeof(l->tmr));
     for (int k = 0; k < LVT_COUNT; k++)
         l->lvt[k] = LVT_MASKED;
+    if (l->cfg.extint_ack && l->cfg.id == 0) l->lvt[LVT_LINT0] = LVT_DM_EXTINT;
     l->cmci = LVT_MASKED;
     l->timer_init = l->timer_div = 0;
     l->timer_start = 0;
@@ -462,17 +465,42 @@ void lapic_destroy(struct lapic *l)
     free(l);
 }
 
+/* The PIC's vector if its INTR is up and gets through LINT0 (vCPU thread: the LVT changes
+ * only there), else -1. Below any deliverable APIC vector. */
+static int extint_pending(struct lapic *l)
+{
+    if (!atomic_load_explicit(&l->extint, memory_order_acquire) || !l->cfg.extint_vector) return -1;
+    uint32_t lint0 = l->lvt[LVT_LINT0];
+    if (hw_enabled(l) && ((lint0 & LVT_MASKED) || (lint0 & (7u << 8)) != LVT_DM_EXTINT)) return -1;
+    return l->cfg.extint_vector(l->cfg.extint_opaque);
+}
+
 static int intc_pending(void *opaque)
 {
     struct lapic *l = opaque;
-    return atomic_load_explicit(&l->deliverable, memory_order_acquire);
+    int v = atomic_load_explicit(&l->deliverable, memory_order_acquire);
+    return v >= 0 ? v : extint_pending(l);
+}
+
+void lapic_set_extint(struct lapic *l, bool level)
+{
+    atomic_store_explicit(&l->extint, level, memory_order_release);
+    if (level && l->cfg.kick) l->cfg.kick(l->cfg.kick_opaque);
 }
 
 static void intc_ack(void *opaque, int vector)
 {
     struct lapic *l = opaque;
     if (vector < 0 || vector > 255) return;
+    /* Other threads only add APIC requests, so a vector pending() gave while none was
+     * deliverable, or one not requested at the APIC, was the PIC's. */
     pthread_mutex_lock(&l->lock);
+    if (l->cfg.extint_ack && (atomic_load_explicit(&l->deliverable, memory_order_relaxed) < 0 ||
+                              !test_bit(l->irr, (unsigned)vector))) {
+        pthread_mutex_unlock(&l->lock);
+        l->cfg.extint_ack(l->cfg.extint_opaque);
+        return;
+    }
     if (test_bit(l->irr, (unsigned)vector)) {
         clear_bit(l->irr, (unsigned)vector);
         set_bit(l->isr, (unsigned)vector);

@@ -47,6 +47,15 @@ struct lapic_config {
     /* EOI of a level-triggered vector: broadcast to the IOAPIC (ioapic_eoi). */
     void (*eoi)(void *opaque, uint8_t vector);
     void *eoi_opaque;
+    /* An 8259 PIC behind LINT0 (boards booting firmware): the vector its INTR would give now
+     * (-1: none) and the CPU's acknowledge (returns the vector taken). Its interrupts are
+     * taken while LINT0 is unmasked ExtINT or the APIC is globally disabled; with a PIC the
+     * BSP's LINT0 leaves reset as ExtINT, unmasked, as QEMU's does, so firmware gets its timer
+     * before it programs the virtual wire. The board reports INTR with lapic_set_extint().
+     * NULL: no PIC. */
+    int (*extint_vector)(void *opaque);
+    uint8_t (*extint_ack)(void *opaque);
+    void *extint_opaque;
 };
 
 struct lapic;
@@ -63,6 +72,8 @@ struct msi_sink lapic_msi_sink(struct lapic *l);
 void lapic_msi(struct lapic *l, uint64_t addr, uint32_t data);
 /* Make `vector` pending directly (fixed delivery); level_triggered sets TMR so EOI broadcasts. */
 void lapic_set_irq(struct lapic *l, uint8_t vector, bool level_triggered);
+/* The PIC's INTR output (any thread); a rising level kicks the vCPU. */
+void lapic_set_extint(struct lapic *l, bool level);
 
 /* IA32_APIC_BASE and IA32_TSC_DEADLINE; false for other MSRs. */
 bool lapic_msr_read(struct lapic *l, uint32_t msr, uint64_t *value);

@@ -16,6 +16,7 @@
 
 #include "backend/disk.h"
 #include "backend/net.h"
+#include "hw/i8259.h"
 #include "hw/kvmclock.h"
 #include "machine/acpi.h"
 #include "machine/acpi_loader.h"
@@ -72,6 +73,7 @@ static uint64_t pc_rtc_timer(void *o, uint64_t now)
 PC_PLAIN_OPS(kvmclock, NULL);
 PC_PLAIN_OPS(lapic, pc_lapic_timer);
 PC_PLAIN_OPS(ioapic, NULL);
+PC_PLAIN_OPS(i8259, NULL);
 PC_PLAIN_OPS(uart8250, NULL);
 PC_PLAIN_OPS(pit, pc_pit_timer);
 PC_PLAIN_OPS(rtc, pc_rtc_timer);
@@ -269,6 +271,42 @@ static void pc_rtc_cmos_init(struct pc *pc, struct rtc *rtc)
 
 /* The vCPU and its platform: LAPIC (interrupt controller, MSI sink, timer) and kvmclock. The
  * kvmclock entry follows the vCPU's so that loading it finds the guest TSC already restored. */
+/* Firmware boot: the 8259 pair behind the BSP's LINT0, and ISA interrupts to both it and the
+ * IOAPIC (IRQ 0 on GSI 2), as on a PC whose firmware and bootloader use the PIC and whose OS
+ * then moves to the IOAPIC. */
+static int pc_extint_vector(void *opaque)
+{
+    struct pc *pc = opaque;
+    return pc->pic ? i8259_vector(pc->pic) : -1;
+}
+static uint8_t pc_extint_ack(void *opaque)
+{
+    struct pc *pc = opaque;
+    return i8259_intack(pc->pic);
+}
+static void pc_pic_intr(void *opaque, bool level)
+{
+    struct pc *pc = opaque;
+    lapic_set_extint(pc->lapic, level);
+}
+static unsigned pc_isa_gsi(unsigned irq)
+{
+    return irq == PC_PIT_IRQ ? PC_PIT_GSI : irq;
+}
+static void pc_isa_set(void *opaque, unsigned irq, int level)
+{
+    struct pc *pc = opaque;
+    struct irq_line pic = i8259_irq_line(pc->pic, irq);
+    struct irq_line apic = ioapic_irq_line(pc->ioapic, pc_isa_gsi(irq));
+    irq_set(&pic, level);
+    irq_set(&apic, level);
+}
+static struct irq_line pc_isa_irq(struct pc *pc, unsigned irq)
+{
+    if (!pc->pic) return ioapic_irq_line(pc->ioapic, pc_isa_gsi(irq));
+    return (struct irq_line){.set_level = pc_isa_set, .opaque = pc, .pin = irq};
+}
+
 static int pc_create_cpu(struct pc *pc, const struct pc_config *cfg, char *err, size_t errlen)
 {
     if (pc_add(pc, "cpu", pc->vcpu = vcpu_create(&pc->bus, 0), &pc_vcpu_ops, err, errlen) < 0)
@@ -287,6 +325,9 @@ static int pc_create_cpu(struct pc *pc, const struct pc_config *cfg, char *err, 
     pc->kvmclock = kvmclock_create(&pc->bus, &kc);
     if (pc_add(pc, "kvmclock", pc->kvmclock, &pc_kvmclock_ops, err, errlen) < 0) return -1;
     struct lapic_config lc = {
+        .extint_vector = cfg->bios ? pc_extint_vector : NULL,
+        .extint_ack = cfg->bios ? pc_extint_ack : NULL,
+        .extint_opaque = pc,
         .id = 0,
         .read_tsc = pc_read_tsc,
         .tsc_opaque = pc->vcpu,
@@ -303,29 +344,32 @@ static int pc_create_cpu(struct pc *pc, const struct pc_config *cfg, char *err, 
     return 0;
 }
 
-static int pc_create_devices(struct pc *pc, char *err, size_t errlen)
+static int pc_create_devices(struct pc *pc, const struct pc_config *cfg, char *err, size_t errlen)
 {
     struct msi_sink msi = lapic_msi_sink(pc->lapic);
     pc->ioapic = ioapic_create(&pc->bus, PC_IOAPIC_BASE, msi);
     if (pc_add(pc, "ioapic", pc->ioapic, &pc_ioapic_ops, err, errlen) < 0) return -1;
+    if (cfg->bios) {
+        struct i8259_config pic = {.intr = pc_pic_intr, .opaque = pc};
+        pc->pic = i8259_create(&pc->bus, &pic);
+        if (pc_add(pc, "i8259", pc->pic, &pc_i8259_ops, err, errlen) < 0) return -1;
+    }
 
     struct uart8250_sink sink = {.write = pc_serial_write, .opaque = pc};
-    pc->com1 = uart8250_create(&pc->bus, PC_COM1_PORT, ioapic_irq_line(pc->ioapic, PC_COM1_GSI),
-                               sink, "com1");
+    pc->com1 = uart8250_create(&pc->bus, PC_COM1_PORT, pc_isa_irq(pc, PC_COM1_IRQ), sink, "com1");
     if (pc_add(pc, "com1", pc->com1, &pc_uart8250_ops, err, errlen) < 0) return -1;
 
     /* Linux on hardware-reduced ACPI ticks on the LAPIC timer, but still reads the PIT's
      * channel 2 through port 0x61 to calibrate when it lacks a TSC frequency. */
-    struct pit *pit = pit_create(&pc->bus, ioapic_irq_line(pc->ioapic, PC_PIT_GSI), NULL);
+    struct pit *pit = pit_create(&pc->bus, pc_isa_irq(pc, PC_PIT_IRQ), NULL);
     if (pc_add(pc, "pit", pit, &pc_pit_ops, err, errlen) < 0) return -1;
 
-    struct rtc *rtc = rtc_create(&pc->bus, ioapic_irq_line(pc->ioapic, PC_RTC_GSI), NULL, NULL);
+    struct rtc *rtc = rtc_create(&pc->bus, pc_isa_irq(pc, PC_RTC_IRQ), NULL, NULL);
     if (pc_add(pc, "rtc", rtc, &pc_rtc_ops, err, errlen) < 0) return -1;
     pc_rtc_cmos_init(pc, rtc);
 
     /* Linux probes the PS/2 controller and may reboot through its reset line. */
-    struct i8042 *kbd =
-        i8042_create(&pc->bus, ioapic_irq_line(pc->ioapic, PC_KBD_GSI), pc_reset, pc);
+    struct i8042 *kbd = i8042_create(&pc->bus, pc_isa_irq(pc, PC_KBD_IRQ), pc_reset, pc);
     if (pc_add(pc, "i8042", kbd, &pc_i8042_ops, err, errlen) < 0) return -1;
 
     struct pvpanic_config pv = {.event = pc_pvpanic_event, .opaque = pc};
@@ -477,7 +521,7 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen, int 
         free(pc);
         return NULL;
     }
-    if (pc_create_cpu(pc, cfg, err, errlen) < 0 || pc_create_devices(pc, err, errlen) < 0 ||
+    if (pc_create_cpu(pc, cfg, err, errlen) < 0 || pc_create_devices(pc, cfg, err, errlen) < 0 ||
         pc_create_virtio(pc, cfg, err, errlen, usage) < 0 ||
         pc_create_fw_cfg(pc, cfg, err, errlen, usage) < 0 ||
         pc_build_firmware(pc, cfg, err, errlen) < 0 ||

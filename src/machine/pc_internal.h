@@ -53,6 +53,7 @@ struct pc {
     struct kvmclock *kvmclock;
     struct lapic *lapic;
     struct ioapic *ioapic;
+    struct i8259 *pic; /* firmware boot only: the ISA lines go to it and to the IOAPIC */
     struct uart8250 *com1;
     struct pci_host *pci;
     struct virtio_console *hvc;

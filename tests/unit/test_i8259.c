@@ -69,9 +69,12 @@ static void test_edge_priority(void)
     pulse(p, 1);
     pulse(p, 0);
     CHECK(i8259_intr(p) && intr_level && intr_calls == 1);
+    CHECK_EQ(i8259_vector(p), 0x08); /* a look changes nothing */
+    CHECK_EQ(i8259_vector(p), 0x08);
     CHECK_EQ(i8259_intack(p), 0x08); /* IRQ 0 first */
     CHECK(!i8259_intr(p));           /* IRQ 1 waits below IRQ 0 in service */
-    out(0x20, 0x0b);                 /* read ISR */
+    CHECK_EQ(i8259_vector(p), -1);
+    out(0x20, 0x0b); /* read ISR */
     CHECK_EQ(in(0x20), 0x01);
     out(0x20, 0x0a); /* read IRR */
     CHECK_EQ(in(0x20), 0x02);
@@ -97,6 +100,7 @@ static void test_slave_and_masks(void)
     CHECK(!i8259_intr(p));
     out(0xa1, 0x00);
     CHECK(i8259_intr(p));
+    CHECK_EQ(i8259_vector(p), 0x74); /* through the cascade */
     CHECK_EQ(i8259_intack(p), 0x74);
     out(0xa0, 0x0b);
     CHECK_EQ(in(0xa0), 0x10);
