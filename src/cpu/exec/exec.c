@@ -3,6 +3,8 @@
  * cache), interrupts, the exit request and the budget, which are looked at between blocks only.
  * Inside a block the loop does the minimum per instruction (set next_rip, call the handler,
  * retire). With the translator (jit/), a hot block's jit_code runs in place of exec_insns. */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,12 +17,40 @@
 
 struct exec_state *exec_state_new(void)
 {
-    return calloc(1, sizeof(struct exec_state));
+    struct exec_state *ex = calloc(1, sizeof(struct exec_state));
+    const char *t = getenv("VESSEL_TRACE");
+    if (ex && t && *t) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s", t);
+        char *comma = strchr(path, ',');
+        ex->trace_hi = UINT64_MAX;
+        if (comma) {
+            *comma = 0;
+            if (sscanf(comma + 1, "%" SCNx64 "-%" SCNx64, &ex->trace_lo, &ex->trace_hi) != 2)
+                ex->trace_lo = 0, ex->trace_hi = UINT64_MAX;
+        }
+        ex->trace = fopen(path, "w");
+    }
+    return ex;
 }
 
 void exec_state_free(struct exec_state *ex)
 {
+    if (ex && ex->trace) fclose(ex->trace);
     free(ex);
+}
+
+/* One traced line (VESSEL_TRACE), before the instruction at rip runs. */
+static void exec_trace(struct cpu *c, struct exec_state *ex)
+{
+    uint64_t lin = c->mode == MODE_LONG64 ? c->rip : c->seg[SEG_CS].base + c->rip;
+    if (lin < ex->trace_lo || lin > ex->trace_hi) return;
+    fprintf(ex->trace,
+            "%04x:%08" PRIx64 " %08" PRIx64 " a=%08x b=%08x c=%08x d=%08x si=%08x di=%08x "
+            "bp=%08x sp=%08x\n",
+            c->seg[SEG_CS].sel, c->rip, lin, (uint32_t)c->gpr[R_RAX], (uint32_t)c->gpr[R_RBX],
+            (uint32_t)c->gpr[R_RCX], (uint32_t)c->gpr[R_RDX], (uint32_t)c->gpr[R_RSI],
+            (uint32_t)c->gpr[R_RDI], (uint32_t)c->gpr[R_RBP], (uint32_t)c->gpr[R_RSP]);
 }
 
 /* Run decoded instructions from i up to end: stop early when the cache asks (the running block
@@ -218,7 +248,8 @@ __attribute__((noinline)) static enum vcpu_exit exec_loop(struct cpu *c)
             }
         }
         if (unlikely(c->halted)) return c->exit = VCPU_EXIT_HLT;
-        if (unlikely((c->rflags & F_TF) || (c->dr[7] & DR7_EN))) {
+        if (unlikely((c->rflags & F_TF) || (c->dr[7] & DR7_EN) || ex->trace)) {
+            if (ex->trace) exec_trace(c, ex);
             exec_traced_one(c);
             prev = NULL;
             continue;

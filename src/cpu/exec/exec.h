@@ -14,6 +14,11 @@ struct exec_state {
     uint64_t budget_end;                     /* stats.insns value at which vcpu_run returns */
     struct block *recent[16]; /* blocks entered, parallel to cpu.recent_rip (for dumps) */
     uint64_t recent_gen[16];  /* the cache generation each was entered in */
+    /* VESSEL_TRACE=PATH[,LO-HI] (a debugging aid, off by default): one line per instruction
+     * whose linear address lies in [LO, HI] — CS:EIP, the linear address and the eight
+     * 32-bit registers — run one at a time. See docs/FIRMWARE.md. */
+    void *trace;
+    uint64_t trace_lo, trace_hi;
 };
 
 struct exec_state *exec_state_new(void);
