@@ -18,6 +18,7 @@ PKGS=(
     libc6-dev # static libc for the memory workload test_memory.py runs in the guest
     gcc-multilib # gcc -m32 -static: the 32-bit program test_compat32.py runs in the guest
     xvfb x11-apps # the window front end's test: a virtual X server, xwd screenshots
+    seabios dosfstools mtools syslinux # --bios's default firmware; test_bios.py's boot disk
     # default guest image builder
     apt-utils dpkg cpio gzip lz4 kmod binutils
 )
