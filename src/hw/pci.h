@@ -205,6 +205,9 @@ struct pci_host *pci_host_create(struct bus *bus, struct msi_sink msi,
                                  const struct irq_line intx[PCI_INTX_LINES],
                                  const uint8_t gsi[PCI_INTX_LINES]);
 void pci_host_destroy(struct pci_host *h);
+/* What a write of RST_CPU (0 -> 1) to the reset control register at 0xCF9 calls: the board's
+ * reset (firmware's hard reboot, Linux's reboot=pci). Without one the write does nothing. */
+void pci_host_set_reset(struct pci_host *h, void (*reset)(void *opaque), void *opaque);
 /* Register a function at `slot` (1..31), or the first free slot if slot < 0. Returns the slot
  * or -1. The host does not own d. */
 int pci_host_register(struct pci_host *h, struct pci_device *d, int slot);

@@ -21,9 +21,22 @@ struct pci_host {
     uint8_t gsi[PCI_INTX_LINES];
     uint32_t line_slots[PCI_INTX_LINES]; /* slots asserting each line */
     uint32_t addr;                       /* CONFIG_ADDRESS latch */
+    uint8_t rst_cnt;                     /* 0xCF9 reset control (not saved: see below) */
+    void (*reset)(void *opaque);
+    void *reset_opaque;
     struct pci_device *dev[PCI_MAX_SLOTS];
     struct pci_device bridge;
 };
+
+#define RST_CNT_SYS  0x02
+#define RST_CNT_CPU  0x04
+#define RST_CNT_FULL 0x08
+
+void pci_host_set_reset(struct pci_host *h, void (*reset)(void *opaque), void *opaque)
+{
+    h->reset = reset;
+    h->reset_opaque = opaque;
+}
 
 static struct pci_device *target(struct pci_host *h, unsigned *reg)
 {
@@ -38,6 +51,7 @@ static uint64_t host_io_read(void *opaque, uint64_t off, unsigned size)
 {
     struct pci_host *h = opaque;
     uint64_t ones = size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
+    if (off == 1 && size == 1) return h->rst_cnt;
     if (off < 4) return off == 0 && size == 4 ? h->addr : ones;
     unsigned reg;
     struct pci_device *d = target(h, &reg);
@@ -48,9 +62,20 @@ static uint64_t host_io_read(void *opaque, uint64_t off, unsigned size)
 static void host_io_write(void *opaque, uint64_t off, uint64_t value, unsigned size)
 {
     struct pci_host *h = opaque;
+    if (off == 1 && size == 1) {
+        /* 0xCF9, the ICH/PIIX4 reset control register: RST_CPU going from 0 to 1 resets the
+         * machine (firmware and Linux's reboot=pci write 0x02, then 0x06). Not in the saved
+         * state: a restore between the two writes still sees the 0 -> 1 edge. */
+        uint8_t old = h->rst_cnt;
+        h->rst_cnt = (uint8_t)value & (RST_CNT_SYS | RST_CNT_CPU | RST_CNT_FULL);
+        if (!(old & RST_CNT_CPU) && (h->rst_cnt & RST_CNT_CPU) && h->reset) {
+            h->rst_cnt = 0;
+            h->reset(h->reset_opaque);
+        }
+        return;
+    }
     if (off < 4) {
-        /* Only dword accesses reach CONFIG_ADDRESS; byte ports here are other chipset
-         * registers (0xCF9 reset control) that we do not have. */
+        /* Only dword accesses reach CONFIG_ADDRESS. */
         if (off == 0 && size == 4) h->addr = (uint32_t)value & 0x80fffffc;
         return;
     }

@@ -388,6 +388,7 @@ static int pc_create_devices(struct pc *pc, const struct pc_config *cfg, char *e
         intx[l] = ioapic_irq_line(pc->ioapic, gsi[l]);
     }
     pc->pci = pci_host_create(&pc->bus, msi, intx, gsi);
+    if (pc->pci) pci_host_set_reset(pc->pci, pc_reset, pc);
     return pc_add(pc, "pci-host", pc->pci, &pc_pci_host_ops, err, errlen);
 }
 

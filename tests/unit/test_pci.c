@@ -292,6 +292,36 @@ static void test_assign_and_save(void)
     done();
 }
 
+static unsigned resets;
+static void on_reset(void *opaque)
+{
+    (void)opaque;
+    resets++;
+}
+
+/* 0xCF9: RST_CPU going 0 -> 1 resets (firmware writes 0x02 then 0x06); other writes, wider
+ * accesses and a write without a reset handler do not; CONFIG_ADDRESS is untouched. */
+static void test_reset_control(void)
+{
+    mk();
+    bus_pio_write(&bus, 0xcf8, 0x80000000, 4);
+    bus_pio_write(&bus, 0xcf9, 0x06, 1); /* no handler yet: nothing */
+    bus_pio_write(&bus, 0xcf9, 0x00, 1);
+    pci_host_set_reset(host, on_reset, NULL);
+    bus_pio_write(&bus, 0xcf9, 0x02, 1);
+    CHECK_EQ(resets, 0);
+    CHECK_EQ(bus_pio_read(&bus, 0xcf9, 1), 0x02);
+    bus_pio_write(&bus, 0xcf9, 0x06, 1);
+    CHECK_EQ(resets, 1);
+    bus_pio_write(&bus, 0xcf9, 0x04, 2); /* not a byte access: ignored */
+    CHECK_EQ(resets, 1);
+    bus_pio_write(&bus, 0xcf9, 0x04, 1); /* a fresh edge after the reset cleared the bit */
+    CHECK_EQ(resets, 2);
+    CHECK_EQ(bus_pio_read(&bus, 0xcf8, 4), 0x80000000);
+    pci_host_destroy(host);
+    bus_destroy(&bus);
+}
+
 int main(void)
 {
     RUN(test_host_probe);
@@ -299,5 +329,6 @@ int main(void)
     RUN(test_caps_intx);
     RUN(test_msix);
     RUN(test_assign_and_save);
+    RUN(test_reset_control);
     return check_done();
 }
