@@ -110,6 +110,9 @@ int bus_init(struct bus *b, uint64_t ram_size);
  * file is sparse: disk blocks are allocated as the guest touches pages. 0 or -errno (-EEXIST
  * for an existing file). */
 int bus_init_file(struct bus *b, uint64_t ram_size, const char *path);
+/* The same over an anonymous memfd (shared memory nothing names): what direct execution's stub
+ * maps guest pages from (docs/DIRECT.md). Discarding punches holes, as for a file. */
+int bus_init_memfd(struct bus *b, uint64_t ram_size);
 void bus_destroy(struct bus *b);
 
 /* Give the host back the whole pages inside [gpa, gpa+len): they read as zero afterwards

@@ -14,11 +14,14 @@ struct state_writer;
 struct state_reader;
 
 /* How guest instructions run. DEFAULT is JIT on x86-64 hosts unless the environment variable
- * VESSEL_ENGINE (jit|interp) says otherwise (the tests run every engine that way). */
+ * VESSEL_ENGINE (jit|interp|direct) says otherwise (the tests run every engine that way). */
 enum vcpu_engine {
     VCPU_ENGINE_DEFAULT,
     VCPU_ENGINE_INTERP, /* the interpreter over decoded blocks */
     VCPU_ENGINE_JIT,    /* hot blocks translated to host code; the interpreter for the rest */
+    /* guest ring-3 64-bit code natively in a host stub process, the kernel as JIT
+     * (docs/DIRECT.md); needs memfd-backed RAM and the host CPU model */
+    VCPU_ENGINE_DIRECT,
 };
 
 enum vcpu_exit {
@@ -96,6 +99,9 @@ void vcpu_set_msr_ops(struct vcpu *v, const struct vcpu_msr_ops *ops, void *opaq
  * is used then). */
 int vcpu_set_engine(struct vcpu *v, enum vcpu_engine e, size_t jit_cache);
 enum vcpu_engine vcpu_get_engine(const struct vcpu *v);
+/* The engine DEFAULT stands for here (VESSEL_ENGINE), and whether engine e needs guest RAM in a
+ * descriptor (memfd) that a host stub process can map: DIRECT does. */
+enum vcpu_engine vcpu_engine_resolve(enum vcpu_engine e);
 
 /* Run until `budget` instructions retired, HLT, shutdown, or an exit request. */
 enum vcpu_exit vcpu_run(struct vcpu *v, uint64_t budget);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cpu/cpuid.h"
+#include "cpu/direct/direct.h"
 #include "cpu/exec/block.h"
 #include "cpu/exec/exec.h"
 #include "cpu/exec/event.h"
@@ -28,6 +29,8 @@ static const struct cpu *vcpu_ccpu(const struct vcpu *v)
     return (const struct cpu *)v;
 }
 
+static enum vcpu_engine vcpu_default_engine(void);
+
 struct vcpu *vcpu_create(struct bus *bus, unsigned id)
 {
     const char *missing;
@@ -49,10 +52,13 @@ struct vcpu *vcpu_create(struct bus *bus, unsigned id)
         free(c);
         return NULL;
     }
-    vcpu_set_engine((struct vcpu *)c, VCPU_ENGINE_DEFAULT, 0);
+    enum vcpu_engine e0 = vcpu_default_engine();
+    vcpu_set_engine((struct vcpu *)c, e0 == VCPU_ENGINE_DIRECT ? VCPU_ENGINE_JIT : e0, 0);
     c->id = id;
     c->tsc_hz = CPU_TSC_HZ;
     cpu_reset(c, bus);
+    /* direct needs the bus and a reset TSC to start from */
+    if (e0 == VCPU_ENGINE_DIRECT) vcpu_set_engine((struct vcpu *)c, VCPU_ENGINE_DIRECT, 0);
     return (struct vcpu *)c;
 }
 
@@ -74,6 +80,7 @@ void vcpu_destroy(struct vcpu *v)
     block_cache_free(c->blocks);
     exec_state_free(c->exec);
     jit_free(c->jit);
+    direct_free(c->direct);
     free(c);
 }
 
@@ -95,6 +102,7 @@ static enum vcpu_engine vcpu_default_engine(void)
     const char *e = getenv("VESSEL_ENGINE");
     if (e && !strcmp(e, "interp")) return VCPU_ENGINE_INTERP;
     if (e && !strcmp(e, "jit")) return VCPU_ENGINE_JIT;
+    if (e && !strcmp(e, "direct")) return VCPU_ENGINE_DIRECT;
 #if defined(__x86_64__)
     return VCPU_ENGINE_JIT;
 #else
@@ -102,10 +110,25 @@ static enum vcpu_engine vcpu_default_engine(void)
 #endif
 }
 
+enum vcpu_engine vcpu_engine_resolve(enum vcpu_engine e)
+{
+    return e == VCPU_ENGINE_DEFAULT ? vcpu_default_engine() : e;
+}
+
 int vcpu_set_engine(struct vcpu *v, enum vcpu_engine e, size_t jit_cache)
 {
     struct cpu *c = vcpu_cpu(v);
     if (e == VCPU_ENGINE_DEFAULT) e = vcpu_default_engine();
+    if (e != VCPU_ENGINE_DIRECT && c->direct) {
+        direct_free(c->direct);
+        c->direct = NULL;
+    }
+    if (e == VCPU_ENGINE_DIRECT) {
+        /* The kernel runs translated; user code natively where the host allows. */
+        if (vcpu_set_engine(v, VCPU_ENGINE_JIT, jit_cache) < 0) return -1;
+        if (!c->direct && c->bus) c->direct = direct_new(c);
+        return c->direct ? 0 : -1;
+    }
     if (e == VCPU_ENGINE_INTERP) {
         block_set_jit_drop(c->blocks, NULL, NULL);
         jit_free(c->jit);
@@ -124,6 +147,7 @@ int vcpu_set_engine(struct vcpu *v, enum vcpu_engine e, size_t jit_cache)
 
 enum vcpu_engine vcpu_get_engine(const struct vcpu *v)
 {
+    if (vcpu_ccpu(v)->direct) return VCPU_ENGINE_DIRECT;
     return vcpu_ccpu(v)->jit ? VCPU_ENGINE_JIT : VCPU_ENGINE_INTERP;
 }
 
@@ -135,6 +159,8 @@ enum vcpu_exit vcpu_run(struct vcpu *v, uint64_t budget)
 void vcpu_request_exit(struct vcpu *v)
 {
     __atomic_store_n(&vcpu_cpu(v)->exit_request, 1, __ATOMIC_RELEASE);
+    struct direct *d = __atomic_load_n(&vcpu_cpu(v)->direct, __ATOMIC_ACQUIRE);
+    if (d) direct_kick(d); /* the vCPU thread may be waiting for guest code in the stub */
 }
 
 void vcpu_rearm_dirty(struct vcpu *v)
@@ -557,6 +583,7 @@ int vcpu_load(struct vcpu *v, struct state_reader *r)
     c->exit_why[0] = 0;
     cpu_mode_changed(c);
     tlb_flush_all(c);
+    if (c->direct) direct_recheck(c->direct); /* RAM may be a snapshot's layers now */
     block_flush_all(c);
     return 0;
 }

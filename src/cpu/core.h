@@ -291,6 +291,7 @@ struct cpu {
     struct block_cache *blocks; /* decoded-block cache (exec/block.c) */
     struct exec_state *exec;    /* the interpreter's state (exec/exec.c) */
     struct jit *jit;            /* the translator (jit/), or NULL to interpret only */
+    struct direct *direct;      /* ring-3 code natively (direct/), or NULL */
     unsigned id;
     struct vcpu_stats stats;
     uint64_t recent_rip[16]; /* ring of recently executed instruction addresses, for dumps */

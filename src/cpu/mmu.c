@@ -12,6 +12,7 @@
 
 #include "cpu/core.h"
 #include "cpu/cpuid.h"
+#include "cpu/direct/direct.h"
 
 #define PG_P    0x1ull
 #define PG_RW   0x2ull
@@ -93,6 +94,7 @@ void tlb_flush_all(struct cpu *c)
     c->tlb.cr0 = c->cr0;
     c->tlb.cr4 = c->cr4;
     c->tlb.efer = c->efer;
+    if (c->direct) direct_tlb_flush(c, DIRECT_FLUSH_ALL); /* the stub's shadow is a TLB too */
 }
 
 void tlb_flush_nonglobal(struct cpu *c)
@@ -105,6 +107,7 @@ void tlb_flush_nonglobal(struct cpu *c)
         for (unsigned n = 0; n < TLB_ENTRIES; n++)
             if (!(c->tlb.gpa[k][n] & TLB_GLOBAL)) c->tlb.e[k][n].tag = ~0ull;
     c->tlb.epoch++;
+    if (c->direct) direct_tlb_flush(c, DIRECT_FLUSH_ALL); /* user shadows are never global */
 }
 
 void tlb_flush_page(struct cpu *c, uint64_t lin)
@@ -112,6 +115,7 @@ void tlb_flush_page(struct cpu *c, uint64_t lin)
     uint64_t page = lin & PAGE_MASK;
     unsigned idx = (lin >> 12) & (TLB_ENTRIES - 1);
     c->tlb.epoch++;
+    if (c->direct) direct_tlb_flush(c, lin);
     for (unsigned k = 0; k < TLB_KINDS; k++) {
         struct tlb_entry *e = &c->tlb.e[k][idx];
         if ((e->tag & PAGE_MASK) == page) e->tag = ~0ull;

@@ -507,8 +507,11 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen, int 
     pc->events = cfg->events;
     uint64_t rom_off = cfg->ram_size + pc_display_ram(cfg);
     uint64_t ram = rom_off + pc_bios_rom_size(cfg);
-    int rc =
-        cfg->memory_file ? bus_init_file(&pc->bus, ram, cfg->memory_file) : bus_init(&pc->bus, ram);
+    /* Direct execution maps guest pages into its stub from a descriptor: RAM in a memfd. */
+    bool fd_ram = vcpu_engine_resolve(cfg->engine) == VCPU_ENGINE_DIRECT;
+    int rc = cfg->memory_file ? bus_init_file(&pc->bus, ram, cfg->memory_file)
+             : fd_ram         ? bus_init_memfd(&pc->bus, ram)
+                              : bus_init(&pc->bus, ram);
     if (rc < 0) {
         if (cfg->memory_file) {
             *usage = 1;

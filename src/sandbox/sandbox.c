@@ -295,6 +295,17 @@ static int sandbox_add_open_ro(scmp_filter_ctx ctx)
            sandbox_add_names(ctx, (const char *const[]){"stat", "statx"}, 2);
 }
 
+/* The direct engine's stubs (docs/DIRECT.md): the vCPU thread signals them through the pidfds
+ * it got when it started them, before it was confined (it can open no other pidfd), with the
+ * kick signal or SIGKILL only. */
+static int sandbox_add_direct(scmp_filter_ctx ctx)
+{
+    return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pidfd_send_signal), 1,
+                            SANDBOX_ARG(1, SCMP_CMP_EQ, SIGUSR1, 0)) |
+           seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pidfd_send_signal), 1,
+                            SANDBOX_ARG(1, SCMP_CMP_EQ, SIGKILL, 0));
+}
+
 static int sandbox_build(scmp_filter_ctx ctx, enum sandbox_kind kind)
 {
     int rc = SANDBOX_ADD(ctx, sandbox_base) | sandbox_add_tgkill(ctx);
@@ -305,7 +316,7 @@ static int sandbox_build(scmp_filter_ctx ctx, enum sandbox_kind kind)
         rc |= sandbox_add_mmap(ctx, true) | sandbox_add_threads(ctx) |
               SANDBOX_ADD(ctx, sandbox_io) | SANDBOX_ADD(ctx, sandbox_files) |
               SANDBOX_ADD(ctx, sandbox_sockets) | SANDBOX_ADD(ctx, sandbox_display) |
-              sandbox_add_socket(ctx) | sandbox_add_ioctl(ctx, true);
+              sandbox_add_socket(ctx) | sandbox_add_ioctl(ctx, true) | sandbox_add_direct(ctx);
         break;
     case SANDBOX_IO:
         /* log messages ask isatty(2): the terminal ioctls */

@@ -1,7 +1,7 @@
 /* bus.c — guest-physical RAM plus the port and MMIO range tables of bus.h. Ranges are few
  * (tens), so lookup is a linear scan with a one-entry cache of the last hit.
  *
- * RAM is anonymous memory or a shared mapping of a sparse file; discarding pages is
+ * RAM is anonymous memory or a shared mapping of a sparse file or memfd; discarding pages is
  * MADV_DONTNEED for the first and a punched hole for the second (MADV_DONTNEED on a shared
  * mapping would only drop this process's view, leaving the page cache and the disk blocks). */
 #include "vessel/bus.h"
@@ -80,6 +80,24 @@ int bus_init_file(struct bus *b, uint64_t ram_size, const char *path)
         if (named) unlink(path);
         free(b->ram_unlink);
         b->ram_unlink = NULL;
+        return rc;
+    }
+    b->ram_file = true;
+    b->ram_fd = fd;
+    return 0;
+}
+
+int bus_init_memfd(struct bus *b, uint64_t ram_size)
+{
+    memset(b, 0, sizeof(*b));
+    b->ram_fd = -1;
+    if (ram_size == 0 || (ram_size & (BUS_PAGE_SIZE - 1))) return -EINVAL;
+    int fd = memfd_create("vessel-ram", MFD_CLOEXEC);
+    if (fd < 0) return -errno;
+    int rc = ftruncate(fd, (off_t)ram_size) < 0 ? -errno : 0;
+    if (rc == 0) rc = bus_map(b, ram_size, fd);
+    if (rc < 0) {
+        close(fd);
         return rc;
     }
     b->ram_file = true;

@@ -421,8 +421,10 @@ static int cli_run_option(enum cli_opt o, const char *v, struct vm_config *cfg, 
             cfg->engine = VCPU_ENGINE_JIT;
         else if (!strcmp(v, "interp"))
             cfg->engine = VCPU_ENGINE_INTERP;
+        else if (!strcmp(v, "direct"))
+            cfg->engine = VCPU_ENGINE_DIRECT;
         else
-            return cli_err(err, errlen, "--engine: '%s' is not jit or interp", v);
+            return cli_err(err, errlen, "--engine: '%s' is not jit, interp or direct", v);
         break;
     case OPT_CPU:
         if (strcmp(v, "x86-64-v2") && strcmp(v, "x86-64-v3") && strcmp(v, "host"))
@@ -530,6 +532,15 @@ static int cli_parse_run(int argc, char **argv, int i, enum cli_command *cmd, st
         if (n < 0 || (size_t)n >= sizeof(cli_cmdline_buf))
             return cli_err(err, errlen, "--append: command line too long");
         cfg->cmdline = cli_cmdline_buf;
+    }
+    /* Guest user code running natively executes CPUID, XGETBV and RDTSC on the host CPU: the
+     * kernel must see the same CPU (docs/DIRECT.md). */
+    if (vcpu_engine_resolve(cfg->engine) == VCPU_ENGINE_DIRECT) {
+        if (cfg->cpu_model && strcmp(cfg->cpu_model, "host"))
+            return cli_err(err, errlen,
+                           "--engine direct runs guest user code on the host CPU, which shows it "
+                           "the host's CPUID: use --cpu host (or leave --cpu out)");
+        if (!cfg->restore && !cfg->incoming) cfg->cpu_model = "host";
     }
     if (cfg->screenshot && !cfg->display)
         return cli_err(err, errlen, "--screenshot-on-exit needs a --display");
@@ -674,8 +685,10 @@ void cli_print_run_help(void)
           "                       `vessel netd` or passt), or none (default)\n"
           "  --mac ADDR           the NIC's MAC address (default 52:54:00:12:34:56)\n"
           "  --rng on|off         virtio-rng entropy device (default on)\n"
-          "  --engine jit|interp  how guest code runs: translated to host code (jit,\n"
-          "                       the default on x86-64) or interpreted\n"
+          "  --engine jit|interp|direct  how guest code runs: translated to host code (jit,\n"
+          "                       the default on x86-64), interpreted, or guest user code\n"
+          "                       natively in a host stub process and the kernel translated\n"
+          "                       (direct: --cpu host, docs/DIRECT.md)\n"
           "  --jit-cache SIZE     the translator's code cache (default 64M, 1M..1G)\n"
           "  --cpu MODEL          the guest's CPU (docs/CPU-MODEL.md): x86-64-v2 (the default,\n"
           "                       the same on every host), x86-64-v3 (adds AVX, AVX2, FMA,\n"

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu/direct/direct.h"
 #include "cpu/exec/block.h"
 #include "cpu/exec/event.h"
 #include "cpu/exec/exec.h"
@@ -253,6 +254,20 @@ __attribute__((noinline)) static enum vcpu_exit exec_loop(struct cpu *c)
             exec_traced_one(c);
             prev = NULL;
             continue;
+        }
+        if (c->direct && c->cpl == 3 && c->mode == MODE_LONG64 && !c->intr_shadow) {
+            /* Ring-3 code natively (direct/); what it cannot do, one instruction here. */
+            enum direct_result r = direct_run(c, ex->budget_end);
+            if (r == DIRECT_STEP) {
+                struct insn i;
+                block_decode_one(c, &i);
+                exec_insns(c, bc, &i, &i + 1);
+                c->stats.insns++;
+            }
+            if (r != DIRECT_OFF) {
+                prev = NULL;
+                continue;
+            }
         }
 
         struct block *b = exec_find(c, ex, prev);
