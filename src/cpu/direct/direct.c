@@ -68,8 +68,38 @@ struct direct_stub {
     bool busy;
 };
 
+/* Host XSAVE components beyond what the guest kernel manages (AVX-512: opmask, ZMM_Hi256,
+ * Hi16_ZMM). Guest user code sees the host's CPUID and uses them (glibc's EVEX memcpy), but the
+ * guest kernel cannot switch them between its threads: vessel keeps them per guest thread, keyed
+ * by address space and FS base (each Linux thread's TLS). */
+#define DIRECT_XSTASH      64
+#define DIRECT_XEXTRA_MASK 0xe0ull
+#define DIRECT_XEXTRA_MAX  2048
+struct direct_xstash {
+    uint64_t cr3, fs, bv, used;
+    uint8_t data[DIRECT_XEXTRA_MAX];
+};
+
+/* The governor: per guest address space, the mean native run between exits. Below what an exit
+ * costs on this host the translator is faster, so that address space runs translated for a
+ * while (doubling while it stays exit-heavy) and is then tried natively again. */
+#define DIRECT_GOV_SLOTS    32
+#define DIRECT_GOV_MIN_RUN  40000ull    /* ns of native run per exit worth having */
+#define DIRECT_GOV_SAMPLES  64
+#define DIRECT_GOV_BACKOFF  20000000ull /* first stay in the translator: 20 ms */
+#define DIRECT_GOV_MAX_STAY 2000000000ull
+struct direct_gov {
+    uint64_t cr3, until, stay, run_ns, exits, used;
+};
+
 struct direct {
     struct cpu *c;
+    struct direct_gov gov[DIRECT_GOV_SLOTS];
+    uint64_t gov_clock;
+    unsigned fault_repeats;
+    struct direct_xstash *xstash; /* DIRECT_XSTASH entries, NULL without AVX-512 */
+    uint32_t xoff, xlen;          /* the extra components' span in the standard format */
+    uint64_t xclock;
     struct direct_stub *stub;
     int ram_fd;
     bool flush_pending; /* drop every shadow before the next entry */
@@ -79,8 +109,11 @@ struct direct {
     uint64_t collide_cr3; /* the address space that collided with the stub (runs translated) */
     bool collided;
     bool dead; /* the stub failed: everything runs translated */
+    bool single; /* run one instruction natively (TF), then return */
+    uint64_t last_trapno;
     uint64_t last_fault, last_fault_rip;
     /* statistics (VESSEL_DIRECT_STATS=1 prints them when the vCPU goes) */
+    uint64_t gov_moves;
     uint64_t entries, exit_sys, exit_fault, exit_kick, exit_other, fills, pages, flushes;
     uint64_t native_ns, handoff_ns;
 };
@@ -217,6 +250,9 @@ static uint64_t direct_host_tsc_hz(void)
     return hz;
 }
 
+/* VESSEL_DIRECT_GOVERNOR=off: every ring-3 instruction natively (tests, measurements). */
+static bool getenv_direct_nogov;
+
 /* ---- setup ---- */
 
 struct direct *direct_new(struct cpu *c)
@@ -236,6 +272,26 @@ struct direct *direct_new(struct cpu *c)
     }
     d->c = c;
     d->ram_fd = b->ram_fd;
+    const char *gv = getenv("VESSEL_DIRECT_GOVERNOR");
+    getenv_direct_nogov = gv && !strcmp(gv, "off");
+    unsigned a, bb, cc, dd;
+    __asm__("xgetbv" : "=a"(a), "=d"(dd) : "c"(0));
+    if (a & DIRECT_XEXTRA_MASK) {
+        /* the components' standard-format offsets and sizes (CPUID 0xD) */
+        uint32_t lo = ~0u, hi = 0;
+        for (unsigned k = 5; k <= 7; k++) {
+            if (!(a & (1u << k))) continue;
+            __asm__("cpuid" : "=a"(a), "=b"(bb), "=c"(cc), "=d"(dd) : "a"(0xd), "c"(k));
+            if (bb < lo) lo = bb;
+            if (bb + a > hi) hi = bb + a;
+            __asm__("xgetbv" : "=a"(a), "=d"(dd) : "c"(0));
+        }
+        if (hi > lo && hi - lo <= DIRECT_XEXTRA_MAX && hi <= DIRECT_CTL_SIZE - DIRECT_ALT_OFF) {
+            d->xoff = lo;
+            d->xlen = hi - lo;
+            d->xstash = calloc(DIRECT_XSTASH, sizeof(struct direct_xstash));
+        }
+    }
     d->flush_pending = true;
     d->fs_cur = d->gs_cur = ~0ull;
     /* Native RDTSC reads the host's counter: make the guest's TSC that counter. */
@@ -251,15 +307,17 @@ void direct_free(struct direct *d)
         fprintf(stderr,
                 "vessel: direct: %llu entries, exits: %llu syscall %llu fault %llu kick %llu "
                 "other; %llu shadow fills (%llu pages), %llu flushes; native %.3f s, "
-                "hand-off %.3f s (%.1f us per exit)\n",
+                "hand-off %.3f s (%.1f us per exit); governor: %llu moves to the translator\n",
                 (unsigned long long)d->entries, (unsigned long long)d->exit_sys,
                 (unsigned long long)d->exit_fault, (unsigned long long)d->exit_kick,
                 (unsigned long long)d->exit_other, (unsigned long long)d->fills,
                 (unsigned long long)d->pages, (unsigned long long)d->flushes,
                 (double)d->native_ns / 1e9, (double)d->handoff_ns / 1e9,
-                d->entries ? (double)d->handoff_ns / 1e3 / (double)d->entries : 0.0);
+                d->entries ? (double)d->handoff_ns / 1e3 / (double)d->entries : 0.0,
+                (unsigned long long)d->gov_moves);
     /* The stub goes back to the pool; the next vCPU's first entry empties its shadow. */
     struct direct_stub *s = d->stub;
+    free(d->xstash);
     pthread_mutex_lock(&direct_lock);
     s->busy = false;
     if (d->dead) s->pid = 0; /* killed: a new one is spawned when needed */
@@ -324,6 +382,7 @@ void direct_tlb_flush(struct cpu *c, uint64_t lin)
     struct direct *d = c->direct;
     if (!d) return;
     d->flushes++;
+    d->last_fault = 0; /* a fault after a flush is a new miss */
     if (lin == DIRECT_FLUSH_ALL || lin >= DIRECT_USER_TOP) {
         if (lin == DIRECT_FLUSH_ALL) d->flush_pending = true;
         d->collided = false;
@@ -440,8 +499,12 @@ static bool direct_fill(struct direct *d, uint64_t addr, uint64_t err)
     if (addr >= DIRECT_USER_TOP || addr < 0x10000) return false;
     if (addr >= DIRECT_STUB_LO && addr < DIRECT_STUB_HI) return false;
     int kind = (err & 0x10) ? TLB_EXEC : (err & 2) ? TLB_WRITE : TLB_READ;
-    /* The same fault twice: the mapping did not help (e.g. the stub refused it). */
-    if (addr == d->last_fault && c->rip == d->last_fault_rip) return false;
+    /* The same fault again and again: the mapping does not help (the stub refused it). */
+    if (addr == d->last_fault && c->rip == d->last_fault_rip) {
+        if (++d->fault_repeats > 4) return false;
+    } else {
+        d->fault_repeats = 0;
+    }
     d->last_fault = addr;
     d->last_fault_rip = c->rip;
     struct direct_walk w;
@@ -450,6 +513,7 @@ static bool direct_fill(struct direct *d, uint64_t addr, uint64_t err)
         /* The guest forbids it: its #PF, raised here (the engine might not even decode the
          * instruction: AVX-512 code runs natively). */
         d->last_fault = 0;
+        d->single = false;
         c->cr2 = addr;
         cpu_fault_err(c, EXC_PF, f & ~DIRECT_WALK_FAULT);
     }
@@ -474,14 +538,16 @@ static bool direct_fill(struct direct *d, uint64_t addr, uint64_t err)
 
 /* The ucontext and XSAVE image of the last exit, checked to lie inside the region: guest code
  * shares the stub's address space and may have written anything there. */
-static struct direct_ucontext *direct_frame(struct direct_stub *s, uint8_t **fp)
+static struct direct_ucontext *direct_frame(struct direct *d, struct direct_stub *s, uint8_t **fp)
 {
+    uint64_t need = d && d->xstash ? d->xoff + d->xlen : 0;
+    if (need < 576 + 256) need = 576 + 256;
     uint64_t uc = s->ctl->uc, base = DIRECT_CTL_ADDR + DIRECT_ALT_OFF,
              end = DIRECT_CTL_ADDR + DIRECT_CTL_SIZE;
     if (uc < base || uc > end - sizeof(struct direct_ucontext) || (uc & 7)) return NULL;
     struct direct_ucontext *u = (struct direct_ucontext *)(s->region + (uc - DIRECT_CTL_ADDR));
     uint64_t f = u->mc.fpstate;
-    if (f < base || f > end - 1024 || (f & 63)) return NULL;
+    if (f < base || f > end - need || (f & 63)) return NULL;
     *fp = s->region + (f - DIRECT_CTL_ADDR);
     return u;
 }
@@ -513,8 +579,7 @@ static void direct_get_regs(struct cpu *c, const struct direct_ucontext *u, cons
     g[R_R8] = m->r8, g[R_R9] = m->r9, g[R_R10] = m->r10, g[R_R11] = m->r11;
     g[R_R12] = m->r12, g[R_R13] = m->r13, g[R_R14] = m->r14, g[R_R15] = m->r15;
     c->rip = c->next_rip = m->rip;
-    flags_write(c, (flags_read(c) & ~(uint64_t)(DIRECT_FLAGS | F_TF)) |
-                       (m->eflags & (DIRECT_FLAGS | F_TF)));
+    flags_write(c, (flags_read(c) & ~(uint64_t)DIRECT_FLAGS) | (m->eflags & DIRECT_FLAGS));
     uint8_t img[FX_IMAGE_SIZE];
     memcpy(img, fp, sizeof img);
     fx_restore_image(c, img);
@@ -524,6 +589,52 @@ static void direct_get_regs(struct cpu *c, const struct direct_ucontext *u, cons
         memcpy(c->ymm_hi, fp + 576, 256);
     else
         memset(c->ymm_hi, 0, 256);
+}
+
+/* The AVX-512 state of the guest thread leaving native code goes to the stash; the entering
+ * thread's comes back (or the initial state, for a thread not seen before). */
+static struct direct_xstash *direct_xfind(struct direct *d, uint64_t cr3, uint64_t fs, bool make)
+{
+    struct direct_xstash *lru = &d->xstash[0];
+    for (unsigned k = 0; k < DIRECT_XSTASH; k++) {
+        struct direct_xstash *e = &d->xstash[k];
+        if (e->used && e->cr3 == cr3 && e->fs == fs) return e;
+        if (e->used < lru->used) lru = e;
+    }
+    if (!make) return NULL;
+    lru->cr3 = cr3;
+    lru->fs = fs;
+    return lru;
+}
+
+static void direct_xsave_extra(struct direct *d, const uint8_t *fp)
+{
+    if (!d->xstash) return;
+    uint64_t bv;
+    memcpy(&bv, fp + 512, 8);
+    struct cpu *c = d->c;
+    uint64_t cr3 = c->cr3 & ~0xfffull, fs = c->seg[SEG_FS].base;
+    struct direct_xstash *e = direct_xfind(d, cr3, fs, (bv & DIRECT_XEXTRA_MASK) != 0);
+    if (!e) return;
+    e->used = ++d->xclock;
+    e->bv = bv & DIRECT_XEXTRA_MASK;
+    if (e->bv) memcpy(e->data, fp + d->xoff, d->xlen);
+}
+
+static void direct_xload_extra(struct direct *d, uint8_t *fp)
+{
+    if (!d->xstash) return;
+    struct cpu *c = d->c;
+    struct direct_xstash *e =
+        direct_xfind(d, c->cr3 & ~0xfffull, c->seg[SEG_FS].base, false);
+    uint64_t bv;
+    memcpy(&bv, fp + 512, 8);
+    bv &= ~DIRECT_XEXTRA_MASK;
+    if (e && e->bv) {
+        bv |= e->bv;
+        memcpy(fp + d->xoff, e->data, d->xlen);
+    }
+    memcpy(fp + 512, &bv, 8);
 }
 
 /* ---- running ---- */
@@ -566,7 +677,7 @@ static bool direct_enter(struct direct *d, uint64_t budget_ns)
     struct direct_stub *s = d->stub;
     struct direct_ctl *ctl = s->ctl;
     uint8_t *fp;
-    struct direct_ucontext *u = direct_frame(s, &fp);
+    struct direct_ucontext *u = direct_frame(d, s, &fp);
     if (!u) return false;
     if (d->flush_pending) {
         /* Everything of the guest's user half, around the stub's own window. */
@@ -579,6 +690,8 @@ static bool direct_enter(struct direct *d, uint64_t budget_ns)
         d->large_seen = false;
     }
     direct_put_regs(c, u, fp);
+    if (d->single) u->mc.eflags |= F_TF;
+    direct_xload_extra(d, fp);
     uint64_t fs = c->seg[SEG_FS].base, gs = c->seg[SEG_GS].base;
     if (fs != d->fs_cur) {
         ctl->set_fs = 1;
@@ -618,9 +731,10 @@ static bool direct_enter(struct direct *d, uint64_t budget_ns)
     uint64_t t1 = direct_now();
     d->native_ns += t1 - t0;
     c->stats.insns += (t1 - t0) / DIRECT_NS_PER_INSN;
-    u = direct_frame(s, &fp);
+    u = direct_frame(d, s, &fp);
     if (!u) return false;
     direct_get_regs(c, u, fp);
+    direct_xsave_extra(d, fp);
     if (ctl->op_error) {
         /* A mapping the stub could not make: start over with an empty shadow. */
         ctl->op_error = 0;
@@ -630,11 +744,62 @@ static bool direct_enter(struct direct *d, uint64_t budget_ns)
     return true;
 }
 
+static enum direct_result direct_run_gov(struct cpu *c, uint64_t budget_end,
+                                        struct direct_gov *g);
+
+static enum direct_result direct_run_one(struct cpu *c)
+{
+    return direct_run_gov(c, c->stats.insns + 2000000, NULL); /* 10 ms: no kick */
+}
+
+static struct direct_gov *direct_gov(struct direct *d, uint64_t cr3)
+{
+    struct direct_gov *lru = &d->gov[0];
+    for (unsigned k = 0; k < DIRECT_GOV_SLOTS; k++) {
+        struct direct_gov *g = &d->gov[k];
+        if (g->used && g->cr3 == cr3) {
+            g->used = ++d->gov_clock;
+            return g;
+        }
+        if (g->used < lru->used) lru = g;
+    }
+    *lru = (struct direct_gov){.cr3 = cr3, .used = ++d->gov_clock};
+    return lru;
+}
+
+static void direct_gov_account(struct direct *d, struct direct_gov *g, uint64_t run_ns,
+                               uint64_t now)
+{
+    g->run_ns += run_ns;
+    if (++g->exits < DIRECT_GOV_SAMPLES) return;
+    if (g->run_ns / g->exits < DIRECT_GOV_MIN_RUN) {
+        g->stay = g->stay ? g->stay * 2 : DIRECT_GOV_BACKOFF;
+        if (g->stay > DIRECT_GOV_MAX_STAY) g->stay = DIRECT_GOV_MAX_STAY;
+        g->until = now + g->stay;
+        d->gov_moves++;
+    } else {
+        g->stay = 0;
+    }
+    g->run_ns = g->exits = 0;
+}
+
 enum direct_result direct_run(struct cpu *c, uint64_t budget_end)
 {
     struct direct *d = c->direct;
     if (d->dead) return DIRECT_OFF;
+    struct direct_gov *g = NULL;
+    if (!getenv_direct_nogov) {
+        g = direct_gov(d, c->cr3 & ~0xfffull);
+        if (g->until && direct_now() < g->until) return DIRECT_OFF;
+        g->until = 0;
+    }
     if (d->collided && d->collide_cr3 == c->cr3) return DIRECT_OFF;
+    return direct_run_gov(c, budget_end, g);
+}
+
+static enum direct_result direct_run_gov(struct cpu *c, uint64_t budget_end, struct direct_gov *g)
+{
+    struct direct *d = c->direct;
     if (c->rip >= DIRECT_STUB_LO && c->rip < DIRECT_STUB_HI) {
         d->collided = true;
         d->collide_cr3 = c->cr3;
@@ -650,20 +815,22 @@ enum direct_result direct_run(struct cpu *c, uint64_t budget_end)
     uint64_t left = budget_end > c->stats.insns ? budget_end - c->stats.insns : 0;
     uint64_t budget_ns = left * DIRECT_NS_PER_INSN;
     if (budget_ns < 20000) budget_ns = 20000;
-    uint64_t t0 = direct_now();
+    uint64_t native0 = d->native_ns;
     if (!direct_enter(d, budget_ns)) {
         log_error("direct: the stub failed; user code stays translated from here on");
         d->dead = true;
         syscall(SYS_pidfd_send_signal, d->stub->pidfd, H_SIGKILL, NULL, 0);
         return DIRECT_OFF;
     }
-    (void)t0;
     struct direct_ctl *ctl = d->stub->ctl;
+    if (g && ctl->signo != DIRECT_KICK_SIGNAL)
+        direct_gov_account(d, g, d->native_ns - native0, direct_now());
     int sig = ctl->signo;
     struct direct_ucontext *u;
     uint8_t *fp;
-    u = direct_frame(d->stub, &fp);
+    u = direct_frame(d, d->stub, &fp);
     uint64_t trapno = u ? u->mc.trapno : ~0ull, err = u ? u->mc.err : 0;
+    d->last_trapno = trapno;
     bool ok;
     switch (sig) {
     case DIRECT_KICK_SIGNAL: d->exit_kick++; return DIRECT_AGAIN;
@@ -680,6 +847,11 @@ enum direct_result direct_run(struct cpu *c, uint64_t budget_end)
         return DIRECT_STEP;
     case H_SIGTRAP:
         d->exit_other++;
+        if (d->single && trapno == 1) {
+            flags_write(c, flags_read(c) & ~(uint64_t)F_TF);
+            d->single = false;
+            return DIRECT_AGAIN;
+        }
         if (trapno == 3) { /* INT3 (CC) or INT 3 (CD 03) trapped after the instruction */
             uint8_t b = direct_guest_byte(c, c->rip - 1, &ok);
             c->rip -= ok && b == 0xcc ? 1 : 2;
@@ -689,6 +861,41 @@ enum direct_result direct_run(struct cpu *c, uint64_t budget_end)
         }
         c->next_rip = c->rip;
         return DIRECT_STEP;
+    case H_SIGILL:
+        d->exit_other++;
+        if (d->single) {
+            d->single = false;
+            flags_write(c, flags_read(c) & ~(uint64_t)F_TF);
+            cpu_fault(c, EXC_UD); /* the host cannot either */
+        }
+        return DIRECT_STEP;
     default: d->exit_other++; return DIRECT_STEP;
     }
+}
+
+bool direct_native_one(struct cpu *c)
+{
+    struct direct *d = c->direct;
+    if (d->dead) return false;
+    c->pending_exc = -1;
+    c->exc_has_error = false;
+    d->single = true;
+    /* Misses along the way are filled; anything else the instruction raises is delivered. */
+    for (unsigned k = 0; k < 64 && d->single; k++) {
+        enum direct_result r = direct_run_one(c);
+        if (r == DIRECT_OFF || r == DIRECT_STEP) {
+            if (getenv("VESSEL_DIRECT_DEBUG"))
+                fprintf(stderr, "direct: native step at %llx: signal %d trap %d\n",
+                        (unsigned long long)c->rip, d->stub->ctl->signo, (int)d->last_trapno);
+            break;
+        }
+    }
+    bool done = !d->single;
+    d->single = false;
+    if (!done) {
+        flags_write(c, flags_read(c) & ~(uint64_t)F_TF);
+        c->pending_exc = EXC_UD;
+        c->exc_raise_kind = EV_EXC;
+    }
+    return done;
 }

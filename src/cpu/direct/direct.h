@@ -23,6 +23,10 @@ struct direct *direct_new(struct cpu *c);
 void direct_free(struct direct *d);
 /* Run c's ring-3 code natively until it leaves, or budget_end's share of time has passed. */
 enum direct_result direct_run(struct cpu *c, uint64_t budget_end);
+/* The engine raised #UD at c->rip in ring 3: run that one instruction natively instead (the
+ * guest chose it from the host's CPUID). True when it ran (or faulted and was delivered); false
+ * to deliver the #UD. May raise guest exceptions (longjmp). */
+bool direct_native_one(struct cpu *c);
 /* Guest TLB flush: lin = a page (INVLPG) or DIRECT_FLUSH_ALL. */
 #define DIRECT_FLUSH_ALL (~0ull)
 void direct_tlb_flush(struct cpu *c, uint64_t lin);

@@ -303,6 +303,11 @@ enum vcpu_exit exec_run(struct cpu *c, uint64_t budget)
     for (;;) {
         if (_setjmp(c->fault_jmp) == 0) return exec_loop(c);
         exec_account_partial(c);
+        /* Guest user code chose its instructions from the host's CPUID: what the engine
+         * cannot execute runs natively, one instruction (direct/). */
+        if (c->direct && c->pending_exc == EXC_UD && c->cpl == 3 && c->mode == MODE_LONG64 &&
+            direct_native_one(c))
+            continue;
         if (!event_fault(c)) return VCPU_EXIT_SHUTDOWN;
     }
 }
