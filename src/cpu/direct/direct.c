@@ -90,7 +90,9 @@ struct direct_xstash {
 #define DIRECT_GOV_MAX_STAY 2000000000ull
 struct direct_gov {
     uint64_t cr3, until, stay, run_ns, exits, used;
+    uint64_t native_until; /* hit an instruction only the host has: stays native until then */
 };
+#define DIRECT_GOV_PIN 1000000000ull
 
 struct direct {
     struct cpu *c;
@@ -113,9 +115,12 @@ struct direct {
     uint64_t last_trapno;
     uint64_t last_fault, last_fault_rip;
     /* statistics (VESSEL_DIRECT_STATS=1 prints them when the vCPU goes) */
-    uint64_t gov_moves;
+    uint64_t gov_moves, gov_pins, last_guest_ns;
     uint64_t entries, exit_sys, exit_fault, exit_kick, exit_other, fills, pages, flushes;
     uint64_t native_ns, handoff_ns;
+    /* host TSC ticks: vessel's RUN to the stub seeing it, the stub's mapping work, guest code,
+     * the stub's exit to vessel seeing it */
+    uint64_t tk_wake, tk_ops, tk_guest, tk_exit;
 };
 
 /* ---- the stub pool: stubs are spawned before the vCPU thread is confined and reused ---- */
@@ -252,6 +257,9 @@ static uint64_t direct_host_tsc_hz(void)
 
 /* VESSEL_DIRECT_GOVERNOR=off: every ring-3 instruction natively (tests, measurements). */
 static bool getenv_direct_nogov;
+/* Pause-loop turns before sleeping on the futex (VESSEL_DIRECT_SPIN): spinning pays only when
+ * the stub has a CPU of its own. */
+static unsigned direct_spin = 100;
 
 /* ---- setup ---- */
 
@@ -274,6 +282,8 @@ struct direct *direct_new(struct cpu *c)
     d->ram_fd = b->ram_fd;
     const char *gv = getenv("VESSEL_DIRECT_GOVERNOR");
     getenv_direct_nogov = gv && !strcmp(gv, "off");
+    const char *sp = getenv("VESSEL_DIRECT_SPIN");
+    if (sp) direct_spin = (unsigned)strtoul(sp, NULL, 10);
     unsigned a, bb, cc, dd;
     __asm__("xgetbv" : "=a"(a), "=d"(dd) : "c"(0));
     if (a & DIRECT_XEXTRA_MASK) {
@@ -307,14 +317,23 @@ void direct_free(struct direct *d)
         fprintf(stderr,
                 "vessel: direct: %llu entries, exits: %llu syscall %llu fault %llu kick %llu "
                 "other; %llu shadow fills (%llu pages), %llu flushes; native %.3f s, "
-                "hand-off %.3f s (%.1f us per exit); governor: %llu moves to the translator\n",
+                "hand-off %.3f s (%.1f us per exit); governor: %llu moves to the translator, "
+                "%llu back for host-only instructions\n",
                 (unsigned long long)d->entries, (unsigned long long)d->exit_sys,
                 (unsigned long long)d->exit_fault, (unsigned long long)d->exit_kick,
                 (unsigned long long)d->exit_other, (unsigned long long)d->fills,
                 (unsigned long long)d->pages, (unsigned long long)d->flushes,
                 (double)d->native_ns / 1e9, (double)d->handoff_ns / 1e9,
                 d->entries ? (double)d->handoff_ns / 1e3 / (double)d->entries : 0.0,
-                (unsigned long long)d->gov_moves);
+                (unsigned long long)d->gov_moves, (unsigned long long)d->gov_pins);
+    if (getenv("VESSEL_DIRECT_STATS") && d->entries) {
+        double us = (double)direct_host_tsc_hz() / 1e6, n = (double)d->entries;
+        fprintf(stderr,
+                "vessel: direct: per entry (us): wake %.1f, stub mapping %.1f, guest %.1f, "
+                "exit %.1f\n",
+                (double)d->tk_wake / us / n, (double)d->tk_ops / us / n,
+                (double)d->tk_guest / us / n, (double)d->tk_exit / us / n);
+    }
     /* The stub goes back to the pool; the next vCPU's first entry empties its shadow. */
     struct direct_stub *s = d->stub;
     free(d->xstash);
@@ -702,7 +721,7 @@ static bool direct_enter(struct direct *d, uint64_t budget_ns)
         ctl->gs_base = d->gs_cur = gs;
     }
     if (ctl->need_fd && !direct_send_fd(d)) return false;
-    uint64_t t0 = direct_now();
+    uint64_t t0 = direct_now(), k0 = __builtin_ia32_rdtsc();
     __atomic_store_n(&ctl->state, DIRECT_ST_RUN, __ATOMIC_RELEASE);
     syscall(SYS_futex, &ctl->state, FUTEX_WAKE, 1, NULL, NULL, 0);
     d->entries++;
@@ -711,7 +730,7 @@ static bool direct_enter(struct direct *d, uint64_t budget_ns)
     for (unsigned spin = 0;; spin++) {
         uint32_t v = __atomic_load_n(&ctl->state, __ATOMIC_ACQUIRE);
         if (v == DIRECT_ST_EXIT) break;
-        if (spin < 2000) {
+        if (spin < direct_spin) {
             __builtin_ia32_pause();
             continue;
         }
@@ -728,8 +747,18 @@ static bool direct_enter(struct direct *d, uint64_t budget_ns)
         syscall(SYS_futex, &ctl->state, FUTEX_WAIT, v, &ts, NULL, 0);
         if (kicked && direct_now() - now > 1000000000ull) return false; /* the stub is stuck */
     }
-    uint64_t t1 = direct_now();
+    uint64_t t1 = direct_now(), k1 = __builtin_ia32_rdtsc();
     d->native_ns += t1 - t0;
+    uint64_t te = ctl->t_exit, tr = ctl->t_run, ts = ctl->t_resume; /* guest-writable: sanity */
+    if (k0 <= tr && tr <= ts && ts <= te && te <= k1) {
+        d->tk_wake += tr - k0;
+        d->tk_ops += ts - tr;
+        d->tk_guest += te - ts;
+        d->tk_exit += k1 - te;
+        d->last_guest_ns = (te - ts) * 1000 / (direct_host_tsc_hz() / 1000000);
+    } else {
+        d->last_guest_ns = t1 - t0;
+    }
     c->stats.insns += (t1 - t0) / DIRECT_NS_PER_INSN;
     u = direct_frame(d, s, &fp);
     if (!u) return false;
@@ -772,7 +801,7 @@ static void direct_gov_account(struct direct *d, struct direct_gov *g, uint64_t 
 {
     g->run_ns += run_ns;
     if (++g->exits < DIRECT_GOV_SAMPLES) return;
-    if (g->run_ns / g->exits < DIRECT_GOV_MIN_RUN) {
+    if (g->run_ns / g->exits < DIRECT_GOV_MIN_RUN && now >= g->native_until) {
         g->stay = g->stay ? g->stay * 2 : DIRECT_GOV_BACKOFF;
         if (g->stay > DIRECT_GOV_MAX_STAY) g->stay = DIRECT_GOV_MAX_STAY;
         g->until = now + g->stay;
@@ -815,7 +844,6 @@ static enum direct_result direct_run_gov(struct cpu *c, uint64_t budget_end, str
     uint64_t left = budget_end > c->stats.insns ? budget_end - c->stats.insns : 0;
     uint64_t budget_ns = left * DIRECT_NS_PER_INSN;
     if (budget_ns < 20000) budget_ns = 20000;
-    uint64_t native0 = d->native_ns;
     if (!direct_enter(d, budget_ns)) {
         log_error("direct: the stub failed; user code stays translated from here on");
         d->dead = true;
@@ -824,7 +852,7 @@ static enum direct_result direct_run_gov(struct cpu *c, uint64_t budget_end, str
     }
     struct direct_ctl *ctl = d->stub->ctl;
     if (g && ctl->signo != DIRECT_KICK_SIGNAL)
-        direct_gov_account(d, g, d->native_ns - native0, direct_now());
+        direct_gov_account(d, g, d->last_guest_ns, direct_now());
     int sig = ctl->signo;
     struct direct_ucontext *u;
     uint8_t *fp;
@@ -879,6 +907,18 @@ bool direct_native_one(struct cpu *c)
     if (d->dead) return false;
     c->pending_exc = -1;
     c->exc_has_error = false;
+    if (!getenv_direct_nogov) {
+        /* The governor sent this address space to the translator, but its code was chosen
+         * for the host CPU (AVX-512): the translator cannot run it, so it runs natively. */
+        struct direct_gov *g = direct_gov(d, c->cr3 & ~0xfffull);
+        uint64_t now = direct_now();
+        g->native_until = now + DIRECT_GOV_PIN;
+        if (g->until && now < g->until) {
+            g->until = 0;
+            d->gov_pins++;
+            return true; /* the run loop enters it natively at this instruction */
+        }
+    }
     d->single = true;
     /* Misses along the way are filled; anything else the instruction raises is delivered. */
     for (unsigned k = 0; k < 64 && d->single; k++) {

@@ -45,6 +45,8 @@ struct direct_ctl {
     uint64_t addr;                  /* si_addr */
     uint64_t uc;    /* the stub address of the ucontext on the signal stack */
     uint64_t exits; /* how many times the handler ran */
+    /* host TSC stamps: the handler's entry, seeing DIRECT_ST_RUN, returning to guest code */
+    uint64_t t_exit, t_run, t_resume;
     /* written by vessel before DIRECT_ST_RUN */
     uint32_t nops;
     uint32_t need_fd; /* receive the memfd for this batch */

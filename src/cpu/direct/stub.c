@@ -147,6 +147,7 @@ struct stub_siginfo {
 static void stub_handler(int sig, struct stub_siginfo *si, void *uc)
 {
     volatile struct direct_ctl *ctl = CTL;
+    ctl->t_exit = __builtin_ia32_rdtsc();
     ctl->signo = sig;
     ctl->code = si->code;
     ctl->addr = si->addr;
@@ -158,14 +159,16 @@ static void stub_handler(int sig, struct stub_siginfo *si, void *uc)
         stub_syscall(NR_futex, (long)&ctl->state, 1 /* FUTEX_WAKE */, 1, 0, 0, 0);
         for (unsigned spin = 0;; spin++) {
             if (__atomic_load_n(&ctl->state, __ATOMIC_ACQUIRE) == DIRECT_ST_RUN) break;
-            if (spin < 4000)
+            if (spin < 100)
                 __asm__ volatile("pause");
             else
                 stub_syscall(NR_futex, (long)&ctl->state, 0 /* FUTEX_WAIT */, DIRECT_ST_EXIT, 0, 0,
                              0);
         }
         if (ctl->quit) stub_die();
+        ctl->t_run = __builtin_ia32_rdtsc();
         stub_run_ops();
+        ctl->t_resume = __builtin_ia32_rdtsc();
         __atomic_store_n(&ctl->state, DIRECT_ST_GUEST, __ATOMIC_RELEASE);
         return; /* into the frame vessel wrote */
     }
