@@ -107,7 +107,6 @@ void tlb_flush_nonglobal(struct cpu *c)
         for (unsigned n = 0; n < TLB_ENTRIES; n++)
             if (!(c->tlb.gpa[k][n] & TLB_GLOBAL)) c->tlb.e[k][n].tag = ~0ull;
     c->tlb.epoch++;
-    if (c->direct) direct_tlb_flush(c, DIRECT_FLUSH_ALL); /* user shadows are never global */
 }
 
 void tlb_flush_page(struct cpu *c, uint64_t lin)

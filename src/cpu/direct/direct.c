@@ -94,8 +94,23 @@ struct direct_gov {
 };
 #define DIRECT_GOV_PIN 1000000000ull
 
+/* An address space's shadow: with CR4.PCIDE one per PCID, as the TLB tags its entries (Linux
+ * switches address spaces with CR3's no-flush bit and flushes a PCID when it reuses it); without,
+ * one, emptied by every CR3 write. Each has its own stub process. */
+#define DIRECT_SPACES 8
+struct direct_space {
+    struct direct_stub *stub;
+    uint64_t pcid, used;
+    bool flush_pending; /* drop every shadow before the next entry */
+    bool large_seen;    /* some shadow came from a 2 MiB / 1 GiB guest page */
+    uint64_t fs_cur, gs_cur;
+};
+
 struct direct {
     struct cpu *c;
+    struct direct_space spaces[DIRECT_SPACES];
+    struct direct_space *sp; /* the current address space's */
+    uint64_t space_clock;
     struct direct_gov gov[DIRECT_GOV_SLOTS];
     uint64_t gov_clock;
     unsigned fault_repeats;
@@ -104,10 +119,7 @@ struct direct {
     uint64_t xclock;
     struct direct_stub *stub;
     int ram_fd;
-    bool flush_pending; /* drop every shadow before the next entry */
-    bool large_seen;    /* some shadow came from a 2 MiB / 1 GiB guest page */
     bool ram_ok, ram_checked, refused_logged;
-    uint64_t fs_cur, gs_cur;
     uint64_t collide_cr3; /* the address space that collided with the stub (runs translated) */
     bool collided;
     bool dead; /* the stub failed: everything runs translated */
@@ -272,12 +284,20 @@ struct direct *direct_new(struct cpu *c)
     }
     struct direct *d = calloc(1, sizeof(*d));
     if (!d) return NULL;
-    d->stub = direct_stub_get();
-    if (!d->stub) {
-        free(d);
-        log_warn("direct: no stub: user code stays translated");
-        return NULL;
+    for (unsigned k = 0; k < DIRECT_SPACES; k++) {
+        struct direct_space *sp = &d->spaces[k];
+        sp->stub = direct_stub_get();
+        if (!sp->stub) {
+            for (unsigned j = 0; j < k; j++) d->spaces[j].stub->busy = false;
+            free(d);
+            log_warn("direct: no stub: user code stays translated");
+            return NULL;
+        }
+        sp->flush_pending = true;
+        sp->fs_cur = sp->gs_cur = ~0ull;
+        sp->pcid = ~0ull;
     }
+    d->sp = &d->spaces[0];
     d->c = c;
     d->ram_fd = b->ram_fd;
     const char *gv = getenv("VESSEL_DIRECT_GOVERNOR");
@@ -302,8 +322,6 @@ struct direct *direct_new(struct cpu *c)
             d->xstash = calloc(DIRECT_XSTASH, sizeof(struct direct_xstash));
         }
     }
-    d->flush_pending = true;
-    d->fs_cur = d->gs_cur = ~0ull;
     /* Native RDTSC reads the host's counter: make the guest's TSC that counter. */
     c->tsc_hz = direct_host_tsc_hz();
     cpu_write_tsc(c, __builtin_ia32_rdtsc());
@@ -334,25 +352,49 @@ void direct_free(struct direct *d)
                 (double)d->tk_wake / us / n, (double)d->tk_ops / us / n,
                 (double)d->tk_guest / us / n, (double)d->tk_exit / us / n);
     }
-    /* The stub goes back to the pool; the next vCPU's first entry empties its shadow. */
-    struct direct_stub *s = d->stub;
+    /* The stubs go back to the pool; the next vCPU's first entries empty their shadows. */
     free(d->xstash);
     pthread_mutex_lock(&direct_lock);
-    s->busy = false;
-    if (d->dead) s->pid = 0; /* killed: a new one is spawned when needed */
+    for (unsigned k = 0; k < DIRECT_SPACES; k++) {
+        struct direct_stub *s = d->spaces[k].stub;
+        s->busy = false;
+        if (d->dead) s->pid = 0; /* killed: a new one is spawned when needed */
+    }
     pthread_mutex_unlock(&direct_lock);
     free(d);
 }
 
 void direct_kick(struct direct *d)
 {
-    syscall(SYS_futex, &d->stub->ctl->state, FUTEX_WAKE, 1, NULL, NULL, 0);
+    struct direct_space *sp = __atomic_load_n(&d->sp, __ATOMIC_ACQUIRE);
+    syscall(SYS_futex, &sp->stub->ctl->state, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
 void direct_recheck(struct direct *d)
 {
     d->ram_checked = false;
-    d->flush_pending = true;
+    for (unsigned k = 0; k < DIRECT_SPACES; k++) d->spaces[k].flush_pending = true;
+}
+
+/* The shadow of the address space tagged pcid (the current one without CR4.PCIDE): an idle one
+ * is taken over, emptied, when pcid has none. */
+static struct direct_space *direct_space(struct direct *d, uint64_t pcid, bool make)
+{
+    struct direct_space *lru = &d->spaces[0];
+    for (unsigned k = 0; k < DIRECT_SPACES; k++) {
+        struct direct_space *sp = &d->spaces[k];
+        if (sp->pcid == pcid) return sp;
+        if (sp->used < lru->used) lru = sp;
+    }
+    if (!make) return NULL;
+    lru->pcid = pcid;
+    lru->flush_pending = true;
+    return lru;
+}
+
+static uint64_t direct_pcid(const struct cpu *c, uint64_t cr3)
+{
+    return (c->cr4 & CR4_PCIDE) ? cr3 & 0xfff : 0;
 }
 
 /* Guest RAM must be one shared mapping of ram_fd, as the stub sees it: --share and a snapshot's
@@ -386,14 +428,25 @@ static bool direct_ram_coherent(struct direct *d)
 static void direct_queue(struct direct *d, uint32_t kind, uint64_t addr, uint64_t len,
                          uint64_t off, uint32_t prot)
 {
-    struct direct_ctl *ctl = d->stub->ctl;
-    if (d->flush_pending && kind == DIRECT_OP_UNMAP) return; /* all of it goes anyway */
+    struct direct_ctl *ctl = d->sp->stub->ctl;
+    if (d->sp->flush_pending && kind == DIRECT_OP_UNMAP) return; /* all of it goes anyway */
     if (ctl->nops >= DIRECT_MAX_OPS) {
-        d->flush_pending = true;
+        d->sp->flush_pending = true;
         return;
     }
     ctl->ops[ctl->nops++] = (struct direct_op){addr, len, off, kind, prot};
     if (kind == DIRECT_OP_MAP) ctl->need_fd = 1;
+}
+
+static void direct_tlb_flush_page(struct direct *d, uint64_t lin)
+{
+    uint64_t page = lin & ~0xfffull, len = 4096;
+    if (d->sp->large_seen) { /* INVLPG anywhere in a large page drops all of it */
+        page = lin & ~0x1fffffull;
+        len = 0x200000;
+    }
+    if (page < DIRECT_STUB_HI && page + len > DIRECT_STUB_LO) return;
+    direct_queue(d, DIRECT_OP_UNMAP, page, len, 0, 0);
 }
 
 void direct_tlb_flush(struct cpu *c, uint64_t lin)
@@ -402,18 +455,48 @@ void direct_tlb_flush(struct cpu *c, uint64_t lin)
     if (!d) return;
     d->flushes++;
     d->last_fault = 0; /* a fault after a flush is a new miss */
-    if (lin == DIRECT_FLUSH_ALL || lin >= DIRECT_USER_TOP) {
-        if (lin == DIRECT_FLUSH_ALL) d->flush_pending = true;
+    if (lin == DIRECT_FLUSH_ALL) {
+        for (unsigned k = 0; k < DIRECT_SPACES; k++) d->spaces[k].flush_pending = true;
         d->collided = false;
         return;
     }
-    uint64_t page = lin & ~0xfffull, len = 4096;
-    if (d->large_seen) { /* INVLPG anywhere in a large page drops all of it */
-        page = lin & ~0x1fffffull;
-        len = 0x200000;
+    if (lin >= DIRECT_USER_TOP) return;
+    /* INVLPG: the current PCID's entry */
+    struct direct_space *cur = d->sp;
+    d->sp = direct_space(d, direct_pcid(c, c->cr3), true);
+    direct_tlb_flush_page(d, lin);
+    d->sp = cur;
+}
+
+void direct_cr3_write(struct cpu *c, uint64_t v)
+{
+    struct direct *d = c->direct;
+    d->last_fault = 0;
+    d->collided = false;
+    if (!(c->cr4 & CR4_PCIDE)) {
+        direct_tlb_flush(c, DIRECT_FLUSH_ALL);
+        return;
     }
-    if (page < DIRECT_STUB_HI && page + len > DIRECT_STUB_LO) return;
-    direct_queue(d, DIRECT_OP_UNMAP, page, len, 0, 0);
+    if (v >> 63) return; /* keep this PCID's entries */
+    struct direct_space *sp = direct_space(d, v & 0xfff, false);
+    if (sp) sp->flush_pending = true;
+}
+
+void direct_invpcid(struct cpu *c, uint64_t type, uint64_t pcid, uint64_t lin)
+{
+    struct direct *d = c->direct;
+    d->last_fault = 0;
+    struct direct_space *sp = direct_space(d, pcid, false);
+    if (type >= 2) {
+        direct_tlb_flush(c, DIRECT_FLUSH_ALL);
+    } else if (sp && type == 1) {
+        sp->flush_pending = true;
+    } else if (sp && lin < DIRECT_USER_TOP) {
+        struct direct_space *cur = d->sp;
+        d->sp = sp;
+        direct_tlb_flush_page(d, lin);
+        d->sp = cur;
+    }
 }
 
 /* A CPL-3 walk of lin. set: also set Accessed (and Dirty when write) as the CPU does on an
@@ -506,7 +589,7 @@ static void direct_map(struct direct *d, uint64_t lin, const struct direct_walk 
         bus_note_write(b, w->gpa, BUS_PAGE_SIZE);
     }
     direct_queue(d, DIRECT_OP_MAP, lin & ~0xfffull, 4096, off, (uint32_t)w->prot);
-    if (w->large) d->large_seen = true;
+    if (w->large) d->sp->large_seen = true;
     d->pages++;
 }
 
@@ -546,7 +629,7 @@ static bool direct_fill(struct direct *d, uint64_t addr, uint64_t err)
         uint64_t p = page + (uint64_t)((int64_t)k * 4096);
         if (k == 0 || p < lo || p >= hi || p < 0x10000) continue;
         if (p >= DIRECT_STUB_LO && p < DIRECT_STUB_HI) continue;
-        if (d->stub->ctl->nops >= DIRECT_MAX_OPS - 4) break;
+        if (d->sp->stub->ctl->nops >= DIRECT_MAX_OPS - 4) break;
         struct direct_walk n;
         if (!direct_walk(c, p, TLB_READ, false, &n)) direct_map(d, p, &n);
     }
@@ -673,7 +756,7 @@ static bool direct_send_fd(struct direct *d)
     h->cmsg_type = SCM_RIGHTS;
     h->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(h), &d->ram_fd, sizeof(int));
-    return sendmsg(d->stub->sock, &m, MSG_NOSIGNAL) == 1;
+    return sendmsg(d->sp->stub->sock, &m, MSG_NOSIGNAL) == 1;
 }
 
 static uint8_t direct_guest_byte(struct cpu *c, uint64_t lin, bool *ok)
@@ -693,32 +776,32 @@ static uint8_t direct_guest_byte(struct cpu *c, uint64_t lin, bool *ok)
 static bool direct_enter(struct direct *d, uint64_t budget_ns)
 {
     struct cpu *c = d->c;
-    struct direct_stub *s = d->stub;
+    struct direct_stub *s = d->sp->stub;
     struct direct_ctl *ctl = s->ctl;
     uint8_t *fp;
     struct direct_ucontext *u = direct_frame(d, s, &fp);
     if (!u) return false;
-    if (d->flush_pending) {
+    if (d->sp->flush_pending) {
         /* Everything of the guest's user half, around the stub's own window. */
         ctl->nops = 0;
         ctl->need_fd = 0;
-        d->flush_pending = false;
+        d->sp->flush_pending = false;
         direct_queue(d, DIRECT_OP_UNMAP, 0x10000, DIRECT_STUB_LO - 0x10000, 0, 0);
         direct_queue(d, DIRECT_OP_UNMAP, DIRECT_STUB_HI, DIRECT_USER_TOP - 4096 - DIRECT_STUB_HI,
                      0, 0);
-        d->large_seen = false;
+        d->sp->large_seen = false;
     }
     direct_put_regs(c, u, fp);
     if (d->single) u->mc.eflags |= F_TF;
     direct_xload_extra(d, fp);
     uint64_t fs = c->seg[SEG_FS].base, gs = c->seg[SEG_GS].base;
-    if (fs != d->fs_cur) {
+    if (fs != d->sp->fs_cur) {
         ctl->set_fs = 1;
-        ctl->fs_base = d->fs_cur = fs;
+        ctl->fs_base = d->sp->fs_cur = fs;
     }
-    if (gs != d->gs_cur) {
+    if (gs != d->sp->gs_cur) {
         ctl->set_gs = 1;
-        ctl->gs_base = d->gs_cur = gs;
+        ctl->gs_base = d->sp->gs_cur = gs;
     }
     if (ctl->need_fd && !direct_send_fd(d)) return false;
     uint64_t t0 = direct_now(), k0 = __builtin_ia32_rdtsc();
@@ -767,7 +850,7 @@ static bool direct_enter(struct direct *d, uint64_t budget_ns)
     if (ctl->op_error) {
         /* A mapping the stub could not make: start over with an empty shadow. */
         ctl->op_error = 0;
-        d->flush_pending = true;
+        d->sp->flush_pending = true;
     }
     d->handoff_ns += direct_now() - t1;
     return true;
@@ -829,6 +912,9 @@ enum direct_result direct_run(struct cpu *c, uint64_t budget_end)
 static enum direct_result direct_run_gov(struct cpu *c, uint64_t budget_end, struct direct_gov *g)
 {
     struct direct *d = c->direct;
+    struct direct_space *sp = direct_space(d, direct_pcid(c, c->cr3), true);
+    sp->used = ++d->space_clock;
+    __atomic_store_n(&d->sp, sp, __ATOMIC_RELEASE);
     if (c->rip >= DIRECT_STUB_LO && c->rip < DIRECT_STUB_HI) {
         d->collided = true;
         d->collide_cr3 = c->cr3;
@@ -847,16 +933,16 @@ static enum direct_result direct_run_gov(struct cpu *c, uint64_t budget_end, str
     if (!direct_enter(d, budget_ns)) {
         log_error("direct: the stub failed; user code stays translated from here on");
         d->dead = true;
-        syscall(SYS_pidfd_send_signal, d->stub->pidfd, H_SIGKILL, NULL, 0);
+        syscall(SYS_pidfd_send_signal, d->sp->stub->pidfd, H_SIGKILL, NULL, 0);
         return DIRECT_OFF;
     }
-    struct direct_ctl *ctl = d->stub->ctl;
+    struct direct_ctl *ctl = d->sp->stub->ctl;
     if (g && ctl->signo != DIRECT_KICK_SIGNAL)
         direct_gov_account(d, g, d->last_guest_ns, direct_now());
     int sig = ctl->signo;
     struct direct_ucontext *u;
     uint8_t *fp;
-    u = direct_frame(d, d->stub, &fp);
+    u = direct_frame(d, d->sp->stub, &fp);
     uint64_t trapno = u ? u->mc.trapno : ~0ull, err = u ? u->mc.err : 0;
     d->last_trapno = trapno;
     bool ok;
@@ -926,7 +1012,7 @@ bool direct_native_one(struct cpu *c)
         if (r == DIRECT_OFF || r == DIRECT_STEP) {
             if (getenv("VESSEL_DIRECT_DEBUG"))
                 fprintf(stderr, "direct: native step at %llx: signal %d trap %d\n",
-                        (unsigned long long)c->rip, d->stub->ctl->signo, (int)d->last_trapno);
+                        (unsigned long long)c->rip, d->sp->stub->ctl->signo, (int)d->last_trapno);
             break;
         }
     }

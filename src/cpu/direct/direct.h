@@ -30,6 +30,10 @@ bool direct_native_one(struct cpu *c);
 /* Guest TLB flush: lin = a page (INVLPG) or DIRECT_FLUSH_ALL. */
 #define DIRECT_FLUSH_ALL (~0ull)
 void direct_tlb_flush(struct cpu *c, uint64_t lin);
+/* The flush points that know the PCID (ops/sys/sys_cr.c): a CR3 write (v with its no-flush bit)
+ * and INVPCID (type, PCID, address). */
+void direct_cr3_write(struct cpu *c, uint64_t v);
+void direct_invpcid(struct cpu *c, uint64_t type, uint64_t pcid, uint64_t lin);
 /* Thread-safe: wake the vCPU thread waiting for the stub (vcpu_request_exit). */
 void direct_kick(struct direct *d);
 /* The RAM mapping may have changed under the engine (a snapshot was loaded): check it again. */

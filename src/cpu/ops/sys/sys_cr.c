@@ -3,6 +3,7 @@
  * change paging flush the soft TLB; writes that change the mode call cpu_mode_changed(). Hardware
  * breakpoints in DR0-7 fire in the interpreter's debug path (exec/exec.c, docs/CPU-MODEL.md). */
 #include "cpu/cpuid.h"
+#include "cpu/direct/direct.h"
 #include "cpu/ops/sys/sys.h"
 
 static void sys_write_cr0(struct cpu *c, uint64_t v)
@@ -44,6 +45,7 @@ static void sys_write_cr4(struct cpu *c, uint64_t v)
  * reserved. */
 static void sys_write_cr3(struct cpu *c, uint64_t v)
 {
+    if (c->direct) direct_cr3_write(c, v); /* its shadows are tagged by PCID (direct/) */
     if (c->cr4 & CR4_PCIDE) v &= ~(1ull << 63);
     if (v >> CPUID_PHYS_ADDR_BITS) cpu_fault_err(c, EXC_GP, 0);
     c->cr3 = v;
@@ -179,6 +181,7 @@ void sys_invpcid(struct cpu *c, const struct insn *i)
     if (type > 3 || (d[0] >> 12)) cpu_fault_err(c, EXC_GP, 0);
     if ((type == 0 || type == 1) && (d[0] & 0xfff) && !(c->cr4 & CR4_PCIDE))
         cpu_fault_err(c, EXC_GP, 0);
+    if (c->direct) direct_invpcid(c, type, d[0] & 0xfff, d[1]);
     switch (type) {
     case 0:
         if (!sys_canonical(d[1])) cpu_fault_err(c, EXC_GP, 0);
