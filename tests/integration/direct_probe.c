@@ -44,6 +44,7 @@ static void *probe_thread(void *arg)
 static volatile double probe_fpu_sink;
 static void probe_alarm(int sig)
 {
+    (void)sig;
     volatile double x = 1.0;
     for (int k = 0; k < 1000; k++) x = x * 1.0001 + 3.0;
     probe_fpu_sink = x;

@@ -61,6 +61,7 @@ enum { H_SIGILL = 4, H_SIGTRAP = 5, H_SIGBUS = 7, H_SIGFPE = 8, H_SIGKILL = 9, H
 #define DIRECT_FAULT_AROUND 16 /* pages each side of a miss, same page table */
 
 struct direct_stub {
+    int cpu; /* the host CPU it is pinned to (the vCPU thread's last), -1: none */
     pid_t pid;
     int pidfd, sock;
     uint8_t *region; /* the control region in vessel */
@@ -210,6 +211,7 @@ static bool direct_stub_spawn(struct direct_stub *s)
     close(exe);
     close(sv[1]);
     s->pid = pid;
+    s->cpu = -1;
     s->pidfd = pidfd;
     s->sock = sv[0];
     if (!direct_wait_state(s, DIRECT_ST_EXIT, 2000)) {
@@ -272,6 +274,8 @@ static bool getenv_direct_nogov;
 /* Pause-loop turns before sleeping on the futex (VESSEL_DIRECT_SPIN): spinning pays only when
  * the stub has a CPU of its own. */
 static unsigned direct_spin = 100;
+/* VESSEL_DIRECT_PIN=0: let the host place the stubs. */
+static bool direct_pin = true;
 
 /* ---- setup ---- */
 
@@ -304,6 +308,8 @@ struct direct *direct_new(struct cpu *c)
     getenv_direct_nogov = gv && !strcmp(gv, "off");
     const char *sp = getenv("VESSEL_DIRECT_SPIN");
     if (sp) direct_spin = (unsigned)strtoul(sp, NULL, 10);
+    const char *pn = getenv("VESSEL_DIRECT_PIN");
+    direct_pin = !pn || strcmp(pn, "0");
     unsigned a, bb, cc, dd;
     __asm__("xgetbv" : "=a"(a), "=d"(dd) : "c"(0));
     if (a & DIRECT_XEXTRA_MASK) {
@@ -804,6 +810,17 @@ static bool direct_enter(struct direct *d, uint64_t budget_ns)
         ctl->gs_base = d->sp->gs_cur = gs;
     }
     if (ctl->need_fd && !direct_send_fd(d)) return false;
+    if (direct_pin) {
+        /* The stub follows the vCPU thread's CPU: a hand-off on one CPU is a switch, across
+         * two a wake-up of a sleeping CPU (several times dearer here). */
+        int cpu = sched_getcpu();
+        if (cpu >= 0 && cpu != s->cpu) {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            CPU_SET(cpu, &set);
+            if (sched_setaffinity(s->pid, sizeof set, &set) == 0) s->cpu = cpu;
+        }
+    }
     uint64_t t0 = direct_now(), k0 = __builtin_ia32_rdtsc();
     __atomic_store_n(&ctl->state, DIRECT_ST_RUN, __ATOMIC_RELEASE);
     syscall(SYS_futex, &ctl->state, FUTEX_WAKE, 1, NULL, NULL, 0);
