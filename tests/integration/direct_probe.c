@@ -36,7 +36,8 @@ static int probe_touch(volatile char *p, int write)
 static void *probe_thread(void *arg)
 {
     uint64_t *v = arg, s = 0;
-    for (uint64_t k = 0; k < 2000000; k++) s += k * k ^ (s >> 3);
+    for (uint64_t k = 0; k < 2000000; k++)
+        s += k * k ^ (s >> 3);
     *v = s;
     return NULL;
 }
@@ -46,7 +47,8 @@ static void probe_alarm(int sig)
 {
     (void)sig;
     volatile double x = 1.0;
-    for (int k = 0; k < 1000; k++) x = x * 1.0001 + 3.0;
+    for (int k = 0; k < 1000; k++)
+        x = x * 1.0001 + 3.0;
     probe_fpu_sink = x;
 }
 
@@ -77,8 +79,10 @@ int main(void)
     /* threads */
     pthread_t th[3];
     uint64_t r[3];
-    for (int k = 0; k < 3; k++) pthread_create(&th[k], NULL, probe_thread, &r[k]);
-    for (int k = 0; k < 3; k++) pthread_join(th[k], NULL);
+    for (int k = 0; k < 3; k++)
+        pthread_create(&th[k], NULL, probe_thread, &r[k]);
+    for (int k = 0; k < 3; k++)
+        pthread_join(th[k], NULL);
     printf("threads: %llx %d\n", (unsigned long long)r[0], r[0] == r[1] && r[1] == r[2]);
     /* signals interrupt FPU work; the interrupted computation's registers survive */
     struct sigaction al = {.sa_handler = probe_alarm};
@@ -87,7 +91,8 @@ int main(void)
     for (int round = 0; round < 20; round++) {
         alarm(0);
         ualarm(2000, 0);
-        for (int k = 1; k < 200000; k++) acc += 1.0 / (double)k;
+        for (int k = 1; k < 200000; k++)
+            acc += 1.0 / (double)k;
     }
     printf("fpu under signals: %.10f\n", acc);
     /* reaching the host: the stub's system-call instruction sits at a fixed host address
@@ -95,7 +100,9 @@ int main(void)
     int sig = sigsetjmp(probe_jb, 1);
     if (!sig) {
         long ret;
-        __asm__ volatile("mov $39, %%eax\n call *%1" : "=a"(ret) : "r"(0x3f0000001017ull)
+        __asm__ volatile("mov $39, %%eax\n call *%1"
+                         : "=a"(ret)
+                         : "r"(0x3f0000001017ull)
                          : "rcx", "r11", "memory");
         printf("stub call returned %ld (must not happen)\n", ret);
     } else {

@@ -41,8 +41,16 @@ extern const unsigned char direct_stub_image[];
 extern const unsigned direct_stub_image_len;
 
 /* Host signal numbers (x86-64 Linux); <signal.h> would bring REG_* names core.h uses. */
-enum { H_SIGILL = 4, H_SIGTRAP = 5, H_SIGBUS = 7, H_SIGFPE = 8, H_SIGKILL = 9, H_SIGSEGV = 11,
-       H_SIGCHLD = 17, H_SIGSYS = 31 };
+enum {
+    H_SIGILL = 4,
+    H_SIGTRAP = 5,
+    H_SIGBUS = 7,
+    H_SIGFPE = 8,
+    H_SIGKILL = 9,
+    H_SIGSEGV = 11,
+    H_SIGCHLD = 17,
+    H_SIGSYS = 31
+};
 
 #define PG_P    0x1ull
 #define PG_RW   0x2ull
@@ -57,7 +65,7 @@ enum { H_SIGILL = 4, H_SIGTRAP = 5, H_SIGBUS = 7, H_SIGFPE = 8, H_SIGKILL = 9, H
 #define DIRECT_FLAGS (F_ARITH | F_DF | F_AC | F_ID)
 /* Time charged per retired instruction while native (the run loop's budget is instructions):
  * about the translator's rate, so a slice lasts as long natively as translated. */
-#define DIRECT_NS_PER_INSN 5
+#define DIRECT_NS_PER_INSN  5
 #define DIRECT_FAULT_AROUND 16 /* pages each side of a miss, same page table */
 
 struct direct_stub {
@@ -85,7 +93,7 @@ struct direct_xstash {
  * costs on this host the translator is faster, so that address space runs translated for a
  * while (doubling while it stays exit-heavy) and is then tried natively again. */
 #define DIRECT_GOV_SLOTS    32
-#define DIRECT_GOV_MIN_RUN  40000ull    /* ns of native run per exit worth having */
+#define DIRECT_GOV_MIN_RUN  40000ull /* ns of native run per exit worth having */
 #define DIRECT_GOV_SAMPLES  64
 #define DIRECT_GOV_BACKOFF  20000000ull /* first stay in the translator: 20 ms */
 #define DIRECT_GOV_MAX_STAY 2000000000ull
@@ -123,7 +131,7 @@ struct direct {
     bool ram_ok, ram_checked, refused_logged;
     uint64_t collide_cr3; /* the address space that collided with the stub (runs translated) */
     bool collided;
-    bool dead; /* the stub failed: everything runs translated */
+    bool dead;   /* the stub failed: everything runs translated */
     bool single; /* run one instruction natively (TF), then return */
     uint64_t last_trapno;
     uint64_t last_fault, last_fault_rip;
@@ -162,8 +170,8 @@ static bool direct_wait_state(struct direct_stub *s, uint32_t want, int ms)
 {
     struct timespec end;
     clock_gettime(CLOCK_MONOTONIC, &end);
-    uint64_t deadline = (uint64_t)end.tv_sec * 1000000000ull + (uint64_t)end.tv_nsec +
-                        (uint64_t)ms * 1000000ull;
+    uint64_t deadline =
+        (uint64_t)end.tv_sec * 1000000000ull + (uint64_t)end.tv_nsec + (uint64_t)ms * 1000000ull;
     for (;;) {
         uint32_t v = __atomic_load_n(&s->ctl->state, __ATOMIC_ACQUIRE);
         if (v == want) return true;
@@ -292,7 +300,8 @@ struct direct *direct_new(struct cpu *c)
         struct direct_space *sp = &d->spaces[k];
         sp->stub = direct_stub_get();
         if (!sp->stub) {
-            for (unsigned j = 0; j < k; j++) d->spaces[j].stub->busy = false;
+            for (unsigned j = 0; j < k; j++)
+                d->spaces[j].stub->busy = false;
             free(d);
             log_warn("direct: no stub: user code stays translated");
             return NULL;
@@ -354,9 +363,10 @@ void direct_free(struct direct *d)
         double us = (double)direct_host_tsc_hz() / 1e6, n = (double)d->entries;
         fprintf(stderr,
                 "vessel: direct: per entry (us): wake %.1f, stub mapping %.1f, guest %.1f, "
-                "exit %.1f\n",
+                "exit %.1f; per shadow page mapped %.2f us\n",
                 (double)d->tk_wake / us / n, (double)d->tk_ops / us / n,
-                (double)d->tk_guest / us / n, (double)d->tk_exit / us / n);
+                (double)d->tk_guest / us / n, (double)d->tk_exit / us / n,
+                d->pages ? (double)d->tk_ops / us / (double)d->pages : 0.0);
     }
     /* The stubs go back to the pool; the next vCPU's first entries empty their shadows. */
     free(d->xstash);
@@ -379,7 +389,8 @@ void direct_kick(struct direct *d)
 void direct_recheck(struct direct *d)
 {
     d->ram_checked = false;
-    for (unsigned k = 0; k < DIRECT_SPACES; k++) d->spaces[k].flush_pending = true;
+    for (unsigned k = 0; k < DIRECT_SPACES; k++)
+        d->spaces[k].flush_pending = true;
 }
 
 /* The shadow of the address space tagged pcid (the current one without CR4.PCIDE): an idle one
@@ -431,8 +442,8 @@ static bool direct_ram_coherent(struct direct *d)
 
 /* ---- shadow mappings ---- */
 
-static void direct_queue(struct direct *d, uint32_t kind, uint64_t addr, uint64_t len,
-                         uint64_t off, uint32_t prot)
+static void direct_queue(struct direct *d, uint32_t kind, uint64_t addr, uint64_t len, uint64_t off,
+                         uint32_t prot)
 {
     struct direct_ctl *ctl = d->sp->stub->ctl;
     if (d->sp->flush_pending && kind == DIRECT_OP_UNMAP) return; /* all of it goes anyway */
@@ -462,7 +473,8 @@ void direct_tlb_flush(struct cpu *c, uint64_t lin)
     d->flushes++;
     d->last_fault = 0; /* a fault after a flush is a new miss */
     if (lin == DIRECT_FLUSH_ALL) {
-        for (unsigned k = 0; k < DIRECT_SPACES; k++) d->spaces[k].flush_pending = true;
+        for (unsigned k = 0; k < DIRECT_SPACES; k++)
+            d->spaces[k].flush_pending = true;
         d->collided = false;
         return;
     }
@@ -733,8 +745,7 @@ static void direct_xload_extra(struct direct *d, uint8_t *fp)
 {
     if (!d->xstash) return;
     struct cpu *c = d->c;
-    struct direct_xstash *e =
-        direct_xfind(d, c->cr3 & ~0xfffull, c->seg[SEG_FS].base, false);
+    struct direct_xstash *e = direct_xfind(d, c->cr3 & ~0xfffull, c->seg[SEG_FS].base, false);
     uint64_t bv;
     memcpy(&bv, fp + 512, 8);
     bv &= ~DIRECT_XEXTRA_MASK;
@@ -755,8 +766,8 @@ static bool direct_send_fd(struct direct *d)
         char buf[CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;
     } u;
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                       .msg_controllen = sizeof u.buf};
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
     struct cmsghdr *h = CMSG_FIRSTHDR(&m);
     h->cmsg_level = SOL_SOCKET;
     h->cmsg_type = SCM_RIGHTS;
@@ -793,8 +804,8 @@ static bool direct_enter(struct direct *d, uint64_t budget_ns)
         ctl->need_fd = 0;
         d->sp->flush_pending = false;
         direct_queue(d, DIRECT_OP_UNMAP, 0x10000, DIRECT_STUB_LO - 0x10000, 0, 0);
-        direct_queue(d, DIRECT_OP_UNMAP, DIRECT_STUB_HI, DIRECT_USER_TOP - 4096 - DIRECT_STUB_HI,
-                     0, 0);
+        direct_queue(d, DIRECT_OP_UNMAP, DIRECT_STUB_HI, DIRECT_USER_TOP - 4096 - DIRECT_STUB_HI, 0,
+                     0);
         d->sp->large_seen = false;
     }
     direct_put_regs(c, u, fp);
@@ -873,8 +884,7 @@ static bool direct_enter(struct direct *d, uint64_t budget_ns)
     return true;
 }
 
-static enum direct_result direct_run_gov(struct cpu *c, uint64_t budget_end,
-                                        struct direct_gov *g);
+static enum direct_result direct_run_gov(struct cpu *c, uint64_t budget_end, struct direct_gov *g);
 
 static enum direct_result direct_run_one(struct cpu *c)
 {
@@ -973,8 +983,7 @@ static enum direct_result direct_run_gov(struct cpu *c, uint64_t budget_end, str
     case H_SIGSEGV:
     case H_SIGBUS:
         d->exit_fault++;
-        if (sig == H_SIGSEGV && trapno == 14 && direct_fill(d, ctl->addr, err))
-            return DIRECT_AGAIN;
+        if (sig == H_SIGSEGV && trapno == 14 && direct_fill(d, ctl->addr, err)) return DIRECT_AGAIN;
         return DIRECT_STEP;
     case H_SIGTRAP:
         d->exit_other++;

@@ -11,11 +11,11 @@
  * addresses inside it cannot be shadowed (the process falls back to the translator). */
 #define DIRECT_STUB_LO   0x3f0000000000ull
 #define DIRECT_STUB_HI   0x3f0001000000ull
-#define DIRECT_STUB_TEXT 0x3f0000000000ull     /* -Ttext-segment of the stub */
-#define DIRECT_CTL_ADDR  0x3f0000800000ull     /* the control region in the stub */
-#define DIRECT_CTL_SIZE  (256u << 10)          /* control block, then the signal stack */
-#define DIRECT_ALT_OFF   (64u << 10)           /* sigaltstack: [ALT_OFF, CTL_SIZE) */
-#define DIRECT_USER_TOP  0x800000000000ull     /* end of the 47-bit user half */
+#define DIRECT_STUB_TEXT 0x3f0000000000ull /* -Ttext-segment of the stub */
+#define DIRECT_CTL_ADDR  0x3f0000800000ull /* the control region in the stub */
+#define DIRECT_CTL_SIZE  (256u << 10)      /* control block, then the signal stack */
+#define DIRECT_ALT_OFF   (64u << 10)       /* sigaltstack: [ALT_OFF, CTL_SIZE) */
+#define DIRECT_USER_TOP  0x800000000000ull /* end of the 47-bit user half */
 
 /* Descriptors the stub finds at start: the control region and the socket that carries the
  * guest-RAM memfd for one mapping batch at a time. */
@@ -42,9 +42,9 @@ struct direct_ctl {
     uint32_t pad0;
     /* written by the stub's handler on each exit */
     int32_t signo, code, nr, pad1; /* signal, si_code, si_syscall (SIGSYS) */
-    uint64_t addr;                  /* si_addr */
-    uint64_t uc;    /* the stub address of the ucontext on the signal stack */
-    uint64_t exits; /* how many times the handler ran */
+    uint64_t addr;                 /* si_addr */
+    uint64_t uc;                   /* the stub address of the ucontext on the signal stack */
+    uint64_t exits;                /* how many times the handler ran */
     /* host TSC stamps: the handler's entry, seeing DIRECT_ST_RUN, returning to guest code */
     uint64_t t_exit, t_run, t_resume;
     /* written by vessel before DIRECT_ST_RUN */

@@ -74,7 +74,8 @@ char stub_stack[16384] __attribute__((aligned(64), used));
 static void stub_die(void)
 {
     stub_syscall(NR_exit_group, 127, 0, 0, 0, 0, 0);
-    for (;;) __builtin_trap();
+    for (;;)
+        __builtin_trap();
 }
 
 struct stub_iovec {
@@ -102,8 +103,8 @@ static int stub_recv_fd(void)
     m.iovlen = 1;
     m.control = cbuf;
     m.controllen = 24; /* CMSG_SPACE(sizeof(int)) */
-    long n = stub_syscall(NR_recvmsg, DIRECT_FD_SOCK, (long)&m, 0x40000000 /* CMSG_CLOEXEC */, 0,
-                          0, 0);
+    long n =
+        stub_syscall(NR_recvmsg, DIRECT_FD_SOCK, (long)&m, 0x40000000 /* CMSG_CLOEXEC */, 0, 0, 0);
     if (n <= 0) return -1;
     /* struct cmsghdr: len (8), level (4), type (4), then the int */
     const int32_t *h = (const int32_t *)cbuf;
@@ -207,8 +208,7 @@ static void stub_filter(void)
     };
     struct sock_fprog prog = {(unsigned short)(sizeof(f) / sizeof(f[0])), f};
     if (stub_syscall(NR_prctl, 38 /* PR_SET_NO_NEW_PRIVS */, 1, 0, 0, 0, 0) < 0) stub_die();
-    if (stub_syscall(NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&prog, 0, 0, 0) < 0)
-        stub_die();
+    if (stub_syscall(NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&prog, 0, 0, 0) < 0) stub_die();
 }
 
 void stub_main(void)
@@ -223,8 +223,7 @@ void stub_main(void)
     stub_syscall(NR_munmap, 0x10000, (long)(DIRECT_STUB_LO - 0x10000), 0, 0, 0, 0);
     stub_syscall(NR_munmap, (long)end, (long)(DIRECT_CTL_ADDR - end), 0, 0, 0, 0);
     uint64_t ctl_end = DIRECT_CTL_ADDR + DIRECT_CTL_SIZE;
-    stub_syscall(NR_munmap, (long)ctl_end, (long)(DIRECT_USER_TOP - 4096 - ctl_end), 0, 0, 0,
-                 0);
+    stub_syscall(NR_munmap, (long)ctl_end, (long)(DIRECT_USER_TOP - 4096 - ctl_end), 0, 0, 0, 0);
     struct {
         uint64_t sp;
         int32_t flags, pad;
@@ -234,7 +233,8 @@ void stub_main(void)
     struct stub_sigaction sa = {(void *)stub_handler,
                                 0x04000000 | 0x08000000 | 0x4 /* RESTORER ONSTACK SIGINFO */,
                                 (void *)stub_restorer, ~0ull};
-    static const int sigs[] = {4, 5, 7, 8, 11, 31, DIRECT_KICK_SIGNAL}; /* ILL TRAP BUS FPE SEGV SYS */
+    static const int sigs[] = {
+        4, 5, 7, 8, 11, 31, DIRECT_KICK_SIGNAL}; /* ILL TRAP BUS FPE SEGV SYS */
     for (unsigned k = 0; k < sizeof(sigs) / sizeof(sigs[0]); k++)
         if (stub_syscall(NR_rt_sigaction, sigs[k], (long)&sa, 0, 8, 0, 0) < 0) stub_die();
     stub_filter();
