@@ -137,7 +137,13 @@ static void test_engine_options(void)
     CHECK_EQ(cfg.engine, VCPU_ENGINE_JIT);
     CHECK_EQ(cfg.jit_cache, 16ull << 20);
     CHECK(parse(&cmd, &cfg, err, "run", "--engine", "qemu", NULL) != 0);
-    CHECK(strstr(err, "jit or interp") != NULL);
+    CHECK(strstr(err, "jit, interp or direct") != NULL);
+    /* direct runs user code on the host CPU: the host model, forced or refused */
+    CHECK_EQ(parse(&cmd, &cfg, err, "run", "--engine", "direct", NULL), 0);
+    CHECK_EQ(cfg.engine, VCPU_ENGINE_DIRECT);
+    CHECK(cfg.cpu_model && !strcmp(cfg.cpu_model, "host"));
+    CHECK(parse(&cmd, &cfg, err, "run", "--engine", "direct", "--cpu", "x86-64-v2", NULL) != 0);
+    CHECK(strstr(err, "--cpu host") != NULL);
     CHECK(parse(&cmd, &cfg, err, "run", "--jit-cache", "512K", NULL) != 0);
     CHECK(parse(&cmd, &cfg, err, "run", "--jit-cache", "lots", NULL) != 0);
     /* the integrity watch (docs/INTEGRITY.md): off unless asked, each parse starting over */
