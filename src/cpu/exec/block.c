@@ -80,6 +80,9 @@ struct block_cache *block_cache_new(void)
     bc->arena = block_map(bc->arena_size);
     bc->reset_ns = block_now_ns();
     bc->trim_base_set = true; /* nothing yet: the first trim needs BLOCK_TRIM_GROWTH */
+    bc->trim_quiet_ns = BLOCK_TRIM_QUIET_NS;
+    bc->trim_interval_ns = BLOCK_TRIM_INTERVAL_NS;
+    bc->trim_growth = BLOCK_TRIM_GROWTH;
     pthread_mutex_init(&bc->remote_lock, NULL);
     if (!bc->bucket || !bc->xbucket || !bc->scratch || !bc->arena) {
         block_cache_free(bc);
@@ -163,14 +166,14 @@ void block_idle(struct cpu *c)
         bc->quiet_since_ns = now;
         return;
     }
-    if (now - bc->quiet_since_ns < BLOCK_TRIM_QUIET_NS) return;
+    if (now - bc->quiet_since_ns < bc->trim_quiet_ns) return;
     if (!bc->trim_base_set) {
         bc->trim_base = bc->arena_used; /* what the quiet guest rebuilt after the last trim */
         bc->trim_base_set = true;
         return;
     }
-    if (bc->arena_used < bc->trim_base + BLOCK_TRIM_GROWTH ||
-        now - bc->reset_ns < BLOCK_TRIM_INTERVAL_NS)
+    if (bc->arena_used < bc->trim_base + bc->trim_growth ||
+        now - bc->reset_ns < bc->trim_interval_ns)
         return;
     /* The pages' code marks stay: the mark is shared by every cache on the bus (another
      * vCPU's blocks may depend on it), and a stale one costs a single notification, which
@@ -185,7 +188,7 @@ void block_forget_translations(struct block_cache *bc)
     size_t nb = (size_t)bc->ngroups * BLOCK_GROUP;
     for (size_t k = 0; k < nb; k++)
         for (struct block *b = bc->bucket[k]; b; b = b->next)
-            b->jit_code = b->jit_data = NULL;
+            b->jit_code = NULL; /* jit_data, the hotness count, stays: hot blocks stay hot */
 }
 
 static void block_invalidate(struct cpu *c, struct block *b)

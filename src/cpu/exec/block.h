@@ -55,6 +55,10 @@ struct block_cache {
     size_t trim_base;
     bool trim_base_set;
     uint64_t trims; /* idle trims so far */
+    /* The trim's rule (defaults in block.c; tests shorten them): quiet this long, the last
+     * reset this old, and the arena grown this much. */
+    uint64_t trim_quiet_ns, trim_interval_ns;
+    size_t trim_growth;
 
     uint64_t generation; /* bumped when the arena is reset: older block pointers are dead */
 
@@ -97,8 +101,8 @@ void block_drain_remote(struct cpu *c);
  * the memory back to the host (the translator's code cache follows at its next entry): an idle
  * guest keeps only the code it runs while idle. Cheap when there is nothing to do. */
 void block_idle(struct cpu *c);
-/* Forget every block's translation (jit_code, jit_data) but keep the blocks: after the
- * translator's code cache was flushed on its own, a block's jit_code points at reused space. */
+/* Forget every block's translation (jit_code) but keep the blocks and their hotness counts:
+ * after the translator's code cache was flushed on its own, jit_code points at reused space. */
 void block_forget_translations(struct block_cache *bc);
 /* Install the translator's hook for dropped blocks that carry jit_code (NULL: none). */
 void block_set_jit_drop(struct block_cache *bc, void (*fn)(void *opaque, struct block *b),
