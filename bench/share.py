@@ -61,16 +61,16 @@ def ksmd_cpu_ms():
 
 
 def settled_pss(gs, pool=None, least=12, most=60):
-    """Sum of Pss once two readings 3 s apart differ by under 1 MiB (after `least` seconds)."""
-    start, last = time.monotonic(), -1
+    """Sum of Pss once three readings 3 s apart stay within 1 MiB (after `least` seconds)."""
+    start, seen = time.monotonic(), []
     while True:
         time.sleep(3)
-        cur = sum(pss(g.proc.pid, pool) for g in gs)
-        if time.monotonic() - start >= least and abs(cur - last) < MiB:
-            return cur
+        seen = (seen + [sum(pss(g.proc.pid, pool) for g in gs)])[-3:]
+        if (time.monotonic() - start >= least and len(seen) == 3 and
+                max(seen) - min(seen) < MiB):
+            return seen[-1]
         if time.monotonic() - start >= most:
-            return cur
-        last = cur
+            return seen[-1]
 
 
 def smaps_kinds(pid, guest_ram):

@@ -45,16 +45,16 @@ def rss(pid):
 def settled_pss(gs, pool=None, least=12, most=60):
     """Sum of the processes' Pss once it stops moving: after at least `least` seconds (an idle
     guest's engine caches are trimmed a few seconds after it goes quiet, src/cpu/exec/block.c),
-    when two readings 3 s apart differ by under 1 MiB, or after `most` seconds."""
-    start, last = time.monotonic(), -1
+    when three readings 3 s apart stay within 1 MiB, or after `most` seconds."""
+    start, seen = time.monotonic(), []
     while True:
         time.sleep(3)
-        cur = sum(pss(g.proc.pid, pool) for g in gs)
-        if time.monotonic() - start >= least and abs(cur - last) < MIB:
-            return cur
+        seen = (seen + [sum(pss(g.proc.pid, pool) for g in gs)])[-3:]
+        if (time.monotonic() - start >= least and len(seen) == 3 and
+                max(seen) - min(seen) < MIB):
+            return seen[-1]
         if time.monotonic() - start >= most:
-            return cur
-        last = cur
+            return seen[-1]
 
 
 def boot(vessel, t, tag, extra, first=()):
