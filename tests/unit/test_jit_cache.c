@@ -1,11 +1,12 @@
 /* test_jit_cache.c — the translator's code cache: the executable view is never writable and the
  * writable view never executable (checked in /proc/self/maps and by actually trying, in a
  * child process), both views alias the same bytes, space is bounded and handed out aligned,
- * a flush reclaims it and bumps the generation, the perf map is written on request, and
- * --jit-cache sizes parse. */
+ * a flush reclaims it and bumps the generation, gives the pages above the floor back to the host
+ * and keeps the floor's code, the perf map is written on request, and --jit-cache sizes parse. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -85,6 +86,58 @@ static void test_wx(void)
 
     CHECK(faults_in_child(write_byte, (void *)rx));  /* RX view: no writes */
     CHECK(faults_in_child(call_it, (void *)jc->rw)); /* RW view: no execution */
+    jit_cache_free(jc);
+}
+
+/* Resident pages of [p, p + len) (mincore: for the cache's shared memory, whether the page
+ * exists at all). */
+static size_t resident_pages(const void *p, size_t len)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), n = len / pg, r = 0;
+    unsigned char *v = calloc(n, 1);
+    if (!v || mincore((void *)p, len, v) != 0) {
+        free(v);
+        return (size_t)-1;
+    }
+    for (size_t k = 0; k < n; k++)
+        r += v[k] & 1;
+    free(v);
+    return r;
+}
+
+static void test_flush_releases(void)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), size = 1 << 20;
+    struct jit_cache *jc = jit_cache_new(size);
+    CHECK(jc != NULL);
+    if (!jc) return;
+    uint8_t *rw;
+    size_t avail;
+    jit_cache_begin(jc, &rw, &avail);
+    memset(rw, 0xC3, 40);
+    jit_cache_commit(jc, 40, "glue");
+    jit_cache_set_floor(jc);
+    for (unsigned k = 0; k < 64; k++) {
+        jit_cache_begin(jc, &rw, &avail);
+        memset(rw, 0xCC, 8000);
+        jit_cache_commit(jc, 8000, NULL);
+    }
+    CHECK(resident_pages(jc->rx, size) >= 64 * 8000 / pg);
+    jit_cache_flush(jc);
+    /* the floor's page stays, with its code; nothing above it is left */
+    CHECK_EQ(resident_pages(jc->rx, size), 1);
+    CHECK_EQ(jc->rx[0], 0xC3);
+    CHECK_EQ(jc->rx[39], 0xC3);
+    CHECK_EQ(jc->rx[pg], 0);
+    CHECK(jc->released >= 64 * 8000 - pg);
+    /* written again, the space holds the new code */
+    jit_cache_begin(jc, &rw, &avail);
+    memset(rw, 0x90, 3 * pg);
+    uintptr_t at = jit_cache_commit(jc, 3 * pg, NULL);
+    CHECK_EQ(*(uint8_t *)(at + 2 * pg), 0x90);
+    CHECK_EQ(jc->rx[0], 0xC3);
+    jit_cache_flush(jc);
+    CHECK_EQ(resident_pages(jc->rx, size), 1);
     jit_cache_free(jc);
 }
 
@@ -192,6 +245,7 @@ int main(void)
 {
     RUN(test_wx);
     RUN(test_bound_flush);
+    RUN(test_flush_releases);
     RUN(test_perf_map);
     RUN(test_parse_size);
     return check_done();

@@ -2,10 +2,16 @@
  * mode through a hash table whose buckets are grouped by page, so dropping a page's blocks after
  * a code write scans one small group instead of the whole cache. A block ends at a control
  * transfer (INSN_BRANCH), at the end of its page (only its last instruction may run into the
- * next page) or at BLOCK_MAX_INSNS. Memory comes from an arena that is only reset as a whole. */
+ * next page) or at BLOCK_MAX_INSNS. Memory comes from an arena that is only reset as a whole.
+ *
+ * Memory: the arena and the hash table are reserved address space; only what is touched costs
+ * host memory, and a reset gives it back (MADV_DONTNEED) instead of keeping the high-water mark
+ * resident. A boot leaves ~25 MiB of blocks behind, most of it code run once (docs/MEMORY.md,
+ * "Engine caches"); block_idle drops them once the guest is quiet. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "cpu/exec/block.h"
 #include "cpu/decode/decode.h"
@@ -16,6 +22,39 @@
 #define BLOCK_ARENA_SIZE  (64ull << 20)
 #define BLOCK_MAX_SIZE    (sizeof(struct block) + BLOCK_MAX_INSNS * sizeof(struct insn))
 #define PAGE_MASK         (~0xfffull)
+
+/* The idle trim (block_idle): the guest must have built no block for BLOCK_TRIM_QUIET_NS, the
+ * cache must hold BLOCK_TRIM_GROWTH more than when the guest was last quiet after a reset, and
+ * the last reset must be BLOCK_TRIM_INTERVAL_NS old. A trim costs rebuilding the idle working
+ * set (a few hundred blocks for an idle Linux); the growth rule keeps a guest with a large,
+ * stable working set from being trimmed again and again. */
+#define BLOCK_TRIM_QUIET_NS    (2000000000ull)
+#define BLOCK_TRIM_INTERVAL_NS (5000000000ull)
+#define BLOCK_TRIM_GROWTH      ((size_t)4 << 20)
+
+static uint64_t block_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void *block_map(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static size_t block_bucket_bytes(const struct block_cache *bc)
+{
+    return (size_t)bc->ngroups * BLOCK_GROUP * sizeof(*bc->bucket);
+}
+
+static size_t block_xbucket_bytes(const struct block_cache *bc)
+{
+    return (size_t)bc->ngroups * sizeof(*bc->xbucket);
+}
 
 static unsigned block_group(uint64_t gpa)
 {
@@ -32,13 +71,18 @@ struct block_cache *block_cache_new(void)
     struct block_cache *bc = calloc(1, sizeof(*bc));
     if (!bc) return NULL;
     bc->ngroups = 1u << BLOCK_GROUPS_LOG2;
-    bc->bucket = calloc((size_t)bc->ngroups * BLOCK_GROUP, sizeof(*bc->bucket));
-    bc->xbucket = calloc(bc->ngroups, sizeof(*bc->xbucket));
+    /* Mapped rather than calloc'ed: a reset discards their pages instead of writing 2 MiB of
+     * zeros, so an idle guest's table costs only the pages its few blocks hash to. */
+    bc->bucket = block_map(block_bucket_bytes(bc));
+    bc->xbucket = block_map(block_xbucket_bytes(bc));
     bc->scratch = malloc(BLOCK_MAX_SIZE);
     bc->arena_size = BLOCK_ARENA_SIZE;
-    void *a = mmap(NULL, bc->arena_size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    bc->arena = a == MAP_FAILED ? NULL : a;
+    bc->arena = block_map(bc->arena_size);
+    bc->reset_ns = block_now_ns();
+    bc->trim_base_set = true; /* nothing yet: the first trim needs BLOCK_TRIM_GROWTH */
+    bc->trim_quiet_ns = BLOCK_TRIM_QUIET_NS;
+    bc->trim_interval_ns = BLOCK_TRIM_INTERVAL_NS;
+    bc->trim_growth = BLOCK_TRIM_GROWTH;
     pthread_mutex_init(&bc->remote_lock, NULL);
     if (!bc->bucket || !bc->xbucket || !bc->scratch || !bc->arena) {
         block_cache_free(bc);
@@ -51,8 +95,8 @@ void block_cache_free(struct block_cache *bc)
 {
     if (!bc) return;
     if (bc->arena) munmap(bc->arena, bc->arena_size);
-    free(bc->bucket);
-    free(bc->xbucket);
+    if (bc->bucket) munmap(bc->bucket, block_bucket_bytes(bc));
+    if (bc->xbucket) munmap(bc->xbucket, block_xbucket_bytes(bc));
     free(bc->scratch);
     pthread_mutex_destroy(&bc->remote_lock);
     free(bc);
@@ -75,7 +119,9 @@ static inline void block_kill(struct block_cache *bc, struct block *b)
     }
 }
 
-void block_flush_all(struct cpu *c)
+/* Drop every block. The table's and the arena's pages go back to the host (they read as zeros
+ * when touched again), so a reset leaves nothing of the old contents resident. */
+static void block_reset(struct cpu *c)
 {
     struct block_cache *bc = c->blocks;
     size_t nb = (size_t)bc->ngroups * BLOCK_GROUP;
@@ -87,15 +133,62 @@ void block_flush_all(struct cpu *c)
                 c->stats.blocks_flushed++;
                 if (b == bc->cur) bc->stop = true;
             }
-    memset(bc->bucket, 0, nb * sizeof(*bc->bucket));
-    memset(bc->xbucket, 0, bc->ngroups * sizeof(*bc->xbucket));
+    madvise(bc->bucket, block_bucket_bytes(bc), MADV_DONTNEED);
+    madvise(bc->xbucket, block_xbucket_bytes(bc), MADV_DONTNEED);
     if (!bc->cur || bc->cur == bc->scratch) {
-        bc->arena_used = 0; /* otherwise the executing block keeps the arena until next time */
+        /* (otherwise the executing block keeps the arena until next time) */
+        if (bc->arena_high)
+            madvise(bc->arena, (bc->arena_high + BUS_PAGE_SIZE - 1) & ~(size_t)(BUS_PAGE_SIZE - 1),
+                    MADV_DONTNEED);
+        bc->arena_used = bc->arena_high = 0;
         bc->generation++;
+        bc->reset_ns = block_now_ns();
+        bc->trim_base = 0;
+        bc->trim_base_set = true;
     }
+}
+
+void block_flush_all(struct cpu *c)
+{
+    block_reset(c);
     uint64_t npages = c->bus->ram_size >> BUS_PAGE_SHIFT;
     for (uint64_t p = 0; p < npages; p++)
         c->bus->page_flags[p] &= (uint8_t)~BUS_PAGE_CODE;
+}
+
+void block_idle(struct cpu *c)
+{
+    struct block_cache *bc = c->blocks;
+    if (!bc || bc->cur) return;
+    uint64_t now = block_now_ns();
+    if (c->stats.blocks_built != bc->idle_built) {
+        bc->idle_built = c->stats.blocks_built;
+        bc->quiet_since_ns = now;
+        return;
+    }
+    if (now - bc->quiet_since_ns < bc->trim_quiet_ns) return;
+    if (!bc->trim_base_set) {
+        bc->trim_base = bc->arena_used; /* what the quiet guest rebuilt after the last trim */
+        bc->trim_base_set = true;
+        return;
+    }
+    if (bc->arena_used < bc->trim_base + bc->trim_growth ||
+        now - bc->reset_ns < bc->trim_interval_ns)
+        return;
+    /* The pages' code marks stay: the mark is shared by every cache on the bus (another
+     * vCPU's blocks may depend on it), and a stale one costs a single notification, which
+     * clears it (block_drop_page). */
+    block_reset(c);
+    bc->trim_base_set = false;
+    bc->trims++;
+}
+
+void block_forget_translations(struct block_cache *bc)
+{
+    size_t nb = (size_t)bc->ngroups * BLOCK_GROUP;
+    for (size_t k = 0; k < nb; k++)
+        for (struct block *b = bc->bucket[k]; b; b = b->next)
+            b->jit_code = NULL; /* jit_data, the hotness count, stays: hot blocks stay hot */
 }
 
 static void block_invalidate(struct cpu *c, struct block *b)
@@ -287,6 +380,7 @@ static struct block *block_build(struct cpu *c, uint64_t rip, uint64_t gpa)
     if (b->gpa2 != ~0ull) block_mark_code(c, b->gpa2);
     size_t size = sizeof(struct block) + n * sizeof(struct insn);
     bc->arena_used += (size + 15) & ~(size_t)15;
+    if (bc->arena_used > bc->arena_high) bc->arena_high = bc->arena_used;
     unsigned k = block_bucket(gpa);
     b->next = bc->bucket[k];
     bc->bucket[k] = b;

@@ -40,12 +40,25 @@ struct block {
 };
 
 struct block_cache {
-    struct block **bucket;  /* ngroups * BLOCK_GROUP chains */
-    struct block **xbucket; /* ngroups chains of page-crossing blocks */
+    struct block **bucket;  /* ngroups * BLOCK_GROUP chains (own mapping: reset by a discard) */
+    struct block **xbucket; /* ngroups chains of page-crossing blocks (likewise) */
     unsigned ngroups;
     uint8_t *arena;
     size_t arena_size, arena_used;
+    size_t arena_high;     /* bytes of the arena touched since its pages were last given back */
     struct block *scratch; /* for code fetched from MMIO: never cached */
+
+    /* The idle trim (block_idle): when the cache was last reset, what it held once the guest
+     * first went quiet after the last trim (0 after any other reset: unknown), the last idle
+     * check's view of blocks_built and when it last saw it change. */
+    uint64_t reset_ns, quiet_since_ns, idle_built;
+    size_t trim_base;
+    bool trim_base_set;
+    uint64_t trims; /* idle trims so far */
+    /* The trim's rule (defaults in block.c; tests shorten them): quiet this long, the last
+     * reset this old, and the arena grown this much. */
+    uint64_t trim_quiet_ns, trim_interval_ns;
+    size_t trim_growth;
 
     uint64_t generation; /* bumped when the arena is reset: older block pointers are dead */
 
@@ -83,6 +96,14 @@ void block_code_write(void *opaque, uint64_t gpa, uint64_t len);
 void block_decode_one(struct cpu *c, struct insn *i);
 /* Apply code writes queued by other threads (vCPU thread only). */
 void block_drain_remote(struct cpu *c);
+/* The vCPU is idle (halted, vCPU thread, between blocks). If the guest has built no block for a
+ * while and the cache has grown well past what the quiet guest needs, drop everything and give
+ * the memory back to the host (the translator's code cache follows at its next entry): an idle
+ * guest keeps only the code it runs while idle. Cheap when there is nothing to do. */
+void block_idle(struct cpu *c);
+/* Forget every block's translation (jit_code) but keep the blocks and their hotness counts:
+ * after the translator's code cache was flushed on its own, jit_code points at reused space. */
+void block_forget_translations(struct block_cache *bc);
 /* Install the translator's hook for dropped blocks that carry jit_code (NULL: none). */
 void block_set_jit_drop(struct block_cache *bc, void (*fn)(void *opaque, struct block *b),
                         void *opaque);

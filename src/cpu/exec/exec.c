@@ -132,6 +132,7 @@ int cpu_step(struct cpu *c, bool deliver)
         struct jit_tb *tb = jit_translate(j, c, NULL, &j->step_insn, 1, c->rip);
         if (!tb) {
             jit_flush(j);
+            block_forget_translations(bc); /* their jit_code points at reused space now */
             tb = jit_translate(j, c, NULL, &j->step_insn, 1, c->rip);
         }
         if (tb) {
@@ -206,6 +207,7 @@ static bool exec_jit(struct cpu *c, struct exec_state *ex, struct block *b)
         tb = jit_translate(j, c, b, b->insn, b->n, c->rip);
         if (!tb) {
             jit_flush(j);
+            block_forget_translations(bc); /* their jit_code points at reused space now */
             tb = jit_translate(j, c, b, b->insn, b->n, c->rip);
             if (!tb) return false;
         }
@@ -248,7 +250,10 @@ __attribute__((noinline)) static enum vcpu_exit exec_loop(struct cpu *c)
                 event_interrupt(c, (unsigned)vec);
             }
         }
-        if (unlikely(c->halted)) return c->exit = VCPU_EXIT_HLT;
+        if (unlikely(c->halted)) {
+            block_idle(c); /* an idle guest may give its caches back */
+            return c->exit = VCPU_EXIT_HLT;
+        }
         if (unlikely((c->rflags & F_TF) || (c->dr[7] & DR7_EN) || ex->trace)) {
             if (ex->trace) exec_trace(c, ex);
             exec_traced_one(c);

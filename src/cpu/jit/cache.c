@@ -4,6 +4,7 @@
 #include "cache.h"
 
 #include <ctype.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -121,6 +122,7 @@ uintptr_t jit_cache_commit(struct jit_cache *jc, size_t len, const char *name)
     size_t at = (jc->used + JIT_ALIGN - 1) & ~(size_t)(JIT_ALIGN - 1);
     uintptr_t rx = (uintptr_t)jc->rx + at;
     jc->used = at + len;
+    if (jc->used > jc->high) jc->high = jc->used;
     if (name) jit_cache_perf_name(jc, rx, len, name);
     size_t pg = (size_t)sysconf(_SC_PAGESIZE), lo = jc->rw_low & ~(pg - 1),
            hi = jc->used & ~(pg - 1);
@@ -149,8 +151,25 @@ void jit_cache_set_floor(struct jit_cache *jc)
     jc->floor = jc->used;
 }
 
+/* Give the pages above the floor back to the host. They are shared memory (shmem), so dropping
+ * one view's mapping (MADV_DONTNEED) would free nothing: the hole is punched in the memory
+ * itself, and both views read zeros there until code is written again. */
+static void jit_cache_release(struct jit_cache *jc)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), lo = (jc->floor + pg - 1) & ~(pg - 1),
+           hi = (jc->high + pg - 1) & ~(pg - 1);
+    if (hi <= lo) return;
+    if (jc->fd >= 0)
+        fallocate(jc->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)lo, (off_t)(hi - lo));
+    else
+        madvise(jc->rw + lo, hi - lo, MADV_REMOVE);
+    jc->high = lo;
+    jc->released += hi - lo;
+}
+
 void jit_cache_flush(struct jit_cache *jc)
 {
+    jit_cache_release(jc);
     jc->used = jc->floor;
     if (jc->rw_low > jc->floor) jc->rw_low = jc->floor;
     jc->generation++;

@@ -3,7 +3,8 @@
  * host runs, so no page is ever writable and executable at once in this process. Space is handed
  * out bump-pointer style and only reclaimed all at once (jit_cache_flush), which bumps
  * `generation`: anything that holds a pointer into the cache records the generation it was made in
- * and treats a mismatch as gone.
+ * and treats a mismatch as gone. The size is address space: only pages code was written to cost
+ * host memory, and a flush gives them back (punched out of the shared memory).
  *
  * With VESSEL_PERF_MAP=1 in the environment every committed region is also written to
  * /tmp/perf-PID.map ("addr size name"), so `perf report` can attribute samples to translated
@@ -24,6 +25,8 @@ struct jit_cache {
     uint8_t *rx;         /* executable view of the same pages */
     size_t size;         /* bytes in each view */
     size_t used;         /* bytes handed out since the last flush */
+    size_t high;         /* bytes that may hold host memory (the most used since the last flush) */
+    uint64_t released;   /* bytes given back to the host by flushes */
     size_t floor;        /* bytes kept across flushes (the entry trampoline) */
     uint64_t generation; /* bumped by every flush */
     uint64_t flushes;
@@ -49,8 +52,9 @@ uintptr_t jit_cache_commit(struct jit_cache *jc, size_t len, const char *name);
 void jit_cache_perf_name(struct jit_cache *jc, uintptr_t rx, size_t len, const char *name);
 /* Keep everything committed so far across flushes (code every translation calls into). */
 void jit_cache_set_floor(struct jit_cache *jc);
-/* Reclaim everything above the floor: bumps the generation. The caller must guarantee no host
- * thread is running cached code (the vCPU thread flushes between blocks, outside translated code).
+/* Reclaim everything above the floor and give its pages back to the host: bumps the generation. The
+ * caller must guarantee no host thread is running cached code (the vCPU thread flushes between
+ * blocks, outside translated code).
  */
 void jit_cache_flush(struct jit_cache *jc);
 
