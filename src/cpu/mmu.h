@@ -5,7 +5,10 @@
  * Owned by mmu.c.
  *
  * Privilege is part of every lookup rather than a reason to flush: an entry whose page a CPL-3
- * access may not use carries TLB_KERNEL in its tag, which only supervisor lookups mask away. */
+ * access may not use carries TLB_KERNEL in its tag, which only supervisor lookups mask away.
+ * SMAP is part of the lookup too (tlb_data_hit): while it protects a supervisor data access,
+ * only entries carrying TLB_KERNEL (supervisor pages) hit, so user pages take the slow path,
+ * where mmu.c decides with RFLAGS.AC and whether the access is implicit. */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -18,6 +21,8 @@
 /* Low bits of tlb.gpa[][] entries. */
 #define TLB_GLOBAL 0x1ull /* kept across CR3 writes when CR4.PGE */
 #define TLB_LARGE  0x2ull /* part of a 2 MiB / 1 GiB page (INVLPG must find it) */
+#define TLB_UPAGE  0x4ull /* a user page (U/S set at every level): what SMAP keeps from the kernel \
+                           */
 
 struct tlb_entry {
     uint64_t tag;     /* linear page | TLB_SLOW | TLB_KERNEL, or ~0 when empty */
@@ -32,7 +37,20 @@ struct tlb {
     bool has_large;                       /* some entry carries TLB_LARGE */
     uint64_t cr0, cr4, efer;              /* paging controls the entries were made under */
     uint64_t epoch; /* bumped by every flush and mode change: block links older than this die */
+    /* TLB_KERNEL while CR4.SMAP is set, else 0: what supervisor lookups subtract from a tag
+     * before masking TLB_KERNEL away (tlb_data_hit); the translator's inline check reads it. */
+    uint64_t sup_sub;
 };
+
+/* Whether a data TLB entry's tag serves an access to `page` (the page of its last byte for
+ * the translator). User lookups (user) need the exact page. Supervisor lookups ignore
+ * TLB_KERNEL unless `sub` is TLB_KERNEL (SMAP in force), when they need it: tag - sub then
+ * equals page or page|TLB_KERNEL only for a tag of page|TLB_KERNEL, because the tag's low
+ * bits are at most TLB_SLOW|TLB_KERNEL. */
+static inline bool tlb_data_hit(uint64_t tag, uint64_t page, bool user, uint64_t sub)
+{
+    return user ? tag == page : ((tag - sub) & ~TLB_KERNEL) == page;
+}
 
 struct cpu;
 

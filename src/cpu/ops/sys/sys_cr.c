@@ -1,7 +1,8 @@
 /* sys_cr.c — control and debug registers: MOV to/from CR0/CR2/CR3/CR4/CR8 and DR0-7 with the
- * reserved-bit #GP checks, CLTS, SMSW/LMSW, INVLPG, INVPCID, SWAPGS, INVD/WBINVD. Writes that
- * change paging flush the soft TLB; writes that change the mode call cpu_mode_changed(). Hardware
- * breakpoints in DR0-7 fire in the interpreter's debug path (exec/exec.c, docs/CPU-MODEL.md). */
+ * reserved-bit #GP checks, CLTS, SMSW/LMSW, INVLPG, INVPCID, SWAPGS, CLAC/STAC, INVD/WBINVD. Writes
+ * that change paging flush the soft TLB; writes that change the mode call cpu_mode_changed().
+ * Hardware breakpoints in DR0-7 fire in the interpreter's debug path (exec/exec.c,
+ * docs/CPU-MODEL.md). */
 #include "cpu/cpuid.h"
 #include "cpu/direct/direct.h"
 #include "cpu/ops/sys/sys.h"
@@ -199,6 +200,18 @@ void sys_swapgs(struct cpu *c, const struct insn *i)
     uint64_t t = c->seg[SEG_GS].base;
     c->seg[SEG_GS].base = c->kernel_gs_base;
     c->kernel_gs_base = t;
+}
+
+/* 0F 01 CA CLAC, 0F 01 CB STAC: RFLAGS.AC, which lets explicit supervisor accesses reach
+ * user pages under CR4.SMAP (mmu.c reads it at every access: nothing to flush). #UD above
+ * CPL 0, whatever CR4.SMAP. */
+void sys_clac_stac(struct cpu *c, const struct insn *i)
+{
+    if (c->cpl != 0) cpu_fault(c, EXC_UD);
+    if ((i->modrm & 7) == 3)
+        c->rflags |= F_AC;
+    else
+        c->rflags &= ~(uint64_t)F_AC;
 }
 
 void sys_cache_nop(struct cpu *c, const struct insn *i)
