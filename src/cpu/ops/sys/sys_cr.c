@@ -101,12 +101,14 @@ static unsigned sys_dr_index(struct cpu *c, const struct insn *i)
 }
 
 /* DR7.GD: the MOV DR about to run raises #DB (a fault) with DR6.BD; GD is cleared so the
- * handler itself can use the debug registers. */
+ * handler itself can use the debug registers. Like every fault but an instruction
+ * breakpoint, it pushes RFLAGS with RF set (delivery clears RF in RFLAGS itself). */
 static void sys_dr_general_detect(struct cpu *c)
 {
     if (!(c->dr[7] & DR7_GD)) return;
     c->dr[7] &= ~DR7_GD;
     c->dr[6] |= DR6_BD;
+    c->rflags |= F_RF;
     cpu_fault(c, EXC_DB);
 }
 
