@@ -52,6 +52,7 @@ struct walk {
     bool user_ok; /* a CPL-3 access of this kind is permitted too */
     bool global;
     bool large;
+    bool huge;  /* a 1 GiB page */
     bool upage; /* U/S set at every level */
 };
 
@@ -110,6 +111,8 @@ void tlb_flush_all(struct cpu *c)
     c->tlb.efer = c->efer;
     if (c->direct) direct_tlb_flush(c, DIRECT_FLUSH_ALL); /* the stub's shadow is a TLB too */
     c->tlb.sup_sub = (c->cr4 & CR4_SMAP) ? TLB_KERNEL : 0;
+    for (unsigned s = 0; s < TLB_PCID_SLOTS; s++)
+        c->tlb.slot[s].valid = false;
 }
 
 void tlb_flush_nonglobal(struct cpu *c)
@@ -154,14 +157,132 @@ void tlb_check_controls(struct cpu *c)
     c->tlb.sup_sub = (c->cr4 & CR4_SMAP) ? TLB_KERNEL : 0; /* SMAP needs no flush */
 }
 
+static void tlb_protect_code_in(struct tlb_entry *w, uint8_t *host)
+{
+    for (unsigned n = 0; n < TLB_ENTRIES; n++) {
+        struct tlb_entry *e = &w[n];
+        if (e->tag == ~0ull || (e->tag & TLB_SLOW)) continue;
+        if ((uintptr_t)((e->tag & PAGE_MASK) + e->addend) == (uintptr_t)host) e->tag = ~0ull;
+    }
+}
+
 void tlb_protect_code(struct cpu *c, uint64_t gpa_page)
 {
     uint8_t *host = bus_ram_ptr(c->bus, gpa_page, BUS_PAGE_SIZE);
     if (!host) return;
-    for (unsigned n = 0; n < TLB_ENTRIES; n++) {
-        struct tlb_entry *e = &c->tlb.e[TLB_WRITE][n];
-        if (e->tag == ~0ull || (e->tag & TLB_SLOW)) continue;
-        if ((uintptr_t)((e->tag & PAGE_MASK) + e->addend) == (uintptr_t)host) e->tag = ~0ull;
+    tlb_protect_code_in(c->tlb.e[TLB_WRITE], host);
+    for (unsigned s = 0; s < TLB_PCID_SLOTS; s++) /* the other PCIDs' fast writes too */
+        if (c->tlb.slot[s].valid) tlb_protect_code_in(c->tlb.slot[s].e[TLB_WRITE], host);
+}
+
+/* ---- PCIDs ---- */
+
+/* Drop the entries translating `lin` from a TLB's arrays: its 4 KiB piece, and every piece of
+ * the same 2 MiB or 1 GiB page (TLB_HUGE says which); global ones stay if keep_global. */
+static void tlb_drop_page_in(struct tlb_entry e[TLB_KINDS][TLB_ENTRIES],
+                             uint64_t gpa[TLB_KINDS][TLB_ENTRIES], bool has_large, uint64_t lin,
+                             bool keep_global)
+{
+    unsigned idx = (lin >> 12) & (TLB_ENTRIES - 1);
+    for (unsigned k = 0; k < TLB_KINDS; k++)
+        if ((e[k][idx].tag & PAGE_MASK) == (lin & PAGE_MASK) &&
+            !(keep_global && (gpa[k][idx] & TLB_GLOBAL)))
+            e[k][idx].tag = ~0ull;
+    if (!has_large) return;
+    for (unsigned k = 0; k < TLB_KINDS; k++)
+        for (unsigned n = 0; n < TLB_ENTRIES; n++) {
+            uint64_t g = gpa[k][n];
+            if (!(g & TLB_LARGE) || (keep_global && (g & TLB_GLOBAL))) continue;
+            if (((e[k][n].tag ^ lin) >> ((g & TLB_HUGE) ? 30 : 21)) == 0) e[k][n].tag = ~0ull;
+        }
+}
+
+static struct tlb_pcid_slot *tlb_slot_of(struct cpu *c, uint16_t pcid)
+{
+    for (unsigned s = 0; s < TLB_PCID_SLOTS; s++)
+        if (c->tlb.slot[s].valid && c->tlb.slot[s].pcid == pcid) return &c->tlb.slot[s];
+    return NULL;
+}
+
+/* Keep the non-global entries in use aside as `pcid`'s, in its slot, a free one, or the
+ * least recently filled. */
+static void tlb_stash(struct cpu *c, uint16_t pcid)
+{
+    struct tlb_pcid_slot *t = tlb_slot_of(c, pcid);
+    for (unsigned s = 0; !t && s < TLB_PCID_SLOTS; s++)
+        if (!c->tlb.slot[s].valid) t = &c->tlb.slot[s];
+    if (!t) {
+        t = &c->tlb.slot[0];
+        for (unsigned s = 1; s < TLB_PCID_SLOTS; s++)
+            if (c->tlb.slot[s].used < t->used) t = &c->tlb.slot[s];
+    }
+    for (unsigned k = 0; k < TLB_KINDS; k++)
+        for (unsigned n = 0; n < TLB_ENTRIES; n++) {
+            uint64_t g = c->tlb.gpa[k][n];
+            t->gpa[k][n] = g;
+            t->e[k][n] = c->tlb.e[k][n];
+            if (g & TLB_GLOBAL) t->e[k][n].tag = ~0ull; /* globals stay with the TLB in use */
+        }
+    t->pcid = pcid;
+    t->valid = true;
+    t->has_large = c->tlb.has_large;
+    t->used = ++c->tlb.pcid_clock;
+}
+
+void tlb_switch_pcid(struct cpu *c, uint16_t from, uint16_t to, bool keep)
+{
+    if (from == to) {
+        if (!keep) tlb_flush_nonglobal(c);
+        return;
+    }
+    tlb_stash(c, from);
+    struct tlb_pcid_slot *t = tlb_slot_of(c, to);
+    if (!keep || !t) {
+        if (t) t->valid = false;
+        tlb_flush_nonglobal(c); /* `from`'s entries are aside; the globals stay */
+        return;
+    }
+    /* Back to `to`'s entries; where it has none, a global entry in use stays. */
+    for (unsigned k = 0; k < TLB_KINDS; k++)
+        for (unsigned n = 0; n < TLB_ENTRIES; n++) {
+            struct tlb_entry *e = &c->tlb.e[k][n];
+            if (t->e[k][n].tag != ~0ull) {
+                *e = t->e[k][n];
+                c->tlb.gpa[k][n] = t->gpa[k][n];
+            } else if (!(c->tlb.gpa[k][n] & TLB_GLOBAL)) {
+                e->tag = ~0ull;
+            }
+        }
+    c->tlb.has_large |= t->has_large;
+    t->valid = false;
+    c->tlb.epoch++;
+}
+
+void tlb_invpcid(struct cpu *c, unsigned type, uint16_t pcid, uint64_t lin)
+{
+    uint16_t cur = (c->cr4 & CR4_PCIDE) ? (uint16_t)(c->cr3 & 0xfff) : 0;
+    struct tlb_pcid_slot *t = pcid == cur ? NULL : tlb_slot_of(c, pcid);
+    switch (type) {
+    case 0: /* one address of one PCID, not global translations */
+        if (pcid == cur) {
+            tlb_drop_page_in(c->tlb.e, c->tlb.gpa, c->tlb.has_large, lin, true);
+            c->tlb.epoch++;
+        } else if (t) {
+            tlb_drop_page_in(t->e, t->gpa, t->has_large, lin, false);
+        }
+        break;
+    case 1: /* one PCID, not global translations */
+        if (pcid == cur)
+            tlb_flush_nonglobal(c);
+        else if (t)
+            t->valid = false;
+        break;
+    case 2: tlb_flush_all(c); break; /* everything */
+    default:                         /* 3: every PCID, not global translations */
+        tlb_flush_nonglobal(c);
+        for (unsigned s = 0; s < TLB_PCID_SLOTS; s++)
+            c->tlb.slot[s].valid = false;
+        break;
     }
 }
 
@@ -192,7 +313,7 @@ static uint32_t mmu_walk(struct cpu *c, uint64_t lin, unsigned kind, bool user, 
     if (!(c->cr0 & CR0_PG)) {
         w->gpa = c->mode == MODE_LONG64 ? lin : (uint32_t)lin;
         w->user_ok = true;
-        w->global = w->large = w->upage = false;
+        w->global = w->large = w->huge = w->upage = false;
         return 0;
     }
     uint32_t err = (kind == TLB_WRITE ? PF_W : 0) | (user ? PF_U : 0) |
@@ -248,6 +369,7 @@ static uint32_t mmu_walk(struct cpu *c, uint64_t lin, unsigned kind, bool user, 
     w->user_ok = uok;
     w->global = (pte & PG_G) && (c->cr4 & CR4_PGE);
     w->large = level > 0;
+    w->huge = level == 2;
     w->upage = (all & PG_US) != 0;
     return 0;
 }
@@ -294,7 +416,7 @@ static uint32_t mmu_xlat_nf(struct cpu *c, uint64_t lin, unsigned kind, bool sys
     x->host = bus_ram_ptr(c->bus, w.gpa, 1);
     uint64_t tag = page | (w.user_ok ? 0 : TLB_KERNEL);
     *gslot = (w.gpa & PAGE_MASK) | (w.global ? TLB_GLOBAL : 0) | (w.large ? TLB_LARGE : 0) |
-             (w.upage ? TLB_UPAGE : 0);
+             (w.upage ? TLB_UPAGE : 0) | (w.huge ? TLB_HUGE : 0);
     if (w.large) c->tlb.has_large = true;
     if (x->host) {
         uint64_t off = bus_ram_offset(c->bus, w.gpa);

@@ -41,16 +41,21 @@ static void sys_write_cr4(struct cpu *c, uint64_t v)
 }
 
 /* With CR4.PCIDE, bits 11:0 are the PCID and bit 63 asks to keep that PCID's TLB entries
- * (it is not stored). The TLB has no PCID tags, so every CR3 write drops the non-global
- * entries: more than needed, which the architecture allows. Bits above MAXPHYADDR are
- * reserved. */
+ * (it is not stored): the soft TLB keeps the entries of the PCID left and takes back those of
+ * the PCID entered when asked to (mmu.c, tlb_switch_pcid); without bit 63 only the entered
+ * PCID's non-global entries go. Bits above MAXPHYADDR are reserved. */
 static void sys_write_cr3(struct cpu *c, uint64_t v)
 {
     if (c->direct) direct_cr3_write(c, v); /* its shadows are tagged by PCID (direct/) */
-    if (c->cr4 & CR4_PCIDE) v &= ~(1ull << 63);
+    bool pcide = c->cr4 & CR4_PCIDE, keep = pcide && (v >> 63);
+    if (pcide) v &= ~(1ull << 63);
     if (v >> CPUID_PHYS_ADDR_BITS) cpu_fault_err(c, EXC_GP, 0);
+    uint16_t from = (uint16_t)(c->cr3 & 0xfff);
     c->cr3 = v;
-    tlb_flush_nonglobal(c);
+    if (pcide)
+        tlb_switch_pcid(c, from, (uint16_t)(v & 0xfff), keep);
+    else
+        tlb_flush_nonglobal(c);
 }
 
 void sys_mov_to_cr(struct cpu *c, const struct insn *i)
@@ -173,8 +178,9 @@ void sys_invlpg(struct cpu *c, const struct insn *i)
 }
 
 /* 66 0F 38 82: INVPCID type (register), descriptor (16 bytes: PCID in bits 11:0, bits 63:12
- * zero, the linear address in bits 127:64). Types 0-3 each drop at least what the SDM says
- * (the TLB is not tagged by PCID): 0 the address's page, 1 and 3 every non-global entry, 2 all. */
+ * zero, the linear address in bits 127:64). Each type drops what the SDM says (mmu.c,
+ * tlb_invpcid): 0 the address's non-global translation for the PCID, 1 the PCID's non-global
+ * entries, 2 all, 3 every PCID's non-global entries. */
 void sys_invpcid(struct cpu *c, const struct insn *i)
 {
     sys_need_cpl0(c);
@@ -184,15 +190,9 @@ void sys_invpcid(struct cpu *c, const struct insn *i)
     if (type > 3 || (d[0] >> 12)) cpu_fault_err(c, EXC_GP, 0);
     if ((type == 0 || type == 1) && (d[0] & 0xfff) && !(c->cr4 & CR4_PCIDE))
         cpu_fault_err(c, EXC_GP, 0);
+    if (type == 0 && !sys_canonical(d[1])) cpu_fault_err(c, EXC_GP, 0);
     if (c->direct) direct_invpcid(c, type, d[0] & 0xfff, d[1]);
-    switch (type) {
-    case 0:
-        if (!sys_canonical(d[1])) cpu_fault_err(c, EXC_GP, 0);
-        tlb_flush_page(c, d[1]);
-        break;
-    case 2: tlb_flush_all(c); break;
-    default: tlb_flush_nonglobal(c); break;
-    }
+    tlb_invpcid(c, (unsigned)type, (uint16_t)(d[0] & 0xfff), d[1]);
 }
 
 void sys_swapgs(struct cpu *c, const struct insn *i)
