@@ -204,8 +204,8 @@ static struct tlb_pcid_slot *tlb_slot_of(struct cpu *c, uint16_t pcid)
     return NULL;
 }
 
-/* Keep the non-global entries in use aside as `pcid`'s, in its slot, a free one, or the
- * least recently filled. */
+/* Keep the entries in use aside as `pcid`'s, in its slot, a free one, or the least recently
+ * filled. */
 static void tlb_stash(struct cpu *c, uint16_t pcid)
 {
     struct tlb_pcid_slot *t = tlb_slot_of(c, pcid);
@@ -216,13 +216,10 @@ static void tlb_stash(struct cpu *c, uint16_t pcid)
         for (unsigned s = 1; s < TLB_PCID_SLOTS; s++)
             if (c->tlb.slot[s].used < t->used) t = &c->tlb.slot[s];
     }
-    for (unsigned k = 0; k < TLB_KINDS; k++)
-        for (unsigned n = 0; n < TLB_ENTRIES; n++) {
-            uint64_t g = c->tlb.gpa[k][n];
-            t->gpa[k][n] = g;
-            t->e[k][n] = c->tlb.e[k][n];
-            if (g & TLB_GLOBAL) t->e[k][n].tag = ~0ull; /* globals stay with the TLB in use */
-        }
+    /* Copied whole: its global entries are ignored when it is taken back (they stay with
+     * the TLB in use, which INVLPG keeps current). */
+    memcpy(t->e, c->tlb.e, sizeof t->e);
+    memcpy(t->gpa, c->tlb.gpa, sizeof t->gpa);
     t->pcid = pcid;
     t->valid = true;
     t->has_large = c->tlb.has_large;
@@ -246,7 +243,7 @@ void tlb_switch_pcid(struct cpu *c, uint16_t from, uint16_t to, bool keep)
     for (unsigned k = 0; k < TLB_KINDS; k++)
         for (unsigned n = 0; n < TLB_ENTRIES; n++) {
             struct tlb_entry *e = &c->tlb.e[k][n];
-            if (t->e[k][n].tag != ~0ull) {
+            if (t->e[k][n].tag != ~0ull && !(t->gpa[k][n] & TLB_GLOBAL)) {
                 *e = t->e[k][n];
                 c->tlb.gpa[k][n] = t->gpa[k][n];
             } else if (!(c->tlb.gpa[k][n] & TLB_GLOBAL)) {
