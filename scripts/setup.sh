@@ -17,6 +17,7 @@ PKGS=(
     qemu-utils # qemu-img and qemu-io: the reference for the qcow2 back-end
     libc6-dev # static libc for the memory workload test_memory.py runs in the guest
     gcc-multilib # gcc -m32 -static: the 32-bit program test_compat32.py runs in the guest
+    linux-source-6.1 xz-utils # the kernel's x86 selftests test_selftests.py builds and runs in the guest
     xvfb x11-apps # the window front end's test: a virtual X server, xwd screenshots
     seabios dosfstools mtools syslinux # --bios's default firmware; test_bios.py's boot disk
     # default guest image builder

@@ -116,7 +116,7 @@ enum { DR_RW_EXEC, DR_RW_WRITE, DR_RW_IO, DR_RW_RDWR };
      CR0_PG)
 #define CR4_KNOWN                                                                                  \
     (CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_MCE | CR4_PGE | CR4_PCE | CR4_OSFXSR |             \
-     CR4_OSXMMEXCPT | CR4_FSGSBASE | CR4_OSXSAVE | CR4_SMEP | CR4_UMIP | CR4_PCIDE)
+     CR4_OSXMMEXCPT | CR4_FSGSBASE | CR4_OSXSAVE | CR4_SMEP | CR4_SMAP | CR4_UMIP | CR4_PCIDE)
 #define EFER_KNOWN (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE)
 
 /* XCR0 state components (XSETBV, the XSAVE family: ops/sse/sse_xsave.c) */

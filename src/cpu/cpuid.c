@@ -898,7 +898,7 @@ void cpuid_query(const struct cpu *c, uint32_t leaf, uint32_t sub, struct cpuid_
             r->ecx = f[P_7ECX];
             r->edx = f[P_7EDX] | 1u << 29; /* IA32_ARCH_CAPABILITIES (msr.h) */
             /* privilege features of the engine itself (tests/guest/smep.S) */
-            r->ebx |= 1u << 7;                        /* SMEP */
+            r->ebx |= 1u << 7 | 1u << 20;             /* SMEP, SMAP (mmu.c) */
             r->ecx |= 1u << 2;                        /* UMIP */
             r->ebx |= 1u << 10 | 1u << 23 | 1u << 24; /* INVPCID, CLFLUSHOPT, CLWB */
         }

@@ -1,6 +1,6 @@
 /* mmu.c — guest memory access for the engine: segment bases to linear addresses, the soft TLB,
  * the 4-level page walk (4 KiB / 2 MiB / 1 GiB pages, NX, U/S, R/W with CR0.WP, global pages,
- * Accessed/Dirty, reserved bits) and the RAM/MMIO access paths.
+ * Accessed/Dirty, reserved bits, SMEP and SMAP) and the RAM/MMIO access paths.
  *
  * The fast path is one TLB compare and a host load or store. Everything else (misses, MMIO,
  * page-crossing accesses, writes to pages holding decoded code or under a write watch) goes
@@ -52,6 +52,8 @@ struct walk {
     bool user_ok; /* a CPL-3 access of this kind is permitted too */
     bool global;
     bool large;
+    bool huge;  /* a 1 GiB page */
+    bool upage; /* U/S set at every level */
 };
 
 static inline uint64_t tag_mask(bool user)
@@ -64,6 +66,19 @@ static inline uint64_t tag_mask(bool user)
 static inline bool mmu_smep_miss(const struct cpu *c, bool user, uint64_t tag)
 {
     return !user && !(tag & TLB_KERNEL) && (c->cr4 & CR4_SMEP);
+}
+
+/* SMAP: whether a supervisor data access may not touch user pages. Implicit accesses (sys:
+ * descriptor tables, the TSS) are always held to it; explicit ones unless RFLAGS.AC is set. */
+static inline bool mmu_smap(const struct cpu *c, bool sys)
+{
+    return (c->cr4 & CR4_SMAP) && (sys || !(c->rflags & F_AC));
+}
+
+/* tlb_data_hit's `sub` for an explicit access at the current CPL and RFLAGS.AC. */
+static inline uint64_t mmu_sup_sub(const struct cpu *c)
+{
+    return c->cpl != 3 && mmu_smap(c, false) ? TLB_KERNEL : 0;
 }
 
 static inline uint64_t mmu_lin(const struct cpu *c, unsigned seg, uint64_t off)
@@ -95,6 +110,9 @@ void tlb_flush_all(struct cpu *c)
     c->tlb.cr4 = c->cr4;
     c->tlb.efer = c->efer;
     if (c->direct) direct_tlb_flush(c, DIRECT_FLUSH_ALL); /* the stub's shadow is a TLB too */
+    c->tlb.sup_sub = (c->cr4 & CR4_SMAP) ? TLB_KERNEL : 0;
+    for (unsigned s = 0; s < TLB_PCID_SLOTS; s++)
+        c->tlb.slot[s].valid = false;
 }
 
 void tlb_flush_nonglobal(struct cpu *c)
@@ -136,16 +154,132 @@ void tlb_check_controls(struct cpu *c)
         ((c->cr4 ^ c->tlb.cr4) & (CR4_PGE | CR4_PAE | CR4_PSE | CR4_SMEP)) ||
         ((c->efer ^ c->tlb.efer) & (EFER_NXE | EFER_LMA)))
         tlb_flush_all(c);
+    c->tlb.sup_sub = (c->cr4 & CR4_SMAP) ? TLB_KERNEL : 0; /* SMAP needs no flush */
+}
+
+static void tlb_protect_code_in(struct tlb_entry *w, uint8_t *host)
+{
+    for (unsigned n = 0; n < TLB_ENTRIES; n++) {
+        struct tlb_entry *e = &w[n];
+        if (e->tag == ~0ull || (e->tag & TLB_SLOW)) continue;
+        if ((uintptr_t)((e->tag & PAGE_MASK) + e->addend) == (uintptr_t)host) e->tag = ~0ull;
+    }
 }
 
 void tlb_protect_code(struct cpu *c, uint64_t gpa_page)
 {
     uint8_t *host = bus_ram_ptr(c->bus, gpa_page, BUS_PAGE_SIZE);
     if (!host) return;
-    for (unsigned n = 0; n < TLB_ENTRIES; n++) {
-        struct tlb_entry *e = &c->tlb.e[TLB_WRITE][n];
-        if (e->tag == ~0ull || (e->tag & TLB_SLOW)) continue;
-        if ((uintptr_t)((e->tag & PAGE_MASK) + e->addend) == (uintptr_t)host) e->tag = ~0ull;
+    tlb_protect_code_in(c->tlb.e[TLB_WRITE], host);
+    for (unsigned s = 0; s < TLB_PCID_SLOTS; s++) /* the other PCIDs' fast writes too */
+        if (c->tlb.slot[s].valid) tlb_protect_code_in(c->tlb.slot[s].e[TLB_WRITE], host);
+}
+
+/* ---- PCIDs ---- */
+
+/* Drop the entries translating `lin` from a TLB's arrays: its 4 KiB piece, and every piece of
+ * the same 2 MiB or 1 GiB page (TLB_HUGE says which); global ones stay if keep_global. */
+static void tlb_drop_page_in(struct tlb_entry e[TLB_KINDS][TLB_ENTRIES],
+                             uint64_t gpa[TLB_KINDS][TLB_ENTRIES], bool has_large, uint64_t lin,
+                             bool keep_global)
+{
+    unsigned idx = (lin >> 12) & (TLB_ENTRIES - 1);
+    for (unsigned k = 0; k < TLB_KINDS; k++)
+        if ((e[k][idx].tag & PAGE_MASK) == (lin & PAGE_MASK) &&
+            !(keep_global && (gpa[k][idx] & TLB_GLOBAL)))
+            e[k][idx].tag = ~0ull;
+    if (!has_large) return;
+    for (unsigned k = 0; k < TLB_KINDS; k++)
+        for (unsigned n = 0; n < TLB_ENTRIES; n++) {
+            uint64_t g = gpa[k][n];
+            if (!(g & TLB_LARGE) || (keep_global && (g & TLB_GLOBAL))) continue;
+            if (((e[k][n].tag ^ lin) >> ((g & TLB_HUGE) ? 30 : 21)) == 0) e[k][n].tag = ~0ull;
+        }
+}
+
+static struct tlb_pcid_slot *tlb_slot_of(struct cpu *c, uint16_t pcid)
+{
+    for (unsigned s = 0; s < TLB_PCID_SLOTS; s++)
+        if (c->tlb.slot[s].valid && c->tlb.slot[s].pcid == pcid) return &c->tlb.slot[s];
+    return NULL;
+}
+
+/* Keep the entries in use aside as `pcid`'s, in its slot, a free one, or the least recently
+ * filled. */
+static void tlb_stash(struct cpu *c, uint16_t pcid)
+{
+    struct tlb_pcid_slot *t = tlb_slot_of(c, pcid);
+    for (unsigned s = 0; !t && s < TLB_PCID_SLOTS; s++)
+        if (!c->tlb.slot[s].valid) t = &c->tlb.slot[s];
+    if (!t) {
+        t = &c->tlb.slot[0];
+        for (unsigned s = 1; s < TLB_PCID_SLOTS; s++)
+            if (c->tlb.slot[s].used < t->used) t = &c->tlb.slot[s];
+    }
+    /* Copied whole: its global entries are ignored when it is taken back (they stay with
+     * the TLB in use, which INVLPG keeps current). */
+    memcpy(t->e, c->tlb.e, sizeof t->e);
+    memcpy(t->gpa, c->tlb.gpa, sizeof t->gpa);
+    t->pcid = pcid;
+    t->valid = true;
+    t->has_large = c->tlb.has_large;
+    t->used = ++c->tlb.pcid_clock;
+}
+
+void tlb_switch_pcid(struct cpu *c, uint16_t from, uint16_t to, bool keep)
+{
+    if (from == to) {
+        if (!keep) tlb_flush_nonglobal(c);
+        return;
+    }
+    tlb_stash(c, from);
+    struct tlb_pcid_slot *t = tlb_slot_of(c, to);
+    if (!keep || !t) {
+        if (t) t->valid = false;
+        tlb_flush_nonglobal(c); /* `from`'s entries are aside; the globals stay */
+        return;
+    }
+    /* Back to `to`'s entries; where it has none, a global entry in use stays. */
+    for (unsigned k = 0; k < TLB_KINDS; k++)
+        for (unsigned n = 0; n < TLB_ENTRIES; n++) {
+            struct tlb_entry *e = &c->tlb.e[k][n];
+            if (t->e[k][n].tag != ~0ull && !(t->gpa[k][n] & TLB_GLOBAL)) {
+                *e = t->e[k][n];
+                c->tlb.gpa[k][n] = t->gpa[k][n];
+            } else if (!(c->tlb.gpa[k][n] & TLB_GLOBAL)) {
+                e->tag = ~0ull;
+            }
+        }
+    c->tlb.has_large |= t->has_large;
+    t->valid = false;
+    c->tlb.epoch++;
+}
+
+void tlb_invpcid(struct cpu *c, unsigned type, uint16_t pcid, uint64_t lin)
+{
+    uint16_t cur = (c->cr4 & CR4_PCIDE) ? (uint16_t)(c->cr3 & 0xfff) : 0;
+    struct tlb_pcid_slot *t = pcid == cur ? NULL : tlb_slot_of(c, pcid);
+    switch (type) {
+    case 0: /* one address of one PCID, not global translations */
+        if (pcid == cur) {
+            tlb_drop_page_in(c->tlb.e, c->tlb.gpa, c->tlb.has_large, lin, true);
+            c->tlb.epoch++;
+        } else if (t) {
+            tlb_drop_page_in(t->e, t->gpa, t->has_large, lin, false);
+        }
+        break;
+    case 1: /* one PCID, not global translations */
+        if (pcid == cur)
+            tlb_flush_nonglobal(c);
+        else if (t)
+            t->valid = false;
+        break;
+    case 2: tlb_flush_all(c); break; /* everything */
+    default:                         /* 3: every PCID, not global translations */
+        tlb_flush_nonglobal(c);
+        for (unsigned s = 0; s < TLB_PCID_SLOTS; s++)
+            c->tlb.slot[s].valid = false;
+        break;
     }
 }
 
@@ -170,12 +304,13 @@ static void mmu_set_bits(struct cpu *c, uint64_t *p, uint64_t gpa, uint64_t bits
  * and the caller strips it). */
 #define WALK_FAULT 0x80000000u
 
-static uint32_t mmu_walk(struct cpu *c, uint64_t lin, unsigned kind, bool user, struct walk *w)
+static uint32_t mmu_walk(struct cpu *c, uint64_t lin, unsigned kind, bool user, bool smap,
+                         struct walk *w)
 {
     if (!(c->cr0 & CR0_PG)) {
         w->gpa = c->mode == MODE_LONG64 ? lin : (uint32_t)lin;
         w->user_ok = true;
-        w->global = w->large = false;
+        w->global = w->large = w->huge = w->upage = false;
         return 0;
     }
     uint32_t err = (kind == TLB_WRITE ? PF_W : 0) | (user ? PF_U : 0) |
@@ -219,6 +354,7 @@ static uint32_t mmu_walk(struct cpu *c, uint64_t lin, unsigned kind, bool user, 
     if (user && !uok) return WALK_FAULT | err | PF_P;
     if (!user && kind == TLB_EXEC && (all & PG_US) && (c->cr4 & CR4_SMEP))
         return WALK_FAULT | err | PF_P; /* SMEP: a supervisor fetch from a user page */
+    if (smap && (all & PG_US)) return WALK_FAULT | err | PF_P; /* SMAP: data from a user page */
     if (!user && kind == TLB_WRITE && !(all & PG_RW) && (c->cr0 & CR0_WP))
         return WALK_FAULT | err | PF_P;
     /* The walk succeeded: set Accessed on every level, Dirty on the leaf for writes. */
@@ -230,6 +366,8 @@ static uint32_t mmu_walk(struct cpu *c, uint64_t lin, unsigned kind, bool user, 
     w->user_ok = uok;
     w->global = (pte & PG_G) && (c->cr4 & CR4_PGE);
     w->large = level > 0;
+    w->huge = level == 2;
+    w->upage = (all & PG_US) != 0;
     return 0;
 }
 
@@ -244,16 +382,19 @@ static uint32_t mmu_xlat_nf(struct cpu *c, uint64_t lin, unsigned kind, bool sys
     unsigned idx = (lin >> 12) & (TLB_ENTRIES - 1);
     struct tlb_entry *e = &c->tlb.e[kind][idx];
     uint64_t *gslot = &c->tlb.gpa[kind][idx];
+    bool smap = !user && kind != TLB_EXEC && mmu_smap(c, sys);
     if ((e->tag & tag_mask(user) & ~TLB_SLOW) == page &&
-        !(kind == TLB_EXEC && mmu_smep_miss(c, user, e->tag))) {
+        !(kind == TLB_EXEC && mmu_smep_miss(c, user, e->tag)) && !(smap && (*gslot & TLB_UPAGE))) {
         x->gpa = (*gslot & PAGE_MASK) | (lin & 0xfff);
         if (!(e->tag & TLB_SLOW)) {
             x->host = (uint8_t *)(uintptr_t)(lin + e->addend);
             return 0;
         }
         x->host = bus_ram_ptr(c->bus, x->gpa, 1);
-        /* A code page for writes: once its blocks are gone, give the entry its fast path. */
-        if (x->host && kind == TLB_WRITE && !(c->dr[7] & DR7_EN)) {
+        /* A code page for writes: once its blocks are gone, give the entry its fast path
+         * (unless it is slow for SMAP's sake, below). */
+        if (x->host && kind == TLB_WRITE && !(c->dr[7] & DR7_EN) &&
+            !((*gslot & TLB_UPAGE) && (e->tag & TLB_KERNEL))) {
             uint64_t off = bus_ram_offset(c->bus, x->gpa);
             if (!(c->bus->page_flags[off >> BUS_PAGE_SHIFT] & MMU_SLOW_WRITE)) {
                 e->addend = (uintptr_t)x->host - lin;
@@ -266,12 +407,13 @@ static uint32_t mmu_xlat_nf(struct cpu *c, uint64_t lin, unsigned kind, bool sys
     c->stats.tlb_misses++;
     if ((c->efer & EFER_LMA) && c->mode == MODE_LONG64 && !mmu_canonical(lin)) return XLAT_NONCANON;
     struct walk w;
-    uint32_t err = mmu_walk(c, lin, kind, user, &w);
+    uint32_t err = mmu_walk(c, lin, kind, user, smap, &w);
     if (err) return err;
     x->gpa = w.gpa;
     x->host = bus_ram_ptr(c->bus, w.gpa, 1);
     uint64_t tag = page | (w.user_ok ? 0 : TLB_KERNEL);
-    *gslot = (w.gpa & PAGE_MASK) | (w.global ? TLB_GLOBAL : 0) | (w.large ? TLB_LARGE : 0);
+    *gslot = (w.gpa & PAGE_MASK) | (w.global ? TLB_GLOBAL : 0) | (w.large ? TLB_LARGE : 0) |
+             (w.upage ? TLB_UPAGE : 0) | (w.huge ? TLB_HUGE : 0);
     if (w.large) c->tlb.has_large = true;
     if (x->host) {
         uint64_t off = bus_ram_offset(c->bus, w.gpa);
@@ -288,6 +430,9 @@ static uint32_t mmu_xlat_nf(struct cpu *c, uint64_t lin, unsigned kind, bool sys
     }
     if (__builtin_expect(c->dr[7] & DR7_EN, 0) && kind != TLB_EXEC)
         tag |= TLB_SLOW; /* data breakpoints are looked for on the slow path only */
+    /* A user page only the kernel may write (CR0.WP clear) carries TLB_KERNEL, which the fast
+     * paths take for a supervisor page under SMAP: keep it on the slow path, which knows. */
+    if (w.upage && (tag & TLB_KERNEL)) tag |= TLB_SLOW;
     e->tag = tag;
     return 0;
 }
@@ -383,7 +528,7 @@ static void mmu_access_slow(struct cpu *c, unsigned seg, uint64_t lin, uint8_t *
 static inline uint8_t *mmu_fast(struct cpu *c, uint64_t lin, unsigned n, unsigned kind)
 {
     const struct tlb_entry *e = &c->tlb.e[kind][(lin >> 12) & (TLB_ENTRIES - 1)];
-    if (likely((e->tag & tag_mask(c->cpl == 3)) == (lin & PAGE_MASK) &&
+    if (likely(tlb_data_hit(e->tag, lin & PAGE_MASK, c->cpl == 3, mmu_sup_sub(c)) &&
                (lin & 0xfff) <= 0x1000u - n))
         return (uint8_t *)(uintptr_t)(lin + e->addend);
     return NULL;

@@ -30,8 +30,8 @@ static const uint32_t default_words[] = {
     0xc5da2201, /* 1.ECX: sse3 ssse3 cx16 pcid sse4.1 sse4.2 movbe popcnt tsc-deadline xsave
                    rdrand hypervisor (pclmul aes fma avx f16c absent) */
     0x078bbb7d, /* 1.EDX */
-    0x018c0789, /* 7.EBX: fsgsbase bmi1 smep bmi2 erms invpcid rdseed adx clflushopt clwb
-                   (avx2 sha absent) */
+    0x019c0789, /* 7.EBX: fsgsbase bmi1 smep bmi2 erms invpcid rdseed adx smap clflushopt
+                   clwb (avx2 sha absent) */
     0x00400004, /* 7.ECX: umip rdpid */
     0x20000010, /* 7.EDX: fsrm, arch-capabilities */
     0x00000121, /* 80000001.ECX: lahf lzcnt prefetchw */

@@ -94,8 +94,8 @@ test_main:
     mov $7, %eax
     xor %ecx, %ecx
     cpuid
-    and $0x00100080, %ebx /* smap off, smep on (smep.S) */
-    CHECK %rbx, $0x80, 21
+    and $0x00100080, %ebx /* smap (smap.S), smep (smep.S) on */
+    CHECK %rbx, $0x100080, 21
     and $0x00010000, %ecx /* la57 */
     CHECK %rcx, $0, 22
 

@@ -6,7 +6,11 @@
  * the first user instruction, IRET restoring TF traps after it. Hardware breakpoints: an
  * instruction breakpoint (a fault, passed with RF), data write and read/write breakpoints of
  * 1, 2, 4 and 8 bytes (traps after the access, DR6.B1-B3), MOV DR aliasing (DR4/DR5 without
- * CR4.DE, #UD with it), #GP for DR7 bits 63:32 and DR7.GD (#DB fault with DR6.BD). */
+ * CR4.DE, #UD with it), #GP for DR7 bits 63:32 and DR7.GD (#DB fault with DR6.BD). RF in the
+ * pushed RFLAGS: set by faults (#UD, #DB for GD), as it was for INT3 and for an instruction
+ * breakpoint, whose handler setting RF lets a faulting instruction run into its own fault. I/O
+ * breakpoints (R/W 10 with CR4.DE, 1 and 4 bytes, IN/OUT/OUTS) are traps with DR6.Bn; none
+ * without DE. */
 #include "lib.inc"
 
 .macro TF_ON
@@ -193,6 +197,106 @@ g1: mov %dr0, %rax
     CHECK %rax, $0x2000, 88                /* DR6.BD */
     mov %dr7, %rax
     CHECK %rax, $0x400, 89                 /* GD cleared by the #DB */
+    mov last_rflags(%rip), %rax
+    and $0x10000, %eax
+    CHECK %rax, $0x10000, 90               /* a fault: RF in the pushed RFLAGS */
+
+    /* --- RF in frames: set for faults, as it was (clear) for traps and INT3 --- */
+    EXPECT_FAULT 1f
+    ud2
+1:  FAULT_CHECK 6, 0, 91
+    mov last_rflags(%rip), %rax
+    and $0x10000, %eax
+    CHECK %rax, $0x10000, 92
+    EXPECT_FAULT 1f
+    int3
+1:  FAULT_CHECK 3, 0, 93
+    mov last_rflags(%rip), %rax
+    and $0x10000, %eax
+    CHECK %rax, $0, 94
+
+    /* --- an instruction breakpoint on a faulting instruction: #DB (RF clear in its frame);
+     * the handler sets RF; the instruction then runs and faults, pushing RF set --- */
+    TRACE_RESET
+    movq $0, trace_dr6(%rip)
+    lea rf_hook(%rip), %rax
+    mov %rax, hook(%rip)
+    lea h1(%rip), %rax
+    mov %rax, %dr0
+    mov $0x1, %eax
+    mov %rax, %dr7
+    EXPECT_FAULT 1f
+h1: ud2
+1:  xor %eax, %eax
+    mov %rax, %dr7
+    CHECK trace_n(%rip), $2, 100
+    TRACE_AT 0, h1, 1, 101
+    TRACE_AT 1, h1, 6, 102
+    mov last_rflags(%rip), %rax            /* the #UD's frame */
+    and $0x10000, %eax
+    CHECK %rax, $0x10000, 103
+    mov trace_rflags(%rip), %rax           /* the #DB's frame, as pushed */
+    and $0x10000, %eax
+    CHECK %rax, $0, 104
+    mov trace_bs(%rip), %rax
+    and $0xff, %eax
+    CHECK %rax, $1, 105                    /* DR6.B0 */
+
+    /* --- I/O breakpoints (R/W 10, with CR4.DE): traps after the access, DR6.Bn --- */
+    TRACE_RESET
+    lea trace_hook(%rip), %rax
+    mov %rax, hook(%rip)
+    mov %cr4, %rax
+    or $0x8, %rax
+    mov %rax, %cr4
+    mov $0x80, %eax
+    mov %rax, %dr1                         /* DR1: port 0x80, 1 byte */
+    mov $0x85, %eax
+    mov %rax, %dr2                         /* DR2: ports 0x84-0x87 (aligned down) */
+    mov $((1 << 2) | (1 << 4) | (0x2 << 20) | (0x0 << 22) | (0x2 << 24) | (0x3 << 26)), %eax
+    mov %rax, %dr7
+    out %al, $0x81                         /* nothing */
+    out %al, $0x80
+i1: nop
+    mov $0x86, %edx
+    in %dx, %ax                            /* 0x86-0x87: DR2 */
+i2: nop
+    mov $0x80, %edx
+    lea var1(%rip), %rsi
+    outsb                                  /* DR1 */
+i3: nop
+    out %al, $0x88                         /* past DR2: nothing */
+    xor %eax, %eax
+    mov %rax, %dr7
+    CHECK trace_n(%rip), $3, 110
+    TRACE_AT 0, i1, 1, 111
+    TRACE_AT 1, i2, 1, 112
+    TRACE_AT 2, i3, 1, 113
+    CHECK trace_bs(%rip), $(2 | (4 << 8) | (2 << 16)), 114 /* B1, B2, B1 */
+    mov %cr4, %rax                         /* R/W 10 without CR4.DE: no breakpoint */
+    and $~0x8, %rax
+    mov %rax, %cr4
+    TRACE_RESET
+    mov $((1 << 2) | (0x2 << 20)), %eax
+    mov %rax, %dr7
+    out %al, $0x80
+    xor %eax, %eax
+    mov %rax, %dr7
+    CHECK trace_n(%rip), $0, 115
+    movq $0, hook(%rip)
+    ret
+
+/* For the breakpoint on a faulting instruction: record; set RF and return to a #DB; let any
+ * other exception recover. */
+rf_hook:
+    xor %eax, %eax
+    cmpq $1, last_vec(%rip)
+    sete %al
+    mov %rax, set_rf(%rip)
+    call trace_hook
+    movq $0, set_rf(%rip)
+    cmpq $1, last_vec(%rip)
+    setne %al
     ret
 
 /* Record each exception's vector and rip (and DR6, the pushed RFLAGS) and return to it. */

@@ -47,7 +47,7 @@ test_main:
     .byte 0x0f, 0x01, 0xd0                   /* xgetbv: no XSAVE */
 1:  FAULT_CHECK 6, 0, 14
     EXPECT_FAULT 1f
-    .byte 0x0f, 0x01, 0xcb                   /* stac: no SMAP */
+    .byte 0x0f, 0x01, 0xcf                   /* encls: no SGX */
 1:  FAULT_CHECK 6, 0, 16
     EXPECT_FAULT 1f
     .byte 0xf3, 0x48, 0x0f, 0xae, 0xc0       /* rdfsbase: no FSGSBASE */

@@ -157,8 +157,8 @@ test_main:
     xor %ecx, %ecx
     cpuid
     mov %rbx, %rax
-    and $0x00300081, %eax /* fsgsbase, smep on (smep.S); smap, ... off */
-    CHECK %rax, $0x81, 54
+    and $0x00300081, %eax /* fsgsbase, smep (smep.S), smap (smap.S) on; avx512ifma off */
+    CHECK %rax, $0x100081, 54
 
     /* --- TSC, MSRs, SWAPGS --- */
     rdtsc

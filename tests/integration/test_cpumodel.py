@@ -27,7 +27,8 @@ HOST_BACKED = ["aes", "pclmulqdq", "sha_ni", "avx", "avx2", "fma", "f16c"]
 V3_ADDS = ["avx", "avx2", "fma", "f16c"]
 # the engine computes these itself: every model offers them, on every host (pni is SSE3)
 SOFTWARE = ["pni", "ssse3", "sse4_1", "sse4_2", "popcnt", "cx16", "movbe", "bmi1", "bmi2",
-            "adx", "abm", "xsave", "fsgsbase", "rdpid", "erms", "rdrand", "rdseed"]
+            "adx", "abm", "xsave", "fsgsbase", "rdpid", "erms", "rdrand", "rdseed", "smep", "smap",
+            "umip", "pcid", "invpcid"]
 HIDE_ALL = "AES,PCLMUL,SHA,AVX"
 
 

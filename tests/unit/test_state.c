@@ -398,7 +398,7 @@ static void test_vcpu_refuses(void)
         {"NW without CD", CPU_OFF_CR0, 8, 0xa0050033},
         {"LMA without PG", CPU_OFF_CR0, 8, 0x00050033},
         {"CR4 VME (not modelled)", CPU_OFF_CR4, 8, 0x6b1},
-        {"CR4 SMAP (not modelled)", CPU_OFF_CR4, 8, 0x2006b0},
+        {"CR4 PKE (not modelled)", CPU_OFF_CR4, 8, 0x4006b0},
         {"long mode without PAE", CPU_OFF_CR4, 8, 0x690},
         {"CR3 beyond MAXPHYADDR", CPU_OFF_CR3, 8, 1ull << 52},
         {"EFER reserved bit", CPU_OFF_EFER, 8, 0xd01 | 0x2},

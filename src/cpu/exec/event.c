@@ -19,6 +19,15 @@ const char *event_name(unsigned vector)
     return "INT";
 }
 
+/* Fault-class exceptions: their frame's RFLAGS has RF set, so that an IRET back to the
+ * instruction passes an instruction breakpoint on it (SDM Vol. 3A 17.3.1.1). #DB is a fault
+ * only for instruction breakpoints (RF stays as it is) and DR7.GD (sys_cr.c sets RF). */
+static bool event_fault_class(unsigned v)
+{
+    return v == EXC_DE || (v >= EXC_BR && v <= EXC_NM) || (v >= EXC_TS && v <= EXC_PF) ||
+           v == EXC_MF || v == EXC_AC || (v >= EXC_XM && v <= 21);
+}
+
 static bool event_contributory(unsigned v)
 {
     return v == EXC_DE || (v >= EXC_TS && v <= EXC_GP);
@@ -209,7 +218,7 @@ static void event_deliver(struct cpu *c, unsigned vec, unsigned kind, bool has_e
     if (has_err) frame[nf++] = err;
     frame[nf++] = kind == EV_SOFT ? c->next_rip : c->rip;
     frame[nf++] = c->seg[SEG_CS].sel;
-    frame[nf++] = rflags;
+    frame[nf++] = kind == EV_EXC && event_fault_class(vec) ? rflags | F_RF : rflags;
     frame[nf++] = c->gpr[R_RSP];
     frame[nf++] = c->seg[SEG_SS].sel;
     uint64_t new_rsp = rsp - nf * 8;

@@ -700,7 +700,10 @@ static void tx_tlb(struct tx *t, unsigned kind, unsigned size)
         emit_mov_rr(e, 8, HR_RCX, HR_RSI);
     emit_alu_ri(e, JALU_AND, 8, HR_RCX, -4096);
     if (t->cpl != 3) {
+        /* tlb_data_hit: under CR4.SMAP only supervisor pages hit here; a user page goes to
+         * the handler, whose C path honours RFLAGS.AC. */
         emit_load(e, 8, HR_RDX, jit_mem_idx(HR_RBX, HR_RDI, 0, tags));
+        emit_alu_rm(e, JALU_SUB, 8, HR_RDX, tx_cpu(CPU_OFF(tlb.sup_sub)));
         emit_alu_ri(e, JALU_AND, 8, HR_RDX, ~(int32_t)TLB_KERNEL);
         emit_alu_rr(e, JALU_CMP, 8, HR_RDX, HR_RCX);
     } else {

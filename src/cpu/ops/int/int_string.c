@@ -12,12 +12,13 @@
 enum { S_MOVS, S_CMPS, S_STOS, S_LODS, S_SCAS };
 
 /* Host pointer for [lin, lin+n) if it lies in one RAM page the TLB already maps for this kind
- * of access at the current privilege (the same test as the MMU's fast path); else NULL. */
+ * of access at the current privilege and SMAP state (the same test as the MMU's fast path);
+ * else NULL. */
 static uint8_t *string_host(struct cpu *c, uint64_t lin, uint64_t n, unsigned kind)
 {
     const struct tlb_entry *e = &c->tlb.e[kind][(lin >> 12) & (TLB_ENTRIES - 1)];
-    uint64_t tag = c->cpl == 3 ? e->tag : e->tag & ~TLB_KERNEL;
-    if (tag == (lin & ~0xfffull) && (lin & 0xfff) + n <= 0x1000)
+    uint64_t sub = c->cpl != 3 && (c->cr4 & CR4_SMAP) && !(c->rflags & F_AC) ? TLB_KERNEL : 0;
+    if (tlb_data_hit(e->tag, lin & ~0xfffull, c->cpl == 3, sub) && (lin & 0xfff) + n <= 0x1000)
         return (uint8_t *)(uintptr_t)(lin + e->addend);
     return NULL;
 }

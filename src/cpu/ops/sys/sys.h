@@ -110,6 +110,7 @@ void sys_lmsw(struct cpu *c, const struct insn *i);
 void sys_invlpg(struct cpu *c, const struct insn *i);
 void sys_invpcid(struct cpu *c, const struct insn *i);
 void sys_swapgs(struct cpu *c, const struct insn *i);
+void sys_clac_stac(struct cpu *c, const struct insn *i);
 void sys_cache_nop(struct cpu *c, const struct insn *i); /* invd, wbinvd */
 /* sys_far.c */
 void sys_iret(struct cpu *c, const struct insn *i);

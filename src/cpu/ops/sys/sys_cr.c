@@ -1,7 +1,8 @@
 /* sys_cr.c — control and debug registers: MOV to/from CR0/CR2/CR3/CR4/CR8 and DR0-7 with the
- * reserved-bit #GP checks, CLTS, SMSW/LMSW, INVLPG, INVPCID, SWAPGS, INVD/WBINVD. Writes that
- * change paging flush the soft TLB; writes that change the mode call cpu_mode_changed(). Hardware
- * breakpoints in DR0-7 fire in the interpreter's debug path (exec/exec.c, docs/CPU-MODEL.md). */
+ * reserved-bit #GP checks, CLTS, SMSW/LMSW, INVLPG, INVPCID, SWAPGS, CLAC/STAC, INVD/WBINVD. Writes
+ * that change paging flush the soft TLB; writes that change the mode call cpu_mode_changed().
+ * Hardware breakpoints in DR0-7 fire in the interpreter's debug path (exec/exec.c,
+ * docs/CPU-MODEL.md). */
 #include "cpu/cpuid.h"
 #include "cpu/direct/direct.h"
 #include "cpu/ops/sys/sys.h"
@@ -40,16 +41,21 @@ static void sys_write_cr4(struct cpu *c, uint64_t v)
 }
 
 /* With CR4.PCIDE, bits 11:0 are the PCID and bit 63 asks to keep that PCID's TLB entries
- * (it is not stored). The TLB has no PCID tags, so every CR3 write drops the non-global
- * entries: more than needed, which the architecture allows. Bits above MAXPHYADDR are
- * reserved. */
+ * (it is not stored): the soft TLB keeps the entries of the PCID left and takes back those of
+ * the PCID entered when asked to (mmu.c, tlb_switch_pcid); without bit 63 only the entered
+ * PCID's non-global entries go. Bits above MAXPHYADDR are reserved. */
 static void sys_write_cr3(struct cpu *c, uint64_t v)
 {
     if (c->direct) direct_cr3_write(c, v); /* its shadows are tagged by PCID (direct/) */
-    if (c->cr4 & CR4_PCIDE) v &= ~(1ull << 63);
+    bool pcide = c->cr4 & CR4_PCIDE, keep = pcide && (v >> 63);
+    if (pcide) v &= ~(1ull << 63);
     if (v >> CPUID_PHYS_ADDR_BITS) cpu_fault_err(c, EXC_GP, 0);
+    uint16_t from = (uint16_t)(c->cr3 & 0xfff);
     c->cr3 = v;
-    tlb_flush_nonglobal(c);
+    if (pcide)
+        tlb_switch_pcid(c, from, (uint16_t)(v & 0xfff), keep);
+    else
+        tlb_flush_nonglobal(c);
 }
 
 void sys_mov_to_cr(struct cpu *c, const struct insn *i)
@@ -100,12 +106,14 @@ static unsigned sys_dr_index(struct cpu *c, const struct insn *i)
 }
 
 /* DR7.GD: the MOV DR about to run raises #DB (a fault) with DR6.BD; GD is cleared so the
- * handler itself can use the debug registers. */
+ * handler itself can use the debug registers. Like every fault but an instruction
+ * breakpoint, it pushes RFLAGS with RF set (delivery clears RF in RFLAGS itself). */
 static void sys_dr_general_detect(struct cpu *c)
 {
     if (!(c->dr[7] & DR7_GD)) return;
     c->dr[7] &= ~DR7_GD;
     c->dr[6] |= DR6_BD;
+    c->rflags |= F_RF;
     cpu_fault(c, EXC_DB);
 }
 
@@ -170,8 +178,9 @@ void sys_invlpg(struct cpu *c, const struct insn *i)
 }
 
 /* 66 0F 38 82: INVPCID type (register), descriptor (16 bytes: PCID in bits 11:0, bits 63:12
- * zero, the linear address in bits 127:64). Types 0-3 each drop at least what the SDM says
- * (the TLB is not tagged by PCID): 0 the address's page, 1 and 3 every non-global entry, 2 all. */
+ * zero, the linear address in bits 127:64). Each type drops what the SDM says (mmu.c,
+ * tlb_invpcid): 0 the address's non-global translation for the PCID, 1 the PCID's non-global
+ * entries, 2 all, 3 every PCID's non-global entries. */
 void sys_invpcid(struct cpu *c, const struct insn *i)
 {
     sys_need_cpl0(c);
@@ -181,15 +190,9 @@ void sys_invpcid(struct cpu *c, const struct insn *i)
     if (type > 3 || (d[0] >> 12)) cpu_fault_err(c, EXC_GP, 0);
     if ((type == 0 || type == 1) && (d[0] & 0xfff) && !(c->cr4 & CR4_PCIDE))
         cpu_fault_err(c, EXC_GP, 0);
+    if (type == 0 && !sys_canonical(d[1])) cpu_fault_err(c, EXC_GP, 0);
     if (c->direct) direct_invpcid(c, type, d[0] & 0xfff, d[1]);
-    switch (type) {
-    case 0:
-        if (!sys_canonical(d[1])) cpu_fault_err(c, EXC_GP, 0);
-        tlb_flush_page(c, d[1]);
-        break;
-    case 2: tlb_flush_all(c); break;
-    default: tlb_flush_nonglobal(c); break;
-    }
+    tlb_invpcid(c, (unsigned)type, (uint16_t)(d[0] & 0xfff), d[1]);
 }
 
 void sys_swapgs(struct cpu *c, const struct insn *i)
@@ -199,6 +202,18 @@ void sys_swapgs(struct cpu *c, const struct insn *i)
     uint64_t t = c->seg[SEG_GS].base;
     c->seg[SEG_GS].base = c->kernel_gs_base;
     c->kernel_gs_base = t;
+}
+
+/* 0F 01 CA CLAC, 0F 01 CB STAC: RFLAGS.AC, which lets explicit supervisor accesses reach
+ * user pages under CR4.SMAP (mmu.c reads it at every access: nothing to flush). #UD above
+ * CPL 0, whatever CR4.SMAP. */
+void sys_clac_stac(struct cpu *c, const struct insn *i)
+{
+    if (c->cpl != 0) cpu_fault(c, EXC_UD);
+    if ((i->modrm & 7) == 3)
+        c->rflags |= F_AC;
+    else
+        c->rflags &= ~(uint64_t)F_AC;
 }
 
 void sys_cache_nop(struct cpu *c, const struct insn *i)

@@ -5,7 +5,8 @@
  * ioperm() sets up; iopl() raises IOPL. CLI/STI have no bitmap: CPL > IOPL is #GP(0).
  * INS/OUTS follow the integer family's string conventions: REP with RCX, DF direction, address
  * size 8 or 4, and a bounded number of iterations per execution (next_rip = rip re-enters the
- * instruction), so a fault midway leaves RCX/RSI/RDI at the faulting iteration. */
+ * instruction), so a fault midway leaves RCX/RSI/RDI at the faulting iteration. I/O
+ * breakpoints (DR7 R/W 10) are matched here. */
 #include "cpu/ops/sys/sys.h"
 
 #define SYS_STRING_CHUNK 4096 /* iterations per execution before yielding to the loop */
@@ -32,6 +33,22 @@ static void sys_io_perm(struct cpu *c, uint16_t port, unsigned n)
     if ((bits >> (port & 7)) & ((1u << n) - 1)) cpu_fault_err(c, EXC_GP, 0);
 }
 
+/* I/O breakpoints (DR7 R/W 10, defined only with CR4.DE): DR0-DR3 hold port numbers; an
+ * access touching [port, port + n) of one is a trap after the instruction, reported with the
+ * data breakpoints (exec.c delivers dr_hits). The run loop takes the debug path while any
+ * breakpoint is enabled, so this runs in the interpreter only. */
+static void sys_io_breakpoints(struct cpu *c, uint16_t port, unsigned n)
+{
+    uint64_t dr7 = c->dr[7];
+    if (!(dr7 & DR7_EN) || !(c->cr4 & CR4_DE)) return;
+    for (unsigned k = 0; k < 4; k++) {
+        if (!((dr7 >> (2 * k)) & 3) || ((dr7 >> (16 + 4 * k)) & 3) != DR_RW_IO) continue;
+        unsigned lenc = (dr7 >> (18 + 4 * k)) & 3;
+        uint64_t len = lenc == 2 ? 8 : lenc + 1u, a = c->dr[k] & ~(len - 1);
+        if (port < a + len && a < (uint64_t)port + n) c->dr_hits |= (uint8_t)(1u << k);
+    }
+}
+
 /* Data size of IN/OUT and INS/OUTS: byte forms 1, else 2 or 4 (REX.W does not make 8). */
 static unsigned sys_io_size(const struct insn *i)
 {
@@ -49,6 +66,7 @@ void sys_in(struct cpu *c, const struct insn *i)
 {
     unsigned n = sys_io_size(i);
     sys_io_perm(c, sys_io_port(c, i), n);
+    sys_io_breakpoints(c, sys_io_port(c, i), n);
     uint64_t v = bus_pio_read(c->bus, sys_io_port(c, i), n);
     reg_write(c, i, R_RAX, n, v);
 }
@@ -57,6 +75,7 @@ void sys_out(struct cpu *c, const struct insn *i)
 {
     unsigned n = sys_io_size(i);
     sys_io_perm(c, sys_io_port(c, i), n);
+    sys_io_breakpoints(c, sys_io_port(c, i), n);
     bus_pio_write(c->bus, sys_io_port(c, i), c->gpr[R_RAX] & size_mask(n), n);
 }
 
@@ -74,6 +93,7 @@ void sys_ins(struct cpu *c, const struct insn *i)
 {
     unsigned n = sys_io_size(i);
     sys_io_perm(c, (uint16_t)c->gpr[R_RDX], n);
+    sys_io_breakpoints(c, (uint16_t)c->gpr[R_RDX], n);
     uint16_t port = (uint16_t)c->gpr[R_RDX];
     int64_t step = (c->rflags & F_DF) ? -(int64_t)n : (int64_t)n;
     bool rep = i->flags & (INSN_REP | INSN_REPNE);
@@ -95,6 +115,7 @@ void sys_outs(struct cpu *c, const struct insn *i)
 {
     unsigned n = sys_io_size(i);
     sys_io_perm(c, (uint16_t)c->gpr[R_RDX], n);
+    sys_io_breakpoints(c, (uint16_t)c->gpr[R_RDX], n);
     unsigned seg = (i->flags & INSN_SEGOVR) ? i->seg : SEG_DS;
     uint16_t port = (uint16_t)c->gpr[R_RDX];
     int64_t step = (c->rflags & F_DF) ? -(int64_t)n : (int64_t)n;

@@ -1,6 +1,6 @@
 /* sys_table.c — the system family's slice of the opcode space: privileged instructions,
  * segment registers, port I/O, far transfers, software interrupts, CPUID, MSRs and time.
- * Anything not claimed here (monitor/mwait, clac/stac, ...) is #UD because
+ * Anything not claimed here (monitor/mwait, ...) is #UD because
  * CPUID does not advertise it. */
 #include "cpu/ops/sys/sys.h"
 
@@ -20,13 +20,14 @@ static insn_fn sys_lookup_0f01(const struct insn *i)
         }
     }
     switch (reg) {
+    case 1: return (rm == 2 || rm == 3) ? sys_clac_stac : NULL;
     case 4: return sys_smsw;
     case 6: return sys_lmsw;
     case 7:
         if (rm == 0) return sys_swapgs;
         if (rm == 1) return sys_rdtscp;
         return NULL;
-    default: return NULL; /* vmcall, monitor/mwait, clac/stac: not advertised */
+    default: return NULL; /* vmcall, monitor/mwait: not advertised */
     }
 }
 
