@@ -111,8 +111,15 @@ void vcpu_request_exit(struct vcpu *v);
 bool vcpu_halted(const struct vcpu *v);
 /* Re-arm RAM dirty tracking: forget the engine's fast write mappings, so the next store to any
  * page marks it dirty again (BUS_PAGE_WRITTEN) (a caller that cleared dirty bits it consumed, such
- * as the framebuffer scan, calls this). Not thread-safe: call between vcpu_run calls. */
+ * as the framebuffer scan, calls this). Between vcpu_run calls; from a thread other than the one
+ * running the vCPU it is a request, carried out before the vCPU next runs a block. */
 void vcpu_rearm_dirty(struct vcpu *v);
+/* INIT (a start-up IPI or the ACPI mailbox follows): the architectural reset state (real mode
+ * at F000:FFF0), keeping the TSC, the platform hooks and the engine's caches. The vCPU's own
+ * thread, between runs. */
+void vcpu_init_reset(struct vcpu *v);
+/* v's TSC reads as from's (several vCPUs of one machine share one TSC). */
+void vcpu_sync_tsc(struct vcpu *v, const struct vcpu *from);
 
 void vcpu_get_regs(const struct vcpu *v, struct vcpu_regs *r);
 void vcpu_set_regs(struct vcpu *v, const struct vcpu_regs *r);

@@ -24,6 +24,10 @@ struct state_writer {
     size_t len, cap;
     size_t section_start; /* offset of the open section's payload-length field, or 0 */
     bool error;           /* out of memory, or misuse */
+    /* Appended to every section name begun (NULL: none): the board saves the state of CPU k > 0
+     * (its "cpu", "lapic" and "kvmclock" sections) as "cpu.k", ... through the devices' own
+     * save functions. */
+    const char *suffix;
 };
 
 struct state_reader {
@@ -34,6 +38,8 @@ struct state_reader {
     /* Decode and validate only, commit nothing: a whole-machine load runs every component
      * once this way before the real pass, so a bad stream changes nothing anywhere. */
     bool check_only;
+    /* Appended to every section name looked for (NULL: none), as struct state_writer's. */
+    const char *suffix;
 };
 
 void state_writer_init(struct state_writer *w);

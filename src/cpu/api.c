@@ -1,6 +1,7 @@
 /* api.c — include/vessel/cpu.h for the software engine: creating a vCPU, running it, register
  * and MSR access, statistics, the crash dump and versioned save/load (section "cpu").
  * A struct vcpu is the engine's struct cpu; nothing outside src/cpu/ can see inside. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,7 +166,35 @@ void vcpu_request_exit(struct vcpu *v)
 
 void vcpu_rearm_dirty(struct vcpu *v)
 {
-    tlb_flush_all(vcpu_cpu(v));
+    struct cpu *c = vcpu_cpu(v);
+    struct block_cache *bc = c->blocks;
+    if (bc->owner_set && !pthread_equal(bc->owner, pthread_self())) {
+        /* another thread runs it: its thread drops the write mappings before it runs on */
+        __atomic_add_fetch(&c->tlb_write_req, 1, __ATOMIC_SEQ_CST);
+        return;
+    }
+    tlb_flush_all(c);
+}
+
+void vcpu_init_reset(struct vcpu *v)
+{
+    struct cpu *c = vcpu_cpu(v);
+    uint64_t tsc = cpu_read_tsc(c), epoch = c->tlb.epoch;
+    uint64_t req = c->tlb_write_req, done = c->tlb_write_done;
+    int in_run = c->in_run;
+    cpu_reset(c, c->bus);
+    /* what INIT keeps: the TSC; and the engine's bookkeeping other threads and the block
+     * links look at */
+    cpu_write_tsc(c, tsc);
+    c->tlb.epoch = epoch + 1;
+    c->tlb_write_req = req;
+    c->tlb_write_done = done;
+    c->in_run = in_run;
+}
+
+void vcpu_sync_tsc(struct vcpu *v, const struct vcpu *from)
+{
+    vcpu_cpu(v)->tsc_offset = vcpu_ccpu(from)->tsc_offset;
 }
 
 bool vcpu_halted(const struct vcpu *v)

@@ -279,6 +279,13 @@ struct cpu {
     int exc_deliver_kind;    /* EV_* of the event being delivered (exc_vector), -1 if none */
     jmp_buf fault_jmp;       /* set by the run loop; cpu_fault longjmps here */
     volatile int exit_request;
+    /* Several vCPUs on one bus (docs/SMP.md): another thread asks this vCPU to drop its fast
+     * write mappings (a page became code, or dirty tracking re-armed) by bumping tlb_write_req;
+     * the vCPU's own thread does it between blocks and publishes the request it served in
+     * tlb_write_done. in_run: the vCPU is inside exec_run (a vCPU outside serves requests on
+     * entry, so nobody waits for it). All atomic. */
+    uint64_t tlb_write_req, tlb_write_done;
+    int in_run;
     enum vcpu_exit exit;
     char exit_why[160];
 
@@ -391,6 +398,18 @@ void mem_write_sys(struct cpu *c, uint64_t lin, const void *src, unsigned n);
 /* Check that a write of n bytes at seg:off would succeed (for instructions that must not
  * half-commit, e.g. before popping a value whose destination is memory). Faults if not. */
 void mem_probe_write(struct cpu *c, unsigned seg, uint64_t off, unsigned n);
+
+/* Locked read-modify-write (mmu.c): a host pointer to the n bytes at seg:off for an update
+ * with host atomics, translated as a write (faults like one), or NULL when they cross a cache
+ * line or page, are not RAM, or a data breakpoint is armed (the caller then updates under
+ * mem_lock_fallback). mem_rmw_end reports the write (dirty, code, write watch) after it. */
+struct mem_rmw {
+    uint64_t gpa, lin;
+    unsigned n;
+    bool notify;
+};
+uint8_t *mem_rmw_begin(struct cpu *c, unsigned seg, uint64_t off, unsigned n, struct mem_rmw *r);
+void mem_rmw_end(struct cpu *c, const struct mem_rmw *r);
 
 /* ---- operands ---- */
 /* The r/m operand at `size` bytes: register or memory. */

@@ -10,7 +10,10 @@
  * same TLB caches it. */
 #include <string.h>
 
+#include <sched.h>
+
 #include "cpu/core.h"
+#include "cpu/exec/block.h"
 #include "cpu/cpuid.h"
 #include "cpu/direct/direct.h"
 
@@ -163,6 +166,46 @@ static void tlb_protect_code_in(struct tlb_entry *w, uint8_t *host)
         struct tlb_entry *e = &w[n];
         if (e->tag == ~0ull || (e->tag & TLB_SLOW)) continue;
         if ((uintptr_t)((e->tag & PAGE_MASK) + e->addend) == (uintptr_t)host) e->tag = ~0ull;
+    }
+}
+
+void tlb_drop_writes(struct cpu *c)
+{
+    for (unsigned n = 0; n < TLB_ENTRIES; n++)
+        c->tlb.e[TLB_WRITE][n].tag = ~0ull;
+}
+
+void tlb_serve_write_requests(struct cpu *c)
+{
+    uint64_t req = __atomic_load_n(&c->tlb_write_req, __ATOMIC_ACQUIRE);
+    if (req == __atomic_load_n(&c->tlb_write_done, __ATOMIC_RELAXED)) return;
+    tlb_drop_writes(c);
+    __atomic_store_n(&c->tlb_write_done, req, __ATOMIC_RELEASE);
+}
+
+void tlb_shootdown_writes(struct cpu *c)
+{
+    struct bus *b = c->bus;
+    struct cpu *other[BUS_MAX_CODE_LISTENERS];
+    uint64_t want[BUS_MAX_CODE_LISTENERS];
+    unsigned n = 0;
+    for (unsigned k = 0; k < b->ncode_listeners; k++) {
+        struct cpu *o = b->code_listeners[k].opaque;
+        if (b->code_listeners[k].fn != block_code_write || o == c) continue;
+        want[n] = __atomic_add_fetch(&o->tlb_write_req, 1, __ATOMIC_SEQ_CST);
+        other[n++] = o;
+    }
+    for (unsigned k = 0; k < n; k++) {
+        struct cpu *o = other[k];
+        if (__atomic_load_n(&o->tlb_write_done, __ATOMIC_ACQUIRE) >= want[k]) continue;
+        /* out of chained translated code; one outside its run loop serves it on entry */
+        if (__atomic_load_n(&o->in_run, __ATOMIC_SEQ_CST))
+            __atomic_store_n(&o->exit_request, 1, __ATOMIC_RELEASE);
+        while (__atomic_load_n(&o->in_run, __ATOMIC_SEQ_CST) &&
+               __atomic_load_n(&o->tlb_write_done, __ATOMIC_ACQUIRE) < want[k]) {
+            tlb_serve_write_requests(c); /* o may be waiting for us the same way */
+            sched_yield();
+        }
     }
 }
 
@@ -604,6 +647,29 @@ void mem_write_n(struct cpu *c, unsigned seg, uint64_t off, uint64_t v, unsigned
         }
     }
     mmu_access_slow(c, seg, lin, (uint8_t *)&v, size, TLB_WRITE, false);
+}
+
+uint8_t *mem_rmw_begin(struct cpu *c, unsigned seg, uint64_t off, unsigned n, struct mem_rmw *r)
+{
+    uint64_t lin = mmu_lin(c, seg, off);
+    r->notify = false;
+    if ((lin & 63) + n > 64 || (c->dr[7] & DR7_EN)) return NULL;
+    uint8_t *p = mmu_fast(c, lin, n, TLB_WRITE);
+    if (likely(p != NULL)) return p;
+    if (c->mode == MODE_LONG64 && (c->efer & EFER_LMA) && !mmu_canonical(lin))
+        mmu_raise(c, XLAT_NONCANON, seg, lin);
+    struct xlat x;
+    mmu_xlat(c, seg, lin, TLB_WRITE, false, &x);
+    if (!x.host) return NULL;
+    *r = (struct mem_rmw){.gpa = x.gpa, .lin = lin, .n = n, .notify = true};
+    return x.host;
+}
+
+void mem_rmw_end(struct cpu *c, const struct mem_rmw *r)
+{
+    if (!r->notify) return;
+    struct bus_writer w = {c->rip, r->lin, c->cr3, (uint8_t)c->cpl};
+    bus_note_write_by(c->bus, r->gpa, r->n, &w);
 }
 
 void mem_read_sys(struct cpu *c, uint64_t lin, void *dst, unsigned n)

@@ -83,6 +83,13 @@ void tlb_invpcid(struct cpu *c, unsigned type, uint16_t pcid, uint64_t lin);
 /* Flush everything if CR0.PG/WP, CR4.PGE/PAE/PSE or EFER.NXE/LMA changed since the entries were
  * made (called by cpu_mode_changed, so CR writers need not remember). */
 void tlb_check_controls(struct cpu *c);
+/* Drop every fast write entry (the vCPU's own thread; others ask through tlb_write_req). */
+void tlb_drop_writes(struct cpu *c);
+/* Serve other threads' requests to drop the fast write entries (own thread, between blocks). */
+void tlb_serve_write_requests(struct cpu *c);
+/* Ask every other vCPU on c's bus to drop its fast write entries, and wait until each has (or
+ * is outside its run loop, where it serves the request before running again). */
+void tlb_shootdown_writes(struct cpu *c);
 /* A block was decoded from RAM page `gpa_page`: remove fast write entries pointing into it. */
 void tlb_protect_code(struct cpu *c, uint64_t gpa_page);
 /* Guest-physical address of linear `lin` for fetching code (faults like an instruction fetch). */

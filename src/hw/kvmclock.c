@@ -120,6 +120,17 @@ void kvmclock_destroy(struct kvmclock *k)
     free(k);
 }
 
+void kvmclock_sync_boot(struct kvmclock *k, struct kvmclock *from)
+{
+    pthread_mutex_lock(&from->lock);
+    uint64_t boot = from->boot_ns;
+    pthread_mutex_unlock(&from->lock);
+    pthread_mutex_lock(&k->lock);
+    k->boot_ns = boot;
+    publish_time(k, 0);
+    pthread_mutex_unlock(&k->lock);
+}
+
 void kvmclock_guest_stopped(struct kvmclock *k)
 {
     pthread_mutex_lock(&k->lock);

@@ -53,6 +53,9 @@ struct kvmclock;
 /* The guest's boot (system_time 0) is the moment of creation. */
 struct kvmclock *kvmclock_create(struct bus *bus, const struct kvmclock_config *cfg);
 void kvmclock_destroy(struct kvmclock *k);
+/* With several CPUs each has its own kvmclock; they must agree on the moment of boot (the
+ * guest compares their readings across CPUs): take `from`'s and publish again. */
+void kvmclock_sync_boot(struct kvmclock *k, struct kvmclock *from);
 /* The kvmclock MSRs; false for others. Addresses outside RAM are accepted and ignored. */
 bool kvmclock_msr_read(struct kvmclock *k, uint32_t msr, uint64_t *value);
 bool kvmclock_msr_write(struct kvmclock *k, uint32_t msr, uint64_t value);

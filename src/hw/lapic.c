@@ -1,5 +1,11 @@
-/* lapic.c — the local APIC of the single vCPU (xAPIC register page, IRR/ISR/TMR, priorities,
- * EOI broadcast, ICR self-IPIs, LVTs, and the timer in one-shot, periodic and TSC-deadline modes).
+/* lapic.c — the local APIC of a vCPU (xAPIC register page, IRR/ISR/TMR, priorities, EOI
+ * broadcast, LVTs, the timer in one-shot, periodic and TSC-deadline modes) and the APIC bus that
+ * joins several: IPIs from the ICR and MSIs to physical, logical (flat, cluster) and shorthand
+ * destinations, and the INIT/SIPI start-up protocol, whose events the vCPU thread takes.
+ *
+ * Locking: each LAPIC has its own lock; a sender never holds its lock while delivering to
+ * another LAPIC (the message is computed under the sender's lock and sent after it is dropped),
+ * so two CPUs sending each other IPIs cannot deadlock.
  *
  * The APIC bus runs at 1 GHz, so one timer tick before the divider is one host nanosecond (as
  * under KVM). The CPU asks for a deliverable vector at every instruction boundary where it may
@@ -16,7 +22,8 @@
 #include "vessel/log.h"
 #include "vessel/state.h"
 
-#define STATE_VERSION 1
+/* 2: the start-up state appended (wait-for-SIPI, pending start-up event, pending NMI) */
+#define STATE_VERSION 2
 
 enum {
     R_ID = 0x20,
@@ -80,7 +87,24 @@ struct lapic {
 
     _Atomic int deliverable; /* cached answer of pending() */
     _Atomic bool extint;     /* the PIC's INTR (lapic_set_extint) */
+
+    struct apic_bus *ab; /* NULL: standalone */
+    /* start-up protocol (under the lock) */
+    bool wait_sipi;
+    uint8_t su_kind; /* enum lapic_startup */
+    uint64_t su_vector;
+    bool nmi_pending;
 };
+
+struct apic_bus {
+    struct bus *bus;
+    struct lapic *cpu[LAPIC_MAX_CPUS]; /* filled at creation, read without a lock after */
+    unsigned n;
+    _Atomic unsigned rr; /* lowest-priority arbitration's rotation */
+};
+
+/* The LAPIC the calling thread's MMIO accesses go to (apic_bus). */
+static _Thread_local struct lapic *lapic_current;
 
 static uint64_t now_ns(const struct lapic *l)
 {
@@ -248,14 +272,27 @@ static bool dest_matches(const struct lapic *l, uint8_t dest, bool logical)
     return ((dest >> 4) == (ldr >> 4) || (dest >> 4) == 0xf) && (dest & ldr & 0x0f);
 }
 
-/* Deliver an interrupt message (from MSI, the IOAPIC or the ICR). Returns true to kick. */
-static bool deliver(struct lapic *l, unsigned mode, unsigned vector, bool level)
+/* Deliver an interrupt message (from MSI, the IOAPIC or the ICR). Returns true to kick.
+ * assert: the INIT level bit (an INIT with it clear is the old level de-assert, ignored). */
+static bool deliver(struct lapic *l, unsigned mode, unsigned vector, bool level, bool assert)
 {
     switch (mode) {
     case APIC_DM_FIXED:
     case APIC_DM_LOWEST: return accept(l, vector, level);
+    case APIC_DM_NMI: l->nmi_pending = true; return true;
+    case APIC_DM_INIT:
+        if (!assert) return false;
+        l->wait_sipi = true;
+        l->su_kind = LAPIC_SU_INIT;
+        return true;
+    case APIC_DM_STARTUP:
+        if (!l->wait_sipi) return false; /* a SIPI is only taken in wait-for-SIPI */
+        l->wait_sipi = false;
+        l->su_kind = LAPIC_SU_SIPI;
+        l->su_vector = vector & 0xff;
+        return true;
     default:
-        /* NMI, SMI, INIT, SIPI, ExtINT: nothing to do for one vCPU without a PIC. */
+        /* SMI, ExtINT: no SMM and no PIC on this board. */
         log_debug("lapic: ignoring delivery mode %u vector %#x", mode, vector);
         return false;
     }
@@ -314,9 +351,18 @@ static uint32_t reg_read(struct lapic *l, unsigned reg)
     }
 }
 
+/* An interrupt message on the APIC bus. */
+struct apic_msg {
+    bool valid;
+    uint8_t dest, mode, vector, shorthand;
+    bool logical, level, assert;
+};
+
 struct after {
     bool kick;
+    bool timer;     /* the timer's deadline moved */
     int eoi_vector; /* level-triggered EOI to broadcast, or -1 */
+    struct apic_msg ipi;
 };
 
 static void icr_send(struct lapic *l, struct after *a)
@@ -325,6 +371,21 @@ static void icr_send(struct lapic *l, struct after *a)
     unsigned vector = lo & 0xff, mode = (lo >> 8) & 7, shorthand = (lo >> 18) & 3;
     bool logical = (lo >> 11) & 1;
     bool to_self;
+    if (l->ab) {
+        if (mode == APIC_DM_FIXED && vector < 16) {
+            a->kick |= signal_error(l, ESR_SEND_ILLEGAL);
+            return;
+        }
+        a->ipi = (struct apic_msg){true,
+                                   (uint8_t)(l->icr_hi >> 24),
+                                   (uint8_t)mode,
+                                   (uint8_t)vector,
+                                   (uint8_t)shorthand,
+                                   logical,
+                                   (lo >> 15) & 1,
+                                   (lo >> 14) & 1};
+        return;
+    }
     switch (shorthand) {
     case 1:                         /* self */
     case 2: to_self = true; break;  /* all including self */
@@ -335,7 +396,7 @@ static void icr_send(struct lapic *l, struct after *a)
         a->kick |= signal_error(l, ESR_SEND_ILLEGAL);
         return;
     }
-    if (to_self && deliver(l, mode, vector, false)) a->kick = true;
+    if (to_self && deliver(l, mode, vector, false, (lo >> 14) & 1)) a->kick = true;
 }
 
 static void reg_write(struct lapic *l, unsigned reg, uint32_t v, struct after *a)
@@ -353,6 +414,7 @@ static void reg_write(struct lapic *l, unsigned reg, uint32_t v, struct after *a
             l->tsc_deadline = 0;
             l->timer_init = 0;
         }
+        if (k == LVT_TIMER) a->timer = true;
         return;
     }
     switch (reg) {
@@ -390,6 +452,7 @@ static void reg_write(struct lapic *l, unsigned reg, uint32_t v, struct after *a
         if (timer_mode(l) == TIMER_TSC_DL) break; /* ignored in TSC-deadline mode */
         l->timer_init = v;
         timer_start_count(l, now_ns(l));
+        a->timer = true;
         break;
     case R_TIMER_DIV: {
         uint64_t now = now_ns(l);
@@ -400,16 +463,21 @@ static void reg_write(struct lapic *l, unsigned reg, uint32_t v, struct after *a
             l->timer_start = now - (uint64_t)(l->timer_init - cur) * timer_divide(l);
             l->timer_deadline = now + (uint64_t)cur * timer_divide(l);
         }
+        a->timer = true;
         break;
     }
     default: break; /* read-only or reserved: ignored */
     }
 }
 
+static void apic_bus_send(struct apic_bus *ab, struct lapic *src, const struct apic_msg *m);
+
 static void after_unlock(struct lapic *l, const struct after *a)
 {
     if (a->eoi_vector >= 0 && l->cfg.eoi) l->cfg.eoi(l->cfg.eoi_opaque, (uint8_t)a->eoi_vector);
     if (a->kick && l->cfg.kick) l->cfg.kick(l->cfg.kick_opaque);
+    if (a->timer && l->cfg.timer_armed) l->cfg.timer_armed(l->cfg.kick_opaque);
+    if (a->ipi.valid && l->ab) apic_bus_send(l->ab, l, &a->ipi);
 }
 
 static uint64_t lapic_mmio_read(void *opaque, uint64_t off, unsigned size)
@@ -429,7 +497,7 @@ static uint64_t lapic_mmio_read(void *opaque, uint64_t off, unsigned size)
 static void lapic_mmio_write(void *opaque, uint64_t off, uint64_t value, unsigned size)
 {
     struct lapic *l = opaque;
-    struct after a = {false, -1};
+    struct after a = {.eoi_vector = -1};
     /* Registers are 32 bits wide and 16-byte aligned; other writes are ignored. */
     if ((off & 0xf) || size < 4) return;
     pthread_mutex_lock(&l->lock);
@@ -440,6 +508,185 @@ static void lapic_mmio_write(void *opaque, uint64_t off, uint64_t value, unsigne
 
 static const struct io_ops lapic_ops = {lapic_mmio_read, lapic_mmio_write};
 
+/* The APIC bus's page: the calling vCPU thread's LAPIC (CPU 0's for any other thread). */
+static struct lapic *apic_bus_target(struct apic_bus *ab)
+{
+    struct lapic *l = lapic_current;
+    return l && l->ab == ab ? l : ab->cpu[0];
+}
+
+static uint64_t apic_bus_mmio_read(void *opaque, uint64_t off, unsigned size)
+{
+    struct lapic *l = apic_bus_target(opaque);
+    return l ? lapic_mmio_read(l, off, size) : 0;
+}
+
+static void apic_bus_mmio_write(void *opaque, uint64_t off, uint64_t value, unsigned size)
+{
+    struct lapic *l = apic_bus_target(opaque);
+    if (l) lapic_mmio_write(l, off, value, size);
+}
+
+static const struct io_ops apic_bus_ops = {apic_bus_mmio_read, apic_bus_mmio_write};
+
+struct apic_bus *apic_bus_create(struct bus *bus)
+{
+    struct apic_bus *ab = calloc(1, sizeof(*ab));
+    if (!ab) return NULL;
+    ab->bus = bus;
+    if (bus && bus_add_mmio(bus, LAPIC_BASE, LAPIC_SIZE, &apic_bus_ops, ab, "lapic") != 0) {
+        free(ab);
+        return NULL;
+    }
+    return ab;
+}
+
+void apic_bus_destroy(struct apic_bus *ab)
+{
+    if (!ab) return;
+    if (ab->bus) bus_move_mmio(ab->bus, &apic_bus_ops, ab, 0, 0);
+    free(ab);
+}
+
+struct lapic *apic_bus_find(struct apic_bus *ab, unsigned id)
+{
+    for (unsigned k = 0; k < ab->n; k++) {
+        struct lapic *l = ab->cpu[k];
+        pthread_mutex_lock(&l->lock);
+        bool hit = l->id == id;
+        pthread_mutex_unlock(&l->lock);
+        if (hit) return l;
+    }
+    return NULL;
+}
+
+void lapic_bind_thread(struct lapic *l)
+{
+    lapic_current = l;
+}
+
+/* Does `m` (with shorthand 0) name l? Called with l's lock held. */
+static bool msg_matches(const struct lapic *l, const struct apic_msg *m)
+{
+    return hw_enabled(l) && dest_matches(l, m->dest, m->logical);
+}
+
+/* Deliver to one LAPIC and kick it. */
+static void deliver_to(struct lapic *l, const struct apic_msg *m)
+{
+    struct after a = {.eoi_vector = -1};
+    pthread_mutex_lock(&l->lock);
+    a.kick = deliver(l, m->mode, m->vector, m->level, m->assert);
+    pthread_mutex_unlock(&l->lock);
+    after_unlock(l, &a);
+}
+
+/* Send a message from `src` (NULL: an MSI) to every LAPIC it names. Lowest priority goes to one
+ * of them: the one with the lowest TPR, ties taken in turn. */
+static void apic_bus_send(struct apic_bus *ab, struct lapic *src, const struct apic_msg *m)
+{
+    struct lapic *pick = NULL;
+    uint32_t pick_tpr = 0;
+    unsigned n = ab->n, start = m->mode == APIC_DM_LOWEST ? atomic_fetch_add(&ab->rr, 1) : 0;
+    for (unsigned j = 0; j < n; j++) {
+        struct lapic *l = ab->cpu[(start + j) % n];
+        bool hit;
+        switch (m->shorthand) {
+        case 1: hit = l == src; break;
+        case 2: hit = true; break;
+        case 3: hit = l != src; break;
+        default:
+            pthread_mutex_lock(&l->lock);
+            hit = msg_matches(l, m);
+            if (hit && m->mode == APIC_DM_LOWEST && (!pick || (l->tpr & 0xf0) < pick_tpr)) {
+                pick = l;
+                pick_tpr = l->tpr & 0xf0;
+            }
+            pthread_mutex_unlock(&l->lock);
+            if (m->mode == APIC_DM_LOWEST) continue;
+            break;
+        }
+        if (hit) deliver_to(l, m);
+    }
+    if (pick) deliver_to(pick, m);
+}
+
+static void apic_bus_msi(void *opaque, uint64_t addr, uint32_t data)
+{
+    if ((addr >> 20) != 0xfee) return;
+    struct apic_msg m = {.valid = true,
+                         .dest = (uint8_t)(addr >> 12),
+                         .logical = (addr >> 2) & 1,
+                         .mode = (uint8_t)((data >> 8) & 7),
+                         .vector = (uint8_t)data,
+                         .level = (data >> 15) & 1,
+                         .assert = true};
+    apic_bus_send(opaque, NULL, &m);
+}
+
+struct msi_sink apic_bus_msi_sink(struct apic_bus *ab)
+{
+    return (struct msi_sink){apic_bus_msi, ab};
+}
+
+enum lapic_startup lapic_startup_take(struct lapic *l, uint64_t *vector)
+{
+    pthread_mutex_lock(&l->lock);
+    enum lapic_startup k = l->su_kind;
+    *vector = l->su_vector;
+    l->su_kind = LAPIC_SU_NONE;
+    pthread_mutex_unlock(&l->lock);
+    return k;
+}
+
+bool lapic_waiting_for_sipi(struct lapic *l)
+{
+    pthread_mutex_lock(&l->lock);
+    bool w = l->wait_sipi;
+    pthread_mutex_unlock(&l->lock);
+    return w;
+}
+
+bool lapic_startup_pending(struct lapic *l)
+{
+    pthread_mutex_lock(&l->lock);
+    bool p = l->su_kind != LAPIC_SU_NONE || l->nmi_pending;
+    pthread_mutex_unlock(&l->lock);
+    return p;
+}
+
+bool lapic_mp_wake(struct lapic *l, uint64_t entry)
+{
+    struct after a = {.eoi_vector = -1};
+    pthread_mutex_lock(&l->lock);
+    bool ok = l->wait_sipi && l->su_kind == LAPIC_SU_NONE;
+    if (ok) {
+        l->wait_sipi = false;
+        l->su_kind = LAPIC_SU_WAKE64;
+        l->su_vector = entry;
+        a.kick = true;
+    }
+    pthread_mutex_unlock(&l->lock);
+    after_unlock(l, &a);
+    return ok;
+}
+
+void lapic_park(struct lapic *l)
+{
+    pthread_mutex_lock(&l->lock);
+    l->wait_sipi = true;
+    pthread_mutex_unlock(&l->lock);
+}
+
+bool lapic_nmi_take(struct lapic *l)
+{
+    pthread_mutex_lock(&l->lock);
+    bool n = l->nmi_pending;
+    l->nmi_pending = false;
+    pthread_mutex_unlock(&l->lock);
+    return n;
+}
+
 struct lapic *lapic_create(struct bus *bus, const struct lapic_config *cfg)
 {
     struct lapic *l = calloc(1, sizeof(*l));
@@ -447,9 +694,18 @@ struct lapic *lapic_create(struct bus *bus, const struct lapic_config *cfg)
     pthread_mutex_init(&l->lock, NULL);
     l->cfg = *cfg;
     l->bus = bus;
+    l->ab = cfg->apic_bus;
+    l->wait_sipi = cfg->ap;
     l->apic_base = LAPIC_BASE | APICBASE_ENABLE | (cfg->id == 0 ? APICBASE_BSP : 0);
     reset_locked(l);
-    if (bus && bus_add_mmio(bus, LAPIC_BASE, LAPIC_SIZE, &lapic_ops, l, "lapic") != 0) {
+    if (l->ab) {
+        if (l->ab->n == LAPIC_MAX_CPUS) {
+            pthread_mutex_destroy(&l->lock);
+            free(l);
+            return NULL;
+        }
+        l->ab->cpu[l->ab->n++] = l;
+    } else if (bus && bus_add_mmio(bus, LAPIC_BASE, LAPIC_SIZE, &lapic_ops, l, "lapic") != 0) {
         pthread_mutex_destroy(&l->lock);
         free(l);
         return NULL;
@@ -460,7 +716,12 @@ struct lapic *lapic_create(struct bus *bus, const struct lapic_config *cfg)
 void lapic_destroy(struct lapic *l)
 {
     if (!l) return;
-    if (l->bus) bus_move_mmio(l->bus, &lapic_ops, l, 0, 0);
+    if (l->ab) {
+        for (unsigned k = 0; k < l->ab->n; k++)
+            if (l->ab->cpu[k] == l) l->ab->cpu[k] = l->ab->cpu[--l->ab->n];
+    } else if (l->bus) {
+        bus_move_mmio(l->bus, &lapic_ops, l, 0, 0);
+    }
     pthread_mutex_destroy(&l->lock);
     free(l);
 }
@@ -532,15 +793,19 @@ const struct vcpu_intc_ops lapic_intc_ops = {intc_pending, intc_ack, intc_set_tp
 void lapic_msi(struct lapic *l, uint64_t addr, uint32_t data)
 {
     if ((addr >> 20) != 0xfee) return; /* not an interrupt message (a DMA write elsewhere) */
+    if (l->ab) {
+        apic_bus_msi(l->ab, addr, data);
+        return;
+    }
     uint8_t dest = (uint8_t)(addr >> 12);
     bool logical = (addr >> 2) & 1;
     unsigned mode = (data >> 8) & 7;
     bool level = (data >> 15) & 1;
-    struct after a = {false, -1};
+    struct after a = {.eoi_vector = -1};
     pthread_mutex_lock(&l->lock);
     /* Lowest priority with one CPU: that CPU, whatever the destination says. */
     if (mode == APIC_DM_LOWEST || dest_matches(l, dest, logical))
-        a.kick = deliver(l, mode, data & 0xff, level);
+        a.kick = deliver(l, mode, data & 0xff, level, true);
     pthread_mutex_unlock(&l->lock);
     after_unlock(l, &a);
 }
@@ -557,7 +822,7 @@ struct msi_sink lapic_msi_sink(struct lapic *l)
 
 void lapic_set_irq(struct lapic *l, uint8_t vector, bool level_triggered)
 {
-    struct after a = {false, -1};
+    struct after a = {.eoi_vector = -1};
     pthread_mutex_lock(&l->lock);
     a.kick = accept(l, vector, level_triggered);
     pthread_mutex_unlock(&l->lock);
@@ -580,7 +845,7 @@ bool lapic_msr_read(struct lapic *l, uint32_t msr, uint64_t *value)
 
 bool lapic_msr_write(struct lapic *l, uint32_t msr, uint64_t value)
 {
-    bool ok = true;
+    bool ok = true, armed = false;
     pthread_mutex_lock(&l->lock);
     if (msr == MSR_IA32_APICBASE) {
         /* Reserved bits and x2APIC enable (not offered) fault; the base stays fixed. */
@@ -596,11 +861,13 @@ bool lapic_msr_write(struct lapic *l, uint32_t msr, uint64_t value)
         if (timer_mode(l) == TIMER_TSC_DL && hw_enabled(l)) {
             l->tsc_deadline = value;
             timer_arm_tsc(l);
+            armed = true;
         }
     } else {
         ok = false;
     }
     pthread_mutex_unlock(&l->lock);
+    if (armed && l->cfg.timer_armed) l->cfg.timer_armed(l->cfg.kick_opaque);
     return ok;
 }
 
@@ -614,7 +881,7 @@ uint64_t lapic_next_deadline(struct lapic *l)
 
 void lapic_update(struct lapic *l, uint64_t now)
 {
-    struct after a = {false, -1};
+    struct after a = {.eoi_vector = -1};
     pthread_mutex_lock(&l->lock);
     a.kick = timer_fire(l, now);
     pthread_mutex_unlock(&l->lock);
@@ -661,35 +928,41 @@ static const struct state_field lapic_row_fields[] = {
     STATE_U32(struct lapic, tmr[0]),
 };
 static const struct state_desc lapic_row_desc = STATE_DESC(struct lapic, lapic_row_fields, NULL);
-static const struct state_field lapic_fields[] = {
-    STATE_UINT_X(struct lapic, apic_base, 8, APICBASE_ENABLE | APICBASE_BSP, LAPIC_BASE, 0,
-                 UINT64_MAX),
-    STATE_UINT_M(struct lapic, id, 4, 0xff),
-    STATE_UINT_M(struct lapic, tpr, 4, 0xff),
-    STATE_UINT_M(struct lapic, ldr, 4, 0xff000000),
-    STATE_UINT_X(struct lapic, dfr, 4, UINT64_MAX, 0x0fffffff, 0, UINT64_MAX),
-    STATE_UINT_M(struct lapic, svr, 4, 0x13ff),
-    STATE_U32(struct lapic, esr),
-    STATE_U32(struct lapic, esr_pending),
-    STATE_UINT_M(struct lapic, icr_lo, 4, 0x000ccfff),
-    STATE_UINT_M(struct lapic, icr_hi, 4, 0xff000000),
-    STATE_UINT_M(struct lapic, cmci, 4, 0x000107ff),
-    STATE_U32(struct lapic, timer_init),
-    STATE_UINT_M(struct lapic, timer_div, 4, 0xb),
-    STATE_ROWS("irr/isr/tmr", 8, sizeof(uint32_t), &lapic_row_desc),
-    {.name = "lvt",
-     .kind = STATE_UINT,
-     .wsize = 4,
-     .csize = 4,
-     .count = LVT_COUNT,
-     .offset = offsetof(struct lapic, lvt),
-     .mask = UINT64_MAX,
-     .max = UINT64_MAX,
-     .commit = lapic_commit_lvt},
-    STATE_CUSTOM("timer", lapic_put_timer, lapic_get_timer, NULL),
-    STATE_U64(struct lapic, tsc_deadline),
+#define LAPIC_FIELDS_V1                                                                            \
+    STATE_UINT_X(struct lapic, apic_base, 8, APICBASE_ENABLE | APICBASE_BSP, LAPIC_BASE, 0,        \
+                 UINT64_MAX),                                                                      \
+        STATE_UINT_M(struct lapic, id, 4, 0xff), STATE_UINT_M(struct lapic, tpr, 4, 0xff),         \
+        STATE_UINT_M(struct lapic, ldr, 4, 0xff000000),                                            \
+        STATE_UINT_X(struct lapic, dfr, 4, UINT64_MAX, 0x0fffffff, 0, UINT64_MAX),                 \
+        STATE_UINT_M(struct lapic, svr, 4, 0x13ff), STATE_U32(struct lapic, esr),                  \
+        STATE_U32(struct lapic, esr_pending), STATE_UINT_M(struct lapic, icr_lo, 4, 0x000ccfff),   \
+        STATE_UINT_M(struct lapic, icr_hi, 4, 0xff000000),                                         \
+        STATE_UINT_M(struct lapic, cmci, 4, 0x000107ff), STATE_U32(struct lapic, timer_init),      \
+        STATE_UINT_M(struct lapic, timer_div, 4, 0xb),                                             \
+        STATE_ROWS("irr/isr/tmr", 8, sizeof(uint32_t), &lapic_row_desc),                           \
+        {.name = "lvt",                                                                            \
+         .kind = STATE_UINT,                                                                       \
+         .wsize = 4,                                                                               \
+         .csize = 4,                                                                               \
+         .count = LVT_COUNT,                                                                       \
+         .offset = offsetof(struct lapic, lvt),                                                    \
+         .mask = UINT64_MAX,                                                                       \
+         .max = UINT64_MAX,                                                                        \
+         .commit = lapic_commit_lvt},                                                              \
+        STATE_CUSTOM("timer", lapic_put_timer, lapic_get_timer, NULL),                             \
+        STATE_U64(struct lapic, tsc_deadline)
+static const struct state_field lapic_fields[] = {LAPIC_FIELDS_V1};
+static const struct state_desc lapic_desc_v1 = STATE_DESC(struct lapic, lapic_fields, NULL);
+/* Version 2 appends the start-up state: u8 waiting for SIPI, u8 pending start-up event (enum
+ * lapic_startup), u64 its vector or entry, u8 NMI pending. */
+static const struct state_field lapic_fields_v2[] = {
+    LAPIC_FIELDS_V1,
+    STATE_BOOL(struct lapic, wait_sipi),
+    STATE_UINT_X(struct lapic, su_kind, 1, UINT64_MAX, 0, 0, LAPIC_SU_WAKE64),
+    STATE_U64(struct lapic, su_vector),
+    STATE_BOOL(struct lapic, nmi_pending),
 };
-static const struct state_desc lapic_desc = STATE_DESC(struct lapic, lapic_fields, NULL);
+static const struct state_desc lapic_desc = STATE_DESC(struct lapic, lapic_fields_v2, NULL);
 
 void lapic_save(struct lapic *l, struct state_writer *w)
 {
@@ -703,7 +976,12 @@ int lapic_load(struct lapic *l, struct state_reader *r)
 {
     pthread_mutex_lock(&l->lock);
     struct lapic_state_ctx c = {.now = now_ns(l)};
-    int rc = state_load_section(r, "lapic", STATE_VERSION, &lapic_desc, l, &c);
+    uint32_t version = STATE_VERSION;
+    struct state_reader probe = *r;
+    if (!state_section_find(&probe, "lapic", &version)) version = STATE_VERSION;
+    /* a version 1 state (one CPU) keeps this LAPIC's start-up state as it is */
+    int rc = version == 1 ? state_load_section(r, "lapic", 1, &lapic_desc_v1, l, &c)
+                          : state_load_section(r, "lapic", STATE_VERSION, &lapic_desc, l, &c);
     if (rc == 0 && state_committing(r)) {
         if (timer_mode(l) == TIMER_TSC_DL) {
             timer_arm_tsc(l);

@@ -1,6 +1,13 @@
-/* lapic.h — the local APIC (xAPIC, MMIO at 0xFEE00000; no x2APIC) of the single vCPU: the
- * CPU's interrupt controller (struct vcpu_intc_ops), the target of MSI messages (including the
- * IOAPIC's), and the APIC timer (one-shot, periodic, TSC-deadline).
+/* lapic.h — the local APIC (xAPIC, MMIO at 0xFEE00000; no x2APIC) of a vCPU: the CPU's
+ * interrupt controller (struct vcpu_intc_ops), the target of MSI messages (including the
+ * IOAPIC's), the APIC timer (one-shot, periodic, TSC-deadline), and with several CPUs the
+ * inter-processor interrupts and the INIT/SIPI start-up protocol.
+ *
+ * One CPU: lapic_create with no apic_bus registers the MMIO page itself and the ICR reaches only
+ * this LAPIC. Several: the board makes an apic_bus (the system bus of real APICs), every LAPIC
+ * joins it, and the bus owns the one MMIO page at LAPIC_BASE, sending each access to the LAPIC
+ * of the calling thread's vCPU (lapic_bind_thread); ICR writes and MSIs go to every LAPIC their
+ * destination names (physical, logical flat or cluster, shorthands self/all/all-but-self).
  *
  * Thread-safe: any thread may deliver interrupts; after making one pending the LAPIC calls the
  * `kick` callback (the board makes vcpu_run return and wakes its main loop). Callbacks (kick,
@@ -33,8 +40,14 @@ struct state_reader;
 #define APIC_DM_STARTUP 6
 #define APIC_DM_EXTINT  7
 
+struct apic_bus;
+
 struct lapic_config {
     unsigned id; /* APIC id (0 for the BSP) */
+    /* NULL: the only LAPIC (registers its own MMIO page). Otherwise the bus it joins. */
+    struct apic_bus *apic_bus;
+    /* An application processor: it starts in wait-for-SIPI (lapic_startup_take). */
+    bool ap;
     /* Host monotonic ns; NULL means clock_ns. Tests pass a fake clock. */
     uint64_t (*now)(void);
     /* Guest TSC now (for TSC-deadline mode) and its frequency. read_tsc NULL disables that mode. */
@@ -56,7 +69,45 @@ struct lapic_config {
     int (*extint_vector)(void *opaque);
     uint8_t (*extint_ack)(void *opaque);
     void *extint_opaque;
+    /* The timer's deadline moved (register or MSR write): whoever fires timers looks again.
+     * Called on the writing vCPU's thread, without the lock; kick_opaque. NULL: nothing. */
+    void (*timer_armed)(void *opaque);
 };
+
+/* Start-up events for the vCPU (lapic_startup_take). */
+enum lapic_startup {
+    LAPIC_SU_NONE,
+    LAPIC_SU_INIT,   /* INIT: reset the CPU to wait-for-SIPI */
+    LAPIC_SU_SIPI,   /* start-up IPI: real mode at vector << 12 */
+    LAPIC_SU_WAKE64, /* ACPI multiprocessor wakeup: 64-bit mode at the given address */
+};
+
+#define LAPIC_MAX_CPUS 64
+
+/* The APIC bus of a board with several CPUs; registers the MMIO page at LAPIC_BASE. */
+struct apic_bus *apic_bus_create(struct bus *bus);
+void apic_bus_destroy(struct apic_bus *ab);
+/* MSIs (and the IOAPIC's messages) to any destination. */
+struct msi_sink apic_bus_msi_sink(struct apic_bus *ab);
+/* The LAPIC whose APIC id is `id`, or NULL. */
+struct lapic *apic_bus_find(struct apic_bus *ab, unsigned id);
+/* MMIO accesses of the calling thread go to `l` (a vCPU thread binds its own LAPIC once). */
+void lapic_bind_thread(struct lapic *l);
+
+/* The start-up event pending for this CPU, consumed; *vector gets its vector (SIPI) or entry
+ * address (WAKE64). Called by the vCPU's thread. */
+enum lapic_startup lapic_startup_take(struct lapic *l, uint64_t *vector);
+/* Whether the CPU waits for a SIPI (after INIT, or an AP never started). */
+bool lapic_waiting_for_sipi(struct lapic *l);
+/* Whether a start-up event or an NMI is pending (a sleeping vCPU thread wakes for it). */
+bool lapic_startup_pending(struct lapic *l);
+/* Wake a CPU waiting for SIPI into 64-bit code at `entry` (the ACPI mailbox). Returns false if
+ * the CPU is not waiting. Kicks it. */
+bool lapic_mp_wake(struct lapic *l, uint64_t entry);
+/* The CPU stopped (a triple fault on an AP): it waits for INIT/SIPI again. */
+void lapic_park(struct lapic *l);
+/* An NMI is pending for this CPU; consumed. */
+bool lapic_nmi_take(struct lapic *l);
 
 struct lapic;
 

@@ -259,7 +259,7 @@ static uint8_t *build_fadt(struct acpi_out *o, const struct acpi_config *cfg, ui
 
 static uint8_t *build_madt(struct acpi_out *o, const struct acpi_config *cfg, uint64_t *gpa)
 {
-    size_t len = ACPI_HDR_LEN + 8 + 8 * cfg->ncpus + 12 + 10 + 6;
+    size_t len = ACPI_HDR_LEN + 8 + 8 * cfg->ncpus + 12 + 10 + 6 + (cfg->mp_wake_mailbox ? 16 : 0);
     uint8_t *t = acpi_alloc(o, len, gpa);
     if (!t) return NULL;
     put_header(t, "APIC", 5);
@@ -291,6 +291,14 @@ static uint8_t *build_madt(struct acpi_out *o, const struct acpi_config *cfg, ui
     p[2] = 0xFF;
     put_le(p + 3, 0, 2);
     p[5] = 1;
+    p += 6;
+    if (cfg->mp_wake_mailbox) {
+        p[0] = 0x10; /* Multiprocessor Wakeup (ACPI 6.4, 5.2.12.19) */
+        p[1] = 16;
+        put_le(p + 2, 0, 2); /* mailbox version 0 */
+        put_le(p + 4, 0, 4);
+        put_le(p + 8, cfg->mp_wake_mailbox, 8);
+    }
     finish_table(t, len);
     return t;
 }

@@ -1,5 +1,6 @@
 /* acpi.h — the firmware tables Linux reads at boot: RSDP (v2), RSDT, XSDT, FADT (revision 6,
- * hardware-reduced ACPI), MADT (local APICs, the IOAPIC, IRQ0->GSI2 override) and a DSDT in AML
+ * hardware-reduced ACPI), MADT (local APICs, the IOAPIC, IRQ0->GSI2 override, with several CPUs
+ * the multiprocessor wakeup mailbox) and a DSDT in AML
  * describing \_SB.PCI0 (windows, _PRT), COM1, the RTC, the i8042, pvpanic, fw_cfg and \_S5.
  *
  * They are written into the reserved BIOS area at ACPI_TABLES_BASE, where the kernel's RSDP scan
@@ -26,6 +27,8 @@ struct aml;
 
 struct acpi_config {
     unsigned ncpus; /* processor local APIC entries, APIC ids 0..ncpus-1 */
+    /* The ACPI multiprocessor wakeup mailbox's address (a MADT type 0x10 entry), 0: none. */
+    uint64_t mp_wake_mailbox;
     uint64_t pci_mmio64_base, pci_mmio64_size; /* 64-bit window; size 0: none */
     bool com1, rtc, pvpanic;                   /* which legacy devices the DSDT describes */
     bool i8042;     /* PS/2 keyboard controller (PNP0303, no AUX); also the FADT 8042 flag */

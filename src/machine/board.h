@@ -25,6 +25,17 @@
 #define PC_IOAPIC_BASE IOAPIC_BASE
 #define PC_IOAPIC_ID   1
 
+/* With several CPUs: the ACPI multiprocessor wakeup mailbox (one MMIO page between the IOAPIC
+ * and the LAPIC, where a PC's HPET would be; this board has none), and the firmware's identity
+ * map (PML4, then a PDPT of 1 GiB pages covering 512 GiB) and GDT (null, 64-bit code 0x08, data
+ * 0x10) that an AP it wakes starts on, in the reserved BIOS area above the ACPI tables. */
+#define PC_MPWAKE_BASE     0xFED00000ull
+#define PC_MPWAKE_PML4     0xF0000ull
+#define PC_MPWAKE_PDPT     0xF1000ull
+#define PC_MPWAKE_GDT      0xF2000ull
+#define PC_MPWAKE_SEL_CODE 0x08
+#define PC_MPWAKE_SEL_DATA 0x10
+
 /* COM1: 8 ports, ISA IRQ 4. */
 #define PC_COM1_PORT  UART8250_COM1_BASE
 #define PC_COM1_NPORT 8

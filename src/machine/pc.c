@@ -1,8 +1,9 @@
-/* pc.c — assembling the vessel PC from the board description (board.h): RAM, the vCPU with its
- * platform MSRs (LAPIC, kvmclock), the IOAPIC with the legacy devices on their ISA pins, the
- * PCI host bridge with INTx on GSIs 16-19, the ACPI tables (built from the same description)
- * plus the hardware-reduced power registers, pvpanic, the virtio functions, then the kernel
- * loaded for direct 64-bit entry.
+/* pc.c — assembling the vessel PC from the board description (board.h): RAM, the vCPUs each with
+ * its platform MSRs (LAPIC, kvmclock; with several CPUs an APIC bus joins the LAPICs and the ACPI
+ * multiprocessor wakeup mailbox starts the APs, docs/SMP.md), the IOAPIC with the legacy devices on
+ * their ISA pins, the PCI host bridge with INTx on GSIs 16-19, the ACPI tables (built from the same
+ * description) plus the hardware-reduced power registers, pvpanic, the virtio functions, then the
+ * kernel loaded for direct 64-bit entry.
  *
  * Every device is appended to the board's list (pc_internal.h) with its hooks as soon as it
  * exists, so a failure half-way is cleaned up by the same pc_destroy that tears down a
@@ -10,6 +11,7 @@
 #include "machine/pc.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,7 @@
 #include "vessel/cpu.h"
 #include "vessel/log.h"
 #include "vessel/clock.h"
+#include "vessel/state.h"
 #include "virtio/virtio_balloon.h"
 #include "virtio/virtio_input.h"
 #include "virtio/virtio_blk.h"
@@ -36,22 +39,36 @@
 
 /* List hooks: thin adapters from each device's own API to the board's uniform one. */
 
-static void pc_vcpu_destroy(void *o)
+/* A CPU's own devices (the vCPU, its kvmclock and LAPIC) are named "cpu", "kvmclock", "lapic"
+ * for CPU 0 and "cpu.K", ... for CPU K: the list entry's suffix becomes the sections' (the
+ * devices write their fixed names; the state stream appends the suffix). */
+static const char *pc_cpu_suffix(const char *name)
 {
-    vcpu_destroy(o);
+    return strchr(name, '.');
 }
-static void pc_vcpu_save(void *o, struct state_writer *w, const char *name)
-{
-    (void)name;
-    vcpu_save(o, w);
-}
-static int pc_vcpu_load(void *o, struct state_reader *r, const char *name)
-{
-    (void)name;
-    return vcpu_load(o, r);
-}
-static const struct pc_device_ops pc_vcpu_ops = {pc_vcpu_destroy, pc_vcpu_save, pc_vcpu_load, NULL,
-                                                 NULL};
+
+#define PC_CPU_OPS(prefix, timer)                                                                  \
+    static void pc_##prefix##_destroy(void *o)                                                     \
+    {                                                                                              \
+        prefix##_destroy(o);                                                                       \
+    }                                                                                              \
+    static void pc_##prefix##_save(void *o, struct state_writer *w, const char *name)              \
+    {                                                                                              \
+        const char *old = w->suffix;                                                               \
+        w->suffix = pc_cpu_suffix(name);                                                           \
+        prefix##_save(o, w);                                                                       \
+        w->suffix = old;                                                                           \
+    }                                                                                              \
+    static int pc_##prefix##_load(void *o, struct state_reader *r, const char *name)               \
+    {                                                                                              \
+        const char *old = r->suffix;                                                               \
+        r->suffix = pc_cpu_suffix(name);                                                           \
+        int rc = prefix##_load(o, r);                                                              \
+        r->suffix = old;                                                                           \
+        return rc;                                                                                 \
+    }                                                                                              \
+    static const struct pc_device_ops pc_##prefix##_ops = {                                        \
+        pc_##prefix##_destroy, pc_##prefix##_save, pc_##prefix##_load, timer, NULL}
 
 /* The timer devices: fire what is due, report the next deadline. */
 static uint64_t pc_lapic_timer(void *o, uint64_t now)
@@ -70,8 +87,9 @@ static uint64_t pc_rtc_timer(void *o, uint64_t now)
     return rtc_next_deadline(o);
 }
 
-PC_PLAIN_OPS(kvmclock, NULL);
-PC_PLAIN_OPS(lapic, pc_lapic_timer);
+PC_CPU_OPS(vcpu, NULL);
+PC_CPU_OPS(kvmclock, NULL);
+PC_CPU_OPS(lapic, pc_lapic_timer);
 PC_PLAIN_OPS(ioapic, NULL);
 PC_PLAIN_OPS(i8259, NULL);
 PC_PLAIN_OPS(uart8250, NULL);
@@ -201,23 +219,44 @@ static void pc_kick(void *opaque)
     if (pc->events.kick) pc->events.kick(pc->events.opaque);
 }
 
+/* An interrupt or start-up event for one CPU: CPU 0 is the loop's, an AP has its own thread. */
+static void pc_cpu_kick(void *opaque)
+{
+    struct pc_cpu *c = opaque;
+    struct pc *pc = c->pc;
+    if (c->index == 0) {
+        pc_kick(pc);
+        return;
+    }
+    vcpu_request_exit(c->vcpu);
+    if (pc->events.cpu_kick) pc->events.cpu_kick(pc->events.opaque, c->index);
+}
+
+static void pc_cpu_timer_armed(void *opaque)
+{
+    struct pc_cpu *c = opaque;
+    if (c->index && c->pc->events.timers_changed)
+        c->pc->events.timers_changed(c->pc->events.opaque);
+}
+
 static void pc_lapic_eoi(void *opaque, uint8_t vector)
 {
     struct pc *pc = opaque;
     if (pc->ioapic) ioapic_eoi(pc->ioapic, vector);
 }
 
-/* The MSRs the engine leaves to the platform: APIC base and TSC deadline (LAPIC), kvmclock. */
+/* The MSRs the engine leaves to the platform: APIC base and TSC deadline (LAPIC), kvmclock;
+ * each vCPU reaches its own. */
 static bool pc_msr_read(void *opaque, uint32_t msr, uint64_t *value)
 {
-    struct pc *pc = opaque;
-    return lapic_msr_read(pc->lapic, msr, value) || kvmclock_msr_read(pc->kvmclock, msr, value);
+    struct pc_cpu *c = opaque;
+    return lapic_msr_read(c->lapic, msr, value) || kvmclock_msr_read(c->kvmclock, msr, value);
 }
 
 static bool pc_msr_write(void *opaque, uint32_t msr, uint64_t value)
 {
-    struct pc *pc = opaque;
-    return lapic_msr_write(pc->lapic, msr, value) || kvmclock_msr_write(pc->kvmclock, msr, value);
+    struct pc_cpu *c = opaque;
+    return lapic_msr_write(c->lapic, msr, value) || kvmclock_msr_write(c->kvmclock, msr, value);
 }
 
 static const struct vcpu_msr_ops pc_msr_ops = {.read = pc_msr_read, .write = pc_msr_write};
@@ -269,7 +308,7 @@ static void pc_rtc_cmos_init(struct pc *pc, struct rtc *rtc)
     rtc_cmos_set(rtc, 0x5D, (uint8_t)(above4g >> 16));
 }
 
-/* The vCPU and its platform: LAPIC (interrupt controller, MSI sink, timer) and kvmclock. The
+/* A vCPU and its platform: LAPIC (interrupt controller, MSI sink, timer) and kvmclock. The
  * kvmclock entry follows the vCPU's so that loading it finds the guest TSC already restored. */
 /* Firmware boot: the 8259 pair behind the BSP's LINT0, and ISA interrupts to both it and the
  * IOAPIC (IRQ 0 on GSI 2), as on a PC whose firmware and bootloader use the PIC and whose OS
@@ -307,46 +346,309 @@ static struct irq_line pc_isa_irq(struct pc *pc, unsigned irq)
     return (struct irq_line){.set_level = pc_isa_set, .opaque = pc, .pin = irq};
 }
 
-static int pc_create_cpu(struct pc *pc, const struct pc_config *cfg, char *err, size_t errlen)
+static int pc_create_one_cpu(struct pc *pc, const struct pc_config *cfg, unsigned k, char *err,
+                             size_t errlen)
 {
-    if (pc_add(pc, "cpu", pc->vcpu = vcpu_create(&pc->bus, 0), &pc_vcpu_ops, err, errlen) < 0)
+    struct pc_cpu *c = &pc->cpu[k];
+    char name[24];
+    const char *sfx = "";
+    char buf[8];
+    if (k) {
+        snprintf(buf, sizeof buf, ".%u", k);
+        sfx = buf;
+    }
+    c->pc = pc;
+    c->index = k;
+    snprintf(name, sizeof name, "cpu%s", sfx);
+    if (pc_add(pc, name, c->vcpu = vcpu_create(&pc->bus, k), &pc_vcpu_ops, err, errlen) < 0)
         return -1;
     if ((cfg->engine != VCPU_ENGINE_DEFAULT || cfg->jit_cache) &&
-        vcpu_set_engine(pc->vcpu, cfg->engine, cfg->jit_cache) < 0 &&
+        vcpu_set_engine(c->vcpu, cfg->engine, cfg->jit_cache) < 0 &&
         cfg->engine == VCPU_ENGINE_JIT) {
         snprintf(err, errlen, "--engine jit: this host cannot run translated code");
         return -1;
     }
+    if (k) vcpu_sync_tsc(c->vcpu, pc->cpu[0].vcpu); /* one TSC for the machine */
     struct kvmclock_config kc = {
         .read_tsc = pc_read_tsc,
-        .tsc_opaque = pc->vcpu,
-        .tsc_hz = vcpu_tsc_hz(pc->vcpu),
+        .tsc_opaque = c->vcpu,
+        .tsc_hz = vcpu_tsc_hz(c->vcpu),
     };
-    pc->kvmclock = kvmclock_create(&pc->bus, &kc);
-    if (pc_add(pc, "kvmclock", pc->kvmclock, &pc_kvmclock_ops, err, errlen) < 0) return -1;
+    c->kvmclock = kvmclock_create(&pc->bus, &kc);
+    snprintf(name, sizeof name, "kvmclock%s", sfx);
+    if (pc_add(pc, name, c->kvmclock, &pc_kvmclock_ops, err, errlen) < 0) return -1;
+    if (k) kvmclock_sync_boot(c->kvmclock, pc->cpu[0].kvmclock);
     struct lapic_config lc = {
-        .extint_vector = cfg->bios ? pc_extint_vector : NULL,
-        .extint_ack = cfg->bios ? pc_extint_ack : NULL,
+        /* the PIC is behind the BSP's LINT0 */
+        .extint_vector = cfg->bios && k == 0 ? pc_extint_vector : NULL,
+        .extint_ack = cfg->bios && k == 0 ? pc_extint_ack : NULL,
         .extint_opaque = pc,
-        .id = 0,
+        .id = k,
+        .apic_bus = pc->apic_bus,
+        .ap = k != 0,
         .read_tsc = pc_read_tsc,
-        .tsc_opaque = pc->vcpu,
-        .tsc_hz = vcpu_tsc_hz(pc->vcpu),
-        .kick = pc_kick,
-        .kick_opaque = pc,
+        .tsc_opaque = c->vcpu,
+        .tsc_hz = vcpu_tsc_hz(c->vcpu),
+        .kick = pc_cpu_kick,
+        .kick_opaque = c,
         .eoi = pc_lapic_eoi,
         .eoi_opaque = pc,
+        .timer_armed = pc->ncpus > 1 ? pc_cpu_timer_armed : NULL,
     };
-    pc->lapic = lapic_create(&pc->bus, &lc);
-    if (pc_add(pc, "lapic", pc->lapic, &pc_lapic_ops, err, errlen) < 0) return -1;
-    vcpu_set_intc(pc->vcpu, &lapic_intc_ops, pc->lapic);
-    vcpu_set_msr_ops(pc->vcpu, &pc_msr_ops, pc);
+    c->lapic = lapic_create(&pc->bus, &lc);
+    snprintf(name, sizeof name, "lapic%s", sfx);
+    if (pc_add(pc, name, c->lapic, &pc_lapic_ops, err, errlen) < 0) return -1;
+    vcpu_set_intc(c->vcpu, &lapic_intc_ops, c->lapic);
+    vcpu_set_msr_ops(c->vcpu, &pc_msr_ops, c);
     return 0;
+}
+
+static int pc_create_cpu(struct pc *pc, const struct pc_config *cfg, char *err, size_t errlen)
+{
+    pc->ncpus = cfg->ncpus ? cfg->ncpus : 1;
+    if (pc->ncpus > PC_MAX_CPUS) return snprintf(err, errlen, "at most %d vCPUs", PC_MAX_CPUS), -1;
+    if (pc->ncpus > 1 && !(pc->apic_bus = apic_bus_create(&pc->bus)))
+        return snprintf(err, errlen, "cannot create the APIC bus"), -1;
+    for (unsigned k = 0; k < pc->ncpus; k++)
+        if (pc_create_one_cpu(pc, cfg, k, err, errlen) < 0) return -1;
+    pc->vcpu = pc->cpu[0].vcpu;
+    pc->lapic = pc->cpu[0].lapic;
+    pc->kvmclock = pc->cpu[0].kvmclock;
+    return 0;
+}
+
+/* ---- the ACPI multiprocessor wakeup mailbox (ACPI 6.4, 5.2.12.19) ----
+ * u16 command (1: wake up), u16 reserved, u32 APIC id, u64 wakeup vector, then 2032 bytes for
+ * the OS and 2048 for the firmware. The OS writes the id and vector, then the command; the
+ * "firmware" (this page) wakes that AP into 64-bit code at the vector and clears the command,
+ * which the OS waits for. A command for a CPU that is not waiting is cleared too (logged), so
+ * the OS never waits forever. */
+#define MPWAKE_CMD_WAKEUP 1
+
+static uint64_t pc_mpwake_read(void *opaque, uint64_t off, unsigned size)
+{
+    struct pc_mpwake *m = opaque;
+    uint64_t v = 0;
+    if (off + size > sizeof m->page) return 0;
+    pthread_mutex_lock(&m->lock);
+    memcpy(&v, m->page + off, size);
+    pthread_mutex_unlock(&m->lock);
+    return v;
+}
+
+static void pc_mpwake_write(void *opaque, uint64_t off, uint64_t value, unsigned size)
+{
+    struct pc_mpwake *m = opaque;
+    if (off + size > sizeof m->page) return;
+    pthread_mutex_lock(&m->lock);
+    memcpy(m->page + off, &value, size);
+    uint16_t cmd;
+    memcpy(&cmd, m->page, 2);
+    if (off < 2 && cmd == MPWAKE_CMD_WAKEUP) {
+        uint32_t id;
+        uint64_t entry;
+        memcpy(&id, m->page + 4, 4);
+        memcpy(&entry, m->page + 8, 8);
+        struct lapic *l = apic_bus_find(m->pc->apic_bus, id);
+        if (!l || !lapic_mp_wake(l, entry))
+            log_info("ACPI mailbox: APIC id %u is not waiting to be woken", id);
+        cmd = 0;
+        memcpy(m->page, &cmd, 2);
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+static const struct io_ops pc_mpwake_ops = {pc_mpwake_read, pc_mpwake_write};
+
+static void pc_mpwake_destroy(void *o)
+{
+    struct pc_mpwake *m = o;
+    bus_move_mmio(&m->pc->bus, &pc_mpwake_ops, m, 0, 0);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+/* Section "mp-wake" (only with several CPUs), version 1: the mailbox page. */
+static void pc_mpwake_save(void *o, struct state_writer *w, const char *name)
+{
+    (void)name;
+    struct pc_mpwake *m = o;
+    pthread_mutex_lock(&m->lock);
+    state_section_begin(w, "mp-wake", 1);
+    state_put_bytes(w, m->page, sizeof m->page);
+    state_section_end(w);
+    pthread_mutex_unlock(&m->lock);
+}
+
+static int pc_mpwake_load(void *o, struct state_reader *r, const char *name)
+{
+    (void)name;
+    struct pc_mpwake *m = o;
+    uint32_t version;
+    uint8_t page[4096];
+    if (!state_section_find(r, "mp-wake", &version) || version != 1) {
+        log_error("state: no usable mp-wake section");
+        return -1;
+    }
+    state_get_bytes(r, page, sizeof page);
+    if (!state_ok(r)) {
+        log_error("state: truncated mp-wake section");
+        return -1;
+    }
+    if (state_committing(r)) {
+        pthread_mutex_lock(&m->lock);
+        memcpy(m->page, page, sizeof page);
+        pthread_mutex_unlock(&m->lock);
+    }
+    return 0;
+}
+
+static const struct pc_device_ops pc_mpwake_dev_ops = {pc_mpwake_destroy, pc_mpwake_save,
+                                                       pc_mpwake_load, NULL, NULL};
+
+static int pc_create_mpwake(struct pc *pc, char *err, size_t errlen)
+{
+    struct pc_mpwake *m = calloc(1, sizeof(*m));
+    if (!m) return snprintf(err, errlen, "out of memory"), -1;
+    m->pc = pc;
+    pthread_mutex_init(&m->lock, NULL);
+    if (bus_add_mmio(&pc->bus, PC_MPWAKE_BASE, sizeof m->page, &pc_mpwake_ops, m, "mp-wake") != 0) {
+        pthread_mutex_destroy(&m->lock);
+        free(m);
+        return snprintf(err, errlen, "cannot map the ACPI wakeup mailbox"), -1;
+    }
+    pc->mpwake = m;
+    return pc_add(pc, "mp-wake", m, &pc_mpwake_dev_ops, err, errlen);
+}
+
+/* The identity map and GDT a woken AP starts on (in the reserved BIOS area). */
+static int pc_mpwake_firmware(struct pc *pc)
+{
+    uint8_t *pml4 = bus_ram_ptr(&pc->bus, PC_MPWAKE_PML4, 0x3000);
+    if (!pml4) return -1;
+    memset(pml4, 0, 0x3000);
+    uint64_t e = PC_MPWAKE_PDPT | 0x3; /* present, writable */
+    memcpy(pml4, &e, 8);
+    for (uint64_t g = 0; g < 512; g++) {
+        e = (g << 30) | 0x83; /* present, writable, 1 GiB page */
+        memcpy(pml4 + 0x1000 + 8 * g, &e, 8);
+    }
+    static const uint64_t gdt[3] = {0, 0x00AF9B000000FFFFull, 0x00CF93000000FFFFull};
+    memcpy(pml4 + 0x2000, gdt, sizeof gdt);
+    bus_note_write(&pc->bus, PC_MPWAKE_PML4, 0x3000);
+    return 0;
+}
+
+unsigned pc_ncpus(struct pc *pc)
+{
+    return pc->ncpus;
+}
+
+struct vcpu *pc_cpu_vcpu(struct pc *pc, unsigned k)
+{
+    return k < pc->ncpus ? pc->cpu[k].vcpu : NULL;
+}
+
+void pc_cpu_bind_thread(struct pc *pc, unsigned k)
+{
+    if (k < pc->ncpus) lapic_bind_thread(pc->cpu[k].lapic);
+}
+
+static struct vcpu_segment pc_seg(uint16_t sel, uint64_t base, uint32_t limit, uint16_t attr)
+{
+    return (struct vcpu_segment){.selector = sel, .base = base, .limit = limit, .attr = attr};
+}
+
+/* SIPI: real mode at vector << 12 (CS = vector << 8, IP = 0), the rest as INIT left it. */
+static void pc_cpu_sipi(struct vcpu *v, uint64_t vector)
+{
+    struct vcpu_sregs s;
+    vcpu_get_sregs(v, &s);
+    s.seg[VSEG_CS] = pc_seg((uint16_t)(vector << 8), vector << 12, 0xffff, 0x9b);
+    vcpu_set_sregs(v, &s);
+    struct vcpu_regs r;
+    vcpu_get_regs(v, &r);
+    r.rip = 0;
+    vcpu_set_regs(v, &r);
+}
+
+/* The mailbox's wake-up: 64-bit mode on the firmware's identity map, interrupts off, at entry. */
+static void pc_cpu_wake64(struct vcpu *v, uint64_t entry)
+{
+    struct vcpu_sregs s;
+    vcpu_get_sregs(v, &s);
+    s.seg[VSEG_CS] = pc_seg(PC_MPWAKE_SEL_CODE, 0, 0xffffffff, 0xAF9B);
+    struct vcpu_segment data = pc_seg(PC_MPWAKE_SEL_DATA, 0, 0xffffffff, 0xCF93);
+    s.seg[VSEG_DS] = s.seg[VSEG_ES] = s.seg[VSEG_SS] = s.seg[VSEG_FS] = s.seg[VSEG_GS] = data;
+    s.seg[VSEG_TR] = pc_seg(0, 0, 0x67, 0x008B);
+    s.seg[VSEG_LDTR] = pc_seg(0, 0, 0xffff, 0x0082);
+    s.gdt_base = PC_MPWAKE_GDT;
+    s.gdt_limit = 3 * 8 - 1;
+    s.idt_base = 0;
+    s.idt_limit = 0;
+    s.cr0 = 0x80000031; /* PG | NE | ET | PE */
+    s.cr3 = PC_MPWAKE_PML4;
+    s.cr4 = 0x20;   /* PAE */
+    s.efer = 0x500; /* LMA | LME */
+    vcpu_set_sregs(v, &s);
+    struct vcpu_regs r = {.rip = entry, .rflags = 0x2};
+    vcpu_set_regs(v, &r);
+}
+
+bool pc_cpu_startup(struct pc *pc, unsigned k)
+{
+    struct pc_cpu *c = &pc->cpu[k];
+    uint64_t vector;
+    switch (lapic_startup_take(c->lapic, &vector)) {
+    case LAPIC_SU_INIT: vcpu_init_reset(c->vcpu); break;
+    case LAPIC_SU_SIPI:
+        vcpu_init_reset(c->vcpu);
+        pc_cpu_sipi(c->vcpu, vector);
+        c->stopped_reported = false;
+        break;
+    case LAPIC_SU_WAKE64:
+        vcpu_init_reset(c->vcpu);
+        pc_cpu_wake64(c->vcpu, vector);
+        c->stopped_reported = false;
+        break;
+    default: break;
+    }
+    /* An NMI needs the engine's NMI delivery, which it does not have yet (docs/SMP.md). */
+    if (lapic_nmi_take(c->lapic)) log_debug("cpu %u: NMI dropped", k);
+    return !lapic_waiting_for_sipi(c->lapic);
+}
+
+bool pc_cpu_wake_pending(struct pc *pc, unsigned k)
+{
+    struct pc_cpu *c = &pc->cpu[k];
+    if (lapic_startup_pending(c->lapic)) return true;
+    if (lapic_intc_ops.pending(c->lapic) < 0) return false;
+    struct vcpu_regs r;
+    vcpu_get_regs(c->vcpu, &r);
+    return (r.rflags & 0x200) != 0; /* with interrupts off only INIT or an NMI wakes it */
+}
+
+void pc_cpu_stopped(struct pc *pc, unsigned k)
+{
+    struct pc_cpu *c = &pc->cpu[k];
+    if (!c->stopped_reported) {
+        fprintf(stderr, "vessel: cpu %u stopped (%s); it waits for INIT and SIPI\n", k,
+                vcpu_exit_reason(c->vcpu));
+        c->stopped_reported = true;
+    }
+    lapic_park(c->lapic);
+}
+
+void pc_rearm_dirty(struct pc *pc)
+{
+    for (unsigned k = 0; k < pc->ncpus; k++)
+        vcpu_rearm_dirty(pc->cpu[k].vcpu);
 }
 
 static int pc_create_devices(struct pc *pc, const struct pc_config *cfg, char *err, size_t errlen)
 {
-    struct msi_sink msi = lapic_msi_sink(pc->lapic);
+    struct msi_sink msi =
+        pc->apic_bus ? apic_bus_msi_sink(pc->apic_bus) : lapic_msi_sink(pc->lapic);
     pc->ioapic = ioapic_create(&pc->bus, PC_IOAPIC_BASE, msi);
     if (pc_add(pc, "ioapic", pc->ioapic, &pc_ioapic_ops, err, errlen) < 0) return -1;
     if (cfg->bios) {
@@ -489,8 +791,15 @@ static int pc_build_firmware(struct pc *pc, const struct pc_config *cfg, char *e
     acpi_config_default(&ac);            /* one CPU, every legacy device this board creates */
     ac.i8042_aux = cfg->display != NULL; /* the display's mouse (pc_display.c) */
     ac.fw_cfg = (pc->optional & PC_HAS_FWCFG) != 0;
-    if (cfg->bios) /* the firmware places them (acpi_loader.c); its image owns 0xE0000 */
-        return acpi_loader_add(pc->fw_cfg, &ac, err, errlen);
+    ac.ncpus = pc->ncpus;
+    /* the firmware places them (acpi_loader.c); its image owns 0xE0000, the APs' start-up page
+     * tables included: it starts them with INIT/SIPI, so no mailbox is offered */
+    if (cfg->bios) return acpi_loader_add(pc->fw_cfg, &ac, err, errlen);
+    if (pc->ncpus > 1) {
+        ac.mp_wake_mailbox = PC_MPWAKE_BASE;
+        if (pc_mpwake_firmware(pc) < 0)
+            return snprintf(err, errlen, "cannot write the AP start-up page tables"), -1;
+    }
     if (acpi_build(&pc->bus, &ac, &pc->rsdp_addr) < 0)
         return snprintf(err, errlen, "cannot build the ACPI tables"), -1;
     return 0;
@@ -525,7 +834,9 @@ struct pc *pc_create(const struct pc_config *cfg, char *err, size_t errlen, int 
         free(pc);
         return NULL;
     }
-    if (pc_create_cpu(pc, cfg, err, errlen) < 0 || pc_create_devices(pc, cfg, err, errlen) < 0 ||
+    if (pc_create_cpu(pc, cfg, err, errlen) < 0 ||
+        (pc->ncpus > 1 && pc_create_mpwake(pc, err, errlen) < 0) ||
+        pc_create_devices(pc, cfg, err, errlen) < 0 ||
         pc_create_virtio(pc, cfg, err, errlen, usage) < 0 ||
         pc_create_fw_cfg(pc, cfg, err, errlen, usage) < 0 ||
         pc_build_firmware(pc, cfg, err, errlen) < 0 ||
@@ -570,6 +881,7 @@ void pc_destroy(struct pc *pc)
      * controllers they signal into go away. */
     for (unsigned k = pc->ndev; k-- > 0;)
         if (pc->dev[k].ops->destroy) pc->dev[k].ops->destroy(pc->dev[k].obj);
+    apic_bus_destroy(pc->apic_bus);
     bus_destroy(&pc->bus);
     free(pc);
 }
@@ -578,7 +890,9 @@ void pc_set_running(struct pc *pc, bool running)
 {
     for (unsigned k = 0; k < pc->ndev; k++)
         if (pc->dev[k].ops->run_state) pc->dev[k].ops->run_state(pc->dev[k].obj, running);
-    if (running) kvmclock_guest_stopped(pc->kvmclock);
+    if (running)
+        for (unsigned k = 0; k < pc->ncpus; k++)
+            kvmclock_guest_stopped(pc->cpu[k].kvmclock);
 }
 
 /* Page sharing's short stop of the device threads: the guest is not told (no kvmclock flag). */

@@ -1,4 +1,4 @@
-/* pc.h — the vessel PC board: guest RAM and the memory map, one vCPU with its LAPIC, the IOAPIC
+/* pc.h — the vessel PC board: guest RAM and the memory map, vCPUs each with a LAPIC, the IOAPIC
  * and the legacy devices wired to its pins, the PCI host bridge, the ACPI tables and power
  * registers, pvpanic, and the Linux kernel loaded for direct 64-bit boot.
  *
@@ -22,12 +22,17 @@ struct pc_events {
     void (*reset)(void *opaque);                  /* ACPI reset register, keyboard reset */
     void (*panic)(void *opaque, unsigned events); /* pvpanic events */
     void (*serial_out)(void *opaque, const uint8_t *buf, size_t len); /* COM1 transmit */
-    void (*kick)(void *opaque); /* an interrupt became pending (any thread) */
+    void (*kick)(void *opaque); /* an interrupt became pending for CPU 0 (any thread) */
+    /* With several CPUs: CPU k > 0 has an interrupt or start-up event pending (any thread). */
+    void (*cpu_kick)(void *opaque, unsigned cpu);
+    /* An AP's LAPIC timer moved: the timer loop (pc_update_timers) should look again. */
+    void (*timers_changed)(void *opaque);
     void *opaque;
 };
 
 #define PC_MAX_DISKS  4
 #define PC_MAX_FW_CFG 16
+#define PC_MAX_CPUS   32
 
 /* The memory balloon (virtio-balloon), if enabled. */
 struct pc_balloon_config {
@@ -62,6 +67,7 @@ struct pc_config {
     unsigned nfw_cfg;
     enum vcpu_engine engine; /* the vCPU's engine (vessel/cpu.h) */
     size_t jit_cache;        /* translator code cache bytes, 0 for the default */
+    unsigned ncpus;          /* vCPUs, 1..PC_MAX_CPUS (0 means 1) */
     struct pc_events events;
 };
 
@@ -96,10 +102,27 @@ uint64_t pc_update_timers(struct pc *pc, uint64_t now_ns);
  * (virtio-net receive, virtio-blk batches) and, on resume, the guest's kvmclock says it was
  * stopped. The loop calls it; a new machine runs. */
 void pc_set_running(struct pc *pc, bool running);
-/* The board's vCPU: the caller runs it (vcpu_run) and asks it to stop (vcpu_request_exit). */
+/* The board's vCPU 0 (the bootstrap processor): the caller runs it (vcpu_run) and asks it to
+ * stop (vcpu_request_exit). */
 struct vcpu *pc_vcpu(struct pc *pc);
 /* Whether the LAPIC has an interrupt the CPU could take now (a halted vCPU will wake). */
 bool pc_irq_pending(struct pc *pc);
+
+/* Several CPUs (docs/SMP.md). CPU 0 is pc_vcpu; each AP k in 1..pc_ncpus-1 runs on a thread of
+ * the caller's. That thread calls pc_cpu_bind_thread(pc, k) once, then pc_cpu_startup before
+ * every run: it applies INIT, SIPI and ACPI-mailbox wake-ups (the vCPU's registers change on the
+ * vCPU's own thread) and says whether the CPU may run (false: it waits for SIPI; sleep until
+ * cpu_kick). After a run ended in HLT, sleep until pc_cpu_wake_pending. */
+unsigned pc_ncpus(struct pc *pc);
+struct vcpu *pc_cpu_vcpu(struct pc *pc, unsigned k);
+void pc_cpu_bind_thread(struct pc *pc, unsigned k);
+bool pc_cpu_startup(struct pc *pc, unsigned k);
+bool pc_cpu_wake_pending(struct pc *pc, unsigned k);
+/* The AP's run ended in a triple fault or an engine error: it is stopped (reported once on
+ * stderr) and waits for INIT/SIPI; the machine runs on. */
+void pc_cpu_stopped(struct pc *pc, unsigned k);
+/* Drop every vCPU's fast write mappings (vcpu_rearm_dirty on each). */
+void pc_rearm_dirty(struct pc *pc);
 /* Host input for COM1; returns how many bytes the UART took. */
 size_t pc_serial_input(struct pc *pc, const uint8_t *buf, size_t len);
 /* Host input for the console device (COM1, or virtio-console with hvc). */

@@ -65,7 +65,7 @@ uint64_t pc_display_ram(const struct pc_config *cfg)
 static void pc_display_rearm(void *opaque)
 {
     struct pc_display *d = opaque;
-    vcpu_rearm_dirty(d->pc->vcpu);
+    pc_rearm_dirty(d->pc);
 }
 
 static void pc_display_rect(void *opaque, unsigned x, unsigned y, unsigned w, unsigned h)
@@ -228,7 +228,7 @@ static const struct pc_device_ops pc_bochs_ops = {pc_bochs_destroy, pc_bochs_sav
 static void pc_display_flush(void *opaque)
 {
     struct pc *pc = opaque;
-    vcpu_rearm_dirty(pc->vcpu);
+    pc_rearm_dirty(pc);
 }
 
 /* The PCI display over the reserved RAM [base, base+size), on the list before the display's

@@ -4,6 +4,7 @@
  * a device means one entry in pc.c's creation code; destroy, timers, save and load follow from
  * its hooks. Only src/machine/ (and the board's unit test) include this. */
 #pragma once
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -35,7 +36,7 @@ struct pc_device {
 
 /* vcpu, kvmclock, lapic, ioapic, com1, pit, rtc, i8042, pvpanic, acpi_pm, pci-host, then per
  * virtio device up to two entries (back-end and front-end). */
-#define PC_MAX_DEVICES 32
+#define PC_MAX_DEVICES (32 + 3 * PC_MAX_CPUS)
 
 /* Optional devices, as recorded in the board section (must match on load). */
 #define PC_HAS_RNG     1u
@@ -46,12 +47,34 @@ struct pc_device {
 #define PC_HAS_BOCHS   32u /* the display is the PCI bochs-display */
 #define PC_HAS_FWCFG   64u /* the fw_cfg device (--fw-cfg items) */
 
+/* One CPU: its engine, LAPIC and kvmclock (the MSRs each vCPU reaches go to its own). */
+struct pc_cpu {
+    struct pc *pc;
+    unsigned index;
+    struct vcpu *vcpu;
+    struct lapic *lapic;
+    struct kvmclock *kvmclock;
+    bool stopped_reported;
+};
+
+/* The ACPI multiprocessor wakeup mailbox (pc.c): a 4 KiB MMIO page that reads back what was
+ * written; a wakeup command is carried out as it is written. */
+struct pc_mpwake {
+    struct pc *pc;
+    pthread_mutex_t lock;
+    uint8_t page[4096];
+};
+
 struct pc {
     struct bus bus;
     struct pc_events events;
-    struct vcpu *vcpu;
+    struct vcpu *vcpu; /* CPU 0's, as cpu[0] */
     struct kvmclock *kvmclock;
     struct lapic *lapic;
+    struct pc_cpu cpu[PC_MAX_CPUS];
+    unsigned ncpus;
+    struct apic_bus *apic_bus; /* NULL with one CPU */
+    struct pc_mpwake *mpwake;  /* NULL with one CPU */
     struct ioapic *ioapic;
     struct i8259 *pic; /* firmware boot only: the ISA lines go to it and to the IOAPIC */
     struct uart8250 *com1;

@@ -59,13 +59,14 @@ void state_writer_free(struct state_writer *w)
 
 void state_section_begin(struct state_writer *w, const char *name, uint32_t version)
 {
-    size_t n = strlen(name);
-    if (w->section_start || n == 0 || n > 255) {
+    size_t n = strlen(name), ns = w->suffix ? strlen(w->suffix) : 0;
+    if (w->section_start || n == 0 || n + ns > 255) {
         w->error = true;
         return;
     }
-    put_le(w, n, 2);
+    put_le(w, n + ns, 2);
     put_raw(w, name, n);
+    if (ns) put_raw(w, w->suffix, ns);
     put_le(w, version, 4);
     w->section_start = w->len;
     put_le(w, 0, 8);
@@ -129,7 +130,7 @@ bool state_reader_init(struct state_reader *r, const void *data, size_t len)
 
 bool state_section_find(struct state_reader *r, const char *name, uint32_t *version)
 {
-    size_t pos = 12, want = strlen(name);
+    size_t pos = 12, want = strlen(name), ns = r->suffix ? strlen(r->suffix) : 0;
     while (pos + 2 <= r->len) {
         size_t n = get_le_at(r->data + pos, 2);
         if (n > r->len - pos - 2 || r->len - pos - 2 - n < 12) break;
@@ -138,7 +139,8 @@ bool state_section_find(struct state_reader *r, const char *name, uint32_t *vers
         uint64_t plen = get_le_at(nm + n + 4, 8);
         size_t payload = pos + 2 + n + 12;
         if (plen > r->len - payload) break;
-        if (n == want && memcmp(nm, name, n) == 0) {
+        if (n == want + ns && memcmp(nm, name, want) == 0 &&
+            (!ns || memcmp(nm + want, r->suffix, ns) == 0)) {
             r->pos = payload;
             r->end = payload + plen;
             if (version) *version = ver;

@@ -265,11 +265,16 @@ static int cli_run_option(enum cli_opt o, const char *v, struct vm_config *cfg, 
         if (m & 0xfff) return cli_err(err, errlen, "--memory: %s is not a multiple of 4K", v);
         cfg->mem_size = m;
         break;
-    case OPT_CPUS:
-        if (strcmp(v, "1") != 0)
-            return cli_err(err, errlen, "--cpus: '%s' is not supported (only 1 vCPU for now)", v);
-        cfg->cpus = 1;
+    case OPT_CPUS: {
+        char *end;
+        errno = 0;
+        unsigned long n = strtoul(v, &end, 10);
+        if (!*v || *end || errno || n < 1 || n > VM_MAX_CPUS || v[0] == '-' || v[0] == '+')
+            return cli_err(err, errlen, "--cpus: '%s' is not a number of vCPUs (1 to %d)", v,
+                           VM_MAX_CPUS);
+        cfg->cpus = (unsigned)n;
         break;
+    }
     case OPT_CONSOLE:
         if (strcmp(v, "stdio") != 0 && (strncmp(v, "file:", 5) != 0 || !v[5]))
             return cli_err(err, errlen, "--console: '%s' is not stdio or file:PATH", v);
@@ -668,7 +673,7 @@ void cli_print_run_help(void)
           "  --append STR         add STR to the kernel command line (default:\n"
           "                       \"" VM_CMDLINE_DEFAULT "\")\n"
           "  --memory SIZE        guest RAM, bytes or K/M/G suffix, 64M..64G (default 256M)\n"
-          "  --cpus N             number of vCPUs (only 1 for now)\n"
+          "  --cpus N             number of vCPUs, 1 to 32 (one host thread each)\n"
           "  --console stdio|file:PATH\n"
           "                       where the serial console goes (default stdio; file:PATH\n"
           "                       writes guest output to PATH and gives the guest no input)\n"

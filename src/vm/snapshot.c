@@ -65,10 +65,8 @@ void snap_dirty_reset(struct pc *pc)
     for (size_t p = 0; p < npages; p++)
         b->page_flags[p] &= (uint8_t)~BUS_PAGE_DIRTY;
     /* The engine marks a page dirty when it caches a write translation for it, not on every
-     * write: writing the control state back (unchanged) drops every cached translation. */
-    struct vcpu_sregs s;
-    vcpu_get_sregs(pc_vcpu(pc), &s);
-    vcpu_set_sregs(pc_vcpu(pc), &s);
+     * write: every vCPU drops its cached translations (the vCPUs are stopped here). */
+    pc_rearm_dirty(pc);
 }
 
 /* ---- writing ---- */

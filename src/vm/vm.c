@@ -1,5 +1,5 @@
-/* vm.c — the single-vCPU main loop. The vCPU runs in slices; between slices the loop fires due
- * device timers, moves console bytes both ways, acts on machine events (power-off, reset,
+/* vm.c — the main loop, which runs vCPU 0. The vCPU runs in slices; between slices the loop fires
+ * due device timers, moves console bytes both ways, acts on machine events (power-off, reset,
  * panic) and executes control requests from the API thread (vm_requests.c). When the guest
  * halts the loop sleeps in ppoll() on the console and a wake eventfd until the earliest timer
  * deadline, so an idle guest costs the host almost nothing. Other threads (virtio I/O, the
@@ -14,6 +14,13 @@
  *
  * Exit statuses are enum vm_status; the terminal is restored before anything is printed on the
  * way out (a raw terminal would mangle the register dump).
+ *
+ * With several CPUs each AP runs on a host thread of its own (vm_ap_main), in parallel with the
+ * loop's vCPU 0: it sleeps while halted or waiting for SIPI until its LAPIC kicks it. Whatever
+ * needs the whole machine still (control requests, a migration's rounds, pause, the end of the
+ * loop) first parks every AP at an instruction boundary (vm_aps_stop): no AP is then inside
+ * vcpu_run, and none runs again until the loop lets it (vm_aps_sync). Timers stay the loop's:
+ * an AP arming its LAPIC timer wakes the loop to look at the deadlines again.
  *
  * SIGUSR2 is the operator's handle on guest memory until the control API takes over: the
  * balloon size is read again from the --balloon control file, the guest is asked for fresh
@@ -254,6 +261,154 @@ static void vm_kick(void *opaque)
     (void)n; /* EAGAIN: the counter is already non-zero, the loop will wake */
 }
 
+/* ---- application processors ---- */
+
+static void vm_cpu_kick(void *opaque, unsigned cpu)
+{
+    struct vm *vm = opaque;
+    pthread_mutex_lock(&vm->cpu_lock);
+    if (vm->aps && vm->aps_pc == vm->pc && cpu >= 1 && cpu - 1 < vm->naps) {
+        struct vm_ap *ap = &vm->aps[cpu - 1];
+        ap->kicks++;
+        pthread_cond_signal(&ap->cond);
+    }
+    pthread_mutex_unlock(&vm->cpu_lock);
+}
+
+/* Whether the AP should sleep now (cpu_lock held): stopped, or idle with nothing new. */
+static bool vm_ap_idle(struct vm_ap *ap, uint64_t seen, bool runnable)
+{
+    if (ap->kicks != seen) return false;
+    if (!runnable) return !pc_cpu_wake_pending(ap->pc, ap->index);
+    return !pc_cpu_wake_pending(ap->pc, ap->index);
+}
+
+static void *vm_ap_main(void *arg)
+{
+    struct vm_ap *ap = arg;
+    struct vm *vm = ap->vm;
+    struct pc *pc = ap->pc;
+    unsigned k = ap->index;
+    struct vcpu *v = pc_cpu_vcpu(pc, k);
+    pc_cpu_bind_thread(pc, k);
+    pthread_mutex_lock(&vm->cpu_lock);
+    for (;;) {
+        if (vm->aps_quit) break;
+        if (vm->aps_stop) {
+            ap->parked = true;
+            vm->aps_parked++;
+            pthread_cond_broadcast(&vm->parked_cond);
+            while (vm->aps_stop && !vm->aps_quit)
+                pthread_cond_wait(&ap->cond, &vm->cpu_lock);
+            vm->aps_parked--;
+            ap->parked = false;
+            continue;
+        }
+        uint64_t seen = ap->kicks;
+        pthread_mutex_unlock(&vm->cpu_lock);
+        bool runnable = pc_cpu_startup(pc, k);
+        enum vcpu_exit e = runnable ? vcpu_run(v, VM_SLICE) : VCPU_EXIT_HLT;
+        if (e == VCPU_EXIT_SHUTDOWN || e == VCPU_EXIT_INTERNAL) {
+            pc_cpu_stopped(pc, k);
+            runnable = false;
+        }
+        pthread_mutex_lock(&vm->cpu_lock);
+        if (e != VCPU_EXIT_HLT && runnable) continue;
+        while (!vm->aps_stop && !vm->aps_quit && vm_ap_idle(ap, seen, runnable))
+            pthread_cond_wait(&ap->cond, &vm->cpu_lock);
+    }
+    pthread_mutex_unlock(&vm->cpu_lock);
+    return NULL;
+}
+
+/* Park every AP at an instruction boundary and wait until all are parked. */
+static void vm_aps_stop(struct vm *vm)
+{
+    if (!vm->naps) return;
+    pthread_mutex_lock(&vm->cpu_lock);
+    vm->aps_stop = true;
+    for (unsigned k = 0; k < vm->naps; k++) {
+        vcpu_request_exit(pc_cpu_vcpu(vm->aps_pc, k + 1));
+        pthread_cond_signal(&vm->aps[k].cond);
+    }
+    while (vm->aps_parked < vm->naps)
+        pthread_cond_wait(&vm->parked_cond, &vm->cpu_lock);
+    pthread_mutex_unlock(&vm->cpu_lock);
+}
+
+/* End the AP threads (before their machine goes). */
+static void vm_aps_quit(struct vm *vm)
+{
+    if (!vm->aps) return;
+    pthread_mutex_lock(&vm->cpu_lock);
+    vm->aps_quit = true;
+    for (unsigned k = 0; k < vm->naps; k++) {
+        /* a running AP's machine is alive (machines are replaced only with every AP parked) */
+        if (!vm->aps[k].parked) vcpu_request_exit(pc_cpu_vcpu(vm->aps_pc, k + 1));
+        pthread_cond_signal(&vm->aps[k].cond);
+    }
+    pthread_mutex_unlock(&vm->cpu_lock);
+    for (unsigned k = 0; k < vm->naps; k++) {
+        pthread_join(vm->aps[k].thread, NULL);
+        pthread_cond_destroy(&vm->aps[k].cond);
+    }
+    free(vm->aps);
+    vm->aps = NULL;
+    vm->naps = vm->aps_parked = 0;
+    vm->aps_pc = NULL;
+    vm->aps_stop = vm->aps_quit = false;
+}
+
+/* Threads for the machine the loop runs now: started for a new machine (and those of a machine
+ * that was replaced ended; they were parked and never touched it again), parked while paused,
+ * let go otherwise. */
+static void vm_aps_sync(struct vm *vm)
+{
+    /* an old machine's threads are parked (requests run with them stopped) */
+    if (vm->aps_pc != vm->pc) vm_aps_quit(vm);
+    if (!vm->pc || pc_ncpus(vm->pc) < 2) return;
+    if (!vm->aps) {
+        unsigned n = pc_ncpus(vm->pc) - 1;
+        vm->aps = calloc(n, sizeof(*vm->aps));
+        if (!vm->aps) {
+            fprintf(stderr, "vessel: out of memory for the AP threads\n");
+            return;
+        }
+        vm->aps_pc = vm->pc;
+        vm->aps_stop = vm->paused;
+        for (unsigned k = 0; k < n; k++) {
+            struct vm_ap *ap = &vm->aps[k];
+            *ap = (struct vm_ap){.vm = vm, .pc = vm->pc, .index = k + 1};
+            pthread_cond_init(&ap->cond, NULL);
+            if (pthread_create(&ap->thread, NULL, vm_ap_main, ap) != 0) {
+                pthread_cond_destroy(&ap->cond);
+                fprintf(stderr, "vessel: cannot start the thread of cpu %u\n", k + 1);
+                break;
+            }
+            vm->naps++;
+        }
+        if (vm->aps_stop) vm_aps_stop(vm);
+        return;
+    }
+    bool stop = vm->paused;
+    if (stop == vm->aps_stop) return;
+    if (stop) {
+        vm_aps_stop(vm);
+        return;
+    }
+    pthread_mutex_lock(&vm->cpu_lock);
+    vm->aps_stop = false;
+    for (unsigned k = 0; k < vm->naps; k++)
+        pthread_cond_signal(&vm->aps[k].cond);
+    pthread_mutex_unlock(&vm->cpu_lock);
+}
+
+/* An AP moved its LAPIC timer: the loop looks at the deadlines again. */
+static void vm_timers_changed(void *opaque)
+{
+    vm_kick(opaque);
+}
+
 /* The API thread's kick: always from another thread. */
 static void vm_ctl_kick(void *opaque)
 {
@@ -342,12 +497,18 @@ static enum vm_outcome vm_loop(struct vm *vm)
     uint64_t now = 0, deadline = UINT64_MAX;
     bool fresh = true; /* the machine was (re)started or resumed: read the clock and timers */
     for (;;) {
-        if (vm_ctl_serve(&vm->ctl, vm_handle_request, vm)) fresh = true;
+        /* Requests and migration rounds see the whole machine stopped (the APs parked). */
+        if (atomic_load(&vm->ctl.pending)) {
+            vm_aps_stop(vm);
+            if (vm_ctl_serve(&vm->ctl, vm_handle_request, vm)) fresh = true;
+        }
         if (vm->mig) {
+            vm_aps_stop(vm);
             migrate_poll(vm);
             if (vm->migrated) return VM_MIGRATED;
             fresh = true; /* a stop for the last round may have come and gone */
         }
+        vm_aps_sync(vm);
         if (!vm->pc || vm->paused) {
             /* Not started or paused: only requests (and the quit signal) matter. */
             if (vm_quit_requested) return VM_QUIT;
@@ -356,6 +517,15 @@ static enum vm_outcome vm_loop(struct vm *vm)
             continue;
         }
         struct vcpu *v = pc_vcpu(vm->pc);
+        bool smp = pc_ncpus(vm->pc) > 1;
+        if (smp && !pc_cpu_startup(vm->pc, 0)) {
+            /* CPU 0 took an INIT: it waits for a SIPI like an AP */
+            vm_idle(vm, deadline);
+            now = clock_ns();
+            deadline = pc_update_timers(vm->pc, now);
+            vm_feed_console(vm);
+            continue;
+        }
         if (fresh) {
             now = clock_ns();
             deadline = pc_update_timers(vm->pc, now);
@@ -375,6 +545,9 @@ static enum vm_outcome vm_loop(struct vm *vm)
             vm_dump_requested = 0;
             fprintf(stderr, "vessel: state on request (SIGUSR1), guest continues\n");
             vcpu_dump(v, stderr);
+            /* the APs' as last seen (they run on: a snapshot of moving state) */
+            for (unsigned k = 1; k < pc_ncpus(vm->pc); k++)
+                vcpu_dump(pc_cpu_vcpu(vm->pc, k), stderr);
         }
         if (vm_memory_requested) {
             vm_memory_requested = 0;
@@ -392,7 +565,8 @@ static enum vm_outcome vm_loop(struct vm *vm)
         case VCPU_EXIT_SHUTDOWN:
         case VCPU_EXIT_INTERNAL: return VM_CRASH;
         case VCPU_EXIT_HLT:
-            if (vm_halted_for_good(v)) return VM_DEAD;
+            /* with other CPUs an IPI (NMI, INIT) may still come */
+            if (!smp && vm_halted_for_good(v)) return VM_DEAD;
             /* A timer that just fired or input just fed may already have woken it. */
             if (!pc_irq_pending(vm->pc) && !atomic_load(&vm->ctl.pending)) {
                 vm_idle(vm, deadline);
@@ -464,11 +638,14 @@ int vm_build(struct vm *vm, bool boot, char *err, size_t errlen, int *usage)
         .screenshot = cfg->screenshot,
         .engine = cfg->engine,
         .jit_cache = cfg->jit_cache,
+        .ncpus = cfg->cpus,
         .events = {.poweroff = vm_on_poweroff,
                    .reset = vm_on_reset,
                    .panic = vm_on_panic,
                    .serial_out = vm_on_serial,
                    .kick = vm_kick,
+                   .cpu_kick = vm_cpu_kick,
+                   .timers_changed = vm_timers_changed,
                    .opaque = vm},
     };
     for (unsigned k = 0; k < cfg->ndisks && k < PC_MAX_DISKS; k++) {
@@ -601,6 +778,8 @@ static void vm_free(struct vm *vm)
     snap_close(&vm->img);
     snap_chain_clear(&vm->chain);
     vm_ctl_destroy(&vm->ctl);
+    pthread_mutex_destroy(&vm->cpu_lock);
+    pthread_cond_destroy(&vm->parked_cond);
     free(vm);
 }
 
@@ -630,6 +809,8 @@ int vm_main(const struct vm_config *cfg)
         return VM_STATUS_ERROR;
     }
     vm_ctl_init(&vm->ctl, vm_ctl_kick, vm);
+    pthread_mutex_init(&vm->cpu_lock, NULL);
+    pthread_cond_init(&vm->parked_cond, NULL);
     signal(SIGPIPE, SIG_IGN); /* a closed stdout must not kill the monitor */
     struct sigaction sa = {.sa_handler = vm_on_sigusr1};
     sigemptyset(&sa.sa_mask);
@@ -680,6 +861,7 @@ int vm_main(const struct vm_config *cfg)
     if (!failed) sandbox_enter(SANDBOX_VCPU);
     while (!failed) {
         enum vm_outcome o = vm_loop(vm);
+        vm_aps_quit(vm); /* before the machine goes (a restart, or the end) */
         if (o == VM_RESET && vm->conf.reboot == VM_REBOOT_RESTART &&
             (vm->conf.kernel || vm->conf.bios)) {
             pc_destroy(vm->pc);

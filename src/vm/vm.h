@@ -11,6 +11,7 @@
 #define VM_MEM_MIN        (64ull << 20)
 #define VM_MEM_MAX        (64ull << 30)
 #define VM_MEM_DEFAULT    (256ull << 20)
+#define VM_MAX_CPUS       PC_MAX_CPUS
 #define VM_DISPLAY_WIDTH  1024
 #define VM_DISPLAY_HEIGHT 768
 /* With a display the kernel console is on the framebuffer too; the last console= stays

@@ -14,6 +14,18 @@
 
 struct api_server;
 struct migration;
+struct vm;
+
+/* An application processor's host thread (vm.c, docs/SMP.md). */
+struct vm_ap {
+    struct vm *vm;
+    struct pc *pc;
+    unsigned index;
+    pthread_t thread;
+    pthread_cond_t cond; /* kicks, stop and quit (under vm->cpu_lock) */
+    uint64_t kicks;      /* bumped by every kick */
+    bool parked;
+};
 
 struct vm {
     const struct vm_config *cli; /* as given on the command line */
@@ -42,6 +54,15 @@ struct vm {
     bool migrated;         /* it succeeded: the loop ends, the guest runs elsewhere */
     uint64_t start_ns, paused_since_ns, paused_ns;
     uint64_t pauses, resumes, snapshots, snap_last_ns, snap_last_bytes, restore_ns;
+
+    /* The APs' threads (CPUs 1.. of aps_pc), all under cpu_lock. aps_stop parks every AP at an
+     * instruction boundary (the loop waits for aps_parked == naps); aps_quit ends the threads. */
+    pthread_mutex_t cpu_lock;
+    pthread_cond_t parked_cond;
+    struct vm_ap *aps;
+    unsigned naps, aps_parked;
+    struct pc *aps_pc;
+    bool aps_stop, aps_quit;
 };
 
 /* Build the machine from vm->conf (vm.c), booting its kernel or (boot false) left for a

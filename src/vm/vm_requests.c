@@ -45,9 +45,10 @@ static const char *vm_file_problem(const char *path, bool rw)
 static void vm_put_machine(struct vm *vm, const struct vm_request *req, struct vm_reply *rep)
 {
     if (!vm_pre_boot(vm, rep, "machine-config")) return;
-    if (req->u.machine.has_vcpus && req->u.machine.vcpus != 1) {
-        vm_reply_fault(rep, 400, "machine-config: vcpu_count %u is not supported (1 vCPU for now)",
-                       req->u.machine.vcpus);
+    if (req->u.machine.has_vcpus &&
+        (req->u.machine.vcpus < 1 || req->u.machine.vcpus > VM_MAX_CPUS)) {
+        vm_reply_fault(rep, 400, "machine-config: vcpu_count %u is outside 1..%d",
+                       req->u.machine.vcpus, VM_MAX_CPUS);
         return;
     }
     if (req->u.machine.has_mem) {
@@ -70,6 +71,7 @@ static void vm_put_machine(struct vm *vm, const struct vm_request *req, struct v
         vm->conf.cpu_model = vcpu_model_name();
     }
     if (req->u.machine.has_mem) vm->conf.mem_size = req->u.machine.mem_mib << 20;
+    if (req->u.machine.has_vcpus) vm->conf.cpus = req->u.machine.vcpus;
 }
 
 static void vm_put_boot(struct vm *vm, const struct vm_request *req, struct vm_reply *rep)

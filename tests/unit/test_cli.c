@@ -82,6 +82,11 @@ static void test_options(void)
     CHECK(!strcmp(cfg.cmdline, VM_CMDLINE_DEFAULT " x=1"));
     CHECK(!strcmp(cfg.console, "file:/tmp/out"));
     CHECK_EQ(cfg.reboot, VM_REBOOT_RESTART);
+    CHECK_EQ(cfg.cpus, 1);
+    CHECK_EQ(parse(&cmd, &cfg, err, "run", "--cpus", "8", NULL), 0);
+    CHECK_EQ(cfg.cpus, 8);
+    CHECK_EQ(parse(&cmd, &cfg, err, "run", "--cpus", "32", NULL), 0);
+    CHECK_EQ(cfg.cpus, 32);
 
     CHECK(cfg.rng);
     CHECK_EQ(cfg.ndisks, 0);
@@ -182,7 +187,10 @@ static void test_errors(void)
     expect_error("--memory", parse(&cmd, &cfg, err, "run", "--memory", "0", NULL), err);
     expect_error("1K", parse(&cmd, &cfg, err, "run", "--memory", "1K", NULL), err);
     expect_error("1T", parse(&cmd, &cfg, err, "run", "--memory", "1T", NULL), err);
-    expect_error("--cpus", parse(&cmd, &cfg, err, "run", "--cpus", "2", NULL), err);
+    expect_error("--cpus", parse(&cmd, &cfg, err, "run", "--cpus", "0", NULL), err);
+    expect_error("--cpus", parse(&cmd, &cfg, err, "run", "--cpus", "33", NULL), err);
+    expect_error("--cpus", parse(&cmd, &cfg, err, "run", "--cpus", "2x", NULL), err);
+    expect_error("--cpus", parse(&cmd, &cfg, err, "run", "--cpus", "-1", NULL), err);
     expect_error("serial", parse(&cmd, &cfg, err, "run", "--console", "serial", NULL), err);
     expect_error("--console", parse(&cmd, &cfg, err, "run", "--console", "file:", NULL), err);
     expect_error("never", parse(&cmd, &cfg, err, "run", "--reboot=never", NULL), err);

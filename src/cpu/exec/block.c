@@ -8,6 +8,7 @@
  * host memory, and a reset gives it back (MADV_DONTNEED) instead of keeping the high-water mark
  * resident. A boot leaves ~25 MiB of blocks behind, most of it code run once (docs/MEMORY.md,
  * "Engine caches"); block_idle drops them once the guest is quiet. */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -119,6 +120,25 @@ static inline void block_kill(struct block_cache *bc, struct block *b)
     }
 }
 
+/* The vCPU whose thread this is, while it runs (exec_run): a code write from it waits for the
+ * other vCPUs to drop their blocks; a device thread's only queues. */
+static _Thread_local struct cpu *block_writer;
+
+void block_set_running(struct cpu *c)
+{
+    block_writer = c;
+}
+
+/* Whether other vCPUs share c's bus (their caches listen for code writes too). */
+static bool block_other_vcpus(const struct cpu *c)
+{
+    const struct bus *b = c->bus;
+    for (unsigned k = 0; k < b->ncode_listeners; k++)
+        if (b->code_listeners[k].fn == block_code_write && b->code_listeners[k].opaque != c)
+            return true;
+    return false;
+}
+
 /* Drop every block. The table's and the arena's pages go back to the host (they read as zeros
  * when touched again), so a reset leaves nothing of the old contents resident. */
 static void block_reset(struct cpu *c)
@@ -151,6 +171,9 @@ static void block_reset(struct cpu *c)
 void block_flush_all(struct cpu *c)
 {
     block_reset(c);
+    /* The marks are shared by every vCPU's cache: with others on the bus they stay (a write
+     * to a marked page then clears it after telling everyone). */
+    if (block_other_vcpus(c)) return;
     uint64_t npages = c->bus->ram_size >> BUS_PAGE_SHIFT;
     for (uint64_t p = 0; p < npages; p++)
         c->bus->page_flags[p] &= (uint8_t)~BUS_PAGE_CODE;
@@ -225,7 +248,9 @@ static void block_drop_page(struct cpu *c, uint64_t page)
             pp = &b->xnext;
     }
     uint64_t off = bus_ram_offset(c->bus, page);
-    if (off != UINT64_MAX) c->bus->page_flags[off >> BUS_PAGE_SHIFT] &= (uint8_t)~BUS_PAGE_CODE;
+    if (off != UINT64_MAX)
+        __atomic_fetch_and(&c->bus->page_flags[off >> BUS_PAGE_SHIFT], (uint8_t)~BUS_PAGE_CODE,
+                           __ATOMIC_SEQ_CST);
 }
 
 /* Drop the blocks on every page in [gpa, gpa+len). Not only on pages still marked as code:
@@ -255,6 +280,20 @@ void block_code_write(void *opaque, uint64_t gpa, uint64_t len)
         }
         __atomic_store_n(&bc->remote_pending, 1, __ATOMIC_RELEASE);
         pthread_mutex_unlock(&bc->remote_lock);
+        /* Another vCPU wrote code this one holds: it drops the blocks before the writer goes
+         * on (cross-modifying code is then never run stale after the store retires). */
+        struct cpu *w = block_writer;
+        if (w && w != c && __atomic_load_n(&c->in_run, __ATOMIC_SEQ_CST)) {
+            __atomic_store_n(&c->exit_request, 1, __ATOMIC_RELEASE);
+            while (__atomic_load_n(&c->in_run, __ATOMIC_SEQ_CST) &&
+                   __atomic_load_n(&bc->remote_pending, __ATOMIC_ACQUIRE)) {
+                /* c may be waiting for w the same way */
+                if (__atomic_load_n(&w->blocks->remote_pending, __ATOMIC_ACQUIRE))
+                    block_drain_remote(w);
+                tlb_serve_write_requests(w);
+                sched_yield();
+            }
+        }
         return;
     }
     block_drop_range(c, gpa, len);
@@ -333,9 +372,10 @@ static void block_mark_code(struct cpu *c, uint64_t page)
     uint64_t off = bus_ram_offset(c->bus, page);
     if (off == UINT64_MAX) return;
     uint8_t *f = &c->bus->page_flags[off >> BUS_PAGE_SHIFT];
-    if (!(*f & BUS_PAGE_CODE)) {
-        *f |= BUS_PAGE_CODE;
+    if (!(__atomic_fetch_or(f, BUS_PAGE_CODE, __ATOMIC_SEQ_CST) & BUS_PAGE_CODE)) {
         tlb_protect_code(c, page);
+        /* other vCPUs may hold fast write mappings of the page: they go before the block runs */
+        if (block_other_vcpus(c)) tlb_shootdown_writes(c);
     }
 }
 

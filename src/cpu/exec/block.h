@@ -94,6 +94,8 @@ void block_code_write(void *opaque, uint64_t gpa, uint64_t len);
 /* Decode the instruction at c->rip into *i (fn resolved; #UD handler if undecodable). Faults if
  * the first byte cannot be fetched or a needed second page faults. */
 void block_decode_one(struct cpu *c, struct insn *i);
+/* The calling thread runs vCPU c from now on (NULL: none); exec_run calls it. */
+void block_set_running(struct cpu *c);
 /* Apply code writes queued by other threads (vCPU thread only). */
 void block_drain_remote(struct cpu *c);
 /* The vCPU is idle (halted, vCPU thread, between blocks). If the guest has built no block for a

@@ -241,6 +241,8 @@ __attribute__((noinline)) static enum vcpu_exit exec_loop(struct cpu *c)
             return c->exit = VCPU_EXIT_REQUEST;
         }
         if (unlikely(__atomic_load_n(&bc->remote_pending, __ATOMIC_ACQUIRE))) block_drain_remote(c);
+        if (unlikely(__atomic_load_n(&c->tlb_write_req, __ATOMIC_RELAXED) != c->tlb_write_done))
+            tlb_serve_write_requests(c);
         if (unlikely(c->stats.insns >= ex->budget_end)) return c->exit = VCPU_EXIT_BUDGET;
         if ((c->rflags & F_IF) && !c->intr_shadow && c->intc) {
             int vec = c->intc->pending(c->intc_opaque);
@@ -305,14 +307,28 @@ enum vcpu_exit exec_run(struct cpu *c, uint64_t budget)
         bc->owner_set = true;
     }
     tlb_check_controls(c);
+    /* Other vCPUs' requests made while this one was out are served before it runs. */
+    __atomic_store_n(&c->in_run, 1, __ATOMIC_SEQ_CST);
+    block_set_running(c);
+    tlb_serve_write_requests(c);
+    enum vcpu_exit e;
     for (;;) {
-        if (_setjmp(c->fault_jmp) == 0) return exec_loop(c);
+        if (_setjmp(c->fault_jmp) == 0) {
+            e = exec_loop(c);
+            break;
+        }
         exec_account_partial(c);
         /* Guest user code chose its instructions from the host's CPUID: what the engine
          * cannot execute runs natively, one instruction (direct/). */
         if (c->direct && c->pending_exc == EXC_UD && c->cpl == 3 && c->mode == MODE_LONG64 &&
             direct_native_one(c))
             continue;
-        if (!event_fault(c)) return VCPU_EXIT_SHUTDOWN;
+        if (!event_fault(c)) {
+            e = VCPU_EXIT_SHUTDOWN;
+            break;
+        }
     }
+    block_set_running(NULL);
+    __atomic_store_n(&c->in_run, 0, __ATOMIC_SEQ_CST);
+    return e;
 }

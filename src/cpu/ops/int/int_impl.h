@@ -130,3 +130,6 @@ static inline bool int_cond(struct cpu *c, unsigned cc)
     if ((lf->op == FL_DEC || lf->op == FL_INC) && (cc >> 1) == 2) return (lf->res == 0) ^ (cc & 1);
     return cond_test(c, cc);
 }
+/* Locked forms (int_lock.c): LOCK-prefixed read-modify-writes and xchg with memory, done with
+ * host atomics on guest RAM; NULL for anything else. */
+insn_fn int_lock_lookup(const struct insn *i);
