@@ -11,6 +11,7 @@
  * bus_discard.
  */
 #pragma once
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,6 +64,10 @@ struct io_range {
     const struct io_ops *ops;
     void *opaque;
     const char *name;
+    /* The device's lock (one per opaque, shared by all its ranges): the bus holds it around the
+     * device's callbacks, so vCPUs on several threads never run one device's PIO/MMIO handlers
+     * at once. Device threads and timers still go through the device's own locking. */
+    pthread_mutex_t *lock;
 };
 
 struct bus {
@@ -95,7 +100,12 @@ struct bus {
     bus_watch_fn watch_fn;
     void *watch_opaque;
 
-    uint64_t unassigned_accesses; /* statistics: I/O to nowhere */
+    uint64_t unassigned_accesses; /* statistics: I/O to nowhere (approximate with several vCPUs) */
+
+    /* the devices' locks (io_range.lock), by opaque; freed by bus_destroy */
+    pthread_mutex_t *dev_lock[2 * BUS_MAX_RANGES];
+    void *dev_lock_opaque[2 * BUS_MAX_RANGES];
+    unsigned ndev_locks;
 
     /* A second window onto part of RAM (bus_set_ram_alias): [alias_gpa, alias_gpa+alias_len)
      * is RAM offset alias_off onwards. alias_len 0: none. */
@@ -152,7 +162,9 @@ int bus_move_mmio(struct bus *b, const struct io_ops *ops, void *opaque, uint64_
 int bus_move_pio(struct bus *b, const struct io_ops *ops, void *opaque, uint16_t new_base,
                  uint16_t new_len);
 
-/* Port and MMIO access. Unassigned reads return all ones, unassigned writes are dropped. */
+/* Port and MMIO access. Unassigned reads return all ones, unassigned writes are dropped. The
+ * device's lock is held around its callback. Ranges are added at set-up and moved by PCI BAR
+ * programming (the guest's firmware phase, on one CPU): the table itself is not locked. */
 uint64_t bus_pio_read(struct bus *b, uint16_t port, unsigned size);
 void bus_pio_write(struct bus *b, uint16_t port, uint64_t value, unsigned size);
 uint64_t bus_mmio_read(struct bus *b, uint64_t gpa, unsigned size);

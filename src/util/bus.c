@@ -112,6 +112,10 @@ void bus_destroy(struct bus *b)
     if (b->ram_unlink) unlink(b->ram_unlink);
     free(b->ram_unlink);
     free(b->page_flags);
+    for (unsigned k = 0; k < b->ndev_locks; k++) {
+        pthread_mutex_destroy(b->dev_lock[k]);
+        free(b->dev_lock[k]);
+    }
     memset(b, 0, sizeof(*b));
     b->ram_fd = -1;
 }
@@ -213,15 +217,31 @@ static bool overlaps(const struct io_range *t, unsigned n, uint64_t base, uint64
     return false;
 }
 
-static int add_range(struct io_range *t, unsigned *n, uint64_t base, uint64_t len,
+/* The lock of the device `opaque`: the one its other ranges have, or a new one. */
+static pthread_mutex_t *dev_lock_for(struct bus *b, void *opaque)
+{
+    for (unsigned k = 0; k < b->ndev_locks; k++)
+        if (b->dev_lock_opaque[k] == opaque) return b->dev_lock[k];
+    if (b->ndev_locks == 2 * BUS_MAX_RANGES) return NULL;
+    pthread_mutex_t *m = malloc(sizeof(*m));
+    if (!m) return NULL;
+    pthread_mutex_init(m, NULL);
+    b->dev_lock[b->ndev_locks] = m;
+    b->dev_lock_opaque[b->ndev_locks++] = opaque;
+    return m;
+}
+
+static int add_range(struct bus *b, struct io_range *t, unsigned *n, uint64_t base, uint64_t len,
                      const struct io_ops *ops, void *opaque, const char *name)
 {
-    if (*n >= BUS_MAX_RANGES || len == 0 || base + len < base || overlaps(t, *n, base, len)) {
+    pthread_mutex_t *lock = NULL;
+    if (*n >= BUS_MAX_RANGES || len == 0 || base + len < base || overlaps(t, *n, base, len) ||
+        !(lock = dev_lock_for(b, opaque))) {
         log_error("bus: cannot register %s at %#llx+%#llx", name, (unsigned long long)base,
                   (unsigned long long)len);
         return -1;
     }
-    t[(*n)++] = (struct io_range){base, len, ops, opaque, name};
+    t[(*n)++] = (struct io_range){base, len, ops, opaque, name, lock};
     return 0;
 }
 
@@ -229,13 +249,13 @@ int bus_add_pio(struct bus *b, uint16_t base, uint16_t len, const struct io_ops 
                 const char *name)
 {
     if ((uint32_t)base + len > 0x10000) return -1;
-    return add_range(b->pio, &b->npio, base, len, ops, opaque, name);
+    return add_range(b, b->pio, &b->npio, base, len, ops, opaque, name);
 }
 
 int bus_add_mmio(struct bus *b, uint64_t base, uint64_t len, const struct io_ops *ops, void *opaque,
                  const char *name)
 {
-    return add_range(b->mmio, &b->nmmio, base, len, ops, opaque, name);
+    return add_range(b, b->mmio, &b->nmmio, base, len, ops, opaque, name);
 }
 
 static int move_range(struct io_range *t, unsigned n, const struct io_ops *ops, void *opaque,
@@ -288,7 +308,10 @@ uint64_t bus_pio_read(struct bus *b, uint16_t port, unsigned size)
         b->unassigned_accesses++;
         return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
     }
-    return r->ops->read(r->opaque, port - r->base, size);
+    pthread_mutex_lock(r->lock);
+    uint64_t v = r->ops->read(r->opaque, port - r->base, size);
+    pthread_mutex_unlock(r->lock);
+    return v;
 }
 
 void bus_pio_write(struct bus *b, uint16_t port, uint64_t value, unsigned size)
@@ -298,7 +321,9 @@ void bus_pio_write(struct bus *b, uint16_t port, uint64_t value, unsigned size)
         b->unassigned_accesses++;
         return;
     }
+    pthread_mutex_lock(r->lock);
     r->ops->write(r->opaque, port - r->base, value, size);
+    pthread_mutex_unlock(r->lock);
 }
 
 uint64_t bus_mmio_read(struct bus *b, uint64_t gpa, unsigned size)
@@ -308,7 +333,10 @@ uint64_t bus_mmio_read(struct bus *b, uint64_t gpa, unsigned size)
         b->unassigned_accesses++;
         return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
     }
-    return r->ops->read(r->opaque, gpa - r->base, size);
+    pthread_mutex_lock(r->lock);
+    uint64_t v = r->ops->read(r->opaque, gpa - r->base, size);
+    pthread_mutex_unlock(r->lock);
+    return v;
 }
 
 void bus_mmio_write(struct bus *b, uint64_t gpa, uint64_t value, unsigned size)
@@ -318,7 +346,9 @@ void bus_mmio_write(struct bus *b, uint64_t gpa, uint64_t value, unsigned size)
         b->unassigned_accesses++;
         return;
     }
+    pthread_mutex_lock(r->lock);
     r->ops->write(r->opaque, gpa - r->base, value, size);
+    pthread_mutex_unlock(r->lock);
 }
 
 void bus_note_write(struct bus *b, uint64_t gpa, uint64_t len)

@@ -245,8 +245,11 @@ static void vm_on_panic(void *opaque, unsigned events)
 static void vm_on_serial(void *opaque, const uint8_t *buf, size_t len)
 {
     struct vm *vm = opaque;
+    /* APs write COM1 on their own threads */
+    pthread_mutex_lock(&vm->con_lock);
     for (size_t i = 0; i < len; i++)
         console_put(&vm->con, buf[i]);
+    pthread_mutex_unlock(&vm->con_lock);
 }
 
 /* On the loop's own thread nothing is needed: the engine looks for pending interrupts at
@@ -540,7 +543,9 @@ static enum vm_outcome vm_loop(struct vm *vm)
         vm_measure(vm, st.insns - insns0, now - t0);
         integ_poll(pc_bus(vm->pc), v, now);
         deadline = pc_update_timers(vm->pc, now);
+        pthread_mutex_lock(&vm->con_lock);
         console_flush(&vm->con);
+        pthread_mutex_unlock(&vm->con_lock);
         if (vm_dump_requested) {
             vm_dump_requested = 0;
             fprintf(stderr, "vessel: state on request (SIGUSR1), guest continues\n");
@@ -779,6 +784,7 @@ static void vm_free(struct vm *vm)
     snap_chain_clear(&vm->chain);
     vm_ctl_destroy(&vm->ctl);
     pthread_mutex_destroy(&vm->cpu_lock);
+    pthread_mutex_destroy(&vm->con_lock);
     pthread_cond_destroy(&vm->parked_cond);
     free(vm);
 }
@@ -810,6 +816,7 @@ int vm_main(const struct vm_config *cfg)
     }
     vm_ctl_init(&vm->ctl, vm_ctl_kick, vm);
     pthread_mutex_init(&vm->cpu_lock, NULL);
+    pthread_mutex_init(&vm->con_lock, NULL);
     pthread_cond_init(&vm->parked_cond, NULL);
     signal(SIGPIPE, SIG_IGN); /* a closed stdout must not kill the monitor */
     struct sigaction sa = {.sa_handler = vm_on_sigusr1};

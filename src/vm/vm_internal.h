@@ -58,6 +58,7 @@ struct vm {
     /* The APs' threads (CPUs 1.. of aps_pc), all under cpu_lock. aps_stop parks every AP at an
      * instruction boundary (the loop waits for aps_parked == naps); aps_quit ends the threads. */
     pthread_mutex_t cpu_lock;
+    pthread_mutex_t con_lock; /* console output: the APs write COM1 too */
     pthread_cond_t parked_cond;
     struct vm_ap *aps;
     unsigned naps, aps_parked;

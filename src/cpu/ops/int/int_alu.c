@@ -49,6 +49,7 @@ uint64_t int_alu(struct cpu *c, unsigned alu, unsigned size, uint64_t dst, uint6
 /* 00/01 ... 38/39: op r/m, reg */
 static void alu_rm_r(struct cpu *c, const struct insn *i)
 {
+    INT_LOCKED(c, i);
     unsigned size = int_size(i, !(i->op & 1)), alu = (i->op >> 3) & 7, cf;
     uint64_t d = rm_read(c, i, size), s = reg_read(c, i, i->reg, size);
     uint64_t r = alu_res(c, alu, size_mask(size), d, s, &cf);
@@ -119,6 +120,7 @@ static void alu_acc_imm(struct cpu *c, const struct insn *i)
 /* 80/81/83: group 1, op r/m, imm */
 static void alu_grp1(struct cpu *c, const struct insn *i)
 {
+    INT_LOCKED(c, i);
     unsigned size = int_size(i, i->op == 0x80), alu = (i->modrm >> 3) & 7, cf;
     uint64_t m = size_mask(size), d = rm_read(c, i, size), s = i->imm & m;
     uint64_t r = alu_res(c, alu, m, d, s, &cf);
@@ -160,6 +162,7 @@ static void test_rm_imm(struct cpu *c, const struct insn *i)
 /* F6/F7 /2: not r/m (no flags) */
 static void not_rm(struct cpu *c, const struct insn *i)
 {
+    INT_LOCKED(c, i);
     unsigned size = int_size(i, i->op == 0xf6);
     rm_write(c, i, size, ~rm_read(c, i, size) & size_mask(size));
 }
@@ -167,6 +170,7 @@ static void not_rm(struct cpu *c, const struct insn *i)
 /* F6/F7 /3: neg r/m */
 static void neg_rm(struct cpu *c, const struct insn *i)
 {
+    INT_LOCKED(c, i);
     unsigned size = int_size(i, i->op == 0xf6);
     uint64_t d = rm_read(c, i, size), r = (0 - d) & size_mask(size);
     rm_write(c, i, size, r);
@@ -176,6 +180,7 @@ static void neg_rm(struct cpu *c, const struct insn *i)
 /* FE/FF /0 /1: inc/dec r/m (CF preserved) */
 static void incdec_rm(struct cpu *c, const struct insn *i)
 {
+    INT_LOCKED(c, i);
     unsigned size = int_size(i, i->op == 0xfe);
     bool dec = (i->modrm >> 3) & 1;
     uint64_t d = rm_read(c, i, size), r = (dec ? d - 1 : d + 1) & size_mask(size);
@@ -209,6 +214,7 @@ static void dec_reg(struct cpu *c, const struct insn *i)
  * half on a mismatch); the accumulator only on a mismatch. */
 static void cmpxchg_rm_r(struct cpu *c, const struct insn *i)
 {
+    INT_LOCKED(c, i);
     unsigned size = int_size(i, i->op == 0x1b0);
     uint64_t d = rm_read(c, i, size), a = c->gpr[R_RAX] & size_mask(size);
     if (a == d) {
@@ -223,6 +229,7 @@ static void cmpxchg_rm_r(struct cpu *c, const struct insn *i)
 /* 0F C0/C1: xadd r/m, reg */
 static void xadd_rm_r(struct cpu *c, const struct insn *i)
 {
+    INT_LOCKED(c, i);
     unsigned size = int_size(i, i->op == 0x1c0);
     uint64_t d = rm_read(c, i, size), s = reg_read(c, i, i->reg, size);
     uint64_t r = (d + s) & size_mask(size);

@@ -51,6 +51,7 @@ static void bt_exec(struct cpu *c, const struct insn *i, unsigned kind, uint64_t
 /* 0F A3/AB/B3/BB: bt* r/m, reg */
 static void bt_rm_r(struct cpu *c, const struct insn *i)
 {
+    INT_LOCKED(c, i);
     unsigned kind = ((i->op & 0xff) - 0xa3) >> 3;
     bt_exec(c, i, kind, reg_read(c, i, i->reg, i->opsize), true);
 }
@@ -58,6 +59,7 @@ static void bt_rm_r(struct cpu *c, const struct insn *i)
 /* 0F BA /4-/7: bt* r/m, imm8 */
 static void bt_rm_imm(struct cpu *c, const struct insn *i)
 {
+    INT_LOCKED(c, i);
     bt_exec(c, i, ((i->modrm >> 3) & 7) - 4, i->imm & 0xff, false);
 }
 

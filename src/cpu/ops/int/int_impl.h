@@ -130,6 +130,14 @@ static inline bool int_cond(struct cpu *c, unsigned cc)
     if ((lf->op == FL_DEC || lf->op == FL_INC) && (cc >> 1) == 2) return (lf->res == 0) ^ (cc & 1);
     return cond_test(c, cc);
 }
-/* Locked forms (int_lock.c): LOCK-prefixed read-modify-writes and xchg with memory, done with
- * host atomics on guest RAM; NULL for anything else. */
-insn_fn int_lock_lookup(const struct insn *i);
+/* Locked forms (int_lock.c): run a LOCK-prefixed read-modify-write or an xchg with memory
+ * with host atomics on guest RAM. The plain handlers hand such instructions over at their
+ * start, so LOCK never changes which handler the lookup finds (tests/cpu/test_claims.c). */
+void int_lock_exec(struct cpu *c, const struct insn *i);
+#define INT_LOCKED(c, i)                                                                           \
+    do {                                                                                           \
+        if (__builtin_expect(((i)->flags & INSN_LOCK) != 0, 0)) {                                  \
+            int_lock_exec(c, i);                                                                   \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)

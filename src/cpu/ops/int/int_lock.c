@@ -4,8 +4,10 @@
  * (docs/SMP.md): each is a compare-and-swap loop with host atomics on the operand's host
  * address. An operand that crosses a cache line or page, is MMIO, or is watched by a data
  * breakpoint is updated with plain accesses under one global fallback lock instead (atomic only
- * against other such updates: guests do not rely on split locks). The translator inlines the
- * common ALU forms with a host LOCK itself and calls these handlers for the rest. */
+ * against other such updates: guests do not rely on split locks). The plain handlers (int_alu.c,
+ * int_bit.c, int_move.c) call int_lock_exec first thing for a LOCK-prefixed instruction (and
+ * xchg_rm_r for a memory operand); the translator inlines the common ALU forms with a host LOCK
+ * itself and calls the handlers for the rest. */
 #include <pthread.h>
 #include <string.h>
 
@@ -314,7 +316,7 @@ static void lock_cmpxchg8b16b(struct cpu *c, const struct insn *i)
     int_set_flags(c, F_ZF, eq ? F_ZF : 0);
 }
 
-insn_fn int_lock_lookup(const struct insn *i)
+static insn_fn int_lock_lookup(const struct insn *i)
 {
     unsigned op = i->op, sub = (i->modrm >> 3) & 7;
     if (!(i->flags & INSN_MEM) || (i->flags & INSN_VEX)) return NULL;
@@ -340,4 +342,11 @@ insn_fn int_lock_lookup(const struct insn *i)
     case 0x1c7: return sub == 1 ? lock_cmpxchg8b16b : NULL;
     }
     return NULL;
+}
+
+void int_lock_exec(struct cpu *c, const struct insn *i)
+{
+    insn_fn f = int_lock_lookup(i);
+    if (!f) cpu_fault(c, EXC_UD); /* the decoder lets LOCK through only on these forms */
+    f(c, i);
 }

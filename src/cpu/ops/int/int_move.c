@@ -87,6 +87,10 @@ static void movx(struct cpu *c, const struct insn *i)
 /* 86/87: xchg r/m, reg */
 static void xchg_rm_r(struct cpu *c, const struct insn *i)
 {
+    if (i->flags & INSN_MEM) { /* locked with or without the prefix */
+        int_lock_exec(c, i);
+        return;
+    }
     unsigned size = int_size(i, i->op == 0x86);
     uint64_t a = rm_read(c, i, size), b = reg_read(c, i, i->reg, size);
     rm_write(c, i, size, b);
@@ -131,6 +135,7 @@ static void xlat(struct cpu *c, const struct insn *i)
  * Only ZF changes; memory is written back either way. */
 static void cmpxchg8b16b(struct cpu *c, const struct insn *i)
 {
+    INT_LOCKED(c, i);
     uint64_t ea = insn_ea(c, i);
     if (i->flags & INSN_REXW) {
         uint64_t m[2];

@@ -9,7 +9,6 @@ insn_fn int_lookup(const struct insn *i)
     insn_fn f;
     if (i->flags & INSN_VEX) return int_bmi_lookup(i);
     if (i->mode != MODE_LONG64 && (f = int_legacy_lookup(i))) return f;
-    if ((f = int_lock_lookup(i))) return f; /* LOCK and xchg with memory: host atomics */
     if ((f = int_alu_lookup(i)) || (f = int_move_lookup(i)) || (f = int_flow_lookup(i)) ||
         (f = int_shift_lookup(i)) || (f = int_muldiv_lookup(i)) || (f = int_bit_lookup(i)) ||
         (f = int_string_lookup(i)) || (f = int_ext_lookup(i)))
