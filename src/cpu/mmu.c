@@ -442,7 +442,8 @@ static uint32_t mmu_xlat_nf(struct cpu *c, uint64_t lin, unsigned kind, bool sys
             if (!(c->bus->page_flags[off >> BUS_PAGE_SHIFT] & MMU_SLOW_WRITE)) {
                 e->addend = (uintptr_t)x->host - lin;
                 e->tag &= ~TLB_SLOW;
-                c->bus->page_flags[off >> BUS_PAGE_SHIFT] |= BUS_PAGE_WRITTEN;
+                __atomic_fetch_or(&c->bus->page_flags[off >> BUS_PAGE_SHIFT], BUS_PAGE_WRITTEN,
+                                  __ATOMIC_RELAXED);
             }
         }
         return 0;
@@ -465,8 +466,9 @@ static uint32_t mmu_xlat_nf(struct cpu *c, uint64_t lin, unsigned kind, bool sys
             tag |= TLB_SLOW;
         } else {
             e->addend = (uintptr_t)(x->host - (lin & 0xfff)) - page;
-            if (kind == TLB_WRITE)
-                *flags |= BUS_PAGE_WRITTEN; /* fast writes will not report themselves */
+            if (kind == TLB_WRITE) /* fast writes will not report themselves; other vCPUs set
+                                      bits of the same byte (atomic) */
+                __atomic_fetch_or(flags, BUS_PAGE_WRITTEN, __ATOMIC_RELAXED);
         }
     } else {
         tag |= TLB_SLOW;

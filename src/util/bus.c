@@ -365,8 +365,8 @@ void bus_note_write_by(struct bus *b, uint64_t gpa, uint64_t len, const struct b
     uint64_t npages = b->ram_size >> BUS_PAGE_SHIFT;
     uint8_t seen = 0;
     for (uint64_t p = first; p <= last && p < npages; p++) {
-        b->page_flags[p] |= BUS_PAGE_WRITTEN;
-        seen |= b->page_flags[p];
+        /* several vCPUs set bits of one page's byte at once */
+        seen |= __atomic_or_fetch(&b->page_flags[p], BUS_PAGE_WRITTEN, __ATOMIC_SEQ_CST);
     }
     /* The watcher first: a write it blocks is undone before decoded code is dropped. */
     if ((seen & BUS_PAGE_WATCH) && b->watch_fn) b->watch_fn(b->watch_opaque, gpa, len, w);

@@ -367,16 +367,19 @@ void block_decode_one(struct cpu *c, struct insn *i)
     block_decode_at(c, mmu_linear(c, SEG_CS, c->rip), i, true, &cross);
 }
 
-static void block_mark_code(struct cpu *c, uint64_t page)
+/* Mark a page as holding code. Returns true if other vCPUs had to drop their fast write
+ * mappings of it: one of them may have written it until then, so bytes read from it before
+ * the mark must be read again. */
+static bool block_mark_code(struct cpu *c, uint64_t page)
 {
     uint64_t off = bus_ram_offset(c->bus, page);
-    if (off == UINT64_MAX) return;
+    if (off == UINT64_MAX) return false;
     uint8_t *f = &c->bus->page_flags[off >> BUS_PAGE_SHIFT];
-    if (!(__atomic_fetch_or(f, BUS_PAGE_CODE, __ATOMIC_SEQ_CST) & BUS_PAGE_CODE)) {
-        tlb_protect_code(c, page);
-        /* other vCPUs may hold fast write mappings of the page: they go before the block runs */
-        if (block_other_vcpus(c)) tlb_shootdown_writes(c);
-    }
+    if (__atomic_fetch_or(f, BUS_PAGE_CODE, __ATOMIC_SEQ_CST) & BUS_PAGE_CODE) return false;
+    tlb_protect_code(c, page);
+    if (!block_other_vcpus(c)) return false;
+    tlb_shootdown_writes(c);
+    return true;
 }
 
 static struct block *block_build(struct cpu *c, uint64_t rip, uint64_t gpa)
@@ -390,6 +393,9 @@ static struct block *block_build(struct cpu *c, uint64_t rip, uint64_t gpa)
     } else {
         b = bc->scratch;
     }
+    /* Marked before its bytes are read: a write from another vCPU after this is reported. */
+    if (cacheable) block_mark_code(c, gpa & PAGE_MASK);
+restart:
     b->gpa = gpa;
     b->gpa2 = ~0ull;
     b->mode = (uint8_t)c->mode;
@@ -416,8 +422,8 @@ static struct block *block_build(struct cpu *c, uint64_t rip, uint64_t gpa)
     b->n = (uint16_t)n;
     c->stats.blocks_built++;
     if (!cacheable) return b;
-    block_mark_code(c, gpa & PAGE_MASK);
-    if (b->gpa2 != ~0ull) block_mark_code(c, b->gpa2);
+    /* the page the last instruction runs into was read before its mark: again, if it matters */
+    if (b->gpa2 != ~0ull && block_mark_code(c, b->gpa2)) goto restart;
     size_t size = sizeof(struct block) + n * sizeof(struct insn);
     bc->arena_used += (size + 15) & ~(size_t)15;
     if (bc->arena_used > bc->arena_high) bc->arena_high = bc->arena_used;
