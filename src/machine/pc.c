@@ -352,7 +352,7 @@ static int pc_create_one_cpu(struct pc *pc, const struct pc_config *cfg, unsigne
     struct pc_cpu *c = &pc->cpu[k];
     char name[24];
     const char *sfx = "";
-    char buf[8];
+    char buf[16];
     if (k) {
         snprintf(buf, sizeof buf, ".%u", k);
         sfx = buf;
