@@ -439,7 +439,8 @@ static uint32_t mmu_xlat_nf(struct cpu *c, uint64_t lin, unsigned kind, bool sys
         if (x->host && kind == TLB_WRITE && !(c->dr[7] & DR7_EN) &&
             !((*gslot & TLB_UPAGE) && (e->tag & TLB_KERNEL))) {
             uint64_t off = bus_ram_offset(c->bus, x->gpa);
-            if (!(c->bus->page_flags[off >> BUS_PAGE_SHIFT] & MMU_SLOW_WRITE)) {
+            if (!(__atomic_load_n(&c->bus->page_flags[off >> BUS_PAGE_SHIFT], __ATOMIC_RELAXED) &
+                  MMU_SLOW_WRITE)) {
                 e->addend = (uintptr_t)x->host - lin;
                 e->tag &= ~TLB_SLOW;
                 __atomic_fetch_or(&c->bus->page_flags[off >> BUS_PAGE_SHIFT], BUS_PAGE_WRITTEN,
@@ -462,7 +463,7 @@ static uint32_t mmu_xlat_nf(struct cpu *c, uint64_t lin, unsigned kind, bool sys
     if (x->host) {
         uint64_t off = bus_ram_offset(c->bus, w.gpa);
         uint8_t *flags = &c->bus->page_flags[off >> BUS_PAGE_SHIFT];
-        if (kind == TLB_WRITE && (*flags & MMU_SLOW_WRITE)) {
+        if (kind == TLB_WRITE && (__atomic_load_n(flags, __ATOMIC_RELAXED) & MMU_SLOW_WRITE)) {
             tag |= TLB_SLOW;
         } else {
             e->addend = (uintptr_t)(x->host - (lin & 0xfff)) - page;
