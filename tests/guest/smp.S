@@ -14,6 +14,10 @@
  * every AP answers each with a fixed IPI to the BSP (vector 0x50 + its APIC id: answers of
  * several APs with one vector could merge in the BSP's IRR); the counts are checked.
  *
+ * The command line's iter=K sets the iterations per CPU (default 20000): tests/guest/
+ * smp_snapshot.sh makes the run long, snapshots it while every CPU hammers the counters, and
+ * restores it in a new process, where the totals must still come out exact.
+ *
  * Report: lines on COM1 ("smp: ok N" at the end, "smp: FAIL <check> <value>" on a failure),
  * then power-off through the ACPI sleep register. */
 
@@ -39,8 +43,17 @@ _start:
     /* N from the command line's "ncpu=" */
     mov zero_page, %rsi
     mov 0x228(%rsi), %esi          /* cmd_line_ptr */
-    call parse_ncpu
+    mov $0x7570636e, %edi          /* "ncpu" */
+    mov $1, %edx
+    call parse_key
     mov %rax, want_cpus
+    /* iterations per CPU from "iter=" (a long run for the snapshot test) */
+    mov zero_page, %rsi
+    mov 0x228(%rsi), %esi
+    mov $0x72657469, %edi          /* "iter" */
+    mov $ITER, %edx
+    call parse_key
+    mov %rax, iters
 
     /* MADT: count local APICs, remember their ids and the mailbox */
     call find_madt
@@ -121,8 +134,8 @@ _start:
 
     /* exact totals */
     mov ncpus, %rax
-    imul $ITER, %rax
-    mov %rax, %r13                 /* N * ITER */
+    imul iters, %rax
+    mov %rax, %r13                 /* N * iterations */
     mov counter_xadd, %rsi
     mov $10, %edi
     cmp %r13, %rsi
@@ -257,7 +270,7 @@ work:
     movabs LAPIC + 0x20, %eax
     shr $24, %eax
     mov %eax, %r12d
-    mov $ITER, %ecx
+    mov iters, %rcx
 1:
     /* lock xadd: a unique ticket each time; sum them */
     mov $1, %eax
@@ -297,7 +310,7 @@ work:
 6:  lock btrq %r12, bitword
     jc 7f
     lock incq bit_errors
-7:  dec %ecx
+7:  dec %rcx
     jnz 1b
     pop %r12
     pop %rbx
@@ -426,11 +439,11 @@ find_madt:
 2:  xor %eax, %eax
 3:  ret
 
-/* the decimal after "ncpu=" in the string at rsi, or 1 */
-parse_ncpu:
+/* the decimal after "KEY=" (edi: the 4-byte key) in the string at rsi, or rdx */
+parse_key:
 1:  cmpb $0, (%rsi)
     je 4f
-    cmpl $0x7570636e, (%rsi)       /* "ncpu" */
+    cmpl %edi, (%rsi)
     jne 2f
     cmpb $'=', 4(%rsi)
     jne 2f
@@ -446,7 +459,7 @@ parse_ncpu:
     jmp 3b
 2:  inc %rsi
     jmp 1b
-4:  mov $1, %eax
+4:  mov %rdx, %rax
 5:  ret
 
 /* fail(check edi, value rsi): report and power off */
@@ -522,6 +535,7 @@ msg_fail:    .asciz "smp: FAIL "
 .align 8
 zero_page:      .quad 0
 want_cpus:      .quad 0
+iters:          .quad 0
 ncpus:          .quad 0
 mailbox:        .quad 0
 ap_next:        .quad 1
