@@ -278,12 +278,11 @@ static void vm_cpu_kick(void *opaque, unsigned cpu)
     pthread_mutex_unlock(&vm->cpu_lock);
 }
 
-/* Whether the AP should sleep now (cpu_lock held): stopped, or idle with nothing new. */
-static bool vm_ap_idle(struct vm_ap *ap, uint64_t seen, bool runnable)
+/* Whether a halted or waiting AP sleeps on (cpu_lock held): no kick since `seen` and nothing
+ * that would wake it (an interrupt it can take, a start-up event). */
+static bool vm_ap_idle(struct vm_ap *ap, uint64_t seen)
 {
-    if (ap->kicks != seen) return false;
-    if (!runnable) return !pc_cpu_wake_pending(ap->pc, ap->index);
-    return !pc_cpu_wake_pending(ap->pc, ap->index);
+    return ap->kicks == seen && !pc_cpu_wake_pending(ap->pc, ap->index);
 }
 
 static void *vm_ap_main(void *arg)
@@ -317,7 +316,7 @@ static void *vm_ap_main(void *arg)
         }
         pthread_mutex_lock(&vm->cpu_lock);
         if (e != VCPU_EXIT_HLT && runnable) continue;
-        while (!vm->aps_stop && !vm->aps_quit && vm_ap_idle(ap, seen, runnable))
+        while (!vm->aps_stop && !vm->aps_quit && vm_ap_idle(ap, seen))
             pthread_cond_wait(&ap->cond, &vm->cpu_lock);
     }
     pthread_mutex_unlock(&vm->cpu_lock);
