@@ -68,9 +68,8 @@ static uint64_t lock_update(struct cpu *c, const struct insn *i, uint64_t ea, un
     uint8_t *p = mem_rmw_begin(c, i->seg, ea, size, &r);
     bool store = true;
     if (!p) {
-        /* every fault comes before the lock is taken */
+        /* every fault comes before the lock is taken (a writable page is readable) */
         mem_probe_write(c, i->seg, ea, size);
-        (void)mem_read_n(c, i->seg, ea, size);
         pthread_mutex_lock(&lock_fallback);
         uint64_t old = mem_read_n(c, i->seg, ea, size);
         *nv = f(c, i, old, arg, &store) & size_mask(size);
@@ -300,7 +299,6 @@ static void lock_cmpxchg8b16b(struct cpu *c, const struct insn *i)
     } else {
         uint64_t m[2];
         mem_probe_write(c, i->seg, ea, 16);
-        mem_read(c, i->seg, ea, m, 16);
         pthread_mutex_lock(&lock_fallback);
         mem_read(c, i->seg, ea, m, 16);
         eq = m[0] == old[0] && m[1] == old[1];
