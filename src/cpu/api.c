@@ -179,13 +179,13 @@ void vcpu_rearm_dirty(struct vcpu *v)
 void vcpu_init_reset(struct vcpu *v)
 {
     struct cpu *c = vcpu_cpu(v);
-    uint64_t tsc = cpu_read_tsc(c), epoch = c->tlb.epoch;
+    uint64_t tsc_offset = c->tsc_offset, epoch = c->tlb.epoch;
     uint64_t req = c->tlb_write_req, done = c->tlb_write_done;
     int in_run = c->in_run;
     cpu_reset(c, c->bus);
-    /* what INIT keeps: the TSC; and the engine's bookkeeping other threads and the block
-     * links look at */
-    cpu_write_tsc(c, tsc);
+    /* what INIT keeps: the TSC (its offset, exactly: the machine's CPUs share one TSC); and the
+     * engine's bookkeeping other threads and the block links look at */
+    c->tsc_offset = tsc_offset;
     c->tlb.epoch = epoch + 1;
     c->tlb_write_req = req;
     c->tlb_write_done = done;
