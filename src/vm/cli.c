@@ -546,7 +546,14 @@ static int cli_parse_run(int argc, char **argv, int i, enum cli_command *cmd, st
                            "--engine direct runs guest user code on the host CPU, which shows it "
                            "the host's CPUID: use --cpu host (or leave --cpu out)");
         if (!cfg->restore && !cfg->incoming) cfg->cpu_model = "host";
+        /* Native user code runs outside the engine's run loop, which the cross-vCPU TLB and
+         * code shootdowns wait on (docs/SMP.md): one vCPU until direct takes part in them. */
+        if (cfg->cpus > 1)
+            return cli_err(err, errlen, "--engine direct: one vCPU only for now (--cpus 1)");
     }
+    if (cfg->bios && cfg->cpus > 1)
+        return cli_err(err, errlen,
+                       "--bios: one vCPU only for now (SeaBIOS starting APs is untested)");
     if (cfg->screenshot && !cfg->display)
         return cli_err(err, errlen, "--screenshot-on-exit needs a --display");
     if (cfg->display_bochs && !cfg->display)
