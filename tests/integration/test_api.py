@@ -45,7 +45,7 @@ def main():
              "paused"),
             ("PUT", "/actions", {"action_type": "InstanceStart"}, "boot source"),
             ("PUT", "/boot-source", {"kernel_image_path": "/nonexistent/vmlinuz"}, "vmlinuz"),
-            ("PUT", "/machine-config", {"vcpu_count": 2, "mem_size_mib": 256}, "vcpu_count"),
+            ("PUT", "/machine-config", {"vcpu_count": 33, "mem_size_mib": 256}, "vcpu_count"),
             ("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 16}, "mem_size_mib"),
             ("PUT", "/drives/d1", {"drive_id": "d1", "path_on_host": "/nonexistent",
                                    "is_root_device": False, "is_read_only": False}, "path_on_host"),
