@@ -246,16 +246,8 @@ sysenter_target:
     lretq
 
 back64:
-    lgdt gdt_ptr(%rip)
-    mov $KDATA, %ax
-    mov %ax, %ds
-    mov %ax, %es
-    mov %ax, %ss
-    pushq $KCODE
-    lea 1f(%rip), %rax
-    push %rax
-    lretq
-1:  mov saved_rsp(%rip), %rsp
+    RELOAD_KERNEL_SEGMENTS
+    mov saved_rsp(%rip), %rsp
     CHECK r_pushdelta(%rip), $4, 1
     CHECK r_push(%rip), $0x12345678, 2
     CHECK r_inc(%rip), $0x80000000, 3

@@ -154,16 +154,8 @@ pm32b:
 
     .code64
 back64:
-    lgdt gdt_ptr(%rip)
-    mov $KDATA, %ax
-    mov %ax, %ds
-    mov %ax, %es
-    mov %ax, %ss
-    pushq $KCODE
-    lea 1f(%rip), %rax
-    push %rax
-    lretq
-1:  mov saved_rsp(%rip), %rsp
+    RELOAD_KERNEL_SEGMENTS
+    mov saved_rsp(%rip), %rsp
     CHECK r_pm_eip(%rip), $pm_ud_at, 1
     CHECK r_pm_cs(%rip), $M_CODE32, 2
     mov r_pm_esp(%rip), %rax
